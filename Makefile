@@ -1,0 +1,38 @@
+# Slotwise: `make run` starts the app (sandbox mode unless Azure settings are present),
+# `make test` runs lint, type checks and the whole test suite. Both set everything up first.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: setup run test check lint types pytest bench migrate clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+run: setup
+	$(PY) app.py
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+types: setup
+	$(VENV)/bin/mypy
+
+pytest: setup
+	$(PY) -m pytest
+
+check: lint types pytest
+
+test: check
+
+bench: setup
+	$(PY) -m bench.slots
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,113 @@
+"""The one exception tree of Slotwise.
+
+Every error a user can meet derives from :class:`SlotwiseError` and carries a message that says what
+happened and what to do next. Each adapter maps this tree to its medium in exactly one place (an error
+card in ``bot/``, a page or problem-details JSON in ``web/``)::
+
+    SlotwiseError
+    ├── SchedulingError                 the request breaks a scheduling rule
+    │   ├── InvalidRule                 an event-type rule is malformed (field names the rule)
+    │   ├── UnknownTimeZone             an IANA or Windows zone name we cannot resolve
+    │   ├── InvalidQuery                a slot query is malformed (inverted or too long window)
+    │   ├── OutsideBookingWindow        the start is before the notice cut-off or past the window
+    │   ├── SlotUnavailable             the slot is taken or no longer free; carries alternatives
+    │   ├── ValidationFailed            invitee input is invalid; carries one message per field
+    │   └── NotFound                    a link or booking does not exist (or is not yours)
+    └── IntegrationError                an outside system failed; the caller fails closed
+        ├── HostUnavailable             the host's calendar cannot be read or written right now
+        └── (graph.errors)              GraphError and its subclasses, CalendarAuthError, ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+
+class SlotwiseError(Exception):
+    """Base of every Slotwise error. ``str(err)`` is a sentence a user can act on."""
+
+    code: str = "slotwise_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class SchedulingError(SlotwiseError):
+    code = "scheduling_error"
+
+
+class InvalidRule(SchedulingError):
+    """An event-type rule is malformed; ``field`` names the offending rule."""
+
+    code = "invalid_rule"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class UnknownTimeZone(InvalidRule):
+    code = "unknown_time_zone"
+
+    def __init__(self, name: str, field: str = "time_zone") -> None:
+        super().__init__(
+            field, f"'{name}' is not a time zone we know. Use an IANA name such as 'Europe/London'."
+        )
+        self.name = name
+
+
+class InvalidQuery(SchedulingError):
+    code = "invalid_query"
+
+    def __init__(self, parameter: str, message: str) -> None:
+        super().__init__(message)
+        self.parameter = parameter
+
+
+class OutsideBookingWindow(SchedulingError):
+    code = "outside_booking_window"
+
+
+class SlotUnavailable(SchedulingError):
+    """The requested slot cannot be booked; ``alternatives`` holds the next free slots (UTC starts)."""
+
+    code = "slot_unavailable"
+
+    def __init__(self, message: str = "That time is no longer available. Please pick another one.",
+                 alternatives: Sequence[datetime] = ()) -> None:
+        super().__init__(message)
+        self.alternatives = tuple(alternatives)
+
+
+class ValidationFailed(SchedulingError):
+    """Invalid user input; ``fields`` maps each offending field to what is wrong with it."""
+
+    code = "validation_failed"
+
+    def __init__(self, fields: Mapping[str, str]) -> None:
+        super().__init__("Please correct: " + "; ".join(f"{k}: {v}" for k, v in fields.items()))
+        self.fields = dict(fields)
+
+
+class NotFound(SchedulingError):
+    code = "not_found"
+
+
+class IntegrationError(SlotwiseError):
+    """An outside system (Microsoft Graph, the database, Teams) failed. Never read as 'no busy time'."""
+
+    code = "integration_error"
+
+
+class HostUnavailable(IntegrationError):
+    """The host's calendar cannot be read or written, so no slot may be offered or booked."""
+
+    code = "host_unavailable"
+
+    def __init__(self, message: str = "This host can't take bookings right now. Please try again later.",
+                 *, reconnect_required: bool = False, host_id: str | None = None) -> None:
+        super().__init__(message)
+        self.reconnect_required = reconnect_required
+        self.host_id = host_id

@@ -1,0 +1,188 @@
+"""The ports the core needs from the outside world, and the value types that cross them.
+
+Adapters implement these Protocols: ``graph/`` the :class:`CalendarPort` and uses the
+:class:`TokenCacheStore`; ``storage/`` the stores; ``bot/`` and the outbox runner the :class:`Notifier`;
+``app.py`` a real :class:`Clock`. The core only ever sees these types, never Graph JSON or SQL rows.
+
+All datetimes are timezone-aware UTC; durations are minutes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+from scheduling.errors import IntegrationError
+from scheduling.intervals import Interval
+from scheduling.rules import BusyStatus
+
+
+@dataclass(frozen=True, slots=True)
+class BusyInterval:
+    """A stretch of a host's calendar with its free/busy status (from Graph)."""
+
+    start: datetime
+    end: datetime
+    status: BusyStatus = BusyStatus.BUSY
+
+
+@dataclass(frozen=True, slots=True)
+class BookedInterval:
+    """An existing Slotwise booking or hold of the host; blocks with its own buffers.
+
+    ``counts_toward_caps`` is true for bookings of the event type whose caps are being checked.
+    A hold with ``expires_at`` at or before ``now`` is ignored.
+    """
+
+    start: datetime
+    end: datetime
+    buffer_before: int = 0
+    buffer_after: int = 0
+    counts_toward_caps: bool = True
+    expires_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HostCalendar:
+    """Which mailbox to read and write for one host.
+
+    ``conflict_calendar_ids`` empty means the mailbox's free/busy as a whole (getSchedule);
+    ``write_calendar_id`` None means the default calendar.
+    """
+
+    user_id: str
+    mailbox: str
+    time_zone: str = "UTC"
+    conflict_calendar_ids: tuple[str, ...] = ()
+    write_calendar_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Attendee:
+    name: str
+    email: str
+
+
+class LocationKind(StrEnum):
+    TEAMS = "teams"
+    IN_PERSON = "in_person"
+    PHONE = "phone"
+    CUSTOM = "custom"
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    kind: LocationKind = LocationKind.TEAMS
+    text: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class EventDraft:
+    """What Slotwise writes into the host's Outlook calendar for one booking.
+
+    ``time_zone`` is the host's IANA zone, sent to Graph explicitly with start and end.
+    ``transaction_id`` makes a retried create return the same event; ``booking_id`` tags the event as
+    ours so reconciliation can find it.
+    """
+
+    subject: str
+    body_text: str
+    start: datetime
+    end: datetime
+    time_zone: str
+    attendees: tuple[Attendee, ...]
+    location: Location
+    transaction_id: str
+    booking_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarEvent:
+    """An event as read back from the calendar."""
+
+    event_id: str
+    start: datetime
+    end: datetime
+    ical_uid: str | None = None
+    join_url: str | None = None
+    is_online_meeting: bool = False
+    booking_id: str | None = None
+    transaction_id: str | None = None
+    is_cancelled: bool = False
+    attendees: tuple[Attendee, ...] = ()
+    subject: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class MailboxDefaults:
+    """What a host's mailbox says about them: used for the defaults of a new link."""
+
+    time_zone: str
+    working_days: tuple[int, ...] = (0, 1, 2, 3, 4)
+    working_start: int = 9 * 60
+    working_end: int = 17 * 60
+    display_name: str = ""
+    email: str = ""
+
+
+BusyResult = list[BusyInterval] | IntegrationError
+
+
+class CalendarPort(Protocol):
+    """A host's calendar. Every read either returns the truth or raises: a failed read is never
+    'no busy time' (callers fail closed)."""
+
+    async def busy(self, host: HostCalendar, window: Interval) -> list[BusyInterval]:
+        """Busy time of one host in ``window``; raises IntegrationError (e.g. HostUnavailable)."""
+        ...
+
+    async def busy_many(self, hosts: Sequence[HostCalendar], window: Interval) -> Mapping[str, BusyResult]:
+        """Busy time of several hosts keyed by ``user_id``; a host whose read failed maps to its error."""
+        ...
+
+    async def create_event(self, host: HostCalendar, draft: EventDraft) -> CalendarEvent: ...
+
+    async def get_event(self, host: HostCalendar, event_id: str) -> CalendarEvent | None: ...
+
+    async def update_event(self, host: HostCalendar, event_id: str, draft: EventDraft) -> CalendarEvent:
+        """Move or edit the event; keeps its Teams meeting."""
+        ...
+
+    async def cancel_event(self, host: HostCalendar, event_id: str, comment: str) -> None: ...
+
+    async def find_booking_events(self, host: HostCalendar, window: Interval) -> list[CalendarEvent]:
+        """Events in ``window`` that carry the Slotwise booking tag (for reconciliation)."""
+        ...
+
+    async def mailbox_defaults(self, host: HostCalendar) -> MailboxDefaults: ...
+
+
+class TokenCacheStore(Protocol):
+    """Persists one (already encrypted) MSAL token-cache blob per user."""
+
+    async def load_token_cache(self, user_id: str) -> bytes | None: ...
+
+    async def save_token_cache(self, user_id: str, blob: bytes) -> None: ...
+
+    async def delete_token_cache(self, user_id: str) -> None: ...
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """Something a person must be told (booking created, rescheduled, cancelled, host must reconnect)."""
+
+    kind: str
+    user_id: str
+    payload: Mapping[str, object] = field(default_factory=dict)
+    dedupe_key: str = ""
+
+
+class Notifier(Protocol):
+    async def notify(self, notification: Notification) -> None: ...
