@@ -12,7 +12,8 @@ card in ``bot/``, a page or problem-details JSON in ``web/``)::
     │   ├── OutsideBookingWindow        the start is before the notice cut-off or past the window
     │   ├── SlotUnavailable             the slot is taken or no longer free; carries alternatives
     │   ├── ValidationFailed            invitee input is invalid; carries one message per field
-    │   └── NotFound                    a link or booking does not exist (or is not yours)
+    │   ├── NotFound                    a link or booking does not exist (or is not yours)
+    │   └── Conflict                    someone else changed it first (stale version, link used up)
     └── IntegrationError                an outside system failed; the caller fails closed
         ├── HostUnavailable             the host's calendar cannot be read or written right now
         └── (graph.errors)              GraphError and its subclasses, CalendarAuthError, ...
@@ -95,16 +96,27 @@ class NotFound(SchedulingError):
     code = "not_found"
 
 
+class Conflict(SchedulingError):
+    code = "conflict"
+
+
 class IntegrationError(SlotwiseError):
-    """An outside system (Microsoft Graph, the database, Teams) failed. Never read as 'no busy time'."""
+    """An outside system (Microsoft Graph, the database, Teams) failed. Never read as 'no busy time'.
+
+    ``write_may_have_happened`` tells a caller whose *write* failed whether the outside system may
+    still have applied it (a timeout, a 5xx): then the caller must not assume nothing happened and
+    leaves the work to reconciliation. Adapters set it False for definite refusals (4xx).
+    """
 
     code = "integration_error"
+    write_may_have_happened: bool = True
 
 
 class HostUnavailable(IntegrationError):
     """The host's calendar cannot be read or written, so no slot may be offered or booked."""
 
     code = "host_unavailable"
+    write_may_have_happened = False
 
     def __init__(self, message: str = "This host can't take bookings right now. Please try again later.",
                  *, reconnect_required: bool = False, host_id: str | None = None) -> None:

@@ -148,10 +148,14 @@ class CalendarPort(Protocol):
     async def get_event(self, host: HostCalendar, event_id: str) -> CalendarEvent | None: ...
 
     async def update_event(self, host: HostCalendar, event_id: str, draft: EventDraft) -> CalendarEvent:
-        """Move or edit the event; keeps its Teams meeting."""
+        """Move the event to the draft's start/end and set its location; never rewrites the body, so
+        the Teams meeting blob stays intact."""
         ...
 
-    async def cancel_event(self, host: HostCalendar, event_id: str, comment: str) -> None: ...
+    async def cancel_event(self, host: HostCalendar, event_id: str, comment: str) -> None:
+        """Cancel (organizer) with a message to attendees; an event that no longer exists is not an
+        error (it is already gone)."""
+        ...
 
     async def find_booking_events(self, host: HostCalendar, window: Interval) -> list[CalendarEvent]:
         """Events in ``window`` that carry the Slotwise booking tag (for reconciliation)."""

@@ -1,0 +1,180 @@
+"""Domain records the use cases work with: users, links (event types), teams, bookings, outbox items.
+
+Plain frozen dataclasses; storage maps them to rows, the bot and web render them. Every record is
+scoped by ``tenant_id`` (the Entra tenant), and every lookup a user can trigger is scoped by tenant
+and owner, so a user never sees another user's links or bookings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from scheduling.ports import HostCalendar, Location
+from scheduling.rules import EventRules
+
+
+class ConnectionStatus(StrEnum):
+    NOT_CONNECTED = "not_connected"
+    CONNECTED = "connected"
+    BROKEN = "broken"  # refresh token revoked/expired, consent withdrawn...: the host must reconnect
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: str  # Slotwise's own id
+    tenant_id: str
+    aad_object_id: str
+    display_name: str
+    email: str  # UPN / primary SMTP address: the mailbox Slotwise reads and writes
+    time_zone: str = "UTC"
+    handle: str = ""  # the {handle} of /book/{handle}/{slug}
+    conversation_reference: Mapping[str, object] | None = None
+    connection_status: ConnectionStatus = ConnectionStatus.NOT_CONNECTED
+    connection_error: str = ""
+    conflict_calendar_ids: tuple[str, ...] = ()
+    write_calendar_id: str | None = None
+
+    def host_calendar(self) -> HostCalendar:
+        return HostCalendar(user_id=self.id, mailbox=self.email, time_zone=self.time_zone,
+                            conflict_calendar_ids=self.conflict_calendar_ids,
+                            write_calendar_id=self.write_calendar_id)
+
+
+class LinkKind(StrEnum):
+    SINGLE_HOST = "single"
+    ROUND_ROBIN = "round_robin"
+    COLLECTIVE = "collective"
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    id: str
+    label: str
+    required: bool = False
+    multiline: bool = False
+    max_length: int = 500
+
+
+@dataclass(frozen=True, slots=True)
+class EventType:
+    """A booking link and its rules. ``owner_user_id`` for personal links, ``team_id`` for team links."""
+
+    id: str
+    tenant_id: str
+    slug: str
+    title: str
+    rules: EventRules
+    owner_user_id: str | None = None
+    team_id: str | None = None
+    kind: LinkKind = LinkKind.SINGLE_HOST
+    location: Location = field(default_factory=Location)
+    fallback_location: Location | None = None  # used when tenant policy drops the Teams meeting
+    questions: tuple[Question, ...] = ()
+    description: str = ""
+    single_use: bool = False
+    active: bool = True
+    version: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class TeamMember:
+    user_id: str
+    priority: int = 2  # higher wins
+    weight: int = 100
+    active: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Team:
+    id: str
+    tenant_id: str
+    name: str
+    slug: str
+    members: tuple[TeamMember, ...] = ()
+    conversation_reference: Mapping[str, object] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Invitee:
+    name: str
+    email: str
+    time_zone: str = "UTC"
+    notes: str = ""
+    answers: Mapping[str, str] = field(default_factory=dict)
+
+
+class BookingStatus(StrEnum):
+    PENDING = "pending"  # interval reserved, Outlook event not yet confirmed
+    CONFIRMED = "confirmed"
+    CANCELLED = "cancelled"
+    RELEASED = "released"  # never confirmed (slot taken, calendar failure, reconciliation)
+
+    @property
+    def holds_time(self) -> bool:
+        return self in (BookingStatus.PENDING, BookingStatus.CONFIRMED)
+
+
+class CalendarSync(StrEnum):
+    """Whether the Outlook event matches the booking row; reconciliation finishes what is pending."""
+
+    IN_SYNC = "in_sync"
+    UPDATE_PENDING = "update_pending"  # row moved, event not yet PATCHed
+    CANCEL_PENDING = "cancel_pending"  # row cancelled, event not yet cancelled
+
+
+@dataclass(frozen=True, slots=True)
+class Booking:
+    id: str
+    tenant_id: str
+    event_type_id: str
+    host_ids: tuple[str, ...]
+    start: datetime
+    end: datetime
+    buffer_before: int
+    buffer_after: int
+    invitee: Invitee
+    status: BookingStatus = BookingStatus.PENDING
+    idempotency_key: str | None = None
+    manage_token_hash: str = ""
+    graph_event_id: str | None = None
+    ical_uid: str | None = None
+    join_url: str | None = None
+    join_url_missing: bool = False
+    calendar_sync: CalendarSync = CalendarSync.IN_SYNC
+    cancel_reason: str = ""
+    created_at: datetime | None = None
+    pending_deadline: datetime | None = None
+    version: int = 1
+
+    @property
+    def transaction_id(self) -> str:
+        """Graph transactionId of the booking's event: the booking id, so a retry never duplicates."""
+        return self.id
+
+    @property
+    def organizer_id(self) -> str:
+        return self.host_ids[0]
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    """A notification or webhook to deliver at least once, written in the same transaction as the change."""
+
+    kind: str  # booking.created | booking.rescheduled | booking.cancelled | host.reconnect | ...
+    tenant_id: str
+    payload: Mapping[str, object]
+    dedupe_key: str  # unique: the same change never enqueues twice
+    channel: str = "teams"  # teams | webhook
+
+
+@dataclass(frozen=True, slots=True)
+class CapCheck:
+    """Reserve only if fewer than ``limit`` bookings of ``event_type_id`` start in [start, end)."""
+
+    event_type_id: str
+    start: datetime
+    end: datetime
+    limit: int

@@ -1,0 +1,93 @@
+"""Reconciliation: repair what a crash or an outage left half-done between the database and Outlook.
+
+Run periodically by a small runner (any number of replicas may run it; every step is idempotent):
+
+* a PENDING booking past its deadline is CONFIRMED if its tagged Outlook event exists (the create
+  went through before the crash) and RELEASED if not;
+* a booking moved or cancelled in the database whose Outlook event was not yet updated is synced;
+* an Outlook event tagged as a Slotwise booking whose booking was released, or does not exist, is
+  cancelled (so an invitee who was told "not booked" never keeps an invitation).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from scheduling.booking import BookingService
+from scheduling.domain import Booking, BookingStatus
+from scheduling.errors import IntegrationError
+from scheduling.intervals import Interval
+
+
+@dataclass
+class ReconcileReport:
+    confirmed: list[str] = field(default_factory=list)
+    released: list[str] = field(default_factory=list)
+    synced: list[str] = field(default_factory=list)
+    orphans_cancelled: list[str] = field(default_factory=list)
+    deferred: list[str] = field(default_factory=list)  # could not reach the calendar; next run
+
+
+class Reconciler:
+    def __init__(self, service: BookingService, *, orphan_lookback: timedelta = timedelta(days=2)) -> None:
+        self.service = service
+        self.orphan_lookback = orphan_lookback
+
+    async def run(self) -> ReconcileReport:
+        report = ReconcileReport()
+        now = self.service.clock.now()
+        for booking in await self.service.bookings.pending_past_deadline(now):
+            await self._settle_pending(booking, report)
+        for booking in await self.service.bookings.out_of_sync():
+            (report.synced if await self.service.sync_calendar(booking) else report.deferred).append(booking.id)
+        for booking in await self.service.bookings.released_since(now - self.orphan_lookback):
+            await self._cancel_orphans(booking, report)
+        return report
+
+    async def _tagged_events(self, booking: Booking) -> list[tuple[str, str | None]] | None:
+        host = await self.service.users.get(booking.organizer_id)
+        if host is None:
+            return []
+        window = Interval(booking.start - timedelta(days=1), booking.end + timedelta(days=1))
+        try:
+            events = await self.service.calendar.find_booking_events(host.host_calendar(), window)
+        except IntegrationError:
+            return None
+        return [(e.event_id, e.booking_id) for e in events if e.booking_id == booking.id]
+
+    async def _settle_pending(self, booking: Booking, report: ReconcileReport) -> None:
+        svc = self.service
+        found = await self._tagged_events(booking)
+        if found is None:
+            report.deferred.append(booking.id)
+            return
+        if not found:
+            await svc.bookings.release(booking.id, "no calendar event appeared before the deadline")
+            report.released.append(booking.id)
+            return
+        link = await svc.event_types.get(booking.event_type_id)
+        host = await svc.users.get(booking.organizer_id)
+        if link is None or host is None:
+            report.deferred.append(booking.id)
+            return
+        try:
+            event = await svc.calendar.get_event(host.host_calendar(), found[0][0])
+        except IntegrationError:
+            report.deferred.append(booking.id)
+            return
+        if event is None:
+            report.deferred.append(booking.id)
+            return
+        confirmed = await svc.confirm_with_event(link, host, booking, event)
+        if confirmed.status is BookingStatus.CONFIRMED:
+            report.confirmed.append(booking.id)
+
+    async def _cancel_orphans(self, booking: Booking, report: ReconcileReport) -> None:
+        found = await self._tagged_events(booking)
+        host = await self.service.users.get(booking.organizer_id)
+        if not found or host is None:
+            return
+        for event_id, _ in found:
+            if await self.service.cancel_event_quietly(host, event_id, "This booking could not be completed."):
+                report.orphans_cancelled.append(event_id)
