@@ -5,13 +5,18 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup run test check lint types pytest bench migrate clean
+.PHONY: setup run test check lint types pytest bench migrate package clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+# The official Teams manifest schemas (bundled by npm @microsoft/app-manifest) for the manifest tests.
+TEAMS_SCHEMA := tools/teams-schema/node_modules/.package-lock.json
+$(TEAMS_SCHEMA): tools/teams-schema/package-lock.json
+	npm ci --prefix tools/teams-schema --no-audit --no-fund --loglevel=error
 
 setup: $(STAMP)
 
@@ -24,7 +29,7 @@ lint: setup
 types: setup
 	$(VENV)/bin/mypy
 
-pytest: setup
+pytest: setup $(TEAMS_SCHEMA)
 	$(PY) -m pytest
 
 check: lint types pytest
@@ -33,6 +38,9 @@ test: check
 
 bench: setup
 	$(PY) -m bench.slots
+
+package: setup
+	$(PY) -m manifest.build
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
