@@ -47,6 +47,7 @@ from scheduling.errors import (
     HostUnavailable,
     IntegrationError,
     InvalidQuery,
+    LinkInactive,
     NotFound,
     SlotUnavailable,
 )
@@ -162,7 +163,23 @@ class BookingService:
         self.alternatives = alternatives
         self.alternatives_horizon = alternatives_horizon
 
-    # ------------------------------------------------------------------ hosts and calendar reads
+    # ------------------------------------------------------------------ links, hosts and calendar reads
+
+    async def resolve_link(self, handle: str, slug: str) -> tuple[EventType, User]:
+        """The link at /book/{handle}/{slug} and its owner; LinkInactive when switched off or used."""
+        owner = await self.users.get_by_handle(handle)
+        link = await self.event_types.get_by_owner_slug(owner.id, slug) if owner else None
+        if owner is None or link is None:
+            raise NotFound("There is no booking link at this address. Check it with the person who sent it.")
+        if not link.active:
+            raise LinkInactive(used=link.single_use)
+        return link, owner
+
+    async def link_of(self, booking: Booking) -> EventType:
+        link = await self.event_types.get(booking.event_type_id)
+        if link is None:
+            raise NotFound("This booking's link no longer exists.")
+        return link
 
     async def host_of(self, link: EventType) -> User:
         """The link's host, connected; raises HostUnavailable when their calendar can't be used."""
@@ -204,7 +221,7 @@ class BookingService:
         if window.duration > timedelta(days=MAX_QUERY_DAYS):
             raise InvalidQuery("end", f"Ask for at most {MAX_QUERY_DAYS} days of slots at a time.")
         if not link.active:
-            raise NotFound("This link is no longer active.")
+            raise LinkInactive(used=link.single_use)
         host = await self.host_of(link)
         rules = link.rules.validate()
         minutes = resolve_duration(rules, duration)
@@ -247,7 +264,7 @@ class BookingService:
             if existing is not None:
                 return await self._replay(existing, token)
         if not link.active:
-            raise NotFound("This link is no longer active.")
+            raise LinkInactive(used=link.single_use)
         rules = link.rules.validate()
         minutes = resolve_duration(rules, duration)
         host = await self.host_of(link)
@@ -337,7 +354,18 @@ class BookingService:
             raise SlotUnavailable("That booking took too long to complete; please pick a time again.")
         if missing and link.fallback_location is not None:
             await self._apply_fallback_location(link, host, confirmed)
+        if link.single_use:
+            await self._retire_single_use(link)
         return confirmed
+
+    async def _retire_single_use(self, link: EventType) -> None:
+        """A one-time link stops being offered once booked (the store already refuses a second one)."""
+        current = await self.event_types.get(link.id)
+        if current is not None and current.active:
+            try:
+                await self.event_types.update(replace(current, active=False))
+            except Conflict:
+                return  # edited concurrently; the store's single-use check still holds
 
     async def _apply_fallback_location(self, link: EventType, host: User, booking: Booking) -> None:
         assert booking.graph_event_id is not None and link.fallback_location is not None

@@ -13,6 +13,7 @@ card in ``bot/``, a page or problem-details JSON in ``web/``)::
     │   ├── SlotUnavailable             the slot is taken or no longer free; carries alternatives
     │   ├── ValidationFailed            invitee input is invalid; carries one message per field
     │   ├── NotFound                    a link or booking does not exist (or is not yours)
+    │   │   └── LinkInactive            the link was switched off, deleted, or (single use) used
     │   └── Conflict                    someone else changed it first (stale version, link used up)
     └── IntegrationError                an outside system failed; the caller fails closed
         ├── HostUnavailable             the host's calendar cannot be read or written right now
@@ -94,6 +95,17 @@ class ValidationFailed(SchedulingError):
 
 class NotFound(SchedulingError):
     code = "not_found"
+
+
+class LinkInactive(NotFound):
+    code = "link_inactive"
+
+    def __init__(self, *, used: bool = False) -> None:
+        super().__init__(
+            "This one-time booking link has already been used. Ask the host for a new link." if used
+            else "This booking link is no longer active. Ask the host for a current link."
+        )
+        self.used = used
 
 
 class Conflict(SchedulingError):

@@ -148,8 +148,8 @@ class CalendarPort(Protocol):
     async def get_event(self, host: HostCalendar, event_id: str) -> CalendarEvent | None: ...
 
     async def update_event(self, host: HostCalendar, event_id: str, draft: EventDraft) -> CalendarEvent:
-        """Move the event to the draft's start/end and set its location; never rewrites the body, so
-        the Teams meeting blob stays intact."""
+        """Move the event to the draft's start/end and set its subject, attendees and location; never
+        rewrites the body, so the Teams meeting blob stays intact."""
         ...
 
     async def cancel_event(self, host: HostCalendar, event_id: str, comment: str) -> None:
