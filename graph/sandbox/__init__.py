@@ -1,0 +1,37 @@
+"""The Microsoft Graph calendar emulator: Graph's real HTTP contract, in memory, for tests and sandbox mode.
+
+Owns: an aiohttp Graph app (``create_graph_app``: ``/v1.0/me|users/{id}/...`` events, calendars,
+calendarView, delta, getSchedule, mailboxSettings, subscriptions with change notifications, ``$batch``),
+a sandbox identity platform for MSAL (``create_login_app``), the in-memory world behind both
+(``EmulatorState``: users, mailboxes, tokens, fault injection) and demo data (``seed_demo``,
+``seed_mailbox``). Shapes, limits and errors follow ``reference/graph-facts.md``.
+
+Usage::
+
+    state = EmulatorState()
+    seed_demo(state, now)                     # or state.add_user(...), state.add_event(...)
+    app = create_graph_app(state)             # serve; base URL is f"{server}/v1.0"
+    token = state.issue_token("adele@contoso.example")
+
+Must not import: storage, bot, cards, web, or the Graph client (``graph.client`` and friends); it may
+use ``scheduling.timezones`` for zone names.
+"""
+
+from graph.sandbox.app import create_graph_app
+from graph.sandbox.faults import Faults
+from graph.sandbox.login import create_login_app
+from graph.sandbox.model import EmUser, NotificationRecord, RequestRecord
+from graph.sandbox.seed import seed_demo, seed_mailbox
+from graph.sandbox.state import EmulatorState
+
+__all__ = [
+    "EmUser",
+    "EmulatorState",
+    "Faults",
+    "NotificationRecord",
+    "RequestRecord",
+    "create_graph_app",
+    "create_login_app",
+    "seed_demo",
+    "seed_mailbox",
+]

@@ -1,0 +1,103 @@
+"""The Graph emulator as an aiohttp application: routes ``/v1.0/...``.
+
+Mount it under a prefix (``parent.add_subapp("/sandbox/graph", create_graph_app(state))``) or serve it
+alone; links it returns (``@odata.nextLink``, ``@odata.deltaLink``) are absolute and built from the
+request's own scheme, host and prefix (``X-Forwarded-Proto``/``X-Forwarded-Host`` honoured), so they
+work behind the mount. Path segments are split *before* percent-decoding, so event ids containing
+``/`` must be URL-encoded by the client, as with Graph.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from urllib.parse import parse_qsl, unquote
+
+from aiohttp import web
+from multidict import CIMultiDict, MultiDict
+
+from graph.sandbox import (
+    routes_batch,
+    routes_calendar,
+    routes_delta,
+    routes_events,
+    routes_schedule,
+    routes_subscriptions,
+    routes_users,
+)
+from graph.sandbox.notifier import Notifier
+from graph.sandbox.pipeline import NO_BODY, GraphRequest, Router, encode_body, serve
+from graph.sandbox.state import EmulatorState
+
+STATE_KEY = web.AppKey("graph_sandbox_state", EmulatorState)
+ROUTER_KEY = web.AppKey("graph_sandbox_router", Router)
+NOTIFIER_KEY = web.AppKey("graph_sandbox_notifier", Notifier)
+VERSION = "/v1.0"
+
+
+def build_router() -> Router:
+    return Router([*routes_users.ROUTES, *routes_calendar.ROUTES, *routes_delta.ROUTES, *routes_events.ROUTES,
+                   *routes_schedule.ROUTES, *routes_subscriptions.ROUTES, *routes_batch.ROUTES])
+
+
+def public_base(request: web.Request, prefix: str) -> str:
+    scheme = request.headers.get("X-Forwarded-Proto", request.scheme).split(",")[0].strip()
+    host = request.headers.get("X-Forwarded-Host", request.host).split(",")[0].strip()
+    return f"{scheme}://{host}{prefix}"
+
+
+async def _to_graph_request(request: web.Request) -> GraphRequest:
+    raw = request.rel_url.raw_path
+    index = raw.find(VERSION + "/")
+    if index < 0:
+        index = raw.rfind(VERSION)
+    prefix, rel = raw[:index], raw[index + len(VERSION):]
+    segments = [unquote(s) for s in rel.split("/")[1:]]
+    if segments and segments[-1] == "":
+        segments.pop()
+    body = NO_BODY
+    body_error = False
+    if request.can_read_body:
+        text = await request.text()
+        if text.strip():
+            try:
+                body = json.loads(text)
+            except ValueError:
+                body_error = True
+    return GraphRequest(
+        method=request.method.upper(), segments=segments, raw_path=rel or "/",
+        query=MultiDict(parse_qsl(request.rel_url.raw_query_string, keep_blank_values=True)),
+        headers=CIMultiDict(request.headers), body=body, base_url=public_base(request, prefix) + VERSION,
+        body_error=body_error)
+
+
+async def _handle(request: web.Request) -> web.StreamResponse:
+    state, router = request.app[STATE_KEY], request.app[ROUTER_KEY]
+    response = await serve(state, router, await _to_graph_request(request))
+    headers = dict(response.headers)
+    content_type = headers.pop("Content-Type", None)
+    if isinstance(response.body, str) and content_type is None:
+        content_type = "text/plain; charset=utf-8"
+    out = web.Response(status=response.status, body=encode_body(response) or None, headers=headers)
+    if content_type and response.body is not None:
+        out.headers["Content-Type"] = content_type
+    return out
+
+
+async def _notifier_ctx(app: web.Application) -> AsyncIterator[None]:
+    notifier = Notifier(app[STATE_KEY])
+    await notifier.start()
+    app[NOTIFIER_KEY] = notifier
+    yield
+    await notifier.close()
+
+
+def create_graph_app(state: EmulatorState) -> web.Application:
+    """The Graph emulator over ``state``; routes are ``/v1.0/...`` relative to wherever it is mounted."""
+    app = web.Application()
+    app[STATE_KEY] = state
+    app[ROUTER_KEY] = build_router()
+    app.router.add_route("*", VERSION, _handle)
+    app.router.add_route("*", VERSION + "/{tail:.*}", _handle)
+    app.cleanup_ctx.append(_notifier_ctx)
+    return app

@@ -1,0 +1,143 @@
+"""Test harness for the Graph client tests: the emulator served over real HTTP from a background thread.
+
+MSAL is synchronous, so the login app must not live on the test's event loop (a blocking MSAL call
+from ``asyncio.to_thread`` would be fine, but a fixture that runs everything on one background loop
+is simpler and serves the Graph app the same way). Each test gets a fresh :class:`EmulatorState`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+
+from graph.client import GraphClient
+from graph.sandbox import EmulatorState, create_graph_app, create_login_app
+
+
+class ServerThread:
+    """aiohttp applications on 127.0.0.1 (ephemeral ports) in a thread with its own event loop."""
+
+    def __init__(self, *apps: web.Application) -> None:
+        self._apps = apps
+        self._loop = asyncio.new_event_loop()
+        self._runners: list[web.AppRunner] = []
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="emulator", daemon=True)
+        self.urls: list[str] = []
+        self._error: BaseException | None = None
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._loop.run_until_complete(self._start())
+        except BaseException as exc:
+            self._error = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        self._loop.run_forever()
+
+    async def _start(self) -> None:
+        for app in self._apps:
+            runner = web.AppRunner(app, access_log=None)
+            await runner.setup()
+            site = web.TCPSite(runner, "127.0.0.1", 0)
+            await site.start()
+            self._runners.append(runner)
+            host, port = runner.addresses[0][:2]
+            self.urls.append(f"http://{host}:{port}")
+
+    async def _stop(self) -> None:
+        for runner in reversed(self._runners):
+            await runner.cleanup()
+
+    def start(self) -> list[str]:
+        self._thread.start()
+        self._ready.wait(10)
+        if self._error is not None:
+            raise self._error
+        return self.urls
+
+    def stop(self) -> None:
+        if self._loop.is_running():
+            asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(10)
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._loop.close()
+
+
+@dataclass
+class Emulator:
+    state: EmulatorState
+    graph_base: str
+    login_base: str
+    receiver_base: str
+    received: list[Any] = field(default_factory=list)
+    sleeps: list[float] = field(default_factory=list)
+
+    async def sleep(self, seconds: float) -> None:
+        """An injectable ``sleep`` that records the wait and yields without really waiting long."""
+        self.sleeps.append(seconds)
+        await asyncio.sleep(min(seconds, 0.01))
+
+    def token_provider(self) -> Any:
+        """Issues emulator tokens directly (no MSAL); ``force_refresh`` issues a fresh one."""
+        state = self.state
+
+        async def provide(user_id: str, force_refresh: bool = False) -> str:
+            return state.issue_token(user_id)
+
+        return provide
+
+    def client(self, **kwargs: Any) -> GraphClient:
+        kwargs.setdefault("token_provider", self.token_provider())
+        kwargs.setdefault("sleep", self.sleep)
+        kwargs.setdefault("backoff_base", 0.01)
+        kwargs.setdefault("backoff_cap", 0.05)
+        return GraphClient(self.graph_base, **kwargs)
+
+    def graph_requests(self, path_contains: str = "", method: str | None = None) -> list[Any]:
+        return [r for r in self.state.request_log
+                if path_contains in r.path and (method is None or r.method == method)]
+
+
+def notification_receiver(received: list[Any]) -> web.Application:
+    """A stand-in for Slotwise's ``/graph/notifications``: answers Graph's validation handshake
+    (the URL-decoded token as text/plain) and records notifications."""
+
+    async def handle(request: web.Request) -> web.Response:
+        token = request.query.get("validationToken")
+        if token is not None:
+            return web.Response(text=token, content_type="text/plain")
+        received.append(await request.json())
+        return web.Response(status=202)
+
+    app = web.Application()
+    app.router.add_route("*", "/notify", handle)
+    app.router.add_route("*", "/lifecycle", handle)
+    return app
+
+
+@contextmanager
+def running_emulator(*, clock: Any = None) -> Iterator[Emulator]:
+    state = EmulatorState(clock=clock) if clock is not None else EmulatorState()
+    received: list[Any] = []
+    server = ServerThread(create_graph_app(state), create_login_app(state), notification_receiver(received))
+    graph_url, login_url, receiver_url = server.start()
+    try:
+        yield Emulator(state, graph_base=f"{graph_url}/v1.0", login_base=login_url, receiver_base=receiver_url,
+                       received=received)
+    finally:
+        server.stop()
+
+
+def aware(text: str) -> datetime:
+    """``aware("2030-01-07T09:00Z")`` - a UTC instant for test data."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
