@@ -1,0 +1,58 @@
+"""Pure Adaptive Card builders: domain objects in, card dicts out (Adaptive Cards 1.5 with Universal
+Actions; 1.3 variants for link unfurling). No I/O. Must not import: aiohttp, botbuilder, httpx,
+sqlalchemy, graph, storage, bot, web.
+
+Map of the package (one module per concept):
+
+* :mod:`cards.verbs`: every ``Action.Execute`` verb, the data each one carries, and the input ids the
+  bot reads back. The bot rejects any verb not in :data:`cards.verbs.ALL_VERBS` at the edge.
+* :mod:`cards.elements`: tiny node builders (TextBlock, inputs, actions) and :func:`escape_markdown`.
+* :mod:`cards.format`: human formatting of rules, times and zones (and the inverse parsers).
+* :mod:`cards.links`, :mod:`cards.settings`, :mod:`cards.slots`, :mod:`cards.unfurl`,
+  :mod:`cards.bookings`, :mod:`cards.errors`, :mod:`cards.help`: the cards themselves.
+
+Every builder returns a fresh ``dict`` ready for ``json.dumps``; nothing is templated from strings and
+no ``$data`` binding is used. Text typed by people (titles, names, notes, answers) is escaped with
+:func:`cards.elements.escape_markdown` before it reaches a ``TextBlock``.
+"""
+
+from cards.bookings import booked, confirm_reschedule, host_notification, upcoming_bookings
+from cards.elements import escape_markdown
+from cards.errors import consent_blocked, generic_error, link_inactive, reconnect_required, slot_taken
+from cards.help import first_run, help_card, parse_profile
+from cards.links import booking_url, link_created, links_list, team_booking_url
+from cards.settings import parse_settings, settings_editor
+from cards.slots import confirm_booking, slot_picker
+from cards.unfurl import slot_picker_unfurl, unfurl_notice, unfurl_preview, unfurl_response
+from cards.verbs import ALL_VERBS, Verb, is_verb
+
+__all__ = [
+    "ALL_VERBS",
+    "Verb",
+    "booked",
+    "booking_url",
+    "confirm_booking",
+    "confirm_reschedule",
+    "consent_blocked",
+    "escape_markdown",
+    "first_run",
+    "generic_error",
+    "help_card",
+    "host_notification",
+    "is_verb",
+    "link_created",
+    "link_inactive",
+    "links_list",
+    "parse_profile",
+    "parse_settings",
+    "reconnect_required",
+    "settings_editor",
+    "slot_picker",
+    "slot_picker_unfurl",
+    "slot_taken",
+    "team_booking_url",
+    "unfurl_notice",
+    "unfurl_preview",
+    "unfurl_response",
+    "upcoming_bookings",
+]
