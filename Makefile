@@ -39,6 +39,9 @@ test: check
 bench: setup
 	$(PY) -m bench.slots
 
+migrate: setup
+	$(PY) -m storage.migrate
+
 package: setup
 	$(PY) -m manifest.build
 

@@ -2,19 +2,48 @@
 and run aiohttp. The only module that knows every adapter.
 
 Sandbox mode (the default when no Azure bot settings are present) runs everything on one laptop:
-SQLite, bot authentication off, and the Microsoft Graph emulator mounted under /sandbox/graph.
+SQLite, bot authentication off, and the Microsoft Graph emulator (and its sign-in service) mounted under
+/sandbox, seeded with demo people; any Teams user who talks to the bot gets a mailbox there at once.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import secrets
 import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit
 
+import httpx
 from aiohttp import web
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from graph.adapter import GraphCalendar
+from graph.client import GraphClient
+from graph.identity import IdentityConfig, MsalIdentity, sandbox_identity
+from graph.sandbox import EmulatorState, create_graph_app, create_login_app, seed_demo
+from graph.sandbox_connector import SandboxConnector
+from scheduling.booking import BookingService
+from scheduling.connect import ConnectionService
+from scheduling.domain import ConnectionStatus, EventType, User
+from scheduling.links import LinkService, NewLink
+from scheduling.reconcile import Reconciler
+from storage.db import Database, create_database
+from storage.migrate import upgrade
+from storage.repositories import Repositories, repositories
+from web.context import WEB, WebContext, make_templates
+from web.pages import setup_pages
+from web.security import Csrf, RateLimiter, security_middleware
+
 log = logging.getLogger("slotwise")
+
+SANDBOX_CLIENT_ID = "00000000-5a0d-4b0c-9d1e-5a0db0c5a0d1"  # the emulator accepts any client id
 
 
 class Settings(BaseSettings):
@@ -38,44 +67,289 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", validation_alias="SLOTWISE_HOST")
     port: int = Field(3978, validation_alias="SLOTWISE_PORT")
     database_url: str = Field("sqlite+aiosqlite:///var/slotwise.db", validation_alias="SLOTWISE_DATABASE_URL")
-    public_base_url: str = Field("http://127.0.0.1:3978", validation_alias="SLOTWISE_PUBLIC_BASE_URL")
+    public_base_url: str = Field("", validation_alias="SLOTWISE_PUBLIC_BASE_URL")
     graph_base_url: str = Field("", validation_alias="SLOTWISE_GRAPH_BASE_URL")
     secret_key: str = Field("", validation_alias="SLOTWISE_SECRET_KEY")
+    emulator: bool | None = Field(None, validation_alias="SLOTWISE_SANDBOX_EMULATOR")
+    emulator_latency_ms: int = Field(0, validation_alias="SLOTWISE_SANDBOX_LATENCY_MS")
+    seed_demo: bool = Field(True, validation_alias="SLOTWISE_SANDBOX_SEED")
+    booking_rate_limit: int = Field(10, validation_alias="SLOTWISE_BOOKING_RATE_LIMIT")
+    reconcile_interval: float = Field(60.0, validation_alias="SLOTWISE_RECONCILE_SECONDS")
+    var_dir: str = Field("var", validation_alias="SLOTWISE_VAR_DIR")
 
     @property
     def sandbox(self) -> bool:
         """No bot app id means sandbox mode: local emulator, no bot authentication."""
         return not self.microsoft_app_id
 
+    @property
+    def emulator_enabled(self) -> bool:
+        return self.sandbox if self.emulator is None else self.emulator
+
+    @property
+    def local_base_url(self) -> str:
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host  # noqa: S104
+        return f"http://{host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_base_url or self.local_base_url).rstrip("/")
+
+    def problems(self) -> list[str]:
+        """Why this configuration must not start (production safety); empty when fine."""
+        if self.sandbox:
+            return []
+        out = []
+        if self.emulator_enabled:
+            out.append("SLOTWISE_SANDBOX_EMULATOR is on while MicrosoftAppId is set: the Graph emulator is for "
+                       "sandbox mode only. Unset SLOTWISE_SANDBOX_EMULATOR.")
+        if len(self.secret_key) < 32:
+            out.append("SLOTWISE_SECRET_KEY must be set to a random value of at least 32 characters (it encrypts "
+                       "stored tokens), e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))'.")
+        if urlsplit(self.public_base_url).scheme != "https":
+            out.append("SLOTWISE_PUBLIC_BASE_URL must be the public https:// address of this app "
+                       "(Teams and Microsoft sign-in only call https).")
+        if not self.microsoft_app_password:
+            out.append("MicrosoftAppPassword must be set (the app registration's client secret).")
+        return out
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    repos: Repositories
+    identity: MsalIdentity
+    graph: GraphClient
+    calendar: GraphCalendar
+    booking: BookingService
+    links: LinkService
+    connections: ConnectionService
+    reconciler: Reconciler
+    emulator: EmulatorState | None
+
 
 SETTINGS = web.AppKey("settings", Settings)
+SERVICES = web.AppKey("services", Services)
+EMULATOR = web.AppKey("emulator", EmulatorState)
+
+
+def sandbox_secret(settings: Settings) -> str:
+    """A per-machine secret for sandbox mode, kept under var/ so sessions survive restarts."""
+    path = Path(settings.var_dir) / "sandbox-secret.key"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
 
 
 async def healthz(_request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
+def _database_url(settings: Settings) -> str:
+    url = settings.database_url
+    if url.startswith("sqlite") and ":///" in url and not url.endswith(":memory:"):
+        Path(url.split(":///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
+    return url
+
+
+async def build_services(settings: Settings, emulator: EmulatorState | None) -> Services:
+    clock = SystemClock()
+    secret = settings.secret_key or sandbox_secret(settings)
+    url = _database_url(settings)
+    await upgrade(url)
+    db = create_database(url)
+    repos = repositories(db)
+    if emulator is not None:
+        client_id = settings.microsoft_app_id or SANDBOX_CLIENT_ID
+        config = IdentityConfig(client_id=client_id, client_secret=settings.microsoft_app_password or "sandbox",
+                                redirect_uri=f"{settings.base_url}/auth/callback")
+        identity = sandbox_identity(config, repos.tokens, secret, f"{settings.local_base_url}/sandbox/login")
+        graph_base = settings.graph_base_url or f"{settings.local_base_url}/sandbox/graph/v1.0"
+    else:
+        config = IdentityConfig(client_id=settings.microsoft_app_id, client_secret=settings.microsoft_app_password,
+                                redirect_uri=f"{settings.base_url}/auth/callback",
+                                tenant=settings.microsoft_app_tenant_id or "organizations")
+        identity = MsalIdentity(config, repos.tokens, secret)
+        graph_base = settings.graph_base_url or "https://graph.microsoft.com/v1.0"
+    graph = GraphClient(graph_base, token_provider=identity.token_provider())
+    calendar = GraphCalendar(graph)
+    connector: SandboxConnector | ProductionConnector
+    if emulator is not None:
+        connector = SandboxConnector(emulator, identity, config.client_id, clock.now)
+    else:
+        connector = ProductionConnector(identity)
+    connections = ConnectionService(users=repos.users, connector=connector, calendar=calendar)
+    booking = BookingService(calendar=calendar, bookings=repos.bookings, users=repos.users,
+                             event_types=repos.event_types, clock=clock, token_secret=secret.encode(),
+                             connections=connections)
+    links = LinkService(event_types=repos.event_types, calendar=calendar)
+    return Services(settings, db, repos, identity, graph, calendar, booking, links, connections,
+                    Reconciler(booking), emulator)
+
+
+class ProductionConnector:
+    """Production: connected silently only when a token cache exists (SSO / sign-in card otherwise)."""
+
+    def __init__(self, identity: MsalIdentity) -> None:
+        self.identity = identity
+
+    async def connect_without_prompt(self, user: User) -> bool:
+        if user.connection_status is ConnectionStatus.BROKEN:
+            return False  # a broken connection needs the person: a reconnect card, never a silent flip
+        return await self.identity.is_connected(user.id)
+
+    async def disconnect(self, user: User) -> None:
+        await self.identity.disconnect(user.id)
+
+
+async def close_services(services: Services) -> None:
+    await services.graph.aclose()
+    services.identity.close()
+    await services.db.dispose()
+
+
+async def wait_until_serving(base_url: str, seconds: float = 30.0) -> bool:
+    async with httpx.AsyncClient(timeout=2.0) as client:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while loop.time() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                if (await client.get(f"{base_url}/healthz")).status_code == 200:
+                    return True
+            await asyncio.sleep(0.1)
+    return False
+
+
+DEMO_HOST_UPN = "adele@contoso.example"  # the first of the emulator's demo people
+
+
+async def bootstrap_sandbox(services: Services) -> tuple[User, EventType] | None:
+    """Sandbox: the first demo person as a connected host with an 'Intro call' link."""
+    emulator = services.emulator
+    if emulator is None:
+        return None
+    person = emulator.get_user(DEMO_HOST_UPN)
+    if person is None:
+        return None
+    users = services.repos.users
+    host = await users.get_by_aad(person.tenant_id, person.id) or await users.upsert(User(
+        id=f"sandbox-{person.id}", tenant_id=person.tenant_id, aad_object_id=person.id,
+        display_name=person.display_name, email=person.upn, time_zone="UTC"))
+    if host.connection_status is not ConnectionStatus.CONNECTED:
+        connected = await services.connections.ensure_connected(host)
+        if connected is None:
+            return None
+        host = connected
+    existing = await services.links.list(host)
+    link = next((x for x in existing if x.slug == "intro-call"), None)
+    if link is None:
+        link = await services.links.create(host, NewLink(duration=30, title="Intro call"))
+    return host, link
+
+
+async def run_periodically(interval: float, job_name: str, job: object) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await job()  # type: ignore[operator]
+        except Exception:
+            log.exception("%s failed; will retry", job_name)
+
+
 def build_app(settings: Settings) -> web.Application:
-    app = web.Application()
+    problems = settings.problems()
+    if problems:
+        raise SystemExit("Slotwise can't start in production mode:\n  - " + "\n  - ".join(problems))
+    app = web.Application(middlewares=[security_middleware], client_max_size=256 * 1024)
     app[SETTINGS] = settings
     app.router.add_get("/healthz", healthz)
+    emulator: EmulatorState | None = None
+    if settings.emulator_enabled:
+        emulator = EmulatorState()
+        if settings.emulator_latency_ms:
+            emulator.faults.latency_ms = settings.emulator_latency_ms
+        if settings.seed_demo:
+            seed_demo(emulator, datetime.now(UTC))
+        app[EMULATOR] = emulator
+        app.add_subapp("/sandbox/graph", create_graph_app(emulator))
+        app.add_subapp("/sandbox/login", create_login_app(emulator, public_base_url=None))
+    setup_pages(app)
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        services = await build_services(settings, emulator)
+        app[SERVICES] = services
+        secret = (settings.secret_key or sandbox_secret(settings)).encode()
+        app[WEB] = WebContext(service=services.booking, clock=SystemClock(), base_url=settings.base_url,
+                              csrf=Csrf(secret, secure_cookie=settings.base_url.startswith("https")),
+                              booking_limiter=RateLimiter(settings.booking_rate_limit, 60.0),
+                              templates=make_templates())
+        tasks = [asyncio.create_task(run_periodically(settings.reconcile_interval, "reconciliation",
+                                                      services.reconciler.run))]
+        if emulator is not None:
+            tasks.append(asyncio.create_task(_announce_sandbox(services)))
+        yield
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await close_services(services)
+
+    app.cleanup_ctx.append(lifecycle)
     return app
 
 
-def guide(settings: Settings) -> str:
-    mode = "sandbox mode (no Microsoft 365 tenant needed)" if settings.sandbox else "production mode"
-    return "\n".join([
-        f"Slotwise is running in {mode} on http://{settings.host}:{settings.port}",
-        f"  health check:  http://{settings.host}:{settings.port}/healthz",
-    ])
+async def _announce_sandbox(services: Services) -> None:
+    settings = services.settings
+    if not await wait_until_serving(settings.local_base_url):
+        log.error("the app did not come up on %s", settings.local_base_url)
+        return
+    try:
+        demo = await bootstrap_sandbox(services)
+    except Exception:
+        log.exception("could not prepare the sandbox demo host")
+        demo = None
+    print(guide(settings, demo), file=sys.stderr, flush=True)
+
+
+def guide(settings: Settings, demo: tuple[User, EventType] | None = None) -> str:
+    base = settings.base_url
+    if not settings.sandbox:
+        return f"Slotwise is running in production mode on {base} (health: {base}/healthz)"
+    lines = [
+        "",
+        "Slotwise is running in sandbox mode (no Microsoft 365 tenant needed).",
+        f"  app:                 {base}   (health: {base}/healthz)",
+        f"  bot endpoint:        {base}/api/messages  (bot authentication is off)",
+        f"  Graph emulator:      {base}/sandbox/graph/v1.0",
+        "  Teams client:        the Microsoft 365 Agents Playground, http://127.0.0.1:56150 (started by 'make run')",
+    ]
+    if demo is not None:
+        host, link = demo
+        lines += [f"  demo host:           {host.display_name} <{host.email}>",
+                  f"  example booking link: {base}/book/{host.handle}/{link.slug}"]
+    lines += ["  Try: say 'make a 30-min link' to the bot, then open the link it returns.", ""]
+    return "\n".join(lines)
 
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     settings = Settings()
-    app = build_app(settings)
-    print(guide(settings), file=sys.stderr, flush=True)
-    web.run_app(app, host=settings.host, port=settings.port, print=None)
+    try:
+        app = build_app(settings)
+    except SystemExit as exc:
+        print(exc, file=sys.stderr)
+        raise
+    web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ from datetime import date, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from scheduling.connect import ConnectionService
 from scheduling.domain import (
     Booking,
     BookingStatus,
@@ -149,11 +150,13 @@ class BookingService:
 
     def __init__(self, *, calendar: CalendarPort, bookings: BookingStore, users: UserStore,
                  event_types: EventTypeStore, clock: Clock, token_secret: bytes,
+                 connections: ConnectionService | None = None,
                  new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
                  pending_timeout: timedelta = timedelta(minutes=10), alternatives: int = 5,
                  alternatives_horizon: timedelta = timedelta(days=14)) -> None:
         self.calendar = calendar
         self.bookings = bookings
+        self.connections = connections
         self.users = users
         self.event_types = event_types
         self.clock = clock
@@ -188,6 +191,8 @@ class BookingService:
         host = await self.users.get(link.owner_user_id)
         if host is None:
             raise NotFound("This link's host no longer exists.")
+        if host.connection_status is not ConnectionStatus.CONNECTED and self.connections is not None:
+            host = await self.connections.ensure_connected(host) or host
         if host.connection_status is not ConnectionStatus.CONNECTED:
             raise HostUnavailable(f"{host.display_name} can't take bookings right now: their calendar is "
                                   "not connected. Please try again later.",
@@ -195,16 +200,28 @@ class BookingService:
         return host
 
     async def fresh_busy(self, host: User, window: Interval) -> list[BusyInterval]:
-        """Graph free/busy of ``host`` in ``window``; any failure is HostUnavailable (fail closed)."""
+        """Graph free/busy of ``host`` in ``window``; any failure is HostUnavailable (fail closed).
+
+        When the failure says the host must sign in again, the connection is marked broken and one
+        silent reconnect is tried (possible in sandbox mode, or when tokens were renewed elsewhere)."""
         try:
             return await self.calendar.busy(host.host_calendar(), window)
-        except HostUnavailable:
-            raise
         except IntegrationError as exc:
+            reconnect = bool(getattr(exc, "reconnect_required", False))
+            if reconnect and self.connections is not None:
+                await self.connections.mark_broken(host.id, exc.message)
+                broken = replace(host, connection_status=ConnectionStatus.BROKEN)
+                again = await self.connections.ensure_connected(broken)
+                if again is not None:
+                    try:
+                        return await self.calendar.busy(again.host_calendar(), window)
+                    except IntegrationError as retry_exc:
+                        exc = retry_exc
+            if isinstance(exc, HostUnavailable):
+                raise exc from None
             raise HostUnavailable(
                 f"{host.display_name}'s calendar can't be read right now, so no times can be offered. "
-                "Please try again in a few minutes.",
-                reconnect_required=bool(getattr(exc, "reconnect_required", False)), host_id=host.id,
+                "Please try again in a few minutes.", reconnect_required=reconnect, host_id=host.id,
             ) from exc
 
     async def _booked(self, link: EventType, host: User, window: Interval,
@@ -274,8 +291,12 @@ class BookingService:
             raise SlotUnavailable("That is not one of the offered times.",
                                   await self.alternatives_to(link, start, minutes))
 
-        busy = await self.fresh_busy(host, padded(rules, start, end))
+        # The rules and Slotwise's own bookings first (no Graph call to refuse a slot that is taken),
+        # then the host's Outlook calendar, fresh, for exactly the padded interval.
         booked = await self._booked(link, host, padded(rules, start, end))
+        if not is_bookable(rules, start, now=now, bookings=booked, duration=minutes):
+            raise SlotUnavailable(alternatives=await self.alternatives_to(link, start, minutes))
+        busy = await self.fresh_busy(host, padded(rules, start, end))
         if not is_bookable(rules, start, now=now, busy=busy, bookings=booked, duration=minutes):
             raise SlotUnavailable(alternatives=await self.alternatives_to(link, start, minutes))
 
@@ -296,10 +317,17 @@ class BookingService:
         return await self._write_event(link, host, stored, token)
 
     async def _replay(self, existing: Booking, token: str) -> BookingOutcome:
+        """An idempotent retry: the same booking, finished if a crash left it PENDING (the Outlook create
+        reuses the booking's transactionId, so it returns the event a first attempt may have made)."""
         if existing.status is BookingStatus.RELEASED:
             raise SlotUnavailable("That booking attempt didn't go through; please pick a time again.")
         if hash_token(token) != existing.manage_token_hash:
             token = ""  # a key reused by someone else: never hand out another booking's manage link
+        if existing.status is BookingStatus.PENDING:
+            link = await self.link_of(existing)
+            host = await self.host_of(link)
+            outcome = await self._write_event(link, host, existing, token)
+            return replace(outcome, replayed=True)
         return BookingOutcome(existing, token, replayed=True)
 
     def draft_for(self, link: EventType, host: User, booking: Booking,

@@ -1,0 +1,131 @@
+"""Use cases for a host's links: create (defaults from the host's Outlook mailbox settings), list,
+find by name or slug, update (all-or-nothing validation) and delete.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from scheduling.domain import EventType, LinkKind, User
+from scheduling.errors import Conflict, IntegrationError, InvalidRule, NotFound
+from scheduling.ports import CalendarPort, Location, MailboxDefaults
+from scheduling.rules import Availability, BookingWindow, EventRules, LocalRange
+from scheduling.stores import EventTypeStore
+
+MAX_TITLE = 80
+
+
+@dataclass(frozen=True, slots=True)
+class NewLink:
+    """What a host asked for; None means 'use the default'."""
+
+    duration: int = 30
+    title: str = ""
+    buffer_before: int | None = None
+    buffer_after: int | None = None
+    minimum_notice: int | None = None
+    window_days: int | None = None
+    single_use: bool = False
+
+
+def slugify(text: str) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    return slug[:40].strip("-")
+
+
+def default_title(duration: int) -> str:
+    if duration % 60 == 0:
+        hours = duration // 60
+        return f"{hours}-hour meeting" if hours > 1 else "1-hour meeting"
+    return f"{duration}-minute meeting"
+
+
+def availability_from_mailbox(defaults: MailboxDefaults) -> Availability:
+    if defaults.working_start < defaults.working_end:
+        day = (LocalRange(defaults.working_start, defaults.working_end),)
+    else:
+        day = (LocalRange(9 * 60, 17 * 60),)
+    days = set(defaults.working_days) or {0, 1, 2, 3, 4}
+    weekly = tuple(day if d in days else () for d in range(7))
+    return Availability(defaults.time_zone, weekly)  # type: ignore[arg-type]
+
+
+class LinkService:
+    def __init__(self, *, event_types: EventTypeStore, calendar: CalendarPort,
+                 new_id: Callable[[], str] = lambda: uuid.uuid4().hex) -> None:
+        self.event_types = event_types
+        self.calendar = calendar
+        self._new_id = new_id
+
+    async def mailbox_defaults(self, host: User) -> MailboxDefaults:
+        """The host's Outlook time zone and working hours; their stored zone and 9-5 if unreadable."""
+        try:
+            return await self.calendar.mailbox_defaults(host.host_calendar())
+        except IntegrationError:
+            return MailboxDefaults(time_zone=host.time_zone or "UTC")
+
+    async def create(self, host: User, request: NewLink) -> EventType:
+        defaults = await self.mailbox_defaults(host)
+        title = (request.title.strip() or default_title(request.duration))[:MAX_TITLE]
+        rules = EventRules(
+            durations=(request.duration,),
+            availability=availability_from_mailbox(defaults),
+            buffer_before=request.buffer_before or 0,
+            buffer_after=request.buffer_after or 0,
+            minimum_notice=request.minimum_notice if request.minimum_notice is not None else 4 * 60,
+            window=BookingWindow(rolling_days=request.window_days or 60),
+        )
+        rules.validate()
+        base = slugify(title) or "meeting"
+        if request.single_use:
+            base = f"{base}-{self._new_id()[:8]}"
+        for attempt in range(50):
+            slug = base if attempt == 0 else f"{base}-{attempt + 1}"
+            link = EventType(id=self._new_id(), tenant_id=host.tenant_id, slug=slug, title=title, rules=rules,
+                             owner_user_id=host.id, kind=LinkKind.SINGLE_HOST, location=Location(),
+                             single_use=request.single_use)
+            try:
+                return await self.event_types.create(link)
+            except Conflict:
+                continue
+        raise Conflict("You already have many links with this name; please choose another name.")
+
+    async def list(self, host: User) -> list[EventType]:
+        return await self.event_types.list_for_owner(host.tenant_id, host.id)
+
+    async def get(self, host: User, link_id: str) -> EventType:
+        link = await self.event_types.get(link_id)
+        if link is None or link.owner_user_id != host.id or link.tenant_id != host.tenant_id:
+            raise NotFound("No such link.")
+        return link
+
+    async def find(self, host: User, name: str) -> EventType:
+        """A link of this host by slug, title or list number (1-based), case-insensitively."""
+        links = await self.list(host)
+        wanted = name.strip().lower()
+        if wanted.isdigit() and 1 <= int(wanted) <= len(links):
+            return links[int(wanted) - 1]
+        for link in links:
+            if wanted in (link.slug.lower(), link.title.lower(), slugify(wanted)):
+                return link
+        matches = [link for link in links if wanted and wanted in link.title.lower()]
+        if len(matches) == 1:
+            return matches[0]
+        raise NotFound(f"You have no link called '{name}'. Type 'my links' to see them.")
+
+    async def update(self, host: User, link: EventType) -> EventType:
+        if link.owner_user_id != host.id or link.tenant_id != host.tenant_id:
+            raise NotFound("No such link.")
+        if not link.title.strip():
+            raise InvalidRule("title", "Give the link a name.")
+        link.rules.validate()
+        return await self.event_types.update(replace(link, title=link.title.strip()[:MAX_TITLE]))
+
+    async def delete(self, host: User, link_id: str) -> None:
+        link = await self.get(host, link_id)
+        await self.event_types.delete(host.tenant_id, link.id)

@@ -1,0 +1,1 @@
+"""Alembic migrations of the Slotwise schema (run through :mod:`storage.migrate`, no alembic.ini needed)."""

@@ -1,0 +1,297 @@
+"""The tables, as SQLAlchemy 2 typed declarative models. ``migrations/versions`` creates the same schema.
+
+Rows are mapped to the core's records (``scheduling.domain``) by the repositories; nothing outside
+``storage/`` sees these classes.
+
+Time: every instant is stored as UTC. PostgreSQL columns are ``timestamptz``; SQLite has no time type,
+so :class:`UTCDateTime` stores naive UTC text (fixed width, so it sorts and compares correctly) and
+hands back timezone-aware UTC datetimes on both databases.
+
+Reservations are the per-host claims on time: one row per (booking, host) and per (hold, host),
+covering the padded interval ``[blocked_from, blocked_until)`` = ``[start - buffer_before,
+end + buffer_after)``. On PostgreSQL an exclusion constraint forbids two overlapping active rows of
+one host; the repositories check the same condition first, so users get a clean SlotUnavailable.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, ExcludeConstraint
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+RESERVATION_EXCLUSION = "reservations_no_overlap"
+
+BOOKING_STATUSES = ("pending", "confirmed", "cancelled", "released")
+HOLDING_STATUSES = ("pending", "confirmed")
+CALENDAR_SYNC_STATES = ("in_sync", "update_pending", "cancel_pending")
+CONNECTION_STATUSES = ("not_connected", "connected", "broken")
+LINK_KINDS = ("single", "round_robin", "collective")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC instant on both databases; naive datetimes are refused on the way in."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.utcoffset() is None:
+            raise ValueError(f"Naive datetime {value!r}: Slotwise stores timezone-aware UTC instants only")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+# SQL NULL (not JSON 'null') for None, so nullable documents are really NULL.
+JSONDoc = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSONDoc, list[Any]: JSONDoc}
+
+
+class UserRow(Base):
+    __tablename__ = "users"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "aad_object_id"),
+        CheckConstraint(_in("connection_status", CONNECTION_STATUSES), name="connection_status"),
+    )
+
+    id: Mapped[str] = mapped_column(String, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String)
+    aad_object_id: Mapped[str] = mapped_column(String)
+    email: Mapped[str] = mapped_column(String)
+    display_name: Mapped[str] = mapped_column(String)
+    time_zone: Mapped[str] = mapped_column(String)
+    handle: Mapped[str] = mapped_column(String, unique=True)
+    conversation_reference: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)
+    connection_status: Mapped[str] = mapped_column(String)
+    connection_error: Mapped[str] = mapped_column(Text)
+    conflict_calendar_ids: Mapped[list[Any]]
+    write_calendar_id: Mapped[str | None] = mapped_column(String, nullable=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class CalendarConnectionRow(Base):
+    """The (already encrypted) MSAL token cache of one user, and the state of their connection."""
+
+    __tablename__ = "calendar_connections"
+    __table_args__ = (CheckConstraint(_in("status", CONNECTION_STATUSES), name="status"),)
+
+    user_id: Mapped[str] = mapped_column(String, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    token_cache: Mapped[bytes] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String)
+    granted_scopes: Mapped[str] = mapped_column(Text)
+    last_error: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime]
+
+
+class TeamRow(Base):
+    __tablename__ = "teams"
+
+    id: Mapped[str] = mapped_column(String, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String, index=True)
+    name: Mapped[str] = mapped_column(String)
+    slug: Mapped[str] = mapped_column(String, unique=True)
+    conversation_reference: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class TeamMemberRow(Base):
+    __tablename__ = "team_members"
+
+    team_id: Mapped[str] = mapped_column(String, ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True,
+                                         index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    priority: Mapped[int] = mapped_column(Integer)
+    weight: Mapped[int] = mapped_column(Integer)
+    active: Mapped[bool] = mapped_column(Boolean)
+    last_booked_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class EventTypeRow(Base):
+    __tablename__ = "event_types"
+    __table_args__ = (
+        UniqueConstraint("owner_user_id", "slug"),
+        UniqueConstraint("team_id", "slug"),
+        CheckConstraint("owner_user_id IS NOT NULL OR team_id IS NOT NULL", name="has_owner"),
+        CheckConstraint(_in("kind", LINK_KINDS), name="kind"),
+        Index("ix_event_types_tenant_id_owner_user_id", "tenant_id", "owner_user_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String)
+    owner_user_id: Mapped[str | None] = mapped_column(
+        String, ForeignKey("users.id", ondelete="CASCADE"), nullable=True)
+    team_id: Mapped[str | None] = mapped_column(
+        String, ForeignKey("teams.id", ondelete="CASCADE"), nullable=True, index=True)
+    slug: Mapped[str] = mapped_column(String)
+    title: Mapped[str] = mapped_column(String)
+    description: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String)
+    rules: Mapped[dict[str, Any]]
+    location: Mapped[dict[str, Any]]
+    fallback_location: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)
+    questions: Mapped[list[Any]]
+    single_use: Mapped[bool] = mapped_column(Boolean)
+    active: Mapped[bool] = mapped_column(Boolean)
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class BookingRow(Base):
+    """A booking. Bookings outlive their link: ``event_type_id`` is kept as history, not a foreign key."""
+
+    __tablename__ = "bookings"
+    __table_args__ = (
+        UniqueConstraint("event_type_id", "idempotency_key"),
+        CheckConstraint(_in("status", BOOKING_STATUSES), name="status"),
+        CheckConstraint(_in("calendar_sync", CALENDAR_SYNC_STATES), name="calendar_sync"),
+        CheckConstraint("start_at <= end_at", name="ordered"),
+        CheckConstraint("buffer_before >= 0 AND buffer_after >= 0", name="buffers"),
+        # A single-use link has at most one holding booking, whatever the application does.
+        Index("uq_bookings_single_use_holding", "event_type_id", unique=True,
+              sqlite_where=text("single_use AND status IN ('pending', 'confirmed')"),
+              postgresql_where=text("single_use AND status IN ('pending', 'confirmed')")),
+        Index("ix_bookings_event_type_id_start_at", "event_type_id", "start_at"),
+        Index("ix_bookings_tenant_id_start_at", "tenant_id", "start_at"),
+        Index("ix_bookings_status_pending_deadline", "status", "pending_deadline"),
+        Index("ix_bookings_status_updated_at", "status", "updated_at"),
+        Index("ix_bookings_calendar_sync", "calendar_sync"),
+    )
+
+    id: Mapped[str] = mapped_column(String, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String)
+    event_type_id: Mapped[str] = mapped_column(String)
+    organizer_id: Mapped[str] = mapped_column(String)
+    host_ids: Mapped[list[Any]]
+    start_at: Mapped[datetime]
+    end_at: Mapped[datetime]
+    buffer_before: Mapped[int] = mapped_column(Integer)
+    buffer_after: Mapped[int] = mapped_column(Integer)
+    invitee_name: Mapped[str] = mapped_column(String)
+    invitee_email: Mapped[str] = mapped_column(String)
+    invitee_time_zone: Mapped[str] = mapped_column(String)
+    invitee_notes: Mapped[str] = mapped_column(Text)
+    invitee_answers: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String)
+    single_use: Mapped[bool] = mapped_column(Boolean)
+    idempotency_key: Mapped[str | None] = mapped_column(String, nullable=True)
+    manage_token_hash: Mapped[str | None] = mapped_column(String, nullable=True, unique=True)
+    graph_event_id: Mapped[str | None] = mapped_column(String, nullable=True)
+    ical_uid: Mapped[str | None] = mapped_column(String, nullable=True)
+    transaction_id: Mapped[str] = mapped_column(String)
+    join_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    join_url_missing: Mapped[bool] = mapped_column(Boolean)
+    calendar_sync: Mapped[str] = mapped_column(String)
+    cancel_reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    pending_deadline: Mapped[datetime | None] = mapped_column(nullable=True)
+    version: Mapped[int] = mapped_column(Integer)
+
+
+class ReservationRow(Base):
+    """One host's claim on a padded interval, for a booking (``booking_id``) or a hold (``hold_id``)."""
+
+    __tablename__ = "reservations"
+    __table_args__ = (
+        CheckConstraint("(booking_id IS NULL) <> (hold_id IS NULL)", name="booking_xor_hold"),
+        CheckConstraint("blocked_from <= blocked_until", name="ordered"),
+        CheckConstraint("hold_id IS NULL OR expires_at IS NOT NULL", name="hold_expires"),
+        Index("ix_reservations_host_id_blocked_from", "host_id", "blocked_from", "blocked_until"),
+        # The database itself forbids two overlapping active claims of one host (PostgreSQL only).
+        ExcludeConstraint(
+            ("host_id", "="),
+            (func.tstzrange(text("blocked_from"), text("blocked_until"), text("'[)'")), "&&"),
+            name=RESERVATION_EXCLUSION,
+            using="gist",
+            where="active",
+        ).ddl_if(dialect="postgresql"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    host_id: Mapped[str] = mapped_column(String, ForeignKey("users.id", ondelete="CASCADE"))
+    booking_id: Mapped[str | None] = mapped_column(
+        String, ForeignKey("bookings.id", ondelete="CASCADE"), nullable=True, index=True)
+    hold_id: Mapped[str | None] = mapped_column(String, nullable=True, index=True)
+    event_type_id: Mapped[str | None] = mapped_column(String, nullable=True)
+    blocked_from: Mapped[datetime]
+    blocked_until: Mapped[datetime]
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    buffer_before: Mapped[int] = mapped_column(Integer)
+    buffer_after: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    active: Mapped[bool] = mapped_column(Boolean)
+
+
+class OutboxRow(Base):
+    """A notification or webhook to deliver at least once; ``dedupe_key`` makes enqueueing idempotent."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_due", "next_attempt_at",
+              sqlite_where=text("delivered_at IS NULL AND NOT dead"),
+              postgresql_where=text("delivered_at IS NULL AND NOT dead")),
+    )
+
+    id: Mapped[str] = mapped_column(String, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String)
+    kind: Mapped[str] = mapped_column(String)
+    channel: Mapped[str] = mapped_column(String)
+    payload: Mapped[dict[str, Any]]
+    dedupe_key: Mapped[str] = mapped_column(String, unique=True)
+    created_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime]
+    leased_until: Mapped[datetime | None] = mapped_column(nullable=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    last_error: Mapped[str] = mapped_column(Text)
+    dead: Mapped[bool] = mapped_column(Boolean)
+

@@ -1,0 +1,38 @@
+"""All repositories of one database, built together: what ``app.py`` wires into the core services."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from storage._sql import Clock, utcnow
+from storage.bookings import SqlBookingStore
+from storage.db import Database
+from storage.event_types import SqlEventTypeStore
+from storage.outbox import SqlOutboxStore
+from storage.teams import SqlTeamStore
+from storage.tokens import SqlTokenCacheStore
+from storage.users import SqlUserStore
+
+
+@dataclass(frozen=True, slots=True)
+class Repositories:
+    db: Database
+    bookings: SqlBookingStore
+    users: SqlUserStore
+    event_types: SqlEventTypeStore
+    teams: SqlTeamStore
+    outbox: SqlOutboxStore
+    tokens: SqlTokenCacheStore
+
+
+def repositories(db: Database, *, clock: Clock = utcnow) -> Repositories:
+    """Every store on ``db``; ``clock`` stamps rows and decides hold expiry (the real clock by default)."""
+    return Repositories(
+        db=db,
+        bookings=SqlBookingStore(db, clock=clock),
+        users=SqlUserStore(db, clock=clock),
+        event_types=SqlEventTypeStore(db, clock=clock),
+        teams=SqlTeamStore(db, clock=clock),
+        outbox=SqlOutboxStore(db, clock=clock),
+        tokens=SqlTokenCacheStore(db, clock=clock),
+    )

@@ -1,0 +1,146 @@
+"""JSON endpoints of a booking link (used by the page's scripts and by other programs; they become
+part of the public API v1):
+
+* ``GET /book/{handle}/{slug}/slots?start=YYYY-MM-DD&end=YYYY-MM-DD&timeZone=IANA`` — slots whose start
+  falls on those dates (inclusive) in ``timeZone``, as sorted UTC instants;
+* ``POST /book/{handle}/{slug}`` with a JSON body — book; ``Idempotency-Key`` makes retries safe.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+
+from scheduling.booking import MAX_QUERY_DAYS, BookingOutcome
+from scheduling.errors import InvalidQuery, SlotwiseError, ValidationFailed
+from scheduling.intervals import Interval
+from scheduling.invitee import validate_invitee
+from scheduling.localtime import from_epoch, wall_to_epoch
+from scheduling.timezones import is_valid_zone, zone
+from web.context import WEB, WebContext
+from web.problems import problem, problem_response
+from web.security import client_ip
+from web.views import iso_z
+
+MAX_BODY = 64 * 1024
+
+
+def parse_date(value: str | None, parameter: str) -> date:
+    if not value:
+        raise InvalidQuery(parameter, f"'{parameter}' is required, as a date like 2026-12-01.")
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise InvalidQuery(parameter, f"'{value}' is not a date like 2026-12-01.") from exc
+
+
+def parse_instant(value: Any, parameter: str = "start") -> datetime:
+    """A UTC instant such as '2026-12-01T14:00:00Z' (an explicit offset is accepted too)."""
+    if not isinstance(value, str) or not value:
+        raise ValidationFailed({parameter: "Give the start as a UTC time like 2026-12-01T14:00:00Z."})
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError as exc:
+        raise ValidationFailed({parameter: f"'{value}' is not a time like 2026-12-01T14:00:00Z."}) from exc
+    if parsed.tzinfo is None:
+        raise ValidationFailed({parameter: "Include the time zone: end the time with Z for UTC."})
+    return parsed.astimezone(UTC)
+
+
+def local_days_window(first: date, last: date, tz_name: str) -> Interval:
+    tz = zone(tz_name)
+    return Interval(from_epoch(wall_to_epoch(first, 0, tz)), from_epoch(wall_to_epoch(last + timedelta(days=1), 0, tz)))
+
+
+async def slots_json(request: web.Request) -> web.Response:
+    ctx: WebContext = request.app[WEB]
+    try:
+        link, _owner = await ctx.service.resolve_link(request.match_info["handle"], request.match_info["slug"])
+        tz_name = request.query.get("timeZone", "UTC")
+        if not is_valid_zone(tz_name):
+            raise InvalidQuery("timeZone", f"'{tz_name}' is not an IANA time zone such as Europe/London.")
+        first = parse_date(request.query.get("start"), "start")
+        last = parse_date(request.query.get("end"), "end")
+        if last < first:
+            raise InvalidQuery("end", "'end' is before 'start'.")
+        if (last - first).days + 1 > MAX_QUERY_DAYS:
+            raise InvalidQuery("end", f"Ask for at most {MAX_QUERY_DAYS} days at a time.")
+        duration = _optional_int(request.query.get("duration"), "duration")
+        slots = await ctx.service.slots(link, local_days_window(first, last, tz_name), duration)
+    except SlotwiseError as exc:
+        return problem_response(exc)
+    return web.json_response({
+        "timeZone": tz_name,
+        "duration": duration or link.rules.duration,
+        "slots": [{"start": iso_z(s.start), "end": iso_z(s.end)} for s in slots],
+    })
+
+
+def _optional_int(value: Any, parameter: str) -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError) as exc:
+        raise InvalidQuery(parameter, f"'{parameter}' must be a whole number of minutes.") from exc
+
+
+def outcome_json(ctx: WebContext, outcome: BookingOutcome) -> dict[str, Any]:
+    b = outcome.booking
+    return {
+        "id": b.id, "status": b.status.value, "start": iso_z(b.start), "end": iso_z(b.end),
+        "joinUrl": b.join_url, "manageUrl": ctx.manage_url(outcome.manage_token) if outcome.manage_token else None,
+    }
+
+
+async def book_json(request: web.Request) -> web.Response:
+    ctx: WebContext = request.app[WEB]
+    wait = ctx.booking_limiter.hit(client_ip(request))
+    if wait is not None:
+        return problem(429, "Too many booking attempts", "Please wait a little before trying again.",
+                       "rate_limited", headers={"Retry-After": str(int(wait) + 1)})
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        return problem(413, "Request too large", "The booking request is too large.", "too_large")
+    try:
+        body = await request.json()
+    except ValueError:
+        return problem(400, "Invalid JSON", "The request body is not valid JSON.", "invalid_json")
+    if not isinstance(body, dict):
+        return problem(400, "Invalid request", "The request body must be a JSON object.", "invalid_request")
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not 1 <= len(key) <= 200:
+        return problem(400, "Invalid Idempotency-Key", "Idempotency-Key must be 1 to 200 characters.",
+                       "invalid_request", parameter="Idempotency-Key")
+    try:
+        link, _owner = await ctx.service.resolve_link(request.match_info["handle"], request.match_info["slug"])
+        errors: dict[str, str] = {}
+        try:
+            start = parse_instant(body.get("start"))
+        except ValidationFailed as exc:
+            errors.update(exc.fields)
+        answers = body.get("answers") or {}
+        if not isinstance(answers, dict) or not all(isinstance(v, str) for v in answers.values()):
+            errors["answers"] = "Answers must map question ids to text."
+            answers = {}
+        fields = {name: body.get(name, "") for name in ("name", "email", "notes")}
+        for name, value in fields.items():
+            if not isinstance(value, str):
+                errors[name] = "Must be text."
+        tz_name = body.get("timeZone", "UTC")
+        try:
+            invitee = validate_invitee(str(fields["name"]), str(fields["email"]), str(tz_name),
+                                       str(fields["notes"]), answers, link.questions)
+        except ValidationFailed as exc:
+            errors = {**exc.fields, **errors}
+        if errors:
+            raise ValidationFailed(errors)
+        duration = body.get("duration")
+        if duration is not None and (isinstance(duration, bool) or not isinstance(duration, int)):
+            raise ValidationFailed({"duration": "Duration must be a whole number of minutes."})
+        outcome = await ctx.service.book(link, start, invitee, duration=duration, idempotency_key=key)
+    except SlotwiseError as exc:
+        return problem_response(exc)
+    status = 201 if outcome.confirmed and not outcome.replayed else 200 if outcome.confirmed else 202
+    return web.json_response(outcome_json(ctx, outcome), status=status)

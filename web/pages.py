@@ -1,0 +1,282 @@
+"""HTML pages for invitees: pick a slot, fill the form, see the confirmation, manage the booking.
+
+Everything works without JavaScript: the visitor's zone travels in the ``tz`` query parameter (a small
+script fills it in from the browser when it is missing), weeks in ``week``. Forms carry CSRF tokens and
+are validated on the server; errors are shown next to the fields with the input kept.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+from scheduling.booking import MAX_QUERY_DAYS
+from scheduling.domain import Booking, BookingStatus, EventType, User
+from scheduling.errors import (
+    HostUnavailable,
+    LinkInactive,
+    NotFound,
+    SlotUnavailable,
+    SlotwiseError,
+    ValidationFailed,
+)
+from scheduling.invitee import validate_invitee
+from scheduling.ports import LocationKind
+from scheduling.timezones import is_valid_zone, zone
+from web.booking_api import book_json, local_days_window, parse_instant, slots_json
+from web.context import STATIC, WEB, WebContext
+from web.ics import booking_ics
+from web.problems import status_and_title
+from web.security import CSRF_FIELD, client_ip
+from web.views import iso_z, time_label, week_view, when_label, zone_choices
+
+
+def render(ctx: WebContext, request: web.Request, template: str, status: int = 200, **values: Any) -> web.Response:
+    cookies: dict[str, str] = {}
+    values.setdefault("csrf_token", ctx.csrf.token_for(request, cookies))
+    values.setdefault("csrf_field", CSRF_FIELD)
+    html = ctx.templates.get_template(template).render(**values)
+    response = web.Response(text=html, status=status, content_type="text/html")
+    ctx.csrf.set_cookies(response, cookies)
+    return response
+
+
+def message_page(ctx: WebContext, request: web.Request, exc: SlotwiseError, heading: str | None = None) -> web.Response:
+    status, title = status_and_title(exc)
+    if isinstance(exc, HostUnavailable):
+        heading = heading or "Bookings are paused"
+    elif isinstance(exc, LinkInactive):
+        heading = heading or ("This link has been used" if exc.used else "This link is no longer active")
+    return render(ctx, request, "message.html", status=status, heading=heading or title, message=exc.message)
+
+
+def viewer_zone(request: web.Request, fallback: str) -> tuple[str, bool]:
+    """(zone, detected): the ``tz`` parameter when valid, else the fallback (the host's zone)."""
+    tz = request.query.get("tz", "")
+    if tz and is_valid_zone(tz):
+        return tz, True
+    return fallback, False
+
+
+def local_today(ctx: WebContext, tz_name: str) -> date:
+    return ctx.clock.now().astimezone(zone(tz_name)).date()
+
+
+def parse_week(value: str | None, today: date) -> date:
+    if value:
+        try:
+            return max(date.fromisoformat(value), today)
+        except ValueError:
+            return today
+    return today
+
+
+def location_text(link: EventType) -> str:
+    kind = link.location.kind
+    if kind is LocationKind.TEAMS:
+        return "Microsoft Teams meeting"
+    return link.location.text or {"in_person": "In person", "phone": "Phone call", "custom": ""}[kind.value]
+
+
+async def _week(ctx: WebContext, link: EventType, tz_name: str, week_start: date,
+                duration: int | None = None) -> Any:
+    today = local_today(ctx, tz_name)
+    window = local_days_window(week_start, week_start + timedelta(days=MAX_QUERY_DAYS - 1), tz_name)
+    slots = await ctx.service.slots(link, window, duration)
+    return week_view(slots, tz_name, week_start, today)
+
+
+def _book_base(link_path: str, tz: str) -> str:
+    return f"{link_path}?{urlencode({'tz': tz})}"
+
+
+async def book_page(request: web.Request) -> web.Response:
+    ctx: WebContext = request.app[WEB]
+    handle, slug = request.match_info["handle"], request.match_info["slug"]
+    try:
+        link, owner = await ctx.service.resolve_link(handle, slug)
+    except SlotwiseError as exc:
+        return message_page(ctx, request, exc)
+    if "start" in request.query:
+        return await _form_page(ctx, request, link, owner)
+    return await _slots_page(ctx, request, link, owner)
+
+
+async def _slots_page(ctx: WebContext, request: web.Request, link: EventType, owner: User,
+                      notice: str = "", alternatives: tuple[datetime, ...] = (), status: int = 200) -> web.Response:
+    tz, detected = viewer_zone(request, owner.time_zone)
+    week_start = parse_week(request.query.get("week"), local_today(ctx, tz))
+    try:
+        week = await _week(ctx, link, tz, week_start)
+    except SlotwiseError as exc:
+        return message_page(ctx, request, exc)
+    path = f"/book/{owner.handle}/{link.slug}"
+    return render(ctx, request, "book.html", status=status, link=link, owner=owner, tz=tz, detected=detected,
+                  zones=zone_choices(tz), week=week, path=path, location=location_text(link), notice=notice,
+                  alternatives=[(iso_z(a), when_label(a, tz)) for a in alternatives],
+                  host_tz=owner.time_zone, query=lambda **kw: path + "?" + urlencode({"tz": tz, **kw}))
+
+
+async def _form_page(ctx: WebContext, request: web.Request, link: EventType, owner: User,
+                     values: dict[str, str] | None = None, errors: dict[str, str] | None = None,
+                     status: int = 200) -> web.Response:
+    tz, _ = viewer_zone(request, owner.time_zone)
+    raw_start = (values or {}).get("start") or request.query.get("start", "")
+    try:
+        start = parse_instant(raw_start)
+    except ValidationFailed:
+        return await _slots_page(ctx, request, link, owner, notice="Please pick one of the times below.", status=400)
+    end = start + timedelta(minutes=link.rules.duration)
+    return render(ctx, request, "form.html", status=status, link=link, owner=owner, tz=tz,
+                  start_iso=iso_z(start), when=when_label(start, tz), until=time_label(end, tz),
+                  host_when=when_label(start, owner.time_zone), host_tz=owner.time_zone,
+                  values=values or {"timeZone": tz}, errors=errors or {}, location=location_text(link),
+                  back=_book_base(f"/book/{owner.handle}/{link.slug}", tz))
+
+
+async def book_submit(request: web.Request) -> web.StreamResponse:
+    if request.content_type == "application/json":
+        return await book_json(request)
+    ctx: WebContext = request.app[WEB]
+    handle, slug = request.match_info["handle"], request.match_info["slug"]
+    form = await request.post()
+    values = {k: v for k, v in form.items() if isinstance(v, str)}
+    if not ctx.csrf.check(request, values.get(CSRF_FIELD)):
+        return render(ctx, request, "message.html", status=403, heading="Please try again",
+                      message="Your session expired or the form was sent from another site. Reload the page.")
+    try:
+        link, owner = await ctx.service.resolve_link(handle, slug)
+    except SlotwiseError as exc:
+        return message_page(ctx, request, exc)
+    wait = ctx.booking_limiter.hit(client_ip(request))
+    if wait is not None:
+        response = render(ctx, request, "message.html", status=429, heading="Too many attempts",
+                          message=f"Please wait {int(wait) + 1} seconds and try again.")
+        response.headers["Retry-After"] = str(int(wait) + 1)
+        return response
+    answers = {q.id: values.get(f"answer_{q.id}", "") for q in link.questions}
+    try:
+        start = parse_instant(values.get("start"))
+        invitee = validate_invitee(values.get("name", ""), values.get("email", ""),
+                                   values.get("timeZone", owner.time_zone), values.get("notes", ""),
+                                   answers, link.questions)
+        outcome = await ctx.service.book(link, start, invitee, idempotency_key=values.get("idempotency_key") or None)
+    except ValidationFailed as exc:
+        errors = {k.replace("answers.", "answer_"): v for k, v in exc.fields.items()}
+        return await _form_page(ctx, request, link, owner, values, errors, status=422)
+    except SlotUnavailable as exc:
+        return await _slots_page(ctx, request, link, owner, notice=exc.message, alternatives=exc.alternatives,
+                                 status=409)
+    except SlotwiseError as exc:
+        return message_page(ctx, request, exc)
+    query = urlencode({"tz": values.get("timeZone", "UTC"), "booked": "1"})
+    raise web.HTTPSeeOther(f"/manage/{outcome.manage_token}?{query}")
+
+
+# ---------------------------------------------------------------------------------------------- manage
+
+
+async def _managed(ctx: WebContext, token: str) -> tuple[Booking, EventType, User]:
+    booking = await ctx.service.by_manage_token(token)
+    link = await ctx.service.link_of(booking)
+    host = await ctx.service.users.get(booking.organizer_id)
+    if host is None:
+        raise NotFound("This booking's host no longer exists.")
+    return booking, link, host
+
+
+async def manage_page(request: web.Request, notice: str = "", status: int = 200,
+                      alternatives: tuple[datetime, ...] = ()) -> web.Response:
+    ctx: WebContext = request.app[WEB]
+    token = request.match_info["token"]
+    try:
+        booking, link, host = await _managed(ctx, token)
+    except SlotwiseError as exc:
+        return message_page(ctx, request, exc)
+    tz, _ = viewer_zone(request, booking.invitee.time_zone)
+    week = None
+    reschedule_error = ""
+    if booking.status is BookingStatus.CONFIRMED and "reschedule" in request.query:
+        week_start = parse_week(request.query.get("week"), local_today(ctx, tz))
+        try:
+            week = await _week(ctx, link, tz, week_start)
+        except SlotwiseError as exc:
+            reschedule_error = exc.message
+    path = f"/manage/{token}"
+    return render(ctx, request, "manage.html", status=status, booking=booking, link=link, host=host, tz=tz,
+                  when=when_label(booking.start, tz), until=time_label(booking.end, tz),
+                  host_when=when_label(booking.start, host.time_zone), host_tz=host.time_zone,
+                  booked="booked" in request.query, week=week, reschedule_error=reschedule_error, path=path,
+                  notice=notice, alternatives=[(iso_z(a), when_label(a, tz)) for a in alternatives],
+                  location=location_text(link), zones=zone_choices(tz),
+                  query=lambda **kw: path + "?" + urlencode({"tz": tz, **kw}))
+
+
+async def manage_action(request: web.Request) -> web.StreamResponse:
+    ctx: WebContext = request.app[WEB]
+    token, action = request.match_info["token"], request.match_info["action"]
+    form = await request.post()
+    values = {k: v for k, v in form.items() if isinstance(v, str)}
+    if not ctx.csrf.check(request, values.get(CSRF_FIELD)):
+        return render(ctx, request, "message.html", status=403, heading="Please try again",
+                      message="Your session expired or the form was sent from another site. Reload the page.")
+    wait = ctx.booking_limiter.hit(client_ip(request))
+    if wait is not None:
+        return render(ctx, request, "message.html", status=429, heading="Too many attempts",
+                      message=f"Please wait {int(wait) + 1} seconds and try again.")
+    tz = values.get("tz") if is_valid_zone(values.get("tz", "")) else "UTC"
+    try:
+        booking, _link, _host = await _managed(ctx, token)
+        if action == "cancel":
+            reason = values.get("reason", "").strip()[:500] or "Cancelled by the invitee."
+            await ctx.service.cancel(booking, reason, "invitee")
+            notice = "cancelled"
+        elif action == "reschedule":
+            await ctx.service.reschedule(booking, parse_instant(values.get("start")), "invitee")
+            notice = "rescheduled"
+        else:
+            raise web.HTTPNotFound()
+    except SlotUnavailable as exc:
+        return await manage_page(request, notice=exc.message, status=409, alternatives=exc.alternatives)
+    except SlotwiseError as exc:
+        return message_page(ctx, request, exc)
+    raise web.HTTPSeeOther(f"/manage/{token}?{urlencode({'tz': tz, 'done': notice})}")
+
+
+async def manage_ics(request: web.Request) -> web.Response:
+    ctx: WebContext = request.app[WEB]
+    try:
+        booking, link, host = await _managed(ctx, request.match_info["token"])
+    except SlotwiseError as exc:
+        return message_page(ctx, request, exc)
+    description = f"Booked with Slotwise.\nManage: {ctx.manage_url(request.match_info['token'])}"
+    if booking.join_url:
+        description = f"Join: {booking.join_url}\n" + description
+    body = booking_ics(uid=booking.ical_uid or f"{booking.id}@slotwise", start=booking.start, end=booking.end,
+                       summary=f"{link.title} with {host.display_name}", description=description,
+                       location=booking.join_url or location_text(link), organizer_name=host.display_name,
+                       organizer_email=host.email, now=ctx.clock.now(), url=booking.join_url or "",
+                       cancelled=booking.status is BookingStatus.CANCELLED, sequence=booking.version - 1)
+    return web.Response(body=body.encode(), content_type="text/calendar", charset="utf-8",
+                        headers={"Content-Disposition": 'attachment; filename="booking.ics"'})
+
+
+async def home_page(request: web.Request) -> web.Response:
+    ctx: WebContext = request.app[WEB]
+    return render(ctx, request, "message.html", heading="Slotwise",
+                  message="Scheduling links for Outlook, from Microsoft Teams. Ask your host for their booking link.")
+
+
+def setup_pages(app: web.Application) -> None:
+    app.router.add_get("/", home_page)
+    app.router.add_get("/book/{handle}/{slug}/slots", slots_json)
+    app.router.add_get("/book/{handle}/{slug}", book_page)
+    app.router.add_post("/book/{handle}/{slug}", book_submit)
+    app.router.add_get("/manage/{token}/invite.ics", manage_ics)
+    app.router.add_get("/manage/{token}", manage_page)
+    app.router.add_post("/manage/{token}/{action}", manage_action)
+    app.router.add_static("/static", STATIC, append_version=True)
+

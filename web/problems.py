@@ -1,0 +1,82 @@
+"""The one place where the core's error tree becomes HTTP: status codes and RFC 9457 problem details.
+
+Pages render the same mapping as an HTML message; the JSON endpoints return
+``application/problem+json`` with ``type``, ``title``, ``status``, ``detail`` and extension members
+(``parameter``, ``errors``, ``alternatives``, ``code``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+
+from scheduling.errors import (
+    Conflict,
+    HostUnavailable,
+    IntegrationError,
+    InvalidQuery,
+    InvalidRule,
+    LinkInactive,
+    NotFound,
+    OutsideBookingWindow,
+    SlotUnavailable,
+    SlotwiseError,
+    ValidationFailed,
+)
+
+PROBLEM_BASE = "urn:slotwise:problem:"
+
+_TITLES: list[tuple[type[SlotwiseError], int, str]] = [
+    (ValidationFailed, 422, "Some fields need correcting"),
+    (SlotUnavailable, 409, "That time is no longer available"),
+    (LinkInactive, 410, "This link is no longer active"),
+    (NotFound, 404, "Not found"),
+    (Conflict, 409, "Someone changed this first"),
+    (InvalidQuery, 400, "Invalid request"),
+    (InvalidRule, 400, "Invalid request"),
+    (OutsideBookingWindow, 422, "That time can't be booked"),
+    (HostUnavailable, 503, "The host can't take bookings right now"),
+    (IntegrationError, 503, "A service we depend on is unavailable"),
+    (SlotwiseError, 400, "Request failed"),
+]
+
+
+def status_and_title(exc: SlotwiseError) -> tuple[int, str]:
+    for cls, status, title in _TITLES:
+        if isinstance(exc, cls):
+            return status, title
+    return 400, "Request failed"
+
+
+def iso_z(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def problem_body(exc: SlotwiseError) -> dict[str, Any]:
+    status, title = status_and_title(exc)
+    body: dict[str, Any] = {"type": PROBLEM_BASE + exc.code, "title": title, "status": status,
+                            "detail": exc.message, "code": exc.code}
+    if isinstance(exc, InvalidQuery):
+        body["parameter"] = exc.parameter
+    if isinstance(exc, InvalidRule):
+        body["parameter"] = exc.field
+    if isinstance(exc, ValidationFailed):
+        body["errors"] = exc.fields
+    if isinstance(exc, SlotUnavailable):
+        body["alternatives"] = [iso_z(a) for a in exc.alternatives]
+    return body
+
+
+def problem(status: int, title: str, detail: str, code: str, *, headers: dict[str, str] | None = None,
+            **extra: Any) -> web.Response:
+    body = {"type": PROBLEM_BASE + code, "title": title, "status": status, "detail": detail, "code": code}
+    body.update(extra)
+    return web.json_response(body, status=status, content_type="application/problem+json", headers=headers)
+
+
+def problem_response(exc: SlotwiseError, headers: dict[str, str] | None = None) -> web.Response:
+    body = problem_body(exc)
+    return web.json_response(body, status=body["status"], content_type="application/problem+json",
+                             headers=headers)

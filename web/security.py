@@ -1,0 +1,132 @@
+"""Security for the web adapter: headers on every response, no stack traces, CSRF tokens, rate limits.
+
+* Headers: a strict Content-Security-Policy (scripts and styles only from our origin; framing only by
+  Teams), ``X-Content-Type-Options: nosniff``, ``Referrer-Policy: no-referrer`` (manage links carry
+  a secret token in the URL and must not leak through the Referer header).
+* Errors: any exception that escapes a handler becomes a plain 500 page or problem JSON with a
+  reference id; the traceback goes to the log only.
+* CSRF: a random per-browser cookie and, in every form, an HMAC of it under the server secret
+  (signed double submit). A form POST without a matching pair is refused with 403.
+* Rate limiting: a sliding window per client IP on booking submissions, in process (each replica
+  limits on its own; the load balancer's sticky-free spread makes the effective limit N x replicas).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+import time
+import uuid
+from collections import deque
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+log = logging.getLogger("slotwise.web")
+
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "connect-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none'; "
+       "frame-ancestors 'self' https://teams.microsoft.com https://*.teams.microsoft.com "
+       "https://*.cloud.microsoft https://*.office.com")
+CSRF_COOKIE = "sw_csrf"
+CSRF_FIELD = "csrf_token"
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def wants_json(request: web.Request) -> bool:
+    accept = request.headers.get("Accept", "")
+    return (request.content_type == "application/json" or "application/json" in accept
+            or request.path.endswith("/slots") or request.path.startswith("/api/"))
+
+
+@web.middleware
+async def security_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        if exc.status >= 400 and wants_json(request) and exc.content_type != "application/problem+json":
+            response = web.json_response(
+                {"type": "about:blank", "title": exc.reason, "status": exc.status, "detail": exc.reason},
+                status=exc.status, content_type="application/problem+json")
+        else:
+            response = exc
+    except Exception:
+        ref = uuid.uuid4().hex[:12]
+        log.exception("unhandled error %s on %s %s", ref, request.method, request.path)
+        if wants_json(request):
+            response = web.json_response(
+                {"type": "about:blank", "title": "Internal error", "status": 500,
+                 "detail": f"Something went wrong on our side (reference {ref}). Please try again."},
+                status=500, content_type="application/problem+json")
+        else:
+            response = web.Response(
+                text=f"Something went wrong on our side (reference {ref}). Please try again.",
+                status=500, content_type="text/plain")
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CSP)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "no-referrer")
+    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    if request.path.startswith("/manage/"):
+        headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+class Csrf:
+    """Signed double-submit CSRF tokens."""
+
+    def __init__(self, secret: bytes, secure_cookie: bool) -> None:
+        self._secret = secret
+        self._secure = secure_cookie
+
+    def _sign(self, nonce: str) -> str:
+        return hmac.new(self._secret, nonce.encode(), hashlib.sha256).hexdigest()
+
+    def token_for(self, request: web.Request, response_cookies: dict[str, str]) -> str:
+        nonce = request.cookies.get(CSRF_COOKIE) or response_cookies.get(CSRF_COOKIE)
+        if not nonce or len(nonce) > 100:
+            nonce = secrets.token_urlsafe(24)
+            response_cookies[CSRF_COOKIE] = nonce
+        return self._sign(nonce)
+
+    def set_cookies(self, response: web.StreamResponse, cookies: dict[str, str]) -> None:
+        for name, value in cookies.items():
+            response.set_cookie(name, value, httponly=True, samesite="Lax", secure=self._secure, path="/")
+
+    def check(self, request: web.Request, submitted: str | None) -> bool:
+        nonce = request.cookies.get(CSRF_COOKIE)
+        if not nonce or not submitted:
+            return False
+        return hmac.compare_digest(self._sign(nonce), submitted)
+
+
+class RateLimiter:
+    """At most ``limit`` events per ``window`` seconds per key (sliding window)."""
+
+    def __init__(self, limit: int, window: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit = limit
+        self.window = window
+        self._clock = clock
+        self._hits: dict[str, deque[float]] = {}
+
+    def hit(self, key: str) -> float | None:
+        """Record an event; None if allowed, else the seconds until the next one is allowed."""
+        now = self._clock()
+        hits = self._hits.setdefault(key, deque())
+        while hits and hits[0] <= now - self.window:
+            hits.popleft()
+        if len(hits) >= self.limit:
+            return max(0.0, hits[0] + self.window - now)
+        hits.append(now)
+        if len(self._hits) > 10_000:  # forget idle clients
+            for k in [k for k, v in self._hits.items() if not v or v[-1] <= now - self.window][:5000]:
+                del self._hits[k]
+        return None
+
+
+def client_ip(request: web.Request) -> str:
+    """The peer address. X-Forwarded-For is not trusted here: a proxy in front must set the peer."""
+    return request.remote or "unknown"
