@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup run test check lint types pytest bench migrate package clean
+.PHONY: setup run playground test check lint types pytest bench migrate package clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,8 +20,17 @@ $(TEAMS_SCHEMA): tools/teams-schema/package-lock.json
 
 setup: $(STAMP)
 
+# The Microsoft 365 Agents Playground (a local Teams-like client), installed when Node.js is present.
+PLAYGROUND := tools/playground/node_modules/.package-lock.json
+$(PLAYGROUND): tools/playground/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --prefix tools/playground --no-audit --no-fund --loglevel=error; \
+	else echo "npm not found: the Agents Playground will not start (the app still runs)"; fi
+
+playground: $(PLAYGROUND)
+
 run: setup
-	$(PY) app.py
+	@$(MAKE) --no-print-directory playground || echo "could not install the Agents Playground; continuing without it"
+	./tools/run.sh
 
 lint: setup
 	$(VENV)/bin/ruff check .
