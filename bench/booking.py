@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import multiprocessing
 import random
@@ -114,7 +115,7 @@ async def audit(db_url: str, state: EmulatorState) -> tuple[int, int, int]:
         window = Interval(NOW - timedelta(days=1), NOW + timedelta(days=40))
         held = (await repos.bookings.host_bookings(["bench-host"], window))["bench-host"]
         spans = sorted((b.start, b.end) for b in held)
-        overlaps = sum(1 for a, b in zip(spans, spans[1:], strict=False) if b[0] < a[1])
+        overlaps = sum(1 for a, b in itertools.pairwise(spans) if b[0] < a[1])
         events = [e for e in state.events(HOST_UPN) if not e.get("isCancelled")]
         orphans = 0
         confirmed_ids = set()
@@ -162,10 +163,9 @@ def run_contention(db_url: str, graph_base: str, state: EmulatorState, *, proces
 
 
 def main() -> None:
+    from graph.sandbox import create_graph_app
     from tests.graph.graph_harness import ServerThread  # a thread-hosted emulator, as the tests use
     from tests.storage.fixtures import create_test_database, drop_test_database, postgres_base_url
-
-    from graph.sandbox import create_graph_app
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", choices=["postgres", "sqlite"], default="postgres")
