@@ -33,7 +33,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from scheduling.errors import IntegrationError
+from scheduling.errors import IntegrationError, SignInRequired
 
 log = logging.getLogger("slotwise.graph")
 
@@ -42,6 +42,9 @@ class GraphError(IntegrationError):
     """Microsoft Graph (or the sign-in service) answered with an error we could not get past."""
 
     code = "graph_error"
+    # A Graph error is a definite answer (the request was refused); only GraphTransient (5xx, timeouts)
+    # leaves a write's outcome unknown.
+    write_may_have_happened = False
     default_message = "Microsoft 365 returned an error. Please try again later."
 
     def __init__(self, message: str | None = None, *, status: int | None = None, graph_code: str = "",
@@ -59,7 +62,7 @@ class GraphError(IntegrationError):
                 f"message={self.message!r}, request_id={self.request_id!r})")
 
 
-class CalendarAuthError(GraphError):
+class CalendarAuthError(GraphError, SignInRequired):
     """The host's stored Microsoft sign-in no longer works; they must connect Outlook again."""
 
     code = "calendar_auth"
@@ -156,6 +159,7 @@ class GraphThrottled(GraphError):
 
 class GraphTransient(GraphError):
     code = "graph_unavailable"
+    write_may_have_happened = True
     default_message = "Microsoft 365 is temporarily unavailable. Please try again shortly."
 
 

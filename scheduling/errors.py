@@ -17,7 +17,9 @@ card in ``bot/``, a page or problem-details JSON in ``web/``)::
     │   └── Conflict                    someone else changed it first (stale version, link used up)
     └── IntegrationError                an outside system failed; the caller fails closed
         ├── HostUnavailable             the host's calendar cannot be read or written right now
-        └── (graph.errors)              GraphError and its subclasses, CalendarAuthError, ...
+        ├── SignInRequired              the person must sign in (again): reconnect, admin consent, MFA
+        └── (graph.errors)              GraphError and its subclasses; CalendarAuthError is also a
+                                        SignInRequired
 """
 
 from __future__ import annotations
@@ -135,3 +137,26 @@ class HostUnavailable(IntegrationError):
         super().__init__(message)
         self.reconnect_required = reconnect_required
         self.host_id = host_id
+
+
+class SignInRequired(IntegrationError):
+    """Microsoft sign-in must happen (again) before the calendar can be used.
+
+    ``kind`` tells the person what to do: ``"reconnect"`` (the stored sign-in expired or was revoked),
+    ``"consent"`` (the tenant requires an administrator's consent: forward ``admin_consent_url``) or
+    ``"mfa"`` (multi-factor / Conditional Access: sign in again passing ``claims``).
+    """
+
+    code = "sign_in_required"
+    write_may_have_happened = False
+    reconnect_required = True
+    claims: str = ""
+    admin_consent_url: str | None = None
+
+    @property
+    def kind(self) -> str:
+        if self.admin_consent_url is not None or self.code == "consent_required":
+            return "consent"
+        if self.claims:
+            return "mfa"
+        return "reconnect"

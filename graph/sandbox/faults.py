@@ -15,7 +15,13 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from graph.sandbox.errors import GraphError, mailbox_concurrency, service_unavailable, too_many_requests
+from graph.sandbox.errors import (
+    GraphError,
+    access_denied,
+    mailbox_concurrency,
+    service_unavailable,
+    too_many_requests,
+)
 
 
 @dataclass(eq=False)
@@ -33,6 +39,8 @@ class FaultRule:
             if self.code == "ApplicationThrottled":
                 return mailbox_concurrency(self.retry_after)
             return too_many_requests(self.retry_after, self.code)
+        if self.kind == "deny":
+            return access_denied()
         return service_unavailable(self.status, self.retry_after)
 
 
@@ -56,6 +64,10 @@ class Faults:
         if status not in (500, 502, 503, 504):
             raise ValueError("unavailable() takes a 5xx status: 500, 502, 503 or 504")
         self.rules.append(FaultRule("unavailable", count, status, retry_after, user, "", path))
+
+    def deny(self, count: int = 1, user: str | None = None, path: str | None = None) -> None:
+        """The next ``count`` matching requests get 403 ErrorAccessDenied (e.g. an app access policy)."""
+        self.rules.append(FaultRule("deny", count, 403, None, user, "ErrorAccessDenied", path))
 
     def clear(self) -> None:
         self.rules.clear()

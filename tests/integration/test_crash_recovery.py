@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from scheduling.domain import BookingStatus
-from scheduling.errors import SlotUnavailable
+from scheduling.errors import HostUnavailable, SlotUnavailable
 from scheduling.ports import EventDraft
 from tests.integration.harness import MONDAY_10, World, booking_world, invitee
 
@@ -133,3 +133,26 @@ async def test_an_event_that_lands_after_its_booking_was_released_is_cancelled(k
         assert w.tagged_events() == []
         with pytest.raises(SlotUnavailable):  # the released attempt stays released for its key
             await w.service.book(w.link, MONDAY_10, invitee(), idempotency_key="k")
+
+
+async def test_an_outlook_outage_during_create_leaves_a_pending_booking_that_reconciliation_settles(
+        kind: str) -> None:
+    async with booking_world(kind) as w:
+        w.emulator.state.faults.unavailable(count=50, status=503, path="/events")
+        outcome = await w.service.book(w.link, MONDAY_10, invitee(), idempotency_key="k")
+        assert outcome.booking.status is BookingStatus.PENDING and not outcome.confirmed
+        assert outcome.manage_token  # the invitee keeps a link to check on it
+        w.emulator.state.faults.clear()
+        w.clock.advance(minutes=11)
+        report = await w.reconciler.run()
+        assert report.released == [outcome.booking.id] and w.tagged_events() == []
+        await assert_consistent(w)
+
+
+async def test_a_definite_refusal_during_create_releases_at_once(kind: str) -> None:
+    async with booking_world(kind) as w:
+        w.emulator.state.faults.deny(count=1, path="/events")  # the create is refused (403), reads work
+        with pytest.raises(HostUnavailable):
+            await w.service.book(w.link, MONDAY_10, invitee())
+        assert w.tagged_events() == []
+        assert (await w.service.book(w.link, MONDAY_10, invitee("Bob", "bob@example.org"))).confirmed
