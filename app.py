@@ -29,6 +29,7 @@ from graph.client import GraphClient
 from graph.identity import IdentityConfig, MsalIdentity, sandbox_identity
 from graph.sandbox import EmulatorState, create_graph_app, create_login_app, seed_demo
 from graph.sandbox_connector import SandboxConnector
+from graph.signin import MsalSignIn
 from scheduling.booking import BookingService
 from scheduling.connect import ConnectionService
 from scheduling.domain import ConnectionStatus, EventType, User
@@ -37,6 +38,7 @@ from scheduling.reconcile import Reconciler
 from storage.db import Database, create_database
 from storage.migrate import upgrade
 from storage.repositories import Repositories, repositories
+from web.auth import setup_auth
 from web.context import WEB, WebContext, make_templates
 from web.pages import setup_pages
 from web.security import Csrf, RateLimiter, security_middleware
@@ -186,7 +188,9 @@ async def build_services(settings: Settings, emulator: EmulatorState | None) -> 
         connector = SandboxConnector(emulator, identity, config.client_id, clock.now)
     else:
         connector = ProductionConnector(identity)
-    connections = ConnectionService(users=repos.users, connector=connector, calendar=calendar)
+    sign_in = MsalSignIn(identity, f"{settings.base_url}/auth/callback")
+    connections = ConnectionService(users=repos.users, connector=connector, calendar=calendar, sign_in=sign_in,
+                                    outbox=repos.outbox, clock=clock, state_secret=secret.encode())
     booking = BookingService(calendar=calendar, bookings=repos.bookings, users=repos.users,
                              event_types=repos.event_types, clock=clock, token_secret=secret.encode(),
                              connections=connections)
@@ -282,6 +286,7 @@ def build_app(settings: Settings) -> web.Application:
         app.add_subapp("/sandbox/graph", create_graph_app(emulator))
         app.add_subapp("/sandbox/login", create_login_app(emulator, public_base_url=None))
     setup_pages(app)
+    setup_auth(app)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         services = await build_services(settings, emulator)
@@ -290,7 +295,7 @@ def build_app(settings: Settings) -> web.Application:
         app[WEB] = WebContext(service=services.booking, clock=SystemClock(), base_url=settings.base_url,
                               csrf=Csrf(secret, secure_cookie=settings.base_url.startswith("https")),
                               booking_limiter=RateLimiter(settings.booking_rate_limit, 60.0),
-                              templates=make_templates())
+                              templates=make_templates(), connections=services.connections, secret=secret)
         tasks = [asyncio.create_task(run_periodically(settings.reconcile_interval, "reconciliation",
                                                       services.reconciler.run))]
         if emulator is not None:

@@ -155,6 +155,11 @@ class TeamStore(Protocol):
 
 
 class OutboxStore(Protocol):
+    async def enqueue(self, items: Sequence[OutboxItem]) -> int:
+        """Add items not tied to a booking change (e.g. host.reconnect); duplicates by dedupe_key are
+        skipped. Returns how many were new."""
+        ...
+
     async def lease(self, now: datetime, limit: int, lease_seconds: int) -> list[tuple[str, OutboxItem, int]]:
         """Claim up to ``limit`` due items (not delivered, not leased by anyone else, retry time
         reached) for ``lease_seconds``; returns (item id, item, attempts so far). Uses row locks with

@@ -9,6 +9,7 @@ import jinja2
 from aiohttp import web
 
 from scheduling.booking import BookingService
+from scheduling.connect import ConnectionService
 from scheduling.ports import Clock
 from web.security import Csrf, RateLimiter
 
@@ -31,6 +32,8 @@ class WebContext:
     csrf: Csrf
     booking_limiter: RateLimiter
     templates: jinja2.Environment
+    connections: ConnectionService | None = None
+    secret: bytes = b""
 
     def url(self, path: str) -> str:
         return self.base_url.rstrip("/") + path

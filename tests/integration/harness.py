@@ -14,6 +14,8 @@ from typing import Any
 
 from graph.adapter import GraphCalendar
 from graph.client import GraphClient
+from graph.identity import IdentityConfig, sandbox_identity
+from graph.sandbox_connector import sandbox_sso_token
 from scheduling.booking import BookingService
 from scheduling.domain import ConnectionStatus, EventType, Invitee, User
 from scheduling.ports import Location
@@ -80,8 +82,10 @@ def rules(**kw: Any) -> EventRules:
 
 
 @asynccontextmanager
-async def booking_world(kind: Kind, *, link_rules: EventRules | None = None,
-                        single_use: bool = False) -> AsyncIterator[World]:
+async def booking_world(kind: Kind, *, link_rules: EventRules | None = None, single_use: bool = False,
+                        msal: bool = False) -> AsyncIterator[World]:
+    """``msal``: tokens come from the real MSAL identity (signed in on-behalf-of against the emulator's
+    login app) instead of being minted directly, so refresh and revocation run the production path."""
     with running_emulator() as emu:
         mailbox = emu.state.add_user(upn=HOST_UPN, display_name="Harriet Host", time_zone="GMT Standard Time")
         async with database(kind) as db:
@@ -97,7 +101,17 @@ async def booking_world(kind: Kind, *, link_rules: EventRules | None = None,
             async def tokens(user_id: str, force_refresh: bool = False) -> str:
                 return emu.state.issue_token(mailbox_of.get(user_id, user_id))
 
-            graph = GraphClient(emu.graph_base, token_provider=tokens, sleep=emu.sleep, backoff_base=0.01,
+            identity = None
+            provider: Any = tokens
+            if msal:
+                config = IdentityConfig(client_id="11111111-2222-3333-4444-555555555555", client_secret="s",
+                                        redirect_uri="http://127.0.0.1/auth/callback")
+                identity = sandbox_identity(config, repos.tokens, "k" * 40, emu.login_base)
+                await identity.exchange_sso_token(host.id, sandbox_sso_token(
+                    oid=mailbox.id, tenant_id=mailbox.tenant_id, upn=HOST_UPN, name="Harriet Host",
+                    audience="api://botid-test"))
+                provider = identity.token_provider()
+            graph = GraphClient(emu.graph_base, token_provider=provider, sleep=emu.sleep, backoff_base=0.01,
                                 backoff_cap=0.05)
             calendar = GraphCalendar(graph)
             link = await repos.event_types.create(EventType(
@@ -110,3 +124,5 @@ async def booking_world(kind: Kind, *, link_rules: EventRules | None = None,
                             mailbox_of)
             finally:
                 await graph.aclose()
+                if identity is not None:
+                    identity.close()
