@@ -52,7 +52,9 @@ async def security_middleware(request: web.Request, handler: Handler) -> web.Str
                 {"type": "about:blank", "title": exc.reason, "status": exc.status, "detail": exc.reason},
                 status=exc.status, content_type="application/problem+json")
         else:
-            response = exc
+            # Raised again, not returned: aiohttp deprecates returning an HTTPException (#2415).
+            secure_headers(request, exc)
+            raise
     except Exception:
         ref = uuid.uuid4().hex[:12]
         log.exception("unhandled error %s on %s %s", ref, request.method, request.path)
@@ -65,6 +67,11 @@ async def security_middleware(request: web.Request, handler: Handler) -> web.Str
             response = web.Response(
                 text=f"Something went wrong on our side (reference {ref}). Please try again.",
                 status=500, content_type="text/plain")
+    secure_headers(request, response)
+    return response
+
+
+def secure_headers(request: web.Request, response: web.StreamResponse) -> None:
     headers = response.headers
     headers.setdefault("Content-Security-Policy", CSP)
     headers.setdefault("X-Content-Type-Options", "nosniff")
@@ -72,7 +79,6 @@ async def security_middleware(request: web.Request, handler: Handler) -> web.Str
     headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
     if request.path.startswith("/manage/"):
         headers.setdefault("Cache-Control", "no-store")
-    return response
 
 
 class Csrf:
