@@ -23,7 +23,8 @@ def sandbox_settings(tmp_path: Path, **extra: object) -> Settings:
 
 
 async def test_sandbox_app_starts_and_answers_its_health_check(tmp_path: Path) -> None:
-    settings = sandbox_settings(tmp_path)
+    # No demo seeding: this test stops the server at once, before a demo bootstrap could finish.
+    settings = sandbox_settings(tmp_path, SLOTWISE_SANDBOX_SEED="false")
     server = TestServer(build_app(settings), host="127.0.0.1", port=settings.port)
     async with TestClient(server) as client:
         resp = await client.get("/healthz")
