@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup run playground test check lint types pytest bench migrate package clean
+.PHONY: setup run playground chromium test check lint types pytest bench migrate package clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,12 @@ $(STAMP): pyproject.toml
 TEAMS_SCHEMA := tools/teams-schema/node_modules/.package-lock.json
 $(TEAMS_SCHEMA): tools/teams-schema/package-lock.json
 	npm ci --prefix tools/teams-schema --no-audit --no-fund --loglevel=error
+
+# Headless Chromium for the browser tests, from Debian; the `playwright` dev dependency drives it through
+# executable_path, so no browser is downloaded.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 setup: $(STAMP)
 
@@ -38,7 +44,7 @@ lint: setup
 types: setup
 	$(VENV)/bin/mypy
 
-pytest: setup $(TEAMS_SCHEMA)
+pytest: setup $(TEAMS_SCHEMA) chromium
 	$(PY) -m pytest
 
 check: lint types pytest

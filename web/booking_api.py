@@ -8,12 +8,14 @@ part of the public API v1):
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
 
 from scheduling.booking import MAX_QUERY_DAYS, BookingOutcome
+from scheduling.domain import Booking, Invitee
 from scheduling.errors import InvalidQuery, SlotwiseError, ValidationFailed
 from scheduling.intervals import Interval
 from scheduling.invitee import validate_invitee
@@ -56,8 +58,8 @@ def local_days_window(first: date, last: date, tz_name: str) -> Interval:
 
 async def slots_json(request: web.Request) -> web.Response:
     ctx: WebContext = request.app[WEB]
+    handle, slug = request.match_info["handle"], request.match_info["slug"]
     try:
-        link, _owner = await ctx.service.resolve_link(request.match_info["handle"], request.match_info["slug"])
         tz_name = request.query.get("timeZone", "UTC")
         if not is_valid_zone(tz_name):
             raise InvalidQuery("timeZone", f"'{tz_name}' is not an IANA time zone such as Europe/London.")
@@ -68,14 +70,20 @@ async def slots_json(request: web.Request) -> web.Response:
         if (last - first).days + 1 > MAX_QUERY_DAYS:
             raise InvalidQuery("end", f"Ask for at most {MAX_QUERY_DAYS} days at a time.")
         duration = _optional_int(request.query.get("duration"), "duration")
-        slots = await ctx.service.slots(link, local_days_window(first, last, tz_name), duration)
+
+        async def read() -> bytes:
+            link, _owner = await ctx.service.resolve_link(handle, slug)
+            slots = await ctx.service.slots(link, local_days_window(first, last, tz_name), duration)
+            return json.dumps({
+                "timeZone": tz_name,
+                "duration": duration or link.rules.duration,
+                "slots": [{"start": iso_z(s.start), "end": iso_z(s.end)} for s in slots],
+            }).encode()
+
+        body = await ctx.reads.run(("slots", handle, slug, first, last, tz_name, duration), read)
     except SlotwiseError as exc:
         return problem_response(exc)
-    return web.json_response({
-        "timeZone": tz_name,
-        "duration": duration or link.rules.duration,
-        "slots": [{"start": iso_z(s.start), "end": iso_z(s.end)} for s in slots],
-    })
+    return web.Response(body=body, content_type="application/json")
 
 
 def _optional_int(value: Any, parameter: str) -> int | None:
@@ -85,6 +93,11 @@ def _optional_int(value: Any, parameter: str) -> int | None:
         return int(value)
     except (TypeError, ValueError) as exc:
         raise InvalidQuery(parameter, f"'{parameter}' must be a whole number of minutes.") from exc
+
+
+def same_request(booking: Booking, start: datetime, invitee: Invitee) -> bool:
+    """Whether a replayed booking is the one this request asked for (same time, same invitee)."""
+    return booking.start == start and booking.invitee.email.casefold() == invitee.email.casefold()
 
 
 def outcome_json(ctx: WebContext, outcome: BookingOutcome) -> dict[str, Any]:
@@ -142,5 +155,10 @@ async def book_json(request: web.Request) -> web.Response:
         outcome = await ctx.service.book(link, start, invitee, duration=duration, idempotency_key=key)
     except SlotwiseError as exc:
         return problem_response(exc)
+    if outcome.replayed and not same_request(outcome.booking, start, invitee):
+        # Never hand one client's booking (and its manage link) to another that picked the same key.
+        return problem(422, "Idempotency-Key already used",
+                       "This Idempotency-Key was used for a different booking request. Use a new key for "
+                       "each new booking.", "idempotency_key_reused", parameter="Idempotency-Key")
     status = 201 if outcome.confirmed and not outcome.replayed else 200 if outcome.confirmed else 202
     return web.json_response(outcome_json(ctx, outcome), status=status)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import jinja2
 from aiohttp import web
@@ -24,6 +27,36 @@ def make_templates() -> jinja2.Environment:
     return env
 
 
+class SingleFlight:
+    """Concurrent identical reads share one computation (no result is kept once it finishes).
+
+    Many visitors looking at the same link's week at once cost one calendar read, not one each: a read
+    that starts while an identical one is in flight waits for that one's result (or its error: a failed
+    calendar read still fails closed for everyone). The shared work runs in its own task, so a visitor
+    who goes away never cancels it for the others.
+    """
+
+    def __init__(self) -> None:
+        self._flights: dict[Hashable, asyncio.Task[Any]] = {}
+
+    async def run(self, key: Hashable, work: Callable[[], Awaitable[Any]]) -> Any:
+        task = self._flights.get(key)
+        if task is None:
+            task = asyncio.ensure_future(work())
+            self._flights[key] = task
+            task.add_done_callback(lambda done: self._forget(key, done))
+        return await asyncio.shield(task)
+
+    def _forget(self, key: Hashable, task: asyncio.Task[Any]) -> None:
+        if self._flights.get(key) is task:
+            del self._flights[key]
+        if not task.cancelled():
+            task.exception()  # retrieved: a failure nobody awaited anymore is not logged as lost
+
+    def __len__(self) -> int:
+        return len(self._flights)
+
+
 @dataclass
 class WebContext:
     service: BookingService
@@ -32,6 +65,7 @@ class WebContext:
     csrf: Csrf
     booking_limiter: RateLimiter
     templates: jinja2.Environment
+    reads: SingleFlight = field(default_factory=SingleFlight)
     connections: ConnectionService | None = None
     secret: bytes = b""
 

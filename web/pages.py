@@ -7,6 +7,7 @@ are validated on the server; errors are shown next to the fields with the input 
 
 from __future__ import annotations
 
+import secrets
 from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -26,7 +27,7 @@ from scheduling.errors import (
 from scheduling.invitee import validate_invitee
 from scheduling.ports import LocationKind
 from scheduling.timezones import is_valid_zone, zone
-from web.booking_api import book_json, local_days_window, parse_instant, slots_json
+from web.booking_api import book_json, local_days_window, parse_instant, same_request, slots_json
 from web.context import STATIC, WEB, WebContext
 from web.ics import booking_ics
 from web.problems import status_and_title
@@ -34,9 +35,11 @@ from web.security import CSRF_FIELD, client_ip
 from web.views import iso_z, time_label, week_view, when_label, zone_choices
 
 
-def render(ctx: WebContext, request: web.Request, template: str, status: int = 200, **values: Any) -> web.Response:
+def render(ctx: WebContext, request: web.Request, template: str, status: int = 200, csrf_scope: str = "",
+           **values: Any) -> web.Response:
+    """A page; its forms' CSRF token is bound to ``csrf_scope`` (the resource they act on)."""
     cookies: dict[str, str] = {}
-    values.setdefault("csrf_token", ctx.csrf.token_for(request, cookies))
+    values.setdefault("csrf_token", ctx.csrf.token_for(request, cookies, csrf_scope))
     values.setdefault("csrf_field", CSRF_FIELD)
     html = ctx.templates.get_template(template).render(**values)
     response = web.Response(text=html, status=status, content_type="text/html")
@@ -85,12 +88,21 @@ async def _week(ctx: WebContext, link: EventType, tz_name: str, week_start: date
                 duration: int | None = None) -> Any:
     today = local_today(ctx, tz_name)
     window = local_days_window(week_start, week_start + timedelta(days=MAX_QUERY_DAYS - 1), tz_name)
-    slots = await ctx.service.slots(link, window, duration)
+    key = ("week", link.id, link.version, tz_name, week_start, duration)
+    slots = await ctx.reads.run(key, lambda: ctx.service.slots(link, window, duration))
     return week_view(slots, tz_name, week_start, today)
 
 
 def _book_base(link_path: str, tz: str) -> str:
     return f"{link_path}?{urlencode({'tz': tz})}"
+
+
+def too_many(ctx: WebContext, request: web.Request, wait: float) -> web.Response:
+    seconds = int(wait) + 1
+    response = render(ctx, request, "message.html", status=429, heading="Too many attempts",
+                      message=f"Please wait {seconds} seconds and try again.")
+    response.headers["Retry-After"] = str(seconds)
+    return response
 
 
 async def book_page(request: web.Request) -> web.Response:
@@ -114,7 +126,8 @@ async def _slots_page(ctx: WebContext, request: web.Request, link: EventType, ow
     except SlotwiseError as exc:
         return message_page(ctx, request, exc)
     path = f"/book/{owner.handle}/{link.slug}"
-    return render(ctx, request, "book.html", status=status, link=link, owner=owner, tz=tz, detected=detected,
+    return render(ctx, request, "book.html", status=status, csrf_scope=path, link=link, owner=owner, tz=tz,
+                  detected=detected,
                   zones=zone_choices(tz), week=week, path=path, location=location_text(link), notice=notice,
                   alternatives=[(iso_z(a), when_label(a, tz)) for a in alternatives],
                   host_tz=owner.time_zone, query=lambda **kw: path + "?" + urlencode({"tz": tz, **kw}))
@@ -130,11 +143,21 @@ async def _form_page(ctx: WebContext, request: web.Request, link: EventType, own
     except ValidationFailed:
         return await _slots_page(ctx, request, link, owner, notice="Please pick one of the times below.", status=400)
     end = start + timedelta(minutes=link.rules.duration)
-    return render(ctx, request, "form.html", status=status, link=link, owner=owner, tz=tz,
+    values = dict(values or {"timeZone": tz})
+    if not _usable_key(values.get("idempotency_key")):
+        values["idempotency_key"] = secrets.token_urlsafe(24)  # a double submit books once
+    path = f"/book/{owner.handle}/{link.slug}"
+    return render(ctx, request, "form.html", status=status, csrf_scope=path, link=link, owner=owner, tz=tz,
                   start_iso=iso_z(start), when=when_label(start, tz), until=time_label(end, tz),
                   host_when=when_label(start, owner.time_zone), host_tz=owner.time_zone,
-                  values=values or {"timeZone": tz}, errors=errors or {}, location=location_text(link),
-                  back=_book_base(f"/book/{owner.handle}/{link.slug}", tz))
+                  values=values, errors=errors or {}, location=location_text(link), back=_book_base(path, tz))
+
+
+def _usable_key(key: str | None) -> bool:
+    return bool(key) and len(key or "") <= 200
+
+
+FORBIDDEN_MESSAGE = "Your session expired or the form was sent from another site. Reload the page and try again."
 
 
 async def book_submit(request: web.Request) -> web.StreamResponse:
@@ -144,26 +167,30 @@ async def book_submit(request: web.Request) -> web.StreamResponse:
     handle, slug = request.match_info["handle"], request.match_info["slug"]
     form = await request.post()
     values = {k: v for k, v in form.items() if isinstance(v, str)}
-    if not ctx.csrf.check(request, values.get(CSRF_FIELD)):
+    # the scope the form page used: the link's canonical path (handles are matched case-insensitively)
+    if not ctx.csrf.check(request, values.get(CSRF_FIELD), f"/book/{handle.strip().lower()}/{slug}"):
         return render(ctx, request, "message.html", status=403, heading="Please try again",
-                      message="Your session expired or the form was sent from another site. Reload the page.")
+                      message=FORBIDDEN_MESSAGE)
     try:
         link, owner = await ctx.service.resolve_link(handle, slug)
     except SlotwiseError as exc:
         return message_page(ctx, request, exc)
     wait = ctx.booking_limiter.hit(client_ip(request))
     if wait is not None:
-        response = render(ctx, request, "message.html", status=429, heading="Too many attempts",
-                          message=f"Please wait {int(wait) + 1} seconds and try again.")
-        response.headers["Retry-After"] = str(int(wait) + 1)
-        return response
+        return too_many(ctx, request, wait)
     answers = {q.id: values.get(f"answer_{q.id}", "") for q in link.questions}
+    if not is_valid_zone(values.get("timeZone", "")):
+        # A hidden field (filled from the page or the browser): never an error the visitor can't fix.
+        values["timeZone"] = viewer_zone(request, owner.time_zone)[0]
+    key = values.get("idempotency_key")
     try:
         start = parse_instant(values.get("start"))
-        invitee = validate_invitee(values.get("name", ""), values.get("email", ""),
-                                   values.get("timeZone", owner.time_zone), values.get("notes", ""),
-                                   answers, link.questions)
-        outcome = await ctx.service.book(link, start, invitee, idempotency_key=values.get("idempotency_key") or None)
+        invitee = validate_invitee(values.get("name", ""), values.get("email", ""), values["timeZone"],
+                                   values.get("notes", ""), answers, link.questions)
+        outcome = await ctx.service.book(link, start, invitee, idempotency_key=key if _usable_key(key) else None)
+        if outcome.replayed and not same_request(outcome.booking, start, invitee):
+            return render(ctx, request, "message.html", status=422, heading="Please try again",
+                          message="This form was already used for another booking. Reload the page and try again.")
     except ValidationFailed as exc:
         errors = {k.replace("answers.", "answer_"): v for k, v in exc.fields.items()}
         return await _form_page(ctx, request, link, owner, values, errors, status=422)
@@ -172,7 +199,7 @@ async def book_submit(request: web.Request) -> web.StreamResponse:
                                  status=409)
     except SlotwiseError as exc:
         return message_page(ctx, request, exc)
-    query = urlencode({"tz": values.get("timeZone", "UTC"), "booked": "1"})
+    query = urlencode({"tz": values["timeZone"], "booked": "1"})
     raise web.HTTPSeeOther(f"/manage/{outcome.manage_token}?{query}")
 
 
@@ -206,12 +233,14 @@ async def manage_page(request: web.Request, notice: str = "", status: int = 200,
         except SlotwiseError as exc:
             reschedule_error = exc.message
     path = f"/manage/{token}"
-    return render(ctx, request, "manage.html", status=status, booking=booking, link=link, host=host, tz=tz,
+    return render(ctx, request, "manage.html", status=status, csrf_scope=path, booking=booking, link=link,
+                  host=host, tz=tz,
                   when=when_label(booking.start, tz), until=time_label(booking.end, tz),
                   host_when=when_label(booking.start, host.time_zone), host_tz=host.time_zone,
-                  booked="booked" in request.query, week=week, reschedule_error=reschedule_error, path=path,
+                  booked="booked" in request.query, done=request.query.get("done", ""), week=week,
+                  reschedule_error=reschedule_error, path=path,
                   notice=notice, alternatives=[(iso_z(a), when_label(a, tz)) for a in alternatives],
-                  location=location_text(link), zones=zone_choices(tz),
+                  location=location_text(link), zones=zone_choices(tz), manage_url=ctx.manage_url(token),
                   query=lambda **kw: path + "?" + urlencode({"tz": tz, **kw}))
 
 
@@ -220,13 +249,12 @@ async def manage_action(request: web.Request) -> web.StreamResponse:
     token, action = request.match_info["token"], request.match_info["action"]
     form = await request.post()
     values = {k: v for k, v in form.items() if isinstance(v, str)}
-    if not ctx.csrf.check(request, values.get(CSRF_FIELD)):
+    if not ctx.csrf.check(request, values.get(CSRF_FIELD), f"/manage/{token}"):
         return render(ctx, request, "message.html", status=403, heading="Please try again",
-                      message="Your session expired or the form was sent from another site. Reload the page.")
+                      message=FORBIDDEN_MESSAGE)
     wait = ctx.booking_limiter.hit(client_ip(request))
     if wait is not None:
-        return render(ctx, request, "message.html", status=429, heading="Too many attempts",
-                      message=f"Please wait {int(wait) + 1} seconds and try again.")
+        return too_many(ctx, request, wait)
     tz = values.get("tz") if is_valid_zone(values.get("tz", "")) else "UTC"
     try:
         booking, _link, _host = await _managed(ctx, token)

@@ -82,31 +82,32 @@ def secure_headers(request: web.Request, response: web.StreamResponse) -> None:
 
 
 class Csrf:
-    """Signed double-submit CSRF tokens."""
+    """Signed double-submit CSRF tokens, each bound to one scope (the page's resource, e.g. one booking's
+    manage path), so a token taken from one booking's page is worthless against another's."""
 
     def __init__(self, secret: bytes, secure_cookie: bool) -> None:
         self._secret = secret
         self._secure = secure_cookie
 
-    def _sign(self, nonce: str) -> str:
-        return hmac.new(self._secret, nonce.encode(), hashlib.sha256).hexdigest()
+    def _sign(self, nonce: str, scope: str) -> str:
+        return hmac.new(self._secret, f"{nonce}\x00{scope}".encode(), hashlib.sha256).hexdigest()
 
-    def token_for(self, request: web.Request, response_cookies: dict[str, str]) -> str:
+    def token_for(self, request: web.Request, response_cookies: dict[str, str], scope: str = "") -> str:
         nonce = request.cookies.get(CSRF_COOKIE) or response_cookies.get(CSRF_COOKIE)
         if not nonce or len(nonce) > 100:
             nonce = secrets.token_urlsafe(24)
             response_cookies[CSRF_COOKIE] = nonce
-        return self._sign(nonce)
+        return self._sign(nonce, scope)
 
     def set_cookies(self, response: web.StreamResponse, cookies: dict[str, str]) -> None:
         for name, value in cookies.items():
             response.set_cookie(name, value, httponly=True, samesite="Lax", secure=self._secure, path="/")
 
-    def check(self, request: web.Request, submitted: str | None) -> bool:
+    def check(self, request: web.Request, submitted: str | None, scope: str = "") -> bool:
         nonce = request.cookies.get(CSRF_COOKIE)
-        if not nonce or not submitted:
+        if not nonce or not submitted or len(nonce) > 100:
             return False
-        return hmac.compare_digest(self._sign(nonce), submitted)
+        return hmac.compare_digest(self._sign(nonce, scope).encode(), submitted.encode())
 
 
 class RateLimiter:

@@ -12,5 +12,8 @@
     }
     var hidden = document.querySelector("input[name='timeZone']");
     if (hidden && !url.searchParams.get("tz")) hidden.value = zone;
+    // Picking another zone shows the page in it at once (the Change button does the same without JS).
+    var picker = document.querySelector(".tz-form select");
+    if (picker) picker.addEventListener("change", function () { picker.form.submit(); });
   } catch (e) { /* old browser: the zone list still works */ }
 })();
