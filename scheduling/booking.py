@@ -46,6 +46,7 @@ from scheduling.domain import (
 from scheduling.errors import (
     Conflict,
     HostUnavailable,
+    IdempotencyKeyReused,
     IntegrationError,
     InvalidQuery,
     LinkInactive,
@@ -153,7 +154,8 @@ class BookingService:
                  connections: ConnectionService | None = None,
                  new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
                  pending_timeout: timedelta = timedelta(minutes=10), alternatives: int = 5,
-                 alternatives_horizon: timedelta = timedelta(days=14)) -> None:
+                 alternatives_horizon: timedelta = timedelta(days=14),
+                 busy_ttl: timedelta = timedelta(seconds=30)) -> None:
         self.calendar = calendar
         self.bookings = bookings
         self.connections = connections
@@ -165,6 +167,8 @@ class BookingService:
         self.pending_timeout = pending_timeout
         self.alternatives = alternatives
         self.alternatives_horizon = alternatives_horizon
+        self.busy_ttl = busy_ttl
+        self._busy_cache: dict[tuple[str, datetime, datetime], tuple[datetime, list[BusyInterval]]] = {}
 
     # ------------------------------------------------------------------ links, hosts and calendar reads
 
@@ -224,6 +228,29 @@ class BookingService:
                 "Please try again in a few minutes.", reconnect_required=reconnect, host_id=host.id,
             ) from exc
 
+    async def viewing_busy(self, host: User, window: Interval) -> list[BusyInterval]:
+        """Busy time for *showing* slots: Graph's answer is reused for ``busy_ttl`` (per process).
+
+        Safe because nothing is booked from it: a booking re-reads Graph fresh for its exact interval,
+        and Slotwise's own bookings always come from the database. A change made in Outlook shows up in
+        slot views within ``busy_ttl``; this process's own bookings drop the host's entries at once."""
+        key = (host.id, window.start, window.end)
+        now = self.clock.now()
+        hit = self._busy_cache.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        busy = await self.fresh_busy(host, window)
+        if len(self._busy_cache) > 4096:
+            self._busy_cache = {k: v for k, v in self._busy_cache.items() if v[0] > now}
+        self._busy_cache[key] = (now + self.busy_ttl, busy)
+        return busy
+
+    def forget_busy(self, host_ids: Sequence[str] | None = None) -> None:
+        """Drop cached busy time of these hosts (all hosts when None)."""
+        hosts = set(host_ids or ())
+        self._busy_cache = {} if host_ids is None else {
+            k: v for k, v in self._busy_cache.items() if k[0] not in hosts}
+
     async def _booked(self, link: EventType, host: User, window: Interval,
                       exclude: str | None = None) -> list[BookedInterval]:
         widened = Interval(window.start - timedelta(days=8), window.end + timedelta(days=8))
@@ -244,7 +271,7 @@ class BookingService:
         minutes = resolve_duration(rules, duration)
         reach = Interval(window.start - timedelta(minutes=rules.buffer_before),
                          window.end + timedelta(minutes=minutes + rules.buffer_after))
-        busy = await self.fresh_busy(host, reach)
+        busy = await self.viewing_busy(host, reach)
         booked = await self._booked(link, host, reach)
         return compute_slots(rules, now=self.clock.now(), window=window, busy=busy, bookings=booked,
                              duration=minutes)
@@ -279,7 +306,7 @@ class BookingService:
         if idempotency_key is not None:
             existing = await self.bookings.get_by_idempotency_key(link.id, idempotency_key)
             if existing is not None:
-                return await self._replay(existing, token)
+                return await self._replay(existing, token, start, invitee)
         if not link.active:
             raise LinkInactive(used=link.single_use)
         rules = link.rules.validate()
@@ -313,12 +340,15 @@ class BookingService:
         except SlotUnavailable as exc:
             raise SlotUnavailable(exc.message, await self.alternatives_to(link, start, minutes)) from exc
         if not created:
-            return await self._replay(stored, token)
+            return await self._replay(stored, token, start, invitee)
         return await self._write_event(link, host, stored, token)
 
-    async def _replay(self, existing: Booking, token: str) -> BookingOutcome:
+    async def _replay(self, existing: Booking, token: str, start: datetime, invitee: Invitee) -> BookingOutcome:
         """An idempotent retry: the same booking, finished if a crash left it PENDING (the Outlook create
-        reuses the booking's transactionId, so it returns the event a first attempt may have made)."""
+        reuses the booking's transactionId, so it returns the event a first attempt may have made).
+        The same key with a different request is refused: never hand out another client's booking."""
+        if existing.start != start or existing.invitee.email.casefold() != invitee.email.casefold():
+            raise IdempotencyKeyReused()
         if existing.status is BookingStatus.RELEASED:
             raise SlotUnavailable("That booking attempt didn't go through; please pick a time again.")
         if hash_token(token) != existing.manage_token_hash:
@@ -376,6 +406,7 @@ class BookingService:
         confirmed = await self.bookings.confirm(
             booking.id, graph_event_id=event.event_id, ical_uid=event.ical_uid, join_url=event.join_url,
             join_url_missing=missing, outbox=outbox)
+        self.forget_busy(booking.host_ids)
         if confirmed.status is not BookingStatus.CONFIRMED:
             # Reconciliation released it while Graph was slow: take the event back out.
             await self.cancel_event_quietly(host, event.event_id, "This booking could not be completed.")
@@ -451,6 +482,7 @@ class BookingService:
             outbox=[OutboxItem("booking.rescheduled", link.tenant_id, payload,
                                f"booking.rescheduled:{booking.id}:{booking.version + 1}")])
         await self.sync_calendar(moved)
+        self.forget_busy(moved.host_ids)
         return await self.bookings.get(moved.id) or moved
 
     async def cancel(self, booking: Booking, reason: str, actor: Actor) -> Booking:
@@ -466,6 +498,7 @@ class BookingService:
             booking.id, reason=reason, expected_version=booking.version,
             outbox=[OutboxItem("booking.cancelled", link.tenant_id, payload, f"booking.cancelled:{booking.id}")])
         await self.sync_calendar(cancelled)
+        self.forget_busy(cancelled.host_ids)
         return await self.bookings.get(cancelled.id) or cancelled
 
     async def sync_calendar(self, booking: Booking) -> bool:

@@ -12,6 +12,7 @@ card in ``bot/``, a page or problem-details JSON in ``web/``)::
     │   ├── OutsideBookingWindow        the start is before the notice cut-off or past the window
     │   ├── SlotUnavailable             the slot is taken or no longer free; carries alternatives
     │   ├── ValidationFailed            invitee input is invalid; carries one message per field
+    │   │   └── IdempotencyKeyReused    the same idempotency key with a different request
     │   ├── NotFound                    a link or booking does not exist (or is not yours)
     │   │   └── LinkInactive            the link was switched off, deleted, or (single use) used
     │   └── Conflict                    someone else changed it first (stale version, link used up)
@@ -93,6 +94,17 @@ class ValidationFailed(SchedulingError):
     def __init__(self, fields: Mapping[str, str]) -> None:
         super().__init__("Please correct: " + "; ".join(f"{k}: {v}" for k, v in fields.items()))
         self.fields = dict(fields)
+
+
+class IdempotencyKeyReused(ValidationFailed):
+    """An Idempotency-Key came back with a different request: never answer with the other booking."""
+
+    code = "idempotency_key_reused"
+    parameter = "Idempotency-Key"
+
+    def __init__(self) -> None:
+        super().__init__({"Idempotency-Key": "This key was used for a different booking request. "
+                                             "Use a new key for each new booking."})
 
 
 class NotFound(SchedulingError):

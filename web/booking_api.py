@@ -15,7 +15,6 @@ from typing import Any
 from aiohttp import web
 
 from scheduling.booking import MAX_QUERY_DAYS, BookingOutcome
-from scheduling.domain import Booking, Invitee
 from scheduling.errors import InvalidQuery, SlotwiseError, ValidationFailed
 from scheduling.intervals import Interval
 from scheduling.invitee import validate_invitee
@@ -95,11 +94,6 @@ def _optional_int(value: Any, parameter: str) -> int | None:
         raise InvalidQuery(parameter, f"'{parameter}' must be a whole number of minutes.") from exc
 
 
-def same_request(booking: Booking, start: datetime, invitee: Invitee) -> bool:
-    """Whether a replayed booking is the one this request asked for (same time, same invitee)."""
-    return booking.start == start and booking.invitee.email.casefold() == invitee.email.casefold()
-
-
 def outcome_json(ctx: WebContext, outcome: BookingOutcome) -> dict[str, Any]:
     b = outcome.booking
     return {
@@ -155,10 +149,5 @@ async def book_json(request: web.Request) -> web.Response:
         outcome = await ctx.service.book(link, start, invitee, duration=duration, idempotency_key=key)
     except SlotwiseError as exc:
         return problem_response(exc)
-    if outcome.replayed and not same_request(outcome.booking, start, invitee):
-        # Never hand one client's booking (and its manage link) to another that picked the same key.
-        return problem(422, "Idempotency-Key already used",
-                       "This Idempotency-Key was used for a different booking request. Use a new key for "
-                       "each new booking.", "idempotency_key_reused", parameter="Idempotency-Key")
     status = 201 if outcome.confirmed and not outcome.replayed else 200 if outcome.confirmed else 202
     return web.json_response(outcome_json(ctx, outcome), status=status)

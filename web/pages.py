@@ -18,6 +18,7 @@ from scheduling.booking import MAX_QUERY_DAYS
 from scheduling.domain import Booking, BookingStatus, EventType, User
 from scheduling.errors import (
     HostUnavailable,
+    IdempotencyKeyReused,
     LinkInactive,
     NotFound,
     SlotUnavailable,
@@ -27,7 +28,7 @@ from scheduling.errors import (
 from scheduling.invitee import validate_invitee
 from scheduling.ports import LocationKind
 from scheduling.timezones import is_valid_zone, zone
-from web.booking_api import book_json, local_days_window, parse_instant, same_request, slots_json
+from web.booking_api import book_json, local_days_window, parse_instant, slots_json
 from web.context import STATIC, WEB, WebContext
 from web.ics import booking_ics
 from web.problems import status_and_title
@@ -188,9 +189,9 @@ async def book_submit(request: web.Request) -> web.StreamResponse:
         invitee = validate_invitee(values.get("name", ""), values.get("email", ""), values["timeZone"],
                                    values.get("notes", ""), answers, link.questions)
         outcome = await ctx.service.book(link, start, invitee, idempotency_key=key if _usable_key(key) else None)
-        if outcome.replayed and not same_request(outcome.booking, start, invitee):
-            return render(ctx, request, "message.html", status=422, heading="Please try again",
-                          message="This form was already used for another booking. Reload the page and try again.")
+    except IdempotencyKeyReused:
+        return render(ctx, request, "message.html", status=422, heading="Please try again",
+                      message="This form was already used for another booking. Reload the page and try again.")
     except ValidationFailed as exc:
         errors = {k.replace("answers.", "answer_"): v for k, v in exc.fields.items()}
         return await _form_page(ctx, request, link, owner, values, errors, status=422)

@@ -15,6 +15,7 @@ from aiohttp import web
 from scheduling.errors import (
     Conflict,
     HostUnavailable,
+    IdempotencyKeyReused,
     IntegrationError,
     InvalidQuery,
     InvalidRule,
@@ -64,6 +65,8 @@ def problem_body(exc: SlotwiseError) -> dict[str, Any]:
         body["parameter"] = exc.field
     if isinstance(exc, ValidationFailed):
         body["errors"] = exc.fields
+    if isinstance(exc, IdempotencyKeyReused):
+        body["parameter"] = exc.parameter
     if isinstance(exc, SlotUnavailable):
         body["alternatives"] = [iso_z(a) for a in exc.alternatives]
     return body

@@ -159,3 +159,19 @@ async def test_concurrent_bookers_in_one_process_exactly_one_wins(kind: str) -> 
         losses = [r for r in results if isinstance(r, SlotUnavailable)]
         assert len(wins) == 1 and len(losses) == 7, results
         assert len(w.tagged_events()) == 1
+
+
+async def test_slot_views_reuse_a_graph_answer_briefly_yet_see_new_bookings_at_once(kind: str) -> None:
+    async with booking_world(kind) as w:
+        window = Interval(NOW, NOW + timedelta(days=1))
+        w.emulator.state.request_log.clear()
+        first = await w.service.slots(w.link, window)
+        assert await w.service.slots(w.link, window) == first
+        assert len(w.emulator.state.request_log) == 1  # one getSchedule for two views
+        await w.service.book(w.link, MONDAY_10, invitee())
+        assert MONDAY_10 not in [s.start for s in await w.service.slots(w.link, window)]
+        w.emulator.state.add_event(HOST_UPN, subject="Late add", start=MONDAY_10 + timedelta(hours=2),
+                                   end=MONDAY_10 + timedelta(hours=3))
+        w.clock.advance(seconds=31)  # past the 30 s reuse: Outlook changes show up
+        later = [s.start for s in await w.service.slots(w.link, window)]
+        assert MONDAY_10 + timedelta(hours=2) not in later

@@ -94,8 +94,10 @@ async def disconnect(site: Site) -> None:
 
 def calendar_down(site: Site) -> None:
     """Every Graph call for the host's mailbox fails with 503 (a short Retry-After keeps the client's
-    retries quick; without one it backs off for several seconds before giving up)."""
+    retries quick; without one it backs off for several seconds before giving up). Slot views reuse a
+    Graph answer for up to 30 s, so the earlier reads of the fixture are forgotten first."""
     site.emulator.faults.unavailable(count=10_000, user=DEMO_UPN, retry_after=0.01)
+    site.services.booking.forget_busy()
 
 
 async def unreadable(site: Site) -> None:
@@ -104,6 +106,7 @@ async def unreadable(site: Site) -> None:
 
 async def mailbox_off(site: Site) -> None:
     site.emulator.get_user(DEMO_UPN).mailbox_enabled = False  # type: ignore[union-attr]
+    site.services.booking.forget_busy()
 
 
 @pytest.mark.parametrize("breakage", [disconnect, unreadable, mailbox_off])
