@@ -14,7 +14,6 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from scheduling.booking import MAX_QUERY_DAYS
 from scheduling.domain import Booking, BookingStatus, EventType, User
 from scheduling.errors import (
     HostUnavailable,
@@ -85,10 +84,14 @@ def location_text(link: EventType) -> str:
     return link.location.text or {"in_person": "In person", "phone": "Phone call", "custom": ""}[kind.value]
 
 
+# The week shown plus enough after it to point at the next free day: one getSchedule call (< 62 days).
+LOOKAHEAD_DAYS = 30
+
+
 async def _week(ctx: WebContext, link: EventType, tz_name: str, week_start: date,
                 duration: int | None = None) -> Any:
     today = local_today(ctx, tz_name)
-    window = local_days_window(week_start, week_start + timedelta(days=MAX_QUERY_DAYS - 1), tz_name)
+    window = local_days_window(week_start, week_start + timedelta(days=LOOKAHEAD_DAYS - 1), tz_name)
     key = ("week", link.id, link.version, tz_name, week_start, duration)
     slots = await ctx.reads.run(key, lambda: ctx.service.slots(link, window, duration))
     return week_view(slots, tz_name, week_start, today)
