@@ -202,6 +202,8 @@ class EventRules:
     @property
     def duration(self) -> int:
         """The default duration (the first allowed one)."""
+        if not self.durations:
+            raise InvalidRule("durations", "Give at least one meeting length.")
         return self.durations[0]
 
     @property

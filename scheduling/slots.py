@@ -121,10 +121,9 @@ def blocking_spans(rules: EventRules, busy: Sequence[BusyInterval], bookings: Se
     for bk in bookings:
         if bk.expires_at is not None and bk.expires_at <= now:
             continue
-        s = floor(bk.start.timestamp()) - bk.buffer_before * 60
-        e = ceil(bk.end.timestamp()) + bk.buffer_after * 60
-        if s < hi and e > lo:
-            append((s - widen_before, e + widen_after))
+        s, e = bk.start.timestamp() - bk.buffer_before * 60, bk.end.timestamp() + bk.buffer_after * 60
+        if s < hi and e > lo and s < e:  # an empty padded booking blocks nothing, like empty busy time
+            append((floor(s) - widen_before, ceil(e) + widen_after))
     return spans
 
 

@@ -41,11 +41,11 @@ def windows_to_iana(name: str) -> str:
     IANA names pass through unchanged (Graph accepts and returns both); "UTC" maps to "UTC".
     """
     key = name.strip()
+    if key.upper() in ("UTC", "ETC/UTC", "GMT"):  # before CLDR, which maps Windows "UTC" to "Etc/UTC"
+        return "UTC"
     found = win_tz.get(key) or _WIN_LOWER.get(key.lower())
     if found:
         return found
-    if key.upper() in ("UTC", "ETC/UTC", "GMT"):
-        return "UTC"
     if "/" in key and is_valid_zone(key):
         return key
     raise UnknownTimeZone(name)
@@ -53,7 +53,7 @@ def windows_to_iana(name: str) -> str:
 
 def iana_to_windows(name: str) -> str:
     """Best Windows name for an IANA zone (used when Graph wants a Windows name); raises if none."""
-    found = tz_win.get(name)
+    found = tz_win.get(name) if name else None  # tzlocal's table has an entry for ""
     if found:
         return found
     if name in ("UTC", "Etc/UTC"):

@@ -133,20 +133,33 @@ INTERVALS = (5, 7, 10, 15, 20, 25, 30, 45, 50, 60, 90, 120)
 BUFFERS = (0, 0, 0, 5, 10, 15, 30, 45, 60, 120)
 
 
+# Strategy objects are built once, at import: building them inside draws costs more than the tests.
+_KIND = st.integers(0, 9)
+_GRANULARITY = st.sampled_from((5, 15, 30, 60))
+_RANGE_COUNT = st.integers(1, 3)
+
+
 @st.composite
 def day_ranges(draw: st.DrawFn) -> tuple[LocalRange, ...]:
     """0-3 non-overlapping wall-clock ranges of one day (they may touch each other and 00:00/24:00)."""
-    kind = draw(st.integers(0, 9))
+    kind = draw(_KIND)
     if kind == 0:
         return ()
     if kind == 1:
         return (LocalRange(0, 1440),)
-    g = draw(st.sampled_from((5, 15, 30, 60)))
-    n = draw(st.integers(1, 3))
-    points = sorted(draw(st.lists(st.integers(0, 1440 // g), min_size=2 * n, max_size=2 * n)))
+    g = draw(_GRANULARITY)
+    n = draw(_RANGE_COUNT)
+    points = sorted(draw(_POINT_LISTS[g, n]))
     out = [LocalRange(points[i] * g, points[i + 1] * g) for i in range(0, 2 * n, 2)
            if points[i] < points[i + 1]]
     return tuple(out)
+
+
+_POINT_LISTS = {(g, n): st.lists(st.integers(0, 1440 // g), min_size=2 * n, max_size=2 * n)
+                for g in (5, 15, 30, 60) for n in (1, 2, 3)}
+DAY_RANGES = day_ranges()
+_WEEKLY = st.tuples(*[DAY_RANGES] * 7)
+_OVERRIDES = st.dictionaries(st.integers(-2, 3), DAY_RANGES, max_size=3)
 
 
 @dataclass(frozen=True)
@@ -172,67 +185,96 @@ def _minute_floor(dt: datetime) -> datetime:
     return dt.replace(second=0, microsecond=0)
 
 
-@st.composite
-def availabilities(draw: st.DrawFn, time_zone: str, anchor: date) -> Availability:
-    weekly = tuple(draw(day_ranges()) for _ in range(7))
-    override_days = [anchor + timedelta(days=k) for k in range(-2, 4)]
-    overrides = draw(st.dictionaries(st.sampled_from(override_days), day_ranges(), max_size=3))
-    return Availability(time_zone, weekly, overrides)  # type: ignore[arg-type]
+def availabilities(time_zone: str, anchor: date) -> st.SearchStrategy[Availability]:
+    """Random weekly hours plus up to three overrides on the days around ``anchor``."""
+    return st.tuples(_WEEKLY, _OVERRIDES).map(lambda wo: Availability(
+        time_zone, wo[0], {anchor + timedelta(days=k): v for k, v in wo[1].items()}))
 
 
-@st.composite
-def booking_windows(draw: st.DrawFn, anchor: date) -> BookingWindow:
-    if draw(st.booleans()):
-        return BookingWindow(rolling_days=7 - draw(st.integers(1, 6)))  # simplest draw: 6 days
-    first = anchor + timedelta(days=draw(st.integers(-1, 1)))
-    return BookingWindow.fixed(first, first + timedelta(days=4 - draw(st.integers(0, 4))))
+_BOOL = st.booleans()
+_ROLLING = st.integers(1, 6)
+_FIRST_DAY = st.integers(-1, 1)
+_FIXED_LEN = st.integers(0, 4)
+
+
+def _booking_window(draw: st.DrawFn, anchor: date) -> BookingWindow:
+    if draw(_BOOL):
+        return BookingWindow(rolling_days=7 - draw(_ROLLING))  # simplest draw: 6 days
+    first = anchor + timedelta(days=draw(_FIRST_DAY))
+    return BookingWindow.fixed(first, first + timedelta(days=4 - draw(_FIXED_LEN)))
 
 
 DST_ZONES = tuple(z for z in ZONES if transition_days(z, 2027))
+_DST_DAYS = {z: st.sampled_from(transition_days(z, 2027)) for z in DST_ZONES}
+_ANCHOR_DAYS = {z: st.sampled_from(ANCHORS[z]) for z in ZONES}
+_DURATION_SETS = st.lists(st.sampled_from(DURATIONS), min_size=1, max_size=3, unique=True)
+_BLOCKING = st.one_of(st.just(DEFAULT_BLOCKING_STATUSES), st.frozensets(st.sampled_from(BusyStatus)))
+_INTERVAL = st.one_of(st.none(), st.sampled_from(INTERVALS))
+_BUFFER = st.sampled_from(BUFFERS)
+_NOTICE = st.one_of(st.just(0), st.integers(0, 240), st.integers(0, 3000))
+_CAP_FOCUSED = st.integers(1, 2)
+_DAILY_CAP = st.one_of(st.none(), st.integers(1, 3))
+_WEEKLY_CAP = st.one_of(st.none(), st.integers(1, 6))
+_NOW_OFFSET = st.integers(-30 * 3600, 12 * 3600)
+_MICROS = st.integers(0, 999_999)
+_DST_NOW = st.integers(0, 12 * 3600)
+_HOUR_SECONDS = st.integers(0, 3600)
+_DST_WINDOW_HOURS = st.integers(25, 48)
+_WINDOW_START = st.integers(-12 * 3600, 12 * 3600)
+_SHORT = st.integers(0, 4)
+_SHORT_WINDOW = st.integers(60, 3 * 3600)
+_FRACTION = st.integers(0, 10**6)
+_STRETCH = {n: st.one_of(st.just(0), st.integers(0, n)) for n in (180, 300)}
+_BUSY_COUNT = st.integers(0, 8)
+_BOOKING_COUNT = st.integers(0, 6)
+_BOOKING_COUNT_CAPS = st.integers(1, 8)
+_STATUS = st.sampled_from(BusyStatus)
+_EXPIRY = st.one_of(st.none(), st.just(0), st.integers(-90, 90))
+_ZONE_STRATEGIES: dict[tuple[str, ...], st.SearchStrategy[str]] = {}
 
 
 @st.composite
 def scenarios(draw: st.DrawFn, zones: Sequence[str] = ZONES, max_window_hours: int = 72,
               with_caps: bool = True, focus: str | None = None) -> Scenario:
     """A random scenario. ``focus="dst"``: the anchor is a DST change day and the query window covers
-    it; ``focus="caps"``: caps are always set and most bookings count toward them."""
+    it; ``focus="caps"``: caps are always set and every booking counts toward them."""
     if focus == "dst":
-        tz = draw(st.sampled_from(DST_ZONES))
-        anchor = draw(st.sampled_from(transition_days(tz, 2027)))
+        tz = draw(_ZONE_STRATEGIES.setdefault(DST_ZONES, st.sampled_from(DST_ZONES)))
+        anchor = draw(_DST_DAYS[tz])
     else:
-        tz = draw(st.sampled_from(zones))
-        anchor = draw(st.sampled_from(ANCHORS[tz]))
-    durations = tuple(draw(st.lists(st.sampled_from(DURATIONS), min_size=1, max_size=3, unique=True)))
-    blocking = draw(st.one_of(st.just(DEFAULT_BLOCKING_STATUSES), st.frozensets(st.sampled_from(BusyStatus))))
+        tz = draw(_ZONE_STRATEGIES.setdefault(tuple(zones), st.sampled_from(tuple(zones))))
+        anchor = draw(_ANCHOR_DAYS[tz])
+    durations = tuple(draw(_DURATION_SETS))
     event_rules = EventRules(
         durations=durations,
         availability=draw(availabilities(tz, anchor)),
-        slot_interval=draw(st.one_of(st.none(), st.sampled_from(INTERVALS))),
-        buffer_before=draw(st.sampled_from(BUFFERS)),
-        buffer_after=draw(st.sampled_from(BUFFERS)),
-        minimum_notice=draw(st.one_of(st.just(0), st.integers(0, 240), st.integers(0, 3000))),
-        window=draw(booking_windows(anchor)),
-        daily_cap=(draw(st.integers(1, 2)) if focus == "caps" else draw(st.one_of(st.none(), st.integers(1, 3))))
-        if with_caps else None,
-        weekly_cap=draw(st.one_of(st.none(), st.integers(1, 6))) if with_caps else None,
-        blocking_statuses=blocking,
+        slot_interval=draw(_INTERVAL),
+        buffer_before=draw(_BUFFER),
+        buffer_after=draw(_BUFFER),
+        minimum_notice=draw(_NOTICE),
+        window=_booking_window(draw, anchor),
+        daily_cap=(draw(_CAP_FOCUSED) if focus == "caps" else draw(_DAILY_CAP)) if with_caps else None,
+        weekly_cap=draw(_WEEKLY_CAP) if with_caps else None,
+        blocking_statuses=draw(_BLOCKING),
     )
     midnight = datetime.combine(anchor, time(0), ZoneInfo(tz)).astimezone(UTC)
-    now = midnight + timedelta(seconds=draw(st.integers(-30 * 3600, 12 * 3600)))
-    if draw(st.booleans()):
+    now = midnight + timedelta(seconds=draw(_NOW_OFFSET))
+    if draw(_BOOL):
         now = _minute_floor(now)
     else:
-        now += timedelta(microseconds=draw(st.integers(0, 999_999)))
+        now += timedelta(microseconds=draw(_MICROS))
     if focus == "dst":  # the window covers the whole change day
-        now = midnight - timedelta(seconds=draw(st.integers(0, 12 * 3600)))
-        w_start = now + timedelta(seconds=draw(st.integers(0, 3600)))
-        w_end = midnight + timedelta(hours=draw(st.integers(25, 48)))
+        now = midnight - timedelta(seconds=draw(_DST_NOW))
+        w_start = now + timedelta(seconds=draw(_HOUR_SECONDS))
+        w_end = midnight + timedelta(hours=draw(_DST_WINDOW_HOURS))
     else:
-        w_start = now + timedelta(seconds=draw(st.integers(-12 * 3600, 12 * 3600)))
-        if draw(st.booleans()):
+        w_start = now + timedelta(seconds=draw(_WINDOW_START))
+        if draw(_BOOL):
             w_start = _minute_floor(w_start)
-        short = draw(st.integers(0, 4)) == 4  # mostly windows of 6 hours or more
-        w_seconds = draw(st.integers(60, 3 * 3600) if short else st.integers(6 * 3600, max_window_hours * 3600))
+        if draw(_SHORT) == 4:  # mostly windows of 6 hours or more
+            w_seconds = draw(_SHORT_WINDOW)
+        else:
+            w_seconds = 6 * 3600 + draw(_FRACTION) * (max_window_hours - 6) * 3600 // 10**6
         w_end = w_start + timedelta(seconds=w_seconds)
     window = Interval(w_start, w_end)
 
@@ -240,22 +282,20 @@ def scenarios(draw: st.DrawFn, zones: Sequence[str] = ZONES, max_window_hours: i
     span_minutes = int((w_end - w_start).total_seconds() // 60) + 2 * 1440
 
     def stretch(max_len: int) -> tuple[datetime, datetime]:
-        s = base + timedelta(minutes=draw(st.integers(0, span_minutes)))
-        return s, s + timedelta(minutes=draw(st.one_of(st.just(0), st.integers(0, max_len))))
+        s = base + timedelta(minutes=draw(_FRACTION) * span_minutes // 10**6)
+        return s, s + timedelta(minutes=draw(_STRETCH[max_len]))
 
     busy_list = []
-    for _ in range(draw(st.integers(0, 8))):
+    for _ in range(draw(_BUSY_COUNT)):
         s, e = stretch(300)
-        busy_list.append(BusyInterval(s, e, draw(st.sampled_from(BusyStatus))))
+        busy_list.append(BusyInterval(s, e, draw(_STATUS)))
     bookings = []
-    for _ in range(draw(st.integers(0, 6) if focus != "caps" else st.integers(1, 8))):
+    for _ in range(draw(_BOOKING_COUNT_CAPS if focus == "caps" else _BOOKING_COUNT)):
         s, e = stretch(180)
-        expires = draw(st.one_of(st.none(), st.just(now),
-                                 st.integers(-90, 90).map(lambda m: now + timedelta(minutes=m))))
-        bookings.append(BookedInterval(s, e, buffer_before=draw(st.sampled_from(BUFFERS)),
-                                       buffer_after=draw(st.sampled_from(BUFFERS)),
-                                       counts_toward_caps=focus == "caps" or draw(st.booleans()),
-                                       expires_at=expires))
+        expiry = draw(_EXPIRY)
+        bookings.append(BookedInterval(s, e, buffer_before=draw(_BUFFER), buffer_after=draw(_BUFFER),
+                                       counts_toward_caps=focus == "caps" or draw(_BOOL),
+                                       expires_at=None if expiry is None else now + timedelta(minutes=expiry)))
     duration = draw(st.sampled_from(durations))
     return Scenario(event_rules, now, window, tuple(busy_list), tuple(bookings), duration, anchor)
 
