@@ -24,6 +24,8 @@ from aiohttp import web
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.deps import BotDeps
+from bot.handler import BOT_RUNTIME, create_runtime, setup_bot
 from graph.adapter import GraphCalendar
 from graph.client import GraphClient
 from graph.identity import IdentityConfig, MsalIdentity, sandbox_identity
@@ -77,6 +79,7 @@ class Settings(BaseSettings):
     seed_demo: bool = Field(True, validation_alias="SLOTWISE_SANDBOX_SEED")
     booking_rate_limit: int = Field(10, validation_alias="SLOTWISE_BOOKING_RATE_LIMIT")
     reconcile_interval: float = Field(60.0, validation_alias="SLOTWISE_RECONCILE_SECONDS")
+    outbox_interval: float = Field(2.0, validation_alias="SLOTWISE_OUTBOX_SECONDS")  # 0: no delivery worker
     var_dir: str = Field("var", validation_alias="SLOTWISE_VAR_DIR")
 
     @property
@@ -214,6 +217,13 @@ class ProductionConnector:
         await self.identity.disconnect(user.id)
 
 
+def bot_deps(services: Services) -> BotDeps:
+    repos = services.repos
+    return BotDeps(booking=services.booking, links=services.links, connections=services.connections,
+                   users=repos.users, bookings=repos.bookings, event_types=repos.event_types, outbox=repos.outbox,
+                   clock=SystemClock(), base_url=services.settings.base_url, sandbox=services.settings.sandbox)
+
+
 async def close_services(services: Services) -> None:
     await services.graph.aclose()
     services.identity.close()
@@ -287,6 +297,7 @@ def build_app(settings: Settings) -> web.Application:
         app.add_subapp("/sandbox/login", create_login_app(emulator, public_base_url=None))
     setup_pages(app)
     setup_auth(app)
+    setup_bot(app)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         services = await build_services(settings, emulator)
@@ -296,11 +307,18 @@ def build_app(settings: Settings) -> web.Application:
                               csrf=Csrf(secret, secure_cookie=settings.base_url.startswith("https")),
                               booking_limiter=RateLimiter(settings.booking_rate_limit, 60.0),
                               templates=make_templates(), connections=services.connections, secret=secret)
+        bot = create_runtime(bot_deps(services), app_id=settings.microsoft_app_id,
+                             app_password=settings.microsoft_app_password,
+                             app_tenant_id=settings.microsoft_app_tenant_id, app_type=settings.microsoft_app_type)
+        app[BOT_RUNTIME] = bot
         tasks = [asyncio.create_task(run_periodically(settings.reconcile_interval, "reconciliation",
                                                       services.reconciler.run))]
+        if settings.outbox_interval > 0:
+            tasks.append(asyncio.create_task(bot.runner.run_forever(settings.outbox_interval)))
         if emulator is not None:
             tasks.append(asyncio.create_task(_announce_sandbox(services)))
         yield
+        await bot.runner.stop()  # lets a delivery in flight finish instead of cutting it off
         for task in tasks:
             task.cancel()
         for task in tasks:

@@ -3,4 +3,18 @@ invokes return their bodies), chat text -> command parsing, invoke routing (Univ
 verbs, link unfurling, SSO), and proactive notifications from the outbox.
 
 Calls the core's use cases and renders with cards/. Must not import: graph, storage, web.
+
+Map of the package:
+
+* :mod:`bot.handler`: ``POST /api/messages`` (auth, 4xx for what is not an activity), the runtime
+  (adapter, bot, outbox runner) that ``app.py`` creates;
+* :mod:`bot.teams_bot`: the activity handler: messages, invokes, installs;
+* :mod:`bot.commands` (chat text -> typed command) and :mod:`bot.chat` (command -> answer);
+* :mod:`bot.routing`: card verbs, checked at the edge against ``cards.verbs``;
+* :mod:`bot.host` (links, connection, upcoming) and :mod:`bot.picker` (slots, booking, reschedule,
+  cancel): what the commands and verbs do;
+* :mod:`bot.unfurl`: link unfurling and the link search of the messaging extension;
+* :mod:`bot.notifications`: the outbox runner (proactive messages to hosts);
+* :mod:`bot.context` (tenant, acting user, viewer zone, conversation references),
+  :mod:`bot.errors` (every error -> its card, in one place), :mod:`bot.reply`, :mod:`bot.deps`.
 """

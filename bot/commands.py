@@ -194,10 +194,10 @@ def _parse_create(text: str) -> CreateLink | None:
             low, text = _blank(low, m), _blank(text, m)
     duration = None
     for pattern, kind in _DURATION_PATTERNS:
-        m = pattern.search(low)
-        if m:
-            duration = _duration_minutes(m, kind)
-            low, text = _blank(low, m), _blank(text, m)
+        length = pattern.search(low)
+        if length:
+            duration = _duration_minutes(length, kind)
+            low, text = _blank(low, length), _blank(text, length)
             break
     return CreateLink(kind="create_link", duration=duration or 30, title=_title_from(text.strip()),
                       buffer_before=found.get("before"), buffer_after=found.get("after"),

@@ -19,7 +19,7 @@ no ``$data`` binding is used. Text typed by people (titles, names, notes, answer
 from cards.bookings import booked, confirm_reschedule, host_notification, upcoming_bookings
 from cards.elements import escape_markdown
 from cards.errors import consent_blocked, generic_error, link_inactive, reconnect_required, slot_taken
-from cards.help import first_run, help_card, parse_profile
+from cards.help import connect_prompt, first_run, help_card, parse_profile
 from cards.links import booking_url, link_created, links_list, team_booking_url
 from cards.settings import parse_settings, settings_editor
 from cards.slots import confirm_booking, slot_picker
@@ -33,6 +33,7 @@ __all__ = [
     "booking_url",
     "confirm_booking",
     "confirm_reschedule",
+    "connect_prompt",
     "consent_blocked",
     "escape_markdown",
     "first_run",

@@ -1,8 +1,11 @@
-"""The help card (commands with example phrasings, "Did you mean ...?") and the first-run card.
+"""The help card (commands with example phrasings, "Did you mean ...?"), the first-run card and the
+"connect Outlook" prompt.
 
 :func:`first_run` is sent right after the host connects Outlook: it shows the time zone and working
 hours Slotwise detected from the mailbox settings, an Adjust form (``profile.save``, parsed by
-:func:`parse_profile`) and a "Make my first link" button.
+:func:`parse_profile`) and a "Make my first link" button. :func:`connect_prompt` is what a host who
+never connected gets instead (a sign-in button; :func:`cards.errors.reconnect_required` is for a
+connection that broke).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from cards.elements import (
     execute,
     facts,
     input_text,
+    open_url,
     show_card,
     text,
     title,
@@ -65,11 +69,16 @@ def help_card(suggestion: str | None = None) -> Json:
     return card(body, actions, fallback_text="Slotwise help: type 'make a 30-min link', 'my links' or 'upcoming'.")
 
 
-def first_run(time_zone: str, working_hours: Availability | Weekly | str) -> Json:
+def first_run(time_zone: str, working_hours: Availability | Weekly | str, *,
+              errors: Mapping[str, str] | None = None, saved_links: int | None = None) -> Json:
     """Shown after connecting: the detected zone and hours, Adjust, and "Make my first link".
 
     ``working_hours`` is the mailbox's working hours (an Availability or the seven weekly day ranges)
     or an already formatted summary.
+
+    The same card answers the Adjust form (``profile.save``): with ``errors`` (keyed by input id, from
+    :func:`parse_profile`) it shows what to fix, with the submitted values kept and nothing saved;
+    with ``saved_links`` it confirms the saved values and how many links now use them.
     """
     if isinstance(working_hours, str):
         summary = working_hours
@@ -77,12 +86,31 @@ def first_run(time_zone: str, working_hours: Availability | Weekly | str) -> Jso
         summary = weekly_summary(working_hours.weekly)
     else:
         summary = weekly_summary(working_hours)
-    body = [
-        text("You're connected", weight="bolder", color="good"),
-        title("Let's set you up"),
-        text("I read these from your Outlook settings. New links use them; you can change any link later."),
-        facts([("Time zone", user_text(time_zone, 80)), ("Working hours", user_text(summary, 300))]),
-    ]
+    errs = dict(errors or {})
+    if errs:
+        body = [
+            text("Nothing was saved yet", weight="bolder", color="attention"),
+            title("Check your time zone and hours"),
+            text("Please fix what is marked below, then select **Adjust** and **Save** again."),
+        ]
+        for input_id, label in ((PROFILE_TIME_ZONE, "Time zone"), (PROFILE_HOURS, "Working hours")):
+            if input_id in errs:
+                body.append(text(f"{label}: {user_text(errs[input_id], 300)}", color="attention", size="small"))
+    elif saved_links is not None:
+        links = f"{saved_links} link" + ("s" if saved_links != 1 else "")
+        body = [
+            text("Saved", weight="bolder", color="good"),
+            title("Your time zone and hours"),
+            text(f"Your {links} now use{'s' if saved_links == 1 else ''} these hours. New links start from "
+                 "your Outlook working hours; you can change any link later."),
+        ]
+    else:
+        body = [
+            text("You're connected", weight="bolder", color="good"),
+            title("Let's set you up"),
+            text("I read these from your Outlook settings. New links use them; you can change any link later."),
+        ]
+    body.append(facts([("Time zone", user_text(time_zone, 80)), ("Working hours", user_text(summary, 300))]))
     adjust = show_card("Adjust", [
         input_text(PROFILE_TIME_ZONE, "Time zone (IANA name, like Europe/London)", time_zone, required=True,
                    error_message="Enter a time zone such as Europe/London."),
@@ -90,7 +118,20 @@ def first_run(time_zone: str, working_hours: Availability | Weekly | str) -> Jso
                    required=True, error_message="Enter your working hours, like Mon-Fri 09:00-17:00."),
     ], [execute("Save", "profile.save")])
     actions = [execute("Make my first link", "link.create", {"duration": 30}), adjust]
-    return card(body, actions, fallback_text=f"Connected. Time zone {time_zone}, working hours {summary}.")
+    lead = "Please check" if errs else "Saved." if saved_links is not None else "Connected."
+    return card(body, actions, fallback_text=f"{lead} Time zone {time_zone}, working hours {summary}.")
+
+
+def connect_prompt(sign_in_url: str) -> Json:
+    """The host has never connected Outlook: why Slotwise needs it, a Connect button and a re-check."""
+    return card([
+        text("Connect your Outlook calendar", weight="bolder", size="medium", color="accent"),
+        text("Slotwise reads your free/busy time to offer only times you're free, and adds booked meetings "
+             "(with a Teams link) to your calendar. It never reads the content of your meetings."),
+        text("Select **Connect Outlook**, sign in with your work account, then come back here and select "
+             "**I've connected**.", spacing="small"),
+    ], [open_url("Connect Outlook", sign_in_url), execute("I've connected", "connect")],
+        fallback_text="Connect your Outlook calendar to Slotwise.")
 
 
 def parse_profile(values: Mapping[str, object]) -> tuple[Availability | None, dict[str, str]]:

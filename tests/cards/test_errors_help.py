@@ -7,7 +7,15 @@ from typing import Any
 import pytest
 
 from cards.errors import consent_blocked, generic_error, link_inactive, reconnect_required, slot_taken
-from cards.help import COMMANDS, PROFILE_HOURS, PROFILE_TIME_ZONE, first_run, help_card, parse_profile
+from cards.help import (
+    COMMANDS,
+    PROFILE_HOURS,
+    PROFILE_TIME_ZONE,
+    connect_prompt,
+    first_run,
+    help_card,
+    parse_profile,
+)
 from scheduling.rules import Availability, LocalRange
 from tests.cards.checks import check_card, data_of, execute_by_title, executes, input_by_id, nodes, texts
 from tests.cards.data import link, utc
@@ -117,3 +125,21 @@ def test_parse_profile_reports_every_problem(values: dict[str, object], fields: 
     availability, errors = parse_profile(values)
     assert availability is None
     assert set(errors) == fields
+
+
+def test_first_run_answers_the_adjust_form_with_errors_or_a_confirmation() -> None:
+    bad = check_card(first_run("Mars/Base", "weekdays", errors={PROFILE_TIME_ZONE: "Unknown zone.",
+                                                                PROFILE_HOURS: "Not hours."}))
+    assert texts(bad)[0] == "Nothing was saved yet"
+    assert "Time zone: Unknown zone." in texts(bad) and "Working hours: Not hours." in texts(bad)
+    assert input_by_id(bad, PROFILE_TIME_ZONE)["value"] == "Mars/Base"  # what was typed is kept
+    saved = check_card(first_run("Europe/London", Availability.business_hours("Europe/London"), saved_links=1))
+    assert texts(saved)[0] == "Saved"
+    assert any(t.startswith("Your 1 link now uses these hours.") for t in texts(saved))
+
+
+def test_connect_prompt_has_the_sign_in_link_and_a_recheck() -> None:
+    card = check_card(connect_prompt("https://slotwise.example.com/auth/start?state=abc"))
+    assert texts(card)[0] == "Connect your Outlook calendar"
+    assert [a["url"] for a in nodes(card, "Action.OpenUrl")] == ["https://slotwise.example.com/auth/start?state=abc"]
+    assert execute_by_title(card, "I've connected")["verb"] == "connect"

@@ -77,7 +77,7 @@ async def test_payloads_come_back_escaped_on_a_validation_error(shared_site: Sit
     assert f'value="Eve {escaped}"' in page
     assert f">n {escaped}</textarea>" in page and f">t {escaped}</textarea>" in page
     if payload == TEMPLATE:
-        assert "49" not in text_of(page), "templates are never evaluated on user input"
+        assert TEMPLATE in text_of(page), "templates are never evaluated on user input"
 
 
 async def test_payloads_come_back_escaped_on_the_confirmation_in_the_event_body_and_ics(site: Site) -> None:
@@ -89,7 +89,8 @@ async def test_payloads_come_back_escaped_on_the_confirmation_in_the_event_body_
     page = await (await site.client.get(location)).text()
     assert_no_raw_payload(page, "the confirmation page")
     text = text_of(page)
-    assert name in text and topic in text and f"Notes {IMG}" in text and "49" not in text
+    # The template payload shows literally wherever it was typed (a random manage token may contain "49").
+    assert name in text and topic in text and f"Notes {IMG}" in text and text.count(TEMPLATE) >= 2
     manage = await (await site.client.get(location.split("?")[0])).text()
     assert_no_raw_payload(manage, "the manage page")
     # the Outlook event body is HTML: every payload is HTML-escaped there

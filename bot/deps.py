@@ -1,0 +1,31 @@
+"""What the bot needs from the rest of Slotwise: the core's use cases and stores (as the core's ports),
+the clock and the public base URL. ``app.py`` builds one; the bot never builds storage or Graph
+objects itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from scheduling.booking import BookingService
+from scheduling.connect import ConnectionService
+from scheduling.links import LinkService
+from scheduling.ports import Clock
+from scheduling.stores import BookingStore, EventTypeStore, OutboxStore, UserStore
+
+
+@dataclass(frozen=True, slots=True)
+class BotDeps:
+    booking: BookingService
+    links: LinkService
+    connections: ConnectionService
+    users: UserStore
+    bookings: BookingStore
+    event_types: EventTypeStore
+    outbox: OutboxStore
+    clock: Clock
+    base_url: str  # public base URL of the web pages: {base}/book/..., {base}/manage/..., {base}/auth/...
+    sandbox: bool = False  # no Azure bot: users get a sandbox mailbox address when Teams gives none
+
+    def url(self, path: str) -> str:
+        return self.base_url.rstrip("/") + path

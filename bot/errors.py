@@ -1,0 +1,73 @@
+"""The one place where an error becomes a card in Teams.
+
+``SlotwiseError`` (scheduling.errors) and anything unexpected map to a card that says what happened and
+what to do next, using what the turn knows (``ErrorScope``):
+
+===========================================  ==================================================
+ValidationFailed, with a form in scope        the same form again, every error under its field
+SlotUnavailable, with the link in scope       ``slot_taken`` with the alternatives as buttons
+LinkInactive                                  ``link_inactive``
+SignInRequired (the viewer's own sign-in)     consent -> ``consent_blocked`` with the admin link;
+                                              reconnect / MFA -> ``reconnect_required`` with a
+                                              sign-in link (carrying the MFA claims)
+HostUnavailable (reconnect required)          ``reconnect_required``: a Reconnect button for the host
+                                              themselves, "try again later" for anyone else
+any other SlotwiseError                       ``generic_error`` with its own message
+anything else (a bug, an outage)              ``generic_error`` with a reference id; details only logged
+===========================================  ==================================================
+
+A sign-in link only ever goes on a card for the person it signs in.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from bot.context import ErrorScope
+from bot.reply import Json, Reply
+from cards import consent_blocked, generic_error, link_inactive, reconnect_required, slot_taken
+from scheduling.errors import (
+    HostUnavailable,
+    LinkInactive,
+    SignInRequired,
+    SlotUnavailable,
+    SlotwiseError,
+    ValidationFailed,
+)
+from scheduling.timezones import is_valid_zone
+
+log = logging.getLogger("slotwise.bot")
+
+
+def _sign_in_card(exc: SignInRequired, scope: ErrorScope) -> Json:
+    if exc.kind == "consent" and exc.admin_consent_url:
+        return consent_blocked(exc.admin_consent_url)
+    if scope.sign_in is None:
+        return generic_error(exc.message)
+    return reconnect_required(scope.sign_in(exc.claims or None), host_is_viewer=True)
+
+
+def error_card(exc: BaseException, scope: ErrorScope) -> Json:
+    if not isinstance(exc, SlotwiseError):
+        ref = uuid.uuid4().hex[:12]
+        log.error("unexpected error %s in a Teams turn", ref, exc_info=exc)
+        return generic_error(f"Something went wrong on our side (reference {ref}). Please try again in a moment.")
+    if isinstance(exc, ValidationFailed) and scope.form is not None:
+        return scope.form(exc.fields)
+    if isinstance(exc, SlotUnavailable) and scope.link is not None and is_valid_zone(scope.viewer_tz):
+        return slot_taken(exc.alternatives, scope.viewer_tz, scope.link, duration=scope.duration,
+                          reschedule_booking_id=scope.booking_id)
+    if isinstance(exc, LinkInactive):
+        return link_inactive()
+    if isinstance(exc, SignInRequired):
+        return _sign_in_card(exc, scope)
+    if isinstance(exc, HostUnavailable) and exc.reconnect_required:
+        if exc.host_id is not None and exc.host_id == scope.viewer_id and scope.sign_in is not None:
+            return reconnect_required(scope.sign_in(None), host_is_viewer=True)
+        return reconnect_required("", host_is_viewer=False)
+    return generic_error(exc.message)
+
+
+def error_reply(exc: BaseException, scope: ErrorScope) -> Reply:
+    return Reply(card=error_card(exc, scope))

@@ -1,0 +1,189 @@
+"""What a host does in chat or from a card: connect / disconnect Outlook, create, list, view, edit,
+save and delete links, see upcoming bookings, pick one to cancel, adjust their zone and hours.
+
+Every function acts for the turn's own user and only ever loads links through ``LinkService.get`` /
+``find`` (owner and tenant checked), so a link id from someone else's card is "No such link".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+
+from bot.context import Turn
+from bot.reply import Reply
+from cards import (
+    connect_prompt,
+    first_run,
+    link_created,
+    links_list,
+    parse_profile,
+    parse_settings,
+    reconnect_required,
+    settings_editor,
+    upcoming_bookings,
+)
+from cards.links import booking_url
+from cards.settings import FORM_ERROR
+from scheduling.domain import Booking, ConnectionStatus, EventType, LinkKind, User
+from scheduling.errors import Conflict, NotFound
+from scheduling.links import NewLink, availability_from_mailbox
+
+UPCOMING_LIMIT = 200
+STALE_FORM = ("This link was changed somewhere else after you opened this form, so nothing was saved. Your "
+              "entries are kept below: select Save again to apply them to the current version.")
+
+
+def link_url(turn: Turn, host: User, link: EventType) -> str:
+    return booking_url(turn.deps.base_url, host.handle, link.slug)
+
+
+def connect_reply(turn: Turn, user: User) -> Reply:
+    """Sign-in card: "reconnect" when the connection broke, "connect" when there never was one."""
+    url = turn.sign_in_url(user)
+    if user.connection_status is ConnectionStatus.BROKEN:
+        return Reply(card=reconnect_required(url, host_is_viewer=True))
+    return Reply(card=connect_prompt(url))
+
+
+async def connected_host(turn: Turn) -> User | Reply:
+    """The acting user with a working Outlook connection (connected silently when possible, which is
+    always the case in sandbox mode), or the card asking them to sign in."""
+    user = await turn.actor()
+    connected = await turn.deps.connections.ensure_connected(user)
+    if connected is None:
+        fresh = await turn.deps.users.get(user.id) or user
+        return connect_reply(turn, fresh)
+    return turn.refresh_actor(connected)
+
+
+async def connect(turn: Turn) -> Reply:
+    host = await connected_host(turn)
+    if isinstance(host, Reply):
+        return host
+    defaults = await turn.deps.links.mailbox_defaults(host)
+    return Reply(card=first_run(defaults.time_zone, availability_from_mailbox(defaults)))
+
+
+async def disconnect(turn: Turn) -> Reply:
+    user = await turn.actor()
+    await turn.deps.connections.disconnect(user)
+    return Reply(text="Disconnected: Slotwise no longer has access to your Outlook calendar, so your links show "
+                      "no free times until you connect again. Type **connect** to reconnect.")
+
+
+async def create_link(turn: Turn, request: NewLink) -> Reply:
+    host = await connected_host(turn)
+    if isinstance(host, Reply):
+        return host
+    link = await turn.deps.links.create(host, request)
+    return Reply(card=link_created(link, link_url(turn, host, link), host.display_name))
+
+
+async def list_links(turn: Turn, page: int = 0) -> Reply:
+    user = await turn.actor()
+    links = await turn.deps.links.list(user)
+    return Reply(card=links_list(links, turn.deps.base_url, user.handle, page=page))
+
+
+async def own_link(turn: Turn, link_id: str) -> tuple[User, EventType]:
+    user = await turn.actor()
+    link = await turn.deps.links.get(user, link_id)
+    turn.scope.link = link
+    return user, link
+
+
+async def find_link(turn: Turn, name: str) -> tuple[User, EventType]:
+    user = await turn.actor()
+    link = await turn.deps.links.find(user, name)
+    turn.scope.link = link
+    return user, link
+
+
+async def show_link(turn: Turn, link_id: str) -> Reply:
+    user, link = await own_link(turn, link_id)
+    return Reply(card=link_created(link, link_url(turn, user, link), user.display_name, heading="Your link"))
+
+
+def edit_reply(link: EventType) -> Reply:
+    return Reply(card=settings_editor(link))
+
+
+async def save_link(turn: Turn, link_id: str, version: int, values: Mapping[str, object]) -> Reply:
+    """Every problem shown at once, nothing saved until all of them are fixed (cards.settings)."""
+    user, link = await own_link(turn, link_id)
+    if link.version != version:
+        return Reply(card=settings_editor(link, {FORM_ERROR: STALE_FORM}, values))
+    edited, errors = parse_settings(values, link)
+    if edited is None:
+        return Reply(card=settings_editor(link, errors, values))
+    try:
+        saved = await turn.deps.links.update(user, edited)
+    except Conflict:
+        latest = await turn.deps.links.get(user, link_id)
+        return Reply(card=settings_editor(latest, {FORM_ERROR: STALE_FORM}, values))
+    return Reply(card=link_created(saved, link_url(turn, user, saved), user.display_name, heading="Saved"))
+
+
+async def delete_link(turn: Turn, user: User, link: EventType) -> Reply:
+    await turn.deps.links.delete(user, link.id)
+    remaining = await turn.deps.links.list(user)
+    return Reply(text=f"Deleted “{link.title}”. People who already booked keep their meetings.",
+                 card=links_list(remaining, turn.deps.base_url, user.handle))
+
+
+async def _upcoming(turn: Turn, user: User) -> tuple[list[Booking], dict[str, EventType]]:
+    bookings = await turn.deps.bookings.upcoming_for_host(user.tenant_id, user.id, turn.now(), limit=UPCOMING_LIMIT)
+    links: dict[str, EventType] = {}
+    for event_type_id in {b.event_type_id for b in bookings}:
+        link = await turn.deps.event_types.get(event_type_id)
+        if link is not None and link.tenant_id == user.tenant_id:
+            links[event_type_id] = link
+    return bookings, links
+
+
+async def upcoming(turn: Turn, page: int = 0) -> Reply:
+    user = await turn.actor()
+    bookings, links = await _upcoming(turn, user)
+    return Reply(card=upcoming_bookings(bookings, links, await turn.viewer_zone(), page=page))
+
+
+async def pick_booking_to_cancel(turn: Turn, target: str) -> Reply:
+    """"cancel booking 2" (number in the upcoming list, or a booking id): show that booking with its Cancel
+    button, so the host confirms (and can give a reason) instead of cancelling on a typo."""
+    user = await turn.actor()
+    bookings, links = await _upcoming(turn, user)
+    chosen = _choose(bookings, target.strip().lstrip("#"))
+    if chosen is None:
+        raise NotFound(f"You have no upcoming booking '{target}'. Type **upcoming** to see them with their numbers.")
+    return Reply(text="Is this the one? Select **Cancel** on it to cancel the meeting (you can add a reason).",
+                 card=upcoming_bookings([chosen], links, await turn.viewer_zone()))
+
+
+def _choose(bookings: Sequence[Booking], target: str) -> Booking | None:
+    ordered = sorted(bookings, key=lambda b: (b.start, b.id))
+    if target.isdigit() and 1 <= int(target) <= len(ordered):
+        return ordered[int(target) - 1]
+    return next((b for b in ordered if b.id == target), None)
+
+
+async def save_profile(turn: Turn, values: Mapping[str, object]) -> Reply:
+    """The first-run Adjust form: the host's zone, and those hours on every one of their links."""
+    availability, errors = parse_profile(values)
+    if availability is None:
+        zone_value, hours_value = values.get("profile.time_zone"), values.get("profile.hours")
+        return Reply(card=first_run(zone_value if isinstance(zone_value, str) else "",
+                                    hours_value if isinstance(hours_value, str) else "", errors=errors))
+    user = await turn.actor()
+    user = turn.refresh_actor(await turn.deps.users.upsert(replace(user, time_zone=availability.time_zone)))
+    updated = 0
+    for link in await turn.deps.links.list(user):
+        if link.kind is not LinkKind.SINGLE_HOST:
+            continue
+        hours = replace(link.rules.availability, time_zone=availability.time_zone, weekly=availability.weekly)
+        try:
+            await turn.deps.links.update(user, replace(link, rules=replace(link.rules, availability=hours)))
+        except Conflict:
+            continue  # edited at the same moment: that edit wins
+        updated += 1
+    return Reply(card=first_run(availability.time_zone, availability, saved_links=updated))

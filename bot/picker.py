@@ -1,0 +1,238 @@
+"""Picking a time inside Teams, and managing a booking from Teams.
+
+Invitees: the slot picker (a week at a time, in the viewer's zone) -> a time -> the booking form
+(prefilled from Teams) -> ``BookingService.book`` -> the "you're booked" card with the Teams join URL,
+the calendar file and the manage link. Hosts (and the Teams user who booked) reschedule or cancel.
+
+A link id in card data is public (like the booking page); a booking id is not a capability: only the
+booking's host, or the Teams user whose email is the invitee's, may move or cancel it.
+
+Booking from Teams is idempotent per (tenant, Entra user, link, start, length, invitee email): a retried
+or double-clicked Confirm returns the same booking (and the same manage link) instead of a "slot taken".
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Literal
+
+from bot.context import Turn
+from bot.reply import Json, Reply
+from cards import booked, confirm_booking, confirm_reschedule, host_notification, slot_picker
+from cards.format import utc_iso
+from cards.links import booking_url
+from cards.slots import week_start_of
+from cards.verbs import cancel_reason_input_id
+from scheduling.booking import BookingOutcome, booking_payload, hash_token
+from scheduling.domain import Booking, BookingStatus, EventType, User
+from scheduling.errors import Conflict, InvalidQuery, LinkInactive, NotFound
+from scheduling.intervals import Interval
+from scheduling.invitee import validate_invitee
+from scheduling.localtime import from_epoch, to_epoch, wall_to_epoch
+from scheduling.slots import Slot, booking_window_bounds, resolve_duration
+from scheduling.timezones import zone
+
+WEEKS_FETCHED = 8  # one calendar read covers the week shown and the next free day after it
+MAX_REBOOKS = 20
+Role = Literal["host", "invitee"]
+
+
+@dataclass(frozen=True, slots=True)
+class PickerView:
+    tz: str
+    week_start: date | None = None
+    day: date | None = None
+    offset: int = 0
+    duration: int | None = None
+    booking_id: str | None = None  # set when the picker moves an existing booking
+
+
+def _midnight(day: date, tz_name: str) -> datetime:
+    return from_epoch(wall_to_epoch(day, 0, zone(tz_name)))
+
+
+def _local_day(instant: datetime, tz_name: str) -> date:
+    return instant.astimezone(zone(tz_name)).date()
+
+
+async def public_link(turn: Turn, link_id: str) -> tuple[EventType, User]:
+    """A bookable link and its host (links are public, like their booking page)."""
+    link = await turn.deps.event_types.get(link_id)
+    if link is None:
+        raise NotFound("This booking link no longer exists. Ask the host for a current link.")
+    turn.scope.link = link
+    if not link.active:
+        raise LinkInactive(used=link.single_use)
+    host = await turn.deps.users.get(link.owner_user_id) if link.owner_user_id else None
+    if host is None:
+        raise NotFound("Team links can't be booked from this card yet; open the booking page instead.")
+    return link, host
+
+
+async def picker(turn: Turn, link: EventType, host: User, view: PickerView) -> Reply:
+    """The slot picker for one week (the first week with free times when none was asked for)."""
+    tz = view.tz
+    zone(tz)
+    turn.scope.link, turn.scope.viewer_tz = link, tz
+    turn.scope.duration, turn.scope.booking_id = view.duration, view.booking_id
+    now = turn.now()
+    today = _local_day(now, tz)
+    first_week = week_start_of(today)
+    earliest, latest = booking_window_bounds(link.rules.window, now, link.rules.availability.tz)
+    first_day = _local_day(from_epoch(earliest), tz) if earliest > to_epoch(now) else today
+    max_week = max(first_week, week_start_of(_local_day(from_epoch(latest - 1), tz)))
+    wanted = view.week_start or (week_start_of(view.day) if view.day else week_start_of(first_day))
+    week = min(max(wanted, first_week), max_week)
+
+    start, end = max(_midnight(week, tz), now), _midnight(week + timedelta(weeks=WEEKS_FETCHED), tz)
+    slots = await turn.deps.booking.slots(link, Interval(start, end), view.duration) if start < end else []
+    in_week = [s for s in slots if _local_day(s.start, tz) < week + timedelta(days=7)]
+    if not in_week and slots and view.week_start is None and view.day is None:
+        week = week_start_of(_local_day(slots[0].start, tz))
+    week_end = week + timedelta(days=7)
+    next_free = next((d for d in (_local_day(s.start, tz) for s in slots) if d >= week_end), None)
+    card = slot_picker(link, host.display_name, slots, tz, week, next_free, selected_day=view.day,
+                       duration=view.duration, offset=view.offset, reschedule_booking_id=view.booking_id,
+                       min_week_start=first_week, max_week_start=max_week)
+    return Reply(card=card)
+
+
+async def pick(turn: Turn, link_id: str, start: datetime, tz: str, duration: int | None,
+               booking_id: str | None) -> Reply:
+    """A time was chosen: the booking form, or (moving a booking) "move your meeting?"."""
+    link, host = await public_link(turn, link_id)
+    turn.scope.viewer_tz, turn.scope.booking_id = tz, booking_id
+    minutes = resolve_duration(link.rules, duration)
+    turn.scope.duration = minutes
+    slot = Slot(start, start + timedelta(minutes=minutes))
+    if booking_id:
+        booking, _role, _user = await manageable(turn, booking_id)
+        return Reply(card=confirm_reschedule(booking, link, host.display_name, slot, tz))
+    user = await turn.actor()
+    return Reply(card=confirm_booking(link, host.display_name, slot, tz, link.questions,
+                                      values={"name": user.display_name, "email": user.email}))
+
+
+def _form_values(data: Mapping[str, object]) -> dict[str, str]:
+    return {k: v for k, v in data.items()
+            if isinstance(v, str) and (k in ("name", "email", "notes") or k.startswith("answers."))}
+
+
+async def confirm(turn: Turn, link_id: str, start: datetime, tz: str, duration: int | None,
+                  data: Mapping[str, object]) -> Reply:
+    """Validate the form, book, and answer with the confirmation (or the form with every error)."""
+    link, host = await public_link(turn, link_id)
+    turn.scope.viewer_tz = tz
+    minutes = resolve_duration(link.rules, duration)
+    turn.scope.duration = minutes
+    slot = Slot(start, start + timedelta(minutes=minutes))
+    values = _form_values(data)
+    turn.scope.form = lambda errors: confirm_booking(link, host.display_name, slot, tz, link.questions,
+                                                     errors=errors, values=values)
+    answers = {k.split(".", 1)[1]: v for k, v in values.items() if k.startswith("answers.")}
+    invitee = validate_invitee(values.get("name", ""), values.get("email", ""), tz, values.get("notes", ""),
+                               answers, link.questions)
+    user = await turn.actor()
+    attempt = "\x00".join((user.tenant_id, user.aad_object_id, utc_iso(start), str(minutes), invitee.email.casefold()))
+    key = await _idempotency_key(turn, link, "teams:" + hashlib.sha256(attempt.encode()).hexdigest()[:40])
+    outcome = await turn.deps.booking.book(link, start, invitee, duration=minutes, idempotency_key=key)
+    return Reply(card=booked_card(turn, outcome.booking, link, host, tz, _token(turn, link, outcome)))
+
+
+async def _idempotency_key(turn: Turn, link: EventType, base: str) -> str:
+    """``base``, unless that attempt ended (cancelled or released): then the next unused variant, so the
+    same person can book the same time again after cancelling it."""
+    key = base
+    for n in range(2, MAX_REBOOKS + 2):
+        existing = await turn.deps.bookings.get_by_idempotency_key(link.id, key)
+        if existing is None or existing.status.holds_time:
+            return key
+        key = f"{base}:{n}"
+    raise Conflict("You have booked and cancelled this time too often; please pick another time.")
+
+
+def _token(turn: Turn, link: EventType, outcome: BookingOutcome) -> str:
+    return outcome.manage_token or _derived_token(turn, link, outcome.booking)
+
+
+def _derived_token(turn: Turn, link: EventType, booking: Booking) -> str:
+    """The manage token of a booking made from Teams (derivable from its idempotency key), else ""."""
+    if not booking.idempotency_key:
+        return ""
+    token = turn.deps.booking.manage_token_for(link, booking.idempotency_key)
+    return token if hash_token(token) == booking.manage_token_hash else ""
+
+
+def booked_card(turn: Turn, booking: Booking, link: EventType, host: User, tz: str, token: str) -> Json:
+    if token:
+        manage_url, ics_url = turn.deps.url(f"/manage/{token}"), turn.deps.url(f"/manage/{token}/invite.ics")
+    else:  # not booked from Teams: the invitee's manage link is in their email
+        manage_url = ics_url = booking_url(turn.deps.base_url, host.handle, link.slug)
+    return booked(booking, link, host.display_name, host.time_zone, tz, manage_url, ics_url)
+
+
+# ------------------------------------------------------------------------------ managing a booking
+
+async def manageable(turn: Turn, booking_id: str) -> tuple[Booking, Role, User]:
+    """The booking, if the acting user is its host or the Teams user who is its invitee."""
+    user = await turn.actor()
+    booking = await turn.deps.bookings.get(booking_id)
+    if booking is not None:
+        if user.id in booking.host_ids and booking.tenant_id == user.tenant_id:
+            return booking, "host", user
+        email = user.email.strip().lower()
+        if email and booking.invitee.email.strip().lower() == email:
+            return booking, "invitee", user
+    raise NotFound("No such booking, or it isn't yours to change.")
+
+
+async def _booking_context(turn: Turn, booking: Booking) -> tuple[EventType, User]:
+    link = await turn.deps.booking.link_of(booking)
+    host = await turn.deps.users.get(booking.organizer_id)
+    if host is None:
+        raise NotFound("This booking's host no longer exists.")
+    turn.scope.link, turn.scope.booking_id = link, booking.id
+    return link, host
+
+
+async def reschedule(turn: Turn, booking_id: str, tz: str | None) -> Reply:
+    """The picker, in "move this booking" mode."""
+    booking, _role, _user = await manageable(turn, booking_id)
+    if booking.status is not BookingStatus.CONFIRMED:
+        raise Conflict("Only a confirmed booking can be moved.")
+    link, host = await _booking_context(turn, booking)
+    minutes = int((booking.end - booking.start).total_seconds() // 60)
+    duration = minutes if minutes in link.rules.durations else None
+    view_tz = tz or await turn.viewer_zone(host)
+    return await picker(turn, link, host, PickerView(tz=view_tz, duration=duration, booking_id=booking.id))
+
+
+async def move(turn: Turn, booking_id: str, start: datetime, tz: str) -> Reply:
+    booking, role, _user = await manageable(turn, booking_id)
+    link, host = await _booking_context(turn, booking)
+    turn.scope.viewer_tz = tz
+    minutes = int((booking.end - booking.start).total_seconds() // 60)
+    turn.scope.duration = minutes if minutes in link.rules.durations else None
+    moved = await turn.deps.booking.reschedule(booking, start, role)
+    if role == "invitee":
+        return Reply(card=booked_card(turn, moved, link, host, tz, _derived_token(turn, link, moved)))
+    payload = booking_payload(link, moved, host) | {"previousStart": utc_iso(booking.start), "by": "host"}
+    return Reply(card=host_notification("booking.rescheduled", payload, host.time_zone, link.questions))
+
+
+async def cancel(turn: Turn, booking_id: str, reason_input_id: str, data: Mapping[str, object]) -> Reply:
+    if reason_input_id != cancel_reason_input_id(booking_id):
+        raise InvalidQuery("reasonInputId", "This Cancel button doesn't belong to this booking.")
+    raw_reason = data.get(reason_input_id)
+    reason = raw_reason.strip()[:500] if isinstance(raw_reason, str) else ""
+    booking, role, _user = await manageable(turn, booking_id)
+    link, host = await _booking_context(turn, booking)
+    cancelled = await turn.deps.booking.cancel(booking, reason, role)
+    if role == "invitee":
+        tz = await turn.viewer_zone(host)
+        return Reply(card=booked_card(turn, cancelled, link, host, tz, _derived_token(turn, link, cancelled)))
+    payload = booking_payload(link, cancelled, host) | {"by": "host"}
+    return Reply(card=host_notification("booking.cancelled", payload, host.time_zone, link.questions))
