@@ -188,11 +188,12 @@ class BookingService:
             raise NotFound("This booking's link no longer exists.")
         return link
 
-    async def host_of(self, link: EventType) -> User:
+    async def host_of(self, link: EventType, owner: User | None = None) -> User:
         """The link's host, connected; raises HostUnavailable when their calendar can't be used."""
         if link.kind is not LinkKind.SINGLE_HOST or link.owner_user_id is None:
             raise NotFound("Team links can't be booked yet.")
-        host = await self.users.get(link.owner_user_id)
+        host = owner if owner is not None and owner.id == link.owner_user_id else \
+            await self.users.get(link.owner_user_id)
         if host is None:
             raise NotFound("This link's host no longer exists.")
         if host.connection_status is not ConnectionStatus.CONNECTED and self.connections is not None:
@@ -260,13 +261,15 @@ class BookingService:
 
     # ------------------------------------------------------------------ slots
 
-    async def slots(self, link: EventType, window: Interval, duration: int | None = None) -> list[Slot]:
-        """Bookable slots of ``link`` starting in ``window`` (at most 62 days), from fresh calendar data."""
+    async def slots(self, link: EventType, window: Interval, duration: int | None = None,
+                    owner: User | None = None) -> list[Slot]:
+        """Bookable slots of ``link`` starting in ``window`` (at most 62 days). ``owner``: the link's owner
+        when the caller already loaded it (``resolve_link``), saving a read."""
         if window.duration > timedelta(days=MAX_QUERY_DAYS):
             raise InvalidQuery("end", f"Ask for at most {MAX_QUERY_DAYS} days of slots at a time.")
         if not link.active:
             raise LinkInactive(used=link.single_use)
-        host = await self.host_of(link)
+        host = await self.host_of(link, owner)
         rules = link.rules.validate()
         minutes = resolve_duration(rules, duration)
         reach = Interval(window.start - timedelta(minutes=rules.buffer_before),

@@ -3,7 +3,7 @@
 Every member is computed with the team event type's rules (duration, grid, buffers, notice, window and
 caps, in the event type's zone) and their own working hours, busy time and bookings. A member whose
 calendar could not be read must not be passed in as 'free': the caller leaves them out (round-robin)
-or offers nothing (collective) — see ``scheduling.availability``.
+or offers nothing (collective).
 """
 
 from __future__ import annotations

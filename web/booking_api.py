@@ -71,8 +71,8 @@ async def slots_json(request: web.Request) -> web.Response:
         duration = _optional_int(request.query.get("duration"), "duration")
 
         async def read() -> bytes:
-            link, _owner = await ctx.service.resolve_link(handle, slug)
-            slots = await ctx.service.slots(link, local_days_window(first, last, tz_name), duration)
+            link, owner = await ctx.service.resolve_link(handle, slug)
+            slots = await ctx.service.slots(link, local_days_window(first, last, tz_name), duration, owner)
             return json.dumps({
                 "timeZone": tz_name,
                 "duration": duration or link.rules.duration,

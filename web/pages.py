@@ -89,11 +89,11 @@ LOOKAHEAD_DAYS = 30
 
 
 async def _week(ctx: WebContext, link: EventType, tz_name: str, week_start: date,
-                duration: int | None = None) -> Any:
+                duration: int | None = None, owner: User | None = None) -> Any:
     today = local_today(ctx, tz_name)
     window = local_days_window(week_start, week_start + timedelta(days=LOOKAHEAD_DAYS - 1), tz_name)
     key = ("week", link.id, link.version, tz_name, week_start, duration)
-    slots = await ctx.reads.run(key, lambda: ctx.service.slots(link, window, duration))
+    slots = await ctx.reads.run(key, lambda: ctx.service.slots(link, window, duration, owner))
     return week_view(slots, tz_name, week_start, today)
 
 
@@ -126,7 +126,7 @@ async def _slots_page(ctx: WebContext, request: web.Request, link: EventType, ow
     tz, detected = viewer_zone(request, owner.time_zone)
     week_start = parse_week(request.query.get("week"), local_today(ctx, tz))
     try:
-        week = await _week(ctx, link, tz, week_start)
+        week = await _week(ctx, link, tz, week_start, owner=owner)
     except SlotwiseError as exc:
         return message_page(ctx, request, exc)
     path = f"/book/{owner.handle}/{link.slug}"
