@@ -242,10 +242,11 @@ async def wait_until_serving(base_url: str, seconds: float = 30.0) -> bool:
     return False
 
 
+Demo = tuple[User, EventType] | None
 DEMO_HOST_UPN = "adele@contoso.example"  # the first of the emulator's demo people
 
 
-async def bootstrap_sandbox(services: Services) -> tuple[User, EventType] | None:
+async def bootstrap_sandbox(services: Services) -> Demo:
     """Sandbox: the first demo person as a connected host with an 'Intro call' link."""
     emulator = services.emulator
     if emulator is None:
@@ -311,14 +312,18 @@ def build_app(settings: Settings) -> web.Application:
                              app_password=settings.microsoft_app_password,
                              app_tenant_id=settings.microsoft_app_tenant_id, app_type=settings.microsoft_app_type)
         app[BOT_RUNTIME] = bot
+        bootstraps: list[asyncio.Task[Demo]] = []
         tasks = [asyncio.create_task(run_periodically(settings.reconcile_interval, "reconciliation",
                                                       services.reconciler.run))]
         if settings.outbox_interval > 0:
             tasks.append(asyncio.create_task(bot.runner.run_forever(settings.outbox_interval)))
         if emulator is not None:
-            tasks.append(asyncio.create_task(_announce_sandbox(services)))
+            tasks.append(asyncio.create_task(_announce_sandbox(services, bootstraps)))
         yield
         await bot.runner.stop()  # lets a delivery in flight finish instead of cutting it off
+        for bootstrap in bootstraps:  # it writes to the database: let it finish, never cut a write in half
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(bootstrap), timeout=10)
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -330,13 +335,17 @@ def build_app(settings: Settings) -> web.Application:
     return app
 
 
-async def _announce_sandbox(services: Services) -> None:
+async def _announce_sandbox(services: Services, bootstraps: list[asyncio.Task[Demo]]) -> None:
+    """Once the app serves (MSAL reaches the emulator over HTTP), prepare the demo host, print the guide.
+    The bootstrap runs as its own task (listed in ``bootstraps``) so shutdown can wait for it."""
     settings = services.settings
     if not await wait_until_serving(settings.local_base_url):
         log.error("the app did not come up on %s", settings.local_base_url)
         return
+    bootstrap = asyncio.create_task(bootstrap_sandbox(services))
+    bootstraps.append(bootstrap)
     try:
-        demo = await bootstrap_sandbox(services)
+        demo = await asyncio.shield(bootstrap)
     except Exception:
         log.exception("could not prepare the sandbox demo host")
         demo = None
