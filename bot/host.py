@@ -1,5 +1,6 @@
-"""What a host does in chat or from a card: connect / disconnect Outlook, create, list, view, edit,
-save and delete links, see upcoming bookings, pick one to cancel, adjust their zone and hours.
+"""What a host does in chat or from a card: connect / disconnect Outlook (by sign-in link or Teams single
+sign-on), create, list, view, edit, save and delete links, see upcoming bookings, pick one to cancel,
+adjust their zone and hours.
 
 Every function acts for the turn's own user and only ever loads links through ``LinkService.get`` /
 ``find`` (owner and tenant checked), so a link id from someone else's card is "No such link".
@@ -14,6 +15,7 @@ from bot.context import Turn
 from bot.reply import Reply
 from cards import (
     connect_prompt,
+    consent_blocked,
     first_run,
     link_created,
     links_list,
@@ -25,8 +27,8 @@ from cards import (
 )
 from cards.links import booking_url
 from cards.settings import FORM_ERROR
-from scheduling.domain import Booking, ConnectionStatus, EventType, LinkKind, User
-from scheduling.errors import Conflict, NotFound
+from scheduling.domain import Booking, ConnectionStatus, EventType, LinkKind, OutboxItem, User
+from scheduling.errors import Conflict, NotFound, SignInRequired
 from scheduling.links import NewLink, availability_from_mailbox
 
 UPCOMING_LIMIT = 200
@@ -38,9 +40,10 @@ def link_url(turn: Turn, host: User, link: EventType) -> str:
     return booking_url(turn.deps.base_url, host.handle, link.slug)
 
 
-def connect_reply(turn: Turn, user: User) -> Reply:
-    """Sign-in card: "reconnect" when the connection broke, "connect" when there never was one."""
-    url = turn.sign_in_url(user)
+def connect_reply(turn: Turn, user: User, claims: str | None = None) -> Reply:
+    """Sign-in card: "reconnect" when the connection broke, "connect" when there never was one.
+    ``claims``: an MFA / Conditional Access challenge the sign-in must pass on."""
+    url = turn.sign_in_url(user, claims or None)
     if user.connection_status is ConnectionStatus.BROKEN:
         return Reply(card=reconnect_required(url, host_is_viewer=True))
     return Reply(card=connect_prompt(url))
@@ -63,6 +66,32 @@ async def connect(turn: Turn) -> Reply:
         return host
     defaults = await turn.deps.links.mailbox_defaults(host)
     return Reply(card=first_run(defaults.time_zone, availability_from_mailbox(defaults)))
+
+
+async def connect_with_sso(turn: Turn, token: str, exchange_id: str) -> User:
+    """Teams SSO (``signin/tokenExchange``): exchange the Teams token on-behalf-of and connect the acting
+    user. The "you're connected" message goes through the outbox, keyed by the exchange id, so the copies
+    Teams sends of one exchange (one per signed-in client) make one message. Raises SignInRequired."""
+    user = await turn.actor()
+    connected = turn.refresh_actor(await turn.deps.connections.connect_with_sso(user, token))
+    await turn.deps.outbox.enqueue([OutboxItem(
+        "host.connected", connected.tenant_id,
+        {"hostId": connected.id, "hostName": connected.display_name, "timeZone": connected.time_zone},
+        f"host.connected:{connected.id}:sso:{exchange_id}")])
+    return connected
+
+
+async def sso_failure_reply(turn: Turn, exc: SignInRequired) -> Reply | None:
+    """What to tell the user in chat when SSO could not connect them (Teams also shows its sign-in card):
+    the admin-consent card, or for MFA a sign-in link carrying the claims challenge; None otherwise."""
+    user = turn.known_actor
+    if user is None:
+        return None
+    if exc.kind == "consent" and exc.admin_consent_url:
+        return Reply(card=consent_blocked(exc.admin_consent_url))
+    if exc.kind == "mfa":
+        return connect_reply(turn, await turn.deps.users.get(user.id) or user, exc.claims)
+    return None
 
 
 async def disconnect(turn: Turn) -> Reply:

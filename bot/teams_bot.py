@@ -6,7 +6,10 @@
   ``adaptiveCard/action`` -> card verbs (bot.routing), answered with the card that replaces the clicked one;
   ``composeExtension/queryLink`` (and the anonymous variant) -> link unfurling;
   ``composeExtension/query`` -> the "searchLinks" search;
-  ``signin/tokenExchange`` / ``signin/verifyState`` -> acknowledged (Teams SSO is handled elsewhere);
+  ``signin/tokenExchange`` -> Teams single sign-on (:class:`SsoExchanges`): 200 once connected, else 412
+  with a TokenExchangeInvokeResponse so Teams falls back to its sign-in card (teams-facts §1.7), plus the
+  admin-consent card (consent) or a sign-in link with the claims (MFA) in chat; 400 when malformed;
+  ``signin/verifyState`` -> acknowledged (no Bot Framework OAuth connection is used);
   anything else -> 501, as the protocol expects for an invoke a bot does not implement.
 * ``installationUpdate`` (add) and ``conversationUpdate`` adding the bot: the conversation reference is
   stored (personal chats: that is where notifications go) and the bot introduces itself;
@@ -18,27 +21,36 @@ Errors never escape a turn: each is turned into an error card by bot.errors.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from http import HTTPStatus
 
 from botbuilder.core import InvokeResponse, TurnContext
 from botbuilder.core.teams import TeamsActivityHandler
+from botbuilder.schema import TokenExchangeInvokeResponse
 
-from bot import chat, routing, unfurl
-from bot.context import Turn, UnknownSender, conversation_reference, is_personal
+from bot import chat, host, routing, unfurl
+from bot.context import Turn, UnknownSender, conversation_reference, is_personal, tenant_of
 from bot.deps import BotDeps
 from bot.errors import error_reply
 from bot.reply import Json, Reply, card_action_body, message_activity
 from cards import help_card
+from scheduling.errors import SignInRequired, SlotwiseError
+from scheduling.ports import Clock
 
 log = logging.getLogger("slotwise.bot")
 
 WELCOME = ("Hi, I'm Slotwise. I give you scheduling links people can book from Teams or the web, with the "
            "meeting written straight into your Outlook calendar. Try **make a 30-min link**.")
-ACKNOWLEDGED_INVOKES = frozenset({"signin/tokenExchange", "signin/verifyState"})
+ACKNOWLEDGED_INVOKES = frozenset({"signin/verifyState"})
+SSO_INVOKE = "signin/tokenExchange"
+SSO_FAILED = "Single sign-on could not connect your calendar. Proceed with the regular sign-in."
+SSO_DEDUPE_WINDOW = timedelta(minutes=5)
 UNFURL_INVOKES = frozenset({"composeExtension/queryLink", "composeExtension/anonymousQueryLink"})
 
 
@@ -46,6 +58,7 @@ class SlotwiseBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder shi
     def __init__(self, deps: BotDeps) -> None:
         super().__init__()
         self.deps = deps
+        self.sso = SsoExchanges(deps.clock)
 
     # ------------------------------------------------------------------ messages
 
@@ -81,10 +94,58 @@ class SlotwiseBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder shi
             return await extension_answer(unfurl.search_links(turn, turn_context.activity.value),
                                           unfurl.message_result("Your links can't be listed right now. Please try "
                                                                 "again in a moment."))
+        if name == SSO_INVOKE:
+            if is_personal(turn.activity):
+                await self.remember_conversation(turn)
+            return await self.token_exchange(turn)
         if name in ACKNOWLEDGED_INVOKES:
             return InvokeResponse(status=int(HTTPStatus.OK))
         log.info("ignoring invoke %r", name)
         return InvokeResponse(status=int(HTTPStatus.NOT_IMPLEMENTED))
+
+    async def token_exchange(self, turn: Turn) -> InvokeResponse:
+        """``signin/tokenExchange``: connect the sender's calendar with their Teams SSO token."""
+        value = turn.activity.value
+        value = value if isinstance(value, Mapping) else {}
+        exchange_id, token, connection = value.get("id"), value.get("token"), value.get("connectionName")
+        exchange_id = exchange_id if isinstance(exchange_id, str) else None
+        connection = connection if isinstance(connection, str) else None
+        sender = turn.activity.from_property
+        aad = sender.aad_object_id if sender is not None else None
+        tenant = tenant_of(turn.activity)
+        if not exchange_id or not isinstance(token, str) or not token or not tenant or not aad:
+            return exchange_response(HTTPStatus.BAD_REQUEST, exchange_id, connection,
+                                     "The token exchange request is missing its id, token or sender.")
+
+        async def exchange() -> InvokeResponse:
+            return await self._exchange(turn, token, exchange_id, connection)
+
+        return await self.sso.once(f"{tenant}/{aad}/{exchange_id}", exchange)
+
+    async def _exchange(self, turn: Turn, token: str, exchange_id: str, connection: str | None) -> InvokeResponse:
+        try:
+            await host.connect_with_sso(turn, token, exchange_id)
+        except SignInRequired as exc:
+            log.info("SSO token exchange needs a sign-in (%s): %s", exc.kind, exc.message)
+            await self._tell(turn, host.sso_failure_reply(turn, exc))
+            return exchange_response(HTTPStatus.PRECONDITION_FAILED, exchange_id, connection, exc.message)
+        except SlotwiseError as exc:  # Graph or the token service failed, SSO not configured, unknown sender
+            log.info("SSO token exchange failed: %s", exc.message)
+            return exchange_response(HTTPStatus.PRECONDITION_FAILED, exchange_id, connection, exc.message)
+        except Exception:
+            log.exception("SSO token exchange failed")
+            return exchange_response(HTTPStatus.PRECONDITION_FAILED, exchange_id, connection, SSO_FAILED)
+        return exchange_response(HTTPStatus.OK, exchange_id, connection)
+
+    @staticmethod
+    async def _tell(turn: Turn, reply: Awaitable[Reply | None]) -> None:
+        """Send a message in the turn's conversation; a failure to do so never changes the invoke answer."""
+        try:
+            message = await reply
+            if message is not None:
+                await turn.context.send_activity(message_activity(message))
+        except Exception:
+            log.exception("could not send the sign-in help after a failed SSO exchange")
 
     async def _card_action(self, turn: Turn) -> Reply:
         return await routing.run_action(turn, routing.card_action_of(turn.activity.value))
@@ -128,6 +189,62 @@ class SlotwiseBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder shi
             return
         except Exception:
             log.exception("could not store the conversation reference")
+
+
+def exchange_response(status: HTTPStatus, exchange_id: str | None, connection: str | None,
+                      failure: str | None = None) -> InvokeResponse:
+    """A ``signin/tokenExchange`` answer: a TokenExchangeInvokeResponse (failureDetail when it failed)."""
+    body = TokenExchangeInvokeResponse(id=exchange_id, connection_name=connection,
+                                       failure_detail=failure[:500] if failure else None)
+    return InvokeResponse(status=int(status), body=body.serialize())
+
+
+@dataclass
+class _Exchange:
+    started: datetime
+    outcome: asyncio.Future[InvokeResponse]
+
+
+class SsoExchanges:
+    """Teams sends one ``signin/tokenExchange`` per signed-in client, all with the same ``value.id``
+    (teams-facts §1.7). The first one is exchanged; copies arriving while it runs get its answer, and
+    copies of a successful one within ``window`` are answered 200 at once, without calling Microsoft
+    again. A failed exchange is forgotten once answered, so a retry (after consent, say) runs afresh.
+    In-process only: across replicas the outbox's dedupe key still makes one "connected" message."""
+
+    def __init__(self, clock: Clock, window: timedelta = SSO_DEDUPE_WINDOW, limit: int = 10_000) -> None:
+        self.clock = clock
+        self.window = window
+        self.limit = limit
+        self._recent: dict[str, _Exchange] = {}
+
+    def _prune(self, now: datetime) -> None:
+        for key, entry in list(self._recent.items()):
+            if entry.outcome.done() and (now - entry.started > self.window or len(self._recent) > self.limit):
+                del self._recent[key]
+
+    async def once(self, key: str, exchange: Callable[[], Awaitable[InvokeResponse]]) -> InvokeResponse:
+        now = self.clock.now()
+        self._prune(now)
+        while (entry := self._recent.get(key)) is not None:
+            try:
+                return await asyncio.shield(entry.outcome)
+            except asyncio.CancelledError:
+                if not entry.outcome.cancelled():
+                    raise  # this turn itself was cancelled
+                # the first copy was cancelled mid-way: it is gone from _recent, so exchange this one
+        outcome: asyncio.Future[InvokeResponse] = asyncio.get_running_loop().create_future()
+        self._recent[key] = _Exchange(now, outcome)
+        try:
+            response = await exchange()
+        except BaseException:
+            del self._recent[key]
+            outcome.cancel()
+            raise
+        if response.status != int(HTTPStatus.OK):
+            del self._recent[key]
+        outcome.set_result(response)
+        return response
 
 
 async def answer(turn: Turn, work: Awaitable[Reply]) -> Reply:

@@ -74,9 +74,9 @@ async def test_unknown_invoke_is_acknowledged_with_501(bot: Bot) -> None:
     assert bot.connector.sent == []
 
 
-async def test_signin_token_exchange_is_acknowledged(bot: Bot) -> None:
-    status, _ = await bot.invoke(bot.activity("signin_token_exchange", DANA))
-    assert status == 200
+async def test_a_token_exchange_whose_token_names_nobody_gets_412_so_teams_falls_back(bot: Bot) -> None:
+    status, body = await bot.invoke(bot.activity("signin_token_exchange", DANA))
+    assert status == 412 and body["failureDetail"]
 
 
 @pytest.mark.parametrize("kind", ["messageReaction", "typing", "event", "endOfConversation", "somethingNew"])
