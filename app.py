@@ -221,7 +221,8 @@ def bot_deps(services: Services) -> BotDeps:
     repos = services.repos
     return BotDeps(booking=services.booking, links=services.links, connections=services.connections,
                    users=repos.users, bookings=repos.bookings, event_types=repos.event_types, outbox=repos.outbox,
-                   clock=SystemClock(), base_url=services.settings.base_url, sandbox=services.settings.sandbox)
+                   clock=SystemClock(), base_url=services.settings.base_url, sandbox=services.settings.sandbox,
+                   app_id=services.settings.microsoft_app_id)
 
 
 async def close_services(services: Services) -> None:

@@ -26,6 +26,13 @@ class BotDeps:
     clock: Clock
     base_url: str  # public base URL of the web pages: {base}/book/..., {base}/manage/..., {base}/auth/...
     sandbox: bool = False  # no Azure bot: users get a sandbox mailbox address when Teams gives none
+    app_id: str = ""  # the bot's Entra app id: with it, sign-in cards also offer Teams SSO
+
+    @property
+    def sso_resource(self) -> str:
+        """The manifest's webApplicationInfo.resource: the audience Teams requests an SSO token for."""
+        host = self.base_url.split("://", 1)[-1].split("/", 1)[0]
+        return f"api://{host}/botid-{self.app_id}" if self.app_id and not self.sandbox else ""
 
     def url(self, path: str) -> str:
         return self.base_url.rstrip("/") + path

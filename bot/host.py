@@ -8,11 +8,12 @@ Every function acts for the turn's own user and only ever loads links through ``
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from bot.context import Turn
-from bot.reply import Reply
+from bot.reply import Reply, sso_oauth_card
 from cards import (
     connect_prompt,
     consent_blocked,
@@ -44,9 +45,11 @@ def connect_reply(turn: Turn, user: User, claims: str | None = None) -> Reply:
     """Sign-in card: "reconnect" when the connection broke, "connect" when there never was one.
     ``claims``: an MFA / Conditional Access challenge the sign-in must pass on."""
     url = turn.sign_in_url(user, claims or None)
+    resource = turn.deps.sso_resource
+    oauth = sso_oauth_card(resource, url, uuid.uuid4().hex) if resource and not claims else None
     if user.connection_status is ConnectionStatus.BROKEN:
-        return Reply(card=reconnect_required(url, host_is_viewer=True))
-    return Reply(card=connect_prompt(url))
+        return Reply(card=reconnect_required(url, host_is_viewer=True), oauth=oauth)
+    return Reply(card=connect_prompt(url), oauth=oauth)
 
 
 async def connected_host(turn: Turn) -> User | Reply:

@@ -1,0 +1,38 @@
+"""The OAuthCard that lets Teams try single sign-on before our own sign-in page (production only)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.deps import BotDeps
+from bot.reply import OAUTH_CARD, Reply, message_activity, sso_oauth_card
+
+APP_ID = "11111111-2222-3333-4444-555555555555"
+
+
+def deps(**kw: Any) -> BotDeps:
+    base: dict[str, Any] = {name: None for name in ("booking", "links", "connections", "users", "bookings",
+                                                    "event_types", "outbox", "clock")}
+    base.update(base_url="https://slotwise.example.com", app_id=APP_ID)
+    base.update(kw)
+    return BotDeps(**base)
+
+
+def test_the_sso_resource_matches_the_manifests_web_application_info() -> None:
+    from manifest.template import PackageConfig, build_manifest
+
+    manifest = build_manifest(PackageConfig.create(app_id=APP_ID, version="1.0.0",
+                                                   base_url="https://slotwise.example.com"))
+    assert deps().sso_resource == manifest["webApplicationInfo"]["resource"]
+    assert deps(sandbox=True).sso_resource == "" and deps(app_id="").sso_resource == ""
+
+
+def test_the_connect_message_carries_the_oauth_card_after_the_adaptive_card() -> None:
+    oauth = sso_oauth_card(deps().sso_resource, "https://slotwise.example.com/auth/start?state=s", "x1")
+    activity = message_activity(Reply(card={"type": "AdaptiveCard", "version": "1.5", "body": []}, oauth=oauth))
+    assert [a.content_type for a in activity.attachments] == ["application/vnd.microsoft.card.adaptive", OAUTH_CARD]
+    content = activity.attachments[1].content
+    assert content["tokenExchangeResource"] == {"id": "x1",
+                                                "uri": f"api://slotwise.example.com/botid-{APP_ID}"}
+    assert content["buttons"][0] == {"type": "signin", "title": "Connect Outlook",
+                                     "value": "https://slotwise.example.com/auth/start?state=s"}
