@@ -44,7 +44,7 @@ lint: setup
 types: setup
 	$(VENV)/bin/mypy
 
-pytest: setup $(TEAMS_SCHEMA) chromium
+pytest: setup $(TEAMS_SCHEMA) chromium playground
 	$(PY) -m pytest
 
 check: lint types pytest
