@@ -10,41 +10,19 @@ fails: CI must run it.
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.browser import CHROMIUM_ARGS, require_browser
 from tests.e2e.conftest import Stack
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage"]
-INSTALL_HINT = ("headless Chromium is needed: `apt-get install -y chromium` (Debian, or `make chromium`) and "
-                "`pip install 'playwright>=1.45,<2'` (no `playwright install`: the system Chromium is used)")
 TIMEOUT_MS = 15_000
-
-
-def require_browser() -> str:
-    path = os.environ.get("SLOTWISE_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-    missing = [what for what, ok in (("chromium", path is not None),
-                                     ("playwright", importlib.util.find_spec("playwright") is not None)) if not ok]
-    if missing:
-        message = f"missing {', '.join(missing)}: {INSTALL_HINT}"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    assert path is not None
-    return path
-
-
 async def shot(element: Any, name: str) -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / name

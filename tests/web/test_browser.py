@@ -7,9 +7,6 @@ fails: CI must run it.
 
 from __future__ import annotations
 
-import importlib.util
-import os
-import shutil
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
@@ -19,36 +16,13 @@ from zoneinfo import ZoneInfo
 import pytest
 import pytest_asyncio
 
+from tests.browser import CHROMIUM_ARGS, require_browser
 from tests.web.conftest import DEMO_PATH, DEMO_UPN, HOST_TZ, Site
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 VISITOR_TZ = "Asia/Tokyo"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage"]
-INSTALL_HINT = ("headless Chromium is needed: `apt-get install -y chromium` (Debian) and "
-                "`pip install 'playwright>=1.45,<2'` (no `playwright install`: the system Chromium is used)")
-
-
-def chromium_path() -> str | None:
-    return os.environ.get("SLOTWISE_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-def require_browser() -> str:
-    path = chromium_path()
-    missing = [what for what, ok in (("chromium", path is not None),
-                                     ("playwright", importlib.util.find_spec("playwright") is not None)) if not ok]
-    if missing:
-        message = f"missing {', '.join(missing)}: {INSTALL_HINT}"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    assert path is not None
-    return path
-
-
 @pytest_asyncio.fixture(loop_scope="session")
 async def browser_page() -> AsyncIterator[Any]:
     executable = require_browser()
