@@ -8,6 +8,7 @@ a :class:`graph.errors.GraphThrottled` instead of a hung booking page.
 
 from __future__ import annotations
 
+import contextlib
 import random
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,10 +25,8 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     text = value.strip()
     if not text:
         return None
-    try:
+    with contextlib.suppress(ValueError):  # seconds ("2.128"), else an HTTP date below
         return max(0.0, float(text))
-    except ValueError:
-        pass
     try:
         when = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):
