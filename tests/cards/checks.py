@@ -1,6 +1,6 @@
 """Checks every card built in the card tests goes through (``check_card``).
 
-* valid against the official Adaptive Card 1.5 schema (``../shared/schemas/adaptive-card-1.5.json``,
+* valid against the official Adaptive Card 1.5 schema (``tests/contracts/adaptive-card-1.5.json``,
   draft-06), for the 1.3 unfurl cards too;
 * for cards declaring an older version, no element, action, property or enum type newer than that
   version, using the ``version`` annotations of the same schema file (so this is not a hand list);
@@ -18,14 +18,14 @@ import json
 import re
 from collections.abc import Iterator
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft6Validator
 
 from cards.verbs import ALL_VERBS, VERB_DATA
+from tests.contracts import ADAPTIVE_CARD_SCHEMA
 
-SCHEMA_PATH = Path(__file__).resolve().parents[3] / "shared" / "schemas" / "adaptive-card-1.5.json"
+SCHEMA_PATH = ADAPTIVE_CARD_SCHEMA
 SIZE_BUDGET = 28 * 1000  # bytes of UTF-8 JSON; conservative reading of "28 KB"
 MAX_ACTIONS = 6
 

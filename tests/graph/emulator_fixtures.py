@@ -11,7 +11,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,8 +18,9 @@ from aiohttp import web
 from openapi_schema_validator import OAS30Validator
 
 from graph.sandbox import EmulatorState, create_graph_app, create_login_app
+from tests.contracts import GRAPH_CALENDAR_OPENAPI
 
-SCHEMA_PATH = Path(__file__).resolve().parents[3] / "shared" / "schemas" / "graph-v1.0-calendar-openapi.json"
+SCHEMA_PATH = GRAPH_CALENDAR_OPENAPI
 T0 = datetime(2030, 3, 4, 0, 0, tzinfo=UTC)  # a Monday, outside any DST change in Europe and the US
 ADELE = "adele@contoso.example"
 MEGAN = "megan@contoso.example"

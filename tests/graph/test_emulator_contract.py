@@ -1,5 +1,5 @@
 """Contract tests: the emulator's responses validated against the official Graph v1.0 OpenAPI subset
-(``shared/schemas/graph-v1.0-calendar-openapi.json``) and against the documented examples of
+(``tests/contracts/graph-v1.0-calendar-openapi.json``) and against the documented examples of
 ``reference/graph-facts.md``, over a realistic seeded world."""
 
 from __future__ import annotations
