@@ -122,9 +122,13 @@ def first_run(time_zone: str, working_hours: Availability | Weekly | str, *,
     return card(body, actions, fallback_text=f"{lead} Time zone {time_zone}, working hours {summary}.")
 
 
-def connect_prompt(sign_in_url: str) -> Json:
-    """The host has never connected Outlook: why Slotwise needs it, a Connect button and a re-check."""
+def connect_prompt(sign_in_url: str, *, admin_approved: bool = False) -> Json:
+    """The host has never connected Outlook: why Slotwise needs it, a Connect button and a re-check.
+    ``admin_approved``: sent when their IT admin has just approved Slotwise for the organisation."""
+    approved = [text("Your IT admin approved Slotwise", weight="bolder", color="good"),
+                text("You can connect your calendar now.", spacing="none")] if admin_approved else []
     return card([
+        *approved,
         text("Connect your Outlook calendar", weight="bolder", size="medium", color="accent"),
         text("Slotwise reads your free/busy time to offer only times you're free, and adds booked meetings "
              "(with a Teams link) to your calendar. It never reads the content of your meetings."),

@@ -1,15 +1,24 @@
 """Delegated Microsoft identity for Graph: MSAL confidential client, one encrypted token cache per user.
 
 * **Per-user cache.** Each user's ``msal.SerializableTokenCache`` lives in a
-  :class:`scheduling.ports.TokenCacheStore` as one Fernet-encrypted blob (key derived with HKDF-SHA256
-  from the Slotwise secret key, which is passed in, never read from the environment). A blob is
-  loaded, used and - only when ``has_state_changed`` - saved back, under a per-user lock.
+  :class:`scheduling.ports.TokenCacheStore` as one encrypted blob (:class:`TokenCacheCipher`: AES-256-GCM
+  under the token-cache key derived from the Slotwise secret key, with the Slotwise user id as associated
+  data, so a blob copied to another user's row does not decrypt; the secret is passed in, never read
+  from the environment). Blobs of the first format (Fernet, not bound to a user) are still read and are
+  re-encrypted in the current format the first time they are loaded. A blob is loaded, used and - only
+  when ``has_state_changed`` - saved back, under a per-user lock.
 * **Silent first.** :meth:`MsalIdentity.access_token` calls ``acquire_token_silent_with_error`` before
   every Graph call, so access tokens are refreshed transparently from the stored refresh token (a
   booking made while the host is offline works); failures are typed (``graph.errors.msal_error``).
-* **Connecting.** Teams SSO: :meth:`MsalIdentity.exchange_sso_token` (on-behalf-of). Fallback:
-  :meth:`MsalIdentity.start_sign_in` / :meth:`MsalIdentity.complete_sign_in` (authorization code with
-  PKCE, ``state`` from the caller). Both start from an empty cache, so a blob holds one account.
+* **Tenant.** On-behalf-of runs against the tenant of the incoming Teams token (its ``tid``), the
+  sign-in fallback against the Teams user's tenant, and a silent refresh against the tenant the cache's
+  tokens were issued in, never ``organizations``/``common``: a guest gets a token of the tenant they
+  use Teams in, not of their home tenant.
+* **Connecting.** Teams SSO: :meth:`MsalIdentity.obtain_sso_tokens` (on-behalf-of). Fallback:
+  :meth:`MsalIdentity.start_sign_in` / :meth:`MsalIdentity.redeem_sign_in` (authorization code with
+  PKCE, ``state`` from the caller). Both start from an empty cache, so a blob holds one account, and
+  both return :class:`PendingTokens`: nothing is stored until the caller has checked whose account it
+  is and calls ``keep()`` (:meth:`exchange_sso_token` / :meth:`complete_sign_in` keep at once).
 * **Threads.** msal is blocking (its constructor already fetches the OIDC discovery document), so every
   msal call runs in ``asyncio.to_thread``; discovery is cached in one ``http_cache`` per instance.
 * **Sandbox.** :func:`sandbox_http_client` gives MSAL an ``httpx.Client`` that forwards
@@ -24,24 +33,29 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import binascii
 import json
 import logging
+import os
 import secrets
 import threading
 import weakref
-from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 from urllib.parse import quote, urlencode, urlsplit
 
 import httpx
 import msal
+from cryptography.exceptions import InvalidTag
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from msal.exceptions import MsalServiceError
 
 from graph.errors import CalendarAuthError, GraphError, GraphTransient, InteractionRequired, msal_error
+from scheduling.keys import TOKEN_CACHE, derive_key
 from scheduling.ports import TokenCacheStore
 
 log = logging.getLogger("slotwise.graph")
@@ -54,8 +68,11 @@ GRAPH_SCOPES: tuple[str, ...] = (
 )
 RESERVED_SCOPES = frozenset({"openid", "profile", "offline_access"})
 MICROSOFT_LOGIN = "https://login.microsoftonline.com"
-_HKDF_SALT = b"slotwise/msal-token-cache"
-_HKDF_INFO = b"fernet-key-v1"
+_LEGACY_HKDF_SALT = b"slotwise/msal-token-cache"  # format 1 (Fernet): read only, re-encrypted when loaded
+_LEGACY_HKDF_INFO = b"fernet-key-v1"
+_CACHE_FORMAT = b"sw2."  # format 2: AES-256-GCM, the user id as associated data
+_CACHE_AAD = b"slotwise/token-cache/v2\x00"
+_MULTI_TENANT = frozenset({"common", "organizations", "consumers"})
 _UNREACHABLE = "Slotwise can't reach the Microsoft sign-in service right now. Try again shortly."
 _NOT_CONNECTED = "This person hasn't connected their Outlook calendar to Slotwise yet."
 _STALE_SIGN_IN = "That sign-in link expired or was already used. Please sign in again."
@@ -85,7 +102,11 @@ class IdentityConfig:
 
     @property
     def authority(self) -> str:
-        return f"{self.authority_host.rstrip('/')}/{self.tenant}"
+        return self.authority_for(None)
+
+    def authority_for(self, tenant: str | None) -> str:
+        """The authority of ``tenant`` (a user's own tenant id), or of the configured tenant."""
+        return f"{self.authority_host.rstrip('/')}/{tenant or self.tenant}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,29 +130,69 @@ class SignInStart:
     flow: dict[str, Any] = field(repr=False)
 
 
-class TokenCacheCipher:
-    """Fernet encryption of token-cache blobs; the key is HKDF-SHA256 of the secret key.
+@dataclass(frozen=True, slots=True)
+class PendingTokens:
+    """Tokens just obtained for ``signed_in``, in memory only: ``await keep()`` stores them (encrypted) as
+    the cache of the Slotwise user they were requested for. Drop it to store nothing."""
 
-    ``previous_secret_keys`` still decrypt (key rotation); new blobs use ``secret_key``."""
+    signed_in: SignedInUser
+    keep: Callable[[], Awaitable[None]] = field(repr=False, compare=False)
+
+
+class TokenCacheCipher:
+    """Encryption of token-cache blobs, each bound to the Slotwise user it belongs to.
+
+    Format 2 (written): ``sw2.`` + base64url(nonce || AES-256-GCM ciphertext and tag), the key derived
+    with :func:`scheduling.keys.derive_key` for the token-cache purpose, the user id as associated data.
+    Format 1 (read only, from before): Fernet with an HKDF-SHA256 key of the secret, not bound to a user;
+    :meth:`is_current` tells the caller to re-encrypt it. ``previous_secret_keys`` still decrypt (key
+    rotation); new blobs use ``secret_key``."""
 
     def __init__(self, secret_key: str | bytes, previous_secret_keys: Sequence[str | bytes] = ()) -> None:
         keys = [secret_key, *previous_secret_keys]
         if not secret_key:
             raise ValueError("a secret key is required to encrypt token caches")
-        self._fernet = MultiFernet([Fernet(self._derive(k)) for k in keys])
+        self._aeads = [AESGCM(derive_key(k, TOKEN_CACHE)) for k in keys]
+        self._legacy = MultiFernet([Fernet(self._legacy_key(k)) for k in keys])
 
     @staticmethod
-    def _derive(secret: str | bytes) -> bytes:
+    def _legacy_key(secret: str | bytes) -> bytes:
         material = secret.encode("utf-8") if isinstance(secret, str) else secret
-        key = HKDF(algorithm=hashes.SHA256(), length=32, salt=_HKDF_SALT, info=_HKDF_INFO).derive(material)
+        key = HKDF(algorithm=hashes.SHA256(), length=32, salt=_LEGACY_HKDF_SALT,
+                   info=_LEGACY_HKDF_INFO).derive(material)
         return base64.urlsafe_b64encode(key)
 
-    def encrypt(self, text: str) -> bytes:
-        return self._fernet.encrypt(text.encode("utf-8"))
+    @staticmethod
+    def _aad(user_id: str) -> bytes:
+        return _CACHE_AAD + user_id.encode("utf-8")
 
-    def decrypt(self, blob: bytes) -> str:
-        """Raises :class:`cryptography.fernet.InvalidToken` for a blob not made with our keys."""
-        return self._fernet.decrypt(blob).decode("utf-8")
+    @staticmethod
+    def is_current(blob: bytes) -> bool:
+        """Whether ``blob`` is in the current (user-bound) format."""
+        return blob.startswith(_CACHE_FORMAT)
+
+    def encrypt(self, text: str, user_id: str) -> bytes:
+        nonce = os.urandom(12)
+        sealed = self._aeads[0].encrypt(nonce, text.encode("utf-8"), self._aad(user_id))
+        return _CACHE_FORMAT + base64.urlsafe_b64encode(nonce + sealed)
+
+    def decrypt(self, blob: bytes, user_id: str) -> str:
+        """The cache text of ``user_id``'s blob. Raises :class:`cryptography.fernet.InvalidToken` for a blob
+        not made with our keys, or made for another user."""
+        if not self.is_current(blob):
+            return self._legacy.decrypt(blob).decode("utf-8")
+        try:
+            raw = base64.urlsafe_b64decode(blob[len(_CACHE_FORMAT):])
+        except (binascii.Error, ValueError) as exc:
+            raise InvalidToken from exc
+        if len(raw) < 12 + 16:
+            raise InvalidToken
+        for aead in self._aeads:
+            try:
+                return aead.decrypt(raw[:12], raw[12:], self._aad(user_id)).decode("utf-8")
+            except InvalidTag:
+                continue
+        raise InvalidToken
 
 
 class _LockedDict(MutableMapping[Any, Any]):
@@ -210,10 +271,11 @@ class MsalIdentity:
             self._locks[user_id] = lock
         return lock
 
-    def _app(self, cache: msal.TokenCache | None = None) -> msal.ConfidentialClientApplication:
+    def _app(self, cache: msal.TokenCache | None = None,
+             tenant: str | None = None) -> msal.ConfidentialClientApplication:
         kwargs: dict[str, Any] = {
             "client_credential": self.config.client_secret,
-            "authority": self.config.authority,
+            "authority": self.config.authority_for(tenant),
             "token_cache": cache,
             "http_cache": self._http_cache,
             "timeout": self.config.timeout,
@@ -228,21 +290,43 @@ class MsalIdentity:
             raise GraphError(_UNREACHABLE, graph_code="authority_unavailable", detail=str(exc)) from exc
 
     async def _load(self, user_id: str) -> msal.SerializableTokenCache | None:
+        """``user_id``'s cache (call under the user's lock). A blob in the old format is re-encrypted in the
+        current one at once; a blob that doesn't decrypt for this user (another key, or copied from another
+        user's row) raises CalendarAuthError: that user is not connected."""
         blob = await self._store.load_token_cache(user_id)
         if blob is None:
             return None
         try:
-            text = self._cipher.decrypt(blob)
+            text = self._cipher.decrypt(blob, user_id)
         except InvalidToken as exc:
-            log.error("token cache of user %s can't be decrypted (secret key changed?)", user_id)
-            raise CalendarAuthError(graph_code="token_cache_unreadable") from exc
+            log.error("token cache of user %s can't be decrypted (secret key changed, or not this user's)", user_id)
+            raise CalendarAuthError(_NOT_CONNECTED, graph_code="token_cache_unreadable") from exc
+        if not self._cipher.is_current(blob):
+            await self._store.save_token_cache(user_id, self._cipher.encrypt(text, user_id))
+            log.info("token cache of user %s re-encrypted in the current format", user_id)
         cache = msal.SerializableTokenCache()
         cache.deserialize(text)
         return cache
 
     async def _save(self, user_id: str, cache: msal.SerializableTokenCache) -> None:
         if cache.has_state_changed:
-            await self._store.save_token_cache(user_id, self._cipher.encrypt(cache.serialize()))
+            await self._store.save_token_cache(user_id, self._cipher.encrypt(cache.serialize(), user_id))
+
+    @staticmethod
+    def _cache_tenant(cache: msal.TokenCache) -> str | None:
+        """The tenant the cache's tokens were issued in: the account's realm when it is a tenant (caches made
+        since tokens are requested per tenant), else the id token's ``tid``, else the home tenant."""
+        accounts = list(cache.search(msal.TokenCache.CredentialType.ACCOUNT))
+        for account in accounts:
+            realm = str(account.get("realm") or "")
+            if realm and realm.lower() not in _MULTI_TENANT:
+                return realm
+        for id_token in cache.search(msal.TokenCache.CredentialType.ID_TOKEN):
+            tid = str(_jwt_claims(str(id_token.get("secret") or "")).get("tid") or "")
+            if tid:
+                return tid
+        home = str(accounts[0].get("home_account_id") or "") if accounts else ""
+        return home.split(".", 1)[1] if "." in home else None
 
     async def _in_thread(self, fn: Callable[[], T]) -> T:
         try:
@@ -274,16 +358,30 @@ class MsalIdentity:
     def _error(self, result: Mapping[str, Any], tenant_id: str | None) -> GraphError:
         return msal_error(result, admin_consent_url=self.admin_consent_url(tenant_id))
 
-    def _signed_in(self, user_id: str, result: Mapping[str, Any], cache: msal.TokenCache) -> SignedInUser:
+    def _signed_in(self, user_id: str, result: Mapping[str, Any], cache: msal.TokenCache,
+                   vouched: Mapping[str, Any] | None = None) -> SignedInUser:
+        """Who the tokens in ``result`` belong to: the ``oid``/``tid`` of the id token Microsoft returned (of
+        the tenant the tokens were requested in, so a guest's object id there), else of ``vouched`` (the
+        assertion Microsoft just accepted for on-behalf-of). Never the home account (``client_info``),
+        which for a guest is another tenant's identity."""
         claims = result.get("id_token_claims") or {}
+        source = claims if claims.get("oid") and claims.get("tid") else (vouched or {})
         accounts = list(cache.search(msal.TokenCache.CredentialType.ACCOUNT))
         account = accounts[0] if accounts else {}
         home = str(account.get("home_account_id") or "")
-        oid = str(claims.get("oid") or (home.split(".")[0] if "." in home else "") or claims.get("sub") or "")
-        tid = str(claims.get("tid") or (home.split(".")[1] if "." in home else "") or "")
-        return SignedInUser(user_id=user_id, object_id=oid, tenant_id=tid,
-                            username=str(claims.get("preferred_username") or account.get("username") or ""),
-                            name=str(claims.get("name") or ""), home_account_id=home)
+        return SignedInUser(user_id=user_id, object_id=str(source.get("oid") or ""),
+                            tenant_id=str(source.get("tid") or ""),
+                            username=str(claims.get("preferred_username") or source.get("preferred_username")
+                                         or account.get("username") or ""),
+                            name=str(claims.get("name") or source.get("name") or ""), home_account_id=home)
+
+    def _pending(self, user_id: str, result: Mapping[str, Any], cache: msal.SerializableTokenCache,
+                 vouched: Mapping[str, Any] | None = None) -> PendingTokens:
+        async def keep() -> None:
+            async with self._lock(user_id):
+                await self._save(user_id, cache)
+
+        return PendingTokens(self._signed_in(user_id, result, cache, vouched), keep)
 
     # ------------------------------------------------------------------ silent use
 
@@ -298,20 +396,18 @@ class MsalIdentity:
             if cache is None:
                 raise CalendarAuthError(_NOT_CONNECTED, graph_code="not_connected")
             scopes = list(self.config.scopes)
+            tenant = self._cache_tenant(cache)
 
-            def silent() -> tuple[dict[str, Any] | None, str | None]:
-                app = self._app(cache)
+            def silent() -> dict[str, Any] | None:
+                app = self._app(cache, tenant)
                 accounts = app.get_accounts()
                 if not accounts:
-                    return None, None
-                account = accounts[0]
-                home = str(account.get("home_account_id") or "")
-                tenant = home.split(".", 1)[1] if "." in home else None
-                return app.acquire_token_silent_with_error(
-                    scopes, account=account, force_refresh=force_refresh,
-                    claims_challenge=claims_challenge), tenant
+                    return None
+                result: dict[str, Any] | None = app.acquire_token_silent_with_error(
+                    scopes, account=accounts[0], force_refresh=force_refresh, claims_challenge=claims_challenge)
+                return result
 
-            result, tenant = await self._in_thread(silent)
+            result = await self._in_thread(silent)
             await self._save(user_id, cache)
         if not result:
             raise CalendarAuthError(graph_code="no_refresh_token")
@@ -323,7 +419,12 @@ class MsalIdentity:
         return TokenProvider(self)
 
     async def is_connected(self, user_id: str) -> bool:
-        return await self._store.load_token_cache(user_id) is not None
+        """Whether ``user_id`` has a token cache that is readable as theirs."""
+        async with self._lock(user_id):
+            try:
+                return await self._load(user_id) is not None
+            except CalendarAuthError:
+                return False
 
     async def disconnect(self, user_id: str) -> None:
         """Forget the user's tokens (the "disconnect" command)."""
@@ -332,40 +433,49 @@ class MsalIdentity:
 
     # ------------------------------------------------------------------ connecting
 
-    async def exchange_sso_token(self, user_id: str, sso_token: str, *,
-                                 claims_challenge: str | None = None) -> SignedInUser:
-        """Teams SSO: exchange the Teams token on-behalf-of for Graph and store the user's cache."""
-        tenant = str(_jwt_claims(sso_token).get("tid") or "") or None
+    async def obtain_sso_tokens(self, user_id: str, sso_token: str, *,
+                                claims_challenge: str | None = None) -> PendingTokens:
+        """Teams SSO: exchange the Teams token on-behalf-of for Graph, against the token's own tenant
+        (its ``tid``). Nothing is stored until ``keep()``."""
+        vouched = _jwt_claims(sso_token)
+        tenant = str(vouched.get("tid") or "") or None
         cache = msal.SerializableTokenCache()
         scopes = list(self.config.scopes)
 
         def obo() -> dict[str, Any]:
-            result: dict[str, Any] = self._app(cache).acquire_token_on_behalf_of(
+            result: dict[str, Any] = self._app(cache, tenant).acquire_token_on_behalf_of(
                 user_assertion=sso_token, scopes=scopes, claims_challenge=claims_challenge)
             return result
 
-        async with self._lock(user_id):
-            result = await self._in_thread(obo)
-            if "access_token" not in result:
-                raise self._error(result, tenant)
-            await self._save(user_id, cache)
-        return self._signed_in(user_id, result, cache)
+        result = await self._in_thread(obo)
+        if "access_token" not in result:
+            raise self._error(result, tenant)
+        return self._pending(user_id, result, cache, vouched)
+
+    async def exchange_sso_token(self, user_id: str, sso_token: str, *,
+                                 claims_challenge: str | None = None) -> SignedInUser:
+        """:meth:`obtain_sso_tokens` and store them as ``user_id``'s cache at once (no account check: for
+        callers that know whose token it is, like the sandbox connector)."""
+        pending = await self.obtain_sso_tokens(user_id, sso_token, claims_challenge=claims_challenge)
+        await pending.keep()
+        return pending.signed_in
 
     async def start_sign_in(self, state: str, *, redirect_uri: str | None = None,
                             login_hint: str | None = None, domain_hint: str | None = None,
                             claims_challenge: str | None = None, prompt: str | None = None,
-                            response_mode: str = "form_post") -> SignInStart:
-        """Begin the auth-code + PKCE sign-in. ``state`` comes from the caller (bind it to the user).
+                            response_mode: str = "form_post", tenant: str | None = None) -> SignInStart:
+        """Begin the auth-code + PKCE sign-in. ``state`` comes from the caller (bind it to the user);
+        ``tenant`` is the user's own tenant (the configured authority without it).
 
         With the default ``form_post`` the callback receives the code as a POSTed form (RFC 9700
-        §4.3.1); pass the form fields (or, with ``query``, the query parameters) to
-        :meth:`complete_sign_in`."""
+        §4.3.1); pass the form fields (or, with ``query``, the query parameters) and the same ``tenant``
+        to :meth:`redeem_sign_in`."""
         if not state:
             raise ValueError("state is required (CSRF protection)")
         scopes = list(self.config.scopes)
 
         def initiate() -> dict[str, Any]:
-            flow: dict[str, Any] = self._app().initiate_auth_code_flow(
+            flow: dict[str, Any] = self._app(None, tenant).initiate_auth_code_flow(
                 scopes, redirect_uri=redirect_uri or self.config.redirect_uri, state=state, prompt=prompt,
                 login_hint=login_hint, domain_hint=domain_hint, claims_challenge=claims_challenge,
                 response_mode=response_mode)
@@ -374,28 +484,34 @@ class MsalIdentity:
         flow = await self._in_thread(initiate)
         return SignInStart(auth_uri=self._browser_uri(str(flow["auth_uri"])), flow=flow)
 
-    async def complete_sign_in(self, user_id: str, flow: Mapping[str, Any],
-                               auth_response: Mapping[str, str]) -> SignedInUser:
-        """Finish the sign-in from the callback's query parameters; stores ``user_id``'s cache."""
+    async def redeem_sign_in(self, user_id: str, flow: Mapping[str, Any], auth_response: Mapping[str, str], *,
+                             tenant: str | None = None) -> PendingTokens:
+        """Redeem the callback's code for tokens, against ``tenant`` (as given to :meth:`start_sign_in`).
+        Nothing is stored until ``keep()``."""
         cache = msal.SerializableTokenCache()
         scopes = list(self.config.scopes)
 
         def redeem() -> dict[str, Any]:
-            result: dict[str, Any] = self._app(cache).acquire_token_by_auth_code_flow(
+            result: dict[str, Any] = self._app(cache, tenant).acquire_token_by_auth_code_flow(
                 dict(flow), dict(auth_response), scopes=scopes)
             return result
 
-        async with self._lock(user_id):
-            try:
-                result = await self._in_thread(redeem)
-            except (ValueError, RuntimeError) as exc:
-                log.warning("sign-in callback rejected for user %s: %s", user_id, exc)
-                raise InteractionRequired(_STALE_SIGN_IN, graph_code="invalid_state",
-                                          detail=str(exc)) from exc
-            if "access_token" not in result:
-                raise self._error(result, None)
-            await self._save(user_id, cache)
-        return self._signed_in(user_id, result, cache)
+        try:
+            result = await self._in_thread(redeem)
+        except (ValueError, RuntimeError) as exc:
+            log.warning("sign-in callback rejected for user %s: %s", user_id,  # never the states themselves
+                        "state missing or mismatched" if isinstance(exc, ValueError) else "nonce mismatch")
+            raise InteractionRequired(_STALE_SIGN_IN, graph_code="invalid_state", detail=str(exc)) from exc
+        if "access_token" not in result:
+            raise self._error(result, tenant)
+        return self._pending(user_id, result, cache)
+
+    async def complete_sign_in(self, user_id: str, flow: Mapping[str, Any], auth_response: Mapping[str, str], *,
+                               tenant: str | None = None) -> SignedInUser:
+        """:meth:`redeem_sign_in` and store the tokens as ``user_id``'s cache at once (no account check)."""
+        pending = await self.redeem_sign_in(user_id, flow, auth_response, tenant=tenant)
+        await pending.keep()
+        return pending.signed_in
 
     def _browser_uri(self, uri: str) -> str:
         """A login URL as a browser must open it (the sandbox login app instead of Microsoft's host)."""

@@ -7,6 +7,14 @@
 * **Sign-in fallback** (``sign_in_path`` → ``begin_sign_in`` → ``finish_sign_in``): authorization code
   with PKCE; ``state`` is an HMAC-signed, expiring token naming the Teams user who asked, so a callback
   can only connect the account of the person who started it.
+* **Whose calendar.** Tokens belong to the person whose ``oid``/``tid`` they carry. Both the sign-in
+  fallback and SSO hand back a :class:`SignedIn` (tokens held in memory, nothing stored); the core keeps
+  them only when that account is the Teams user's own (same Entra object id and tenant), else raises
+  :class:`~scheduling.errors.WrongAccount` and stores nothing. Sign-in and on-behalf-of run against the
+  user's own tenant (guests get a token of the tenant they use Teams in, not of their home tenant).
+* **Admin consent** (``admin_consent_state`` → ``finish_admin_consent``): the admin-consent link carries
+  a signed state naming the host who was blocked; when the admin grants consent for that host's tenant,
+  the host is told in chat (outbox ``host.consent_granted``) to connect again.
 * **Failures** surface as :class:`~scheduling.errors.SignInRequired` with a ``kind`` (reconnect, consent,
   mfa). A connection that breaks is marked broken and the host gets ONE reconnect notice per day,
   not one per booking attempt.
@@ -18,18 +26,23 @@ import base64
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
 from scheduling.domain import ConnectionStatus, OutboxItem, User
-from scheduling.errors import IntegrationError, NotFound, SignInRequired
+from scheduling.errors import IntegrationError, NotFound, SignInRequired, WrongAccount
 from scheduling.ports import CalendarPort, Clock
 from scheduling.stores import OutboxStore, UserStore
 
 STATE_LIFETIME = timedelta(minutes=15)
+CONSENT_STATE_LIFETIME = timedelta(days=7)  # an admin may act on a forwarded link days later
+_SIGN_IN = "sign-in"
+_CONSENT = "consent"
+_ERROR_CODE = re.compile(r"^[a-z_]{1,40}$")
 
 
 class CalendarConnector(Protocol):
@@ -48,16 +61,53 @@ class SignInStart:
     flow: Mapping[str, Any]  # kept by the caller (server side or encrypted) until the callback
 
 
+@dataclass(frozen=True, slots=True)
+class SignedIn:
+    """Tokens just obtained for the Microsoft account ``object_id`` in ``tenant_id`` (the ``oid``/``tid``
+    Microsoft vouched for), held in memory only: ``await keep()`` stores them for the Slotwise user they
+    were requested for. The core calls it only after checking the account is that user's own."""
+
+    object_id: str
+    tenant_id: str
+    keep: Callable[[], Awaitable[None]] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class AdminConsent:
+    """What an admin-consent redirect said. ``host`` is the host the link was made for when they were told
+    in chat (the consent was granted for their tenant); ``error`` a Microsoft error code when refused."""
+
+    granted: bool
+    tenant_id: str = ""
+    host: User | None = None
+    error: str = ""
+
+
 class SignInPort(Protocol):
-    """Interactive Microsoft sign-in (the identity adapter)."""
+    """Interactive Microsoft sign-in and SSO (the identity adapter). Nothing it obtains is stored until the
+    core calls :meth:`SignedIn.keep`."""
 
-    async def begin(self, state: str, *, login_hint: str | None, claims: str | None) -> SignInStart: ...
+    async def begin(self, state: str, *, tenant_id: str | None, login_hint: str | None,
+                    claims: str | None) -> SignInStart: ...
 
-    async def complete(self, user_id: str, flow: Mapping[str, Any], response: Mapping[str, str]) -> None: ...
+    async def complete(self, user_id: str, flow: Mapping[str, Any], response: Mapping[str, str], *,
+                       tenant_id: str | None) -> SignedIn: ...
 
-    async def exchange_sso(self, user_id: str, token: str, claims: str | None = None) -> None: ...
+    async def exchange_sso(self, user_id: str, token: str, claims: str | None = None) -> SignedIn: ...
 
-    def admin_consent_url(self, tenant_id: str | None) -> str: ...
+    def admin_consent_url(self, tenant_id: str | None, state: str | None = None) -> str: ...
+
+
+def _same_id(a: str, b: str) -> bool:
+    """Entra ids (GUIDs) compare case-insensitively; an empty id never matches."""
+    return bool(a.strip()) and a.strip().lower() == b.strip().lower()
+
+
+def require_own_account(user: User, signed_in: SignedIn) -> None:
+    """The rule: tokens are kept for ``user`` only when they were issued to ``user`` (same Entra object id
+    and tenant as the Teams identity). Anyone else's account raises WrongAccount."""
+    if not (_same_id(signed_in.object_id, user.aad_object_id) and _same_id(signed_in.tenant_id, user.tenant_id)):
+        raise WrongAccount()
 
 
 def _b64(data: bytes) -> str:
@@ -99,7 +149,13 @@ class ConnectionService:
         """Teams SSO: exchange the Teams token; raises SignInRequired (consent, mfa) when it can't."""
         if self.sign_in is None:
             raise NotFound("Single sign-on is not configured.")
-        await self.sign_in.exchange_sso(user.id, token, claims)
+        try:
+            signed_in = await self.sign_in.exchange_sso(user.id, token, claims)
+        except SignInRequired as exc:
+            self._add_consent_link(user, exc)
+            raise
+        require_own_account(user, signed_in)
+        await signed_in.keep()
         return await self.mark_connected(user)
 
     async def mark_connected(self, user: User) -> User:
@@ -138,12 +194,42 @@ class ConnectionService:
     def _sign(self, body: str) -> str:
         return _b64(hmac.new(self._secret, body.encode(), hashlib.sha256).digest())
 
-    def sign_in_state(self, user: User) -> str:
+    def _state(self, user: User, purpose: str, lifetime: timedelta) -> str:
         if self.clock is None or not self._secret:
             raise NotFound("Sign-in is not configured.")
-        expires = int((self.clock.now() + STATE_LIFETIME).timestamp())
-        body = _b64(json.dumps({"u": user.id, "e": expires}, separators=(",", ":")).encode())
+        expires = int((self.clock.now() + lifetime).timestamp())
+        body = _b64(json.dumps({"u": user.id, "e": expires, "p": purpose}, separators=(",", ":")).encode())
         return f"{body}.{self._sign(body)}"
+
+    def _state_user_id(self, state: str, purpose: str) -> str | None:
+        """The user id a state of ``purpose`` was issued for; None when forged, expired or another kind."""
+        body, _, signature = state.partition(".")
+        if not body or self.clock is None:
+            return None
+        if not hmac.compare_digest(signature.encode(), self._sign(body).encode()):  # bytes: any text is comparable
+            return None
+        try:
+            data = json.loads(_unb64(body))
+            user_id, expires, kind = str(data["u"]), int(data["e"]), str(data["p"])
+        except (ValueError, KeyError, TypeError):
+            return None
+        if kind != purpose or self.clock.now() > datetime.fromtimestamp(expires, self.clock.now().tzinfo):
+            return None
+        return user_id
+
+    def sign_in_state(self, user: User) -> str:
+        return self._state(user, _SIGN_IN, STATE_LIFETIME)
+
+    def admin_consent_state(self, user: User) -> str:
+        """The ``state`` of an admin-consent link made for ``user`` (who was blocked by their tenant)."""
+        return self._state(user, _CONSENT, CONSENT_STATE_LIFETIME)
+
+    def _add_consent_link(self, user: User, exc: SignInRequired) -> None:
+        """Give a consent failure an admin-consent link for ``user``'s tenant whose state names ``user``, so the
+        consent landing can tell them once the admin has approved."""
+        if exc.kind == "consent" and self.sign_in is not None and self.clock is not None and self._secret:
+            exc.admin_consent_url = self.sign_in.admin_consent_url(user.tenant_id or None,
+                                                                   self.admin_consent_state(user))
 
     def sign_in_path(self, user: User, claims: str | None = None) -> str:
         """The relative URL (``/auth/start?...``) that starts a sign-in for ``user``."""
@@ -155,17 +241,8 @@ class ConnectionService:
     async def user_for_state(self, state: str) -> User:
         """The Teams user a state was issued to; NotFound when forged, expired or unknown."""
         problem = NotFound("This sign-in link is not valid any more. Ask the bot to 'connect' again.")
-        body, _, signature = state.partition(".")
-        if not body or not hmac.compare_digest(signature, self._sign(body)) or self.clock is None:
-            raise problem
-        try:
-            data = json.loads(_unb64(body))
-            user_id, expires = str(data["u"]), int(data["e"])
-        except (ValueError, KeyError, TypeError) as exc:
-            raise problem from exc
-        if self.clock.now() > datetime.fromtimestamp(expires, self.clock.now().tzinfo):
-            raise problem
-        user = await self.users.get(user_id)
+        user_id = self._state_user_id(state, _SIGN_IN)
+        user = await self.users.get(user_id) if user_id is not None else None
         if user is None:
             raise problem
         return user
@@ -174,7 +251,8 @@ class ConnectionService:
         user = await self.user_for_state(state)
         if self.sign_in is None:
             raise NotFound("Sign-in is not configured.")
-        return await self.sign_in.begin(state, login_hint=user.email or None, claims=claims)
+        return await self.sign_in.begin(state, tenant_id=user.tenant_id or None, login_hint=user.email or None,
+                                        claims=claims)
 
     async def finish_sign_in(self, state: str, flow: Mapping[str, Any], response: Mapping[str, str]) -> User:
         """Complete the callback for the user ``state`` names; tells them in chat that it worked."""
@@ -185,7 +263,13 @@ class ConnectionService:
             raise SignInRequired("This sign-in did not come from the link you were given. Please try again.")
         if "error" in response:
             raise SignInRequired(str(response.get("error_description") or response["error"])[:300])
-        await self.sign_in.complete(user.id, flow, response)
+        try:
+            signed_in = await self.sign_in.complete(user.id, flow, response, tenant_id=user.tenant_id or None)
+        except SignInRequired as exc:
+            self._add_consent_link(user, exc)
+            raise
+        require_own_account(user, signed_in)  # someone else finished the sign-in: nothing is stored
+        await signed_in.keep()
         connected = await self.mark_connected(user)
         if self.outbox is not None:
             await self.outbox.enqueue([OutboxItem(
@@ -193,3 +277,28 @@ class ConnectionService:
                 {"hostId": user.id, "hostName": user.display_name, "timeZone": connected.time_zone},
                 f"host.connected:{user.id}:{state[-16:]}")])
         return connected
+
+    # ---------------------------------------------------------------- admin consent
+
+    async def finish_admin_consent(self, params: Mapping[str, str]) -> AdminConsent:
+        """The admin-consent redirect (``admin_consent=True&tenant=...&state=...``, or ``error=...``).
+
+        When consent was granted for the tenant of the host the link was made for, that host is told in
+        chat (once per link) to connect again. A missing, forged or expired state still shows the admin
+        that consent was granted; it only tells nobody."""
+        tenant = params.get("tenant", "").strip()
+        code = params.get("error", "").strip().lower()
+        granted = params.get("admin_consent", "").strip().lower() == "true" and not code
+        if not granted:
+            return AdminConsent(False, tenant, error=code if _ERROR_CODE.match(code) else "")
+        state = params.get("state", "")
+        user_id = self._state_user_id(state, _CONSENT)
+        host = await self.users.get(user_id) if user_id is not None else None
+        if host is None or not _same_id(tenant, host.tenant_id):
+            return AdminConsent(True, tenant)
+        if self.outbox is not None:
+            await self.outbox.enqueue([OutboxItem(
+                "host.consent_granted", host.tenant_id, {"hostId": host.id, "hostName": host.display_name},
+                f"host.consent_granted:{host.id}:{state[-16:]}")])
+        return AdminConsent(True, tenant, host)
+

@@ -19,6 +19,7 @@ card in ``bot/``, a page or problem-details JSON in ``web/``)::
     └── IntegrationError                an outside system failed; the caller fails closed
         ├── HostUnavailable             the host's calendar cannot be read or written right now
         ├── SignInRequired              the person must sign in (again): reconnect, admin consent, MFA
+        │   └── WrongAccount            the account that signed in is not the Teams user's own
         └── (graph.errors)              GraphError and its subclasses; CalendarAuthError is also a
                                         SignInRequired
 """
@@ -172,3 +173,16 @@ class SignInRequired(IntegrationError):
         if self.claims:
             return "mfa"
         return "reconnect"
+
+
+class WrongAccount(SignInRequired):
+    """The Microsoft account that signed in is not the Teams user who asked to connect (another person's
+    account, or the right person signed in to another tenant). Nothing is stored; they sign in again."""
+
+    code = "wrong_account"
+
+    def __init__(self, message: str = (
+            "You signed in with a different Microsoft account from the one you use in Teams, so nothing was "
+            "connected. Sign in with your own work account (the one you use in Teams) to connect your "
+            "calendar.")) -> None:
+        super().__init__(message)

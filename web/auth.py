@@ -1,17 +1,21 @@
 """Microsoft sign-in fallback for hosts (when Teams SSO is not possible).
 
 ``GET /auth/start?state=...`` checks the signed state (it names the Teams user who asked), starts the
-authorization-code flow with PKCE and keeps the flow in an encrypted, short-lived, HttpOnly cookie, so
-any replica can finish it. ``/auth/callback`` (POSTed form by default, or query) finishes it, stores
-the user's encrypted token cache, and the bot tells the user "connected" in chat (outbox).
-Consent blocked by the tenant shows the admin-consent link to forward; an MFA / Conditional Access
-challenge restarts the sign-in with the claims.
+authorization-code flow with PKCE and keeps the flow in an encrypted, short-lived, HttpOnly cookie (its
+key is the sign-in-flow key, ``WebContext.secret``), so any replica can finish it. ``/auth/callback``
+(POSTed form by default, or query) finishes it: when the account that signed in is the Teams user's
+own, their encrypted token cache is stored and the bot tells them "connected" in chat (outbox); anyone
+else's account gets a page saying so, and nothing is stored. Consent blocked by the tenant shows the
+admin-consent link to forward; an MFA / Conditional Access challenge restarts the sign-in with the claims.
+
+``GET /auth/consent`` is where Microsoft sends the administrator after the admin-consent page
+(``admin_consent=True&tenant=...&state=...``, or ``error=...``): it thanks them (or says consent was not
+granted), and the host the link was made for is told in chat to connect again.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 from typing import Any
 from urllib.parse import urlencode
@@ -19,7 +23,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 from cryptography.fernet import Fernet, InvalidToken
 
-from scheduling.errors import SignInRequired, SlotwiseError
+from scheduling.errors import SignInRequired, SlotwiseError, WrongAccount
 from web.context import WEB, WebContext
 from web.pages import message_page, render
 
@@ -28,8 +32,8 @@ FLOW_MAX_AGE = 900
 
 
 def _fernet(ctx: WebContext) -> Fernet:
-    key = hashlib.sha256(ctx.secret + b"/slotwise/sign-in-flow").digest()
-    return Fernet(base64.urlsafe_b64encode(key))
+    """The flow cookie's cipher: ``ctx.secret`` is the 32-byte sign-in-flow key (scheduling.keys)."""
+    return Fernet(base64.urlsafe_b64encode(ctx.secret))
 
 
 async def auth_start(request: web.Request) -> web.StreamResponse:
@@ -66,6 +70,11 @@ async def auth_callback(request: web.Request) -> web.StreamResponse:
                               "Go back to Teams and say 'connect' to try again.")
     try:
         user = await ctx.connections.finish_sign_in(state, flow, params)
+    except WrongAccount as exc:
+        response = render(ctx, request, "message.html", status=403, heading="That's not your Microsoft account",
+                          message=exc.message + " If you share this computer, sign out of the other account first.")
+        response.del_cookie(FLOW_COOKIE, path="/auth")
+        return response
     except SignInRequired as exc:
         return await _sign_in_problem(ctx, request, exc, state)
     except SlotwiseError as exc:
@@ -98,7 +107,29 @@ async def _sign_in_problem(ctx: WebContext, request: web.Request, exc: SignInReq
     return render(ctx, request, "message.html", status=400, heading="Sign-in failed", message=exc.message)
 
 
+async def auth_consent(request: web.Request) -> web.StreamResponse:
+    """The admin-consent landing (the admin-consent link's redirect URI)."""
+    ctx: WebContext = request.app[WEB]
+    if ctx.connections is None:
+        raise web.HTTPNotFound()
+    try:
+        outcome = await ctx.connections.finish_admin_consent(dict(request.query))
+    except SlotwiseError as exc:
+        return message_page(ctx, request, exc, heading="Something went wrong")
+    if not outcome.granted:
+        said = f" (Microsoft answered: {outcome.error})" if outcome.error else ""
+        return render(ctx, request, "message.html", status=400, heading="Consent was not granted",
+                      message=f"Slotwise was not approved for your organisation{said}, so nothing changed. To "
+                              "approve it, open the approval link you were sent again and select Accept.")
+    told = (f" We've let {outcome.host.display_name} know in Teams." if outcome.host is not None else
+            " Let the person who asked for it know.")
+    return render(ctx, request, "message.html", heading="Consent granted",
+                  message="Thank you: Slotwise is now approved for your organisation. Ask the host to connect "
+                          "their Outlook calendar again (say 'connect' to the Slotwise bot in Teams)." + told)
+
+
 def setup_auth(app: web.Application) -> None:
     app.router.add_get("/auth/start", auth_start)
     app.router.add_route("GET", "/auth/callback", auth_callback)
     app.router.add_route("POST", "/auth/callback", auth_callback)
+    app.router.add_get("/auth/consent", auth_consent)

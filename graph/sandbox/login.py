@@ -4,13 +4,20 @@ Routes (relative to where the app is mounted, e.g. ``/sandbox/login``):
 
 * ``GET /{tenant}/v2.0/.well-known/openid-configuration`` and ``GET /{tenant}/discovery/v2.0/keys``;
   ``GET /common/discovery/instance`` (instance discovery, for clients that keep it on).
-* ``GET|POST /{tenant}/oauth2/v2.0/authorize``: the sandbox sign-in. With ``login_hint`` or
-  ``sandbox_user`` naming a user it redirects straight back to ``redirect_uri`` with ``code`` and
-  ``state`` (``response_mode`` query, fragment or form_post), remembering ``code_challenge`` (PKCE) and
-  ``nonce``; without one it shows a page listing the users to pick from. No passwords.
+* ``GET|POST /{tenant}/oauth2/v2.0/authorize``: the sandbox sign-in, an account picker like Microsoft's
+  (no passwords). ``login_hint`` only preselects an account: the person may pick or type another, so a
+  flow can finish as a different account than the hint, as on Microsoft's real page. The picker's choice
+  arrives as ``sandbox_user``; the app then redirects back to ``redirect_uri`` with ``code`` and ``state``
+  (``response_mode`` query, fragment or form_post), remembering ``code_challenge`` (PKCE) and ``nonce``,
+  and keeps a browser session (a cookie) for that account: the next authorize from the same browser
+  signs in without the picker when the hint is absent or names the session's account, unless
+  ``prompt=login``/``select_account`` (``prompt=none`` without a usable session: ``login_required``).
 * ``POST /{tenant}/oauth2/v2.0/token``: ``authorization_code`` (PKCE S256/plain checked, codes single
   use, 10 minutes), ``refresh_token`` and ``urn:ietf:params:oauth:grant-type:jwt-bearer`` (on-behalf-of;
-  the assertion is any JWT whose ``oid`` or ``preferred_username``/``upn`` names a user). Success gives
+  the assertion is any JWT whose ``oid`` or ``preferred_username``/``upn`` names a user, and whose
+  ``aud`` is the client id or one of the app's Application ID URIs, ``EmulatorState.register_app``,
+  else AADSTS500131 as in Entra ID). Every call is recorded in ``EmulatorState.token_requests`` with the
+  tenant segment of its path (the authority the client used). Success gives
   ``access_token`` (valid against the Graph app), ``refresh_token``, ``id_token`` (nonce echoed),
   ``client_info``, ``token_type``, ``scope``, ``expires_in``, ``ext_expires_in``. Failures use the real
   AADSTS body (``error``, ``error_description``, ``error_codes``, ``timestamp``, ``trace_id``,
@@ -39,11 +46,12 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from aiohttp import web
 
-from graph.sandbox.model import AuthCode, EmUser
-from graph.sandbox.state import EmulatorState
+from graph.sandbox.model import AuthCode, EmUser, TokenRequest
+from graph.sandbox.state import EmulatorState, trim
 from graph.sandbox.tokens import b64url, client_info, decode_jwt, encode_jwt
 
 STATE_KEY = web.AppKey("login_sandbox_state", EmulatorState)
+SESSION_COOKIE = "sandbox_login_session"
 BASE_KEY = web.AppKey("login_sandbox_base", str)
 GRAPH_RESOURCE = "https://graph.microsoft.com/"
 RESERVED_SCOPES = {"openid", "profile", "offline_access"}
@@ -83,17 +91,21 @@ class TokenError(Exception):
 # -------------------------------------------------------------------------------------- helpers
 
 
+def _mount_prefix(request: web.Request) -> str:
+    """Where the login app is mounted (``/sandbox/login``, or "" at the root)."""
+    canonical = request.match_info.route.resource.canonical if request.match_info.route.resource else ""
+    for marker in ("/{tenant}/", "/common/discovery/instance"):
+        index = canonical.find(marker)
+        if index >= 0:
+            return canonical[:index]
+    return ""
+
+
 def _base(request: web.Request) -> str:
     configured = request.app[BASE_KEY]
     if configured:
         return configured.rstrip("/")
-    canonical = request.match_info.route.resource.canonical if request.match_info.route.resource else ""
-    prefix = ""
-    for marker in ("/{tenant}/", "/common/discovery/instance"):
-        index = canonical.find(marker)
-        if index >= 0:
-            prefix = canonical[:index]
-            break
+    prefix = _mount_prefix(request)
     scheme = request.headers.get("X-Forwarded-Proto", request.scheme).split(",")[0].strip()
     host = request.headers.get("X-Forwarded-Host", request.host).split(",")[0].strip()
     return f"{scheme}://{host}{prefix}"
@@ -105,6 +117,9 @@ def _tenant_id(state: EmulatorState, tenant: str) -> str | None:
         return None
     if _GUID.match(tenant):
         return tenant.lower()
+    known = next((u.tenant_id for u in state.users.values() if u.tenant_id.lower() == tenant.lower()), None)
+    if known is not None:
+        return known.lower()
     domain = tenant.lower()
     found = next((u.tenant_id for u in state.users.values() if u.upn.lower().endswith("@" + domain)), None)
     return found or state.default_tenant_id
@@ -240,35 +255,56 @@ async def instance_discovery(request: web.Request) -> web.Response:
     })
 
 
-def _picker(request: web.Request, params: Mapping[str, str], message: str = "") -> web.Response:
+def _picker(request: web.Request, params: Mapping[str, str], message: str = "", preselect: str = "") -> web.Response:
+    """Microsoft's "Pick an account" page: a form whose account field is filled with ``preselect`` (the
+    ``login_hint``) and can be changed, and every sandbox user as a link that picks them."""
     state: EmulatorState = request.app[STATE_KEY]
+    kept = {k: v for k, v in params.items() if k != "sandbox_user"}
     rows = []
     for user in sorted(state.users.values(), key=lambda u: u.display_name):
-        query = urlencode({**params, "sandbox_user": user.upn})
+        query = urlencode({**kept, "sandbox_user": user.upn})
         rows.append(f'<li><a href="?{html.escape(query)}">{html.escape(user.display_name)}</a> '
                     f"&lt;{html.escape(user.upn)}&gt;</li>")
+    hidden = "".join(f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
+                     for k, v in kept.items())
     note = f'<p role="alert">{html.escape(message)}</p>' if message else ""
     page = (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sandbox sign-in</title></head>'
-            f"<body><h1>Sign in to the Slotwise sandbox</h1>{note}<p>Pick a sandbox user (no password):</p>"
+            f"<body><h1>Sign in to the Slotwise sandbox</h1>{note}"
+            f'<form method="POST" action="{html.escape(request.path)}" id="account-picker">{hidden}'
+            f'<label for="sandbox_user">Account</label> <input id="sandbox_user" name="sandbox_user" type="text" '
+            f'value="{html.escape(preselect)}" autocomplete="username"> <button type="submit">Next</button></form>'
+            f"<p>Or pick a sandbox user (no password):</p>"
             f"<ul>{''.join(rows) or '<li>No users yet.</li>'}</ul></body></html>")
     return web.Response(text=page, content_type="text/html", status=400 if message else 200)
 
 
-def _redirect(redirect_uri: str, params: dict[str, str], mode: str) -> web.Response:
+def _redirect(redirect_uri: str, params: dict[str, str], mode: str,
+              session: tuple[str, str] | None = None) -> web.Response:
+    """Send the browser back to the client; ``session`` (cookie path, user id) signs the browser in."""
     if mode == "form_post":
         inputs = "".join(f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
                          for k, v in params.items())
         page = (f'<!doctype html><html><head><title>Working...</title></head><body onload="document.forms[0].submit()">'
                 f'<form method="POST" action="{html.escape(redirect_uri)}">{inputs}'
                 "<noscript><button type=submit>Continue</button></noscript></form></body></html>")
-        return web.Response(text=page, content_type="text/html")
+        response = web.Response(text=page, content_type="text/html")
+        _remember(response, session)
+        return response
     parts = urlsplit(redirect_uri)
     if mode == "fragment":
         location = urlunsplit(parts._replace(fragment=urlencode(params)))
     else:
         query = "&".join(filter(None, [parts.query, urlencode(params)]))
         location = urlunsplit(parts._replace(query=query))
-    raise web.HTTPFound(location)
+    found = web.HTTPFound(location)
+    _remember(found, session)
+    raise found
+
+
+def _remember(response: web.StreamResponse, session: tuple[str, str] | None) -> None:
+    if session is not None:
+        path, user_id = session
+        response.set_cookie(SESSION_COOKIE, user_id, path=path or "/", httponly=True, samesite="Lax")
 
 
 async def authorize(request: web.Request) -> web.Response:
@@ -288,13 +324,9 @@ async def authorize(request: web.Request) -> web.Response:
         return _redirect(redirect_uri, {"error": "unsupported_response_type", "error_description":
                                         "AADSTS70005: response_type is not supported by the sandbox.",
                                         "state": params.get("state", "")}, mode)
-    hint = params.get("sandbox_user") or params.get("login_hint")
-    if not hint:
-        return _picker(request, params)
-    user = state.get_user(hint)
-    if user is None:
-        return _picker(request, {k: v for k, v in params.items() if k not in ("sandbox_user", "login_hint")},
-                       f"AADSTS50034: The user account {hint} does not exist in the sandbox directory.")
+    user = _account(request, params)
+    if isinstance(user, web.Response):
+        return user
     code = "1.A" + secrets.token_urlsafe(48)
     state.auth_codes[code] = AuthCode(
         user_id=user.id, client_id=client_id, redirect_uri=redirect_uri, scope=params.get("scope", ""),
@@ -304,7 +336,36 @@ async def authorize(request: web.Request) -> web.Response:
              "session_state": str(uuid.uuid4())}
     if "state" in params:
         reply["state"] = params["state"]
-    return _redirect(redirect_uri, reply, mode)
+    return _redirect(redirect_uri, reply, mode, session=(_mount_prefix(request), user.id))
+
+
+def _account(request: web.Request, params: Mapping[str, str]) -> EmUser | web.Response:
+    """The account this authorize request signs in, or the page (picker, or the error redirect) to answer
+    with: the account picked (``sandbox_user``), else the browser's session when it is for the hinted
+    account (or there is no hint) and no ``prompt`` asks to pick again, else the picker, the hint
+    preselected."""
+    state: EmulatorState = request.app[STATE_KEY]
+    chosen = params.get("sandbox_user", "").strip()
+    hint = params.get("login_hint", "").strip()
+    prompt = params.get("prompt", "").strip().lower()
+    if chosen:
+        picked = state.get_user(chosen)
+        if picked is None:
+            return _picker(request, params, f"AADSTS50034: The user account {chosen} does not exist in the "
+                           "sandbox directory.", preselect=chosen)
+        return picked
+    session = state.users.get(request.cookies.get(SESSION_COOKIE, ""))
+    hinted = state.get_user(hint) if hint else None
+    if session is not None and prompt not in ("login", "select_account") and (not hint or hinted is session):
+        return session
+    if prompt == "none":
+        reply = {"error": "login_required", "error_description": "AADSTS50058: A silent sign-in request was "
+                 "sent but no user is signed in.", "state": params.get("state", "")}
+        return _redirect(params.get("redirect_uri", ""), reply, params.get("response_mode", "query"))
+    if hint and hinted is None:
+        return _picker(request, {k: v for k, v in params.items() if k != "login_hint"},
+                       f"AADSTS50034: The user account {hint} does not exist in the sandbox directory.")
+    return _picker(request, params, preselect=hinted.upn if hinted is not None else "")
 
 
 def _pkce_ok(code: AuthCode, verifier: str | None) -> bool:
@@ -350,7 +411,23 @@ def _grant_refresh(state: EmulatorState, form: Mapping[str, str]) -> tuple[EmUse
     return state.users[record.user_id], form.get("scope") or record.scope
 
 
-def _grant_obo(state: EmulatorState, form: Mapping[str, str]) -> tuple[EmUser, str]:
+def _check_audience(state: EmulatorState, claims: Mapping[str, Any], client_id: str) -> None:
+    """The assertion must have been issued to the app presenting it (its client id or one of its
+    Application ID URIs), as Entra ID requires for on-behalf-of."""
+    aud = claims.get("aud")
+    audiences = aud if isinstance(aud, list) else [aud]
+    accepted = state.accepted_audiences(client_id)
+    if any(isinstance(a, str) and (a.lower() == client_id.lower() or a in accepted) for a in audiences):
+        return
+    raise TokenError("invalid_grant", 500131, "Assertion audience does not match the Client app presenting the "
+                     f"assertion. The audience in the assertion was '{aud or ''}' and the expected audience is "
+                     f"'{client_id}' or one of the Application Uris of this application with App ID '{client_id}'"
+                     "(Slotwise). The downstream client must request a token for the expected audience (the "
+                     "application that made the OBO request) and this application should use that token as the "
+                     "assertion.")
+
+
+def _grant_obo(state: EmulatorState, form: Mapping[str, str], client_id: str) -> tuple[EmUser, str]:
     if form.get("requested_token_use", "on_behalf_of") != "on_behalf_of":
         raise TokenError("invalid_request", 900144, "The request body must contain the following parameter: "
                          "'requested_token_use'.")
@@ -362,6 +439,7 @@ def _grant_obo(state: EmulatorState, form: Mapping[str, str]) -> tuple[EmUser, s
     if isinstance(exp, (int, float)) and datetime.fromtimestamp(exp, UTC) <= state.now():
         raise TokenError("invalid_grant", 500133, "Assertion is not within its valid time range. Ensure that the "
                          "access token is not expired before using it for user assertion, or request a new token.")
+    _check_audience(state, claims, client_id)
     ref = claims.get("oid") or claims.get("preferred_username") or claims.get("upn") or ""
     user = state.get_user(str(ref)) if ref else None
     if user is None:
@@ -375,6 +453,8 @@ async def token(request: web.Request) -> web.Response:
     base = _base(request)
     form = {k: str(v) for k, v in (await request.post()).items()}
     tenant = request.match_info["tenant"]
+    state.token_requests.append(TokenRequest(tenant, form.get("grant_type", ""), form.get("client_id", "")))
+    trim(state.token_requests)
     try:
         client_id = form.get("client_id", "")
         if not client_id:
@@ -390,7 +470,7 @@ async def token(request: web.Request) -> web.Response:
             if not form.get("client_secret") and not form.get("client_assertion"):
                 raise TokenError("invalid_client", 7000218, "The request body must contain the following parameter: "
                                  "'client_assertion' or 'client_secret'.", status=401)
-            user, scope = _grant_obo(state, form)
+            user, scope = _grant_obo(state, form, client_id)
         else:
             raise TokenError("unsupported_grant_type", 70003, f"The app requested an unsupported grant type "
                              f"'{grant}'.")

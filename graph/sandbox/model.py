@@ -7,7 +7,7 @@ produced from them by ``events.py`` / ``resources.py``; nothing here knows HTTP.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -181,6 +181,16 @@ class RefreshToken:
     revoked: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class TokenRequest:
+    """One call to the login app's token endpoint: the tenant path segment it was sent to (the authority
+    MSAL used), the grant type and the client id."""
+
+    tenant: str
+    grant_type: str
+    client_id: str
+
+
 @dataclass(eq=False)
 class AuthCode:
     user_id: str
@@ -196,6 +206,10 @@ class AuthCode:
 
 @dataclass(eq=False)
 class Subscription:
+    """A change-notification subscription. ``challenged_at`` is when the last ``reauthorizationRequired``
+    was sent; ``challenge_pending_since`` is when the oldest unanswered one was, until the app reauthorizes
+    or renews (an unanswered challenge eventually pauses delivery, see :class:`ChangeTracking`)."""
+
     id: str
     user_id: str
     resource: str
@@ -208,6 +222,49 @@ class Subscription:
     creator_id: str
     tenant_id: str
     latest_tls: str = "v1_2"
+    challenged_at: datetime | None = None
+    challenge_pending_since: datetime | None = None
+
+
+def retry_schedule(first: float = 15.0, cap: float = 3600.0, total: float = 4 * 3600.0) -> tuple[float, ...]:
+    """Waits (seconds) between delivery attempts: doubling from ``first``, at most ``cap`` each, adding up
+    to ``total`` (Graph keeps retrying a notification for up to 4 hours, then drops it)."""
+    delays: list[float] = []
+    wait, spent = first, 0.0
+    while spent < total:
+        step = min(wait, cap, total - spent)
+        delays.append(step)
+        spent += step
+        wait *= 2
+    return tuple(delays)
+
+
+@dataclass
+class ChangeTracking:
+    """How Graph's change tracking behaves over time; tests shorten these.
+
+    * ``delta_token_max_age``: a delta or skip token older than this is gone (410 ``syncStateNotFound``,
+      with a ``Location`` that starts a full sync). Outlook's real lifetime is not fixed (a cache decides);
+      None never expires tokens on their own.
+    * ``delivery_timeout``: Graph waits this long (3 s) for a 2xx from a notification URL; anything else is a
+      failed attempt, retried after each of ``retry_delays`` (about 4 hours in all), then dropped with a
+      ``missed`` lifecycle notification to subscriptions that have a ``lifecycleNotificationUrl``.
+    * ``reauthorization_lead``/``reauthorization_repeat``: ``reauthorizationRequired`` is sent once a
+      subscription is this close to expiry, and again every ``repeat`` until it is renewed; an unanswered
+      challenge older than ``reauthorization_grace`` pauses delivery (the changes meanwhile are lost, as
+      with Graph: catch up with delta).
+    * ``min_lifetime_minutes``: a requested expiry sooner than this is raised to it (Graph: 45 minutes).
+    * ``tick_interval``: seconds between the running notifier's expiry and challenge checks.
+    """
+
+    delta_token_max_age: timedelta | None = timedelta(days=7)
+    delivery_timeout: float = 3.0
+    retry_delays: tuple[float, ...] = field(default_factory=retry_schedule)
+    reauthorization_lead: timedelta = timedelta(hours=1)
+    reauthorization_repeat: timedelta = timedelta(minutes=15)
+    reauthorization_grace: timedelta | None = timedelta(minutes=30)
+    min_lifetime_minutes: int = 45
+    tick_interval: float = 1.0
 
 
 @dataclass(eq=False)
@@ -220,6 +277,7 @@ class DeltaSync:
     end: datetime
     seen: dict[str, str]
     expired: bool = False
+    issued: datetime | None = None  # when its deltaLink was handed out (tokens age from then)
 
 
 @dataclass(eq=False)
@@ -229,6 +287,7 @@ class DeltaPage:
     user_id: str
     items: list[dict[str, Any]]
     sync: DeltaSync
+    issued: datetime | None = None  # when its nextLink was handed out
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,10 +302,15 @@ class Change:
 
 @dataclass(frozen=True, slots=True)
 class NotificationRecord:
-    """One POST the emulator made to a notification URL (handshakes included)."""
+    """One POST the emulator made to a notification URL, or a delivery it gave up on.
+
+    ``kind``: ``validation`` (handshake), ``notification`` / ``lifecycle`` (one record per attempt, with
+    ``attempt`` counting Graph's retries), ``dropped`` (retries exhausted; ``payload`` is what was lost) and
+    ``paused`` (not sent: the subscription has an unanswered ``reauthorizationRequired``)."""
 
     url: str
     kind: str
     payload: Any
     status: int | None
     error: str | None = None
+    attempt: int = 1  # 1 for the first delivery, 2... for Graph's retries; "dropped" records have the last

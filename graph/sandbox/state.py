@@ -36,6 +36,7 @@ from graph.sandbox.model import (
     AuthCode,
     Calendar,
     Change,
+    ChangeTracking,
     DeltaPage,
     DeltaSync,
     EmUser,
@@ -44,6 +45,7 @@ from graph.sandbox.model import (
     RequestRecord,
     StoredEvent,
     Subscription,
+    TokenRequest,
 )
 from graph.sandbox.resources import render_calendar
 from graph.sandbox.timefmt import fmt_wall, resolve_zone
@@ -86,7 +88,7 @@ class EmulatorState:
     """In-memory Microsoft Graph world. No users until ``add_user`` / ``seed_demo``."""
 
     def __init__(self, *, clock: Callable[[], datetime] | None = None, seed: int | str | None = None,
-                 tenant_id: str | None = None, subscription_max_minutes: int = 4230) -> None:
+                 tenant_id: str | None = None, subscription_max_minutes: int = 10080) -> None:
         self.ids = IdFactory(seed)
         self._clock = clock
         self.default_tenant_id = tenant_id or self.ids.guid()
@@ -101,8 +103,11 @@ class EmulatorState:
         self.auth_codes: dict[str, AuthCode] = {}
         self.token_errors: dict[str, str] = {}
         self.consented_tenants: set[str] = set()
+        self.app_id_uris: dict[str, tuple[str, ...]] = {}  # client id -> Application ID URIs (register_app)
+        self.token_requests: list[TokenRequest] = []
         self.subscriptions: dict[str, Subscription] = {}
-        self.subscription_max_minutes = subscription_max_minutes
+        self.subscription_max_minutes = subscription_max_minutes  # Outlook events: 10,080 (under 7 days)
+        self.change_tracking = ChangeTracking()  # token ages, delivery retries, lifecycle timing
         self.delta_syncs: dict[str, DeltaSync] = {}
         self.delta_pages: dict[str, DeltaPage] = {}
         self.request_log: list[RequestRecord] = []
@@ -177,14 +182,15 @@ class EmulatorState:
         return found
 
     def ensure_user(self, upn: str, display_name: str, time_zone: str = "UTC", tenant_id: str | None = None,
-                    now: datetime | None = None, *, seed_weeks: int = 4) -> EmUser:
-        """The user with this UPN, created (and given a few weeks of meetings) if missing."""
+                    now: datetime | None = None, *, seed_weeks: int = 4, user_id: str | None = None) -> EmUser:
+        """The user with this UPN, created (with object id ``user_id`` when given, and a few weeks of
+        meetings) if missing."""
         existing = self.get_user(upn)
         if existing is not None:
             return existing
         from graph.sandbox.seed import seed_mailbox  # seed builds on this module: import when used
 
-        user = self.add_user(upn, display_name, time_zone or "UTC", tenant_id=tenant_id)
+        user = self.add_user(upn, display_name, time_zone or "UTC", tenant_id=tenant_id, user_id=user_id)
         seed_mailbox(self, user, now or self.now(), weeks=seed_weeks)
         return user
 
@@ -474,6 +480,16 @@ class EmulatorState:
         if kind not in TOKEN_ERROR_KINDS:
             raise ValueError(f"kind must be one of {TOKEN_ERROR_KINDS} or None")
         self.token_errors[user.id] = kind
+
+    def register_app(self, client_id: str, *identifier_uris: str) -> None:
+        """Set the Application ID URIs of app ``client_id`` (its ``identifierUris`` in Entra ID): an
+        on-behalf-of assertion must be issued to the client id or to one of them (else AADSTS500131).
+        Unregistered apps have Teams' default, ``api://botid-{client id}``."""
+        self.app_id_uris[client_id.lower()] = tuple(identifier_uris)
+
+    def accepted_audiences(self, client_id: str) -> tuple[str, ...]:
+        uris = self.app_id_uris.get(client_id.lower(), (f"api://botid-{client_id}",))
+        return (client_id, *uris)
 
     def issue_refresh_token(self, user: EmUser, client_id: str, scope: str) -> str:
         token = "0.A" + secrets.token_urlsafe(48)

@@ -19,7 +19,9 @@ from tests.cards.checks import texts, walk
 
 
 def sso_token(bot: Bot, person: Person, name: str | None = None) -> str:
-    mailbox = bot.emulator.ensure_user(person.email, person.name, person.zone)
+    """The person's own Teams SSO token: their mailbox is their Entra account (same object id and tenant)."""
+    mailbox = bot.emulator.ensure_user(person.email, person.name, person.zone, tenant_id=person.tenant,
+                                       user_id=person.aad)
     return sandbox_sso_token(oid=mailbox.id, tenant_id=mailbox.tenant_id, upn=mailbox.upn,
                              name=name or mailbox.display_name, audience=f"api://botid-{SANDBOX_CLIENT_ID}")
 

@@ -88,6 +88,8 @@ def _catalog() -> dict[str, Callable[[], dict[str, Any]]]:
         "first_run/saved": lambda: first_run("Europe/London", Availability.business_hours("Europe/London"),
                                              saved_links=3),
         "connect_prompt": lambda: connect_prompt(f"{BASE_URL}/auth/start?user=u1&sig=abc"),
+        "connect_prompt/admin_approved": lambda: connect_prompt(f"{BASE_URL}/auth/start?user=u1&sig=abc",
+                                                                admin_approved=True),
         "help_card": lambda: help_card(),
         "help_card/suggestion": lambda: help_card(HOSTILE_TEXT),
         "reconnect_required/host": lambda: reconnect_required(f"{BASE_URL}/auth/start?s=abc", True),

@@ -51,7 +51,8 @@ async def authorize(emu: Emu, **params: str) -> httpx.Response:
 
 
 async def code_for(emu: Emu, who: str = ADELE, **params: str) -> str:
-    r = await authorize(emu, login_hint=who, **params)
+    """A code for ``who``, picked on the sign-in page (``sandbox_user`` is what its account picker sends)."""
+    r = await authorize(emu, login_hint=who, sandbox_user=who, **params)
     assert r.status_code == 302, r.text
     query = parse_qs(urlsplit(r.headers["Location"]).query)
     assert query["state"] == ["st4te"]
@@ -64,7 +65,24 @@ async def token(emu: Emu, tenant_segment: str | None = None, **form: str) -> htt
 
 
 def teams_sso_token(oid: str, **claims: Any) -> str:
-    return encode_jwt({"aud": f"api://bot.example/{CLIENT}", "oid": oid, "exp": 4102444800, **claims})
+    """A Teams SSO token for the app's default Application ID URI (``api://botid-<client id>``)."""
+    return encode_jwt({"aud": f"api://botid-{CLIENT}", "oid": oid, "exp": 4102444800, **claims})
+
+
+def picker_form(page: str) -> tuple[str, dict[str, str], str]:
+    """The account picker's form: its action, hidden fields and the preselected account."""
+    form = re.search(r'<form method="POST" action="([^"]*)" id="account-picker">(.*?)</form>', page, re.S)
+    assert form is not None, page
+    hidden = {html.unescape(k): html.unescape(v)
+              for k, v in re.findall(r'<input type="hidden" name="([^"]*)" value="([^"]*)">', form.group(2))}
+    chosen = re.search(r'name="sandbox_user" type="text" value="([^"]*)"', form.group(2))
+    assert chosen is not None
+    return html.unescape(form.group(1)), hidden, html.unescape(chosen.group(1))
+
+
+def form_post_fields(page: str) -> dict[str, str]:
+    return {html.unescape(k): html.unescape(v)
+            for k, v in re.findall(r'<input type="hidden" name="([^"]*)" value="([^"]*)">', page)}
 
 
 def assert_aad_error(r: httpx.Response, error: str, code: int, suberror: str | None = None) -> dict[str, Any]:
@@ -181,7 +199,7 @@ async def test_on_behalf_of_grant(emu: Emu) -> None:
     r = await token(emu, assertion=teams_sso_token(user.id), **obo)
     assert r.status_code == 200, r.text
     assert decode_jwt(r.json()["id_token"])["preferred_username"] == MEGAN
-    by_upn = await token(emu, assertion=encode_jwt({"preferred_username": MEGAN}), **obo)
+    by_upn = await token(emu, assertion=encode_jwt({"preferred_username": MEGAN, "aud": CLIENT}), **obo)
     assert by_upn.status_code == 200
     graph = await emu.http.get(f"{emu.graph}/me", headers={"Authorization": f"Bearer {r.json()['access_token']}"})
     assert graph.json()["id"] == user.id
@@ -294,10 +312,12 @@ async def test_msal_auth_code_flow_refresh_and_obo(emu: Emu) -> None:
             app = msal_app(emu, http)
             flow = app.initiate_auth_code_flow(GRAPH_SCOPES, redirect_uri=REDIRECT, login_hint=ADELE,
                                                response_mode="form_post")
-            page = http.get(flow["auth_uri"])
+            picker = http.get(flow["auth_uri"])
+            action, fields, preselected = picker_form(picker.text)
+            assert preselected == ADELE                       # the hint preselects; the person confirms
+            page = http.post(str(picker.url.join(action)), data={**fields, "sandbox_user": preselected})
             assert page.status_code == 200 and f'action="{REDIRECT}"' in page.text
-            reply = {html.unescape(k): html.unescape(v)
-                     for k, v in re.findall(r'<input type="hidden" name="([^"]*)" value="([^"]*)">', page.text)}
+            reply = form_post_fields(page.text)
             result = app.acquire_token_by_auth_code_flow(flow, reply)
             account = app.get_accounts()[0]
             refreshed = app.acquire_token_silent_with_error(GRAPH_SCOPES, account=account, force_refresh=True)
@@ -341,3 +361,70 @@ async def test_access_tokens_from_the_login_app_expire(emu: Emu) -> None:
     r = await emu.http.get(f"{emu.graph}/me", headers={"Authorization": f"Bearer {body['access_token']}"})
     assert r.status_code == 401
     assert timedelta(seconds=body["ext_expires_in"]) == timedelta(seconds=60)
+
+
+# ---------------------------------------------------------------- account picker and audience (issue 10)
+
+
+async def test_login_hint_only_preselects_and_another_account_can_finish_the_sign_in(emu: Emu) -> None:
+    """As on Microsoft's page, the hint fills in the account but the person may sign in as someone else."""
+    picker = await authorize(emu, login_hint=ADELE, response_mode="form_post")
+    assert picker.status_code == 200
+    action, fields, preselected = picker_form(picker.text)
+    assert preselected == ADELE and fields["login_hint"] == ADELE and fields["state"] == "st4te"
+    done = await emu.http.post(str(picker.url.join(action)), data={**fields, "sandbox_user": MEGAN})
+    assert done.status_code == 200 and f'action="{REDIRECT}"' in done.text
+    reply = form_post_fields(done.text)
+    assert reply["state"] == "st4te"
+    r = await token(emu, grant_type="authorization_code", code=reply["code"], redirect_uri=REDIRECT)
+    claims = decode_jwt(r.json()["id_token"])
+    megan = emu.state.user(MEGAN)
+    assert (claims["oid"], claims["tid"], claims["preferred_username"]) == (megan.id, megan.tenant_id, MEGAN)
+
+    # The browser is now signed in as Megan: her own hint (or none) signs in at once, Adele's shows the picker.
+    assert (await authorize(emu, login_hint=MEGAN)).status_code == 302
+    assert (await authorize(emu)).status_code == 302
+    again = await authorize(emu, login_hint=ADELE)
+    assert again.status_code == 200 and picker_form(again.text)[2] == ADELE
+    assert (await authorize(emu, login_hint=MEGAN, prompt="select_account")).status_code == 200
+    typo = await emu.http.post(str(picker.url.join(action)), data={**fields, "sandbox_user": "nobody@contoso.example"})
+    assert typo.status_code == 400 and "AADSTS50034" in typo.text and picker_form(typo.text)
+
+
+async def test_prompt_none_without_a_signed_in_browser_is_login_required(emu: Emu) -> None:
+    r = await authorize(emu, login_hint=ADELE, prompt="none")
+    assert r.status_code == 302
+    query = parse_qs(urlsplit(r.headers["Location"]).query)
+    assert query["error"] == ["login_required"] and query["state"] == ["st4te"] and "code" not in query
+
+
+async def test_on_behalf_of_needs_an_assertion_issued_to_the_app(emu: Emu) -> None:
+    """Entra ID refuses an assertion whose audience is not the client id or one of the app's Application ID
+    URIs (AADSTS500131): a wrong SSO resource in the manifest or a token for another app fails here too."""
+    obo = {"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "requested_token_use": "on_behalf_of",
+           "scope": "https://graph.microsoft.com/.default"}
+    megan = emu.state.user(MEGAN).id
+    for aud in (f"api://botid-{CLIENT}", CLIENT, CLIENT.upper()):       # Teams' default URI, or the client id
+        assert (await token(emu, assertion=teams_sso_token(megan, aud=aud), **obo)).status_code == 200, aud
+    for aud in ("api://bot.example/botid-" + CLIENT, "00000003-0000-0000-c000-000000000000", None):
+        body = assert_aad_error(await token(emu, assertion=teams_sso_token(megan, aud=aud), **obo),
+                                "invalid_grant", 500131)
+        assert "Assertion audience does not match the Client app presenting the assertion" in body["error_description"]
+
+    resource = f"api://bot.example/botid-{CLIENT}"
+    emu.state.register_app(CLIENT, resource)                              # the app's registered identifierUris
+    assert (await token(emu, assertion=teams_sso_token(megan, aud=resource), **obo)).status_code == 200
+    assert_aad_error(await token(emu, assertion=teams_sso_token(megan, aud=f"api://botid-{CLIENT}"), **obo),
+                     "invalid_grant", 500131)
+    other_app = {"client_id": "99999999-aaaa-4bbb-8ccc-999999999999"}   # a token for us, presented by another app
+    assert_aad_error(await token(emu, assertion=teams_sso_token(megan, aud=resource), **obo, **other_app),
+                     "invalid_grant", 500131)
+
+
+async def test_the_token_endpoint_records_the_tenant_each_request_was_sent_to(emu: Emu) -> None:
+    obo = {"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "requested_token_use": "on_behalf_of",
+           "assertion": teams_sso_token(emu.state.user(MEGAN).id), "scope": "https://graph.microsoft.com/.default"}
+    await token(emu, tenant_segment="organizations", **obo)
+    await token(emu, **obo)
+    assert [(r.tenant, r.grant_type, r.client_id) for r in emu.state.token_requests] == [
+        ("organizations", obo["grant_type"], CLIENT), (tenant(emu), obo["grant_type"], CLIENT)]

@@ -32,6 +32,7 @@ from tests.graph.graph_harness import Emulator, ServerThread, running_emulator
 
 ADELE = "adele@contoso.example"
 CLIENT_ID = "5a4b3c2d-1e0f-4a1b-9c8d-7e6f5a4b3c2d"
+SSO_RESOURCE = f"api://slotwise.example/botid-{CLIENT_ID}"
 SECRET_KEY = "test-secret-key-for-token-caches"
 REDIRECT = "https://slotwise.example/auth/callback"
 
@@ -59,6 +60,7 @@ class World:
         self.emu, self.http = emu, http
         self.store = MemoryStore()
         self.user = emu.state.add_user(upn=ADELE, display_name="Adele Vance", time_zone="Pacific Standard Time")
+        emu.state.register_app(CLIENT_ID, SSO_RESOURCE)
 
     def identity(self, **kwargs: Any) -> MsalIdentity:
         """A fresh MsalIdentity (fresh MSAL http_cache, so flipped sign-in errors are not replayed)."""
@@ -70,7 +72,7 @@ class World:
 
     def sso_token(self) -> str:
         """A Teams SSO token as the emulator's on-behalf-of grant accepts it (an unsigned JWT)."""
-        claims = {"aud": f"api://slotwise.example/{CLIENT_ID}", "oid": self.user.id, "tid": self.user.tenant_id,
+        claims = {"aud": SSO_RESOURCE, "oid": self.user.id, "tid": self.user.tenant_id,
                   "preferred_username": ADELE, "exp": int(time.time()) + 3600, "scp": "access_as_user"}
 
         def part(obj: dict[str, Any]) -> str:
@@ -88,10 +90,19 @@ def world() -> Iterator[World]:
         yield World(emu, http)
 
 
-async def sign_in_in_browser(auth_uri: str) -> dict[str, str]:
-    """What the browser POSTs to our callback after the sandbox sign-in (response_mode=form_post)."""
+async def sign_in_in_browser(auth_uri: str, as_user: str | None = None) -> dict[str, str]:
+    """What the browser POSTs to our callback after the sandbox sign-in (response_mode=form_post): the
+    person confirms the preselected account on the picker, or picks ``as_user``."""
     async with httpx.AsyncClient() as browser:
-        page = await browser.get(auth_uri)
+        picker = await browser.get(auth_uri)
+        assert picker.status_code == 200
+        form = re.search(r'<form method="POST" action="([^"]*)" id="account-picker">(.*?)</form>', picker.text, re.S)
+        assert form is not None, picker.text
+        fields = {html.unescape(k): html.unescape(v)
+                  for k, v in re.findall(r'<input type="hidden" name="([^"]*)" value="([^"]*)">', form.group(2))}
+        chosen = as_user or fields.get("login_hint", "")
+        page = await browser.post(str(picker.url.join(html.unescape(form.group(1)))),
+                                  data={**fields, "sandbox_user": chosen})
     assert page.status_code == 200
     action = re.search(r'<form method="POST" action="([^"]+)"', page.text)
     assert action is not None and html.unescape(action.group(1)) == REDIRECT
@@ -115,7 +126,7 @@ async def test_sso_exchange_stores_an_encrypted_cache_and_graph_calls_use_it(wor
     refresh_tokens = list(world.emu.state.refresh_tokens)
     assert refresh_tokens and not any(rt.encode() in blob for rt in refresh_tokens)
     assert b"RefreshToken" not in blob and b"secret" not in blob
-    clear = json.loads(TokenCacheCipher(SECRET_KEY).decrypt(blob))          # round-trips
+    clear = json.loads(TokenCacheCipher(SECRET_KEY).decrypt(blob, ADELE))   # round-trips
     assert clear["RefreshToken"] and clear["AccessToken"]
 
     async with world.graph(identity) as graph:

@@ -109,7 +109,7 @@ async def booking_world(kind: Kind, *, link_rules: EventRules | None = None, sin
                 identity = sandbox_identity(config, repos.tokens, "k" * 40, emu.login_base)
                 await identity.exchange_sso_token(host.id, sandbox_sso_token(
                     oid=mailbox.id, tenant_id=mailbox.tenant_id, upn=HOST_UPN, name="Harriet Host",
-                    audience="api://botid-test"))
+                    audience=f"api://botid-{config.client_id}"))
                 provider = identity.token_provider()
             graph = GraphClient(emu.graph_base, token_provider=provider, sleep=emu.sleep, backoff_base=0.01,
                                 backoff_cap=0.05)
