@@ -18,7 +18,9 @@ Free/busy:
 
 Events: created with the Teams flags, ``transactionId`` and the booking tag; if Teams was asked for and
 Graph's answer has no ``joinUrl`` the event is read back once, and a still-missing link (tenant policy)
-is returned as ``join_url=None`` for the core to report. Reschedules PATCH start/end only.
+is returned as ``join_url=None`` for the core to report. A move PATCHes start/end only (never
+subject or attendees: Graph replaces the whole attendee list on PATCH); the fallback location is
+a location-only PATCH.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from graph.client import CALLER_ERRORS, GraphClient
 from graph.errors import (
@@ -37,7 +39,7 @@ from graph.errors import (
     ScheduleUnavailable,
     TimeZoneNotSupported,
 )
-from graph.eventbody import details_patch, reschedule_patch
+from graph.eventbody import location_patch, reschedule_patch
 from graph.models import GraphEvent, ScheduleResult, WorkingHours
 from graph.timefmt import iana_zone_name
 from scheduling.errors import HostUnavailable, IntegrationError, UnknownTimeZone
@@ -48,6 +50,7 @@ from scheduling.ports import (
     CalendarEvent,
     EventDraft,
     HostCalendar,
+    Location,
     LocationKind,
     MailboxDefaults,
 )
@@ -231,19 +234,25 @@ class GraphCalendar:
             return None
         return to_calendar_event(event)
 
-    async def update_event(self, host: HostCalendar, event_id: str, draft: EventDraft, *,
-                           include_details: bool = True) -> CalendarEvent:
-        """Move the event to ``draft.start``-``draft.end`` and (``include_details``) set its subject,
-        attendees and location. The body is never sent, so its Teams meeting blob stays intact."""
+    async def move_event(self, host: HostCalendar, event_id: str, start: datetime, end: datetime,
+                         time_zone: str) -> CalendarEvent:
+        """PATCH ``start``/``end`` only (wall time in ``time_zone``, sent explicitly): the subject, the
+        attendees the host may have added in Outlook and the body with its Teams meeting are untouched."""
 
         async def patch(tz: str | None) -> GraphEvent:
-            body: dict[str, Any] = reschedule_patch(draft.start, draft.end, tz or draft.time_zone)
-            if include_details:
-                body.update(details_patch(draft))
-            return await self.client.update_event(host.user_id, event_id, body)
+            return await self.client.update_event(host.user_id, event_id,
+                                                  reschedule_patch(start, end, tz or time_zone))
 
-        event = await self._zone_fallback(draft.time_zone, patch)
-        return to_calendar_event(event, booking_id=draft.booking_id)
+        return to_calendar_event(await self._zone_fallback(time_zone, patch))
+
+    async def set_event_location(self, host: HostCalendar, event_id: str, location: Location) -> CalendarEvent:
+        """PATCH the location fields only (nothing else about the event changes)."""
+        body = location_patch(location)
+        if not body:
+            event = await self.client.get_event(host.user_id, event_id)
+        else:
+            event = await self.client.update_event(host.user_id, event_id, body)
+        return to_calendar_event(event)
 
     async def cancel_event(self, host: HostCalendar, event_id: str, comment: str) -> None:
         """Cancel with a message to attendees; an event already gone from Outlook counts as cancelled."""

@@ -45,7 +45,7 @@ from graph.errors import (
 )
 from graph.eventbody import event_body, reschedule_patch
 from graph.models import (
-    BOOKING_ID_PROPERTY,
+    BOOKING_EXPAND,
     BatchRequest,
     BatchResponse,
     CalendarInfo,
@@ -73,7 +73,6 @@ DEFAULT_PAGE_SIZE = 500
 EVENT_SELECT = ("id,subject,start,end,isAllDay,showAs,isCancelled,type,seriesMasterId,iCalUId,"
                 "isOnlineMeeting,onlineMeetingProvider,onlineMeeting,transactionId,isOrganizer,attendees")
 BUSY_SELECT = "id,start,end,isAllDay,showAs,isCancelled,type"
-BOOKING_EXPAND = f"singleValueExtendedProperties($filter=id eq '{BOOKING_ID_PROPERTY}')"
 _UTC_PREFER = 'outlook.timezone="UTC"'
 #: getSchedule failures that are about the caller (their sign-in or their own mailbox), not the schedules
 CALLER_ERRORS = (CalendarAuthError, MailboxNotEnabled, AccessDenied)

@@ -4,9 +4,11 @@
   ``<br>``), start/end with the host's explicit IANA ``timeZone``, required attendees, location,
   ``isOnlineMeeting`` + ``teamsForBusiness`` for a Teams location, the ``transactionId`` that makes a
   retried POST return the same event, and the Slotwise booking tag (a single-value extended property).
-* :func:`reschedule_patch` - ``PATCH /me/events/{id}`` for a move: start and end only, never the body,
-  so the Teams join blob Graph injected into the body stays intact.
-* :func:`details_patch` - the optional extra fields of an edit (subject, attendees, location).
+* :func:`reschedule_patch` - ``PATCH /me/events/{id}`` for a move: start and end only. Never the body
+  (the Teams join blob Graph injected into it stays intact), never the subject, and never ``attendees``:
+  a PATCH with ``attendees`` replaces the whole collection, which would drop the people the host added
+  in Outlook.
+* :func:`location_patch` - the location fields only (the fallback location when Teams was dropped).
 """
 
 from __future__ import annotations
@@ -63,8 +65,6 @@ def reschedule_patch(start: datetime, end: datetime, time_zone: str) -> dict[str
     return {"start": to_dtz(start, time_zone), "end": to_dtz(end, time_zone)}
 
 
-def details_patch(draft: EventDraft) -> dict[str, Any]:
-    """Subject, attendees and location of ``draft`` (never the body; Teams can be added, not removed)."""
-    patch: dict[str, Any] = {"subject": draft.subject, "attendees": attendees_json(draft.attendees)}
-    patch.update(location_fields(draft.location))
-    return patch
+def location_patch(location: Location) -> dict[str, Any]:
+    """Set the event's location and nothing else (empty when there is nothing to set)."""
+    return location_fields(location)

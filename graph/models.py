@@ -22,9 +22,19 @@ from scheduling.rules import BusyStatus
 
 log = logging.getLogger("slotwise.graph")
 
-#: The Slotwise booking tag: a single-value extended property in Slotwise's own property-set GUID.
-SLOTWISE_PROPERTY_SET = "66f5a359-4659-4830-9070-00047ec6ac6e"
+#: The Slotwise booking tag: a single-value extended property in Slotwise's own property-set GUID
+#: (generated once with ``uuid.uuid4()``; never change it, or existing bookings stop being recognised).
+SLOTWISE_PROPERTY_SET = "5b148de0-3563-4dd4-ba16-b9b13aface33"
 BOOKING_ID_PROPERTY = f"String {{{SLOTWISE_PROPERTY_SET}}} Name SlotwiseBookingId"
+#: The property-set GUID of Slotwise's first releases: the sample GUID of Microsoft's extended-property
+#: docs, which any other app may use too. Events tagged with it are still read (never written).
+LEGACY_PROPERTY_SET = "66f5a359-4659-4830-9070-00047ec6ac6e"
+LEGACY_BOOKING_ID_PROPERTY = f"String {{{LEGACY_PROPERTY_SET}}} Name SlotwiseBookingId"
+#: Every property id a booking tag is read from, the current one first.
+BOOKING_ID_PROPERTIES = (BOOKING_ID_PROPERTY, LEGACY_BOOKING_ID_PROPERTY)
+#: ``$expand`` that returns the booking tag (new or legacy) with an event.
+BOOKING_EXPAND = ("singleValueExtendedProperties($filter="
+                  + " or ".join(f"id eq '{prop}'" for prop in BOOKING_ID_PROPERTIES) + ")")
 
 _DAY_INDEX = {name: i for i, name in enumerate(
     ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"))}
@@ -226,13 +236,25 @@ class GraphEvent:
         )
 
 
+def _property_key(prop_id: str) -> str:
+    return " ".join(prop_id.lower().split())
+
+
+_BOOKING_KEYS = tuple(_property_key(p) for p in BOOKING_ID_PROPERTIES)
+
+
 def booking_id_of(data: Json) -> str | None:
-    """The Slotwise booking id from an event's expanded ``singleValueExtendedProperties``, if tagged."""
+    """The Slotwise booking id from an event's expanded ``singleValueExtendedProperties``, if tagged
+    (with the current tag or the legacy one; the current one wins if an event somehow has both)."""
+    found: dict[str, str] = {}
     for prop in data.get("singleValueExtendedProperties") or ():
-        if isinstance(prop, Mapping) and str(prop.get("id", "")).lower() == BOOKING_ID_PROPERTY.lower():
-            value = prop.get("value")
-            return str(value) if value else None
-    return None
+        if not isinstance(prop, Mapping):
+            continue
+        key = _property_key(str(prop.get("id", "")))
+        value = prop.get("value")
+        if key in _BOOKING_KEYS and value and key not in found:
+            found[key] = str(value)
+    return next((found[k] for k in _BOOKING_KEYS if k in found), None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -147,9 +147,16 @@ class CalendarPort(Protocol):
 
     async def get_event(self, host: HostCalendar, event_id: str) -> CalendarEvent | None: ...
 
-    async def update_event(self, host: HostCalendar, event_id: str, draft: EventDraft) -> CalendarEvent:
-        """Move the event to the draft's start/end and set its subject, attendees and location; never
-        rewrites the body, so the Teams meeting blob stays intact."""
+    async def move_event(self, host: HostCalendar, event_id: str, start: datetime, end: datetime,
+                         time_zone: str) -> CalendarEvent:
+        """Move the event to ``start``-``end`` (sent with the explicit IANA ``time_zone``) and change
+        nothing else: not the subject, not the attendees (the host may have added people in Outlook),
+        not the body (it holds the Teams meeting)."""
+        ...
+
+    async def set_event_location(self, host: HostCalendar, event_id: str, location: Location) -> CalendarEvent:
+        """Set the event's location and change nothing else (used for the fallback location when the
+        Teams meeting was dropped)."""
         ...
 
     async def cancel_event(self, host: HostCalendar, event_id: str, comment: str) -> None:

@@ -8,6 +8,7 @@ is simpler and serves the Graph app the same way). Each test gets a fresh :class
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import httpx
 from aiohttp import web
 
 from graph.client import GraphClient
@@ -106,6 +108,20 @@ class Emulator:
     def graph_requests(self, path_contains: str = "", method: str | None = None) -> list[Any]:
         return [r for r in self.state.request_log
                 if path_contains in r.path and (method is None or r.method == method)]
+
+
+class Recording(httpx.AsyncHTTPTransport):
+    """The real HTTP transport, keeping the method and JSON body of every request the client sends
+    (``GraphClient(..., transport=Recording())``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[tuple[str, dict[str, Any]]] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content) if request.content else {}
+        self.sent.append((request.method, body))
+        return await super().handle_async_request(request)
 
 
 def notification_receiver(received: list[Any]) -> web.Application:

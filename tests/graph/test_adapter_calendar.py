@@ -17,11 +17,12 @@ from graph.errors import (
     MailboxNotEnabled,
     ScheduleUnavailable,
 )
+from graph.models import BOOKING_ID_PROPERTY, LEGACY_BOOKING_ID_PROPERTY
 from scheduling.errors import HostUnavailable, IntegrationError
 from scheduling.intervals import Interval
 from scheduling.ports import Attendee, CalendarPort, EventDraft, HostCalendar, Location, LocationKind
 from scheduling.rules import BusyStatus
-from tests.graph.graph_harness import Emulator, running_emulator
+from tests.graph.graph_harness import Emulator, Recording, running_emulator
 
 ADELE = "adele@contoso.example"
 MEGAN = "megan@contoso.example"
@@ -238,21 +239,61 @@ async def test_get_event_of_a_deleted_event_is_none(emu: Emulator) -> None:
         assert await cal.get_event(host(), event.event_id) is None
 
 
-async def test_reschedule_moves_the_event_and_keeps_its_teams_meeting(emu: Emulator) -> None:
-    cal = calendar(emu)
+async def test_a_move_sends_only_start_and_end_with_an_explicit_zone(emu: Emulator) -> None:
+    wire = Recording()
+    cal = calendar(emu, transport=wire)
     async with cal.client:
         event = await cal.create_event(host(), draft())
         body = emu.state.get_event(ADELE, event.event_id)["body"]  # type: ignore[index]
-        emu.state.request_log.clear()
-        later = draft(start=T0 + timedelta(days=2, hours=18), end=T0 + timedelta(days=2, hours=19),
-                      subject="Ignored unless asked")
-        moved = await cal.update_event(host(), event.event_id, later, include_details=False)
-        assert moved.start == later.start and moved.end == later.end
-        assert moved.join_url == event.join_url and moved.subject == "Intro call"
-        assert emu.state.get_event(ADELE, event.event_id)["body"] == body  # type: ignore[index]
-        edited = await cal.update_event(host(), event.event_id, later)
-    assert edited.subject == "Ignored unless asked" and edited.join_url == event.join_url
-    assert [r.method for r in emu.state.request_log] == ["PATCH", "PATCH"]
+        wire.sent.clear()
+        start, end = T0 + timedelta(days=2, hours=18), T0 + timedelta(days=2, hours=19)
+        moved = await cal.move_event(host(), event.event_id, start, end, "America/Los_Angeles")
+    assert wire.sent == [("PATCH", {"start": {"dateTime": "2030-03-06T10:00:00", "timeZone": "America/Los_Angeles"},
+                                    "end": {"dateTime": "2030-03-06T11:00:00", "timeZone": "America/Los_Angeles"}})]
+    assert (moved.start, moved.end) == (start, end)
+    assert moved.join_url == event.join_url and moved.subject == "Intro call"
+    assert emu.state.get_event(ADELE, event.event_id)["body"] == body  # type: ignore[index]
+
+
+async def test_a_move_keeps_the_attendees_and_subject_the_host_changed_in_outlook(emu: Emulator) -> None:
+    cal = calendar(emu)
+    async with cal.client:
+        event = await cal.create_event(host(), draft())
+        # The host adds a colleague and renames the meeting in Outlook (through Graph, as Outlook would).
+        outlook = emu.client()
+        async with outlook:
+            await outlook.update_event(ADELE, event.event_id, {
+                "subject": "Intro call + Megan",
+                "attendees": [{"emailAddress": {"address": "ivy@fabrikam.example", "name": "Ivy Invitee"},
+                               "type": "required"},
+                              {"emailAddress": {"address": MEGAN, "name": "Megan Bowen"}, "type": "optional"}]})
+        start = T0 + timedelta(days=1, hours=17)
+        moved = await cal.move_event(host(), event.event_id, start, start + timedelta(minutes=30),
+                                     "America/Los_Angeles")
+    stored = emu.state.get_event(ADELE, event.event_id)
+    assert stored is not None
+    assert [(a["emailAddress"]["address"], a["type"]) for a in stored["attendees"]] == [
+        ("ivy@fabrikam.example", "required"), (MEGAN, "optional")]
+    assert stored["subject"] == "Intro call + Megan" and moved.subject == "Intro call + Megan"
+    assert moved.start == start and len(moved.attendees) == 2
+
+
+async def test_the_fallback_location_is_a_location_only_patch(emu: Emulator) -> None:
+    emu.state.get_user(ADELE).drop_online_meetings = True  # type: ignore[union-attr]
+    wire = Recording()
+    cal = calendar(emu, transport=wire)
+    async with cal.client:
+        event = await cal.create_event(host(), draft())
+        assert event.join_url is None
+        wire.sent.clear()
+        placed = await cal.set_event_location(host(), event.event_id, Location(LocationKind.PHONE, "+1 555 0100"))
+        untouched = await cal.set_event_location(host(), event.event_id, Location(LocationKind.CUSTOM, ""))
+    assert wire.sent[0] == ("PATCH", {"location": {"displayName": "+1 555 0100", "locationType": "default"}})
+    assert [m for m, _ in wire.sent[1:]] == ["GET"]  # nothing to set: no PATCH
+    stored = emu.state.get_event(ADELE, event.event_id)
+    assert stored is not None and stored["location"]["displayName"] == "+1 555 0100"
+    assert stored["subject"] == "Intro call" and (placed.start, placed.end) == (event.start, event.end)
+    assert untouched.event_id == event.event_id
 
 
 async def test_cancel_sends_the_message_and_a_missing_event_counts_as_cancelled(emu: Emulator) -> None:
@@ -275,6 +316,29 @@ async def test_find_booking_events_returns_only_tagged_ones(emu: Emulator) -> No
                                                  end=T0 + timedelta(days=1, hours=18)))
         found = await cal.find_booking_events(host(), MONTH)
     assert sorted((e.event_id, e.booking_id) for e in found) == sorted([(a.event_id, "bk-1"), (b.event_id, "bk-2")])
+
+
+async def test_new_events_carry_our_own_tag_and_legacy_tagged_events_are_still_ours(emu: Emulator) -> None:
+    legacy = emu.state.add_event(ADELE, "Intro call (booked last year)", T0 + timedelta(days=2, hours=17),
+                                 T0 + timedelta(days=2, hours=18), transaction_id="bk-old",
+                                 single_value_extended_properties=[{"id": LEGACY_BOOKING_ID_PROPERTY,
+                                                                    "value": "bk-old"}])
+    emu.state.add_event(ADELE, "Another app's event", T0 + timedelta(days=3, hours=17),
+                        T0 + timedelta(days=3, hours=18),
+                        single_value_extended_properties=[{"id": "String {66f5a359-4659-4830-9070-00047ec6ac6e} "
+                                                                 "Name Color", "value": "green"}])
+    cal = calendar(emu)
+    async with cal.client:
+        new = await cal.create_event(host(), draft())
+        found = await cal.find_booking_events(host(), MONTH)
+        old = await cal.get_event(host(), legacy["id"])
+    assert sorted((e.event_id, e.booking_id) for e in found) == sorted([(new.event_id, "bk-1"),
+                                                                       (legacy["id"], "bk-old")])
+    assert old is not None and old.booking_id == "bk-old"
+    written = emu.state.get_event(ADELE, new.event_id)
+    assert written is not None
+    assert written["singleValueExtendedProperties"] == [{"id": BOOKING_ID_PROPERTY, "value": "bk-1"}]
+    assert "66f5a359-4659-4830-9070-00047ec6ac6e" not in BOOKING_ID_PROPERTY
 
 
 async def test_mailbox_defaults_come_from_outlook(emu: Emulator) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,11 +19,12 @@ import pytest
 from openapi_schema_validator import OAS30Validator
 
 from graph.client import GraphClient
-from graph.eventbody import details_patch, event_body, reschedule_patch
+from graph.eventbody import event_body, location_patch, reschedule_patch
 from graph.models import BOOKING_ID_PROPERTY
 from scheduling.ports import Attendee, EventDraft, Location, LocationKind
+from tests.contracts import GRAPH_CALENDAR_OPENAPI
 
-SPEC_PATH = Path(__file__).resolve().parents[3] / "shared" / "schemas" / "graph-v1.0-calendar-openapi.json"
+SPEC_PATH = GRAPH_CALENDAR_OPENAPI
 
 
 def _strict_components(spec: dict[str, Any]) -> dict[str, Any]:
@@ -104,15 +104,16 @@ def test_event_body_is_a_valid_graph_event(validator_for: Any, location: Locatio
         assert "isOnlineMeeting" not in body and body["location"]["displayName"] == location.text
 
 
-def test_patch_bodies_are_valid_and_a_move_never_touches_the_body(validator_for: Any) -> None:
+def test_patch_bodies_are_valid_and_a_move_touches_only_start_and_end(validator_for: Any) -> None:
     v = validator_for("microsoft.graph.event")
     move = reschedule_patch(DRAFT.start, DRAFT.end, "Europe/Berlin")
-    assert set(move) == {"start", "end"}
+    assert set(move) == {"start", "end"}  # never body, subject or attendees (a PATCH replaces the list)
     assert move["start"] == {"dateTime": "2030-03-10T18:00:00", "timeZone": "Europe/Berlin"}
     assert_valid(v, move)
-    details = details_patch(DRAFT)
-    assert "body" not in details
-    assert_valid(v, details)
+    place = location_patch(Location(LocationKind.IN_PERSON, "HQ 4.01"))
+    assert place == {"location": {"displayName": "HQ 4.01", "locationType": "default"}}
+    assert_valid(v, place)
+    assert location_patch(Location(LocationKind.CUSTOM, "")) == {}
 
 
 class Capture:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import uuid
 from datetime import UTC, date, datetime
 
 import pytest
@@ -24,7 +25,15 @@ from graph.errors import (
     graph_error,
     msal_error,
 )
-from graph.models import BOOKING_ID_PROPERTY, GraphEvent, MailboxSettings, booking_id_of
+from graph.models import (
+    BOOKING_EXPAND,
+    BOOKING_ID_PROPERTY,
+    LEGACY_BOOKING_ID_PROPERTY,
+    SLOTWISE_PROPERTY_SET,
+    GraphEvent,
+    MailboxSettings,
+    booking_id_of,
+)
 from graph.retry import RetryPolicy, parse_retry_after
 from graph.timefmt import iso_z, minutes_of_day, parse_dtz, parse_graph_datetime, to_dtz
 from scheduling.errors import IntegrationError
@@ -207,3 +216,20 @@ def test_event_parsing_reads_the_booking_tag_and_all_day_dates() -> None:
     assert ev.all_day_dates == (date(2030, 5, 1), date(2030, 5, 2))
     assert ev.show_as is BusyStatus.OOF and ev.booking_id == "bk-9" and ev.join_url is None
     assert booking_id_of({"singleValueExtendedProperties": [{"id": "String {x} Name Other", "value": "v"}]}) is None
+
+
+def test_the_booking_tag_is_our_own_and_the_legacy_tag_is_still_read() -> None:
+    assert "66f5a359-4659-4830-9070-00047ec6ac6e" not in BOOKING_ID_PROPERTY  # Microsoft's docs sample
+    assert str(uuid.UUID(SLOTWISE_PROPERTY_SET)) == SLOTWISE_PROPERTY_SET
+    assert uuid.UUID(SLOTWISE_PROPERTY_SET).version == 4
+    legacy = "String {66f5a359-4659-4830-9070-00047EC6AC6E}  Name SlotwiseBookingId"  # as Graph may echo it
+    assert booking_id_of({"singleValueExtendedProperties": [{"id": legacy, "value": "bk-old"}]}) == "bk-old"
+    assert booking_id_of({"singleValueExtendedProperties": [{"id": BOOKING_ID_PROPERTY, "value": "bk-new"}]}) \
+        == "bk-new"
+    both = [{"id": LEGACY_BOOKING_ID_PROPERTY, "value": "bk-old"}, {"id": BOOKING_ID_PROPERTY, "value": "bk-new"}]
+    assert booking_id_of({"singleValueExtendedProperties": both}) == "bk-new"
+    other_name = "String {66f5a359-4659-4830-9070-00047ec6ac6e} Name Color"  # another app, same sample GUID
+    assert booking_id_of({"singleValueExtendedProperties": [{"id": other_name, "value": "green"}]}) is None
+    expected = (f"singleValueExtendedProperties($filter=id eq '{BOOKING_ID_PROPERTY}' "
+                f"or id eq '{LEGACY_BOOKING_ID_PROPERTY}')")
+    assert expected == BOOKING_EXPAND

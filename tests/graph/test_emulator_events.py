@@ -197,6 +197,29 @@ async def test_patch_merges_and_keeps_the_teams_meeting(emu: Emu) -> None:
     assert off["isOnlineMeeting"] and off["onlineMeeting"]["joinUrl"] == ev["onlineMeeting"]["joinUrl"]
 
 
+async def test_patch_replaces_collections_whole_as_graph_does(emu: Emu) -> None:
+    """A PATCH with ``attendees`` (or ``categories``, ``locations``) replaces the whole collection: whoever
+    is not in the list is removed. Extended properties are set by id, the others stay."""
+    ev = (await emu.post(ADELE, "/me/events", booking(categories=["Slotwise"]))).json()
+    added = (await emu.patch(ADELE, path(ev["id"]), {"attendees": [
+        *ev["attendees"], {"emailAddress": {"address": MEGAN, "name": "Megan"}, "type": "optional"}]})).json()
+    assert [a["emailAddress"]["address"] for a in added["attendees"]] == ["ivy@fabrikam.example", MEGAN]
+    replaced = (await emu.patch(ADELE, path(ev["id"]), {"attendees": [
+        {"emailAddress": {"address": "joe@fabrikam.example", "name": "Joe"}, "type": "required"}],
+        "categories": ["Red"]})).json()
+    assert [a["emailAddress"]["address"] for a in replaced["attendees"]] == ["joe@fabrikam.example"]
+    assert replaced["categories"] == ["Red"]
+    emptied = (await emu.patch(ADELE, path(ev["id"]), {"attendees": []})).json()
+    assert emptied["attendees"] == [] and emptied["subject"] == "Intro call"
+    placed = (await emu.patch(ADELE, path(ev["id"]), {"location": {"displayName": "HQ 4.01"}})).json()
+    assert [loc["displayName"] for loc in placed["locations"]] == ["HQ 4.01"]
+    other = "String {00020329-0000-0000-C000-000000000046} Name Other"
+    await emu.patch(ADELE, path(ev["id"]), {"singleValueExtendedProperties": [{"id": other, "value": "x"}]})
+    stored = emu.state.get_event(ADELE, ev["id"])
+    assert stored is not None
+    assert sorted(p["value"] for p in stored["singleValueExtendedProperties"]) == ["bk-1", "x"]
+
+
 async def test_patch_that_drops_the_join_blob_is_recorded(emu: Emu) -> None:
     ev = (await emu.post(ADELE, "/me/events", booking())).json()
     r = await emu.patch(ADELE, path(ev["id"]), {"body": {"contentType": "text", "content": "New agenda"}})
