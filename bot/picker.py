@@ -5,15 +5,17 @@ Invitees: the slot picker (a week at a time, in the viewer's zone) -> a time -> 
 the calendar file and the manage link. Hosts (and the Teams user who booked) reschedule or cancel.
 
 A link id in card data is public (like the booking page); a booking id is not a capability: only the
-booking's host, or the Teams user whose email is the invitee's, may move or cancel it.
+booking's host, or the Teams user who made it (tenant + Entra object id, never an email), may move or
+cancel it from Teams (``BookingService.for_actor``); everyone else uses the manage link.
 
-Booking from Teams is idempotent per (tenant, Entra user, link, start, length, invitee email): a retried
-or double-clicked Confirm returns the same booking (and the same manage link) instead of a "slot taken".
+Booking from Teams is idempotent per Teams user (the core namespaces the key by tenant + Entra object id)
+and request: a retried or double-clicked Confirm returns the same booking, with the manage link, instead
+of a "slot taken". The manage link is shown only on that answer; later cards of the booking (moved,
+cancelled) carry none.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -26,8 +28,8 @@ from cards.format import utc_iso
 from cards.links import booking_url
 from cards.slots import week_start_of
 from cards.verbs import cancel_reason_input_id
-from scheduling.booking import BookingOutcome, booking_payload, hash_token
-from scheduling.domain import Booking, BookingStatus, EventType, User
+from scheduling.booking import booking_payload
+from scheduling.domain import Booking, BookingStatus, Caller, EventType, User
 from scheduling.errors import Conflict, InvalidQuery, LinkInactive, NotFound
 from scheduling.intervals import Interval
 from scheduling.invitee import validate_invitee
@@ -36,7 +38,6 @@ from scheduling.slots import Slot, booking_window_bounds, resolve_duration
 from scheduling.timezones import zone
 
 WEEKS_FETCHED = 8  # one calendar read covers the week shown and the next free day after it
-MAX_REBOOKS = 20
 Role = Literal["host", "invitee"]
 
 
@@ -136,40 +137,18 @@ async def confirm(turn: Turn, link_id: str, start: datetime, tz: str, duration: 
     invitee = validate_invitee(values.get("name", ""), values.get("email", ""), tz, values.get("notes", ""),
                                answers, link.questions)
     user = await turn.actor()
-    attempt = "\x00".join((user.tenant_id, user.aad_object_id, utc_iso(start), str(minutes), invitee.email.casefold()))
-    key = await _idempotency_key(turn, link, "teams:" + hashlib.sha256(attempt.encode()).hexdigest()[:40])
-    outcome = await turn.deps.booking.book(link, start, invitee, duration=minutes, idempotency_key=key)
-    return Reply(card=booked_card(turn, outcome.booking, link, host, tz, _token(turn, link, outcome)))
-
-
-async def _idempotency_key(turn: Turn, link: EventType, base: str) -> str:
-    """``base``, unless that attempt ended (cancelled or released): then the next unused variant, so the
-    same person can book the same time again after cancelling it."""
-    key = base
-    for n in range(2, MAX_REBOOKS + 2):
-        existing = await turn.deps.bookings.get_by_idempotency_key(link.id, key)
-        if existing is None or existing.status.holds_time:
-            return key
-        key = f"{base}:{n}"
-    raise Conflict("You have booked and cancelled this time too often; please pick another time.")
-
-
-def _token(turn: Turn, link: EventType, outcome: BookingOutcome) -> str:
-    return outcome.manage_token or _derived_token(turn, link, outcome.booking)
-
-
-def _derived_token(turn: Turn, link: EventType, booking: Booking) -> str:
-    """The manage token of a booking made from Teams (derivable from its idempotency key), else ""."""
-    if not booking.idempotency_key:
-        return ""
-    token = turn.deps.booking.manage_token_for(link, booking.idempotency_key)
-    return token if hash_token(token) == booking.manage_token_hash else ""
+    caller = Caller.teams(user.tenant_id, user.aad_object_id)
+    key = await turn.deps.booking.attempt_key(link, caller, start, invitee, minutes)
+    outcome = await turn.deps.booking.book(link, start, invitee, caller=caller, duration=minutes, idempotency_key=key)
+    return Reply(card=booked_card(turn, outcome.booking, link, host, tz, outcome.manage_token))
 
 
 def booked_card(turn: Turn, booking: Booking, link: EventType, host: User, tz: str, token: str) -> Json:
+    """The invitee's card; ``token`` is the manage token when this answer may carry it (the booking request
+    itself, or its replay), else "": the card then links to the booking page instead."""
     if token:
         manage_url, ics_url = turn.deps.url(f"/manage/{token}"), turn.deps.url(f"/manage/{token}/invite.ics")
-    else:  # not booked from Teams: the invitee's manage link is in their email
+    else:  # the manage link was shown once, when booking; it is never handed out again
         manage_url = ics_url = booking_url(turn.deps.base_url, host.handle, link.slug)
     return booked(booking, link, host.display_name, host.time_zone, tz, manage_url, ics_url)
 
@@ -177,16 +156,10 @@ def booked_card(turn: Turn, booking: Booking, link: EventType, host: User, tz: s
 # ------------------------------------------------------------------------------ managing a booking
 
 async def manageable(turn: Turn, booking_id: str) -> tuple[Booking, Role, User]:
-    """The booking, if the acting user is its host or the Teams user who is its invitee."""
+    """The booking, if the acting user is its host or the Teams user who made it (the core decides)."""
     user = await turn.actor()
-    booking = await turn.deps.bookings.get(booking_id)
-    if booking is not None:
-        if user.id in booking.host_ids and booking.tenant_id == user.tenant_id:
-            return booking, "host", user
-        email = user.email.strip().lower()
-        if email and booking.invitee.email.strip().lower() == email:
-            return booking, "invitee", user
-    raise NotFound("No such booking, or it isn't yours to change.")
+    booking, role = await turn.deps.booking.for_actor(booking_id, user)
+    return booking, role, user
 
 
 async def _booking_context(turn: Turn, booking: Booking) -> tuple[EventType, User]:
@@ -218,7 +191,7 @@ async def move(turn: Turn, booking_id: str, start: datetime, tz: str) -> Reply:
     turn.scope.duration = minutes if minutes in link.rules.durations else None
     moved = await turn.deps.booking.reschedule(booking, start, role)
     if role == "invitee":
-        return Reply(card=booked_card(turn, moved, link, host, tz, _derived_token(turn, link, moved)))
+        return Reply(card=booked_card(turn, moved, link, host, tz, ""))
     payload = booking_payload(link, moved, host) | {"previousStart": utc_iso(booking.start), "by": "host"}
     return Reply(card=host_notification("booking.rescheduled", payload, host.time_zone, link.questions))
 
@@ -233,6 +206,6 @@ async def cancel(turn: Turn, booking_id: str, reason_input_id: str, data: Mappin
     cancelled = await turn.deps.booking.cancel(booking, reason, role)
     if role == "invitee":
         tz = await turn.viewer_zone(host)
-        return Reply(card=booked_card(turn, cancelled, link, host, tz, _derived_token(turn, link, cancelled)))
+        return Reply(card=booked_card(turn, cancelled, link, host, tz, ""))
     payload = booking_payload(link, cancelled, host) | {"by": "host"}
     return Reply(card=host_notification("booking.cancelled", payload, host.time_zone, link.questions))

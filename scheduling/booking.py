@@ -19,14 +19,16 @@ confirmed by reconciliation. An event whose booking was released is cancelled by
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
+import json
 import secrets
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -35,6 +37,7 @@ from scheduling.domain import (
     Booking,
     BookingStatus,
     CalendarSync,
+    Caller,
     CapCheck,
     ConnectionStatus,
     EventType,
@@ -53,8 +56,8 @@ from scheduling.errors import (
     NotFound,
     SlotUnavailable,
 )
-from scheduling.intervals import Interval
-from scheduling.localtime import from_epoch, wall_to_epoch
+from scheduling.intervals import Interval, subtract
+from scheduling.localtime import from_epoch, to_epoch, wall_to_epoch
 from scheduling.ports import (
     Attendee,
     BookedInterval,
@@ -68,11 +71,14 @@ from scheduling.ports import (
     LocationKind,
 )
 from scheduling.rules import EventRules
-from scheduling.slots import Slot, compute_slots, is_bookable, resolve_duration
+from scheduling.slots import Slot, booking_window_bounds, compute_slots, is_bookable, resolve_duration
 from scheduling.stores import BookingStore, EventTypeStore, UserStore
 
 MAX_QUERY_DAYS = 62
+MAX_REBOOKS = 20  # how often one Teams user may book, cancel and book the same time again
 Actor = Literal["invitee", "host"]
+PUBLIC = Caller.public()
+_MANAGE_TOKEN_CONTEXT = b"slotwise/manage-token/v1\x00"
 
 
 def hash_token(token: str) -> str:
@@ -80,10 +86,23 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def request_fingerprint(start: datetime, minutes: int, invitee: Invitee) -> str:
+    """What makes two booking requests "the same request" for idempotency: the start, the length and
+    everything the invitee entered (the email compared case-insensitively). SHA-256 hex of a canonical
+    JSON document, so it can be stored and compared without keeping a second copy of the data."""
+    document = {
+        "start": start.astimezone(UTC).isoformat(), "minutes": minutes, "name": invitee.name,
+        "email": invitee.email.casefold(), "timeZone": invitee.time_zone, "notes": invitee.notes,
+        "answers": {k: invitee.answers[k] for k in sorted(invitee.answers)},
+    }
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
 @dataclass(frozen=True, slots=True)
 class BookingOutcome:
     booking: Booking
-    manage_token: str
+    manage_token: str  # "" when this answer may not carry it (see BookingService.book)
     replayed: bool = False  # an idempotent retry: the booking already existed
 
     @property
@@ -146,6 +165,135 @@ def booking_payload(link: EventType, booking: Booking, host: User) -> dict[str, 
     }
 
 
+VIEW_READ_SPAN = timedelta(days=61)  # what one getSchedule call may cover (Graph: under 62 days)
+_DAY = timedelta(days=1)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _day_floor(instant: datetime) -> datetime:
+    return _EPOCH + (instant - _EPOCH) // _DAY * _DAY
+
+
+def _day_ceil(instant: datetime) -> datetime:
+    floor = _day_floor(instant)
+    return floor if floor == instant else floor + _DAY
+
+
+@dataclass(frozen=True, slots=True)
+class _Segment:
+    """One Graph read: the stretch it covered, until when it may be reused, and what it found."""
+
+    covered: Interval
+    expires: datetime
+    busy: tuple[BusyInterval, ...]
+
+
+class ViewingBusyCache:
+    """Busy time read for *showing* slots, kept per host by the stretch of time each Graph read covered
+    (not per query), and shared by every link, zone and window of that host.
+
+    A miss reads whole UTC days around what is missing and, when the caller names a ``horizon`` (the part
+    of time that can matter, e.g. a link's booking window), widens the read over as much of it as one
+    Graph call may cover (:data:`VIEW_READ_SPAN`). Any later query inside what was read — another week,
+    another zone, another range of days — is answered from memory until the read is ``ttl`` old. Busy time
+    is therefore read per host per day range, so varying the query cannot multiply calendar calls.
+
+    Concurrent misses of one host join the read in flight that covers them (a burst costs one call, and a
+    failure reaches every waiter: reads fail closed). ``forget`` drops a host's reads; a read in flight
+    at that moment is not kept when it lands.
+    """
+
+    def __init__(self, read: Callable[[User, Interval], Awaitable[list[BusyInterval]]], clock: Clock,
+                 ttl: timedelta, max_hosts: int = 4096) -> None:
+        self.ttl = ttl
+        self._read = read
+        self._clock = clock
+        self._max_hosts = max_hosts
+        self._segments: dict[str, list[_Segment]] = {}
+        self._flights: dict[str, list[tuple[Interval, asyncio.Future[_Segment]]]] = {}
+        self._generation: dict[str, int] = {}
+
+    def read_range(self, missing: Interval, horizon: Interval | None) -> Interval:
+        """What to read for ``missing``: its whole UTC days, inside ``horizon`` widened up to one call's span."""
+        low, high = _day_floor(missing.start), _day_ceil(missing.end)
+        if horizon is None:
+            return Interval(low, high)
+        low = min(missing.start, max(low, horizon.start))
+        high = max(missing.end, min(high, horizon.end))
+        room = VIEW_READ_SPAN - (high - low)
+        if room > timedelta(0):
+            wider = max(high, min(horizon.end, high + room))
+            room -= wider - high
+            high = wider
+            low = min(low, max(horizon.start, low - room))
+        return Interval(low, high)
+
+    async def busy(self, host: User, window: Interval, horizon: Interval | None = None) -> list[BusyInterval]:
+        if window.is_empty:
+            return []
+        now = self._clock.now()
+        fresh = [s for s in self._segments.get(host.id, ()) if s.expires > now]
+        if fresh:
+            self._segments[host.id] = fresh
+        else:
+            self._segments.pop(host.id, None)
+        flights = self._flights.get(host.id, [])
+        waits: list[asyncio.Future[_Segment]] = []
+        planned: list[Interval] = []
+        for gap in subtract([window], [s.covered for s in fresh]):
+            waits += [f for covered, f in flights if covered.overlaps(gap) and f not in waits]
+            for missing in subtract([gap], [covered for covered, _ in flights] + planned):
+                read = self.read_range(missing, horizon)
+                planned.append(read)
+                waits.append(self._start(host, read))
+        found = [*fresh, *[await asyncio.shield(f) for f in waits]]
+        busy = {b: None for s in found if s.covered.overlaps(window) for b in s.busy
+                if b.start < window.end and window.start < b.end}
+        return sorted(busy, key=lambda b: (b.start, b.end))
+
+    def _start(self, host: User, read: Interval) -> asyncio.Future[_Segment]:
+        generation = self._generation.get(host.id, 0)
+
+        async def fly() -> _Segment:
+            busy = await self._read(host, read)
+            segment = _Segment(read, self._clock.now() + self.ttl, tuple(busy))
+            if self._generation.get(host.id, 0) == generation:
+                self._keep(host.id, segment)
+            return segment
+
+        future = asyncio.ensure_future(fly())
+        flights = self._flights.setdefault(host.id, [])
+        entry = (read, future)
+        flights.append(entry)
+
+        def landed(done: asyncio.Future[_Segment]) -> None:
+            if entry in flights:
+                flights.remove(entry)
+            if not flights and self._flights.get(host.id) is flights:
+                del self._flights[host.id]
+            if not done.cancelled():
+                done.exception()  # retrieved: a failure nobody awaits anymore is not logged as lost
+
+        future.add_done_callback(landed)
+        return future
+
+    def _keep(self, host_id: str, segment: _Segment) -> None:
+        if host_id not in self._segments and len(self._segments) >= self._max_hosts:
+            now = self._clock.now()
+            self._segments = {h: kept for h, segs in self._segments.items()
+                              if (kept := [s for s in segs if s.expires > now])}
+        self._segments.setdefault(host_id, []).append(segment)
+
+    def forget(self, host_ids: Sequence[str] | None = None) -> None:
+        hosts = list(self._segments) + list(self._flights) if host_ids is None else list(host_ids)
+        for host_id in hosts:
+            self._segments.pop(host_id, None)
+            self._flights.pop(host_id, None)
+            self._generation[host_id] = self._generation.get(host_id, 0) + 1
+        if len(self._generation) > 4 * self._max_hosts:
+            self._generation = {h: g for h, g in self._generation.items() if h in self._flights}
+
+
 class BookingService:
     """Slots, booking, rescheduling and cancelling for single-host links."""
 
@@ -167,8 +315,16 @@ class BookingService:
         self.pending_timeout = pending_timeout
         self.alternatives = alternatives
         self.alternatives_horizon = alternatives_horizon
-        self.busy_ttl = busy_ttl
-        self._busy_cache: dict[tuple[str, datetime, datetime], tuple[datetime, list[BusyInterval]]] = {}
+        self._viewing = ViewingBusyCache(self.fresh_busy, clock, busy_ttl)
+
+    @property
+    def busy_ttl(self) -> timedelta:
+        """How long busy time read for showing slots is reused."""
+        return self._viewing.ttl
+
+    @busy_ttl.setter
+    def busy_ttl(self, ttl: timedelta) -> None:
+        self._viewing.ttl = ttl
 
     # ------------------------------------------------------------------ links, hosts and calendar reads
 
@@ -229,28 +385,31 @@ class BookingService:
                 "Please try again in a few minutes.", reconnect_required=reconnect, host_id=host.id,
             ) from exc
 
-    async def viewing_busy(self, host: User, window: Interval) -> list[BusyInterval]:
-        """Busy time for *showing* slots: Graph's answer is reused for ``busy_ttl`` (per process).
+    async def viewing_busy(self, host: User, window: Interval, horizon: Interval | None = None) -> list[BusyInterval]:
+        """Busy time for *showing* slots, from the per-host cache (see :class:`ViewingBusyCache`): Graph's
+        answer is reused for ``busy_ttl`` (per process) for every query inside the stretch it covered.
+        ``horizon``: the most a read may usefully cover (a link's booking window); a miss reads as much of
+        it as one Graph call can, so later queries for other days or zones cost nothing.
 
         Safe because nothing is booked from it: a booking re-reads Graph fresh for its exact interval,
         and Slotwise's own bookings always come from the database. A change made in Outlook shows up in
         slot views within ``busy_ttl``; this process's own bookings drop the host's entries at once."""
-        key = (host.id, window.start, window.end)
-        now = self.clock.now()
-        hit = self._busy_cache.get(key)
-        if hit is not None and hit[0] > now:
-            return hit[1]
-        busy = await self.fresh_busy(host, window)
-        if len(self._busy_cache) > 4096:
-            self._busy_cache = {k: v for k, v in self._busy_cache.items() if v[0] > now}
-        self._busy_cache[key] = (now + self.busy_ttl, busy)
-        return busy
+        return await self._viewing.busy(host, window, horizon)
 
     def forget_busy(self, host_ids: Sequence[str] | None = None) -> None:
         """Drop cached busy time of these hosts (all hosts when None)."""
-        hosts = set(host_ids or ())
-        self._busy_cache = {} if host_ids is None else {
-            k: v for k, v in self._busy_cache.items() if k[0] not in hosts}
+        self._viewing.forget(host_ids)
+
+    def viewing_horizon(self, rules: EventRules) -> Interval:
+        """Where busy time can matter to the slots of a link with ``rules`` right now: from the earliest
+        start (now + notice, or the fixed window's first day) less the buffer before, to the window's end
+        plus the buffer after. Empty when the window is over. Busy time outside it never changes a slot."""
+        now = self.clock.now()
+        earliest, latest = booking_window_bounds(rules.window, now, rules.availability.tz)
+        first = max(to_epoch(now) + rules.minimum_notice * 60, earliest)
+        start = from_epoch(first) - timedelta(minutes=rules.buffer_before)
+        end = from_epoch(latest) + timedelta(minutes=rules.buffer_after)
+        return Interval(start, max(start, end))
 
     async def _booked(self, link: EventType, host: User, window: Interval,
                       exclude: str | None = None) -> list[BookedInterval]:
@@ -274,7 +433,10 @@ class BookingService:
         minutes = resolve_duration(rules, duration)
         reach = Interval(window.start - timedelta(minutes=rules.buffer_before),
                          window.end + timedelta(minutes=minutes + rules.buffer_after))
-        busy = await self.viewing_busy(host, reach)
+        horizon = self.viewing_horizon(rules)
+        low = max(reach.start, horizon.start)
+        needed = Interval(low, max(low, min(reach.end, horizon.end)))  # busy time elsewhere changes no slot
+        busy = await self.viewing_busy(host, needed, horizon)
         booked = await self._booked(link, host, reach)
         return compute_slots(rules, now=self.clock.now(), window=window, busy=busy, bookings=booked,
                              duration=minutes)
@@ -293,27 +455,62 @@ class BookingService:
 
     # ------------------------------------------------------------------ booking
 
-    def manage_token_for(self, link: EventType, idempotency_key: str | None) -> str:
-        """256-bit manage token: random, or (with an idempotency key) an HMAC of it under the server
-        secret, so a retried request gets the same manage link back without the token being stored."""
-        if idempotency_key is None:
-            return secrets.token_urlsafe(32)
-        digest = hmac.new(self._token_secret, f"{link.id}\x00{idempotency_key}".encode(), hashlib.sha256)
-        return base64.urlsafe_b64encode(digest.digest()).decode().rstrip("=")
+    def _manage_token(self, nonce: str) -> str:
+        """The manage token of the booking whose stored nonce is ``nonce``.
 
-    async def book(self, link: EventType, start: datetime, invitee: Invitee, *,
+        A manage token is a 256-bit secret: HMAC-SHA256 under the server's manage key of a random 256-bit
+        nonce drawn for each booking. The store keeps the token's SHA-256 (to find the booking from a
+        link) and the nonce, never the token: the database alone (a backup, a leak) yields no working
+        link, while this service can give a legitimate replay (same key, same caller, same request)
+        the very token the first request got, without keeping it in clear. Bookings made before tokens
+        were derived this way have no nonce: their stored hash still opens them, and a replay of them
+        never gets a token back."""
+        digest = hmac.new(self._token_secret, _MANAGE_TOKEN_CONTEXT + nonce.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+    def _token_of(self, booking: Booking) -> str:
+        """The booking's manage token if it can be derived and still matches the stored hash, else ""."""
+        if not booking.manage_token_nonce:
+            return ""
+        token = self._manage_token(booking.manage_token_nonce)
+        return token if hmac.compare_digest(hash_token(token), booking.manage_token_hash) else ""
+
+    async def attempt_key(self, link: EventType, caller: Caller, start: datetime, invitee: Invitee,
+                          duration: int | None = None) -> str:
+        """An idempotency key for a client that sends none of its own but whose identical retries must book
+        once (Teams' Confirm button clicked twice, or an invoke retried by the client): derived from the
+        request itself, looked up inside ``caller``'s namespace. When the booking made under it has ended
+        (cancelled or released), the next unused variant, so the same person can book the same time again."""
+        minutes = resolve_duration(link.rules, duration)
+        base = "attempt-" + request_fingerprint(start, minutes, invitee)[:40]
+        key = base
+        for n in range(2, MAX_REBOOKS + 2):
+            existing = await self.bookings.get_by_idempotency_key(link.id, caller.scoped_key(key))
+            if existing is None or existing.status.holds_time:
+                return key
+            key = f"{base}:{n}"
+        raise Conflict("You have booked and cancelled this time too often; please pick another time.")
+
+    async def book(self, link: EventType, start: datetime, invitee: Invitee, *, caller: Caller = PUBLIC,
                    duration: int | None = None, idempotency_key: str | None = None,
                    hold_id: str | None = None) -> BookingOutcome:
-        """Book ``start`` on ``link`` for an already validated ``invitee`` (see scheduling.invitee)."""
-        token = self.manage_token_for(link, idempotency_key)
-        if idempotency_key is not None:
-            existing = await self.bookings.get_by_idempotency_key(link.id, idempotency_key)
+        """Book ``start`` on ``link`` for an already validated ``invitee`` (see scheduling.invitee).
+
+        ``caller`` is who sent the request, as the adapter established it: its idempotency key is looked up
+        and stored inside the caller's namespace (see :class:`~scheduling.domain.Caller`), and a booking
+        made from Teams records the invitee's tenant and Entra object id. The outcome carries the manage
+        token for the request that created the booking and for a replay of the same key by the same caller
+        with an identical request; any other request with that key is IdempotencyKeyReused."""
+        minutes = resolve_duration(link.rules, duration)
+        fingerprint = request_fingerprint(start, minutes, invitee)
+        key = caller.scoped_key(idempotency_key) if idempotency_key is not None else None
+        if key is not None:
+            existing = await self.bookings.get_by_idempotency_key(link.id, key)
             if existing is not None:
-                return await self._replay(existing, token, start, invitee)
+                return await self._replay(existing, fingerprint)
         if not link.active:
             raise LinkInactive(used=link.single_use)
         rules = link.rules.validate()
-        minutes = resolve_duration(rules, duration)
         host = await self.host_of(link)
         end = start + timedelta(minutes=minutes)
         now = self.clock.now()
@@ -330,11 +527,17 @@ class BookingService:
         if not is_bookable(rules, start, now=now, busy=busy, bookings=booked, duration=minutes):
             raise SlotUnavailable(alternatives=await self.alternatives_to(link, start, minutes))
 
+        nonce = secrets.token_urlsafe(32)
+        token = self._manage_token(nonce)
+        from_teams = caller.kind == "teams"
         booking = Booking(
             id=self._new_id(), tenant_id=link.tenant_id, event_type_id=link.id, host_ids=(host.id,),
             start=start, end=end, buffer_before=rules.buffer_before, buffer_after=rules.buffer_after,
-            invitee=invitee, status=BookingStatus.PENDING, idempotency_key=idempotency_key,
-            manage_token_hash=hash_token(token), created_at=now, pending_deadline=now + self.pending_timeout,
+            invitee=invitee, status=BookingStatus.PENDING, idempotency_key=key,
+            manage_token_hash=hash_token(token), manage_token_nonce=nonce, request_fingerprint=fingerprint,
+            invitee_tenant_id=caller.tenant_id if from_teams else None,
+            invitee_aad_object_id=caller.subject if from_teams else None,
+            created_at=now, pending_deadline=now + self.pending_timeout,
         )
         try:
             stored, created = await self.bookings.reserve(
@@ -343,19 +546,20 @@ class BookingService:
         except SlotUnavailable as exc:
             raise SlotUnavailable(exc.message, await self.alternatives_to(link, start, minutes)) from exc
         if not created:
-            return await self._replay(stored, token, start, invitee)
+            return await self._replay(stored, fingerprint)
         return await self._write_event(link, host, stored, token)
 
-    async def _replay(self, existing: Booking, token: str, start: datetime, invitee: Invitee) -> BookingOutcome:
+    async def _replay(self, existing: Booking, fingerprint: str) -> BookingOutcome:
         """An idempotent retry: the same booking, finished if a crash left it PENDING (the Outlook create
         reuses the booking's transactionId, so it returns the event a first attempt may have made).
-        The same key with a different request is refused: never hand out another client's booking."""
-        if existing.start != start or existing.invitee.email.casefold() != invitee.email.casefold():
+        Only an identical request gets the booking and its manage token back; the same key with any other
+        request is refused: never hand out another client's booking."""
+        if existing.request_fingerprint is None or \
+                not hmac.compare_digest(existing.request_fingerprint, fingerprint):
             raise IdempotencyKeyReused()
         if existing.status is BookingStatus.RELEASED:
             raise SlotUnavailable("That booking attempt didn't go through; please pick a time again.")
-        if hash_token(token) != existing.manage_token_hash:
-            token = ""  # a key reused by someone else: never hand out another booking's manage link
+        token = self._token_of(existing)
         if existing.status is BookingStatus.PENDING:
             link = await self.link_of(existing)
             host = await self.host_of(link)
@@ -432,8 +636,8 @@ class BookingService:
     async def _apply_fallback_location(self, link: EventType, host: User, booking: Booking) -> None:
         assert booking.graph_event_id is not None and link.fallback_location is not None
         try:
-            await self.calendar.update_event(host.host_calendar(), booking.graph_event_id,
-                                             self.draft_for(link, host, booking, link.fallback_location))
+            await self.calendar.set_event_location(host.host_calendar(), booking.graph_event_id,
+                                                   link.fallback_location)
         except IntegrationError:
             return  # the host is told the Teams link is missing; the location is a nicety
 
@@ -451,6 +655,22 @@ class BookingService:
         if booking is None:
             raise NotFound("This manage link is not valid. Check that you copied the whole link.")
         return booking
+
+    async def for_actor(self, booking_id: str, user: User) -> tuple[Booking, Actor]:
+        """The booking and the role in which ``user`` (known by tenant id + Entra object id, e.g. from a Teams
+        activity) may manage it: ``host`` when they host it in the booking's tenant, ``invitee`` when they
+        made it from Teams (the stored tenant + object id; never an email, which people can set). Anyone
+        else (an invitee who booked on the web included) uses the manage link: NotFound, the same answer as
+        for a booking that does not exist."""
+        booking = await self.bookings.get(booking_id)
+        if booking is not None:
+            if user.id in booking.host_ids and booking.tenant_id == user.tenant_id:
+                return booking, "host"
+            if booking.invitee_tenant_id and booking.invitee_aad_object_id \
+                    and booking.invitee_tenant_id == user.tenant_id \
+                    and booking.invitee_aad_object_id == user.aad_object_id:
+                return booking, "invitee"
+        raise NotFound("No such booking, or it isn't yours to change.")
 
     async def for_host(self, host_user_id: str, booking_id: str) -> Booking:
         booking = await self.bookings.get(booking_id)
@@ -515,7 +735,8 @@ class BookingService:
         cal = host.host_calendar()
         try:
             if booking.calendar_sync is CalendarSync.UPDATE_PENDING:
-                await self.calendar.update_event(cal, booking.graph_event_id, self.draft_for(link, host, booking))
+                await self.calendar.move_event(cal, booking.graph_event_id, booking.start, booking.end,
+                                               host.time_zone)
             else:
                 reason = booking.cancel_reason or "This meeting was cancelled."
                 await self.calendar.cancel_event(cal, booking.graph_event_id, reason)

@@ -7,10 +7,12 @@ and owner, so a user never sees another user's links or bookings.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Literal
 
 from scheduling.ports import HostCalendar, Location
 from scheduling.rules import EventRules
@@ -106,6 +108,62 @@ class Invitee:
     answers: Mapping[str, str] = field(default_factory=dict)
 
 
+CallerKind = Literal["web", "teams", "api"]
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who sent a booking request, as the adapter that received it established it (never from the request's
+    own content). It decides two things:
+
+    * the namespace the request's idempotency key lives in: the key is stored as
+      ``"<namespace>:<key>"``, so a key sent to the public endpoint can never reach a booking made from
+      Teams or through the API, whatever its text;
+    * (from Teams) who the invitee is: a booking made from Teams remembers the tenant and Entra object id
+      that made it, and only that person is recognised as its invitee there (never by email).
+
+    Kinds: ``web`` is anyone on the public booking page or JSON endpoint (one shared namespace; nothing is
+    known about them); ``teams`` is a Teams user by tenant id + Entra object id from the activity; ``api``
+    is a REST API client by the id of its API key (reserved for the API).
+    """
+
+    kind: CallerKind
+    tenant_id: str = ""
+    subject: str = ""  # teams: the Entra object id; api: the API key's id; web: empty
+
+    def __post_init__(self) -> None:
+        if self.kind == "web" and (self.tenant_id or self.subject):
+            raise ValueError("A public (web) caller carries no identity.")
+        if self.kind == "teams" and not (self.tenant_id and self.subject):
+            raise ValueError("A Teams caller needs its tenant id and Entra object id.")
+        if self.kind == "api" and not self.subject:
+            raise ValueError("An API caller needs its API key id.")
+
+    @classmethod
+    def public(cls) -> Caller:
+        return cls("web")
+
+    @classmethod
+    def teams(cls, tenant_id: str, aad_object_id: str) -> Caller:
+        return cls("teams", tenant_id, aad_object_id)
+
+    @classmethod
+    def api(cls, key_id: str, tenant_id: str = "") -> Caller:
+        return cls("api", tenant_id, key_id)
+
+    @property
+    def namespace(self) -> str:
+        """``web``, or the kind and a digest of the identity (no ``:`` inside, so prefixes never overlap)."""
+        if self.kind == "web":
+            return "web"
+        digest = hashlib.sha256(f"{self.tenant_id}\x00{self.subject}".encode()).hexdigest()[:32]
+        return f"{self.kind}.{digest}"
+
+    def scoped_key(self, key: str) -> str:
+        """The idempotency key as stored: the caller's namespace, ``:``, the client's key."""
+        return f"{self.namespace}:{key}"
+
+
 class BookingStatus(StrEnum):
     PENDING = "pending"  # interval reserved, Outlook event not yet confirmed
     CONFIRMED = "confirmed"
@@ -137,8 +195,12 @@ class Booking:
     buffer_after: int
     invitee: Invitee
     status: BookingStatus = BookingStatus.PENDING
-    idempotency_key: str | None = None
+    idempotency_key: str | None = None  # as stored: namespaced by the caller (see Caller.scoped_key)
     manage_token_hash: str = ""
+    manage_token_nonce: str | None = None  # the manage token is derived from it (BookingService.book)
+    request_fingerprint: str | None = None  # what a replay of the idempotency key must match
+    invitee_tenant_id: str | None = None  # booked from Teams: the invitee's tenant and Entra object id
+    invitee_aad_object_id: str | None = None
     graph_event_id: str | None = None
     ical_uid: str | None = None
     join_url: str | None = None

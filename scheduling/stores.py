@@ -6,7 +6,8 @@ replicas may run against one PostgreSQL):
 * no two *holding* entries (PENDING or CONFIRMED bookings, and holds that have not expired) of one
   host overlap, where each entry occupies its padded interval
   ``[start - buffer_before, end + buffer_after)`` (half-open: touching is fine);
-* one booking per (event type, idempotency key);
+* one booking per (event type, idempotency key) — the key as the core stores it, prefixed with the
+  caller's namespace (``Caller.scoped_key``), so callers never share keys;
 * a single-use link has at most one holding booking;
 * caps are checked in the same transaction as the reservation;
 * an outbox item is written in the same transaction as the change it announces, at most once per
@@ -47,7 +48,9 @@ class BookingStore(Protocol):
 
     async def get(self, booking_id: str) -> Booking | None: ...
 
-    async def get_by_idempotency_key(self, event_type_id: str, key: str) -> Booking | None: ...
+    async def get_by_idempotency_key(self, event_type_id: str, key: str) -> Booking | None:
+        """The booking stored with exactly this (namespaced) key for this event type."""
+        ...
 
     async def get_by_manage_token_hash(self, token_hash: str) -> Booking | None: ...
 

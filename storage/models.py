@@ -221,8 +221,12 @@ class BookingRow(Base):
     invitee_answers: Mapped[dict[str, Any]]
     status: Mapped[str] = mapped_column(String)
     single_use: Mapped[bool] = mapped_column(Boolean)
-    idempotency_key: Mapped[str | None] = mapped_column(String, nullable=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String, nullable=True)  # "<caller namespace>:<key>"
     manage_token_hash: Mapped[str | None] = mapped_column(String, nullable=True, unique=True)
+    manage_token_nonce: Mapped[str | None] = mapped_column(String, nullable=True)
+    request_fingerprint: Mapped[str | None] = mapped_column(String, nullable=True)
+    invitee_tenant_id: Mapped[str | None] = mapped_column(String, nullable=True)
+    invitee_aad_object_id: Mapped[str | None] = mapped_column(String, nullable=True)
     graph_event_id: Mapped[str | None] = mapped_column(String, nullable=True)
     ical_uid: Mapped[str | None] = mapped_column(String, nullable=True)
     transaction_id: Mapped[str] = mapped_column(String)

@@ -3,7 +3,11 @@ part of the public API v1):
 
 * ``GET /book/{handle}/{slug}/slots?start=YYYY-MM-DD&end=YYYY-MM-DD&timeZone=IANA`` — slots whose start
   falls on those dates (inclusive) in ``timeZone``, as sorted UTC instants;
-* ``POST /book/{handle}/{slug}`` with a JSON body — book; ``Idempotency-Key`` makes retries safe.
+* ``POST /book/{handle}/{slug}`` with a JSON body — book; ``Idempotency-Key`` makes retries safe (an
+  identical request with the same key gets the same booking and manage link; any other request with it
+  is 422).
+
+Slot reads are rate-limited per client (429 with ``Retry-After``), like booking attempts.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from scheduling.booking import MAX_QUERY_DAYS, BookingOutcome
+from scheduling.domain import Caller
 from scheduling.errors import InvalidQuery, SlotwiseError, ValidationFailed
 from scheduling.intervals import Interval
 from scheduling.invitee import validate_invitee
@@ -22,7 +27,6 @@ from scheduling.localtime import from_epoch, wall_to_epoch
 from scheduling.timezones import is_valid_zone, zone
 from web.context import WEB, WebContext
 from web.problems import problem, problem_response
-from web.security import client_ip
 from web.views import iso_z
 
 MAX_BODY = 64 * 1024
@@ -55,9 +59,17 @@ def local_days_window(first: date, last: date, tz_name: str) -> Interval:
     return Interval(from_epoch(wall_to_epoch(first, 0, tz)), from_epoch(wall_to_epoch(last + timedelta(days=1), 0, tz)))
 
 
+def too_many_problem(title: str, detail: str, wait: float) -> web.Response:
+    return problem(429, title, detail, "rate_limited", headers={"Retry-After": str(int(wait) + 1)})
+
+
 async def slots_json(request: web.Request) -> web.Response:
     ctx: WebContext = request.app[WEB]
     handle, slug = request.match_info["handle"], request.match_info["slug"]
+    wait = ctx.slot_limiter.hit(ctx.client_ip(request))
+    if wait is not None:
+        return too_many_problem("Too many slot requests", "Please wait a little before asking for more times.",
+                                wait)
     try:
         tz_name = request.query.get("timeZone", "UTC")
         if not is_valid_zone(tz_name):
@@ -104,10 +116,9 @@ def outcome_json(ctx: WebContext, outcome: BookingOutcome) -> dict[str, Any]:
 
 async def book_json(request: web.Request) -> web.Response:
     ctx: WebContext = request.app[WEB]
-    wait = ctx.booking_limiter.hit(client_ip(request))
+    wait = ctx.booking_limiter.hit(ctx.client_ip(request))
     if wait is not None:
-        return problem(429, "Too many booking attempts", "Please wait a little before trying again.",
-                       "rate_limited", headers={"Retry-After": str(int(wait) + 1)})
+        return too_many_problem("Too many booking attempts", "Please wait a little before trying again.", wait)
     if request.content_length is not None and request.content_length > MAX_BODY:
         return problem(413, "Request too large", "The booking request is too large.", "too_large")
     try:
@@ -146,7 +157,10 @@ async def book_json(request: web.Request) -> web.Response:
         duration = body.get("duration")
         if duration is not None and (isinstance(duration, bool) or not isinstance(duration, int)):
             raise ValidationFailed({"duration": "Duration must be a whole number of minutes."})
-        outcome = await ctx.service.book(link, start, invitee, duration=duration, idempotency_key=key)
+        # Public: the key lives in the public namespace, whatever it says; only an identical request sent
+        # with it again gets this booking (and its manage link) back.
+        outcome = await ctx.service.book(link, start, invitee, caller=Caller.public(), duration=duration,
+                                         idempotency_key=key)
     except SlotwiseError as exc:
         return problem_response(exc)
     status = 201 if outcome.confirmed and not outcome.replayed else 200 if outcome.confirmed else 202

@@ -14,8 +14,9 @@ from aiohttp import web
 from scheduling.booking import BookingService
 from scheduling.connect import ConnectionService
 from scheduling.ports import Clock
-from web.security import Csrf, RateLimiter
+from web.security import Csrf, Network, RateLimiter, client_ip
 
+SLOT_READS_PER_MINUTE = 120  # per client: paging through weeks and zones never gets near it
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
 
@@ -67,7 +68,13 @@ class WebContext:
     templates: jinja2.Environment
     reads: SingleFlight = field(default_factory=SingleFlight)
     connections: ConnectionService | None = None
-    secret: bytes = b""
+    secret: bytes = b""  # the sign-in flow cookie key: derive_key(secret, scheduling.keys.SIGN_IN_FLOW)
+    slot_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(SLOT_READS_PER_MINUTE, 60.0))
+    trusted_proxies: tuple[Network, ...] = ()
+
+    def client_ip(self, request: web.Request) -> str:
+        """Who the request comes from, for rate limits (see ``web.security.client_ip``)."""
+        return client_ip(request, self.trusted_proxies)
 
     def url(self, path: str) -> str:
         return self.base_url.rstrip("/") + path

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from scheduling.domain import Booking, BookingStatus, EventType, User
+from scheduling.domain import Booking, BookingStatus, Caller, EventType, User
 from scheduling.errors import (
     HostUnavailable,
     IdempotencyKeyReused,
@@ -31,7 +31,7 @@ from web.booking_api import book_json, local_days_window, parse_instant, slots_j
 from web.context import STATIC, WEB, WebContext
 from web.ics import booking_ics
 from web.problems import status_and_title
-from web.security import CSRF_FIELD, client_ip
+from web.security import CSRF_FIELD
 from web.views import iso_z, time_label, week_view, when_label, zone_choices
 
 
@@ -101,9 +101,9 @@ def _book_base(link_path: str, tz: str) -> str:
     return f"{link_path}?{urlencode({'tz': tz})}"
 
 
-def too_many(ctx: WebContext, request: web.Request, wait: float) -> web.Response:
+def too_many(ctx: WebContext, request: web.Request, wait: float, heading: str = "Too many attempts") -> web.Response:
     seconds = int(wait) + 1
-    response = render(ctx, request, "message.html", status=429, heading="Too many attempts",
+    response = render(ctx, request, "message.html", status=429, heading=heading,
                       message=f"Please wait {seconds} seconds and try again.")
     response.headers["Retry-After"] = str(seconds)
     return response
@@ -125,6 +125,9 @@ async def _slots_page(ctx: WebContext, request: web.Request, link: EventType, ow
                       notice: str = "", alternatives: tuple[datetime, ...] = (), status: int = 200) -> web.Response:
     tz, detected = viewer_zone(request, owner.time_zone)
     week_start = parse_week(request.query.get("week"), local_today(ctx, tz))
+    wait = ctx.slot_limiter.hit(ctx.client_ip(request))
+    if wait is not None:
+        return too_many(ctx, request, wait, "Too many requests for times")
     try:
         week = await _week(ctx, link, tz, week_start, owner=owner)
     except SlotwiseError as exc:
@@ -179,7 +182,7 @@ async def book_submit(request: web.Request) -> web.StreamResponse:
         link, owner = await ctx.service.resolve_link(handle, slug)
     except SlotwiseError as exc:
         return message_page(ctx, request, exc)
-    wait = ctx.booking_limiter.hit(client_ip(request))
+    wait = ctx.booking_limiter.hit(ctx.client_ip(request))
     if wait is not None:
         return too_many(ctx, request, wait)
     answers = {q.id: values.get(f"answer_{q.id}", "") for q in link.questions}
@@ -191,7 +194,8 @@ async def book_submit(request: web.Request) -> web.StreamResponse:
         start = parse_instant(values.get("start"))
         invitee = validate_invitee(values.get("name", ""), values.get("email", ""), values["timeZone"],
                                    values.get("notes", ""), answers, link.questions)
-        outcome = await ctx.service.book(link, start, invitee, idempotency_key=key if _usable_key(key) else None)
+        outcome = await ctx.service.book(link, start, invitee, caller=Caller.public(),
+                                         idempotency_key=key if _usable_key(key) else None)
     except IdempotencyKeyReused:
         return render(ctx, request, "message.html", status=422, heading="Please try again",
                       message="This form was already used for another booking. Reload the page and try again.")
@@ -232,6 +236,9 @@ async def manage_page(request: web.Request, notice: str = "", status: int = 200,
     reschedule_error = ""
     if booking.status is BookingStatus.CONFIRMED and "reschedule" in request.query:
         week_start = parse_week(request.query.get("week"), local_today(ctx, tz))
+        wait = ctx.slot_limiter.hit(ctx.client_ip(request))
+        if wait is not None:
+            return too_many(ctx, request, wait, "Too many requests for times")
         try:
             week = await _week(ctx, link, tz, week_start)
         except SlotwiseError as exc:
@@ -256,7 +263,7 @@ async def manage_action(request: web.Request) -> web.StreamResponse:
     if not ctx.csrf.check(request, values.get(CSRF_FIELD), f"/manage/{token}"):
         return render(ctx, request, "message.html", status=403, heading="Please try again",
                       message=FORBIDDEN_MESSAGE)
-    wait = ctx.booking_limiter.hit(client_ip(request))
+    wait = ctx.booking_limiter.hit(ctx.client_ip(request))
     if wait is not None:
         return too_many(ctx, request, wait)
     tz = values.get("tz") if is_valid_zone(values.get("tz", "")) else "UTC"

@@ -7,20 +7,25 @@
   reference id; the traceback goes to the log only.
 * CSRF: a random per-browser cookie and, in every form, an HMAC of it under the server secret
   (signed double submit). A form POST without a matching pair is refused with 403.
-* Rate limiting: a sliding window per client IP on booking submissions, in process (each replica
-  limits on its own; the load balancer's sticky-free spread makes the effective limit N x replicas).
+* Rate limiting: a sliding window per client IP on booking submissions and on slot reads, in process
+  (each replica limits on its own; the load balancer's sticky-free spread makes the effective limit
+  N x replicas).
+* Client address: the socket peer, unless the peer is one of the configured trusted proxies
+  (``SLOTWISE_TRUSTED_PROXIES``): then the right-most address of ``X-Forwarded-For`` that is not itself
+  a trusted proxy. A header sent by anyone else is ignored, so it cannot buy a fresh rate-limit bucket.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import logging
 import secrets
 import time
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 
 from aiohttp import web
 
@@ -134,6 +139,66 @@ class RateLimiter:
         return None
 
 
-def client_ip(request: web.Request) -> str:
-    """The peer address. X-Forwarded-For is not trusted here: a proxy in front must set the peer."""
-    return request.remote or "unknown"
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def parse_trusted_proxies(value: str | Iterable[str]) -> tuple[Network, ...]:
+    """The trusted proxies setting: comma-separated IP addresses and CIDR ranges (``10.0.0.0/8``,
+    ``::1``). Empty means none. Raises ValueError naming the first entry that is neither."""
+    entries = value.split(",") if isinstance(value, str) else list(value)
+    networks: list[Network] = []
+    for raw in entries:
+        entry = raw.strip()
+        if not entry:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            raise ValueError(f"SLOTWISE_TRUSTED_PROXIES: {entry!r} is not an IP address or CIDR range "
+                             "(e.g. 10.0.0.5, 10.0.0.0/8, fd00::/8)") from None
+    return tuple(networks)
+
+
+def _address(text: str) -> Address | None:
+    """An address as a proxy writes it into X-Forwarded-For (bare, ``v4:port``, ``[v6]`` or ``[v6]:port``)."""
+    text = text.strip().strip('"')
+    if text.startswith("["):
+        text = text[1:].split("]", 1)[0]
+    elif text.count(":") == 1:
+        text = text.split(":", 1)[0]
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def _trusted(address: Address, proxies: Sequence[Network]) -> bool:
+    return any(address.version == net.version and address in net for net in proxies)
+
+
+def client_ip(request: web.Request, trusted_proxies: Sequence[Network] = ()) -> str:
+    """The address a rate limit should key on.
+
+    The socket peer, unless the peer is a trusted proxy: then ``X-Forwarded-For`` is read from the right
+    (each proxy appends the address it received the request from) and the first address that is not a
+    trusted proxy is the client. Everything left of it was written by the client and is ignored. An entry
+    that is not an address stops the walk at the proxy that reported it, so garbage never becomes a key
+    of its own; a header made only of trusted proxies gives its left-most address."""
+    peer = request.remote or "unknown"
+    peer_address = _address(peer)
+    if peer_address is None or not trusted_proxies or not _trusted(peer_address, trusted_proxies):
+        return str(peer_address) if peer_address is not None else peer
+    hops = [hop for header in request.headers.getall("X-Forwarded-For", []) for hop in header.split(",")]
+    client = peer_address
+    for hop in reversed(hops):
+        address = _address(hop)
+        if address is None:
+            break
+        client = address
+        if not _trusted(address, trusted_proxies):
+            break
+    return str(client)

@@ -4,6 +4,7 @@ slots offer alternatives; hosts and invitees reschedule and cancel from their ca
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -82,8 +83,13 @@ async def test_an_invitee_books_from_the_slot_card(bot: Bot) -> None:
     resp = await bot.client.get(manage.removeprefix(bot.base_url))
     assert resp.status == 200  # the manage link works on the web
 
-    again = await bot.execute(IVAN, execute_by_title(form, "Confirm booking"), form_values(form))
+    again = await bot.execute(IVAN, execute_by_title(form, "Confirm booking"),
+                              form_values(form, notes="Looking forward to it"))
     assert urls(again)["Manage booking"] == manage  # a retried Confirm is the same booking
+    assert len([e for e in bot.emulator.events(DANA.email) if e["subject"] == "Intro with Ivan Invitee"]) == 1
+    # the same time with other details is another request: it never gets this booking's manage link
+    other = await bot.execute(IVAN, execute_by_title(form, "Confirm booking"), form_values(form, notes="Changed"))
+    assert "/manage/" not in json.dumps(other) and texts(other)[0] == "That time was just taken"
     assert len([e for e in bot.emulator.events(DANA.email) if e["subject"] == "Intro with Ivan Invitee"]) == 1
 
 
@@ -165,7 +171,8 @@ async def test_the_invitee_reschedules_cancels_and_books_the_same_time_again(bot
     question = await bot.execute(IVAN, target)
     moved = await bot.execute(IVAN, execute_by_title(question, "Move it"))
     assert texts(moved)[0] == "You're booked"
-    assert urls(moved)["Manage booking"] == manage
+    # the manage link was shown once, with the booking; later cards never hand it out again
+    assert manage.removeprefix(bot.base_url) not in json.dumps(moved) and "/manage/" not in json.dumps(moved)
 
     cancel = next(a for a in executes(moved) if a["verb"] == "booking.cancel")
     cancelled = await bot.execute(IVAN, cancel, {cancel["data"]["reasonInputId"]: ""})

@@ -320,7 +320,7 @@ async def test_single_use_is_also_a_database_constraint(repos: Repositories) -> 
                "end_at, buffer_before, buffer_after, invitee_name, invitee_email, invitee_time_zone, "
                "invitee_notes, invitee_answers, status, single_use, NULL, NULL, graph_event_id, ical_uid, "
                "transaction_id, join_url, join_url_missing, calendar_sync, cancel_reason, created_at, "
-               "updated_at, pending_deadline, version FROM bookings WHERE id = :id")
+               "updated_at, pending_deadline, version, NULL, NULL, NULL, NULL FROM bookings WHERE id = :id")
     with pytest.raises(IntegrityError):
         async with repos.db.write() as s:
             await s.execute(sql, {"id": first.id})

@@ -15,17 +15,20 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import insert, inspect, text
 from sqlalchemy.exc import IntegrityError, StatementError
 
+from scheduling.booking import hash_token
+from scheduling.domain import Caller
 from storage import migrate
 from storage.db import DEFAULT_URL, Database, create_database, normalize_url
-from storage.models import Base, UserRow
-from storage.repositories import Repositories
+from storage.models import Base, BookingRow, UserRow
+from storage.repositories import Repositories, repositories
 from tests.storage.fixtures import Kind, create_test_database, drop_test_database
 from tests.storage.helpers import at, booking, make_link, make_user
 
 ROOT = Path(__file__).resolve().parents[2]
+HEAD = "0002"
 TABLES = {"users", "calendar_connections", "teams", "team_members", "event_types", "bookings", "reservations",
           "outbox", "alembic_version"}
 
@@ -65,14 +68,14 @@ async def test_migrate_command_from_empty_then_again_from_the_environment(empty_
     # again, in process, with the URL from the environment: a no-op
     monkeypatch.setenv("SLOTWISE_DATABASE_URL", empty_url)
     assert await asyncio.to_thread(migrate.main, []) == 0
-    assert "revision 0001 (head 0001)" in capsys.readouterr().out
-    assert await migrate.upgrade(empty_url) == migrate.head_revision() == "0001"
+    assert f"revision {HEAD} (head {HEAD})" in capsys.readouterr().out
+    assert await migrate.upgrade(empty_url) == migrate.head_revision() == HEAD
     assert await _tables(empty_url) == TABLES
 
 
 async def test_replicas_starting_together_migrate_once(empty_url: str) -> None:
     results = await asyncio.gather(*(migrate.upgrade(empty_url) for _ in range(3)))
-    assert results == ["0001"] * 3
+    assert results == [HEAD] * 3
     assert await _tables(empty_url) == TABLES
 
 
@@ -149,3 +152,49 @@ async def test_postgres_exclusion_constraint_rejects_overlaps_written_around_the
         await s.execute(RAW_CLAIM, {**claim, "hold": "raw-3", "start": at(11), "end": at(12)})
         await s.execute(RAW_CLAIM, {**claim, "hold": "raw-4", "host": other.id})
         await s.execute(RAW_CLAIM, {**claim, "hold": "raw-5", "active": False})
+
+
+# ---------------------------------------------------------------------------- 0001 -> 0002: bookings survive
+
+
+async def test_bookings_made_before_0002_survive_the_upgrade_and_keep_their_manage_links(empty_url: str) -> None:
+    """A booking row written at revision 0001 reads back after the upgrade: its manage link still opens
+    it, its idempotency key moved into the ``legacy`` namespace (no new request reaches it), and it
+    records no Teams invitee (so nobody is recognised as its invitee by email or otherwise)."""
+    assert await migrate.upgrade(empty_url, "0001") == "0001"
+    token = "old-manage-token-" + "x" * 30
+    old_columns = {c.name for c in BookingRow.__table__.columns} - {
+        "manage_token_nonce", "request_fingerprint", "invitee_tenant_id", "invitee_aad_object_id"}
+    row = {
+        "id": "bk-old", "tenant_id": "tenant-a", "event_type_id": "et-old", "organizer_id": "user-old",
+        "host_ids": ["user-old"], "start_at": at(10), "end_at": at(10, 30), "buffer_before": 0, "buffer_after": 0,
+        "invitee_name": "Olga Old", "invitee_email": "olga@example.com", "invitee_time_zone": "Europe/Paris",
+        "invitee_notes": "", "invitee_answers": {}, "status": "confirmed", "single_use": False,
+        "idempotency_key": "teams:0123456789abcdef", "manage_token_hash": hash_token(token),
+        "graph_event_id": "evt-old", "ical_uid": None, "transaction_id": "bk-old", "join_url": None,
+        "join_url_missing": False, "calendar_sync": "in_sync", "cancel_reason": "", "created_at": at(9),
+        "updated_at": at(9), "pending_deadline": None, "version": 1,
+    }
+    assert set(row) == old_columns
+    db = create_database(empty_url)
+    try:
+        async with db.write() as s:
+            await s.execute(insert(BookingRow.__table__).values(**row))
+    finally:
+        await db.dispose()
+
+    assert await migrate.upgrade(empty_url) == HEAD
+    db = create_database(empty_url)
+    try:
+        store = repositories(db).bookings
+        found = await store.get_by_manage_token_hash(hash_token(token))
+        assert found is not None and found.id == "bk-old" and found.start == at(10)
+        assert found.invitee.email == "olga@example.com" and found.status.value == "confirmed"
+        assert found.idempotency_key == "legacy:teams:0123456789abcdef"
+        assert (found.manage_token_nonce, found.request_fingerprint) == (None, None)
+        assert (found.invitee_tenant_id, found.invitee_aad_object_id) == (None, None)
+        for caller in (Caller.public(), Caller.teams("tenant-a", "oid-1"), Caller.api("key-1")):
+            assert await store.get_by_idempotency_key("et-old", caller.scoped_key("teams:0123456789abcdef")) is None
+        assert await store.get("bk-old") == found
+    finally:
+        await db.dispose()

@@ -149,7 +149,8 @@ def text_of(html: str) -> str:
 
 
 def sandbox_settings(tmp_path: Path, **extra: Any) -> Settings:
-    values: dict[str, Any] = {"SLOTWISE_BOOKING_RATE_LIMIT": 1000, "SLOTWISE_RECONCILE_SECONDS": 3600} | extra
+    values: dict[str, Any] = {"SLOTWISE_BOOKING_RATE_LIMIT": 1000, "SLOTWISE_SLOT_READ_RATE_LIMIT": 100_000,
+                              "SLOTWISE_RECONCILE_SECONDS": 3600} | extra
     return Settings(_env_file=None, SLOTWISE_VAR_DIR=str(tmp_path), SLOTWISE_PORT=free_port(),  # type: ignore[call-arg]
                     SLOTWISE_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'slotwise.db'}", **values)
 
