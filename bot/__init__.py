@@ -15,6 +15,8 @@ Map of the package:
   cancel): what the commands and verbs do;
 * :mod:`bot.unfurl`: link unfurling and the link search of the messaging extension;
 * :mod:`bot.notifications`: the outbox runner (proactive messages to hosts);
+* :mod:`bot.private`: private replies (sign-in, consent, MFA, bookings) asked for in a group chat or
+  channel go to the asker's personal chat, through the outbox;
 * :mod:`bot.context` (tenant, acting user, viewer zone, conversation references),
   :mod:`bot.errors` (every error -> its card, in one place), :mod:`bot.reply`, :mod:`bot.deps`.
 """

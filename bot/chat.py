@@ -3,16 +3,38 @@ answer: anything not understood gets the help card with the closest command as a
 
 Destructive commands confirm first: "delete demo" shows the link with its Delete button, "cancel
 booking 2" shows that booking with its Cancel button (a typo must never delete or cancel).
+
+:data:`PRIVATE_COMMANDS` answer with what only the asker may see (their sign-in link, their calendar
+settings, their bookings with invitee names and emails): typed in a group chat or channel, the answer,
+errors included, goes to their personal chat (bot.private) and the conversation hears that it was sent
+privately. The Teams manifest offers these commands in the personal scope only.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+from dataclasses import replace
+from typing import Final
+
 from bot import host, picker
-from bot.commands import CreateLink, Unknown, parse
+from bot.commands import CommandKind, CreateLink, Unknown, parse
 from bot.context import Turn
-from bot.reply import Reply
+from bot.errors import error_reply
+from bot.reply import Private, Reply
 from cards import help_card, link_created
+from scheduling.errors import SlotwiseError
 from scheduling.links import NewLink
+
+PRIVATE_COMMANDS: Final[frozenset[CommandKind]] = frozenset({"connect", "upcoming", "cancel_booking"})
+
+
+async def _private(turn: Turn, work: Awaitable[Reply], private: Private) -> Reply:
+    """``work``'s reply, or its error card, for the asker only."""
+    try:
+        reply = await work
+    except SlotwiseError as exc:
+        reply = error_reply(exc, turn.scope)
+    return reply if reply.private is not None else replace(reply, private=private)
 
 
 async def run_command(turn: Turn, text: str) -> Reply:
@@ -37,7 +59,9 @@ async def run_command(turn: Turn, text: str) -> Reply:
     if kind == "upcoming":
         return await host.upcoming(turn)
     if kind == "cancel_booking":
-        return await host.pick_booking_to_cancel(turn, command.target)
+        again = f"cancel booking {command.target[:40]}"
+        return await _private(turn, host.pick_booking_to_cancel(turn, command.target),
+                              Private(notice=host.CANCEL_NOTICE, again=again))
     user, link = await host.find_link(turn, command.target)
     if kind == "edit_link":
         return host.edit_reply(link)

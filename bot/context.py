@@ -104,6 +104,11 @@ def conversation_reference(activity: Activity, tenant_id: str) -> dict[str, Any]
     it only changes when the conversation does) and the tenant, which the reference itself drops."""
     reference = TurnContext.get_conversation_reference(activity)
     reference.activity_id = None
+    return conversation_reference_of(reference, tenant_id)
+
+
+def conversation_reference_of(reference: ConversationReference, tenant_id: str) -> dict[str, Any]:
+    """What is stored for ``reference`` (see :func:`conversation_reference`)."""
     return {"tenantId": tenant_id, "reference": reference.serialize()}
 
 

@@ -11,6 +11,7 @@ from scheduling.booking import BookingService
 from scheduling.connect import ConnectionService
 from scheduling.links import LinkService
 from scheduling.ports import Clock
+from scheduling.sso import sso_resource
 from scheduling.stores import BookingStore, EventTypeStore, OutboxStore, UserStore
 
 
@@ -30,9 +31,9 @@ class BotDeps:
 
     @property
     def sso_resource(self) -> str:
-        """The manifest's webApplicationInfo.resource: the audience Teams requests an SSO token for."""
-        host = self.base_url.split("://", 1)[-1].split("/", 1)[0]
-        return f"api://{host}/botid-{self.app_id}" if self.app_id and not self.sandbox else ""
+        """The manifest's webApplicationInfo.resource: the audience Teams requests an SSO token for (built by
+        the same function as the manifest's); "" in sandbox mode or without an app id (no Teams SSO)."""
+        return sso_resource(self.base_url, self.app_id) if self.app_id and not self.sandbox else ""
 
     def url(self, path: str) -> str:
         return self.base_url.rstrip("/") + path

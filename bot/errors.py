@@ -16,7 +16,9 @@ any other SlotwiseError                       ``generic_error`` with its own mes
 anything else (a bug, an outage)              ``generic_error`` with a reference id; details only logged
 ===========================================  ==================================================
 
-A sign-in link only ever goes on a card for the person it signs in.
+A sign-in link only ever goes on a card for the person it signs in, and that card (like the consent
+card) is private (``Reply.private``): in a group chat or channel it is sent to the person's personal chat
+and the conversation only hears "I've sent you a private message to connect" (bot.private).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import logging
 import uuid
 
 from bot.context import ErrorScope
-from bot.reply import Json, Reply
+from bot.reply import Json, Private, Reply, SignIn, sign_in_private
 from cards import consent_blocked, generic_error, link_inactive, reconnect_required, slot_taken
 from scheduling.errors import (
     HostUnavailable,
@@ -69,5 +71,19 @@ def error_card(exc: BaseException, scope: ErrorScope) -> Json:
     return generic_error(exc.message)
 
 
+def _private(exc: BaseException, scope: ErrorScope) -> Private | None:
+    """Set when :func:`error_card` drew a card for the viewer's eyes only: their sign-in link (reconnect,
+    MFA, their own broken calendar) or the admin-consent page for them to forward."""
+    if isinstance(exc, SignInRequired):
+        if exc.kind == "consent" and exc.admin_consent_url:
+            return sign_in_private(SignIn(admin_consent_url=exc.admin_consent_url))
+        if scope.sign_in is not None:
+            return sign_in_private(SignIn(claims=exc.claims or "", reconnect=True))
+    if isinstance(exc, HostUnavailable) and exc.reconnect_required and exc.host_id is not None \
+            and exc.host_id == scope.viewer_id and scope.sign_in is not None:
+        return sign_in_private(SignIn(reconnect=True))
+    return None
+
+
 def error_reply(exc: BaseException, scope: ErrorScope) -> Reply:
-    return Reply(card=error_card(exc, scope))
+    return Reply(card=error_card(exc, scope), private=_private(exc, scope))

@@ -28,6 +28,7 @@ from botbuilder.core import TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
 from botbuilder.schema import Activity, ActivityTypes
 
+from bot import private
 from bot.context import Turn
 from bot.deps import BotDeps
 from bot.errors import error_reply
@@ -71,12 +72,15 @@ def create_runtime(deps: BotDeps, *, app_id: str = "", app_password: str = "", a
         log.error("unhandled error in a %s turn", context.activity.type, exc_info=error)
         if context.activity.type == ActivityTypes.message and not context.responded:
             try:
-                await context.send_activity(message_activity(error_reply(error, Turn(context, deps).scope)))
+                turn = Turn(context, deps)
+                reply = await private.route(turn, error_reply(error, turn.scope), runner.wake)
+                await context.send_activity(message_activity(reply))
             except Exception:
                 log.exception("could not tell the user about the error")
 
-    adapter.on_turn_error = on_turn_error
     runner = OutboxRunner(deps, AdapterSender(adapter, app_id))
+    adapter.on_turn_error = on_turn_error
+    bot.outbox_ready = runner.wake  # a private reply waiting in the outbox goes out at once
     return BotRuntime(app_id=app_id, adapter=adapter, bot=bot, runner=runner)
 
 

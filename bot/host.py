@@ -4,6 +4,10 @@ adjust their zone and hours.
 
 Every function acts for the turn's own user and only ever loads links through ``LinkService.get`` /
 ``find`` (owner and tenant checked), so a link id from someone else's card is "No such link".
+
+Sign-in, consent and MFA cards, the connected host's settings, upcoming bookings and the booking picked to
+cancel are private replies (``Reply.private``): asked for in a group chat or channel, they go to the
+person's personal chat (bot.private).
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from bot.context import Turn
-from bot.reply import Reply, sso_oauth_card
+from bot.deps import BotDeps
+from bot.reply import Private, Reply, SignIn, sign_in_private, sso_oauth_card
 from cards import (
     connect_prompt,
     consent_blocked,
@@ -33,6 +38,9 @@ from scheduling.errors import Conflict, NotFound, SignInRequired
 from scheduling.links import NewLink, availability_from_mailbox
 
 UPCOMING_LIMIT = 200
+SETTINGS_NOTICE = "You're connected. I've sent you your calendar settings in a private message."
+UPCOMING_NOTICE = "I've sent you your upcoming bookings in a private message."
+CANCEL_NOTICE = "I've sent you that booking in a private message, with its Cancel button."
 STALE_FORM = ("This link was changed somewhere else after you opened this form, so nothing was saved. Your "
               "entries are kept below: select Save again to apply them to the current version.")
 
@@ -41,15 +49,21 @@ def link_url(turn: Turn, host: User, link: EventType) -> str:
     return booking_url(turn.deps.base_url, host.handle, link.slug)
 
 
-def connect_reply(turn: Turn, user: User, claims: str | None = None) -> Reply:
-    """Sign-in card: "reconnect" when the connection broke, "connect" when there never was one.
-    ``claims``: an MFA / Conditional Access challenge the sign-in must pass on."""
-    url = turn.sign_in_url(user, claims or None)
-    resource = turn.deps.sso_resource
+def sign_in_reply(deps: BotDeps, user: User, claims: str = "", *, reconnect: bool = False) -> Reply:
+    """``user``'s sign-in card (private): "reconnect" when the connection broke (or ``reconnect``), "connect"
+    when there never was one, with the OAuthCard that lets Teams try single sign-on first. ``claims``: an
+    MFA / Conditional Access challenge the sign-in must pass on (SSO can't, so no OAuthCard then)."""
+    url = deps.url(deps.connections.sign_in_path(user, claims or None))
+    resource = deps.sso_resource
     oauth = sso_oauth_card(resource, url, uuid.uuid4().hex) if resource and not claims else None
-    if user.connection_status is ConnectionStatus.BROKEN:
-        return Reply(card=reconnect_required(url, host_is_viewer=True), oauth=oauth)
-    return Reply(card=connect_prompt(url), oauth=oauth)
+    private = sign_in_private(SignIn(claims=claims, reconnect=reconnect))
+    if reconnect or user.connection_status is ConnectionStatus.BROKEN:
+        return Reply(card=reconnect_required(url, host_is_viewer=True), oauth=oauth, private=private)
+    return Reply(card=connect_prompt(url), oauth=oauth, private=private)
+
+
+def connect_reply(turn: Turn, user: User, claims: str | None = None) -> Reply:
+    return sign_in_reply(turn.deps, user, claims or "")
 
 
 async def connected_host(turn: Turn) -> User | Reply:
@@ -68,7 +82,8 @@ async def connect(turn: Turn) -> Reply:
     if isinstance(host, Reply):
         return host
     defaults = await turn.deps.links.mailbox_defaults(host)
-    return Reply(card=first_run(defaults.time_zone, availability_from_mailbox(defaults)))
+    return Reply(card=first_run(defaults.time_zone, availability_from_mailbox(defaults)),
+                 private=Private(notice=SETTINGS_NOTICE, again="connect"))
 
 
 async def connect_with_sso(turn: Turn, token: str, exchange_id: str) -> User:
@@ -91,7 +106,8 @@ async def sso_failure_reply(turn: Turn, exc: SignInRequired) -> Reply | None:
     if user is None:
         return None
     if exc.kind == "consent" and exc.admin_consent_url:
-        return Reply(card=consent_blocked(exc.admin_consent_url))
+        return Reply(card=consent_blocked(exc.admin_consent_url),
+                     private=sign_in_private(SignIn(admin_consent_url=exc.admin_consent_url)))
     if exc.kind == "mfa":
         return connect_reply(turn, await turn.deps.users.get(user.id) or user, exc.claims)
     return None
@@ -177,7 +193,8 @@ async def _upcoming(turn: Turn, user: User) -> tuple[list[Booking], dict[str, Ev
 async def upcoming(turn: Turn, page: int = 0) -> Reply:
     user = await turn.actor()
     bookings, links = await _upcoming(turn, user)
-    return Reply(card=upcoming_bookings(bookings, links, await turn.viewer_zone(), page=page))
+    return Reply(card=upcoming_bookings(bookings, links, await turn.viewer_zone(), page=page),
+                 private=Private(notice=UPCOMING_NOTICE, again="upcoming"))
 
 
 async def pick_booking_to_cancel(turn: Turn, target: str) -> Reply:
@@ -189,7 +206,8 @@ async def pick_booking_to_cancel(turn: Turn, target: str) -> Reply:
     if chosen is None:
         raise NotFound(f"You have no upcoming booking '{target}'. Type **upcoming** to see them with their numbers.")
     return Reply(text="Is this the one? Select **Cancel** on it to cancel the meeting (you can add a reason).",
-                 card=upcoming_bookings([chosen], links, await turn.viewer_zone()))
+                 card=upcoming_bookings([chosen], links, await turn.viewer_zone()),
+                 private=Private(notice=CANCEL_NOTICE, again=f"cancel booking {target.strip()[:40]}"))
 
 
 def _choose(bookings: Sequence[Booking], target: str) -> Booking | None:

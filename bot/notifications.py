@@ -6,7 +6,10 @@ Kinds delivered to the host's personal chat (the reference stored at install / o
   cases in the same transaction as the change): the host_notification card;
 * ``host.reconnect`` (the calendar connection broke; at most one a day): the reconnect card with a fresh
   sign-in link, unless the host has reconnected meanwhile;
-* ``host.connected`` (the web sign-in finished): the first-run card with the detected zone and hours.
+* ``host.connected`` (the web sign-in finished): the first-run card with the detected zone and hours;
+* ``host.sign_in`` (a sign-in, consent or MFA card asked for in a group chat or channel, bot.private):
+  the card drawn now, with a fresh sign-in link;
+* ``host.private`` (another private reply asked for in a group chat or channel, bot.private): the reply.
 
 The runner:
 
@@ -26,7 +29,6 @@ channels (webhooks) are left alone; their lease simply runs out.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Mapping
 from datetime import datetime, timedelta
@@ -37,9 +39,12 @@ from botbuilder.schema import ConversationReference
 
 from bot.context import stored_reference
 from bot.deps import BotDeps
+from bot.host import sign_in_reply
+from bot.private import PRIVATE_KIND, SIGN_IN_KIND, reply_from_payload
 from bot.reply import Json, Reply, message_activity
-from cards import first_run, host_notification, reconnect_required
+from cards import consent_blocked, first_run, host_notification, reconnect_required
 from cards.bookings import NotificationKind
+from cards.help import connect_prompt
 from scheduling.domain import ConnectionStatus, OutboxItem, User
 from scheduling.links import availability_from_mailbox
 
@@ -66,21 +71,21 @@ class NotReachable(Exception):
 
 
 class ProactiveSender(Protocol):
-    async def send(self, reference: ConversationReference, tenant_id: str, card: Json) -> None: ...
+    async def send(self, reference: ConversationReference, tenant_id: str, message: Reply) -> None: ...
 
 
 class AdapterSender:
-    """Sends a card into a stored conversation with the Bot Framework adapter."""
+    """Sends a message (card, text, OAuthCard) into a stored conversation with the Bot Framework adapter."""
 
     def __init__(self, adapter: BotAdapter, app_id: str) -> None:
         self.adapter = adapter
         self.app_id = app_id
 
-    async def send(self, reference: ConversationReference, tenant_id: str, card: Json) -> None:
+    async def send(self, reference: ConversationReference, tenant_id: str, message: Reply) -> None:
         failures: list[Exception] = []
 
         async def callback(context: TurnContext) -> None:
-            activity = message_activity(Reply(card=card))
+            activity = message_activity(message)
             if tenant_id:
                 activity.channel_data = {"tenant": {"id": tenant_id}}
             try:
@@ -115,6 +120,7 @@ class OutboxRunner:
         self._stop = asyncio.Event()
         self._stopped = asyncio.Event()
         self._stopped.set()  # not running
+        self._wake = asyncio.Event()
 
     def retry_at(self, failures: int) -> datetime | None:
         """When to try again after ``failures`` failed attempts; None once it is time to give up."""
@@ -152,12 +158,28 @@ class OutboxRunner:
         host = await self.deps.users.get(host_id) if isinstance(host_id, str) else None
         if host is None or host.tenant_id != item.tenant_id:
             raise Undeliverable("the host no longer exists")
-        card = await self.card_for(item, host)
+        message = await self.message_for(item, host)
         stored = stored_reference(host.conversation_reference)
         if stored is None:
             raise NotReachable("the host has no chat with Slotwise yet (not installed)")
         reference, tenant_id = stored
-        await self.sender.send(reference, tenant_id or item.tenant_id, card)
+        await self.sender.send(reference, tenant_id or item.tenant_id, message)
+
+    async def message_for(self, item: OutboxItem, host: User) -> Reply:
+        """The message for ``item``: a private reply (bot.private), else the card of :meth:`card_for`."""
+        payload = item.payload
+        if item.kind == SIGN_IN_KIND:
+            consent_url, claims = payload.get("adminConsentUrl"), payload.get("claims")
+            if isinstance(consent_url, str) and consent_url:
+                return Reply(card=consent_blocked(consent_url))
+            return sign_in_reply(self.deps, host, claims if isinstance(claims, str) else "",
+                                 reconnect=payload.get("reconnect") is True)
+        if item.kind == PRIVATE_KIND:
+            reply = reply_from_payload(payload.get("reply"))
+            if reply is None:
+                raise Undeliverable("the private reply is malformed")
+            return reply
+        return Reply(card=await self.card_for(item, host))
 
     async def card_for(self, item: OutboxItem, host: User) -> Json:
         deps = self.deps
@@ -174,22 +196,40 @@ class OutboxRunner:
         if item.kind == "host.connected":
             defaults = await deps.links.mailbox_defaults(host)
             return first_run(defaults.time_zone, availability_from_mailbox(defaults))
+        if item.kind == "host.consent_granted":  # an admin approved Slotwise from the link made for this host
+            if host.connection_status is ConnectionStatus.CONNECTED:
+                raise Obsolete("the host has connected meanwhile")
+            return connect_prompt(deps.url(deps.connections.sign_in_path(host)), admin_approved=True)
         raise Undeliverable(f"there is no Teams message for '{item.kind}'")
 
+    def wake(self) -> None:
+        """Something was just enqueued that someone is waiting for (a private reply): make
+        :meth:`run_forever` start its next pass now instead of at the end of its interval."""
+        self._wake.set()
+
+    async def _idle(self, interval: float) -> None:
+        """Wait ``interval`` seconds, or less when stopped or woken."""
+        waits = [asyncio.ensure_future(self._stop.wait()), asyncio.ensure_future(self._wake.wait())]
+        try:
+            await asyncio.wait(waits, timeout=interval, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in waits:
+                waiting.cancel()
+
     async def run_forever(self, interval: float) -> None:
-        """Poll every ``interval`` seconds (at once again while full batches keep coming) until
-        :meth:`stop`; a pass in flight always finishes (no delivery is cut off between send and mark)."""
+        """Poll every ``interval`` seconds (at once again while full batches keep coming, or when woken)
+        until :meth:`stop`; a pass in flight always finishes (no delivery is cut off between send and mark)."""
         self._stopped.clear()
         try:
             while not self._stop.is_set():
+                self._wake.clear()  # a wake during the pass below starts the next one at once
                 try:
                     leased = await self.run_once()
                 except Exception:
                     log.exception("outbox delivery pass failed; will retry")
                     leased = 0
                 if leased < self.batch:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._stop.wait(), interval)
+                    await self._idle(interval)
         finally:
             self._stopped.set()
 

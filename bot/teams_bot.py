@@ -16,7 +16,9 @@
   ``installationUpdate`` (remove) in a personal chat forgets it.
 * other activity types are acknowledged and ignored.
 
-Errors never escape a turn: each is turned into an error card by bot.errors.
+Errors never escape a turn: each is turned into an error card by bot.errors. A private reply (a sign-in,
+consent or MFA card, someone's bookings) asked for in a group chat or channel goes to the asker's personal
+chat, and the conversation only gets a notice (bot.private).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from botbuilder.core import InvokeResponse, TurnContext
 from botbuilder.core.teams import TeamsActivityHandler
 from botbuilder.schema import TokenExchangeInvokeResponse
 
-from bot import chat, host, routing, unfurl
+from bot import chat, host, private, routing, unfurl
 from bot.context import Turn, UnknownSender, conversation_reference, is_personal, tenant_of
 from bot.deps import BotDeps
 from bot.errors import error_reply
@@ -59,14 +61,19 @@ class SlotwiseBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder shi
         super().__init__()
         self.deps = deps
         self.sso = SsoExchanges(deps.clock)
+        self.outbox_ready: Callable[[], None] | None = None  # wakes the outbox worker (bot.handler sets it)
 
     # ------------------------------------------------------------------ messages
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
         turn = Turn(turn_context, self.deps)
         await self.remember_conversation(turn)
-        reply = await answer(turn, self._message(turn))
+        reply = await self.respond(turn, self._message(turn))
         await turn_context.send_activity(message_activity(reply))
+
+    async def respond(self, turn: Turn, work: Awaitable[Reply]) -> Reply:
+        """The answer to show in the turn's conversation (a private one goes to the asker's personal chat)."""
+        return await private.route(turn, await answer(turn, work), self.outbox_ready)
 
     async def _message(self, turn: Turn) -> Reply:
         activity = turn.activity
@@ -86,7 +93,7 @@ class SlotwiseBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder shi
         if name == "adaptiveCard/action":
             if is_personal(turn.activity):
                 await self.remember_conversation(turn)
-            reply = await answer(turn, self._card_action(turn))
+            reply = await self.respond(turn, self._card_action(turn))
             return InvokeResponse(status=int(HTTPStatus.OK), body=card_action_body(reply))
         if name in UNFURL_INVOKES:
             return await extension_answer(unfurl.query_link(turn, turn_context.activity.value), unfurl.empty_result())
@@ -137,12 +144,13 @@ class SlotwiseBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder shi
             return exchange_response(HTTPStatus.PRECONDITION_FAILED, exchange_id, connection, SSO_FAILED)
         return exchange_response(HTTPStatus.OK, exchange_id, connection)
 
-    @staticmethod
-    async def _tell(turn: Turn, reply: Awaitable[Reply | None]) -> None:
-        """Send a message in the turn's conversation; a failure to do so never changes the invoke answer."""
+    async def _tell(self, turn: Turn, reply: Awaitable[Reply | None]) -> None:
+        """Send a message in the turn's conversation (a private one to the sender's personal chat); a failure
+        to do so never changes the invoke answer."""
         try:
             message = await reply
             if message is not None:
+                message = await private.route(turn, message, self.outbox_ready)
                 await turn.context.send_activity(message_activity(message))
         except Exception:
             log.exception("could not send the sign-in help after a failed SSO exchange")

@@ -7,14 +7,15 @@ pinned in ``tools/teams-schema``, whose schema the tests validate against) and a
 picking the newest bundled one. Everything we use exists since 1.19 (the tests also validate the
 manifest against 1.19 with only ``manifestVersion`` swapped), so stepping back for an older Teams
 client is a one-line change to ``MANIFEST_VERSION``. Newer versions raised the bot command limit from
-10 to 12 (1.24); we list 6 per scope.
+10 to 12 (1.24); we list at most 6 per scope.
 
 Teams rules the JSON schema does not enforce, checked here and in the tests:
 - link-unfurling domains: ``*`` matches one label, no top-level wildcards; we use the exact public host;
 - a compose extension needs at least one command even when it only unfurls links;
 - ``name.full`` differs from ``name.short``;
 - ``webApplicationInfo.resource`` is ``api://<host>/botid-<app id>`` (the Entra app's Application ID URI
-  must be exactly this for Teams SSO to hand the bot a token).
+  must be exactly this for Teams SSO to hand the bot a token), built by ``scheduling.sso.sso_resource``,
+  the function the bot uses for the audience of its sign-in card, so the two always agree.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from manifest.icons import accent_hex
+from scheduling.sso import sso_resource
 
 MANIFEST_VERSION = "1.30"
 SCHEMA_URL = f"https://developer.microsoft.com/json-schemas/teams/v{MANIFEST_VERSION}/MicrosoftTeams.schema.json"
@@ -37,7 +39,9 @@ BOT_FRAMEWORK_SIGNIN_DOMAIN = "token.botframework.com"  # the OAuth sign-in page
 SEARCH_COMMAND_ID = "searchLinks"
 
 # (title, description) as Teams shows them in the command menu. Titles are phrases the bot's parser
-# understands (tests/manifest checks each one against bot.commands.parse).
+# understands (tests/manifest checks each one against bot.commands.parse). Commands whose answer only the
+# asker may see (a sign-in link, their bookings: bot.chat.PRIVATE_COMMANDS) are offered in the personal
+# scope only; typed in a group chat or channel anyway, the bot answers them in the personal chat.
 PERSONAL_COMMANDS: tuple[tuple[str, str], ...] = (
     ("help", "What Slotwise can do, with examples"),
     ("make a 30-min link", 'Create a scheduling link; also "new 45 minute interview link"'),
@@ -50,8 +54,6 @@ GROUP_COMMANDS: tuple[tuple[str, str], ...] = (
     ("help", "What Slotwise can do here, with examples"),
     ("make a 30-min link", "Create a scheduling link and share its card in this conversation"),
     ("my links", "Your scheduling links, to share one here"),
-    ("upcoming", "Your next bookings"),
-    ("connect", "Connect your Outlook calendar"),
     ("disconnect", "Disconnect your calendar and delete the stored sign-in"),
 )
 
@@ -274,5 +276,5 @@ def build_manifest(config: PackageConfig) -> dict[str, Any]:
         ],
         "permissions": ["identity", "messageTeamMembers"],
         "validDomains": [domain, BOT_FRAMEWORK_SIGNIN_DOMAIN],
-        "webApplicationInfo": {"id": app_id, "resource": f"api://{domain}/botid-{app_id}"},
+        "webApplicationInfo": {"id": app_id, "resource": sso_resource(base, app_id)},
     }

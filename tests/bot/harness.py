@@ -4,7 +4,8 @@
   ``http://127.0.0.1:<port>/sandbox/graph/v1.0``, so the test server binds that same port), with a
   temporary SQLite file and no background outbox worker (tests run the runner themselves).
 * ``FakeConnector`` is the Bot Framework connector the activities' ``serviceUrl`` points at: it records
-  every activity the bot posts, answers roster lookups from the people it knows, and can be told to
+  every activity the bot posts, answers roster lookups from the people it knows, creates 1:1 chats
+  (``conversations.create``) with them as Teams does (or refuses, when told to), and can be told to
   fail the next sends.
 * Activities are the JSON fixtures in ``fixtures/`` (shapes from teams-facts §1) dressed for a person.
 * Every card the bot sends or returns is checked against the official Adaptive Card schema and the
@@ -134,9 +135,12 @@ class FakeConnector:
     roster_lookups: int = 0
     invalid_cards: list[str] = field(default_factory=list)
     url: str = ""
+    created: list[Json] = field(default_factory=list)  # conversations.create requests
+    refuse_conversations: bool = False  # as Teams does when the app isn't available to the user
 
     def app(self) -> web.Application:
         app = web.Application()
+        app.router.add_post("/v3/conversations", self._create)
         app.router.add_post("/v3/conversations/{cid}/activities", self._post)
         app.router.add_post("/v3/conversations/{cid}/activities/{aid}", self._post)
         app.router.add_put("/v3/conversations/{cid}/activities/{aid}", self._post)
@@ -155,6 +159,19 @@ class FakeConnector:
             self.invalid_cards.extend(card_problems(card))
         self.sent.append(sent)
         return web.json_response({"id": f"1:{uuid.uuid4().hex}"})
+
+    async def _create(self, request: web.Request) -> web.Response:
+        """``conversations.create``: a 1:1 chat with one person of the tenant named in ``channelData`` gives
+        that person's personal chat with the bot (Teams answers with the existing one)."""
+        body = await request.json()
+        self.created.append(body)
+        members = body.get("members") or []
+        person = self.people.get(members[0].get("id", "")) if len(members) == 1 else None
+        tenant = ((body.get("channelData") or {}).get("tenant") or {}).get("id")
+        if self.refuse_conversations or person is None or body.get("isGroup") or tenant != person.tenant:
+            return web.json_response({"error": {"code": "Forbidden", "message": "the bot can't start this chat"}},
+                                     status=403)
+        return web.json_response({"id": person.chat})
 
     async def _member(self, request: web.Request) -> web.Response:
         self.roster_lookups += 1
@@ -212,8 +229,9 @@ class Bot:
         body["serviceUrl"] = self.connector.url
         body["from"] = {"id": person.teams_id, "name": person.name, "aadObjectId": person.aad}
         body["conversation"]["id"] = conversation or person.chat
-        if conversation and conversation.startswith("19:"):  # a channel or group chat thread
-            body["conversation"].update({"conversationType": "channel", "isGroup": True})
+        if conversation and conversation.startswith("19:"):  # a group chat (@thread.v2) or a channel thread
+            kind = "groupChat" if conversation.endswith("@thread.v2") else "channel"
+            body["conversation"].update({"conversationType": kind, "isGroup": True})
         body["conversation"]["tenantId"] = person.tenant
         body["channelData"]["tenant"]["id"] = person.tenant
         if "localTimezone" in body:

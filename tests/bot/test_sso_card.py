@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from bot.deps import BotDeps
 from bot.reply import OAUTH_CARD, Reply, message_activity, sso_oauth_card
 
@@ -25,6 +27,21 @@ def test_the_sso_resource_matches_the_manifests_web_application_info() -> None:
                                                    base_url="https://slotwise.example.com"))
     assert deps().sso_resource == manifest["webApplicationInfo"]["resource"]
     assert deps(sandbox=True).sso_resource == "" and deps(app_id="").sso_resource == ""
+
+
+@pytest.mark.parametrize("base_url", ["https://Slotwise.Example.com:8443/slotwise/", "https://slotwise.example.com:443/",
+                                      "https://slotwise.example.com/teams/slotwise"])
+@pytest.mark.parametrize("app_id", [APP_ID, APP_ID.upper()])
+def test_bot_and_manifest_name_the_same_sso_resource_for_a_base_url_with_port_and_path(base_url: str,
+                                                                                       app_id: str) -> None:
+    """Microsoft's documented form: api://{fully-qualified-domain-name}/botid-{app id}, domain in lower case
+    (no port, no path): the bot's OAuthCard and the manifest must ask for exactly that resource."""
+    from manifest.template import PackageConfig, build_manifest
+
+    manifest = build_manifest(PackageConfig.create(app_id=app_id, version="1.0.0", base_url=base_url))
+    expected = f"api://slotwise.example.com/botid-{APP_ID}"
+    assert deps(base_url=base_url, app_id=app_id).sso_resource == expected
+    assert manifest["webApplicationInfo"]["resource"] == expected
 
 
 def test_the_connect_message_carries_the_oauth_card_after_the_adaptive_card() -> None:

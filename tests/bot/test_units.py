@@ -10,8 +10,10 @@ import pytest
 from botbuilder.schema import Activity
 
 from bot.context import ErrorScope, client_zone, conversation_reference, stored_reference, tenant_of
-from bot.errors import error_card
+from bot.errors import error_card, error_reply
 from bot.notifications import OutboxRunner
+from bot.private import reply_from_payload, reply_payload
+from bot.reply import Reply, SignIn
 from bot.routing import ROUTES, BadAction, parse_action
 from bot.unfurl import booking_target
 from cards.verbs import ALL_VERBS
@@ -99,6 +101,26 @@ def test_a_host_problem_gives_the_sign_in_link_only_to_the_host() -> None:
     other = check_card(error_card(exc, ErrorScope(viewer_id="u2", sign_in=lambda _c: "x")))
     assert _urls(other) == {}
     assert texts(other)[0] == "This host can't take bookings right now"
+
+
+def test_only_a_card_with_the_viewers_sign_in_link_or_consent_page_is_private() -> None:
+    consent = error_reply(ConsentRequired(admin_consent_url=f"{BASE}/adminconsent"), _scope())
+    assert consent.private is not None and consent.private.sign_in == SignIn(admin_consent_url=f"{BASE}/adminconsent")
+    mfa = error_reply(ClaimsChallenge(claims="abc"), _scope())
+    assert mfa.private is not None and mfa.private.sign_in == SignIn(claims="abc", reconnect=True)
+    own = error_reply(HostUnavailable("Calendar broken.", reconnect_required=True, host_id="u1"), _scope())
+    assert own.private is not None and own.private.sign_in == SignIn(reconnect=True)
+    others = HostUnavailable("Calendar broken.", reconnect_required=True, host_id="u2")
+    assert error_reply(others, _scope()).private is None  # no link on it: fine to show the group
+    assert error_reply(SignInRequired("Sign in again."), ErrorScope()).private is None  # no link without a viewer
+    assert error_reply(NotFound("No such link."), _scope()).private is None
+
+
+def test_a_private_reply_survives_the_outbox_and_a_malformed_one_is_refused() -> None:
+    reply = Reply(card={"type": "AdaptiveCard", "version": "1.5", "body": []}, text="Is this the one?")
+    assert reply_from_payload(reply_payload(reply)) == reply
+    for bad in (None, "text", {"text": 3}, {"text": "", "card": None}, {"text": "x", "card": "not a card"}):
+        assert reply_from_payload(bad) is None, bad
 
 
 def test_plain_and_unexpected_errors() -> None:

@@ -11,9 +11,11 @@ from urllib.parse import urlsplit
 
 from jsonschema import Draft4Validator
 
+from bot.chat import PRIVATE_COMMANDS
 from bot.commands import CreateLink, parse
 from manifest.build import build
-from manifest.template import MANIFEST_VERSION, PackageConfig
+from manifest.template import MANIFEST_VERSION, PackageConfig, build_manifest
+from scheduling.sso import sso_resource
 from tests.manifest.support import APP_ID, BASE_URL, DOMAIN, official_schema
 
 
@@ -116,15 +118,27 @@ EXPECTED_COMMANDS = {
     "connect": "connect",
     "disconnect": "disconnect",
 }
+GROUP_TITLES = ["help", "make a 30-min link", "my links", "disconnect"]
 
 
 def test_every_scope_has_the_command_list(manifest: dict[str, Any]) -> None:
     lists = manifest["bots"][0]["commandLists"]
     assert [entry["scopes"] for entry in lists] == [["personal"], ["team", "groupChat"]]
+    personal, group = ([c["title"] for c in entry["commands"]] for entry in lists)
+    assert personal == list(EXPECTED_COMMANDS)
+    assert group == GROUP_TITLES
     for entry in lists:
-        assert [c["title"] for c in entry["commands"]] == list(EXPECTED_COMMANDS)
         assert len(entry["commands"]) <= 10  # the per-scope limit until 1.24 (12 since)
         assert all(c["description"] for c in entry["commands"])
+
+
+def test_private_commands_are_offered_in_the_personal_scope_only(manifest: dict[str, Any]) -> None:
+    """A sign-in link or someone's bookings must not be offered to a group chat or team (issue 10, item 7)."""
+    lists = {tuple(entry["scopes"]): [parse(c["title"]).kind for c in entry["commands"]]
+             for entry in manifest["bots"][0]["commandLists"]}
+    assert {"upcoming", "connect"} <= PRIVATE_COMMANDS
+    assert set(lists[("personal",)]) >= {"upcoming", "connect"}
+    assert not set(lists[("team", "groupChat")]) & PRIVATE_COMMANDS, lists
 
 
 def test_the_bot_understands_every_command_it_advertises(manifest: dict[str, Any]) -> None:
@@ -148,6 +162,17 @@ def test_developer_urls_keep_a_path_prefix_of_the_public_base_url() -> None:
     config = PackageConfig.create(app_id=APP_ID, base_url=f"{BASE_URL}/slotwise/", version="1.0.0")
     assert config.base_url == f"{BASE_URL}/slotwise"
     assert config.domain == DOMAIN
+
+
+def test_the_sso_resource_is_microsofts_documented_form_for_a_base_url_with_port_and_path() -> None:
+    """api://{fully-qualified-domain-name}/botid-{app id}: the lower-case host only, the same string the bot
+    asks Teams for (scheduling.sso.sso_resource builds both)."""
+    base = "https://Slotwise.Example.com:8443/slotwise/"
+    manifest = build_manifest(PackageConfig.create(app_id=APP_ID.upper(), base_url=base, version="1.0.0"))
+    expected = f"api://{DOMAIN}/botid-{APP_ID}"
+    assert manifest["webApplicationInfo"] == {"id": APP_ID, "resource": expected}
+    assert sso_resource(base, APP_ID) == expected
+    assert sso_resource(f"{BASE_URL}/", APP_ID.upper()) == expected
 
 
 def test_the_package_is_reproducible(tmp_path: Path, package_zip: Path) -> None:
