@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import secrets
 import sys
@@ -21,7 +22,7 @@ from urllib.parse import urlsplit
 
 import httpx
 from aiohttp import web
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.deps import BotDeps
@@ -35,15 +36,18 @@ from graph.signin import MsalSignIn
 from scheduling.booking import BookingService
 from scheduling.connect import ConnectionService
 from scheduling.domain import ConnectionStatus, EventType, User
+from scheduling.keys import CSRF, MANAGE_TOKENS, SIGN_IN_FLOW, SIGN_IN_STATE, derive_key
 from scheduling.links import LinkService, NewLink
 from scheduling.reconcile import Reconciler
+from scheduling.sso import sso_resource
 from storage.db import Database, create_database
 from storage.migrate import upgrade
 from storage.repositories import Repositories, repositories
 from web.auth import setup_auth
 from web.context import WEB, WebContext, make_templates
 from web.pages import setup_pages
-from web.security import Csrf, RateLimiter, security_middleware
+from web.redaction import install_log_redaction
+from web.security import Csrf, RateLimiter, parse_trusted_proxies, security_middleware
 
 log = logging.getLogger("slotwise")
 
@@ -78,9 +82,18 @@ class Settings(BaseSettings):
     emulator_latency_ms: int = Field(0, validation_alias="SLOTWISE_SANDBOX_LATENCY_MS")
     seed_demo: bool = Field(True, validation_alias="SLOTWISE_SANDBOX_SEED")
     booking_rate_limit: int = Field(10, validation_alias="SLOTWISE_BOOKING_RATE_LIMIT")
+    slot_read_rate_limit: int = Field(120, validation_alias="SLOTWISE_SLOT_READ_RATE_LIMIT")  # per client a minute
+    # Reverse proxies whose X-Forwarded-For is believed (comma-separated IPs/CIDRs); none by default.
+    trusted_proxies: str = Field("", validation_alias="SLOTWISE_TRUSTED_PROXIES")
     reconcile_interval: float = Field(60.0, validation_alias="SLOTWISE_RECONCILE_SECONDS")
     outbox_interval: float = Field(2.0, validation_alias="SLOTWISE_OUTBOX_SECONDS")  # 0: no delivery worker
     var_dir: str = Field("var", validation_alias="SLOTWISE_VAR_DIR")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _valid_trusted_proxies(cls, value: str) -> str:
+        parse_trusted_proxies(value)  # a typo must stop the start, not silently trust nobody (or everybody)
+        return value
 
     @property
     def sandbox(self) -> bool:
@@ -103,6 +116,11 @@ class Settings(BaseSettings):
     def problems(self) -> list[str]:
         """Why this configuration must not start (production safety); empty when fine."""
         if self.sandbox:
+            if not is_loopback(self.host):
+                return [f"SLOTWISE_HOST is {self.host or '(empty)'!r}, but sandbox mode (no MicrosoftAppId) has bot "
+                        "authentication off and a Graph emulator anyone could use, so it only listens on this "
+                        "computer: set SLOTWISE_HOST=127.0.0.1 (or ::1, localhost), or configure MicrosoftAppId "
+                        "and its production settings to listen on a network."]
             return []
         out = []
         if self.emulator_enabled:
@@ -117,6 +135,16 @@ class Settings(BaseSettings):
         if not self.microsoft_app_password:
             out.append("MicrosoftAppPassword must be set (the app registration's client secret).")
         return out
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (an address or name to listen on) only reaches this computer."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 class SystemClock:
@@ -175,12 +203,14 @@ async def build_services(settings: Settings, emulator: EmulatorState | None) -> 
     if emulator is not None:
         client_id = settings.microsoft_app_id or SANDBOX_CLIENT_ID
         config = IdentityConfig(client_id=client_id, client_secret=settings.microsoft_app_password or "sandbox",
-                                redirect_uri=f"{settings.base_url}/auth/callback")
+                                redirect_uri=f"{settings.base_url}/auth/callback",
+                                admin_consent_redirect_uri=f"{settings.base_url}/auth/consent")
         identity = sandbox_identity(config, repos.tokens, secret, f"{settings.local_base_url}/sandbox/login")
         graph_base = settings.graph_base_url or f"{settings.local_base_url}/sandbox/graph/v1.0"
     else:
         config = IdentityConfig(client_id=settings.microsoft_app_id, client_secret=settings.microsoft_app_password,
                                 redirect_uri=f"{settings.base_url}/auth/callback",
+                                admin_consent_redirect_uri=f"{settings.base_url}/auth/consent",
                                 tenant=settings.microsoft_app_tenant_id or "organizations")
         identity = MsalIdentity(config, repos.tokens, secret)
         graph_base = settings.graph_base_url or "https://graph.microsoft.com/v1.0"
@@ -193,9 +223,11 @@ async def build_services(settings: Settings, emulator: EmulatorState | None) -> 
         connector = ProductionConnector(identity)
     sign_in = MsalSignIn(identity, f"{settings.base_url}/auth/callback")
     connections = ConnectionService(users=repos.users, connector=connector, calendar=calendar, sign_in=sign_in,
-                                    outbox=repos.outbox, clock=clock, state_secret=secret.encode())
+                                    outbox=repos.outbox, clock=clock,
+                                    state_secret=derive_key(secret, SIGN_IN_STATE))
     booking = BookingService(calendar=calendar, bookings=repos.bookings, users=repos.users,
-                             event_types=repos.event_types, clock=clock, token_secret=secret.encode(),
+                             event_types=repos.event_types, clock=clock,
+                             token_secret=derive_key(secret, MANAGE_TOKENS),
                              connections=connections)
     links = LinkService(event_types=repos.event_types, calendar=calendar)
     return Services(settings, db, repos, identity, graph, calendar, booking, links, connections,
@@ -283,7 +315,8 @@ async def run_periodically(interval: float, job_name: str, job: object) -> None:
 def build_app(settings: Settings) -> web.Application:
     problems = settings.problems()
     if problems:
-        raise SystemExit("Slotwise can't start in production mode:\n  - " + "\n  - ".join(problems))
+        mode = "sandbox" if settings.sandbox else "production"
+        raise SystemExit(f"Slotwise can't start in {mode} mode:\n  - " + "\n  - ".join(problems))
     app = web.Application(middlewares=[security_middleware], client_max_size=256 * 1024)
     app[SETTINGS] = settings
     app.router.add_get("/healthz", healthz)
@@ -295,6 +328,8 @@ def build_app(settings: Settings) -> web.Application:
         if settings.seed_demo:
             seed_demo(emulator, datetime.now(UTC))
         app[EMULATOR] = emulator
+        client_id = settings.microsoft_app_id or SANDBOX_CLIENT_ID  # the SSO resource Teams would ask tokens for
+        emulator.register_app(client_id, sso_resource(settings.base_url, client_id), f"api://botid-{client_id}")
         app.add_subapp("/sandbox/graph", create_graph_app(emulator))
         app.add_subapp("/sandbox/login", create_login_app(emulator, public_base_url=None))
     setup_pages(app)
@@ -304,11 +339,14 @@ def build_app(settings: Settings) -> web.Application:
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         services = await build_services(settings, emulator)
         app[SERVICES] = services
-        secret = (settings.secret_key or sandbox_secret(settings)).encode()
+        secret = settings.secret_key or sandbox_secret(settings)
         app[WEB] = WebContext(service=services.booking, clock=SystemClock(), base_url=settings.base_url,
-                              csrf=Csrf(secret, secure_cookie=settings.base_url.startswith("https")),
+                              csrf=Csrf(derive_key(secret, CSRF), secure_cookie=settings.base_url.startswith("https")),
                               booking_limiter=RateLimiter(settings.booking_rate_limit, 60.0),
-                              templates=make_templates(), connections=services.connections, secret=secret)
+                              templates=make_templates(), connections=services.connections,
+                              secret=derive_key(secret, SIGN_IN_FLOW),
+                              slot_limiter=RateLimiter(settings.slot_read_rate_limit, 60.0),
+                              trusted_proxies=parse_trusted_proxies(settings.trusted_proxies))
         bot = create_runtime(bot_deps(services), app_id=settings.microsoft_app_id,
                              app_password=settings.microsoft_app_password,
                              app_tenant_id=settings.microsoft_app_tenant_id, app_type=settings.microsoft_app_type)
@@ -375,6 +413,7 @@ def guide(settings: Settings, demo: tuple[User, EventType] | None = None) -> str
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_log_redaction()  # no manage token, sign-in code/state, bearer token or webhook secret in any log line
     logging.getLogger("httpx").setLevel(logging.WARNING)
     settings = Settings()
     try:
