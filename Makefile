@@ -40,6 +40,7 @@ run: setup
 
 lint: setup
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 types: setup
 	$(VENV)/bin/mypy

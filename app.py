@@ -31,7 +31,7 @@ from graph.adapter import GraphCalendar
 from graph.client import GraphClient
 from graph.identity import IdentityConfig, MsalIdentity, sandbox_identity
 from graph.sandbox import EmulatorState, create_graph_app, create_login_app, seed_demo
-from graph.sandbox_connector import SandboxConnector
+from graph.sandbox.connector import SandboxConnector
 from graph.signin import MsalSignIn
 from scheduling.booking import BookingService
 from scheduling.connect import ConnectionService

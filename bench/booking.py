@@ -163,9 +163,8 @@ def run_contention(db_url: str, graph_base: str, state: EmulatorState, *, proces
 
 
 def main() -> None:
+    from bench.support import ServerThread, create_scratch_database, drop_scratch_database, postgres_base_url
     from graph.sandbox import create_graph_app
-    from tests.graph.graph_harness import ServerThread  # a thread-hosted emulator, as the tests use
-    from tests.storage.fixtures import create_test_database, drop_test_database, postgres_base_url
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", choices=["postgres", "sqlite"], default="postgres")
@@ -179,7 +178,7 @@ def main() -> None:
     state.faults.latency_ms = args.latency_ms
     server = ServerThread(create_graph_app(state))
     [graph_url] = server.start()
-    db_url = asyncio.run(create_test_database(args.db))
+    db_url = asyncio.run(create_scratch_database(args.db))
     try:
         asyncio.run(setup_world(db_url, state, (30,)))
         first = NOW.replace(hour=8) + timedelta(days=1)
@@ -190,7 +189,7 @@ def main() -> None:
         elapsed = time.perf_counter() - t0
     finally:
         server.stop()
-        asyncio.run(drop_test_database(db_url))
+        asyncio.run(drop_scratch_database(db_url))
     where = postgres_base_url().render_as_string(hide_password=True) if args.db == "postgres" else "SQLite file"
     print(f"database         : {args.db} ({where})")
     print(f"Graph latency    : {args.latency_ms} ms per request (emulator)")

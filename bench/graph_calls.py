@@ -6,6 +6,8 @@ at the client's transport and in the emulator's request log (which must agree):
 
 * free/busy of 1 host over 30 days (target 1 request: one ``getSchedule``);
 * free/busy of 20 hosts over 30 days (target 1 request: one ``getSchedule`` of 20 schedules);
+* a slot view of 1 host over 3 chosen calendars (default, a secondary one, one shared by a colleague)
+  over 30 days (target 1 request: one ``$batch`` of 3 ``calendarView`` reads, no paging);
 * one booking: re-check free/busy of the exact interval, create the event, read it back (target <= 3).
 
 Ends with one JSON line of the counts.
@@ -17,6 +19,7 @@ import asyncio
 import json
 import time
 from collections.abc import Awaitable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -61,6 +64,18 @@ def seed(state: EmulatorState) -> list[HostCalendar]:
     return hosts
 
 
+def three_calendars(state: EmulatorState, host: HostCalendar, colleague: HostCalendar) -> HostCalendar:
+    """``host`` choosing their default calendar, a secondary one and one ``colleague`` shares with them."""
+    side = state.add_calendar(host.user_id, "Side projects")["id"]
+    shared = state.add_calendar(host.user_id, "Team", can_edit=False, owner_upn=colleague.user_id)["id"]
+    for day in range(0, 30, 2):
+        begin = START + timedelta(days=day, hours=18)
+        state.add_event(host.user_id, f"Side {day}", begin, begin + timedelta(hours=1), calendar_id=side)
+        state.add_event(colleague.user_id, f"Team {day}", begin + timedelta(hours=2), begin + timedelta(hours=3),
+                        calendar_id=shared)
+    return replace(host, conflict_calendar_ids=(state.default_calendar(host.user_id).id, side, shared))
+
+
 async def measure(label: str, transport: CountingTransport, state: EmulatorState,
                   work: Awaitable[object]) -> int:
     before_transport, before_log = transport.count, len(state.request_log)
@@ -94,6 +109,9 @@ async def main() -> dict[str, int]:
     try:
         one = await measure("free/busy, 1 host, 30 days", transport, state, calendar.busy(hosts[0], MONTH))
         many = await measure("free/busy, 20 hosts, 30 days", transport, state, calendar.busy_many(hosts, MONTH))
+        chosen = three_calendars(state, hosts[0], hosts[1])
+        three = await measure("slot view, 1 host, 3 calendars, 30 days", transport, state,
+                              calendar.busy(chosen, MONTH))
         slot = Interval(START + timedelta(days=3, hours=22), START + timedelta(days=3, hours=22, minutes=30))
         draft = EventDraft(subject="Intro call", body_text="Booked with Slotwise.", start=slot.start, end=slot.end,
                            time_zone="America/Los_Angeles", attendees=(Attendee("Ivy", "ivy@fabrikam.example"),),
@@ -112,10 +130,11 @@ async def main() -> dict[str, int]:
     finally:
         await client.aclose()
         await runner.cleanup()
-    return {"freebusy_1_host_requests": one, "freebusy_20_hosts_requests": many, "booking_requests": booking}
+    return {"freebusy_1_host_requests": one, "freebusy_20_hosts_requests": many,
+            "slot_view_3_calendars_requests": three, "booking_requests": booking}
 
 
 if __name__ == "__main__":
     figures = asyncio.run(main())
-    print("targets: 1, 1, <= 3")
+    print("targets: 1, 1, 1, <= 3")
     print(json.dumps(figures))

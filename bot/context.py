@@ -123,10 +123,13 @@ def stored_reference(stored: Mapping[str, object] | None) -> tuple[ConversationR
     return reference, tenant if isinstance(tenant, str) else ""
 
 
-def sandbox_email(name: str, aad_object_id: str) -> str:
+def sandbox_email(name: str, aad_object_id: str, tenant_id: str) -> str:
+    """A made-up mailbox address for a sandbox user: unique per (tenant, object id), so two tenants'
+    people with the same object id never share an emulator mailbox."""
     words = re.sub(r"[^a-z0-9]+", ".", name.lower()).strip(".")[:40] or "user"
-    suffix = re.sub(r"[^a-z0-9]", "", aad_object_id.lower())[-8:] or "0"
-    return f"{words}.{suffix}@{SANDBOX_MAIL_DOMAIN}"
+    person = re.sub(r"[^a-z0-9]", "", aad_object_id.lower())[-8:] or "0"
+    tenant = re.sub(r"[^a-z0-9]", "", tenant_id.lower())[-6:] or "0"
+    return f"{words}.{person}.{tenant}@{SANDBOX_MAIL_DOMAIN}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,7 +185,7 @@ class Turn:
             profile = await self._member_profile(sender.id or "")
             email = (profile.email if profile else "") or (user.email if user else "")
             if not email and self.deps.sandbox:
-                email = sandbox_email(name or (profile.name if profile else ""), aad)
+                email = sandbox_email(name or (profile.name if profile else ""), aad, tenant)
             display = (profile.name if profile else "") or name or email or "Teams user"
             if user is None:
                 user = User(id=uuid.uuid4().hex, tenant_id=tenant, aad_object_id=aad, display_name=display,

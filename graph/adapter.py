@@ -12,15 +12,21 @@ Free/busy:
   61 days); ``busy_many`` asks for up to 20 such hosts in ONE request with one connected host's token
   (if that host can't be the caller - sign-in failed, no mailbox - it maps to that error and the next
   host's token is tried);
-* a host with ``conflict_calendar_ids`` -> ``calendarView`` of each calendar in one ``$batch``, with the
-  window widened by a day for all-day events (which are dates: they block host-local midnight to
-  midnight); cancelled and ``free`` events never block.
+* a host with ``conflict_calendar_ids`` (own calendars or ones shared with them) -> ``calendarView`` of
+  each calendar in ONE ``$batch`` (per 20 calendars; a calendar with more than 500 events in the window
+  adds one request per further page), with the window widened by a day for all-day events (which are
+  dates: they block host-local midnight to midnight); cancelled and ``free`` events never block, every
+  other ``showAs`` is returned with its status for the core's blocking rule. Any calendar that can't be
+  read (share withdrawn: 404, no access: 403) fails the whole read.
 
-Events: created with the Teams flags, ``transactionId`` and the booking tag; if Teams was asked for and
-Graph's answer has no ``joinUrl`` the event is read back once, and a still-missing link (tenant policy)
-is returned as ``join_url=None`` for the core to report. A move PATCHes start/end only (never
-subject or attendees: Graph replaces the whole attendee list on PATCH); the fallback location is
-a location-only PATCH.
+Events: created in ``write_calendar_id`` (``POST /me/calendars/{id}/events``; default calendar when
+None) with the Teams flags, ``transactionId`` and the booking tag; ``create_event`` returns Graph's answer
+to the create as it is (the booking pipeline reads the event back once, in the core, and reports a Teams
+link that tenant policy dropped, ``join_url=None``). Reads and writes of an event go through the write
+calendar first (an event in a calendar shared with the host is not in their mailbox, so ``/me/events``
+can't reach it) and, on 404, through ``/me/events``. A move PATCHes start/end only (never subject or
+attendees: Graph replaces the whole attendee list on PATCH); the fallback location is a location-only
+PATCH. ``list_calendars`` lists the host's own and shared calendars.
 """
 
 from __future__ import annotations
@@ -48,6 +54,7 @@ from scheduling.ports import (
     BusyInterval,
     BusyResult,
     CalendarEvent,
+    CalendarInfo,
     EventDraft,
     HostCalendar,
     Location,
@@ -63,7 +70,7 @@ T = TypeVar("T")
 _DAY = timedelta(days=1)
 
 
-def _host_zone(host: HostCalendar) -> str:
+def host_zone(host: HostCalendar) -> str:
     try:
         return iana_zone_name(host.time_zone)
     except UnknownTimeZone:
@@ -144,7 +151,7 @@ class GraphCalendar:
     async def _view_busy(self, host: HostCalendar, window: Interval) -> list[BusyInterval]:
         views = await self.client.calendar_views(host.user_id, host.conflict_calendar_ids,
                                                  window.start - _DAY, window.end + _DAY)
-        zone_name = _host_zone(host)
+        zone_name = host_zone(host)
         busy: list[BusyInterval] = []
         for calendar_id in host.conflict_calendar_ids:
             events = views[calendar_id]
@@ -217,17 +224,32 @@ class GraphCalendar:
             return await self.client.create_event(host.user_id, draft, host.write_calendar_id, time_zone=tz)
 
         event = await self._zone_fallback(draft.time_zone, create)
-        if draft.location.kind is LocationKind.TEAMS and not event.join_url:
-            event = await self.client.get_event(host.user_id, event.id)
-            if not event.join_url:
-                log.warning("Teams meeting dropped for event %s of %s (tenant policy?): isOnlineMeeting=%s "
-                            "provider=%s", event.id, host.user_id, event.is_online_meeting,
-                            event.online_meeting_provider or "-")
+        if draft.location.kind is LocationKind.TEAMS and not event.join_url:  # the core reads it back once
+            log.warning("Teams meeting missing from event %s of %s as created (tenant policy?): isOnlineMeeting=%s "
+                        "provider=%s", event.id, host.user_id, event.is_online_meeting,
+                        event.online_meeting_provider or "-")
         return to_calendar_event(event, booking_id=draft.booking_id)
 
-    async def get_event(self, host: HostCalendar, event_id: str) -> CalendarEvent | None:
+    async def _on_event(self, host: HostCalendar, call: Callable[[str | None], Awaitable[T]]) -> T:
+        """Run ``call`` on the event through the host's write calendar (the only way to reach an event in
+        a calendar shared with them), then, if Graph says it isn't there, through ``/me/events`` (an event
+        written before the host picked another calendar of their own)."""
+        if not host.write_calendar_id:
+            return await call(None)
         try:
-            event = await self.client.get_event(host.user_id, event_id)
+            return await call(host.write_calendar_id)
+        except MailboxNotEnabled:
+            raise
+        except GraphNotFound:
+            log.info("event not in the write calendar of %s; trying the whole mailbox", host.user_id)
+            return await call(None)
+
+    async def get_event(self, host: HostCalendar, event_id: str) -> CalendarEvent | None:
+        async def get(calendar_id: str | None) -> GraphEvent:
+            return await self.client.get_event(host.user_id, event_id, calendar_id=calendar_id)
+
+        try:
+            event = await self._on_event(host, get)
         except MailboxNotEnabled:
             raise
         except GraphNotFound:
@@ -240,24 +262,32 @@ class GraphCalendar:
         attendees the host may have added in Outlook and the body with its Teams meeting are untouched."""
 
         async def patch(tz: str | None) -> GraphEvent:
-            return await self.client.update_event(host.user_id, event_id,
-                                                  reschedule_patch(start, end, tz or time_zone))
+            async def send(calendar_id: str | None) -> GraphEvent:
+                return await self.client.update_event(host.user_id, event_id,
+                                                      reschedule_patch(start, end, tz or time_zone), calendar_id)
+
+            return await self._on_event(host, send)
 
         return to_calendar_event(await self._zone_fallback(time_zone, patch))
 
     async def set_event_location(self, host: HostCalendar, event_id: str, location: Location) -> CalendarEvent:
         """PATCH the location fields only (nothing else about the event changes)."""
         body = location_patch(location)
-        if not body:
-            event = await self.client.get_event(host.user_id, event_id)
-        else:
-            event = await self.client.update_event(host.user_id, event_id, body)
-        return to_calendar_event(event)
+
+        async def send(calendar_id: str | None) -> GraphEvent:
+            if not body:
+                return await self.client.get_event(host.user_id, event_id, calendar_id=calendar_id)
+            return await self.client.update_event(host.user_id, event_id, body, calendar_id)
+
+        return to_calendar_event(await self._on_event(host, send))
 
     async def cancel_event(self, host: HostCalendar, event_id: str, comment: str) -> None:
         """Cancel with a message to attendees; an event already gone from Outlook counts as cancelled."""
+        async def cancel(calendar_id: str | None) -> None:
+            await self.client.cancel_event(host.user_id, event_id, comment, calendar_id)
+
         try:
-            await self.client.cancel_event(host.user_id, event_id, comment)
+            await self._on_event(host, cancel)
         except MailboxNotEnabled:
             raise
         except GraphNotFound:
@@ -269,6 +299,14 @@ class GraphCalendar:
         return [to_calendar_event(e) for e in events]
 
     # ------------------------------------------------------------------ mailbox
+
+    async def list_calendars(self, host: HostCalendar) -> list[CalendarInfo]:
+        """``GET /me/calendars`` (every page): the host's own calendars and the ones shared with them,
+        default first. One request for up to 100 calendars."""
+        calendars = await self.client.list_calendars(host.user_id)
+        infos = [CalendarInfo(id=c.id, name=c.name, owner_name=c.owner_name, owner_email=c.owner_address,
+                              can_edit=c.can_edit, is_default=c.is_default) for c in calendars if c.id]
+        return sorted(infos, key=lambda c: not c.is_default)
 
     async def mailbox_defaults(self, host: HostCalendar) -> MailboxDefaults:
         """Zone and working hours from mailboxSettings, name and address from the profile.

@@ -48,8 +48,8 @@ from graph.models import (
     BOOKING_EXPAND,
     BatchRequest,
     BatchResponse,
-    CalendarInfo,
     DeltaResult,
+    GraphCalendarInfo,
     GraphEvent,
     GraphUser,
     MailboxSettings,
@@ -344,9 +344,9 @@ class GraphClient:
         data = await self.get_json(user_id, "/me/mailboxSettings", what="mailboxSettings")
         return MailboxSettings.from_json(data or {}, reference_year=self._now().year)
 
-    async def list_calendars(self, user_id: str) -> list[CalendarInfo]:
+    async def list_calendars(self, user_id: str) -> list[GraphCalendarInfo]:
         items = await self.get_pages(user_id, "/me/calendars?" + query({"$top": 100}), what="calendars")
-        return [CalendarInfo.from_json(c) for c in items]
+        return [GraphCalendarInfo.from_json(c) for c in items]
 
     # ------------------------------------------------------------------ free/busy
 
@@ -492,33 +492,45 @@ class GraphClient:
                                   headers={"Prefer": _UTC_PREFER}, what="create event")
         return GraphEvent.from_json(resp.body)
 
-    async def get_event(self, user_id: str, event_id: str, select: str | None = None) -> GraphEvent:
+    @staticmethod
+    def event_path(event_id: str, calendar_id: str | None = None) -> str:
+        """``/me/events/{id}``, or ``/me/calendars/{cal}/events/{id}`` for an event in a chosen calendar
+        (needed for a calendar shared with the user: its events live in the sharer's mailbox, so
+        ``/me/events/{id}`` does not find them)."""
+        if calendar_id:
+            return f"/me/calendars/{quote_id(calendar_id)}/events/{quote_id(event_id)}"
+        return f"/me/events/{quote_id(event_id)}"
+
+    async def get_event(self, user_id: str, event_id: str, select: str | None = None,
+                        calendar_id: str | None = None) -> GraphEvent:
         """One event with the Slotwise booking tag expanded; :class:`GraphNotFound` if it is gone."""
         params: dict[str, object] = {"$expand": BOOKING_EXPAND}
         if select:
             params["$select"] = select
-        data = await self.get_json(user_id, f"/me/events/{quote_id(event_id)}?{query(params)}",
+        data = await self.get_json(user_id, f"{self.event_path(event_id, calendar_id)}?{query(params)}",
                                    headers={"Prefer": _UTC_PREFER}, what="get event")
         return GraphEvent.from_json(data)
 
-    async def update_event(self, user_id: str, event_id: str, patch: Mapping[str, Any]) -> GraphEvent:
+    async def update_event(self, user_id: str, event_id: str, patch: Mapping[str, Any],
+                           calendar_id: str | None = None) -> GraphEvent:
         """``PATCH`` the event with exactly ``patch`` (see :func:`graph.eventbody.reschedule_patch`)."""
-        resp = await self.request(user_id, "PATCH", f"/me/events/{quote_id(event_id)}", json=dict(patch),
+        resp = await self.request(user_id, "PATCH", self.event_path(event_id, calendar_id), json=dict(patch),
                                   headers={"Prefer": _UTC_PREFER}, what="update event")
         return GraphEvent.from_json(resp.body)
 
     async def reschedule_event(self, user_id: str, event_id: str, start: datetime, end: datetime,
-                               time_zone: str) -> GraphEvent:
+                               time_zone: str, calendar_id: str | None = None) -> GraphEvent:
         """Move the event: start and end only, so the body (and its Teams meeting) is untouched."""
-        return await self.update_event(user_id, event_id, reschedule_patch(start, end, time_zone))
+        return await self.update_event(user_id, event_id, reschedule_patch(start, end, time_zone), calendar_id)
 
-    async def cancel_event(self, user_id: str, event_id: str, comment: str = "") -> None:
+    async def cancel_event(self, user_id: str, event_id: str, comment: str = "",
+                           calendar_id: str | None = None) -> None:
         """Organizer only: attendees get a cancellation with ``comment``; the event goes to Deleted Items."""
-        await self.request(user_id, "POST", f"/me/events/{quote_id(event_id)}/cancel",
+        await self.request(user_id, "POST", self.event_path(event_id, calendar_id) + "/cancel",
                            json={"comment": comment}, what="cancel event")
 
-    async def delete_event(self, user_id: str, event_id: str) -> None:
-        await self.request(user_id, "DELETE", f"/me/events/{quote_id(event_id)}", what="delete event")
+    async def delete_event(self, user_id: str, event_id: str, calendar_id: str | None = None) -> None:
+        await self.request(user_id, "DELETE", self.event_path(event_id, calendar_id), what="delete event")
 
     async def find_tagged_events(self, user_id: str, start: datetime, end: datetime,
                                  calendar_id: str | None = None) -> list[GraphEvent]:
@@ -534,6 +546,9 @@ class GraphClient:
                                   client_state: str, resource: str = "me/events",
                                   change_type: str = "created,updated,deleted",
                                   lifecycle_notification_url: str | None = None) -> Subscription:
+        """``POST /subscriptions`` (Graph first runs the validation handshake against both URLs: an
+        endpoint that does not echo ``validationToken`` makes this a :class:`GraphBadRequest`). Graph may
+        move ``expiration`` (an expiry under 45 minutes away is raised to 45): use the returned one."""
         body: dict[str, Any] = {"changeType": change_type, "notificationUrl": notification_url,
                                 "resource": resource, "expirationDateTime": iso_z(expiration),
                                 "clientState": client_state, "latestSupportedTlsVersion": "v1_2"}
@@ -544,9 +559,24 @@ class GraphClient:
 
     async def renew_subscription(self, user_id: str, subscription_id: str,
                                  expiration: datetime) -> Subscription:
+        """``PATCH`` the expiry (this also reauthorizes); :class:`GraphNotFound` if the subscription is gone
+        (expired or removed: create a new one)."""
         resp = await self.request(user_id, "PATCH", f"/subscriptions/{quote_id(subscription_id)}",
                                   json={"expirationDateTime": iso_z(expiration)}, what="renew subscription")
         return Subscription.from_json(resp.body)
+
+    async def reauthorize_subscription(self, user_id: str, subscription_id: str) -> None:
+        """Answer a ``reauthorizationRequired`` lifecycle notification without changing the expiry
+        (``POST /subscriptions/{id}/reauthorize``, 204). Don't also renew the same subscription within
+        10 minutes (Graph warns of inconsistent state): a renewal reauthorizes by itself."""
+        await self.request(user_id, "POST", f"/subscriptions/{quote_id(subscription_id)}/reauthorize",
+                           what="reauthorize subscription")
+
+    async def get_subscription(self, user_id: str, subscription_id: str) -> Subscription:
+        """The subscription as Graph has it; :class:`GraphNotFound` once it expired or was removed."""
+        data = await self.get_json(user_id, f"/subscriptions/{quote_id(subscription_id)}",
+                                   what="get subscription")
+        return Subscription.from_json(data)
 
     async def delete_subscription(self, user_id: str, subscription_id: str) -> None:
         await self.request(user_id, "DELETE", f"/subscriptions/{quote_id(subscription_id)}",
@@ -555,8 +585,14 @@ class GraphClient:
     async def calendar_view_delta(self, user_id: str, *, delta_link: str | None = None,
                                   start: datetime | None = None, end: datetime | None = None,
                                   page_size: int | None = None) -> DeltaResult:
-        """One delta round to its ``@odata.deltaLink``: from ``delta_link``, or a full sync of
-        ``[start, end)``. An expired token raises :class:`DeltaTokenExpired` (start a full sync)."""
+        """One delta round of the primary calendar's view, followed through every ``@odata.nextLink`` to its
+        ``@odata.deltaLink``: from ``delta_link`` (incremental), or a full sync of ``[start, end)``.
+
+        ``changes`` are new or changed instances (the last version when one repeats); ``removed_ids`` are
+        instances reported ``@removed`` (deleted, cancelled, or moved out of the window: Graph also lists
+        changes *outside* the window this way). An expired token (410, ``syncStateNotFound``,
+        ``resyncRequired``), also mid-round, raises :class:`DeltaTokenExpired`: start a full sync.
+        ``page_size`` is sent as ``Prefer: odata.maxpagesize`` (default: the client's page size)."""
         if delta_link:
             url = delta_link
         elif start is not None and end is not None:
@@ -564,8 +600,7 @@ class GraphClient:
             url = f"/me/calendarView/delta?{window}"
         else:
             raise ValueError("calendar_view_delta needs a delta_link or a start and end")
-        headers = {"Prefer": ", ".join(filter(None, (
-            _UTC_PREFER, f"odata.maxpagesize={page_size}" if page_size else None)))}
+        headers = {"Prefer": f"{_UTC_PREFER}, odata.maxpagesize={page_size or self.page_size}"}
         changes: dict[str, GraphEvent] = {}
         removed: dict[str, None] = {}
         while True:

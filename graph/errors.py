@@ -135,8 +135,15 @@ class TimeZoneNotSupported(GraphBadRequest):
 
 
 class DeltaTokenExpired(GraphBadRequest):
+    """A delta (or skip) token Graph no longer knows: 410 Gone, ``syncStateNotFound`` or ``resyncRequired``.
+    Start a full sync without a token; ``location`` is Graph's ``Location`` link for that, if it sent one."""
+
     code = "delta_token_expired"
     default_message = "The calendar change-tracking token expired; a full resynchronisation is needed."
+
+    def __init__(self, message: str | None = None, *, location: str | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.location = location
 
 
 class ScheduleUnavailable(GraphError):
@@ -216,7 +223,7 @@ def graph_error(status: int, body: object, headers: Mapping[str, str] | None = N
     elif lcode in _MAILBOX_CODES:
         exc = MailboxNotEnabled(**kw)
     elif status == 410 or lcode in _DELTA_CODES:
-        exc = DeltaTokenExpired(**kw)
+        exc = DeltaTokenExpired(location=hdrs.get("location"), **kw)
     elif status == 404:
         exc = GraphNotFound(**kw)
     elif lcode == "timezonenotsupportedexception":

@@ -128,7 +128,7 @@ def _working_hours(data: object, mailbox_zone: str | None, year: int) -> Working
 
 
 @dataclass(frozen=True, slots=True)
-class CalendarInfo:
+class GraphCalendarInfo:
     """One of ``GET /me/calendars``; ``owner_address`` is the sharer for a shared calendar."""
 
     id: str
@@ -141,7 +141,7 @@ class CalendarInfo:
     owner_address: str
 
     @classmethod
-    def from_json(cls, data: Json) -> CalendarInfo:
+    def from_json(cls, data: Json) -> GraphCalendarInfo:
         owner = data.get("owner") or {}
         return cls(id=str(data.get("id") or ""), name=str(data.get("name") or ""),
                    can_edit=bool(data.get("canEdit")), is_default=bool(data.get("isDefaultCalendar")),

@@ -128,6 +128,19 @@ class MailboxDefaults:
     email: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class CalendarInfo:
+    """One calendar a host can pick for conflicts or bookings: their own, or one shared with them
+    (``owner_email`` is then the sharer's address). ``can_edit`` says whether events can be written to it."""
+
+    id: str
+    name: str
+    owner_name: str
+    owner_email: str
+    can_edit: bool
+    is_default: bool
+
+
 BusyResult = list[BusyInterval] | IntegrationError
 
 
@@ -169,6 +182,69 @@ class CalendarPort(Protocol):
         ...
 
     async def mailbox_defaults(self, host: HostCalendar) -> MailboxDefaults: ...
+
+    async def list_calendars(self, host: HostCalendar) -> list[CalendarInfo]:
+        """The host's calendars, default first, then the rest including calendars shared with them
+        (candidates for ``conflict_calendar_ids`` and, when ``can_edit``, ``write_calendar_id``)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class EventSubscription:
+    """A change-notification subscription on a host's events (``id`` is the calendar service's)."""
+
+    id: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class BusyChanges:
+    """One round of change tracking of a host's primary calendar over ``window``.
+
+    ``full`` means: this is everything in the window, replace what you kept (the first round, or a
+    ``cursor`` the calendar service had forgotten, then ``resynced`` is true). Otherwise apply it: set
+    ``blocking`` (event id -> busy interval of a new or changed event that blocks time in the window) and
+    drop every id in ``cleared_ids`` (deleted, cancelled, now free, or moved out of the window).
+    ``changed`` are the new or changed events as read (moves and cancellations of booked events);
+    ``removed_ids`` the ones that were deleted or left the window. Pass ``cursor`` to the next round, with
+    the same window.
+    """
+
+    window: Interval
+    full: bool
+    blocking: Mapping[str, BusyInterval]
+    cleared_ids: tuple[str, ...]
+    changed: tuple[CalendarEvent, ...]
+    removed_ids: tuple[str, ...]
+    cursor: str
+    resynced: bool = False
+
+
+class CalendarSyncPort(Protocol):
+    """Outlook -> Slotwise change tracking: subscriptions on a host's events, and the busy-time changes
+    since the last round. Errors are IntegrationError, like the CalendarPort's."""
+
+    async def subscribe(self, host: HostCalendar, *, client_state: str, expires_at: datetime) -> EventSubscription:
+        """Subscribe to created/updated/deleted events of the host's mailbox; the calendar service may
+        shorten or lengthen ``expires_at`` (use the returned one)."""
+        ...
+
+    async def renew_subscription(self, host: HostCalendar, subscription_id: str,
+                                 expires_at: datetime) -> EventSubscription | None:
+        """Extend (and reauthorize) a subscription; None if it no longer exists (subscribe again)."""
+        ...
+
+    async def reauthorize_subscription(self, host: HostCalendar, subscription_id: str) -> bool:
+        """Answer a reauthorization challenge; False if the subscription no longer exists."""
+        ...
+
+    async def unsubscribe(self, host: HostCalendar, subscription_id: str) -> None:
+        """Delete a subscription; one that is already gone is not an error."""
+        ...
+
+    async def busy_changes(self, host: HostCalendar, window: Interval, cursor: str | None = None) -> BusyChanges:
+        """Busy-time changes in ``window`` since ``cursor`` (None: a full round)."""
+        ...
 
 
 class TokenCacheStore(Protocol):

@@ -1,7 +1,8 @@
 """The Microsoft Graph calendar emulator: Graph's real HTTP contract, in memory, for tests and sandbox mode.
 
 Owns: an aiohttp Graph app (``create_graph_app``: ``/v1.0/me|users/{id}/...`` events, calendars,
-calendarView, delta, getSchedule, mailboxSettings, subscriptions with change notifications, ``$batch``),
+calendarView, delta with expiring tokens, getSchedule, mailboxSettings, subscriptions with change and
+lifecycle notifications delivered with Graph's retries and expiry rules (``state.change_tracking``), ``$batch``),
 a sandbox identity platform for MSAL (``create_login_app``), the in-memory world behind both
 (``EmulatorState``: users, mailboxes, tokens, fault injection) and demo data (``seed_demo``,
 ``seed_mailbox``). Shapes, limits and errors follow ``reference/graph-facts.md``.
@@ -14,7 +15,7 @@ Usage::
     token = state.issue_token("adele@contoso.example")
 
 Must not import: storage, bot, cards, web, or the Graph client (``graph.client`` and friends); it may
-use ``scheduling.timezones`` for zone names.
+resolve zone names with ``graph.sandbox.zones`` (the emulator stands alone, like Graph).
 """
 
 from graph.sandbox.app import create_graph_app

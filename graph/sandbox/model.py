@@ -12,8 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from graph.sandbox.recurrence import Recurrence
-from scheduling.errors import UnknownTimeZone
-from scheduling.timezones import windows_to_iana, zone
+from graph.sandbox.zones import lookup
 
 WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
@@ -62,10 +61,7 @@ class EmUser:
 
     def mailbox_zone(self) -> ZoneInfo:
         """The mailbox's zone (UTC when the mailbox has none configured)."""
-        try:
-            return zone(windows_to_iana(self.time_zone)) if self.time_zone.strip() else zone("UTC")
-        except UnknownTimeZone:
-            return zone("UTC")
+        return lookup(self.time_zone) or ZoneInfo("UTC")
 
     def __repr__(self) -> str:
         return f"EmUser({self.upn!r}, id={self.id!r})"

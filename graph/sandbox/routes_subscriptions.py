@@ -3,8 +3,12 @@
 Create validates the body, then performs Graph's validation handshake against ``notificationUrl`` (and
 ``lifecycleNotificationUrl``): no 200 text/plain echo of the token within 10 s means 400 and no
 subscription. Resources: ``me/events`` or ``users/{id|upn}/events`` of the signed-in user (delegated
-access cannot subscribe to someone else's mailbox). Expiry at most ``state.subscription_max_minutes``
-(4230, Outlook's documented maximum) ahead; PATCH renews, DELETE removes, expired ones are gone.
+access cannot subscribe to someone else's mailbox, nor to calendars shared with them: Graph's Outlook
+resource paths for events are exactly these two). Expiry at most ``state.subscription_max_minutes``
+ahead (10,080 for Outlook events today; further is 400 ``InvalidRequest``) and at least
+``change_tracking.min_lifetime_minutes`` (45: sooner is raised to it, as Graph does). PATCH renews
+(and reauthorizes), ``POST .../reauthorize`` answers a ``reauthorizationRequired`` challenge (204),
+DELETE removes; an expired subscription is gone (404) and notifies nothing.
 """
 
 from __future__ import annotations
@@ -71,7 +75,11 @@ def _expiration(ctx: Ctx, value: Any) -> datetime:
         raise _invalid("Subscription expiration must be in the future.")
     if when > now + timedelta(minutes=limit):
         raise _invalid(f"Subscription expiration can only be {limit} minutes in the future.")
-    return when
+    return max(when, now + timedelta(minutes=ctx.state.change_tracking.min_lifetime_minutes))
+
+
+def _answer_challenge(sub: Subscription) -> None:
+    sub.challenge_pending_since = None
 
 
 def _check_url(ctx: Ctx, name: str, url: Any) -> str:
@@ -160,6 +168,8 @@ async def update_subscription(ctx: Ctx) -> GraphResponse:
         raise _invalid("lifecycleNotificationUrl can't be added to an existing subscription.")
     if _field(body, "expirationDateTime") is not None:
         sub.expiration = _expiration(ctx, _field(body, "expirationDateTime"))
+        _answer_challenge(sub)  # renewing also reauthorizes
+        sub.challenged_at = None
     if _field(body, "notificationUrl") is not None:
         url = _check_url(ctx, "notificationUrl", _field(body, "notificationUrl"))
         if url != sub.notification_url:
@@ -176,10 +186,19 @@ async def delete_subscription(ctx: Ctx) -> GraphResponse:
     return GraphResponse(204)
 
 
+async def reauthorize_subscription(ctx: Ctx) -> GraphResponse:
+    """Answer a ``reauthorizationRequired`` challenge without extending the expiry (204, no body)."""
+    sub = _live(ctx, ctx.params["sid"])
+    _answer_challenge(sub)
+    return GraphResponse(204)
+
+
 ROUTES = [
     Route("POST", ("subscriptions",), create_subscription, kind="global"),
     Route("GET", ("subscriptions",), list_subscriptions, kind="global"),
     Route("GET", ("subscriptions", "{sid}"), get_subscription, kind="global"),
     Route("PATCH", ("subscriptions", "{sid}"), update_subscription, kind="global"),
     Route("DELETE", ("subscriptions", "{sid}"), delete_subscription, kind="global"),
+    Route("POST", ("subscriptions", "{sid}", "reauthorize|microsoft.graph.reauthorize"), reauthorize_subscription,
+          kind="global"),
 ]

@@ -105,6 +105,7 @@ class EmulatorState:
         self.consented_tenants: set[str] = set()
         self.app_id_uris: dict[str, tuple[str, ...]] = {}  # client id -> Application ID URIs (register_app)
         self.token_requests: list[TokenRequest] = []
+        self.directory: dict[tuple[str, str], str] = {}  # (tenant, Teams user's object id) -> mailbox id
         self.subscriptions: dict[str, Subscription] = {}
         self.subscription_max_minutes = subscription_max_minutes  # Outlook events: 10,080 (under 7 days)
         self.change_tracking = ChangeTracking()  # token ages, delivery retries, lifecycle timing
@@ -162,6 +163,22 @@ class EmulatorState:
                        change_key=self.ids.change_key())
         self.calendars[cal.id] = cal
         return user
+
+    def directory_user(self, tenant_id: str, object_id: str) -> EmUser | None:
+        """The mailbox of the person (tenant, object id): linked by the sandbox connector, or created with
+        that object id in that tenant."""
+        user_id = self.directory.get((tenant_id, object_id))
+        if user_id is not None:
+            return self.users.get(user_id)
+        user = self.users.get(object_id)
+        return user if user is not None and user.tenant_id == tenant_id else None
+
+    def directory_owner(self, mailbox: EmUser) -> tuple[str, str] | None:
+        """The (tenant, object id) a mailbox was linked to, if any."""
+        return next((key for key, user_id in self.directory.items() if user_id == mailbox.id), None)
+
+    def link_directory(self, tenant_id: str, object_id: str, mailbox: EmUser) -> None:
+        self.directory[(tenant_id, object_id)] = mailbox.id
 
     def get_user(self, id_or_upn: str) -> EmUser | None:
         """A user by object id or UPN/mail (case-insensitive)."""

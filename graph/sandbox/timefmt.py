@@ -3,7 +3,7 @@
 * ``dateTimeTimeZone`` out: ``{"dateTime": "2026-12-01T14:00:00.0000000", "timeZone": "<as asked>"}``:
   seven fractional digits, no offset, the zone name echoed exactly as the client spelled it (Windows or
   IANA). In: any number of fractional digits; an explicit offset, if present, wins over ``timeZone``.
-* Zone names are resolved with :mod:`scheduling.timezones` (CLDR's Windows table as shipped by tzlocal);
+* Zone names are resolved with :mod:`graph.sandbox.zones` (CLDR's Windows table as shipped by tzlocal);
   an unknown or empty name is a 400 ``TimeZoneNotSupportedException``.
 * Query instants (``startDateTime=2019-11-08T19:00:00-08:00``): the offset is honoured, none means UTC.
 * Timestamps (``createdDateTime``): UTC with seven fractional digits and ``Z``.
@@ -18,24 +18,20 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from graph.sandbox.errors import GraphError, invalid_parameter, time_zone_not_supported
-from scheduling.errors import UnknownTimeZone
-from scheduling.timezones import windows_to_iana, zone
+from graph.sandbox.zones import lookup
 
 _DT = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?)?\s*(Z|z|[+-]\d{2}:?\d{2})?$")
-_UTC_ALIASES = {"tzone://microsoft/utc", "utc", "etc/utc", "coordinated universal time"}
 
 
 def resolve_zone(name: object) -> ZoneInfo:
     """The zone for a Graph ``timeZone`` value (Windows or IANA); 400 TimeZoneNotSupportedException."""
     if not isinstance(name, str) or not name.strip():
         raise time_zone_not_supported("" if name is None else str(name))
-    if name.strip().lower() in _UTC_ALIASES:
-        return zone("UTC")
-    try:
-        return zone(windows_to_iana(name))
-    except UnknownTimeZone as exc:
-        raise time_zone_not_supported(name) from exc
+    found = lookup(name)
+    if found is None:
+        raise time_zone_not_supported(name)
+    return found
 
 
 def parse_wall(text: object) -> tuple[datetime, timedelta | None]:

@@ -5,7 +5,7 @@ for a host is told to that host in their personal chat with a button to connect.
 from __future__ import annotations
 
 from app import SANDBOX_CLIENT_ID
-from graph.sandbox_connector import sandbox_sso_token
+from graph.sandbox.connector import sandbox_sso_token
 from scheduling.domain import ConnectionStatus, OutboxItem
 from tests.bot.harness import DANA, Bot
 from tests.cards.checks import texts, walk

@@ -12,7 +12,7 @@ import uuid
 from typing import Any
 
 from app import SANDBOX_CLIENT_ID
-from graph.sandbox_connector import sandbox_sso_token
+from graph.sandbox.connector import sandbox_sso_token
 from scheduling.domain import ConnectionStatus, User
 from tests.bot.harness import DANA, Bot, Person, Sent
 from tests.cards.checks import texts, walk

@@ -18,6 +18,7 @@ from aiohttp import web
 from openapi_schema_validator import OAS30Validator
 
 from graph.sandbox import EmulatorState, create_graph_app, create_login_app
+from graph.sandbox.model import ChangeTracking
 from tests.contracts import GRAPH_CALENDAR_OPENAPI
 
 SCHEMA_PATH = GRAPH_CALENDAR_OPENAPI
@@ -115,6 +116,8 @@ async def running(*, people: bool = True, now: datetime | None = None, prefix: s
     """The Graph app (at ``{prefix}/v1.0``) and the login app (at ``/login``) on one server."""
     clock = Clock(now or T0 - timedelta(days=3))
     state = EmulatorState(clock=clock, seed=7)
+    # Graph retries a failed notification for 4 hours; tests that need its schedule set their own.
+    state.change_tracking = ChangeTracking(retry_delays=(0.02, 0.02))
     if people:
         add_people(state)
     if setup is not None:

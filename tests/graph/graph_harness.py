@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,60 +18,10 @@ from typing import Any
 import httpx
 from aiohttp import web
 
+from bench.support import ServerThread
 from graph.client import GraphClient
 from graph.sandbox import EmulatorState, create_graph_app, create_login_app
-
-
-class ServerThread:
-    """aiohttp applications on 127.0.0.1 (ephemeral ports) in a thread with its own event loop."""
-
-    def __init__(self, *apps: web.Application) -> None:
-        self._apps = apps
-        self._loop = asyncio.new_event_loop()
-        self._runners: list[web.AppRunner] = []
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="emulator", daemon=True)
-        self.urls: list[str] = []
-        self._error: BaseException | None = None
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        try:
-            self._loop.run_until_complete(self._start())
-        except BaseException as exc:
-            self._error = exc
-            self._ready.set()
-            return
-        self._ready.set()
-        self._loop.run_forever()
-
-    async def _start(self) -> None:
-        for app in self._apps:
-            runner = web.AppRunner(app, access_log=None)
-            await runner.setup()
-            site = web.TCPSite(runner, "127.0.0.1", 0)
-            await site.start()
-            self._runners.append(runner)
-            host, port = runner.addresses[0][:2]
-            self.urls.append(f"http://{host}:{port}")
-
-    async def _stop(self) -> None:
-        for runner in reversed(self._runners):
-            await runner.cleanup()
-
-    def start(self) -> list[str]:
-        self._thread.start()
-        self._ready.wait(10)
-        if self._error is not None:
-            raise self._error
-        return self.urls
-
-    def stop(self) -> None:
-        if self._loop.is_running():
-            asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(10)
-            self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-        self._loop.close()
+from graph.sandbox.model import ChangeTracking
 
 
 @dataclass
@@ -144,6 +93,7 @@ def notification_receiver(received: list[Any]) -> web.Application:
 @contextmanager
 def running_emulator(*, clock: Any = None) -> Iterator[Emulator]:
     state = EmulatorState(clock=clock) if clock is not None else EmulatorState()
+    state.change_tracking = ChangeTracking(retry_delays=(0.02, 0.02))  # Graph's are 4 hours long
     received: list[Any] = []
     server = ServerThread(create_graph_app(state), create_login_app(state), notification_receiver(received))
     graph_url, login_url, receiver_url = server.start()

@@ -11,7 +11,9 @@ import pytest
 
 from graph.adapter import GraphCalendar
 from graph.errors import (
+    AccessDenied,
     CalendarAuthError,
+    GraphNotFound,
     GraphThrottled,
     GraphTransient,
     MailboxNotEnabled,
@@ -215,7 +217,7 @@ async def test_tenant_policy_dropping_teams_gives_no_join_url(emu: Emulator) -> 
     async with cal.client:
         event = await cal.create_event(host(), draft())
     assert event.join_url is None and not event.is_online_meeting
-    assert [r.method for r in emu.state.request_log] == ["POST", "GET"]   # confirmed by one read-back
+    assert [r.method for r in emu.state.request_log] == ["POST"]  # no read-back here: the core does the only one
     assert len(emu.state.events(ADELE)) == 1
 
 
@@ -355,3 +357,124 @@ async def test_mailbox_defaults_come_from_outlook(emu: Emulator) -> None:
     assert (wen.working_start, wen.working_end) == (600, 1110)
     assert (wen.display_name, wen.email) == ("Wen", "w@contoso.example")
     assert xi.time_zone == "America/New_York" and (xi.working_start, xi.working_end) == (12 * 60, 20 * 60)
+
+
+# ------------------------------------------------------------------------ which calendars count (issue 16)
+
+
+async def test_list_calendars_own_and_shared_default_first(emu: Emulator) -> None:
+    s = emu.state
+    s.add_calendar(ADELE, "Side projects")
+    s.add_calendar(ADELE, "Team", can_edit=False, owner_upn=MEGAN)
+    s.add_calendar(ADELE, "Rota", can_edit=True, owner_upn=MEGAN)
+    cal = calendar(emu)
+    async with cal.client:
+        calendars = await cal.list_calendars(host())
+    assert len(emu.state.request_log) == 1
+    assert [(c.name, c.owner_email, c.can_edit, c.is_default) for c in calendars] == [
+        ("Calendar", ADELE, True, True), ("Side projects", ADELE, True, False),
+        ("Team", MEGAN, False, False), ("Rota", MEGAN, True, False)]
+    assert calendars[2].owner_name == "Megan Bowen" and calendars[0].id == s.default_calendar(ADELE).id
+
+
+def three_calendars(emu: Emulator) -> HostCalendar:
+    """Adele's default calendar, a secondary one of hers and Megan's team calendar shared with her, each
+    with a busy event, a tentative one, a free one and a cancelled one."""
+    s = emu.state
+    side = s.add_calendar(ADELE, "Side projects")["id"]
+    team = s.add_calendar(ADELE, "Team", can_edit=False, owner_upn=MEGAN)["id"]
+    ids = (s.default_calendar(ADELE).id, side, team)
+    for day, cal_id in enumerate(ids):
+        owner = MEGAN if cal_id == team else ADELE
+        base = T0 + timedelta(days=day, hours=17)
+        s.add_event(owner, f"busy {day}", base, base + timedelta(hours=1), calendar_id=cal_id)
+        s.add_event(owner, f"maybe {day}", base + timedelta(hours=2), base + timedelta(hours=3),
+                    show_as="tentative", calendar_id=cal_id)
+        s.add_event(owner, f"free {day}", base + timedelta(hours=4), base + timedelta(hours=5),
+                    show_as="free", calendar_id=cal_id)
+        s.add_event(owner, f"off {day}", base + timedelta(hours=6), base + timedelta(hours=7), calendar_id=cal_id)
+        s.stored_events(owner, cal_id)[-1].is_cancelled = True
+    return host(conflict_calendar_ids=ids)
+
+
+async def test_a_slot_view_over_three_calendars_is_one_graph_request(emu: Emulator) -> None:
+    h = three_calendars(emu)
+    transport = Recording()
+    cal = calendar(emu, transport=transport)
+    async with cal.client:
+        busy = await cal.busy(h, MONTH)
+    assert len(transport.sent) == 1 and transport.sent[0][0] == "POST"          # the figure: 1 request
+    inner = transport.sent[0][1]["requests"]
+    assert len(inner) == 3 and all("/calendarView?" in r["url"] for r in inner)
+    assert [r.path for r in emu.state.request_log if not r.path.startswith("$batch:")] == ["/$batch"]
+    assert [(b.start - T0, b.status) for b in busy] == [
+        (timedelta(days=day, hours=17 + extra), status) for day in range(3)
+        for extra, status in ((0, BusyStatus.BUSY), (2, BusyStatus.TENTATIVE))]
+
+
+async def test_paging_adds_one_request_per_further_page(emu: Emulator) -> None:
+    h = three_calendars(emu)
+    cal = calendar(emu, page_size=3)                      # 4 events a calendar: each needs a second page
+    async with cal.client:
+        busy = await cal.busy(h, MONTH)
+    outer = [r.path for r in emu.state.request_log if not r.path.startswith("$batch:")]
+    assert outer[0] == "/$batch" and len(outer) == 4 and all(p.endswith("/calendarView") for p in outer[1:])
+    assert len(busy) == 6
+
+
+async def test_a_withdrawn_share_fails_the_read_closed(emu: Emulator) -> None:
+    h = three_calendars(emu)
+    emu.state.calendars[h.conflict_calendar_ids[2]].shares.clear()      # Megan stopped sharing
+    cal = calendar(emu)
+    async with cal.client:
+        with pytest.raises(GraphNotFound):
+            await cal.busy(h, MONTH)
+
+
+async def test_events_go_to_a_calendar_shared_with_edit_rights(emu: Emulator) -> None:
+    rota = emu.state.add_calendar(ADELE, "Rota", can_edit=True, owner_upn=MEGAN)["id"]
+    h = host(write_calendar_id=rota)
+    cal = calendar(emu)
+    async with cal.client:
+        first = await cal.create_event(h, draft())
+        again = await cal.create_event(h, draft())                         # same transactionId: same event
+        fetched = await cal.get_event(h, first.event_id)
+        moved = await cal.move_event(h, first.event_id, T0 + timedelta(days=1, hours=17),
+                                     T0 + timedelta(days=1, hours=18), "America/Los_Angeles")
+        found = await cal.find_booking_events(h, MONTH)
+        await cal.cancel_event(h, first.event_id, "Sorry")
+        assert await cal.get_event(h, first.event_id) is None
+    assert first.event_id == again.event_id and first.join_url and first.booking_id == "bk-1"
+    assert fetched is not None and fetched.booking_id == "bk-1"
+    assert moved.start == T0 + timedelta(days=1, hours=17)
+    assert [e.event_id for e in found] == [first.event_id]
+    assert emu.state.events(ADELE) == [] and emu.state.events(MEGAN, rota) == []   # cancelled: gone
+    assert emu.state.cancellations[-1]["comment"] == "Sorry"
+    log = [(r.method, r.path, r.status) for r in emu.state.request_log]
+    assert all(path.startswith(f"/me/calendars/{rota}/") for _, path, _ in log[:-1])   # one request each
+    assert len(log) == 8 and log[-2:] == [("GET", f"/me/calendars/{rota}/events/{first.event_id}", 404),
+                                          ("GET", f"/me/events/{first.event_id}", 404)]   # gone: both looked at
+
+
+async def test_a_read_only_shared_calendar_cannot_be_written(emu: Emulator) -> None:
+    team = emu.state.add_calendar(ADELE, "Team", can_edit=False, owner_upn=MEGAN)["id"]
+    cal = calendar(emu)
+    async with cal.client:
+        with pytest.raises(AccessDenied):
+            await cal.create_event(host(write_calendar_id=team), draft())
+    assert emu.state.events(MEGAN, team) == []
+
+
+async def test_events_written_before_the_host_changed_calendars_are_still_reached(emu: Emulator) -> None:
+    side = emu.state.add_calendar(ADELE, "Bookings")["id"]
+    cal = calendar(emu)
+    async with cal.client:
+        event = await cal.create_event(host(), draft())                     # default calendar
+        later = host(write_calendar_id=side)                                # then the host picked another
+        fetched = await cal.get_event(later, event.event_id)
+        moved = await cal.move_event(later, event.event_id, T0 + timedelta(days=2, hours=17),
+                                     T0 + timedelta(days=2, hours=18), "America/Los_Angeles")
+        await cal.cancel_event(later, event.event_id, "")
+    assert fetched is not None and fetched.event_id == event.event_id
+    assert moved.start == T0 + timedelta(days=2, hours=17)
+    assert emu.state.events(ADELE) == []

@@ -266,6 +266,36 @@ async def test_delta_token_expiry_and_unknown_tokens(emu: Emu) -> None:
     assert_graph_error(r, 400, "syncStateNotFound")  # another mailbox's token
 
 
+async def test_delta_tokens_expire_on_their_own(emu: Emu) -> None:
+    emu.state.change_tracking.delta_token_max_age = timedelta(hours=6)
+    emu.state.add_event(ADELE, "e", T0 + timedelta(hours=1), T0 + timedelta(hours=2))
+    _, link, _ = await delta_round(emu, "/me/calendarView/delta", params=DAY)
+    emu.clock.advance(hours=5, minutes=59)
+    emu.tokens.clear()
+    _, fresh, _ = await delta_round(emu, link)                   # still known; its new link starts a new age
+    emu.clock.advance(minutes=2)
+    emu.tokens.clear()
+    r = await emu.get(ADELE, link)                                # 6 h 1 min old: Outlook forgot it
+    assert_graph_error(r, 410, "syncStateNotFound")
+    location = r.headers["Location"]
+    assert location.startswith(f"{emu.graph}/me/calendarView/delta?startDateTime=2030-03-04T00:00:00")
+    assert "endDateTime=2030-03-05T00:00:00" in location
+    items, _, _ = await delta_round(emu, location)               # the Location is a full sync of the window
+    assert [i["subject"] for i in items] == ["e"]
+    assert (await delta_round(emu, fresh))[0] == []               # 2 minutes old: fine
+
+
+async def test_a_skip_token_expires_too(emu: Emu) -> None:
+    emu.state.change_tracking.delta_token_max_age = timedelta(minutes=10)
+    for i in range(3):
+        emu.state.add_event(ADELE, f"e{i}", T0 + timedelta(hours=i), T0 + timedelta(hours=i, minutes=30))
+    r = await emu.get(ADELE, "/me/calendarView/delta", params=DAY, headers={"Prefer": "odata.maxpagesize=2"})
+    next_link = r.json()["@odata.nextLink"]
+    emu.clock.advance(minutes=11)
+    emu.tokens.clear()
+    assert_graph_error(await emu.get(ADELE, next_link), 410, "syncStateNotFound")
+
+
 async def test_delta_expands_series_and_reports_deleted_occurrences(emu: Emu) -> None:
     master = emu.state.add_event(ADELE, "Standup", T0 + timedelta(hours=9), T0 + timedelta(hours=9, minutes=15),
                                  recurrence={"pattern": {"type": "daily", "interval": 1}, "range": {"type": "noEnd"}})

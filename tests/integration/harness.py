@@ -15,7 +15,7 @@ from typing import Any
 from graph.adapter import GraphCalendar
 from graph.client import GraphClient
 from graph.identity import IdentityConfig, sandbox_identity
-from graph.sandbox_connector import sandbox_sso_token
+from graph.sandbox.connector import sandbox_sso_token
 from scheduling.booking import BookingService
 from scheduling.domain import ConnectionStatus, EventType, Invitee, User
 from scheduling.ports import Location

@@ -19,7 +19,7 @@ from aiohttp.test_utils import TestServer
 
 import app as app_module
 from app import SANDBOX_CLIENT_ID, Settings, build_app
-from graph.sandbox_connector import sandbox_sso_token
+from graph.sandbox.connector import sandbox_sso_token
 from scheduling.connect import ConnectionService
 from scheduling.domain import ConnectionStatus, User
 from scheduling.errors import WrongAccount

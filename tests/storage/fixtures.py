@@ -26,41 +26,34 @@ from __future__ import annotations
 
 import asyncio
 import os
-import secrets
-import shutil
-import tempfile
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 import asyncpg
 import pytest
 from sqlalchemy import text
-from sqlalchemy.engine import URL, make_url
 
-from storage.db import Database, create_database, normalize_url
-from storage.migrate import upgrade
+from bench.support import (
+    PG_URL_ENV,
+    Kind,
+    asyncpg_dsn,
+    postgres_base_url,
+)
+from bench.support import create_scratch_database as create_test_database
+from bench.support import drop_scratch_database as drop_test_database
+from storage.db import Database, create_database
 from storage.models import Base
 
-Kind = Literal["sqlite", "postgres"]
+__all__ = ["KINDS", "Kind", "clear", "create_test_database", "database", "db", "db_kind", "db_url",
+           "drop_test_database", "postgres_base_url", "require_postgres", "run_sync"]
+
 KINDS: tuple[Kind, ...] = ("sqlite", "postgres")
-PG_URL_ENV = "SLOTWISE_TEST_POSTGRES_URL"
-DEFAULT_PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-_PREFIX = "slotwise_t_"
-_OWN_DIRS: set[Path] = set()
 
 T = TypeVar("T")
-
-
-def postgres_base_url() -> URL:
-    return normalize_url(os.environ.get(PG_URL_ENV) or DEFAULT_PG_URL)
-
-
-def _asyncpg_dsn(url: URL) -> str:
-    return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
@@ -73,7 +66,7 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
 async def _postgres_problem() -> str | None:
     url = postgres_base_url()
     try:
-        conn = await asyncpg.connect(_asyncpg_dsn(url), timeout=5)
+        conn = await asyncpg.connect(asyncpg_dsn(url), timeout=5)
     except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
         return f"PostgreSQL at {url.render_as_string(hide_password=True)} is unreachable ({exc!r})"
     try:
@@ -98,54 +91,6 @@ def require_postgres() -> None:
     if os.environ.get("CI"):
         pytest.fail(message + " (CI is set, so the PostgreSQL tests must run)", pytrace=False)
     pytest.skip(message)
-
-
-async def create_test_database(kind: Kind, directory: Path | None = None, *, migrate: bool = True) -> str:
-    """Create an empty database of ``kind``, migrate it to head (unless ``migrate`` is false), and
-    return its URL."""
-    if kind == "sqlite":
-        if directory is None:
-            directory = Path(tempfile.mkdtemp(prefix="slotwise-test-"))
-            _OWN_DIRS.add(directory)
-        url = f"sqlite+aiosqlite:///{directory / f'slotwise-{secrets.token_hex(4)}.db'}"
-    else:
-        base = postgres_base_url()
-        name = _PREFIX + secrets.token_hex(6)
-        conn = await asyncpg.connect(_asyncpg_dsn(base), timeout=10)
-        try:
-            await conn.execute(f'CREATE DATABASE "{name}"')
-            # Test data need not survive a server crash: skip the commit fsync (no effect on locking).
-            await conn.execute(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
-        finally:
-            await conn.close()
-        url = base.set(database=name).render_as_string(hide_password=False)
-    if migrate:
-        await upgrade(url)
-    return url
-
-
-def _remove_sqlite_files(path: Path) -> None:
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        Path(str(path) + suffix).unlink(missing_ok=True)
-    if path.parent in _OWN_DIRS:
-        _OWN_DIRS.discard(path.parent)
-        shutil.rmtree(path.parent, ignore_errors=True)
-
-
-async def drop_test_database(url: str) -> None:
-    """Remove a database made by :func:`create_test_database` (its SQLite file, or the PG database)."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        await asyncio.to_thread(_remove_sqlite_files, Path(parsed.database or ""))
-        return
-    name = parsed.database or ""
-    if not name.startswith(_PREFIX):
-        raise ValueError(f"Refusing to drop {name!r}: not a test database")
-    conn = await asyncpg.connect(_asyncpg_dsn(postgres_base_url()), timeout=10)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
 
 
 @asynccontextmanager

@@ -14,8 +14,10 @@ from collections.abc import Callable
 from datetime import datetime
 
 from graph.identity import MsalIdentity
-from graph.sandbox import EmulatorState
+from graph.sandbox.model import EmUser
+from graph.sandbox.state import EmulatorState
 from scheduling.domain import User
+from scheduling.errors import IntegrationError
 
 
 def _b64(data: dict[str, object]) -> str:
@@ -39,9 +41,25 @@ class SandboxConnector:
         self.client_id = client_id
         self.now = now
 
-    async def connect_without_prompt(self, user: User) -> bool:
+    def mailbox_of(self, user: User) -> EmUser:
+        """The emulator mailbox of a Teams user, keyed by (tenant, Entra object id) as in Entra ID: created
+        on first use in the user's own tenant, with their object id unless another tenant's person already
+        has it (two tenants' people with one object id never share a mailbox)."""
+        found = self.state.directory_user(user.tenant_id, user.aad_object_id)
+        if found is not None:
+            return found
+        taken = self.state.get_user(user.aad_object_id) is not None
         mailbox = self.state.ensure_user(user.email, user.display_name or user.email, user.time_zone or "UTC",
-                                         tenant_id=self.state.default_tenant_id, now=self.now())
+                                         tenant_id=user.tenant_id or self.state.default_tenant_id, now=self.now(),
+                                         user_id=None if taken else user.aad_object_id)
+        person = (user.tenant_id, user.aad_object_id)
+        if (mailbox.tenant_id, mailbox.id) != person and self.state.directory_owner(mailbox) not in (None, person):
+            raise IntegrationError(f"The sandbox mailbox {user.email} already belongs to another Teams user.")
+        self.state.link_directory(user.tenant_id, user.aad_object_id, mailbox)
+        return mailbox
+
+    async def connect_without_prompt(self, user: User) -> bool:
+        mailbox = self.mailbox_of(user)
         token = sandbox_sso_token(oid=mailbox.id, tenant_id=mailbox.tenant_id, upn=mailbox.upn,
                                   name=mailbox.display_name, audience=f"api://botid-{self.client_id}")
         await self.identity.exchange_sso_token(user.id, token)
