@@ -18,6 +18,11 @@ TEAMS_SCHEMA := tools/teams-schema/node_modules/.package-lock.json
 $(TEAMS_SCHEMA): tools/teams-schema/package-lock.json
 	npm ci --prefix tools/teams-schema --no-audit --no-fund --loglevel=error
 
+# axe-core (npm), which the browser tests inject into the pages to check them against WCAG 2.1 A/AA.
+AXE := tools/axe/node_modules/.package-lock.json
+$(AXE): tools/axe/package-lock.json
+	npm ci --prefix tools/axe --no-audit --no-fund --loglevel=error
+
 # Headless Chromium for the browser tests, from Debian; the `playwright` dev dependency drives it through
 # executable_path, so no browser is downloaded.
 chromium:
@@ -45,7 +50,7 @@ lint: setup
 types: setup
 	$(VENV)/bin/mypy
 
-pytest: setup $(TEAMS_SCHEMA) chromium playground
+pytest: setup $(TEAMS_SCHEMA) $(AXE) chromium playground
 	$(PY) -m pytest
 
 check: lint types pytest

@@ -1,6 +1,7 @@
 """A visitor in Tokyo books through the real pages in headless Chromium (Debian's ``chromium`` driven by
 the Python ``playwright`` package; no browser download). Screenshots land in ``artifacts/``.
 
+The same pages are audited with axe-core and completed by keyboard alone in test_accessibility.py.
 Without Chromium (or the driver) the test is skipped with the install hint, except under CI, where it
 fails: CI must run it.
 """
@@ -16,33 +17,28 @@ from zoneinfo import ZoneInfo
 import pytest
 import pytest_asyncio
 
-from tests.browser import CHROMIUM_ARGS, require_browser
+from tests.browser import launched_chromium
 from tests.web.conftest import DEMO_PATH, DEMO_UPN, HOST_TZ, Site
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 VISITOR_TZ = "Asia/Tokyo"
+
+
 @pytest_asyncio.fixture(loop_scope="session")
 async def browser_page() -> AsyncIterator[Any]:
-    executable = require_browser()
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        try:
-            context = await browser.new_context(timezone_id=VISITOR_TZ, locale="en-GB",
-                                                viewport={"width": 1100, "height": 900})
-            page = await context.new_page()
-            problems: list[str] = []
-            page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
-            page.on("pageerror", lambda exc: problems.append(str(exc)))
-            page.on("response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None)
-            page.problems = problems
-            yield page
-            await context.close()
-        finally:
-            await browser.close()
+    async with launched_chromium() as browser:
+        context = await browser.new_context(timezone_id=VISITOR_TZ, locale="en-GB",
+                                            viewport={"width": 1100, "height": 900})
+        page = await context.new_page()
+        problems: list[str] = []
+        page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
+        page.on("pageerror", lambda exc: problems.append(str(exc)))
+        page.on("response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+        page.problems = problems
+        yield page
+        await context.close()
 
 
 async def shot(page: Any, name: str) -> Path:

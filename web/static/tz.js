@@ -12,8 +12,7 @@
     }
     var hidden = document.querySelector("input[name='timeZone']");
     if (hidden && !url.searchParams.get("tz")) hidden.value = zone;
-    // Picking another zone shows the page in it at once (the Change button does the same without JS).
-    var picker = document.querySelector(".tz-form select");
-    if (picker) picker.addEventListener("change", function () { picker.form.submit(); });
+    // Picking another zone in the list does not reload the page by itself: with the keyboard, every arrow
+    // key would (WCAG 3.2.2, On Input). The Change button next to the list shows the times in the new zone.
   } catch (e) { /* old browser: the zone list still works */ }
 })();
