@@ -1,5 +1,7 @@
 """Typed chat commands (``bot.commands.parse``) -> what the bot does and answers. Every message gets an
-answer: anything not understood gets the help card with the closest command as a suggestion.
+answer: anything not understood gets the help card with the closest command as a suggestion, a link whose
+length can't be read for sure gets a question (``Clarify``), and a request the core refuses gets its rule
+(``InvalidRule`` from the parser, mapped by bot.errors).
 
 Destructive commands confirm first: "delete demo" shows the link with its Delete button, "cancel
 booking 2" shows that booking with its Cancel button (a typo must never delete or cancel).
@@ -17,7 +19,7 @@ from dataclasses import replace
 from typing import Final
 
 from bot import host, picker
-from bot.commands import CommandKind, CreateLink, Unknown, parse
+from bot.commands import Clarify, CommandKind, CreateLink, Unknown, parse
 from bot.context import Turn
 from bot.errors import error_reply
 from bot.reply import Private, Reply
@@ -45,6 +47,8 @@ async def run_command(turn: Turn, text: str) -> Reply:
             duration=command.duration, title=command.title, buffer_before=command.buffer_before,
             buffer_after=command.buffer_after, minimum_notice=command.minimum_notice,
             window_days=command.window_days))
+    if isinstance(command, Clarify):
+        return Reply(text=command.question)
     if isinstance(command, Unknown):
         suggestion = command.suggestion if command.suggestion != "help" else None
         return Reply(text="Sorry, I didn't understand that. Here's what I can do:", card=help_card(suggestion))

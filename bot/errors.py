@@ -12,8 +12,12 @@ SignInRequired (the viewer's own sign-in)     consent -> ``consent_blocked`` wit
                                               sign-in link (carrying the MFA claims)
 HostUnavailable (reconnect required)          ``reconnect_required``: a Reconnect button for the host
                                               themselves, "try again later" for anyone else
-any other SlotwiseError                       ``generic_error`` with its own message
-anything else (a bug, an outage)              ``generic_error`` with a reference id; details only logged
+any other IntegrationError (Graph, storage)   ``generic_error``: "on our side", its own message, try
+                                              again, a reference id logged (WARNING) with the details
+any other SlotwiseError (InvalidRule,         ``request_refused``: "I can't do that", its own message
+ValidationFailed, NotFound, Conflict...)      (the rule), nothing changed; not logged as a problem
+anything else (a bug)                         ``generic_error`` with a reference id only; the details
+                                              are logged (ERROR), never shown
 ===========================================  ==================================================
 
 A sign-in link only ever goes on a card for the person it signs in, and that card (like the consent
@@ -28,9 +32,10 @@ import uuid
 
 from bot.context import ErrorScope
 from bot.reply import Json, Private, Reply, SignIn, sign_in_private
-from cards import consent_blocked, generic_error, link_inactive, reconnect_required, slot_taken
+from cards import consent_blocked, generic_error, link_inactive, reconnect_required, request_refused, slot_taken
 from scheduling.errors import (
     HostUnavailable,
+    IntegrationError,
     LinkInactive,
     SignInRequired,
     SlotUnavailable,
@@ -42,19 +47,28 @@ from scheduling.timezones import is_valid_zone
 log = logging.getLogger("slotwise.bot")
 
 
+def _on_our_side(exc: BaseException) -> Json:
+    """The "try again" card, with a fresh reference id that is logged with the details."""
+    reference = uuid.uuid4().hex[:12]
+    if isinstance(exc, SlotwiseError):
+        log.warning("%s in a Teams turn (reference %s): %s", type(exc).__name__, reference, exc.message,
+                    exc_info=exc)
+        return generic_error(exc.message, reference)
+    log.error("unexpected error in a Teams turn (reference %s)", reference, exc_info=exc)
+    return generic_error("", reference)
+
+
 def _sign_in_card(exc: SignInRequired, scope: ErrorScope) -> Json:
     if exc.kind == "consent" and exc.admin_consent_url:
         return consent_blocked(exc.admin_consent_url)
     if scope.sign_in is None:
-        return generic_error(exc.message)
+        return _on_our_side(exc)
     return reconnect_required(scope.sign_in(exc.claims or None), host_is_viewer=True)
 
 
 def error_card(exc: BaseException, scope: ErrorScope) -> Json:
     if not isinstance(exc, SlotwiseError):
-        ref = uuid.uuid4().hex[:12]
-        log.error("unexpected error %s in a Teams turn", ref, exc_info=exc)
-        return generic_error(f"Something went wrong on our side (reference {ref}). Please try again in a moment.")
+        return _on_our_side(exc)
     if isinstance(exc, ValidationFailed) and scope.form is not None:
         return scope.form(exc.fields)
     if isinstance(exc, SlotUnavailable) and scope.link is not None and is_valid_zone(scope.viewer_tz):
@@ -68,7 +82,9 @@ def error_card(exc: BaseException, scope: ErrorScope) -> Json:
         if exc.host_id is not None and exc.host_id == scope.viewer_id and scope.sign_in is not None:
             return reconnect_required(scope.sign_in(None), host_is_viewer=True)
         return reconnect_required("", host_is_viewer=False)
-    return generic_error(exc.message)
+    if isinstance(exc, IntegrationError):
+        return _on_our_side(exc)
+    return request_refused(exc.message)
 
 
 def _private(exc: BaseException, scope: ErrorScope) -> Private | None:

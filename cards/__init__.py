@@ -18,7 +18,14 @@ no ``$data`` binding is used. Text typed by people (titles, names, notes, answer
 
 from cards.bookings import booked, confirm_reschedule, host_notification, upcoming_bookings
 from cards.elements import escape_markdown
-from cards.errors import consent_blocked, generic_error, link_inactive, reconnect_required, slot_taken
+from cards.errors import (
+    consent_blocked,
+    generic_error,
+    link_inactive,
+    reconnect_required,
+    request_refused,
+    slot_taken,
+)
 from cards.help import connect_prompt, first_run, help_card, parse_profile
 from cards.links import booking_url, link_created, links_list, team_booking_url
 from cards.settings import parse_settings, settings_editor
@@ -47,6 +54,7 @@ __all__ = [
     "parse_profile",
     "parse_settings",
     "reconnect_required",
+    "request_refused",
     "settings_editor",
     "slot_picker",
     "slot_picker_unfurl",

@@ -1,10 +1,17 @@
 """Error cards: each says what happened and what to do next (PRODUCT: errors are never silent).
 
-The bot maps :mod:`scheduling.errors` to these in one place; for example ``HostUnavailable`` with
-``reconnect_required`` -> :func:`reconnect_required`, ``SlotUnavailable`` -> :func:`slot_taken` with its
-``alternatives``, ``NotFound`` for an inactive link -> :func:`link_inactive`, anything else ->
-:func:`generic_error` with the error's ``message``. These cards use no Universal Actions except the
-buttons that continue the flow, so they render in any Teams client.
+The bot maps :mod:`scheduling.errors` to these in one place (bot.errors); for example ``HostUnavailable``
+with ``reconnect_required`` -> :func:`reconnect_required`, ``SlotUnavailable`` -> :func:`slot_taken` with
+its ``alternatives``, ``NotFound`` for an inactive link -> :func:`link_inactive`. What is left falls in two
+kinds that must never look alike:
+
+* :func:`request_refused`: the person asked for something Slotwise can't do (a rule, a missing link).
+  It gives the rule and says nothing changed; trying again unchanged would not help, so it never says so.
+* :func:`generic_error`: something failed on Slotwise's side (an outside system, a bug). It says so,
+  asks to try again, and gives the reference id that is also in the log.
+
+These cards use no Universal Actions except the buttons that continue the flow, so they render in any
+Teams client.
 """
 
 from __future__ import annotations
@@ -103,10 +110,22 @@ def link_inactive() -> Json:
     ], fallback_text="This link isn't taking bookings.")
 
 
-def generic_error(message: str) -> Json:
-    """Anything else: the error's own message (which says what to do) plus a way forward."""
+def request_refused(message: str) -> Json:
+    """The request breaks a rule or names nothing that exists: the rule (the error's own message), and that
+    nothing was changed."""
     return card([
-        _heading("Something went wrong"),
+        _heading("I can't do that"),
+        text(user_text(message, 1000, multiline=True, empty="That request isn't something Slotwise can do.")),
+        text("Nothing was changed. Change the request and send it again, or type **help** for examples.",
+             subtle=True, size="small"),
+    ], [execute("Help", "help")], fallback_text=f"I can't do that: {message}")
+
+
+def generic_error(message: str, reference: str) -> Json:
+    """Something failed on our side: what (if known), try again, and the ``reference`` that is in the log."""
+    return card([
+        _heading("Something went wrong on our side"),
         text(user_text(message, 1000, multiline=True, empty="An unexpected error happened.")),
-        text("Try again in a moment; if it keeps happening, type **help**.", subtle=True, size="small"),
-    ], [execute("Help", "help")], fallback_text=f"Something went wrong: {message}")
+        text(f"It wasn't anything you did. Please try again in a moment; if it keeps happening, give your admin "
+             f"the reference {user_text(reference, 40)}.", subtle=True, size="small"),
+    ], [execute("Help", "help")], fallback_text=f"Something went wrong on our side (reference {reference}).")

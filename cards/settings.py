@@ -54,6 +54,7 @@ from cards.format import (
 )
 from scheduling.domain import EventType
 from scheduling.errors import UnknownTimeZone
+from scheduling.links import MAX_TITLE, title_problem
 from scheduling.ports import Location, LocationKind
 from scheduling.rules import (
     MAX_WINDOW_DAYS,
@@ -97,7 +98,7 @@ SETTINGS_INPUT_IDS: Final[tuple[str, ...]] = (
     WINDOW_END, DAILY_CAP, WEEKLY_CAP, BLOCKING_STATUSES, SINGLE_USE, ACTIVE,
 )
 
-TITLE_MAX = 100
+TITLE_MAX = MAX_TITLE  # the core's one limit (scheduling.links)
 T = TypeVar("T")
 LOCATION_MAX = 200
 ROLLING, DATE_RANGE = "rolling", "range"
@@ -205,7 +206,7 @@ def settings_editor(link: EventType, errors: Mapping[str, str] | None = None,
 
     section("Basics")
     add(input_text(TITLE, "Title", v[TITLE], required=True, max_length=TITLE_MAX,
-                   error_message="Give the link a title (up to 100 characters)."))
+                   error_message=f"Give the link a title (up to {TITLE_MAX} characters)."))
     add(input_text(DURATIONS, "Meeting length(s) in minutes; several let the invitee choose", v[DURATIONS],
                    placeholder="30  or  15, 30, 60", required=True,
                    error_message="Give at least one meeting length, like 30."))
@@ -374,10 +375,8 @@ def parse_settings(values: Mapping[str, object], current: EventType) -> tuple[Ev
 
     # title
     title_value = " ".join(v[TITLE].split())
-    if not title_value:
-        errors[TITLE] = "Give the link a title."
-    elif len(title_value) > TITLE_MAX:
-        errors[TITLE] = f"Keep the title under {TITLE_MAX} characters (it has {len(title_value)})."
+    if (title_error := title_problem(title_value)) is not None:
+        errors[TITLE] = title_error
     elif _has_control(title_value):
         errors[TITLE] = "The title contains characters we can't use."
 

@@ -13,10 +13,14 @@ from dataclasses import dataclass, replace
 from scheduling.domain import EventType, LinkKind, User
 from scheduling.errors import Conflict, IntegrationError, InvalidRule, NotFound
 from scheduling.ports import CalendarPort, Location, MailboxDefaults
-from scheduling.rules import Availability, BookingWindow, EventRules, LocalRange
+from scheduling.rules import Availability, BookingWindow, EventRules, LocalRange, duration_problem
 from scheduling.stores import EventTypeStore
 
-MAX_TITLE = 80
+#: The longest title a link may have, in characters. The settings card's input, the chat parser and
+#: :class:`LinkService` all use this one limit; a longer title is refused (:func:`title_problem`), never cut.
+MAX_TITLE = 100
+DEFAULT_WINDOW_DAYS = 60
+DEFAULT_NOTICE_MINUTES = 4 * 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +40,23 @@ def slugify(text: str) -> str:
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
     return slug[:40].strip("-")
+
+
+def title_problem(title: str) -> str | None:
+    """What is wrong with ``title`` as a link's title (surrounding spaces aside), or None."""
+    name = title.strip()
+    if not name:
+        return "Give the link a title."
+    if len(name) > MAX_TITLE:
+        return f"A title can be at most {MAX_TITLE} characters long (this one has {len(name)})."
+    return None
+
+
+def _checked_title(title: str) -> str:
+    problem = title_problem(title)
+    if problem:
+        raise InvalidRule("title", problem)
+    return title.strip()
 
 
 def default_title(duration: int) -> str:
@@ -70,15 +91,19 @@ class LinkService:
             return MailboxDefaults(time_zone=host.time_zone or "UTC")
 
     async def create(self, host: User, request: NewLink) -> EventType:
+        length_problem = duration_problem(request.duration)
+        if length_problem:  # before the default title, which would name the absurd length
+            raise InvalidRule("durations", length_problem)
+        title = _checked_title(request.title if request.title.strip() else default_title(request.duration))
         defaults = await self.mailbox_defaults(host)
-        title = (request.title.strip() or default_title(request.duration))[:MAX_TITLE]
         rules = EventRules(
             durations=(request.duration,),
             availability=availability_from_mailbox(defaults),
-            buffer_before=request.buffer_before or 0,
-            buffer_after=request.buffer_after or 0,
-            minimum_notice=request.minimum_notice if request.minimum_notice is not None else 4 * 60,
-            window=BookingWindow(rolling_days=request.window_days or 60),
+            buffer_before=0 if request.buffer_before is None else request.buffer_before,
+            buffer_after=0 if request.buffer_after is None else request.buffer_after,
+            minimum_notice=DEFAULT_NOTICE_MINUTES if request.minimum_notice is None else request.minimum_notice,
+            window=BookingWindow(rolling_days=DEFAULT_WINDOW_DAYS if request.window_days is None
+                                 else request.window_days),
         )
         rules.validate()
         base = slugify(title) or "meeting"
@@ -121,10 +146,9 @@ class LinkService:
     async def update(self, host: User, link: EventType) -> EventType:
         if link.owner_user_id != host.id or link.tenant_id != host.tenant_id:
             raise NotFound("No such link.")
-        if not link.title.strip():
-            raise InvalidRule("title", "Give the link a name.")
+        title = _checked_title(link.title)
         link.rules.validate()
-        return await self.event_types.update(replace(link, title=link.title.strip()[:MAX_TITLE]))
+        return await self.event_types.update(replace(link, title=title))
 
     async def delete(self, host: User, link_id: str) -> None:
         link = await self.get(host, link_id)

@@ -24,6 +24,11 @@ from scheduling.timezones import zone
 
 MINUTES_PER_DAY = 1440
 MAX_WINDOW_DAYS = 365
+#: A meeting length is whole minutes in ``[MIN_DURATION, MAX_DURATION]``; every adapter reads the bounds here.
+MIN_DURATION = 1
+MAX_DURATION = MINUTES_PER_DAY
+DURATION_RULE = (f"A meeting must last at least {MIN_DURATION} minute and can't be longer than "
+                 f"{MAX_DURATION // 60} hours.")
 WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
@@ -179,6 +184,11 @@ class BookingWindow:
         return {}
 
 
+def duration_problem(minutes: int) -> str | None:
+    """:data:`DURATION_RULE` when ``minutes`` is no meeting length, else None."""
+    return None if MIN_DURATION <= minutes <= MAX_DURATION else DURATION_RULE
+
+
 def default_slot_interval(duration: int) -> int:
     """The start-time grid when none is set: the duration for short meetings, else every 30 minutes."""
     return duration if duration in (5, 10, 15, 20, 30) else 30
@@ -219,10 +229,9 @@ class EventRules:
         if not self.durations:
             out["durations"] = "Give at least one meeting length."
         for d in self.durations:
-            if d <= 0:
-                out["durations"] = "A meeting must last at least 1 minute."
-            elif d > MINUTES_PER_DAY:
-                out["durations"] = "A meeting can't be longer than 24 hours."
+            problem = duration_problem(d)
+            if problem:
+                out["durations"] = problem
         if len(set(self.durations)) != len(self.durations):
             out["durations"] = "Each meeting length may appear only once."
         if self.slot_interval is not None and not 1 <= self.slot_interval <= MINUTES_PER_DAY:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -9,8 +10,10 @@ import pytest
 
 from scheduling.domain import ConnectionStatus
 from scheduling.errors import NotFound
+from scheduling.links import MAX_TITLE, title_problem
+from scheduling.rules import DURATION_RULE
 from tests.bot.harness import DANA, MALLORY, Bot, fixture
-from tests.cards.checks import execute_by_title, executes, nodes, texts
+from tests.cards.checks import execute_by_title, executes, nodes, texts, unescape
 
 
 def facts_of(card: dict[str, Any]) -> dict[str, str]:
@@ -118,7 +121,7 @@ async def test_list_edit_preview_and_delete_by_name(bot: Bot) -> None:
 
 async def test_unknown_link_name_is_explained(bot: Bot) -> None:
     card = await bot.card(DANA, "edit nonexistent")
-    assert texts(card)[0] == "Something went wrong"
+    assert texts(card)[0] == "I can't do that"
     assert any("no link called 'nonexistent'" in t for t in texts(card))
 
 
@@ -135,7 +138,7 @@ async def test_action_submit_fallback_is_routed_like_execute(bot: Bot) -> None:
     sent = await bot.submit(DANA, {"verb": "links.list"})
     assert "Your links" in texts(sent[0].cards[0])
     sent = await bot.submit(DANA, {"verb": "no.such.verb"})
-    assert texts(sent[0].cards[0])[0] == "Something went wrong"
+    assert texts(sent[0].cards[0])[0] == "I can't do that"
 
 
 async def test_a_host_who_must_sign_in_gets_a_signed_connect_link(bot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -166,3 +169,70 @@ async def test_a_broken_connection_gets_a_reconnect_card(bot: Bot) -> None:
     assert open_urls(card)["Reconnect"].startswith(f"{bot.base_url}/auth/start?")
     user = await bot.repos.users.get_by_aad(MALLORY.tenant, MALLORY.aad)
     assert user.connection_status is ConnectionStatus.BROKEN
+
+
+# --------------------------------------------------------------------------- issue 16: say what the user said
+
+
+async def _links_of(bot: Bot, person: Any) -> list[Any]:
+    user = await bot.repos.users.get_by_aad(person.tenant, person.aad)
+    return [] if user is None else await bot.runtime.bot.deps.links.list(user)
+
+
+@pytest.mark.parametrize("text", ["make a 0 minute link", "make a -30 minute link",
+                                  "make a " + "9" * 400 + " minute link", "make a 25 hour link"])
+async def test_a_length_out_of_bounds_gets_the_rule_and_no_link(bot: Bot, text: str) -> None:
+    await bot.say(DANA, "connect")
+    card = await bot.card(DANA, text)
+    assert texts(card)[0] == "I can't do that"
+    assert DURATION_RULE in texts(card)
+    assert not any("reference" in t for t in texts(card))
+    assert await _links_of(bot, DANA) == []
+
+
+async def test_a_typed_title_round_trips_into_the_link_and_the_card(bot: Bot) -> None:
+    card = await bot.card(DANA, "make a 30 min link called <b>Q&A</b>")
+    assert unescape(texts(card)[1]) == "<b>Q&A</b>"
+    [link] = await _links_of(bot, DANA)
+    assert link.title == "<b>Q&A</b>"
+
+
+async def test_a_95_character_title_is_saved_whole_and_a_longer_one_refused(bot: Bot) -> None:
+    name = ("Quarterly planning sync " * 5)[:94] + "x"
+    await bot.card(DANA, f"make a 30 min link called {name}")
+    [link] = await _links_of(bot, DANA)
+    assert link.title == name
+    card = await bot.card(DANA, f"make a 30 min link called {'y' * (MAX_TITLE + 1)}")
+    assert texts(card)[0] == "I can't do that"
+    assert title_problem("y" * (MAX_TITLE + 1)) in texts(card)
+    assert len(await _links_of(bot, DANA)) == 1
+
+
+@pytest.mark.parametrize("text", ["make a 15 or 30 minute link", "make a 2.5 minute link"])
+async def test_an_unclear_length_gets_a_question_and_no_link(bot: Bot, text: str) -> None:
+    await bot.say(DANA, "connect")
+    sent = await bot.say(DANA, text)
+    assert [s.cards for s in sent] == [[]]
+    assert "?" in sent[0].body["text"]
+    assert await _links_of(bot, DANA) == []
+
+
+@pytest.mark.parametrize(("text", "title"), [("Pls make a 30 min link", "30-minute meeting"),
+                                              ("Gimme an hour and a half link", "90-minute meeting"),
+                                              ("I'd like a forty five minute interview link", "Interview")])
+async def test_filler_never_becomes_the_title(bot: Bot, text: str, title: str) -> None:
+    card = await bot.card(DANA, text)
+    assert texts(card)[:2] == ["Your link is ready", title]
+
+
+async def test_a_failure_on_our_side_says_so_with_a_logged_reference(
+        bot: Bot, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    async def broken(*_args: object) -> None:
+        raise RuntimeError("database exploded at 0x7f")
+
+    monkeypatch.setattr(bot.runtime.bot.deps.links, "list", broken)
+    card = await bot.card(DANA, "my links")
+    assert texts(card)[0] == "Something went wrong on our side"
+    assert not any("0x7f" in t for t in texts(card))  # details only in the log
+    [reference] = {m for t in texts(card) for m in re.findall(r"\b[0-9a-f]{12}\b", t)}
+    assert any(reference in r.getMessage() and r.exc_info for r in caplog.records)

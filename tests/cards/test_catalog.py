@@ -31,6 +31,7 @@ from cards import (
     link_inactive,
     links_list,
     reconnect_required,
+    request_refused,
     settings_editor,
     slot_picker,
     slot_picker_unfurl,
@@ -99,7 +100,8 @@ def _catalog() -> dict[str, Callable[[], dict[str, Any]]]:
         "slot_taken": lambda: slot_taken([s.start for s in slots_5min[:20]], "Asia/Kolkata", link()),
         "slot_taken/none": lambda: slot_taken([], "Asia/Kolkata", link(), reschedule_booking_id="bk_1"),
         "link_inactive": lambda: link_inactive(),
-        "generic_error": lambda: generic_error(HOSTILE_TEXT + " " + LONG_TEXT),
+        "generic_error": lambda: generic_error(HOSTILE_TEXT + " " + LONG_TEXT, "0123456789ab"),
+        "request_refused": lambda: request_refused(HOSTILE_TEXT + " " + LONG_TEXT),
         "confirm_booking": lambda: confirm_booking(link(questions=QUESTIONS), "Dana Host", slots_5min[0],
                                                    "Asia/Kolkata"),
         "confirm_booking/errors": lambda: confirm_booking(

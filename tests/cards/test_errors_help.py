@@ -6,7 +6,14 @@ from typing import Any
 
 import pytest
 
-from cards.errors import consent_blocked, generic_error, link_inactive, reconnect_required, slot_taken
+from cards.errors import (
+    consent_blocked,
+    generic_error,
+    link_inactive,
+    reconnect_required,
+    request_refused,
+    slot_taken,
+)
 from cards.help import (
     COMMANDS,
     PROFILE_HOURS,
@@ -69,11 +76,23 @@ def test_slot_taken_without_alternatives_still_has_a_way_forward() -> None:
 def test_link_inactive_and_generic_error_say_what_next() -> None:
     inactive = check_card(link_inactive())
     assert any("Ask the host for a new link" in t for t in texts(inactive))
-    error = check_card(generic_error("Dana's calendar can't be read right now. Please try again in a few minutes."))
-    assert "Dana's calendar can't be read right now. Please try again in a few minutes." in texts(error)
+    error = check_card(generic_error("Dana's calendar can't be read right now.", "0123456789ab"))
+    assert texts(error)[:2] == ["Something went wrong on our side", "Dana's calendar can't be read right now."]
+    assert any("try again in a moment" in t and "0123456789ab" in t for t in texts(error))
     assert data_of(execute_by_title(error, "Help")) == {"verb": "help"}
-    blank = check_card(generic_error("  "))
+    blank = check_card(generic_error("  ", "0123456789ab"))
     assert "An unexpected error happened." in texts(blank)
+
+
+def test_a_refusal_gives_the_rule_and_says_nothing_changed_without_try_again() -> None:
+    rule = "A meeting must last at least 1 minute and can't be longer than 24 hours."
+    card = check_card(request_refused(rule))
+    assert texts(card)[:2] == ["I can't do that", rule]
+    assert any("Nothing was changed" in t for t in texts(card))
+    assert not any("try again in a moment" in t.lower() or "reference" in t.lower() for t in texts(card))
+    assert data_of(execute_by_title(card, "Help")) == {"verb": "help"}
+    hostile = check_card(request_refused("**bold** <b>Q&A</b>"))
+    assert texts(hostile)[1] == "\\*\\*bold\\*\\* \\<b>Q&A\\</b>"
 
 
 def test_help_lists_every_command_with_examples() -> None:

@@ -39,6 +39,7 @@ from cards.settings import (
     problem_input_id,
     settings_editor,
 )
+from scheduling.links import MAX_TITLE, title_problem
 from scheduling.ports import Location, LocationKind
 from scheduling.rules import BookingWindow, BusyStatus, LocalRange
 from tests.cards.checks import check_card, data_of, execute_by_title, input_by_id, inputs, texts
@@ -263,3 +264,31 @@ def test_current_values_round_trip(durations: list[int], before: int, notice: in
     start = replace(base, rules=replace(base.rules, durations=tuple(durations), buffer_before=before,
                                         minimum_notice=notice, daily_cap=daily))
     assert parse_settings(current_values(start), start) == (start, {})
+
+
+# --------------------------------------------------------------------------- one title limit (issue 16)
+
+
+def test_the_title_limit_is_the_cores_in_the_input_and_the_parser() -> None:
+    card = check_card(settings_editor(link()))
+    assert input_by_id(card, TITLE)["maxLength"] == MAX_TITLE
+    assert str(MAX_TITLE) in input_by_id(card, TITLE)["errorMessage"]
+    longest = "x" * MAX_TITLE
+    edited, errors = parse_settings({TITLE: longest}, link())
+    assert errors == {} and edited is not None and edited.title == longest
+    too_long = "<b>Q&A</b>" + "y" * MAX_TITLE
+    edited, errors = parse_settings({TITLE: too_long}, link())
+    assert edited is None and errors == {TITLE: title_problem(too_long)}
+
+
+def test_a_title_error_is_shown_next_to_the_title_field() -> None:
+    too_long = "y" * (MAX_TITLE + 1)
+    _, errors = parse_settings({TITLE: too_long}, link())
+    card = check_card(settings_editor(link(), errors, {TITLE: too_long}))
+    assert _error_after(card, TITLE) == title_problem(too_long)
+    assert input_by_id(card, TITLE)["value"] == too_long  # nothing typed is lost
+
+
+def test_a_typed_title_is_kept_as_typed() -> None:
+    edited, errors = parse_settings({TITLE: "<b>Q&A</b>"}, link())
+    assert errors == {} and edited is not None and edited.title == "<b>Q&A</b>"
