@@ -255,13 +255,18 @@ def _aadsts_codes(result: Mapping[str, Any]) -> set[int]:
     return codes
 
 
-def msal_error(result: Mapping[str, Any], *, admin_consent_url: str | None = None) -> GraphError:
+def msal_error(result: Mapping[str, Any], *, admin_consent_url: str | None = None,
+               silent_refresh: bool = False) -> GraphError:
     """Map an MSAL error dict (``{"error": ..., "error_description": ..., "suberror": ...}``).
 
     * ``AADSTS65001`` / ``consent_required`` -> :class:`ConsentRequired` (with the admin-consent URL);
     * ``AADSTS50076``/``50158`` (MFA, Conditional Access) or any ``claims`` -> :class:`ClaimsChallenge`;
     * ``AADSTS50079`` (MFA enrolment) and other ``interaction_required`` -> :class:`InteractionRequired`;
     * ``invalid_grant`` (``AADSTS70008``, ``700082``, revoked or expired refresh token) -> reconnect.
+
+    Logged as a WARNING, except an ``invalid_grant`` met by a ``silent_refresh``: a
+    stored refresh token no longer accepted is expected (expiry, revocation, a sandbox restart) and
+    handled by reconnecting, so it is INFO.
     """
     error = str(result.get("error") or "")
     suberror = str(result.get("suberror") or "")
@@ -273,6 +278,7 @@ def msal_error(result: Mapping[str, Any], *, admin_consent_url: str | None = Non
                           "request_id": result.get("trace_id"),
                           "client_request_id": result.get("correlation_id")}
     exc: GraphError
+    level = logging.WARNING
     if suberror == "consent_required" or 65001 in codes or error == "consent_required":
         exc = ConsentRequired(admin_consent_url=admin_consent_url, **kw)
     elif claims or codes & {50076, 50158}:
@@ -282,11 +288,12 @@ def msal_error(result: Mapping[str, Any], *, admin_consent_url: str | None = Non
         exc = InteractionRequired(**kw)
     elif error == "invalid_grant" or codes & {70008, 700082, 50173, 700084}:
         exc = CalendarAuthError(**kw)
+        level = logging.INFO if silent_refresh else logging.WARNING
     elif error in ("temporarily_unavailable", "server_error"):
         exc = GraphTransient(**kw)
     else:
         exc = CalendarAuthError(**kw)
-    log.warning("sign-in error %s: error=%s suberror=%s codes=%s trace-id=%s correlation-id=%s",
-                type(exc).__name__, error or "-", suberror or "-", sorted(codes) or "-",
-                result.get("trace_id") or "-", result.get("correlation_id") or "-")
+    log.log(level, "sign-in error %s: error=%s suberror=%s codes=%s trace-id=%s correlation-id=%s",
+            type(exc).__name__, error or "-", suberror or "-", sorted(codes) or "-",
+            result.get("trace_id") or "-", result.get("correlation_id") or "-")
     return exc

@@ -355,8 +355,8 @@ class MsalIdentity:
         query = urlencode(params, quote_via=quote)
         return self._browser_uri(f"{base}/{self._tenant_hint(tenant_id)}/v2.0/adminconsent?{query}")
 
-    def _error(self, result: Mapping[str, Any], tenant_id: str | None) -> GraphError:
-        return msal_error(result, admin_consent_url=self.admin_consent_url(tenant_id))
+    def _error(self, result: Mapping[str, Any], tenant_id: str | None, *, silent_refresh: bool = False) -> GraphError:
+        return msal_error(result, admin_consent_url=self.admin_consent_url(tenant_id), silent_refresh=silent_refresh)
 
     def _signed_in(self, user_id: str, result: Mapping[str, Any], cache: msal.TokenCache,
                    vouched: Mapping[str, Any] | None = None) -> SignedInUser:
@@ -412,7 +412,7 @@ class MsalIdentity:
         if not result:
             raise CalendarAuthError(graph_code="no_refresh_token")
         if "access_token" not in result:
-            raise self._error(result, tenant)
+            raise self._error(result, tenant, silent_refresh=True)  # invalid_grant: INFO, a reconnect follows
         return str(result["access_token"])
 
     def token_provider(self) -> TokenProvider:

@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import pydantic
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from app import Settings, build_app, guide
+import app as app_module
+from app import SANDBOX_STATE_FILE, Settings, build_app, guide, playground_port
+from graph.sandbox import EmulatorState
+from graph.sandbox.login import OBO_GRANT
+from scheduling.domain import BookingStatus, ConnectionStatus
+from scheduling.intervals import Interval
+
+DEMO_PATH = "/book/adele/intro-call"
 
 
 def free_port() -> int:
@@ -67,3 +82,120 @@ def test_production_mode_refuses_unsafe_settings_saying_what_to_set(
         with pytest.raises(SystemExit) as exc:
             build_app(settings)
         assert all(name in str(exc.value) for name in expected)
+
+
+# ------------------------------------------------------------------ sandbox: a place you can come back to
+
+
+@asynccontextmanager
+async def running(settings: Settings) -> AsyncIterator[tuple[web.Application, TestClient[Any, Any]]]:
+    """The app serving on its port, once the demo link answers (the demo host is bootstrapped)."""
+    application = build_app(settings)
+    async with TestClient(TestServer(application, host="127.0.0.1", port=settings.port)) as client:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 30
+        while (status := (await client.get(DEMO_PATH)).status) != 200:
+            assert loop.time() < deadline, f"the demo link never came up (last status {status})"
+            await asyncio.sleep(0.05)
+        yield application, client
+
+
+async def book_first_free_slot(client: TestClient[Any, Any], name: str) -> dict[str, Any]:
+    today = datetime.now(UTC).date()
+    resp = await client.get(f"{DEMO_PATH}/slots", params={
+        "start": today.isoformat(), "end": (today + timedelta(days=20)).isoformat(), "timeZone": "UTC"})
+    slots = (await resp.json())["slots"]
+    assert slots, "the demo link offers no slot in three weeks"
+    resp = await client.post(DEMO_PATH, json={"start": slots[0]["start"], "name": name, "email": "ivy@example.org",
+                                              "timeZone": "Europe/Paris", "notes": "", "answers": {}})
+    assert resp.status == 201, await resp.text()
+    booked: dict[str, Any] = await resp.json()
+    return booked
+
+
+def events_of(emulator: EmulatorState, booking_id: str) -> list[dict[str, Any]]:
+    return [e for e in emulator.events("adele@contoso.example") if e.get("transactionId") == booking_id]
+
+
+async def test_a_restart_keeps_the_booked_meeting_the_demo_link_and_the_connection(tmp_path: Path) -> None:
+    settings = sandbox_settings(tmp_path, SLOTWISE_OUTBOX_SECONDS="0", SLOTWISE_RECONCILE_SECONDS="3600",
+                                SLOTWISE_BOOKING_RATE_LIMIT="1000")
+    async with running(settings) as (first, client):
+        booked = await book_first_free_slot(client, "Ivy Before")
+        [event] = events_of(first[app_module.EMULATOR], booked["id"])
+        people = {u.upn: u.id for u in first[app_module.EMULATOR].users.values()}
+    assert (tmp_path / SANDBOX_STATE_FILE).exists()
+
+    # The next day, the same machine: a new process over the same var dir.
+    async with running(settings) as (second, client):
+        emulator, services = second[app_module.EMULATOR], second[app_module.SERVICES]
+        assert {u.upn: u.id for u in emulator.users.values()} == people  # no duplicate demo people, same ids
+        assert events_of(emulator, booked["id"]) == [event]  # still "in Outlook", join URL and all
+        host = await services.repos.users.get_by_handle("adele")
+        assert host is not None and host.connection_status is ConnectionStatus.CONNECTED
+        assert await services.repos.users.get_by_handle("adele-2") is None
+        # Reconciliation sees the meeting through Graph, so it leaves the booking alone.
+        found = await services.calendar.find_booking_events(host.host_calendar(), Interval(
+            datetime.fromisoformat(booked["start"]) - timedelta(hours=1),
+            datetime.fromisoformat(booked["end"]) + timedelta(hours=1)))
+        assert [e.booking_id for e in found] == [booked["id"]]
+        report = await services.reconciler.run()
+        assert report.orphans_cancelled == [] and report.released == [] and emulator.cancellations == []
+        stored = await services.repos.bookings.get(booked["id"])
+        assert stored is not None and stored.status is BookingStatus.CONFIRMED
+        # The host's stored Microsoft tokens still work: the next booking needs no new sign-in.
+        requests_before = len(emulator.token_requests)
+        again = await book_first_free_slot(client, "Ivy After")
+        assert len(events_of(emulator, again["id"])) == 1
+        assert [r for r in emulator.token_requests[requests_before:] if r.grant_type == OBO_GRANT] == []
+        # ... and the sandbox page shows both meetings with their Teams links.
+        page = await (await client.get("/sandbox", params={"mailbox": "adele@contoso.example", "days": "21"})).text()
+        for booking in (booked, again):
+            [shown] = events_of(emulator, booking["id"])
+            assert shown["subject"] in page and shown["onlineMeeting"]["joinUrl"] in page
+    saved = json.loads((tmp_path / SANDBOX_STATE_FILE).read_text())
+    assert sum(e.get("transaction_id") in (booked["id"], again["id"]) for e in saved["events"]) == 2
+
+
+async def test_the_sandbox_page_is_absent_in_production_mode(tmp_path: Path) -> None:
+    settings = Settings(_env_file=None, MicrosoftAppId="11111111-2222-3333-4444-555555555555",  # type: ignore[call-arg]
+                        MicrosoftAppPassword="p", SLOTWISE_SECRET_KEY="k" * 40, SLOTWISE_PORT=free_port(),
+                        SLOTWISE_PUBLIC_BASE_URL="https://slotwise.example.com", SLOTWISE_VAR_DIR=str(tmp_path),
+                        SLOTWISE_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'slotwise.db'}",
+                        SLOTWISE_OUTBOX_SECONDS="0", SLOTWISE_RECONCILE_SECONDS="3600")
+    application = build_app(settings)
+    async with TestClient(TestServer(application, host="127.0.0.1", port=settings.port)) as client:
+        for path in ("/sandbox", "/sandbox/", "/sandbox/graph/v1.0/me"):
+            assert (await client.get(path)).status == 404, path
+    assert app_module.EMULATOR not in application
+    assert not (tmp_path / SANDBOX_STATE_FILE).exists()
+
+
+def test_the_guide_names_the_playground_port_the_playground_uses_and_the_sandbox_page(tmp_path: Path) -> None:
+    settings = sandbox_settings(tmp_path, TEAMSAPPTESTER_PORT="56199")
+    text = guide(settings)
+    assert "http://127.0.0.1:56199" in text and "56150" not in text
+    assert f"{settings.base_url}/sandbox " in text
+    assert "http://127.0.0.1:56150" in guide(sandbox_settings(tmp_path))
+    assert "not a port number" in guide(sandbox_settings(tmp_path, TEAMSAPPTESTER_PORT="seven"))
+
+
+@pytest.mark.parametrize(("raw", "port"), [
+    # what the Playground's cli does with TEAMSAPPTESTER_PORT: value ? parseInt(value) : 56150
+    ("", 56150), ("56151", 56151), ("  56152", 56152), ("56153abc", 56153), ("+56154", 56154), ("0x1F", 31),
+    ("00056155", 56155), ("abc", None), ("-5", None), ("0", None), ("70000", None), ("9" * 400, None),
+])
+def test_the_playground_port_is_read_as_the_playground_reads_it(raw: str, port: int | None) -> None:
+    assert playground_port(raw) == port
+
+
+async def test_the_pending_booking_deadline_is_a_setting_that_reaches_the_booking_service(tmp_path: Path) -> None:
+    settings = sandbox_settings(tmp_path, SLOTWISE_SANDBOX_SEED="false", SLOTWISE_PENDING_SECONDS="90",
+                                SLOTWISE_OUTBOX_SECONDS="0")
+    application = build_app(settings)
+    async with TestClient(TestServer(application, host="127.0.0.1", port=settings.port)):
+        assert application[app_module.SERVICES].booking.pending_timeout == timedelta(seconds=90)
+    assert sandbox_settings(tmp_path).pending_seconds == 600
+    for bad in ("0", "-1", "59", "100000", "soon"):
+        with pytest.raises(pydantic.ValidationError, match="SLOTWISE_PENDING_SECONDS"):
+            sandbox_settings(tmp_path, SLOTWISE_PENDING_SECONDS=bad)

@@ -4,8 +4,10 @@ Owns: an aiohttp Graph app (``create_graph_app``: ``/v1.0/me|users/{id}/...`` ev
 calendarView, delta with expiring tokens, getSchedule, mailboxSettings, subscriptions with change and
 lifecycle notifications delivered with Graph's retries and expiry rules (``state.change_tracking``), ``$batch``),
 a sandbox identity platform for MSAL (``create_login_app``), the in-memory world behind both
-(``EmulatorState``: users, mailboxes, tokens, fault injection) and demo data (``seed_demo``,
-``seed_mailbox``). Shapes, limits and errors follow ``reference/graph-facts.md``.
+(``EmulatorState``: users, mailboxes, tokens, fault injection), demo data (``seed_demo``,
+``seed_mailbox``), the world kept in a versioned JSON file across restarts (``persist.StateFile``) and a
+read-only HTML look at every mailbox's coming meetings (``page.sandbox_page``). Shapes, limits and
+errors follow ``reference/graph-facts.md``.
 
 Usage::
 

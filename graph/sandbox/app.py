@@ -73,7 +73,11 @@ async def _to_graph_request(request: web.Request) -> GraphRequest:
 
 async def _handle(request: web.Request) -> web.StreamResponse:
     state, router = request.app[STATE_KEY], request.app[ROUTER_KEY]
-    response = await serve(state, router, await _to_graph_request(request))
+    try:
+        response = await serve(state, router, await _to_graph_request(request))
+    finally:
+        if request.method != "GET" or "delta" in request.path:  # reads change nothing but delta rounds
+            state.touch()  # events, subscriptions, delta state: what changed is saved (graph.sandbox.persist)
     headers = dict(response.headers)
     content_type = headers.pop("Content-Type", None)
     if isinstance(response.body, str) and content_type is None:

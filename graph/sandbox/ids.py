@@ -15,6 +15,7 @@ import binascii
 import random
 import uuid
 from datetime import date
+from typing import Any
 
 _EVENT_PREFIX = b"\x00\x03\x24\x00"  # base64 "AAMkA..."
 _CAL_PREFIX = b"\x01\x03\x24\x00"    # base64 "AQMkA..."
@@ -28,6 +29,21 @@ class IdFactory:
 
     def __init__(self, seed: int | str | None = None) -> None:
         self._rng = random.Random(seed)
+
+    def get_state(self) -> list[Any]:
+        """The random source's position as JSON-able data (a restored emulator mints no id twice)."""
+        version, internal, gauss = self._rng.getstate()
+        return [version, list(internal), gauss]
+
+    def set_state(self, data: Any) -> None:
+        """Continue from :meth:`get_state`'s data; ValueError when it is not such data."""
+        if not (isinstance(data, list) and len(data) == 3 and isinstance(data[1], list)
+                and all(isinstance(x, int) and not isinstance(x, bool) for x in data[1])):
+            raise ValueError("not the state of a random source")
+        try:
+            self._rng.setstate((data[0], tuple(data[1]), data[2]))
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise ValueError("not the state of a random source") from exc
 
     def guid(self) -> str:
         return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))

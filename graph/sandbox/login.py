@@ -45,6 +45,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from graph.sandbox.model import AuthCode, EmUser, TokenRequest
 from graph.sandbox.state import EmulatorState, trim
@@ -508,9 +509,18 @@ async def logout(request: web.Request) -> web.Response:
     return web.Response(text="You have signed out of the sandbox.", content_type="text/plain")
 
 
+@web.middleware
+async def _touch(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Codes, tokens and consents change here: note it, so a saver writes the state out."""
+    try:
+        return await handler(request)
+    finally:
+        request.app[STATE_KEY].touch()
+
+
 def create_login_app(state: EmulatorState, public_base_url: str | None = None) -> web.Application:
     """The sandbox identity platform over ``state`` (see the module docstring for its routes)."""
-    app = web.Application()
+    app = web.Application(middlewares=[_touch])
     app[STATE_KEY] = state
     app[BASE_KEY] = public_base_url or ""
     app.router.add_get("/common/discovery/instance", instance_discovery)

@@ -1,6 +1,7 @@
 """Demo data: a few people in different zones with realistic calendars, deterministic for a given ``now``.
 
-``seed_demo`` creates five colleagues in one tenant, chosen to exercise the hard cases: a mailbox that
+``seed_demo`` creates five colleagues in one tenant, with object ids derived from tenant and UPN
+(``demo_user_id``: the same people on every run), chosen to exercise the hard cases: a mailbox that
 reports a Windows zone ("Pacific Standard Time"), one with an IANA zone ("Europe/London"), a half-hour
 offset ("India Standard Time"), one whose working hours use a ``customTimeZone``, and a southern
 hemisphere zone with a four-day week. Calendars hold recurring meetings (daily standup, weekly 1:1), a
@@ -12,6 +13,7 @@ meetings to any mailbox (used for users created on the fly in sandbox mode).
 from __future__ import annotations
 
 import random
+import uuid
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -19,6 +21,8 @@ from graph.sandbox.model import EmUser
 from graph.sandbox.state import EmulatorState
 
 DOMAIN = "contoso.example"
+SANDBOX_TENANT_ID = "c0a7b1e5-5a0d-4b0c-9d1e-5a0db0c5a0d1"  # sandbox mode's tenant, the same on every run
+DEMO_NAMESPACE = uuid.UUID("5a0d0b0c-de70-4e0c-8a1d-5a0db0c5a0d1")
 SUBJECTS = (
     "Project sync", "Design review", "Customer call", "Hiring loop", "Budget check-in", "Roadmap planning",
     "Incident retro", "Vendor demo", "Coffee chat", "Sprint planning", "Data review", "Onboarding session",
@@ -45,6 +49,12 @@ PEOPLE: tuple[dict[str, Any], ...] = (
      "working_days": ("monday", "tuesday", "wednesday", "thursday"), "working_start": "09:00:00",
      "working_end": "15:00:00"},
 )
+
+
+def demo_user_id(tenant_id: str, upn: str) -> str:
+    """A demo person's object id: the same for the same tenant and UPN on every run, so an app that keeps
+    its own records of people (Slotwise's users) finds the same person again after a fresh seed."""
+    return str(uuid.uuid5(DEMO_NAMESPACE, f"{tenant_id.lower()}/{upn.lower()}"))
 
 
 def _minutes(text: str) -> int:
@@ -117,7 +127,8 @@ def seed_demo(state: EmulatorState, now: datetime) -> list[EmUser]:
     existing = state.get_user(PEOPLE[0]["upn"])
     if existing is not None:
         return [state.user(p["upn"]) for p in PEOPLE]
-    people = [state.add_user(**person) for person in PEOPLE]
+    people = [state.add_user(**person, user_id=demo_user_id(state.default_tenant_id, person["upn"]))
+              for person in PEOPLE]
     adele, megan, priya, diego, _lee = people
     aw, mw, pw, dw = (_week_start(u, now) for u in (adele, megan, priya, diego))
     pst = "Pacific Standard Time"

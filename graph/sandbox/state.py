@@ -122,6 +122,11 @@ class EmulatorState:
         self.notifier: Any = None  # the running Graph app's Notifier (handshakes, lifecycle events)
         self.allow_insecure_notification_urls = False
         self.validation_timeout = 10.0  # seconds Graph waits for the subscription validation echo
+        self.revision = 0  # bumped by :meth:`touch` on every change (a saver writes the state out when it moves)
+
+    def touch(self) -> None:
+        """Note that the world may have changed (the Graph and login apps call it after each request)."""
+        self.revision += 1
 
     # ------------------------------------------------------------------------------------ clock
 
@@ -162,7 +167,29 @@ class EmulatorState:
         cal = Calendar(id=self.ids.calendar_id(), owner_id=user.id, name="Calendar", is_default=True,
                        change_key=self.ids.change_key())
         self.calendars[cal.id] = cal
+        self.touch()
         return user
+
+    def load(self, *, users: Iterable[EmUser], calendars: Iterable[Calendar], events: Iterable[StoredEvent],
+             transactions: Mapping[tuple[str, str], str]) -> None:
+        """Replace the mailboxes, calendars and events at once (``graph.sandbox.persist`` restoring a saved
+        world); ``events`` are single instances and series masters, exceptions inside their masters."""
+        users, calendars, events = list(users), list(calendars), list(events)
+        self.users = {u.id: u for u in users}
+        self._by_upn = {u.upn.lower(): u.id for u in users}
+        self.calendars = {c.id: c for c in calendars}
+        self._events = {e.id: e for e in events}
+        self._by_key = {e.key: e.id for e in events}
+        self._transactions = dict(transactions)
+        self.touch()
+
+    def all_stored_events(self) -> list[StoredEvent]:
+        """Every single instance and series master of every mailbox, oldest first."""
+        return list(self._events.values())
+
+    def transaction_ids(self) -> dict[tuple[str, str], str]:
+        """(mailbox id, transactionId) -> event id, for the events that still exist."""
+        return {k: v for k, v in self._transactions.items() if v in self._events}
 
     def directory_user(self, tenant_id: str, object_id: str) -> EmUser | None:
         """The mailbox of the person (tenant, object id): linked by the sandbox connector, or created with
@@ -179,6 +206,7 @@ class EmulatorState:
 
     def link_directory(self, tenant_id: str, object_id: str, mailbox: EmUser) -> None:
         self.directory[(tenant_id, object_id)] = mailbox.id
+        self.touch()
 
     def get_user(self, id_or_upn: str) -> EmUser | None:
         """A user by object id or UPN/mail (case-insensitive)."""
@@ -240,6 +268,7 @@ class EmulatorState:
             self.calendars[cal.id] = cal
         if owner.id != user.id:
             cal.shares[user.id] = can_edit
+        self.touch()
         return render_calendar(self, cal, user)
 
     # ----------------------------------------------------------------------------------- events
@@ -252,6 +281,7 @@ class EmulatorState:
             self._listeners.remove(listener)
 
     def _emit(self, ev: StoredEvent, change_type: str) -> None:
+        self.touch()
         change = Change(ev.owner_id, ev.id, change_type, ev.change_key)
         for listener in list(self._listeners):
             try:
@@ -464,6 +494,7 @@ class EmulatorState:
             "ver": "1.0",
         }, signature=secrets.token_urlsafe(32))
         self.access_tokens[token] = AccessToken(user.id, expires, app_id, tuple(scopes))
+        self.touch()
         return token
 
     def authenticate(self, token: str) -> AccessToken | None:
@@ -480,6 +511,7 @@ class EmulatorState:
         for record in self.access_tokens.values():
             if record.user_id == user.id:
                 record.expires_at = past
+        self.touch()
 
     def revoke_refresh_tokens(self, id_or_upn: str) -> None:
         """Refresh tokens of the user stop working (invalid_grant on the next refresh)."""
@@ -487,6 +519,7 @@ class EmulatorState:
         for record in self.refresh_tokens.values():
             if record.user_id == user.id:
                 record.revoked = True
+        self.touch()
 
     def set_token_error(self, id_or_upn: str, kind: str | None) -> None:
         """Make the login app's token endpoint fail this user's grants with a real AADSTS error shape."""
@@ -503,6 +536,7 @@ class EmulatorState:
         on-behalf-of assertion must be issued to the client id or to one of them (else AADSTS500131).
         Unregistered apps have Teams' default, ``api://botid-{client id}``."""
         self.app_id_uris[client_id.lower()] = tuple(identifier_uris)
+        self.touch()
 
     def accepted_audiences(self, client_id: str) -> tuple[str, ...]:
         uris = self.app_id_uris.get(client_id.lower(), (f"api://botid-{client_id}",))
@@ -511,6 +545,7 @@ class EmulatorState:
     def issue_refresh_token(self, user: EmUser, client_id: str, scope: str) -> str:
         token = "0.A" + secrets.token_urlsafe(48)
         self.refresh_tokens[token] = RefreshToken(user.id, client_id, scope)
+        self.touch()
         return token
 
     def expire_delta_tokens(self, id_or_upn: str) -> None:
@@ -519,6 +554,7 @@ class EmulatorState:
         for sync in self.delta_syncs.values():
             if sync.user_id == user.id:
                 sync.expired = True
+        self.touch()
 
 
 def _attendee(value: str | tuple[str, str] | Mapping[str, Any]) -> dict[str, Any]:
