@@ -3,7 +3,8 @@ and run aiohttp. The only module that knows every adapter.
 
 Sandbox mode (the default when no Azure bot settings are present) runs everything on one laptop:
 SQLite, bot authentication off, and the Microsoft Graph emulator (and its sign-in service) mounted under
-/sandbox, seeded with demo people; any Teams user who talks to the bot gets a mailbox there at once.
+/sandbox, seeded with demo people; any Teams user who talks to the bot gets a mailbox there at once. The
+emulator's world is kept in var/sandbox-graph.json across restarts, and /sandbox shows its mailboxes.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import secrets
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -32,12 +33,17 @@ from graph.client import GraphClient
 from graph.identity import IdentityConfig, MsalIdentity, sandbox_identity
 from graph.sandbox import EmulatorState, create_graph_app, create_login_app, seed_demo
 from graph.sandbox.connector import SandboxConnector
+from graph.sandbox.page import sandbox_page
+from graph.sandbox.persist import StateFile
+from graph.sandbox.seed import SANDBOX_TENANT_ID
 from graph.signin import MsalSignIn
 from scheduling.booking import BookingService
 from scheduling.connect import ConnectionService
 from scheduling.domain import ConnectionStatus, EventType, User
 from scheduling.keys import CSRF, MANAGE_TOKENS, SIGN_IN_FLOW, SIGN_IN_STATE, derive_key
 from scheduling.links import LinkService, NewLink
+from scheduling.notices import NoticeService
+from scheduling.people import PeopleService
 from scheduling.reconcile import Reconciler
 from scheduling.sso import sso_resource
 from storage.db import Database, create_database
@@ -52,6 +58,8 @@ from web.security import Csrf, RateLimiter, parse_trusted_proxies, security_midd
 log = logging.getLogger("slotwise")
 
 SANDBOX_CLIENT_ID = "00000000-5a0d-4b0c-9d1e-5a0db0c5a0d1"  # the emulator accepts any client id
+PLAYGROUND_DEFAULT_PORT = 56150  # the Agents Playground's own default (its cli: TEAMSAPPTESTER_PORT, else this)
+SANDBOX_STATE_FILE = "sandbox-graph.json"  # the Graph emulator's world, under SLOTWISE_VAR_DIR
 
 
 class Settings(BaseSettings):
@@ -88,6 +96,11 @@ class Settings(BaseSettings):
     reconcile_interval: float = Field(60.0, validation_alias="SLOTWISE_RECONCILE_SECONDS")
     outbox_interval: float = Field(2.0, validation_alias="SLOTWISE_OUTBOX_SECONDS")  # 0: no delivery worker
     var_dir: str = Field("var", validation_alias="SLOTWISE_VAR_DIR")
+    # How long a booking interrupted while its Outlook event was written holds its slot before reconciliation
+    # settles it; at least a minute, so a booking still being written (Graph retries) is never released.
+    pending_seconds: float = Field(600.0, ge=60, le=86400, validation_alias="SLOTWISE_PENDING_SECONDS")
+    # The Agents Playground's port, read from the variable the Playground itself reads (for the guide).
+    playground_port_setting: str = Field("", validation_alias="TEAMSAPPTESTER_PORT")
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -113,6 +126,12 @@ class Settings(BaseSettings):
     def base_url(self) -> str:
         return (self.public_base_url or self.local_base_url).rstrip("/")
 
+    @property
+    def playground_port(self) -> int | None:
+        """The port the Agents Playground listens on, read as it reads it (``TEAMSAPPTESTER_PORT`` through
+        JavaScript's parseInt, else 56150); None when the variable holds no usable port."""
+        return playground_port(self.playground_port_setting)
+
     def problems(self) -> list[str]:
         """Why this configuration must not start (production safety); empty when fine."""
         if self.sandbox:
@@ -135,6 +154,23 @@ class Settings(BaseSettings):
         if not self.microsoft_app_password:
             out.append("MicrosoftAppPassword must be set (the app registration's client secret).")
         return out
+
+
+def playground_port(raw: str) -> int | None:
+    """JavaScript's ``parseInt`` of ``raw`` as the Playground's cli applies it to ``TEAMSAPPTESTER_PORT``
+    (empty: its default), kept only when it is a TCP port."""
+    if not raw:
+        return PLAYGROUND_DEFAULT_PORT
+    text = raw.lstrip()
+    sign = -1 if text.startswith("-") else 1
+    text = text[1:] if text[:1] in ("+", "-") else text
+    base, alphabet = (16, "0123456789abcdefABCDEF") if text[:2] in ("0x", "0X") else (10, "0123456789")
+    text = text[2:] if base == 16 else text
+    digits = text[:len(text) - len(text.lstrip(alphabet))]
+    if not digits or len(digits) > 20:
+        return None
+    port = sign * int(digits, base)
+    return port if 1 <= port <= 65535 else None
 
 
 def is_loopback(host: str) -> bool:
@@ -228,10 +264,10 @@ async def build_services(settings: Settings, emulator: EmulatorState | None) -> 
     booking = BookingService(calendar=calendar, bookings=repos.bookings, users=repos.users,
                              event_types=repos.event_types, clock=clock,
                              token_secret=derive_key(secret, MANAGE_TOKENS),
-                             connections=connections)
+                             connections=connections, pending_timeout=timedelta(seconds=settings.pending_seconds))
     links = LinkService(event_types=repos.event_types, calendar=calendar)
     return Services(settings, db, repos, identity, graph, calendar, booking, links, connections,
-                    Reconciler(booking), emulator)
+                    Reconciler(booking, bookings=repos.bookings, users=repos.users, calendar=calendar), emulator)
 
 
 class ProductionConnector:
@@ -252,7 +288,7 @@ class ProductionConnector:
 def bot_deps(services: Services) -> BotDeps:
     repos = services.repos
     return BotDeps(booking=services.booking, links=services.links, connections=services.connections,
-                   users=repos.users, bookings=repos.bookings, event_types=repos.event_types, outbox=repos.outbox,
+                   people=PeopleService(users=repos.users), notices=NoticeService(outbox=repos.outbox),
                    clock=SystemClock(), base_url=services.settings.base_url, sandbox=services.settings.sandbox,
                    app_id=services.settings.microsoft_app_id)
 
@@ -322,16 +358,20 @@ def build_app(settings: Settings) -> web.Application:
     app.router.add_get("/healthz", healthz)
     emulator: EmulatorState | None = None
     if settings.emulator_enabled:
-        emulator = EmulatorState()
+        emulator = EmulatorState(tenant_id=SANDBOX_TENANT_ID)
+        state_file = StateFile(Path(settings.var_dir) / SANDBOX_STATE_FILE)
+        state_file.load(emulator)  # yesterday's mailboxes, meetings, tokens and subscriptions, if any
+        app.cleanup_ctx.append(state_file.keep(emulator))  # saved after changes and on shutdown (cleaned up last)
         if settings.emulator_latency_ms:
             emulator.faults.latency_ms = settings.emulator_latency_ms
         if settings.seed_demo:
-            seed_demo(emulator, datetime.now(UTC))
+            seed_demo(emulator, datetime.now(UTC))  # once: a restored world already has the demo people
         app[EMULATOR] = emulator
         client_id = settings.microsoft_app_id or SANDBOX_CLIENT_ID  # the SSO resource Teams would ask tokens for
         emulator.register_app(client_id, sso_resource(settings.base_url, client_id), f"api://botid-{client_id}")
         app.add_subapp("/sandbox/graph", create_graph_app(emulator))
         app.add_subapp("/sandbox/login", create_login_app(emulator, public_base_url=None))
+        app.router.add_get("/sandbox", sandbox_page(emulator))  # a read-only look inside "Outlook"
     setup_pages(app)
     setup_auth(app)
     setup_bot(app)
@@ -401,7 +441,8 @@ def guide(settings: Settings, demo: tuple[User, EventType] | None = None) -> str
         f"  app:                 {base}   (health: {base}/healthz)",
         f"  bot endpoint:        {base}/api/messages  (bot authentication is off)",
         f"  Graph emulator:      {base}/sandbox/graph/v1.0",
-        "  Teams client:        the Microsoft 365 Agents Playground, http://127.0.0.1:56150 (started by 'make run')",
+        f"  sandbox Outlook:     {base}/sandbox   (every mailbox and its coming meetings, read-only)",
+        f"  Teams client:        {_playground_line(settings)}",
     ]
     if demo is not None:
         host, link = demo
@@ -409,6 +450,15 @@ def guide(settings: Settings, demo: tuple[User, EventType] | None = None) -> str
                   f"  example booking link: {base}/book/{host.handle}/{link.slug}"]
     lines += ["  Try: say 'make a 30-min link' to the bot, then open the link it returns.", ""]
     return "\n".join(lines)
+
+
+def _playground_line(settings: Settings) -> str:
+    port = settings.playground_port
+    if port is None:
+        return (f"the Microsoft 365 Agents Playground is not started: TEAMSAPPTESTER_PORT="
+                f"{settings.playground_port_setting!r} is not a port number")
+    return (f"the Microsoft 365 Agents Playground, http://127.0.0.1:{port} "
+            "(started by 'make run' when Node.js is present)")
 
 
 def main() -> None:

@@ -26,9 +26,10 @@ from graph.adapter import GraphCalendar
 from graph.client import GraphClient
 from graph.sandbox import EmulatorState
 from scheduling.booking import BookingService
-from scheduling.domain import BookingStatus, ConnectionStatus, EventType, Invitee, User
+from scheduling.domain import BookingStatus, ConnectionStatus, EventType, User
 from scheduling.errors import SlotUnavailable
 from scheduling.intervals import Interval
+from scheduling.invitee import InviteeForm
 from scheduling.ports import Location
 from scheduling.rules import Availability, BookingWindow, EventRules
 from storage.db import create_database
@@ -69,7 +70,7 @@ async def _attempts(db_url: str, graph_base: str, token: str, link_id: str, plan
         link = await repos.event_types.get(link_id)
         assert link is not None
         for i, (start, duration) in enumerate(plan):
-            who = Invitee(f"Worker {worker} #{i}", f"w{worker}-{i}@example.org", "UTC")
+            who = InviteeForm(f"Worker {worker} #{i}", f"w{worker}-{i}@example.org", "UTC")
             t0 = time.perf_counter()
             try:
                 await service.book(link, datetime.fromisoformat(start), who, duration=duration)

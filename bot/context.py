@@ -4,10 +4,10 @@ error card needs to know (``ErrorScope``).
 
 * Tenant: ``channelData.tenant.id`` (teams-facts §0.2: ``conversation.tenant_id`` is None under
   CloudAdapter), with ``conversation.tenantId`` as a fallback.
-* User: ``UserStore.upsert`` keyed by (tenant, ``from.aadObjectId``). The mailbox address comes from
-  the Teams roster (``TeamsInfo.get_member``: email / UPN) the first time; in sandbox mode a user
-  the roster does not describe gets a made-up sandbox address so the Graph emulator can give them a
-  mailbox.
+* User: ``PeopleService.teams_user`` keyed by (tenant, ``from.aadObjectId``). The mailbox address comes
+  from the Teams roster (``TeamsInfo.get_member``: email / UPN) while it is unknown; in sandbox mode a
+  user the roster does not describe gets a made-up sandbox address so the Graph emulator can give them
+  a mailbox.
 * Viewer zone: the clientInfo entity's ``timezone``, else ``localTimezone``, else the user's stored
   zone, else the host's (the caller's fallback), else UTC.
 """
@@ -17,9 +17,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
@@ -30,6 +29,7 @@ from botbuilder.schema import Activity, ConversationReference
 from bot.deps import BotDeps
 from scheduling.domain import EventType, User
 from scheduling.errors import SlotwiseError
+from scheduling.people import Profile
 from scheduling.timezones import is_valid_zone
 
 log = logging.getLogger("slotwise.bot")
@@ -132,12 +132,6 @@ def sandbox_email(name: str, aad_object_id: str, tenant_id: str) -> str:
     return f"{words}.{person}.{tenant}@{SANDBOX_MAIL_DOMAIN}"
 
 
-@dataclass(frozen=True, slots=True)
-class MemberProfile:
-    name: str
-    email: str
-
-
 class Turn:
     """The current turn: the Teams activity, the bot's dependencies, and the (lazily resolved) actor."""
 
@@ -178,23 +172,14 @@ class Turn:
         aad = sender.aad_object_id if sender is not None else None
         if not tenant or not aad or sender is None:
             raise UnknownSender()
-        users = self.deps.users
-        name = (sender.name or "").strip()
-        user = await users.get_by_aad(tenant, aad)
-        if user is None or not user.email:
-            profile = await self._member_profile(sender.id or "")
-            email = (profile.email if profile else "") or (user.email if user else "")
-            if not email and self.deps.sandbox:
-                email = sandbox_email(name or (profile.name if profile else ""), aad, tenant)
-            display = (profile.name if profile else "") or name or email or "Teams user"
-            if user is None:
-                user = User(id=uuid.uuid4().hex, tenant_id=tenant, aad_object_id=aad, display_name=display,
-                            email=email, time_zone=client_zone(self.activity) or "UTC")
-            else:
-                user = replace(user, display_name=display, email=email)
-            user = await users.upsert(user)
-        elif name and name != user.display_name:
-            user = await users.upsert(replace(user, display_name=name))
+        member_id = sender.id or ""
+
+        def invent(name: str) -> str:
+            return sandbox_email(name, aad, tenant)
+
+        user = await self.deps.people.teams_user(
+            tenant, aad, sender.name or "", lambda: self._member_profile(member_id),
+            time_zone=client_zone(self.activity), invent_email=invent if self.deps.sandbox else None)
         self._set_actor(user)
         return user
 
@@ -208,7 +193,7 @@ class Turn:
         self._set_actor(user)
         return user
 
-    async def _member_profile(self, member_id: str) -> MemberProfile | None:
+    async def _member_profile(self, member_id: str) -> Profile | None:
         """Name and mailbox address from the Teams roster; None when the roster can't be read."""
         if not member_id:
             return None
@@ -218,7 +203,7 @@ class Turn:
             log.info("could not read the Teams roster entry of %s: %s", member_id, exc)
             return None
         email = (getattr(member, "email", None) or getattr(member, "user_principal_name", None) or "").strip()
-        return MemberProfile(name=(getattr(member, "name", None) or "").strip(), email=email)
+        return Profile(name=(getattr(member, "name", None) or "").strip(), email=email)
 
     def sign_in_url(self, user: User, claims: str | None = None) -> str:
         """Where ``user`` signs in to Microsoft (the signed, expiring ``/auth/start`` link)."""

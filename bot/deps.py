@@ -1,6 +1,6 @@
-"""What the bot needs from the rest of Slotwise: the core's use cases and stores (as the core's ports),
-the clock and the public base URL. ``app.py`` builds one; the bot never builds storage or Graph
-objects itself.
+"""What the bot needs from the rest of Slotwise: the core's use cases (never a store: every rule lives in
+the core, the bot translates Teams activities and renders cards), the clock and the public base URL.
+``app.py`` builds one; the bot never builds storage or Graph objects itself.
 """
 
 from __future__ import annotations
@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from scheduling.booking import BookingService
 from scheduling.connect import ConnectionService
 from scheduling.links import LinkService
+from scheduling.notices import NoticeService
+from scheduling.people import PeopleService
 from scheduling.ports import Clock
 from scheduling.sso import sso_resource
-from scheduling.stores import BookingStore, EventTypeStore, OutboxStore, UserStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,10 +21,8 @@ class BotDeps:
     booking: BookingService
     links: LinkService
     connections: ConnectionService
-    users: UserStore
-    bookings: BookingStore
-    event_types: EventTypeStore
-    outbox: OutboxStore
+    people: PeopleService
+    notices: NoticeService
     clock: Clock
     base_url: str  # public base URL of the web pages: {base}/book/..., {base}/manage/..., {base}/auth/...
     sandbox: bool = False  # no Azure bot: users get a sandbox mailbox address when Teams gives none

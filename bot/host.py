@@ -33,7 +33,7 @@ from cards import (
 )
 from cards.links import booking_url
 from cards.settings import FORM_ERROR
-from scheduling.domain import Booking, ConnectionStatus, EventType, LinkKind, OutboxItem, User
+from scheduling.domain import Booking, ConnectionStatus, EventType, LinkKind, User
 from scheduling.errors import Conflict, NotFound, SignInRequired
 from scheduling.links import NewLink, availability_from_mailbox
 
@@ -72,8 +72,7 @@ async def connected_host(turn: Turn) -> User | Reply:
     user = await turn.actor()
     connected = await turn.deps.connections.ensure_connected(user)
     if connected is None:
-        fresh = await turn.deps.users.get(user.id) or user
-        return connect_reply(turn, fresh)
+        return connect_reply(turn, await turn.deps.people.current(user))
     return turn.refresh_actor(connected)
 
 
@@ -92,10 +91,7 @@ async def connect_with_sso(turn: Turn, token: str, exchange_id: str) -> User:
     Teams sends of one exchange (one per signed-in client) make one message. Raises SignInRequired."""
     user = await turn.actor()
     connected = turn.refresh_actor(await turn.deps.connections.connect_with_sso(user, token))
-    await turn.deps.outbox.enqueue([OutboxItem(
-        "host.connected", connected.tenant_id,
-        {"hostId": connected.id, "hostName": connected.display_name, "timeZone": connected.time_zone},
-        f"host.connected:{connected.id}:sso:{exchange_id}")])
+    await turn.deps.notices.host_connected(connected, f"sso:{exchange_id}")
     return connected
 
 
@@ -109,7 +105,7 @@ async def sso_failure_reply(turn: Turn, exc: SignInRequired) -> Reply | None:
         return Reply(card=consent_blocked(exc.admin_consent_url),
                      private=sign_in_private(SignIn(admin_consent_url=exc.admin_consent_url)))
     if exc.kind == "mfa":
-        return connect_reply(turn, await turn.deps.users.get(user.id) or user, exc.claims)
+        return connect_reply(turn, await turn.deps.people.current(user), exc.claims)
     return None
 
 
@@ -180,19 +176,9 @@ async def delete_link(turn: Turn, user: User, link: EventType) -> Reply:
                  card=links_list(remaining, turn.deps.base_url, user.handle))
 
 
-async def _upcoming(turn: Turn, user: User) -> tuple[list[Booking], dict[str, EventType]]:
-    bookings = await turn.deps.bookings.upcoming_for_host(user.tenant_id, user.id, turn.now(), limit=UPCOMING_LIMIT)
-    links: dict[str, EventType] = {}
-    for event_type_id in {b.event_type_id for b in bookings}:
-        link = await turn.deps.event_types.get(event_type_id)
-        if link is not None and link.tenant_id == user.tenant_id:
-            links[event_type_id] = link
-    return bookings, links
-
-
 async def upcoming(turn: Turn, page: int = 0) -> Reply:
     user = await turn.actor()
-    bookings, links = await _upcoming(turn, user)
+    bookings, links = await turn.deps.booking.upcoming(user, limit=UPCOMING_LIMIT)
     return Reply(card=upcoming_bookings(bookings, links, await turn.viewer_zone(), page=page),
                  private=Private(notice=UPCOMING_NOTICE, again="upcoming"))
 
@@ -201,7 +187,7 @@ async def pick_booking_to_cancel(turn: Turn, target: str) -> Reply:
     """"cancel booking 2" (number in the upcoming list, or a booking id): show that booking with its Cancel
     button, so the host confirms (and can give a reason) instead of cancelling on a typo."""
     user = await turn.actor()
-    bookings, links = await _upcoming(turn, user)
+    bookings, links = await turn.deps.booking.upcoming(user, limit=UPCOMING_LIMIT)
     chosen = _choose(bookings, target.strip().lstrip("#"))
     if chosen is None:
         raise NotFound(f"You have no upcoming booking '{target}'. Type **upcoming** to see them with their numbers.")
@@ -225,7 +211,7 @@ async def save_profile(turn: Turn, values: Mapping[str, object]) -> Reply:
         return Reply(card=first_run(zone_value if isinstance(zone_value, str) else "",
                                     hours_value if isinstance(hours_value, str) else "", errors=errors))
     user = await turn.actor()
-    user = turn.refresh_actor(await turn.deps.users.upsert(replace(user, time_zone=availability.time_zone)))
+    user = turn.refresh_actor(await turn.deps.people.set_time_zone(user, availability.time_zone))
     updated = 0
     for link in await turn.deps.links.list(user):
         if link.kind is not LinkKind.SINGLE_HOST:

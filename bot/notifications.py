@@ -13,16 +13,16 @@ Kinds delivered to the host's personal chat (the reference stored at install / o
 
 The runner:
 
-1. leases due items (``OutboxStore.lease``; SKIP LOCKED on PostgreSQL, so replicas never share one);
+1. leases due items (``NoticeService.lease``; SKIP LOCKED on PostgreSQL, so replicas never share one);
 2. sends the card with ``continue_conversation``;
-3. ``mark_delivered`` (a delivered item is never leased again), or ``mark_failed`` with an
+3. ``delivered`` (a delivered item is never leased again), or ``failed`` with an
    exponential retry time; after ``max_attempts`` failures, or for an item that can never be
    delivered (unknown kind, host gone), it gives up (``retry_at`` None: a dead letter kept for
    inspection).
 
 ``dedupe_key`` is unique in the outbox, so one event is one item. Each send is bounded well inside the
 lease, so a slow send can't outlive the lease and be picked up by a second worker. Delivery is at
-least once: only a crash between the send and ``mark_delivered`` repeats a message. Items for other
+least once: only a crash between the send and ``delivered`` repeats a message. Items for other
 channels (webhooks) are left alone; their lease simply runs out.
 """
 
@@ -131,8 +131,8 @@ class OutboxRunner:
 
     async def run_once(self) -> int:
         """One pass over the due items; returns how many items were leased (for the caller's pacing)."""
-        outbox = self.deps.outbox
-        leased = await outbox.lease(self.clock.now(), self.batch, self.lease_seconds)
+        notices = self.deps.notices
+        leased = await notices.lease(self.clock.now(), self.batch, self.lease_seconds)
         for item_id, item, attempts in leased:
             if item.channel != TEAMS_CHANNEL:
                 continue
@@ -140,23 +140,23 @@ class OutboxRunner:
                 await asyncio.wait_for(self.deliver(item), self.send_timeout)
             except Obsolete as exc:
                 log.info("outbox item %s (%s) needs no message any more: %s", item_id, item.kind, exc)
-                await outbox.mark_delivered(item_id)
+                await notices.delivered(item_id)
             except Undeliverable as exc:
                 log.warning("outbox item %s (%s) can't be delivered: %s", item_id, item.kind, exc)
-                await outbox.mark_failed(item_id, describe(exc), None)
+                await notices.failed(item_id, describe(exc), None)
             except Exception as exc:
                 retry = self.retry_at(attempts + 1)
                 log.info("outbox item %s (%s) failed (attempt %d)%s: %s", item_id, item.kind, attempts + 1,
                          "" if retry else ", giving up", exc)
-                await outbox.mark_failed(item_id, describe(exc), retry)
+                await notices.failed(item_id, describe(exc), retry)
             else:
-                await outbox.mark_delivered(item_id)
+                await notices.delivered(item_id)
         return len(leased)
 
     async def deliver(self, item: OutboxItem) -> None:
         host_id = item.payload.get("hostId")
-        host = await self.deps.users.get(host_id) if isinstance(host_id, str) else None
-        if host is None or host.tenant_id != item.tenant_id:
+        host = await self.deps.people.member(item.tenant_id, host_id) if isinstance(host_id, str) else None
+        if host is None:
             raise Undeliverable("the host no longer exists")
         message = await self.message_for(item, host)
         stored = stored_reference(host.conversation_reference)
@@ -186,8 +186,9 @@ class OutboxRunner:
         kind = BOOKING_KINDS.get(item.kind)
         if kind is not None:
             event_type_id = item.payload.get("eventTypeId")
-            link = await deps.event_types.get(event_type_id) if isinstance(event_type_id, str) else None
-            questions = link.questions if link is not None and link.tenant_id == host.tenant_id else ()
+            link = await deps.booking.link_in_tenant(host.tenant_id, event_type_id) \
+                if isinstance(event_type_id, str) else None
+            questions = link.questions if link is not None else ()
             return host_notification(kind, item.payload, host.time_zone, questions)
         if item.kind == "host.reconnect":
             if host.connection_status is ConnectionStatus.CONNECTED:

@@ -1,17 +1,19 @@
 """Picking a time inside Teams, and managing a booking from Teams.
 
 Invitees: the slot picker (a week at a time, in the viewer's zone) -> a time -> the booking form
-(prefilled from Teams) -> ``BookingService.book`` -> the "you're booked" card with the Teams join URL,
-the calendar file and the manage link. Hosts (and the Teams user who booked) reschedule or cancel.
+(prefilled from Teams) -> ``BookingService.book`` (which validates the form) -> the "you're booked" card
+with the Teams join URL, the calendar file and the manage link. Hosts (and the Teams user who booked)
+reschedule or cancel.
 
-A link id in card data is public (like the booking page); a booking id is not a capability: only the
-booking's host, or the Teams user who made it (tenant + Entra object id, never an email), may move or
-cancel it from Teams (``BookingService.for_actor``); everyone else uses the manage link.
+Every rule is the core's: a link id in card data is public, like the booking page
+(``BookingService.public_link``); a booking id is not a capability: only the booking's host, or the Teams
+user who made it (tenant + Entra object id, never an email), may move or cancel it from Teams
+(``BookingService.for_actor``); everyone else uses the manage link.
 
-Booking from Teams is idempotent per Teams user (the core namespaces the key by tenant + Entra object id)
-and request: a retried or double-clicked Confirm returns the same booking, with the manage link, instead
-of a "slot taken". The manage link is shown only on that answer; later cards of the booking (moved,
-cancelled) carry none.
+Booking from Teams is idempotent per Teams user and request (the core derives the key and namespaces it by
+tenant + Entra object id): a retried or double-clicked Confirm returns the same booking, with the manage
+link, instead of a "slot taken". The manage link is shown only on that answer; later cards of the booking
+(moved, cancelled) carry none.
 """
 
 from __future__ import annotations
@@ -30,9 +32,9 @@ from cards.slots import week_start_of
 from cards.verbs import cancel_reason_input_id
 from scheduling.booking import booking_payload
 from scheduling.domain import Booking, BookingStatus, Caller, EventType, User
-from scheduling.errors import Conflict, InvalidQuery, LinkInactive, NotFound
+from scheduling.errors import Conflict, InvalidQuery
 from scheduling.intervals import Interval
-from scheduling.invitee import validate_invitee
+from scheduling.invitee import InviteeForm
 from scheduling.localtime import from_epoch, to_epoch, wall_to_epoch
 from scheduling.slots import Slot, booking_window_bounds, resolve_duration
 from scheduling.timezones import zone
@@ -61,15 +63,8 @@ def _local_day(instant: datetime, tz_name: str) -> date:
 
 async def public_link(turn: Turn, link_id: str) -> tuple[EventType, User]:
     """A bookable link and its host (links are public, like their booking page)."""
-    link = await turn.deps.event_types.get(link_id)
-    if link is None:
-        raise NotFound("This booking link no longer exists. Ask the host for a current link.")
+    link, host = await turn.deps.booking.public_link(link_id)
     turn.scope.link = link
-    if not link.active:
-        raise LinkInactive(used=link.single_use)
-    host = await turn.deps.users.get(link.owner_user_id) if link.owner_user_id else None
-    if host is None:
-        raise NotFound("Team links can't be booked from this card yet; open the booking page instead.")
     return link, host
 
 
@@ -134,12 +129,10 @@ async def confirm(turn: Turn, link_id: str, start: datetime, tz: str, duration: 
     turn.scope.form = lambda errors: confirm_booking(link, host.display_name, slot, tz, link.questions,
                                                      errors=errors, values=values)
     answers = {k.split(".", 1)[1]: v for k, v in values.items() if k.startswith("answers.")}
-    invitee = validate_invitee(values.get("name", ""), values.get("email", ""), tz, values.get("notes", ""),
-                               answers, link.questions)
+    form = InviteeForm(values.get("name", ""), values.get("email", ""), tz, values.get("notes", ""), answers)
     user = await turn.actor()
     caller = Caller.teams(user.tenant_id, user.aad_object_id)
-    key = await turn.deps.booking.attempt_key(link, caller, start, invitee, minutes)
-    outcome = await turn.deps.booking.book(link, start, invitee, caller=caller, duration=minutes, idempotency_key=key)
+    outcome = await turn.deps.booking.book(link, start, form, caller=caller, duration=minutes)
     return Reply(card=booked_card(turn, outcome.booking, link, host, tz, outcome.manage_token))
 
 
@@ -163,10 +156,7 @@ async def manageable(turn: Turn, booking_id: str) -> tuple[Booking, Role, User]:
 
 
 async def _booking_context(turn: Turn, booking: Booking) -> tuple[EventType, User]:
-    link = await turn.deps.booking.link_of(booking)
-    host = await turn.deps.users.get(booking.organizer_id)
-    if host is None:
-        raise NotFound("This booking's host no longer exists.")
+    link, host = await turn.deps.booking.booking_context(booking)
     turn.scope.link, turn.scope.booking_id = link, booking.id
     return link, host
 
@@ -200,7 +190,7 @@ async def cancel(turn: Turn, booking_id: str, reason_input_id: str, data: Mappin
     if reason_input_id != cancel_reason_input_id(booking_id):
         raise InvalidQuery("reasonInputId", "This Cancel button doesn't belong to this booking.")
     raw_reason = data.get(reason_input_id)
-    reason = raw_reason.strip()[:500] if isinstance(raw_reason, str) else ""
+    reason = raw_reason if isinstance(raw_reason, str) else ""
     booking, role, _user = await manageable(turn, booking_id)
     link, host = await _booking_context(turn, booking)
     cancelled = await turn.deps.booking.cancel(booking, reason, role)

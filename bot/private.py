@@ -36,7 +36,7 @@ from botbuilder.schema import ChannelAccount, ConversationParameters, Conversati
 
 from bot.context import Turn, UnknownSender, conversation_reference_of, is_personal, stored_reference
 from bot.reply import Json, Private, Reply
-from scheduling.domain import OutboxItem, User
+from scheduling.domain import User
 
 log = logging.getLogger("slotwise.bot")
 
@@ -67,15 +67,14 @@ def reply_from_payload(data: object) -> Reply | None:
                  oauth=dict(oauth) if oauth is not None else None)
 
 
-def outbox_item(user: User, private: Private, reply: Reply, key: str) -> OutboxItem:
-    payload: dict[str, Any] = {"hostId": user.id}
+def notice(private: Private, reply: Reply) -> tuple[str, dict[str, Any]]:
+    """The kind and payload of the outbox message that delivers ``reply`` (a sign-in card is drawn again
+    when delivered, with a fresh link: only what to ask for is kept)."""
     if private.sign_in is not None:
         sign_in = private.sign_in
-        payload |= {"adminConsentUrl": sign_in.admin_consent_url, "claims": sign_in.claims,
-                    "reconnect": sign_in.reconnect}
-        return OutboxItem(SIGN_IN_KIND, user.tenant_id, payload, f"{SIGN_IN_KIND}:{user.id}:{key}")
-    payload["reply"] = reply_payload(reply)
-    return OutboxItem(PRIVATE_KIND, user.tenant_id, payload, f"{PRIVATE_KIND}:{user.id}:{key}")
+        return SIGN_IN_KIND, {"adminConsentUrl": sign_in.admin_consent_url, "claims": sign_in.claims,
+                              "reconnect": sign_in.reconnect}
+    return PRIVATE_KIND, {"reply": reply_payload(reply)}
 
 
 async def route(turn: Turn, reply: Reply, wake: Callable[[], None] | None = None) -> Reply:
@@ -88,7 +87,8 @@ async def route(turn: Turn, reply: Reply, wake: Callable[[], None] | None = None
         user = turn.known_actor or await turn.actor()
         if not await personal_chat(turn, user):
             return Reply(text=cannot_reach(private.again))
-        await turn.deps.outbox.enqueue([outbox_item(user, private, reply, turn_key(turn))])
+        kind, payload = notice(private, reply)
+        await turn.deps.notices.tell(user, kind, turn_key(turn), payload)
     except UnknownSender as exc:
         return Reply(text=exc.message)
     except Exception:
@@ -115,7 +115,7 @@ async def personal_chat(turn: Turn, user: User) -> bool:
     reference = await create_personal_chat(turn)
     if reference is None:
         return False
-    await turn.deps.users.set_conversation_reference(user.id, conversation_reference_of(reference, turn.tenant_id))
+    await turn.deps.people.remember_conversation(user, conversation_reference_of(reference, turn.tenant_id))
     return True
 
 

@@ -170,9 +170,7 @@ class SlotwiseBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder shi
             return
         sender = turn.activity.from_property
         aad = sender.aad_object_id if sender is not None else None
-        user = await self.deps.users.get_by_aad(turn.tenant_id, aad) if turn.tenant_id and aad else None
-        if user is not None and user.conversation_reference:
-            await self.deps.users.set_conversation_reference(user.id, {})
+        await self.deps.people.forget_conversation(turn.tenant_id, aad or "")
 
     async def on_conversation_update_activity(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity
@@ -190,9 +188,7 @@ class SlotwiseBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder shi
             return
         try:
             user = await turn.actor()
-            reference = conversation_reference(turn.activity, turn.tenant_id)
-            if user.conversation_reference != reference:
-                await self.deps.users.set_conversation_reference(user.id, reference)
+            await self.deps.people.remember_conversation(user, conversation_reference(turn.activity, turn.tenant_id))
         except UnknownSender:
             return
         except Exception:

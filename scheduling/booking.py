@@ -57,6 +57,7 @@ from scheduling.errors import (
     SlotUnavailable,
 )
 from scheduling.intervals import Interval, subtract
+from scheduling.invitee import InviteeForm, validate_form
 from scheduling.localtime import from_epoch, to_epoch, wall_to_epoch
 from scheduling.ports import (
     Attendee,
@@ -76,6 +77,7 @@ from scheduling.stores import BookingStore, EventTypeStore, UserStore
 
 MAX_QUERY_DAYS = 62
 MAX_REBOOKS = 20  # how often one Teams user may book, cancel and book the same time again
+MAX_CANCEL_REASON = 500
 Actor = Literal["invitee", "host"]
 PUBLIC = Caller.public()
 _MANAGE_TOKEN_CONTEXT = b"slotwise/manage-token/v1\x00"
@@ -163,6 +165,13 @@ def booking_payload(link: EventType, booking: Booking, host: User) -> dict[str, 
         "status": booking.status.value,
         "cancelReason": booking.cancel_reason,
     }
+
+
+def _open(link: EventType) -> EventType:
+    """``link`` when it takes bookings; LinkInactive when it was switched off or (one-time) used."""
+    if not link.active:
+        raise LinkInactive(used=link.single_use)
+    return link
 
 
 VIEW_READ_SPAN = timedelta(days=61)  # what one getSchedule call may cover (Graph: under 62 days)
@@ -304,11 +313,11 @@ class BookingService:
                  pending_timeout: timedelta = timedelta(minutes=10), alternatives: int = 5,
                  alternatives_horizon: timedelta = timedelta(days=14),
                  busy_ttl: timedelta = timedelta(seconds=30)) -> None:
-        self.calendar = calendar
-        self.bookings = bookings
+        self._calendar = calendar  # the ports and stores are the service's own: adapters only call its use cases
+        self._bookings = bookings
+        self._users = users
+        self._event_types = event_types
         self.connections = connections
-        self.users = users
-        self.event_types = event_types
         self.clock = clock
         self._token_secret = token_secret
         self._new_id = new_id
@@ -330,26 +339,64 @@ class BookingService:
 
     async def resolve_link(self, handle: str, slug: str) -> tuple[EventType, User]:
         """The link at /book/{handle}/{slug} and its owner; LinkInactive when switched off or used."""
-        owner = await self.users.get_by_handle(handle)
-        link = await self.event_types.get_by_owner_slug(owner.id, slug) if owner else None
+        owner = await self._users.get_by_handle(handle)
+        link = await self._event_types.get_by_owner_slug(owner.id, slug) if owner else None
         if owner is None or link is None:
             raise NotFound("There is no booking link at this address. Check it with the person who sent it.")
-        if not link.active:
-            raise LinkInactive(used=link.single_use)
+        return _open(link), owner
+
+    async def public_link(self, link_id: str) -> tuple[EventType, User]:
+        """A bookable link by its id, and its host: a link id is public, like the booking page it names (a
+        card carries it), so the same rules as :meth:`resolve_link`. NotFound when it does not exist or its
+        host is gone, LinkInactive when switched off or used."""
+        link = await self._event_types.get(link_id)
+        if link is None:
+            raise NotFound("This booking link no longer exists. Ask the host for a current link.")
+        _open(link)
+        owner = await self._users.get(link.owner_user_id) if link.owner_user_id else None
+        if owner is None:
+            raise NotFound("Team links can't be booked yet." if link.owner_user_id is None
+                           else "This link's host no longer exists.")
         return link, owner
 
     async def link_of(self, booking: Booking) -> EventType:
-        link = await self.event_types.get(booking.event_type_id)
+        link = await self._event_types.get(booking.event_type_id)
         if link is None:
             raise NotFound("This booking's link no longer exists.")
         return link
+
+    async def booking_context(self, booking: Booking) -> tuple[EventType, User]:
+        """The link a booking was made on and the host who organises it (whose calendar holds the event);
+        NotFound when either is gone."""
+        link = await self.link_of(booking)
+        host = await self._users.get(booking.organizer_id)
+        if host is None:
+            raise NotFound("This booking's host no longer exists.")
+        return link, host
+
+    async def link_in_tenant(self, tenant_id: str, link_id: str) -> EventType | None:
+        """A link by id when it belongs to ``tenant_id`` (e.g. to show its questions to the host of a booking
+        made on it); None otherwise."""
+        link = await self._event_types.get(link_id)
+        return link if link is not None and link.tenant_id == tenant_id else None
+
+    async def upcoming(self, host: User, limit: int = 20) -> tuple[list[Booking], dict[str, EventType]]:
+        """The host's bookings that have not ended yet, soonest first, and the links they were made on (by
+        id; links of another tenant are left out)."""
+        bookings = await self._bookings.upcoming_for_host(host.tenant_id, host.id, self.clock.now(), limit=limit)
+        links: dict[str, EventType] = {}
+        for event_type_id in dict.fromkeys(b.event_type_id for b in bookings):
+            link = await self.link_in_tenant(host.tenant_id, event_type_id)
+            if link is not None:
+                links[event_type_id] = link
+        return bookings, links
 
     async def host_of(self, link: EventType, owner: User | None = None) -> User:
         """The link's host, connected; raises HostUnavailable when their calendar can't be used."""
         if link.kind is not LinkKind.SINGLE_HOST or link.owner_user_id is None:
             raise NotFound("Team links can't be booked yet.")
         host = owner if owner is not None and owner.id == link.owner_user_id else \
-            await self.users.get(link.owner_user_id)
+            await self._users.get(link.owner_user_id)
         if host is None:
             raise NotFound("This link's host no longer exists.")
         if host.connection_status is not ConnectionStatus.CONNECTED and self.connections is not None:
@@ -366,7 +413,7 @@ class BookingService:
         When the failure says the host must sign in again, the connection is marked broken and one
         silent reconnect is tried (possible in sandbox mode, or when tokens were renewed elsewhere)."""
         try:
-            return await self.calendar.busy(host.host_calendar(), window)
+            return await self._calendar.busy(host.host_calendar(), window)
         except IntegrationError as exc:
             reconnect = bool(getattr(exc, "reconnect_required", False))
             if reconnect and self.connections is not None:
@@ -375,7 +422,7 @@ class BookingService:
                 again = await self.connections.ensure_connected(broken)
                 if again is not None:
                     try:
-                        return await self.calendar.busy(again.host_calendar(), window)
+                        return await self._calendar.busy(again.host_calendar(), window)
                     except IntegrationError as retry_exc:
                         exc = retry_exc
             if isinstance(exc, HostUnavailable):
@@ -414,8 +461,8 @@ class BookingService:
     async def _booked(self, link: EventType, host: User, window: Interval,
                       exclude: str | None = None) -> list[BookedInterval]:
         widened = Interval(window.start - timedelta(days=8), window.end + timedelta(days=8))
-        found = await self.bookings.host_bookings([host.id], widened, caps_event_type_id=link.id,
-                                                  exclude_booking_id=exclude)
+        found = await self._bookings.host_bookings([host.id], widened, caps_event_type_id=link.id,
+                                                   exclude_booking_id=exclude)
         return list(found.get(host.id, []))
 
     # ------------------------------------------------------------------ slots
@@ -475,37 +522,50 @@ class BookingService:
         token = self._manage_token(booking.manage_token_nonce)
         return token if hmac.compare_digest(hash_token(token), booking.manage_token_hash) else ""
 
-    async def attempt_key(self, link: EventType, caller: Caller, start: datetime, invitee: Invitee,
+    async def attempt_key(self, link: EventType, caller: Caller, start: datetime, form: InviteeForm,
                           duration: int | None = None) -> str:
+        """The idempotency key :meth:`book` derives for a Teams request (which carries no key of its own) for
+        this exact request; ValidationFailed when ``form`` is not valid."""
+        invitee = validate_form(form, link.questions)
+        return await self._attempt_key(link, caller, start, invitee, resolve_duration(link.rules, duration))
+
+    async def _attempt_key(self, link: EventType, caller: Caller, start: datetime, invitee: Invitee,
+                           minutes: int) -> str:
         """An idempotency key for a client that sends none of its own but whose identical retries must book
         once (Teams' Confirm button clicked twice, or an invoke retried by the client): derived from the
         request itself, looked up inside ``caller``'s namespace. When the booking made under it has ended
         (cancelled or released), the next unused variant, so the same person can book the same time again."""
-        minutes = resolve_duration(link.rules, duration)
         base = "attempt-" + request_fingerprint(start, minutes, invitee)[:40]
         key = base
         for n in range(2, MAX_REBOOKS + 2):
-            existing = await self.bookings.get_by_idempotency_key(link.id, caller.scoped_key(key))
+            existing = await self._bookings.get_by_idempotency_key(link.id, caller.scoped_key(key))
             if existing is None or existing.status.holds_time:
                 return key
             key = f"{base}:{n}"
         raise Conflict("You have booked and cancelled this time too often; please pick another time.")
 
-    async def book(self, link: EventType, start: datetime, invitee: Invitee, *, caller: Caller = PUBLIC,
+    async def book(self, link: EventType, start: datetime, form: InviteeForm, *, caller: Caller = PUBLIC,
                    duration: int | None = None, idempotency_key: str | None = None,
                    hold_id: str | None = None) -> BookingOutcome:
-        """Book ``start`` on ``link`` for an already validated ``invitee`` (see scheduling.invitee).
+        """Book ``start`` on ``link`` for the invitee described by ``form``, exactly as the adapter received it:
+        it is validated here, before anything else (ValidationFailed naming every wrong field; see
+        scheduling.invitee), so no caller has to be trusted to have done it.
 
         ``caller`` is who sent the request, as the adapter established it: its idempotency key is looked up
         and stored inside the caller's namespace (see :class:`~scheduling.domain.Caller`), and a booking
-        made from Teams records the invitee's tenant and Entra object id. The outcome carries the manage
-        token for the request that created the booking and for a replay of the same key by the same caller
-        with an identical request; any other request with that key is IdempotencyKeyReused."""
+        made from Teams records the invitee's tenant and Entra object id. A Teams request carries no key of
+        its own: one is derived from the request (:meth:`attempt_key`), so a double-clicked or retried
+        Confirm books once. The outcome carries the manage token for the request that created the booking
+        and for a replay of the same key by the same caller with an identical request; any other request
+        with that key is IdempotencyKeyReused."""
+        invitee = validate_form(form, link.questions)
         minutes = resolve_duration(link.rules, duration)
         fingerprint = request_fingerprint(start, minutes, invitee)
+        if idempotency_key is None and caller.kind == "teams":
+            idempotency_key = await self._attempt_key(link, caller, start, invitee, minutes)
         key = caller.scoped_key(idempotency_key) if idempotency_key is not None else None
         if key is not None:
-            existing = await self.bookings.get_by_idempotency_key(link.id, key)
+            existing = await self._bookings.get_by_idempotency_key(link.id, key)
             if existing is not None:
                 return await self._replay(existing, fingerprint)
         if not link.active:
@@ -540,7 +600,7 @@ class BookingService:
             created_at=now, pending_deadline=now + self.pending_timeout,
         )
         try:
-            stored, created = await self.bookings.reserve(
+            stored, created = await self._bookings.reserve(
                 booking, cap_checks=cap_checks(rules, link.id, start), single_use=link.single_use,
                 hold_id=hold_id)
         except SlotUnavailable as exc:
@@ -585,12 +645,12 @@ class BookingService:
     async def _write_event(self, link: EventType, host: User, booking: Booking, token: str) -> BookingOutcome:
         cal = host.host_calendar()
         try:
-            created = await self.calendar.create_event(cal, self.draft_for(link, host, booking))
+            created = await self._calendar.create_event(cal, self.draft_for(link, host, booking))
         except IntegrationError as exc:
             if exc.write_may_have_happened:
                 # The event may exist: keep the reservation; reconciliation confirms or releases it.
                 return BookingOutcome(booking, token)
-            await self.bookings.release(booking.id, f"calendar refused the event: {exc.message}")
+            await self._bookings.release(booking.id, f"calendar refused the event: {exc.message}")
             raise HostUnavailable(
                 f"{host.display_name}'s calendar refused the booking, so nothing was booked. "
                 "Please try again later.", host_id=host.id) from exc
@@ -599,7 +659,7 @@ class BookingService:
 
     async def _read_back(self, cal: HostCalendar, created: CalendarEvent) -> CalendarEvent:
         try:
-            found = await self.calendar.get_event(cal, created.event_id)
+            found = await self._calendar.get_event(cal, created.event_id)
         except IntegrationError:
             return created
         return found or created
@@ -610,7 +670,7 @@ class BookingService:
                         status=BookingStatus.CONFIRMED)
         outbox = [OutboxItem("booking.created", link.tenant_id, booking_payload(link, draft, host),
                              f"booking.created:{booking.id}")]
-        confirmed = await self.bookings.confirm(
+        confirmed = await self._bookings.confirm(
             booking.id, graph_event_id=event.event_id, ical_uid=event.ical_uid, join_url=event.join_url,
             join_url_missing=missing, outbox=outbox)
         self.forget_busy(booking.host_ids)
@@ -626,24 +686,24 @@ class BookingService:
 
     async def _retire_single_use(self, link: EventType) -> None:
         """A one-time link stops being offered once booked (the store already refuses a second one)."""
-        current = await self.event_types.get(link.id)
+        current = await self._event_types.get(link.id)
         if current is not None and current.active:
             try:
-                await self.event_types.update(replace(current, active=False))
+                await self._event_types.update(replace(current, active=False))
             except Conflict:
                 return  # edited concurrently; the store's single-use check still holds
 
     async def _apply_fallback_location(self, link: EventType, host: User, booking: Booking) -> None:
         assert booking.graph_event_id is not None and link.fallback_location is not None
         try:
-            await self.calendar.set_event_location(host.host_calendar(), booking.graph_event_id,
-                                                   link.fallback_location)
+            await self._calendar.set_event_location(host.host_calendar(), booking.graph_event_id,
+                                                    link.fallback_location)
         except IntegrationError:
             return  # the host is told the Teams link is missing; the location is a nicety
 
     async def cancel_event_quietly(self, host: User, event_id: str, comment: str) -> bool:
         try:
-            await self.calendar.cancel_event(host.host_calendar(), event_id, comment)
+            await self._calendar.cancel_event(host.host_calendar(), event_id, comment)
         except IntegrationError:
             return False
         return True
@@ -651,7 +711,7 @@ class BookingService:
     # ------------------------------------------------------------------ manage: find, reschedule, cancel
 
     async def by_manage_token(self, token: str) -> Booking:
-        booking = await self.bookings.get_by_manage_token_hash(hash_token(token)) if token else None
+        booking = await self._bookings.get_by_manage_token_hash(hash_token(token)) if token else None
         if booking is None:
             raise NotFound("This manage link is not valid. Check that you copied the whole link.")
         return booking
@@ -662,7 +722,7 @@ class BookingService:
         made it from Teams (the stored tenant + object id; never an email, which people can set). Anyone
         else (an invitee who booked on the web included) uses the manage link: NotFound, the same answer as
         for a booking that does not exist."""
-        booking = await self.bookings.get(booking_id)
+        booking = await self._bookings.get(booking_id)
         if booking is not None:
             if user.id in booking.host_ids and booking.tenant_id == user.tenant_id:
                 return booking, "host"
@@ -673,7 +733,7 @@ class BookingService:
         raise NotFound("No such booking, or it isn't yours to change.")
 
     async def for_host(self, host_user_id: str, booking_id: str) -> Booking:
-        booking = await self.bookings.get(booking_id)
+        booking = await self._bookings.get(booking_id)
         if booking is None or host_user_id not in booking.host_ids:
             raise NotFound("No such booking.")
         return booking
@@ -681,10 +741,8 @@ class BookingService:
     async def reschedule(self, booking: Booking, new_start: datetime, actor: Actor) -> Booking:
         if booking.status is not BookingStatus.CONFIRMED:
             raise Conflict("Only a confirmed booking can be moved.")
-        link = await self.event_types.get(booking.event_type_id)
-        if link is None:
-            raise NotFound("This booking's link no longer exists.")
-        host = await self.host_of(link)
+        link, organizer = await self.booking_context(booking)
+        host = await self.host_of(link, organizer)
         rules = link.rules.validate()
         minutes = int((booking.end - booking.start).total_seconds() // 60)
         new_end = new_start + timedelta(minutes=minutes)
@@ -699,48 +757,47 @@ class BookingService:
         moved_view = replace(booking, start=new_start, end=new_end)
         payload = booking_payload(link, moved_view, host) | {
             "previousStart": booking.start.isoformat().replace("+00:00", "Z"), "by": actor}
-        moved = await self.bookings.move(
+        moved = await self._bookings.move(
             booking.id, start=new_start, end=new_end, expected_version=booking.version,
             cap_checks=cap_checks(rules, link.id, new_start),
             outbox=[OutboxItem("booking.rescheduled", link.tenant_id, payload,
                                f"booking.rescheduled:{booking.id}:{booking.version + 1}")])
         await self.sync_calendar(moved)
         self.forget_busy(moved.host_ids)
-        return await self.bookings.get(moved.id) or moved
+        return await self._bookings.get(moved.id) or moved
 
     async def cancel(self, booking: Booking, reason: str, actor: Actor) -> Booking:
+        """Cancel ``booking`` with ``reason`` (trimmed to :data:`MAX_CANCEL_REASON` characters), as ``actor``."""
         if not booking.status.holds_time:
             raise Conflict("This booking is already cancelled.")
-        link = await self.event_types.get(booking.event_type_id)
-        host = await self.users.get(booking.organizer_id)
-        if link is None or host is None:
-            raise NotFound("This booking's link no longer exists.")
+        reason = reason.strip()[:MAX_CANCEL_REASON]
+        link, host = await self.booking_context(booking)
         payload = booking_payload(link, replace(booking, status=BookingStatus.CANCELLED,
                                                 cancel_reason=reason), host) | {"by": actor}
-        cancelled = await self.bookings.cancel(
+        cancelled = await self._bookings.cancel(
             booking.id, reason=reason, expected_version=booking.version,
             outbox=[OutboxItem("booking.cancelled", link.tenant_id, payload, f"booking.cancelled:{booking.id}")])
         await self.sync_calendar(cancelled)
         self.forget_busy(cancelled.host_ids)
-        return await self.bookings.get(cancelled.id) or cancelled
+        return await self._bookings.get(cancelled.id) or cancelled
 
     async def sync_calendar(self, booking: Booking) -> bool:
         """Bring the Outlook event in line with a moved or cancelled booking. False: left for later."""
         if booking.calendar_sync is CalendarSync.IN_SYNC or booking.graph_event_id is None:
             return True
-        link = await self.event_types.get(booking.event_type_id)
-        host = await self.users.get(booking.organizer_id)
-        if link is None or host is None:
+        try:
+            _link, host = await self.booking_context(booking)
+        except NotFound:
             return False
         cal = host.host_calendar()
         try:
             if booking.calendar_sync is CalendarSync.UPDATE_PENDING:
-                await self.calendar.move_event(cal, booking.graph_event_id, booking.start, booking.end,
-                                               host.time_zone)
+                await self._calendar.move_event(cal, booking.graph_event_id, booking.start, booking.end,
+                                                host.time_zone)
             else:
                 reason = booking.cancel_reason or "This meeting was cancelled."
-                await self.calendar.cancel_event(cal, booking.graph_event_id, reason)
+                await self._calendar.cancel_event(cal, booking.graph_event_id, reason)
         except IntegrationError:
             return False
-        await self.bookings.mark_synced(booking.id, booking.version)
+        await self._bookings.mark_synced(booking.id, booking.version)
         return True

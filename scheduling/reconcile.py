@@ -16,8 +16,10 @@ from datetime import timedelta
 
 from scheduling.booking import BookingService
 from scheduling.domain import Booking, BookingStatus
-from scheduling.errors import IntegrationError
+from scheduling.errors import IntegrationError, NotFound
 from scheduling.intervals import Interval
+from scheduling.ports import CalendarPort
+from scheduling.stores import BookingStore, UserStore
 
 
 @dataclass
@@ -30,28 +32,32 @@ class ReconcileReport:
 
 
 class Reconciler:
-    def __init__(self, service: BookingService, *, orphan_lookback: timedelta = timedelta(days=2)) -> None:
+    def __init__(self, service: BookingService, *, bookings: BookingStore, users: UserStore, calendar: CalendarPort,
+                 orphan_lookback: timedelta = timedelta(days=2)) -> None:
         self.service = service
+        self._bookings = bookings
+        self._users = users
+        self._calendar = calendar
         self.orphan_lookback = orphan_lookback
 
     async def run(self) -> ReconcileReport:
         report = ReconcileReport()
         now = self.service.clock.now()
-        for booking in await self.service.bookings.pending_past_deadline(now):
+        for booking in await self._bookings.pending_past_deadline(now):
             await self._settle_pending(booking, report)
-        for booking in await self.service.bookings.out_of_sync():
+        for booking in await self._bookings.out_of_sync():
             (report.synced if await self.service.sync_calendar(booking) else report.deferred).append(booking.id)
-        for booking in await self.service.bookings.released_since(now - self.orphan_lookback):
+        for booking in await self._bookings.released_since(now - self.orphan_lookback):
             await self._cancel_orphans(booking, report)
         return report
 
     async def _tagged_events(self, booking: Booking) -> list[tuple[str, str | None]] | None:
-        host = await self.service.users.get(booking.organizer_id)
+        host = await self._users.get(booking.organizer_id)
         if host is None:
             return []
         window = Interval(booking.start - timedelta(days=1), booking.end + timedelta(days=1))
         try:
-            events = await self.service.calendar.find_booking_events(host.host_calendar(), window)
+            events = await self._calendar.find_booking_events(host.host_calendar(), window)
         except IntegrationError:
             return None
         return [(e.event_id, e.booking_id) for e in events if e.booking_id == booking.id]
@@ -63,16 +69,16 @@ class Reconciler:
             report.deferred.append(booking.id)
             return
         if not found:
-            await svc.bookings.release(booking.id, "no calendar event appeared before the deadline")
+            await self._bookings.release(booking.id, "no calendar event appeared before the deadline")
             report.released.append(booking.id)
             return
-        link = await svc.event_types.get(booking.event_type_id)
-        host = await svc.users.get(booking.organizer_id)
-        if link is None or host is None:
+        try:
+            link, host = await svc.booking_context(booking)
+        except NotFound:
             report.deferred.append(booking.id)
             return
         try:
-            event = await svc.calendar.get_event(host.host_calendar(), found[0][0])
+            event = await self._calendar.get_event(host.host_calendar(), found[0][0])
         except IntegrationError:
             report.deferred.append(booking.id)
             return
@@ -85,7 +91,7 @@ class Reconciler:
 
     async def _cancel_orphans(self, booking: Booking, report: ReconcileReport) -> None:
         found = await self._tagged_events(booking)
-        host = await self.service.users.get(booking.organizer_id)
+        host = await self._users.get(booking.organizer_id)
         if not found or host is None:
             return
         for event_id, _ in found:

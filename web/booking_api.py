@@ -22,7 +22,7 @@ from scheduling.booking import MAX_QUERY_DAYS, BookingOutcome
 from scheduling.domain import Caller
 from scheduling.errors import InvalidQuery, SlotwiseError, ValidationFailed
 from scheduling.intervals import Interval
-from scheduling.invitee import validate_invitee
+from scheduling.invitee import InviteeForm, form_errors
 from scheduling.localtime import from_epoch, wall_to_epoch
 from scheduling.timezones import is_valid_zone, zone
 from web.context import WEB, WebContext
@@ -133,33 +133,22 @@ async def book_json(request: web.Request) -> web.Response:
                        "invalid_request", parameter="Idempotency-Key")
     try:
         link, _owner = await ctx.service.resolve_link(request.match_info["handle"], request.match_info["slug"])
+        form = InviteeForm(name=body.get("name", ""), email=body.get("email", ""),
+                           time_zone=body.get("timeZone", "UTC"), notes=body.get("notes", ""),
+                           answers=body.get("answers") or {})
         errors: dict[str, str] = {}
         try:
             start = parse_instant(body.get("start"))
         except ValidationFailed as exc:
             errors.update(exc.fields)
-        answers = body.get("answers") or {}
-        if not isinstance(answers, dict) or not all(isinstance(v, str) for v in answers.values()):
-            errors["answers"] = "Answers must map question ids to text."
-            answers = {}
-        fields = {name: body.get(name, "") for name in ("name", "email", "notes")}
-        for name, value in fields.items():
-            if not isinstance(value, str):
-                errors[name] = "Must be text."
-        tz_name = body.get("timeZone", "UTC")
-        try:
-            invitee = validate_invitee(str(fields["name"]), str(fields["email"]), str(tz_name),
-                                       str(fields["notes"]), answers, link.questions)
-        except ValidationFailed as exc:
-            errors = {**exc.fields, **errors}
-        if errors:
-            raise ValidationFailed(errors)
         duration = body.get("duration")
         if duration is not None and (isinstance(duration, bool) or not isinstance(duration, int)):
-            raise ValidationFailed({"duration": "Duration must be a whole number of minutes."})
+            errors["duration"] = "Duration must be a whole number of minutes."
+        if errors:  # every problem at once: the core's verdict on the invitee's fields too
+            raise ValidationFailed({**form_errors(form, link.questions), **errors})
         # Public: the key lives in the public namespace, whatever it says; only an identical request sent
-        # with it again gets this booking (and its manage link) back.
-        outcome = await ctx.service.book(link, start, invitee, caller=Caller.public(), duration=duration,
+        # with it again gets this booking (and its manage link) back. The core validates the invitee.
+        outcome = await ctx.service.book(link, start, form, caller=Caller.public(), duration=duration,
                                          idempotency_key=key)
     except SlotwiseError as exc:
         return problem_response(exc)

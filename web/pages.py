@@ -19,12 +19,11 @@ from scheduling.errors import (
     HostUnavailable,
     IdempotencyKeyReused,
     LinkInactive,
-    NotFound,
     SlotUnavailable,
     SlotwiseError,
     ValidationFailed,
 )
-from scheduling.invitee import validate_invitee
+from scheduling.invitee import InviteeForm
 from scheduling.ports import LocationKind
 from scheduling.timezones import is_valid_zone, zone
 from web.booking_api import book_json, local_days_window, parse_instant, slots_json
@@ -192,9 +191,9 @@ async def book_submit(request: web.Request) -> web.StreamResponse:
     key = values.get("idempotency_key")
     try:
         start = parse_instant(values.get("start"))
-        invitee = validate_invitee(values.get("name", ""), values.get("email", ""), values["timeZone"],
-                                   values.get("notes", ""), answers, link.questions)
-        outcome = await ctx.service.book(link, start, invitee, caller=Caller.public(),
+        entered = InviteeForm(values.get("name", ""), values.get("email", ""), values["timeZone"],
+                              values.get("notes", ""), answers)
+        outcome = await ctx.service.book(link, start, entered, caller=Caller.public(),
                                          idempotency_key=key if _usable_key(key) else None)
     except IdempotencyKeyReused:
         return render(ctx, request, "message.html", status=422, heading="Please try again",
@@ -216,10 +215,7 @@ async def book_submit(request: web.Request) -> web.StreamResponse:
 
 async def _managed(ctx: WebContext, token: str) -> tuple[Booking, EventType, User]:
     booking = await ctx.service.by_manage_token(token)
-    link = await ctx.service.link_of(booking)
-    host = await ctx.service.users.get(booking.organizer_id)
-    if host is None:
-        raise NotFound("This booking's host no longer exists.")
+    link, host = await ctx.service.booking_context(booking)
     return booking, link, host
 
 
@@ -270,7 +266,7 @@ async def manage_action(request: web.Request) -> web.StreamResponse:
     try:
         booking, _link, _host = await _managed(ctx, token)
         if action == "cancel":
-            reason = values.get("reason", "").strip()[:500] or "Cancelled by the invitee."
+            reason = values.get("reason", "").strip() or "Cancelled by the invitee."
             await ctx.service.cancel(booking, reason, "invitee")
             notice = "cancelled"
         elif action == "reschedule":

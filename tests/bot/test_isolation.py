@@ -27,7 +27,7 @@ async def _dana_link(bot: Bot) -> tuple[Json, Json]:
 
 
 def _refused(card: Json, message: str) -> None:
-    assert texts(card)[0] == "Something went wrong"
+    assert texts(card)[0] == "I can't do that"
     assert message in texts(card)
 
 

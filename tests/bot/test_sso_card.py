@@ -13,8 +13,7 @@ APP_ID = "11111111-2222-3333-4444-555555555555"
 
 
 def deps(**kw: Any) -> BotDeps:
-    base: dict[str, Any] = {name: None for name in ("booking", "links", "connections", "users", "bookings",
-                                                    "event_types", "outbox", "clock")}
+    base: dict[str, Any] = {name: None for name in ("booking", "links", "connections", "people", "notices", "clock")}
     base.update(base_url="https://slotwise.example.com", app_id=APP_ID)
     base.update(kw)
     return BotDeps(**base)

@@ -17,7 +17,8 @@ from graph.client import GraphClient
 from graph.identity import IdentityConfig, sandbox_identity
 from graph.sandbox.connector import sandbox_sso_token
 from scheduling.booking import BookingService
-from scheduling.domain import ConnectionStatus, EventType, Invitee, User
+from scheduling.domain import ConnectionStatus, EventType, User
+from scheduling.invitee import InviteeForm
 from scheduling.ports import Location
 from scheduling.reconcile import Reconciler
 from scheduling.rules import Availability, BookingWindow, EventRules
@@ -70,8 +71,9 @@ class World:
         return [e for e in self.events() if not e.get("isCancelled") and e.get("transactionId")]
 
 
-def invitee(name: str = "Ivy Invitee", email: str = "ivy@example.org") -> Invitee:
-    return Invitee(name=name, email=email, time_zone="America/New_York")
+def invitee(name: str = "Ivy Invitee", email: str = "ivy@example.org") -> InviteeForm:
+    """What an invitee enters (``BookingService.book`` validates it)."""
+    return InviteeForm(name=name, email=email, time_zone="America/New_York")
 
 
 def rules(**kw: Any) -> EventRules:
@@ -120,8 +122,8 @@ async def booking_world(kind: Kind, *, link_rules: EventRules | None = None, sin
             service = BookingService(calendar=calendar, bookings=repos.bookings, users=repos.users,
                                      event_types=repos.event_types, clock=clock, token_secret=b"s" * 32)
             try:
-                yield World(emu, db, repos, graph, calendar, clock, service, Reconciler(service), host, link,
-                            mailbox_of)
+                reconciler = Reconciler(service, bookings=repos.bookings, users=repos.users, calendar=calendar)
+                yield World(emu, db, repos, graph, calendar, clock, service, reconciler, host, link, mailbox_of)
             finally:
                 await graph.aclose()
                 if identity is not None:

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import text
 
 from scheduling.booking import hash_token
-from scheduling.domain import BookingStatus, Caller, User
+from scheduling.domain import BookingStatus, Caller, Question, User
 from scheduling.errors import IdempotencyKeyReused, NotFound, SlotUnavailable
 from tests.integration.harness import MONDAY_10, TENANT, booking_world, invitee
 
@@ -62,16 +62,17 @@ async def test_public_keys_never_collide_with_teams_or_api_keys_even_when_crafte
 
 async def test_a_replay_with_another_body_is_refused_and_reveals_nothing(kind: str) -> None:
     async with booking_world(kind) as w:
-        first = await w.service.book(w.link, MONDAY_10, invitee(), idempotency_key="client-key")
+        link = await w.repos.event_types.update(replace(w.link, questions=(Question("q", "Anything else?"),)))
+        first = await w.service.book(link, MONDAY_10, invitee(), idempotency_key="client-key")
         for changed in (replace(invitee(), notes="other"), replace(invitee(), name="Ivo Invitee"),
                         replace(invitee(), time_zone="Europe/Paris"), replace(invitee(), answers={"q": "a"}),
                         invitee(email="other@example.org")):
             with pytest.raises(IdempotencyKeyReused) as reused:
-                await w.service.book(w.link, MONDAY_10, changed, idempotency_key="client-key")
+                await w.service.book(link, MONDAY_10, changed, idempotency_key="client-key")
             assert first.manage_token not in str(reused.value.fields) and first.booking.id not in reused.value.message
         with pytest.raises(IdempotencyKeyReused):
-            await w.service.book(w.link, MONDAY_10.replace(hour=11), invitee(), idempotency_key="client-key")
-        same = await w.service.book(w.link, MONDAY_10, invitee(email="IVY@example.org"), idempotency_key="client-key")
+            await w.service.book(link, MONDAY_10.replace(hour=11), invitee(), idempotency_key="client-key")
+        same = await w.service.book(link, MONDAY_10, invitee(email="IVY@example.org"), idempotency_key="client-key")
         assert same.replayed and same.manage_token == first.manage_token  # the address's case is no difference
         assert len(w.events()) == 1
 

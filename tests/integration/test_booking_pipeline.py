@@ -10,8 +10,9 @@ import pytest
 
 from scheduling.booking import hash_token
 from scheduling.domain import BookingStatus, CalendarSync
-from scheduling.errors import Conflict, HostUnavailable, NotFound, SlotUnavailable
+from scheduling.errors import Conflict, HostUnavailable, NotFound, SlotUnavailable, ValidationFailed
 from scheduling.intervals import Interval
+from scheduling.invitee import InviteeForm
 from tests.integration.harness import HOST_UPN, MONDAY_10, NOW, booking_world, invitee, rules
 
 pytestmark = pytest.mark.parametrize("kind", ["sqlite", "postgres"])
@@ -47,6 +48,35 @@ async def test_booking_request_counts_three_graph_calls(kind: str) -> None:
         w.emulator.state.request_log.clear()
         await w.service.book(w.link, MONDAY_10, invitee())
         assert [r.method for r in w.emulator.state.request_log] == ["POST", "POST", "GET"]
+
+
+async def test_a_booking_whose_teams_link_was_dropped_reads_the_event_back_once(kind: str) -> None:
+    """getSchedule, create, one read-back: the adapter does not read back a second time."""
+    async with booking_world(kind) as w:
+        w.emulator.state.get_user(HOST_UPN).drop_online_meetings = True  # type: ignore[union-attr]
+        w.emulator.state.request_log.clear()
+        outcome = await w.service.book(w.link, MONDAY_10, invitee())
+        assert outcome.confirmed and outcome.booking.join_url_missing
+        assert [r.method for r in w.emulator.state.request_log] == ["POST", "POST", "GET"]
+
+
+async def test_book_validates_what_the_invitee_entered_and_writes_nothing_when_it_is_wrong(kind: str) -> None:
+    async with booking_world(kind) as w:
+        w.emulator.state.request_log.clear()
+        wrong = InviteeForm(name=" ", email="not-an-email", time_zone="Nowhere/Land", notes=7,
+                            answers={"unknown": "x"})
+        with pytest.raises(ValidationFailed) as failed:
+            await w.service.book(w.link, MONDAY_10, wrong)
+        assert set(failed.value.fields) == {"name", "email", "timeZone", "notes", "answers.unknown"}
+        with pytest.raises(ValidationFailed) as failed:
+            await w.service.book(w.link, MONDAY_10, InviteeForm(name=["x"], email="ivy@example.org",
+                                                                time_zone="UTC", answers=["a"]))
+        assert failed.value.fields == {"name": "Must be text.", "answers": "Answers must map question ids to text."}
+        assert w.emulator.state.request_log == [] and w.events() == []
+        assert await w.repos.bookings.upcoming_for_host(w.host.tenant_id, w.host.id, NOW) == []
+        made = await w.service.book(w.link, MONDAY_10, InviteeForm(name="  Ivy  ", email=" ivy@example.org ",
+                                                                   time_zone="Asia/Tokyo"))
+        assert (made.booking.invitee.name, made.booking.invitee.email) == ("Ivy", "ivy@example.org")  # cleaned
 
 
 async def test_a_taken_slot_gives_slot_unavailable_with_alternatives(kind: str) -> None:
