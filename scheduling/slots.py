@@ -30,6 +30,13 @@ Exact semantics (every clause is covered by a test):
   ISO week of that date; a date (or week) that has reached its cap offers no slot, so booking any
   offered slot never exceeds a cap.
 
+How it is computed: :func:`slot_frame` lays out what depends only on the rules, ``now``, the query window
+and the duration (bounds, grid phases, local days); :meth:`SlotFrame.allowed` expands one
+:class:`~scheduling.rules.Availability` into working time; :meth:`SlotFrame.runs` subtracts one host's
+blockers (each busy time converted to epoch seconds once) and walks the grid, giving runs of starts. A team
+computation (:mod:`scheduling.team`) shares the frame across members and the working time across members
+with equal hours.
+
 Complexity: O((b + w) log(b + w) + s) for b busy intervals and bookings, w working ranges and s slots.
 """
 
@@ -40,10 +47,11 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from operator import itemgetter
 from zoneinfo import ZoneInfo
 
 from scheduling.errors import InvalidRule
-from scheduling.intervals import Interval, subtract_spans, union_spans
+from scheduling.intervals import Interval, union_spans
 from scheduling.localtime import (
     day_segments,
     days_between,
@@ -107,17 +115,18 @@ def blocking_spans(rules: EventRules, busy: Sequence[BusyInterval], bookings: Se
 
     Each span is widened by ``widen_before`` seconds at its start and ``widen_after`` at its end (the
     new slot's own buffers, so that the meeting alone can be tested against the result). This is the
-    hot loop of slot computation, hence the inlined conversions.
+    hot loop of slot computation: each busy time is converted once, in one pass over the list.
     """
     blocking = rules.blocking_statuses
-    spans: list[tuple[int, int]] = []
-    append = spans.append
     floor, ceil = math.floor, math.ceil
-    for b in busy:
-        if b.status in blocking:
-            s, e = b.start.timestamp(), b.end.timestamp()
-            if s < hi and e > lo and s < e:
-                append((floor(s) - widen_before, ceil(e) + widen_after))
+    stamp = datetime.timestamp
+    if widen_before or widen_after:
+        spans = [(floor(s) - widen_before, ceil(e) + widen_after) for b in busy
+                 if b.status in blocking and (s := stamp(b.start)) < hi and lo < (e := stamp(b.end)) and s < e]
+    else:
+        spans = [(floor(s), ceil(e)) for b in busy
+                 if b.status in blocking and (s := stamp(b.start)) < hi and lo < (e := stamp(b.end)) and s < e]
+    append = spans.append
     for bk in bookings:
         if bk.expires_at is not None and bk.expires_at <= now:
             continue
@@ -130,7 +139,12 @@ def blocking_spans(rules: EventRules, busy: Sequence[BusyInterval], bookings: Se
 def capped_days(rules: EventRules, bookings: Sequence[BookedInterval], now: datetime,
                 tz: ZoneInfo) -> tuple[set[date], set[tuple[int, int]]]:
     """Local dates and ISO weeks (year, week) that have reached their caps."""
-    if rules.daily_cap is None and rules.weekly_cap is None:
+    return _capped(rules.daily_cap, rules.weekly_cap, bookings, now, tz)
+
+
+def _capped(daily_cap: int | None, weekly_cap: int | None, bookings: Sequence[BookedInterval], now: datetime,
+            tz: ZoneInfo) -> tuple[set[date], set[tuple[int, int]]]:
+    if daily_cap is None and weekly_cap is None:
         return set(), set()
     per_day: Counter[date] = Counter()
     for bk in bookings:
@@ -140,9 +154,181 @@ def capped_days(rules: EventRules, bookings: Sequence[BookedInterval], now: date
     for day, n in per_day.items():
         iso = day.isocalendar()
         per_week[(iso.year, iso.week)] += n
-    days = {d for d, n in per_day.items() if rules.daily_cap is not None and n >= rules.daily_cap}
-    weeks = {w for w, n in per_week.items() if rules.weekly_cap is not None and n >= rules.weekly_cap}
+    days = {d for d, n in per_day.items() if daily_cap is not None and n >= daily_cap}
+    weeks = {w for w, n in per_week.items() if weekly_cap is not None and n >= weekly_cap}
     return days, weeks
+
+
+def tighter_cap(a: int | None, b: int | None) -> int | None:
+    """The stricter of two optional caps (None: no cap)."""
+    if a is None:
+        return b
+    return a if b is None else min(a, b)
+
+
+def check_availability(availability: Availability) -> None:
+    """Raise :class:`InvalidRule` for the first problem of a host's own working hours."""
+    problems = availability.problems()
+    if problems:
+        field_name, message = next(iter(problems.items()))
+        raise InvalidRule(field_name, message)
+
+
+#: Runs of starts: ``(first, last)`` grid points of one local day segment, both included; the run's starts
+#: are ``range(first, last + 1, frame.step)``.
+Run = tuple[int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class _LocalDay:
+    day: date
+    week: tuple[int, int]  # ISO (year, week)
+    segments: tuple[tuple[int, int, int], ...]  # (first start, exclusive bound, grid phase), clipped to [lo, hi)
+
+
+@dataclass(frozen=True, slots=True)
+class SlotFrame:
+    """The part of a computation that depends only on the rules, ``now``, the query window and the duration.
+
+    A team computation builds it once and shares it across members (with the working time of each distinct
+    :class:`Availability`, see :meth:`allowed`); a single host's computation is the same code with one host.
+    Built by :func:`slot_frame` (which validates the rules); ``days`` is empty when nothing can be offered.
+    """
+
+    rules: EventRules
+    now: datetime
+    minutes: int
+    length: int  # seconds
+    step: int  # seconds
+    lo: int  # earliest start (epoch seconds)
+    hi: int  # exclusive bound on starts
+    days: tuple[_LocalDay, ...]
+
+    @property
+    def empty(self) -> bool:
+        return not self.days
+
+    def allowed(self, availability: Availability) -> list[tuple[int, int]]:
+        """Working time, shrunk by this slot's own buffers: where a padded meeting's core may sit."""
+        pad_before, pad_after = self.rules.buffer_before * 60, self.rules.buffer_after * 60
+        span_lo, span_hi = self.lo - pad_before, self.hi + self.length + pad_after
+        tz = availability.tz
+        first_day = local_date(span_lo, tz) - timedelta(days=1)
+        last_day = local_date(span_hi, tz) + timedelta(days=1)
+        return [
+            (s + pad_before, e - pad_after)
+            for s, e in working_spans(availability, first_day, last_day)
+            if e - s > pad_before + pad_after
+        ]
+
+    def runs(self, allowed: Sequence[tuple[int, int]], busy: Sequence[BusyInterval] = (),
+             bookings: Sequence[BookedInterval] = (), *, daily_cap: int | None = None,
+             weekly_cap: int | None = None) -> list[Run]:
+        """One host's bookable starts as runs, given the host's :meth:`allowed` time, busy time and bookings.
+
+        ``daily_cap``/``weekly_cap`` apply on top of the rules' own caps (the stricter wins).
+        """
+        if not self.days:
+            return []
+        rules = self.rules
+        length, step = self.length, self.step
+        pad_before, pad_after = rules.buffer_before * 60, rules.buffer_after * 60
+        # Working time minus blockers widened by this slot's buffers: exactly where the meeting itself may sit.
+        blockers = blocking_spans(rules, busy, bookings, self.now, self.lo - pad_before,
+                                  self.hi + length + pad_after, pad_after, pad_before)
+        free = _subtract_sorted(allowed, blockers) if blockers else allowed
+        daily, weekly = tighter_cap(rules.daily_cap, daily_cap), tighter_cap(rules.weekly_cap, weekly_cap)
+        full_days, full_weeks = _capped(daily, weekly, bookings, self.now, rules.availability.tz)
+
+        runs: list[Run] = []
+        append = runs.append
+        n = len(free)
+        i = 0
+        for local in self.days:
+            if local.day in full_days or local.week in full_weeks:
+                continue
+            for seg_lo, seg_hi, phase in local.segments:  # starts in [seg_lo, seg_hi)
+                while i < n and free[i][1] - length < seg_lo:
+                    i += 1
+                j = i
+                seg_last = seg_hi - 1
+                while j < n:
+                    a, b = free[j]
+                    if a >= seg_hi:
+                        break
+                    if a < seg_lo:
+                        a = seg_lo
+                    b -= length  # the last start that fits, inclusive
+                    if b > seg_last:
+                        b = seg_last
+                    if a <= b:
+                        first = a + (phase - a) % step
+                        if first <= b:
+                            append((first, b - (b - first) % step))
+                    j += 1
+        return runs
+
+
+_first = itemgetter(0)
+
+
+def _subtract_sorted(allowed: Sequence[tuple[int, int]], blockers: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """``subtract_spans(allowed, blockers)`` for normalised ``allowed`` and non-empty ``blockers`` (sorted here,
+    in place), merging the blockers on the fly: one sort and one linear pass."""
+    blockers.sort(key=_first)  # by start only: the pass below does not need equal starts in any order
+    out: list[tuple[int, int]] = []
+    append = out.append
+    k, n = 0, len(blockers)
+    reach = -(2**62)  # the furthest end of the blockers consumed so far
+    for s, e in allowed:
+        cur = s if reach <= s else reach
+        while k < n:
+            bs, be = blockers[k]
+            if bs >= e:
+                break
+            k += 1
+            if be > cur:
+                if bs > cur:
+                    append((cur, bs))
+                cur = reach = be
+        if cur < e:
+            append((cur, e))
+    return out
+
+
+def slot_frame(rules: EventRules, *, now: datetime, window: Interval, minutes: int) -> SlotFrame:
+    """Validate ``rules`` and lay out the query's bounds and local days (``minutes``: a resolved duration)."""
+    rules.validate()
+    return _frame(rules, now, window, minutes)
+
+
+def _frame(rules: EventRules, now: datetime, window: Interval, minutes: int) -> SlotFrame:
+    tz = rules.availability.tz
+    length = minutes * 60
+    step = rules.interval * 60
+    bw_start, bw_end = booking_window_bounds(rules.window, now, tz)
+    lo = max(to_epoch_ceil(window.start), to_epoch_ceil(now) + rules.minimum_notice * 60, bw_start)
+    hi = min(to_epoch_ceil(window.end), bw_end - length + 1)  # exclusive bound on starts
+    days: list[_LocalDay] = []
+    if lo < hi:
+        for day in days_between(local_date(lo, tz), local_date(hi - 1, tz)):
+            segments = []
+            for seg in day_segments(day, tz):
+                seg_lo, seg_hi = max(seg.start, lo), min(seg.end, hi)
+                if seg_lo < seg_hi:
+                    segments.append((seg_lo, seg_hi, seg.phase(step)))
+            if segments:
+                iso = day.isocalendar()
+                days.append(_LocalDay(day, (iso.year, iso.week), tuple(segments)))
+    return SlotFrame(rules, now, minutes, length, step, lo, hi, tuple(days))
+
+
+def expand_runs(runs: Sequence[Run], step: int) -> list[int]:
+    """Every start of ``runs``, in order."""
+    starts: list[int] = []
+    for first, last in runs:
+        starts.extend(range(first, last + 1, step))
+    return starts
 
 
 def slot_starts(rules: EventRules, *, now: datetime, window: Interval,
@@ -153,67 +339,19 @@ def slot_starts(rules: EventRules, *, now: datetime, window: Interval,
     ``availability`` replaces the rules' own working hours (a team member's hours); the grid, notice,
     window and caps still follow ``rules`` and its zone.
     """
+    frame, avail = _single_frame(rules, now, window, duration, availability)
+    if frame.empty:
+        return []
+    return expand_runs(frame.runs(frame.allowed(avail), busy, bookings), frame.step)
+
+
+def _single_frame(rules: EventRules, now: datetime, window: Interval, duration: int | None,
+                  availability: Availability | None) -> tuple[SlotFrame, Availability]:
     rules.validate()
     minutes = resolve_duration(rules, duration)
-    avail = availability or rules.availability
     if availability is not None:
-        problems = availability.problems()
-        if problems:
-            field_name, message = next(iter(problems.items()))
-            raise InvalidRule(field_name, message)
-    tz = rules.availability.tz
-    length = minutes * 60
-    step = rules.interval * 60
-    pad_before, pad_after = rules.buffer_before * 60, rules.buffer_after * 60
-
-    bw_start, bw_end = booking_window_bounds(rules.window, now, tz)
-    lo = max(to_epoch_ceil(window.start), to_epoch_ceil(now) + rules.minimum_notice * 60, bw_start)
-    hi = min(to_epoch_ceil(window.end), bw_end - length + 1)  # exclusive bound on starts
-    if lo >= hi:
-        return []
-
-    # Working time, shrunk by this slot's own buffers, minus blockers widened by the same buffers:
-    # what remains is exactly where the meeting itself may sit.
-    span_lo, span_hi = lo - pad_before, hi + length + pad_after
-    first_day = local_date(span_lo, avail.tz) - timedelta(days=1)
-    last_day = local_date(span_hi, avail.tz) + timedelta(days=1)
-    allowed = [
-        (s + pad_before, e - pad_after)
-        for s, e in working_spans(avail, first_day, last_day)
-        if e - s > pad_before + pad_after
-    ]
-    blockers = blocking_spans(rules, busy, bookings, now, span_lo, span_hi, pad_after, pad_before)
-    free = subtract_spans(allowed, blockers) if blockers else allowed
-
-    full_days, full_weeks = capped_days(rules, bookings, now, tz)
-    segments = []
-    for day in days_between(local_date(lo, tz), local_date(hi - 1, tz)):
-        if day in full_days:
-            continue
-        if full_weeks:
-            iso = day.isocalendar()
-            if (iso.year, iso.week) in full_weeks:
-                continue
-        segments.extend(day_segments(day, tz))
-
-    starts: list[int] = []
-    i = 0
-    for seg in segments:
-        seg_lo, seg_hi = max(seg.start, lo), min(seg.end, hi)  # starts in [seg_lo, seg_hi)
-        if seg_lo >= seg_hi:
-            continue
-        phase = seg.phase(step)
-        while i < len(free) and free[i][1] - length < seg_lo:
-            i += 1
-        j = i
-        while j < len(free) and free[j][0] < seg_hi:
-            a = max(free[j][0], seg_lo)
-            b = min(free[j][1] - length, seg_hi - 1)  # inclusive last start
-            if a <= b:
-                first = a + (phase - a) % step
-                starts.extend(range(first, b + 1, step))
-            j += 1
-    return starts
+        check_availability(availability)
+    return _frame(rules, now, window, minutes), availability or rules.availability
 
 
 def compute_slots(rules: EventRules, *, now: datetime, window: Interval,
@@ -221,11 +359,18 @@ def compute_slots(rules: EventRules, *, now: datetime, window: Interval,
                   duration: int | None = None) -> list[Slot]:
     """Every bookable slot for one host whose start lies in ``window`` (sorted, UTC)."""
     minutes = resolve_duration(rules, duration)
-    length = minutes * 60
-    return [
-        Slot(from_epoch(s), from_epoch(s + length))
-        for s in slot_starts(rules, now=now, window=window, busy=busy, bookings=bookings, duration=minutes)
-    ]
+    frame, avail = _single_frame(rules, now, window, minutes, None)
+    if frame.empty:
+        return []
+    slots: list[Slot] = []
+    append = slots.append
+    length, step = timedelta(seconds=frame.length), timedelta(seconds=frame.step)
+    for first, last in frame.runs(frame.allowed(avail), busy, bookings):
+        at = from_epoch(first)
+        for _ in range(first, last + 1, frame.step):
+            append(Slot(at, at + length))
+            at += step
+    return slots
 
 
 def is_bookable(rules: EventRules, start: datetime, *, now: datetime,
