@@ -1,10 +1,10 @@
 """Card actions: ``adaptiveCard/action`` invokes (Action.Execute) and Action.Submit messages, routed by verb.
 
-The edge check (:func:`parse_action`): the verb must be one of ``cards.verbs.ALL_VERBS``, the data must
-hold every key ``VERB_DATA`` requires, and each value must have its documented type (ids and dates
-as strings, ``version`` / ``offset`` / ``duration`` / ``page`` as integers, ``start`` as a UTC instant,
-``tz`` as a known IANA zone). Anything else is a :class:`BadAction`, answered with an error card;
-nothing behind the edge ever sees an unknown verb or malformed data.
+The edge check is :func:`parse_action`: the data is validated into its verb's model (``bot.actions``, one
+model per verb of ``cards.verbs``, discriminated on ``verb``), so an unknown verb, a missing key or a
+malformed value (a date at the end of the calendar, ``true`` for a page number, a zone that doesn't exist)
+is a :class:`BadAction`, answered with the ``request_refused`` card; nothing behind the edge ever sees an
+unknown verb or untyped data.
 
 Execute and its Submit fallback carry the same ``data`` (``cards.verbs``), so both are routed the same
 way; only the way the answer travels differs (a replacing card vs. a new message).
@@ -14,201 +14,183 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from typing import Any
+from datetime import datetime
+from typing import Any, TypeVar
 
 from bot import chat, host, picker
+from bot.actions import (
+    AnyAction,
+    BadAction,
+    BookingCancel,
+    BookingConfirm,
+    BookingMove,
+    BookingReschedule,
+    BookingsUpcoming,
+    LinkCreate,
+    LinkDelete,
+    LinkEdit,
+    LinkPreview,
+    LinkSave,
+    LinksList,
+    LinkView,
+    RunCommand,
+    SlotsDay,
+    SlotsPick,
+    SlotsTimezone,
+    SlotsWeek,
+    parse_data,
+)
 from bot.context import Turn
 from bot.reply import Reply
 from cards import help_card
-from cards.verbs import TIME_ZONE_INPUT, VERB_DATA, Verb, is_verb
+from cards.verbs import Verb
 from scheduling.domain import User
-from scheduling.errors import SlotwiseError
 from scheduling.links import NewLink
-from scheduling.timezones import is_valid_zone
 
-MAX_PAGE = 1000
+__all__ = ["ROUTES", "Action", "BadAction", "card_action_of", "parse_action", "run_action", "submit_action_of"]
 
-
-class BadAction(SlotwiseError):
-    """A card action this version of Slotwise can't run (unknown verb, missing or malformed data)."""
-
-    code = "bad_action"
+A = TypeVar("A")
 
 
 @dataclass(frozen=True, slots=True)
 class Action:
+    """A card action that passed the edge: its verb, its typed data, and the data as sent (card inputs
+    included) for the handlers that read inputs."""
+
     verb: Verb
+    args: AnyAction
     data: Mapping[str, Any]
 
-    def text(self, key: str) -> str:
-        value = self.data.get(key)
-        if not isinstance(value, str) or not value.strip():
-            raise BadAction(f"This button is missing its '{key}'. Please use a newer card, or type **help**.")
-        return value.strip()
-
-    def optional_text(self, key: str) -> str | None:
-        return self.text(key) if self.data.get(key) not in (None, "") else None
-
-    def optional_int(self, key: str, *, minimum: int = 0, maximum: int = 100_000) -> int | None:
-        value = self.data.get(key)
-        if value in (None, ""):
-            return None
-        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-            value = int(value.strip())
-        if not isinstance(value, int) or isinstance(value, bool) or not minimum <= value <= maximum:
-            raise BadAction(f"This button sent an invalid '{key}'.")
-        return value
-
-    def integer(self, key: str, *, minimum: int = 0, maximum: int = 100_000) -> int:
-        value = self.optional_int(key, minimum=minimum, maximum=maximum)
-        if value is None:
-            raise BadAction(f"This button is missing its '{key}'.")
-        return value
-
-    def optional_date(self, key: str) -> date | None:
-        value = self.optional_text(key)
-        if value is None:
-            return None
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            raise BadAction(f"This button sent an invalid date '{key}'.") from None
-
-    def instant(self, key: str = "start") -> datetime:
-        value = self.text(key)
-        try:
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            raise BadAction(f"This button sent an invalid time '{key}'.") from None
-        if parsed.tzinfo is None:
-            raise BadAction(f"This button sent a time without a zone in '{key}'.")
-        return parsed.astimezone(UTC)
-
-    def zone(self, key: str = "tz") -> str:
-        value = self.text(key)
-        if not is_valid_zone(value):
-            raise BadAction(f"'{value}' is not a time zone I know. Pick one from the list.")
-        return value
-
-    def optional_zone(self, key: str = "tz") -> str | None:
-        return self.zone(key) if self.data.get(key) not in (None, "") else None
+    def of(self, kind: type[A]) -> A:
+        """The typed data, as the model ``kind`` its verb has (ROUTES pairs each verb with its handler)."""
+        if not isinstance(self.args, kind):
+            raise BadAction("This button's data doesn't fit its action. Type **help** to start again.")
+        return self.args
 
 
-def parse_action(verb: object, data: object) -> Action:
-    """The edge check; ``verb`` from Action.Execute (or data['verb'] for Action.Submit)."""
-    if not isinstance(data, Mapping):
-        data = {}
-    if not is_verb(verb):
-        raise BadAction("This button isn't supported by this version of Slotwise. Type **help** to see what I "
-                        "can do.")
-    if data.get("verb") not in (None, verb):
-        raise BadAction("This button's data doesn't match its action. Type **help** to start again.")
-    missing = sorted(k for k in VERB_DATA[verb].required if data.get(k) in (None, ""))
-    if missing:
-        raise BadAction(f"This button is missing {', '.join(repr(k) for k in missing)}. Type **help** to start "
-                        "again.")
-    return Action(verb, data)
+def parse_action(verb: object, data: object, now: datetime | None = None) -> Action:
+    """The edge check; ``verb`` from Action.Execute (or data['verb'] for Action.Submit); ``now`` bounds the
+    instants a button may carry (scheduling.reach)."""
+    args = parse_data(verb, data, now)
+    raw: Mapping[str, Any] = data if isinstance(data, Mapping) else {}
+    return Action(args.verb, args, raw)
 
 
-def card_action_of(value: object) -> Action:
+def card_action_of(value: object, now: datetime | None = None) -> Action:
     """The action inside an ``adaptiveCard/action`` invoke value."""
     action = value.get("action") if isinstance(value, Mapping) else None
     if not isinstance(action, Mapping) or action.get("type") != "Action.Execute":
         raise BadAction("This card action isn't supported. Type **help** to see what I can do.")
     data = action.get("data")
-    return parse_action(action.get("verb"), data if isinstance(data, Mapping) else {})
+    return parse_action(action.get("verb"), data if isinstance(data, Mapping) else {}, now)
 
 
-def submit_action_of(value: object) -> Action:
+def submit_action_of(value: object, now: datetime | None = None) -> Action:
     """The action of an Action.Submit (a message whose ``value`` is the button's data plus inputs)."""
     data = value if isinstance(value, Mapping) else {}
-    return parse_action(data.get("verb"), data)
+    return parse_action(data.get("verb"), data, now)
 
 
 # ------------------------------------------------------------------------------------- handlers
 
-async def _picker_zone(turn: Turn, action: Action, host_user: User) -> str:
+async def _picker_zone(turn: Turn, chosen: str | None, host_user: User) -> str:
     """The zone the card was rendered in, unless this is a refresh: then the viewer's own zone."""
-    chosen = action.optional_zone("tz")
     if chosen is None or turn.trigger == "automatic":
         return await turn.viewer_zone(host_user)
     return chosen
 
 
 async def _slots(turn: Turn, action: Action) -> Reply:
-    link, owner = await picker.public_link(turn, action.text("linkId"))
-    if action.verb == "slots.timezone":
-        tz = action.zone(TIME_ZONE_INPUT)
+    args = action.args
+    if not isinstance(args, SlotsWeek | SlotsDay | SlotsTimezone):
+        raise BadAction("This button's data doesn't fit its action. Type **help** to start again.")
+    link, owner = await picker.public_link(turn, args.link_id)
+    if isinstance(args, SlotsTimezone):
+        tz, offset = args.chosen_zone, 0
     else:
-        tz = await _picker_zone(turn, action, owner)
-    view = picker.PickerView(tz=tz, week_start=action.optional_date("weekStart"), day=action.optional_date("day"),
-                             offset=action.optional_int("offset") or 0,
-                             duration=action.optional_int("duration", minimum=1, maximum=1440),
-                             booking_id=action.optional_text("bookingId"))
+        tz, offset = await _picker_zone(turn, args.tz, owner), args.offset or 0
+    view = picker.PickerView(tz=tz, week_start=args.week_start, day=args.day, offset=offset,
+                             duration=args.duration, booking_id=args.booking_id)
     return await picker.picker(turn, link, owner, view)
 
 
 async def _link_create(turn: Turn, action: Action) -> Reply:
-    duration = action.optional_int("duration", minimum=1, maximum=1440) or 30
-    return await host.create_link(turn, NewLink(duration=duration))
+    return await host.create_link(turn, NewLink(duration=action.of(LinkCreate).duration or 30))
 
 
 async def _link_edit(turn: Turn, action: Action) -> Reply:
-    _user, link = await host.own_link(turn, action.text("linkId"))
+    _user, link = await host.own_link(turn, action.of(LinkEdit).link_id)
     return host.edit_reply(link)
 
 
 async def _link_preview(turn: Turn, action: Action) -> Reply:
-    user, link = await host.own_link(turn, action.text("linkId"))
+    user, link = await host.own_link(turn, action.of(LinkPreview).link_id)
     return await picker.picker(turn, link, user, picker.PickerView(tz=await turn.viewer_zone(user)))
 
 
 async def _link_delete(turn: Turn, action: Action) -> Reply:
-    user, link = await host.own_link(turn, action.text("linkId"))
+    user, link = await host.own_link(turn, action.of(LinkDelete).link_id)
     return await host.delete_link(turn, user, link)
 
 
+async def _link_save(turn: Turn, action: Action) -> Reply:
+    args = action.of(LinkSave)
+    return await host.save_link(turn, args.link_id, args.version, action.data)
+
+
 async def _pick(turn: Turn, action: Action) -> Reply:
-    return await picker.pick(turn, action.text("linkId"), action.instant(), action.zone(),
-                             action.optional_int("duration", minimum=1, maximum=1440),
-                             action.optional_text("bookingId"))
+    args = action.of(SlotsPick)
+    return await picker.pick(turn, args.link_id, args.start, args.tz, args.duration, args.booking_id)
 
 
 async def _confirm(turn: Turn, action: Action) -> Reply:
-    return await picker.confirm(turn, action.text("linkId"), action.instant(), action.zone(),
-                                action.optional_int("duration", minimum=1, maximum=1440), action.data)
+    args = action.of(BookingConfirm)
+    return await picker.confirm(turn, args.link_id, args.start, args.tz, args.duration, action.data)
+
+
+async def _reschedule(turn: Turn, action: Action) -> Reply:
+    args = action.of(BookingReschedule)
+    return await picker.reschedule(turn, args.booking_id, args.tz)
+
+
+async def _move(turn: Turn, action: Action) -> Reply:
+    args = action.of(BookingMove)
+    return await picker.move(turn, args.booking_id, args.start, args.tz)
+
+
+async def _cancel(turn: Turn, action: Action) -> Reply:
+    args = action.of(BookingCancel)
+    return await picker.cancel(turn, args.booking_id, args.reason_input_id, action.data)
+
+
+async def _help() -> Reply:
+    return Reply(card=help_card())
 
 
 Handler = Callable[[Turn, Action], Awaitable[Reply]]
 
 ROUTES: Mapping[Verb, Handler] = {
     "link.create": _link_create,
-    "link.view": lambda turn, a: host.show_link(turn, a.text("linkId")),
+    "link.view": lambda turn, a: host.show_link(turn, a.of(LinkView).link_id),
     "link.edit": _link_edit,
-    "link.save": lambda turn, a: host.save_link(turn, a.text("linkId"), a.integer("version", minimum=1,
-                                                                                  maximum=10**9), a.data),
+    "link.save": _link_save,
     "link.preview": _link_preview,
     "link.delete": _link_delete,
-    "links.list": lambda turn, a: host.list_links(turn, a.optional_int("page", maximum=MAX_PAGE) or 0),
+    "links.list": lambda turn, a: host.list_links(turn, a.of(LinksList).page or 0),
     "slots.week": _slots,
     "slots.day": _slots,
     "slots.timezone": _slots,
     "slots.pick": _pick,
     "booking.confirm": _confirm,
-    "booking.reschedule": lambda turn, a: picker.reschedule(turn, a.text("bookingId"), a.optional_zone("tz")),
-    "booking.move": lambda turn, a: picker.move(turn, a.text("bookingId"), a.instant(), a.zone()),
-    "booking.cancel": lambda turn, a: picker.cancel(turn, a.text("bookingId"), a.text("reasonInputId"), a.data),
-    "bookings.upcoming": lambda turn, a: host.upcoming(turn, a.optional_int("page", maximum=MAX_PAGE) or 0),
+    "booking.reschedule": _reschedule,
+    "booking.move": _move,
+    "booking.cancel": _cancel,
+    "bookings.upcoming": lambda turn, a: host.upcoming(turn, a.of(BookingsUpcoming).page or 0),
     "profile.save": lambda turn, a: host.save_profile(turn, a.data),
     "connect": lambda turn, _a: host.connect(turn),
-    "command": lambda turn, a: chat.run_command(turn, a.text("text")),
+    "command": lambda turn, a: chat.run_command(turn, a.of(RunCommand).text),
     "help": lambda _turn, _a: _help(),
 }
-
-
-async def _help() -> Reply:
-    return Reply(card=help_card())
 
 
 async def run_action(turn: Turn, action: Action) -> Reply:

@@ -8,7 +8,8 @@
   ``composeExtension/query`` -> the "searchLinks" search;
   ``signin/tokenExchange`` -> Teams single sign-on (:class:`SsoExchanges`): 200 once connected, else 412
   with a TokenExchangeInvokeResponse so Teams falls back to its sign-in card (teams-facts §1.7), plus the
-  admin-consent card (consent) or a sign-in link with the claims (MFA) in chat; 400 when malformed;
+  admin-consent card (consent) or a sign-in link with the claims (MFA) in chat; 400 when the value is not
+  a token exchange request (bot.invokes);
   ``signin/verifyState`` -> acknowledged (no Bot Framework OAuth connection is used);
   anything else -> 501, as the protocol expects for an invoke a bot does not implement.
 * ``installationUpdate`` (add) and ``conversationUpdate`` adding the bot: the conversation reference is
@@ -40,6 +41,7 @@ from bot import chat, host, private, routing, unfurl
 from bot.context import Turn, UnknownSender, conversation_reference, is_personal, tenant_of
 from bot.deps import BotDeps
 from bot.errors import error_reply
+from bot.invokes import BadInvoke, token_exchange_of
 from bot.reply import Json, Reply, card_action_body, message_activity
 from cards import help_card
 from scheduling.errors import SignInRequired, SlotwiseError
@@ -78,7 +80,7 @@ class SlotwiseBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder shi
     async def _message(self, turn: Turn) -> Reply:
         activity = turn.activity
         if isinstance(activity.value, Mapping) and activity.value:
-            return await routing.run_action(turn, routing.submit_action_of(activity.value))
+            return await routing.run_action(turn, routing.submit_action_of(activity.value, turn.now()))
         if activity.recipient is not None and activity.text:
             # A malformed mention entity is no reason to fail: bot.commands drops <at>...</at> anyway.
             with contextlib.suppress(KeyError, TypeError, re.error):
@@ -111,23 +113,25 @@ class SlotwiseBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder shi
         return InvokeResponse(status=int(HTTPStatus.NOT_IMPLEMENTED))
 
     async def token_exchange(self, turn: Turn) -> InvokeResponse:
-        """``signin/tokenExchange``: connect the sender's calendar with their Teams SSO token."""
+        """``signin/tokenExchange``: connect the sender's calendar with their Teams SSO token (the value is a
+        :class:`~bot.invokes.TokenExchange`; a malformed one, or one without a sender, is answered 400)."""
         value = turn.activity.value
-        value = value if isinstance(value, Mapping) else {}
-        exchange_id, token, connection = value.get("id"), value.get("token"), value.get("connectionName")
-        exchange_id = exchange_id if isinstance(exchange_id, str) else None
-        connection = connection if isinstance(connection, str) else None
         sender = turn.activity.from_property
         aad = sender.aad_object_id if sender is not None else None
         tenant = tenant_of(turn.activity)
-        if not exchange_id or not isinstance(token, str) or not token or not tenant or not aad:
-            return exchange_response(HTTPStatus.BAD_REQUEST, exchange_id, connection,
-                                     "The token exchange request is missing its id, token or sender.")
+        try:
+            request = token_exchange_of(value)
+        except BadInvoke as exc:
+            exchange_id, connection = _echo(value, "id"), _echo(value, "connectionName")
+            return exchange_response(HTTPStatus.BAD_REQUEST, exchange_id, connection, exc.message)
+        if not isinstance(tenant, str) or not tenant or not isinstance(aad, str) or not aad:
+            return exchange_response(HTTPStatus.BAD_REQUEST, request.id, request.connection_name,
+                                     "The token exchange request doesn't say who sent it.")
 
         async def exchange() -> InvokeResponse:
-            return await self._exchange(turn, token, exchange_id, connection)
+            return await self._exchange(turn, request.token, request.id, request.connection_name)
 
-        return await self.sso.once(f"{tenant}/{aad}/{exchange_id}", exchange)
+        return await self.sso.once(f"{tenant}/{aad}/{request.id}", exchange)
 
     async def _exchange(self, turn: Turn, token: str, exchange_id: str, connection: str | None) -> InvokeResponse:
         try:
@@ -156,7 +160,7 @@ class SlotwiseBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder shi
             log.exception("could not send the sign-in help after a failed SSO exchange")
 
     async def _card_action(self, turn: Turn) -> Reply:
-        return await routing.run_action(turn, routing.card_action_of(turn.activity.value))
+        return await routing.run_action(turn, routing.card_action_of(turn.activity.value, turn.now()))
 
     # ------------------------------------------------------------------ installs
 
@@ -193,6 +197,12 @@ class SlotwiseBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder shi
             return
         except Exception:
             log.exception("could not store the conversation reference")
+
+
+def _echo(value: object, key: str) -> str | None:
+    """A text property of a malformed exchange request, to echo in the answer (Teams matches it by id)."""
+    found = value.get(key) if isinstance(value, Mapping) else None
+    return found[:500] if isinstance(found, str) else None
 
 
 def exchange_response(status: HTTPStatus, exchange_id: str | None, connection: str | None,

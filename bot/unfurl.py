@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from bot.context import Turn, UnknownSender, client_zone
+from bot.invokes import BadInvoke, link_query_of
 from bot.reply import ADAPTIVE_CARD, Json
 from cards import slot_picker_unfurl, unfurl_notice, unfurl_preview, unfurl_response
 from cards.format import durations_label
@@ -57,8 +58,13 @@ def booking_target(base_url: str, url: str) -> tuple[str, str] | None:
 
 
 async def query_link(turn: Turn, value: object) -> Json:
-    url = value.get("url") if isinstance(value, Mapping) else None
-    target = booking_target(turn.deps.base_url, url) if isinstance(url, str) else None
+    """The unfurl of the pasted URL (a :class:`~bot.invokes.LinkQuery`); an empty result, so Teams shows the
+    plain link, when the value is malformed or the URL is not one of our booking pages."""
+    try:
+        query = link_query_of(value)
+    except BadInvoke:
+        return empty_result()
+    target = booking_target(turn.deps.base_url, query.url)
     if target is None:
         return empty_result()
     service = turn.deps.booking

@@ -6,6 +6,11 @@ Save -> ``link.save`` arrives with every input value merged into ``data`` -> the
 problem at once keyed by input id; the bot then re-renders ``settings_editor(link, errors, values)``
 with the submitted values so nothing typed is lost, and saves nothing.
 
+There is one parser per field (``parse_title``, ``parse_durations``, ``parse_window_days``...): each only
+reads its input's text into a value; the rules that judge the values are the core's
+(``EventRules.problems()``, ``title_problem``, ``calendar_date_problem``, ``has_control``), run once on
+the whole result, so no rule is written here a second time.
+
 Input ids are stable (they are part of the bot contract) and, wherever a rule has one, equal to the
 key :meth:`EventRules.problems` reports (``durations``, ``weekly_hours.monday``, ...). The exceptions are
 mapped by :func:`problem_input_id`. An error that belongs to no single input is keyed ``FORM_ERROR``.
@@ -22,7 +27,6 @@ Windows names Outlook shows ("W. Europe Standard Time").
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import date
@@ -54,8 +58,10 @@ from cards.format import (
 )
 from scheduling.domain import EventType
 from scheduling.errors import UnknownTimeZone
+from scheduling.invitee import has_control
 from scheduling.links import MAX_TITLE, title_problem
 from scheduling.ports import Location, LocationKind
+from scheduling.reach import calendar_date_problem
 from scheduling.rules import (
     MAX_WINDOW_DAYS,
     MINUTES_PER_DAY,
@@ -268,22 +274,46 @@ def settings_editor(link: EventType, errors: Mapping[str, str] | None = None,
     return card([container(body)], actions, fallback_text="Edit your Slotwise link")
 
 
-# --------------------------------------------------------------------------- parsing
+# --------------------------------------------------------------------------- parsing: one parser per field
+#
+# Each parser reads one input's text (as :func:`current_values` spells it) into its value, or raises
+# ValueError with what to tell the host. Parsers only read; the rules are the core's and are not written
+# here again: ``EventRules.problems()`` (lengths, spacing, notice, window, hours, overrides, caps, zone),
+# ``title_problem``, the calendar a window's dates must lie in (``calendar_date_problem``) and what counts
+# as an unusable character (``has_control``). :func:`parse_settings` runs every parser, then the core's
+# rules on the result, and keys each problem by the input it belongs to.
 
-def _has_control(value: str, *, newlines: bool = False) -> bool:
-    return any(unicodedata.category(ch) in ("Cc", "Cf") and not (newlines and ch in "\n\r\t") and ch != "\u200d"
-               for ch in value)
+
+def parse_title(value: str) -> str:
+    """The title, spaces collapsed (kept as typed otherwise: ``<b>Q&A</b>`` is a title)."""
+    title_value = " ".join(value.split())
+    problem = title_problem(title_value)
+    if problem is None and has_control(title_value):
+        problem = "The title contains characters we can't use."
+    if problem is not None:
+        raise ValueError(problem)
+    return title_value
 
 
-def _optional_minutes(value: str) -> int | None:
+def parse_durations(value: str) -> tuple[int, ...]:
+    """"15, 30 or 60" -> (15, 30, 60); the core judges each length (and repeats)."""
+    pieces = [p.strip() for p in re.split(r"[,;/]|\bor\b", value) if p.strip()]
+    if not pieces:
+        raise ValueError("Give at least one meeting length, like 30.")
+    return tuple(parse_minutes(p) for p in pieces)
+
+
+def parse_optional_minutes(value: str) -> int | None:
+    """A length in minutes, or None for "automatic" / empty (the slot interval)."""
     cleaned = value.strip()
     if not cleaned or cleaned.lower() in ("auto", "automatic", "none"):
         return None
     return parse_minutes(cleaned)
 
 
-def _minutes_or_zero(value: str) -> int:
-    return _optional_minutes(value) or 0
+def parse_minutes_or_zero(value: str) -> int:
+    """A length in minutes, 0 when empty (buffers, minimum notice)."""
+    return parse_optional_minutes(value) or 0
 
 
 def _whole(value: str, what: str) -> int | None:
@@ -297,6 +327,33 @@ def _whole(value: str, what: str) -> int | None:
     if not n.is_integer():
         raise ValueError(f"'{cleaned}' is not a whole number; enter {what}.")
     return int(n)
+
+
+def parse_cap(value: str) -> int | None:
+    """A booking limit, None when empty (no limit); the core judges the number."""
+    return _whole(value, "a number of bookings, or nothing")
+
+
+def parse_window_days(value: str) -> int:
+    """A rolling window's number of days ahead (required); the core judges the number."""
+    days = _whole(value, "a number of days such as 60")
+    if days is None:
+        raise ValueError("Enter how many days ahead people can book, such as 60.")
+    return days
+
+
+def parse_window_date(value: str, what: str) -> date:
+    """One bound of a date-range window (required), in the calendar the core allows for a window."""
+    raw = value.strip()
+    if not raw:
+        raise ValueError(f"Pick the {what} date people can book.")
+    try:
+        day = date.fromisoformat(raw)
+    except ValueError:
+        raise ValueError(f"'{raw}' is not a date like 2027-01-31.") from None
+    if (outside := calendar_date_problem(day)) is not None:
+        raise ValueError(outside)
+    return day
 
 
 _OVERRIDE_LINE = re.compile(r"^(\d{4}-\d{1,2}-\d{1,2})\s*[:=]?\s*(.*)$")
@@ -332,7 +389,8 @@ def parse_overrides(text_value: str) -> dict[date, DayRanges]:
     return out
 
 
-def _zone_name(value: str) -> str:
+def parse_zone(value: str) -> str:
+    """An IANA zone name, or a Windows one as Outlook shows it ("W. Europe Standard Time") mapped to IANA."""
     cleaned = value.strip()
     try:
         zone(cleaned)
@@ -343,6 +401,53 @@ def _zone_name(value: str) -> str:
         return windows_to_iana(cleaned)
     except UnknownTimeZone:
         raise ValueError(UnknownTimeZone(cleaned or "(empty)").message) from None
+
+
+_STATUS_BY_NAME: Final = {s.value.lower(): s for s in CHOOSABLE_STATUSES}
+
+
+def parse_statuses(value: str) -> frozenset[BusyStatus]:
+    """The statuses that make the host unavailable ("busy,oof"); at least one (the form's safeguard: none
+    would let people book over anything in the calendar)."""
+    picked = [p.strip() for p in value.split(",") if p.strip()]
+    unknown = [p for p in picked if p.lower() not in _STATUS_BY_NAME]
+    if unknown:
+        raise ValueError(f"Unknown status '{unknown[0]}'; choose from the list.")
+    if not picked:
+        raise ValueError("Choose at least one status (usually Busy); otherwise people could book over anything "
+                         "in your calendar.")
+    return frozenset(_STATUS_BY_NAME[p.lower()] for p in picked)
+
+
+def parse_location_kind(value: str) -> LocationKind:
+    kinds = {k.value: k for k in LocationKind}
+    kind = kinds.get(value.strip())
+    if kind is None:
+        raise ValueError("Choose where the meeting happens.")
+    return kind
+
+
+def parse_location_text(value: str, kind: LocationKind) -> str:
+    """The address, phone number or details ("" for Teams, which needs none)."""
+    details = " ".join(value.split())
+    if kind is LocationKind.TEAMS:
+        return ""
+    if not details:
+        raise ValueError({LocationKind.IN_PERSON: "Give the address people should come to.",
+                          LocationKind.PHONE: "Give the phone number (or say who calls whom)."}.get(
+                              kind, "Describe where the meeting happens."))
+    if len(details) > LOCATION_MAX:
+        raise ValueError(f"Keep this under {LOCATION_MAX} characters.")
+    if has_control(details):
+        raise ValueError("This contains characters we can't use.")
+    return details
+
+
+def parse_flag(value: str) -> bool:
+    raw = value.strip().lower()
+    if raw not in ("true", "false"):
+        raise ValueError("Switch this on or off.")
+    return raw == "true"
 
 
 def problem_input_id(key: str, window_kind: str) -> str:
@@ -356,157 +461,89 @@ def problem_input_id(key: str, window_kind: str) -> str:
     return FORM_ERROR
 
 
+class _Form:
+    """The submitted values (merged over the link's own) and every problem found in them so far."""
+
+    def __init__(self, values: dict[str, str]) -> None:
+        self.values = values
+        self.errors: dict[str, str] = {}
+
+    def read(self, input_id: str, parse: Callable[[str], T], fallback: T) -> T:
+        """``parse`` of the input's text, or ``fallback`` (the link's current value) with the problem noted:
+        the other fields are still read and judged, so every problem is reported at once."""
+        try:
+            return parse(self.values[input_id])
+        except ValueError as exc:
+            self.errors[input_id] = str(exc)
+            return fallback
+
+    def window(self) -> BookingWindow | None:
+        """The booking window from its inputs; None (problems noted) when they can't be read."""
+        kind = self.values[WINDOW_KIND].strip().lower()
+        if kind == ROLLING:
+            days = self.read(WINDOW_DAYS, parse_window_days, None)
+            return None if days is None else BookingWindow(rolling_days=days)
+        if kind == DATE_RANGE:
+            first = self.read(WINDOW_START, partial(parse_window_date, what="first"), None)
+            last = self.read(WINDOW_END, partial(parse_window_date, what="last"), None)
+            return None if first is None or last is None else BookingWindow.fixed(first, last)
+        self.errors[WINDOW_KIND] = "Choose a rolling number of days or a date range."
+        return None
+
+    def location(self, current: Location) -> Location:
+        kind = self.read(LOCATION_KIND, parse_location_kind, None)
+        if kind is None:
+            return current
+        details = self.read(LOCATION_TEXT, partial(parse_location_text, kind=kind), None)
+        return current if details is None else Location(kind, details)
+
+    def judge(self, rules: EventRules, window_read: bool) -> None:
+        """The core's verdict on the rules, each problem under its input (one the parsers already reported
+        for that input is kept: it says what was wrong with the text itself)."""
+        kind = self.values[WINDOW_KIND].strip().lower()
+        override_problems: list[str] = []
+        for key, message in rules.problems().items():
+            if key == "booking_window" and not window_read:
+                continue
+            if key.startswith("date_overrides."):
+                override_problems.append(f"{key.split('.', 1)[1]}: {message}")
+                continue
+            self.errors.setdefault(problem_input_id(key, kind), message)
+        if override_problems:
+            self.errors.setdefault(DATE_OVERRIDES, " ".join(sorted(override_problems)))
+
+
 def parse_settings(values: Mapping[str, object], current: EventType) -> tuple[EventType | None, dict[str, str]]:
     """Submitted settings -> (the edited link, {}) or (None, every problem keyed by input id).
 
     Pure: nothing is saved here, and nothing should be saved unless the returned link is not None.
     Fields the form does not edit (questions, description, kind, slug, version...) are kept as they are.
     """
-    v = _merged(current, values)
-    errors: dict[str, str] = {}
+    form = _Form(_merged(current, values))
     r = current.rules
-
-    def attempt(input_id: str, parse: Callable[[], T], fallback: T) -> T:
-        try:
-            return parse()
-        except ValueError as exc:
-            errors[input_id] = str(exc)
-            return fallback
-
-    # title
-    title_value = " ".join(v[TITLE].split())
-    if (title_error := title_problem(title_value)) is not None:
-        errors[TITLE] = title_error
-    elif _has_control(title_value):
-        errors[TITLE] = "The title contains characters we can't use."
-
-    def durations() -> tuple[int, ...]:
-        pieces = [p.strip() for p in re.split(r"[,;/]|\bor\b", v[DURATIONS]) if p.strip()]
-        if not pieces:
-            raise ValueError("Give at least one meeting length, like 30.")
-        return tuple(parse_minutes(p) for p in pieces)
-
-    duration_values = attempt(DURATIONS, durations, r.durations)
-    interval = attempt(SLOT_INTERVAL, partial(_optional_minutes, v[SLOT_INTERVAL]), r.slot_interval)
-    before = attempt(BUFFER_BEFORE, partial(_minutes_or_zero, v[BUFFER_BEFORE]), r.buffer_before)
-    after = attempt(BUFFER_AFTER, partial(_minutes_or_zero, v[BUFFER_AFTER]), r.buffer_after)
-    notice = attempt(MINIMUM_NOTICE, partial(_minutes_or_zero, v[MINIMUM_NOTICE]), r.minimum_notice)
-
-    # booking window
-    kind = v[WINDOW_KIND].strip().lower()
-    window = r.window
-    window_failed = False
-    if kind == ROLLING:
-        days = attempt(WINDOW_DAYS, lambda: _whole(v[WINDOW_DAYS], "a number of days such as 60"), None)
-        if WINDOW_DAYS in errors:
-            window_failed = True
-        elif days is None:
-            errors[WINDOW_DAYS] = "Enter how many days ahead people can book, such as 60."
-            window_failed = True
-        else:
-            window = BookingWindow(rolling_days=days)
-    elif kind == DATE_RANGE:
-        bounds: list[date | None] = []
-        for input_id in (WINDOW_START, WINDOW_END):
-            raw = v[input_id].strip()
-            try:
-                bounds.append(date.fromisoformat(raw) if raw else None)
-            except ValueError:
-                errors[input_id] = f"'{raw}' is not a date like 2027-01-31."
-                bounds.append(None)
-                window_failed = True
-        if not window_failed:
-            if bounds[0] is None:
-                errors[WINDOW_START] = "Pick the first date people can book."
-                window_failed = True
-            if bounds[1] is None:
-                errors[WINDOW_END] = "Pick the last date people can book."
-                window_failed = True
-        if not window_failed:
-            window = BookingWindow(rolling_days=None, start_date=bounds[0], end_date=bounds[1])
-    else:
-        errors[WINDOW_KIND] = "Choose a rolling number of days or a date range."
-        window_failed = True
-
-    # hours
-    weekly = tuple(attempt(input_id, partial(parse_day_ranges, v[input_id]), r.availability.weekly[day])
-                   for day, input_id in enumerate(WEEKLY_HOURS))
-    overrides = attempt(DATE_OVERRIDES, lambda: parse_overrides(v[DATE_OVERRIDES]), dict(r.availability.overrides))
-    tz_name = attempt(TIME_ZONE, lambda: _zone_name(v[TIME_ZONE]), r.time_zone)
-
-    # caps
-    daily = attempt(DAILY_CAP, lambda: _whole(v[DAILY_CAP], "a number of bookings, or nothing"), r.daily_cap)
-    weekly_cap = attempt(WEEKLY_CAP, lambda: _whole(v[WEEKLY_CAP], "a number of bookings, or nothing"),
-                         r.weekly_cap)
-
-    # blocking statuses
-    known = {s.value.lower(): s for s in CHOOSABLE_STATUSES}
-    picked = [p.strip() for p in v[BLOCKING_STATUSES].split(",") if p.strip()]
-    unknown = [p for p in picked if p.lower() not in known]
-    blocking = r.blocking_statuses
-    if unknown:
-        errors[BLOCKING_STATUSES] = f"Unknown status '{unknown[0]}'; choose from the list."
-    elif not picked:
-        errors[BLOCKING_STATUSES] = ("Choose at least one status (usually Busy); otherwise people could book over "
-                                     "anything in your calendar.")
-    else:
-        blocking = frozenset(known[p.lower()] for p in picked)
-
-    # location
-    location = current.location
-    kinds = {k.value: k for k in LocationKind}
-    location_kind = kinds.get(v[LOCATION_KIND].strip())
-    location_text = " ".join(v[LOCATION_TEXT].split())
-    if location_kind is None:
-        errors[LOCATION_KIND] = "Choose where the meeting happens."
-    elif location_kind is not LocationKind.TEAMS and not location_text:
-        errors[LOCATION_TEXT] = {
-            LocationKind.IN_PERSON: "Give the address people should come to.",
-            LocationKind.PHONE: "Give the phone number (or say who calls whom).",
-        }.get(location_kind, "Describe where the meeting happens.")
-    elif len(location_text) > LOCATION_MAX:
-        errors[LOCATION_TEXT] = f"Keep this under {LOCATION_MAX} characters."
-    elif _has_control(location_text):
-        errors[LOCATION_TEXT] = "This contains characters we can't use."
-    else:
-        location = Location(location_kind, "" if location_kind is LocationKind.TEAMS else location_text)
-
-    # toggles
-    flags: dict[str, bool] = {}
-    for input_id, now in ((SINGLE_USE, current.single_use), (ACTIVE, current.active)):
-        raw = v[input_id].strip().lower()
-        if raw not in ("true", "false"):
-            errors[input_id] = "Switch this on or off."
-            flags[input_id] = now
-        else:
-            flags[input_id] = raw == "true"
-
+    title_value = form.read(TITLE, parse_title, current.title)
+    window = form.window()
     rules = EventRules(
-        durations=duration_values,
-        availability=Availability(tz_name, weekly, overrides),  # type: ignore[arg-type]
-        slot_interval=interval,
-        buffer_before=before,
-        buffer_after=after,
-        minimum_notice=notice,
-        window=window,
-        daily_cap=daily,
-        weekly_cap=weekly_cap,
-        blocking_statuses=blocking,
+        durations=form.read(DURATIONS, parse_durations, r.durations),
+        availability=Availability(
+            form.read(TIME_ZONE, parse_zone, r.time_zone),
+            tuple(form.read(input_id, parse_day_ranges, r.availability.weekly[day])  # type: ignore[arg-type]
+                  for day, input_id in enumerate(WEEKLY_HOURS)),
+            form.read(DATE_OVERRIDES, parse_overrides, dict(r.availability.overrides))),
+        slot_interval=form.read(SLOT_INTERVAL, parse_optional_minutes, r.slot_interval),
+        buffer_before=form.read(BUFFER_BEFORE, parse_minutes_or_zero, r.buffer_before),
+        buffer_after=form.read(BUFFER_AFTER, parse_minutes_or_zero, r.buffer_after),
+        minimum_notice=form.read(MINIMUM_NOTICE, parse_minutes_or_zero, r.minimum_notice),
+        window=window or r.window,
+        daily_cap=form.read(DAILY_CAP, parse_cap, r.daily_cap),
+        weekly_cap=form.read(WEEKLY_CAP, parse_cap, r.weekly_cap),
+        blocking_statuses=form.read(BLOCKING_STATUSES, parse_statuses, r.blocking_statuses),
     )
-    override_problems: list[str] = []
-    for key, message in rules.problems().items():
-        if key == "booking_window" and window_failed:
-            continue
-        if key.startswith("date_overrides."):
-            override_problems.append(f"{key.split('.', 1)[1]}: {message}")
-            continue
-        errors.setdefault(problem_input_id(key, kind), message)
-    if override_problems and DATE_OVERRIDES not in errors:
-        errors[DATE_OVERRIDES] = " ".join(sorted(override_problems))
-
-    if errors:
-        return None, errors
-    edited = replace(current, title=title_value, rules=rules, location=location,
-                     single_use=flags[SINGLE_USE], active=flags[ACTIVE])
-    return edited, {}
-
+    location = form.location(current.location)
+    single_use = form.read(SINGLE_USE, parse_flag, current.single_use)
+    active = form.read(ACTIVE, parse_flag, current.active)
+    form.judge(rules, window_read=window is not None)
+    if form.errors:
+        return None, form.errors
+    return replace(current, title=title_value, rules=rules, location=location, single_use=single_use,
+                   active=active), {}

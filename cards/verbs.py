@@ -5,7 +5,9 @@ Each ``Action.Execute`` a card builds has ``verb`` set to a :data:`Verb` and ``d
 values into ``data`` before the ``adaptiveCard/action`` invoke reaches the bot. Every Execute also has
 an ``Action.Submit`` fallback with the identical ``data`` (teams-facts §1.5), so a client without
 Universal Actions posts a ``message`` whose ``value`` carries ``verb`` too: the bot routes both the
-same way, and rejects anything for which :func:`is_verb` is false.
+same way, and rejects anything for which :func:`is_verb` is false. Its edge (``bot.actions``) holds the typed
+form of this contract: one model per verb, discriminated on ``verb``, with exactly the keys below (a test
+keeps the two equal).
 
 Data carries ids, never secrets (a manage token only ever travels inside an ``Action.OpenUrl``).
 Ids are not capabilities: a card can be forwarded or seen by everyone in a group chat, so the bot

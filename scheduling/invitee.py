@@ -28,7 +28,10 @@ _EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9
                     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.[A-Za-z]{2,63}$")
 
 
-def _has_control(text: str, allow_newlines: bool) -> bool:
+def has_control(text: str, allow_newlines: bool = False) -> bool:
+    """Whether ``text`` holds a control or format character (bidi overrides, NUL...) other than the zero-width
+    joiner of emoji sequences; tabs and line breaks count only when ``allow_newlines`` is False. Typed text
+    (an invitee's, a host's) with one is refused, never silently stripped."""
     for ch in text:
         if allow_newlines and ch in "\n\r\t":
             continue
@@ -62,7 +65,7 @@ def _name_problem(name: str) -> str | None:
         return "Please enter your name."
     if len(name) > MAX_NAME:
         return f"Please keep your name under {MAX_NAME} characters."
-    if _has_control(name, allow_newlines=False):
+    if has_control(name, allow_newlines=False):
         return "Your name contains characters we can't use."
     return None
 
@@ -78,7 +81,7 @@ def _email_problem(email: str) -> str | None:
 def _notes_problem(notes: str) -> str | None:
     if len(notes) > MAX_NOTES:
         return f"Please keep notes under {MAX_NOTES} characters."
-    if _has_control(notes, allow_newlines=True):
+    if has_control(notes, allow_newlines=True):
         return "Your notes contain characters we can't use."
     return None
 
@@ -120,7 +123,7 @@ def _check(form: InviteeForm, questions: Sequence[Question]) -> tuple[Invitee, d
             errors[field] = f"Please answer '{q.label}'."
         elif len(value) > q.max_length:
             errors[field] = f"Please keep this answer under {q.max_length} characters."
-        elif _has_control(value, allow_newlines=q.multiline):
+        elif has_control(value, allow_newlines=q.multiline):
             errors[field] = "This answer contains characters we can't use."
         elif value:
             cleaned[q.id] = value

@@ -20,6 +20,7 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from scheduling.errors import InvalidRule, UnknownTimeZone
+from scheduling.reach import calendar_date_problem
 from scheduling.timezones import zone
 
 MINUTES_PER_DAY = 1440
@@ -177,6 +178,9 @@ class BookingWindow:
             return {}
         if self.start_date is None or self.end_date is None:
             return {"booking_window": "A date-range window needs both a first and a last date."}
+        for day in (self.start_date, self.end_date):
+            if (outside := calendar_date_problem(day)) is not None:
+                return {"booking_window": f"{day.isoformat()} can't be part of a booking window. {outside}"}
         if self.end_date < self.start_date:
             return {"booking_window": "The window's last date is before its first date."}
         if (self.end_date - self.start_date).days + 1 > MAX_WINDOW_DAYS:

@@ -26,6 +26,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from scheduling.errors import SignInRequired, SlotwiseError, WrongAccount
 from web.context import WEB, WebContext
 from web.pages import message_page, render
+from web.wire import WireRefusal, read_form
 
 FLOW_COOKIE = "sw_signin"
 FLOW_MAX_AGE = 900
@@ -60,8 +61,10 @@ async def auth_callback(request: web.Request) -> web.StreamResponse:
         raise web.HTTPNotFound()
     params: dict[str, str] = dict(request.query)
     if request.method == "POST":
-        form = await request.post()
-        params.update({k: v for k, v in form.items() if isinstance(v, str)})
+        try:
+            params.update(await read_form(request))  # Microsoft's form_post; anything unreadable is a clear 4xx
+        except WireRefusal as exc:
+            return render(ctx, request, "message.html", status=exc.status, heading=exc.title, message=exc.detail)
     state = params.get("state", "")
     flow = _read_flow(ctx, request)
     if flow is None:

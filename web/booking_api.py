@@ -1,57 +1,44 @@
 """JSON endpoints of a booking link (used by the page's scripts and by other programs; they become
-part of the public API v1):
+part of the public API v1, with the models of :mod:`web.models`):
 
 * ``GET /book/{handle}/{slug}/slots?start=YYYY-MM-DD&end=YYYY-MM-DD&timeZone=IANA`` — slots whose start
-  falls on those dates (inclusive) in ``timeZone``, as sorted UTC instants;
-* ``POST /book/{handle}/{slug}`` with a JSON body — book; ``Idempotency-Key`` makes retries safe (an
-  identical request with the same key gets the same booking and manage link; any other request with it
-  is 422).
+  falls on those dates (inclusive) in ``timeZone``, as sorted UTC instants (:class:`SlotsQuery` in,
+  :class:`SlotsResponse` out);
+* ``POST /book/{handle}/{slug}`` with a JSON body (:class:`BookingRequest`) — book; ``Idempotency-Key``
+  makes retries safe (an identical request with the same key gets the same booking and manage link; any
+  other request with it is 422). Answered with a :class:`BookingResponse`.
+
+What is read is checked at the edge (:mod:`web.wire`): a body that is not a JSON object, has a key twice,
+nests too deep or comes with another media type is refused before anything else; every date and instant
+must lie within the reach of :mod:`scheduling.reach` (400/422 naming it). Every refusal is problem details.
 
 Slot reads are rate-limited per client (429 with ``Retry-After``), like booking attempts.
 """
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
+from pydantic import ValidationError
 
-from scheduling.booking import MAX_QUERY_DAYS, BookingOutcome
-from scheduling.domain import Caller
-from scheduling.errors import InvalidQuery, SlotwiseError, ValidationFailed
+from scheduling.booking import BookingOutcome
+from scheduling.domain import Caller, EventType
+from scheduling.errors import InvalidRule, SlotwiseError, ValidationFailed
 from scheduling.intervals import Interval
 from scheduling.invitee import InviteeForm, form_errors
 from scheduling.localtime import from_epoch, wall_to_epoch
-from scheduling.timezones import is_valid_zone, zone
+from scheduling.reach import bounded_window, check_date
+from scheduling.slots import resolve_duration
+from scheduling.timezones import zone
 from web.context import WEB, WebContext
-from web.problems import problem, problem_response
-from web.views import iso_z
+from web.models import BookingRequest, BookingResponse, SlotOut, SlotsQuery, SlotsResponse
+from web.problems import problem, problem_response, wire_problem
+from web.wire import WireRefusal, field_errors, parse_query, read_json
 
 MAX_BODY = 64 * 1024
-
-
-def parse_date(value: str | None, parameter: str) -> date:
-    if not value:
-        raise InvalidQuery(parameter, f"'{parameter}' is required, as a date like 2026-12-01.")
-    try:
-        return date.fromisoformat(value)
-    except ValueError as exc:
-        raise InvalidQuery(parameter, f"'{value}' is not a date like 2026-12-01.") from exc
-
-
-def parse_instant(value: Any, parameter: str = "start") -> datetime:
-    """A UTC instant such as '2026-12-01T14:00:00Z' (an explicit offset is accepted too)."""
-    if not isinstance(value, str) or not value:
-        raise ValidationFailed({parameter: "Give the start as a UTC time like 2026-12-01T14:00:00Z."})
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError as exc:
-        raise ValidationFailed({parameter: f"'{value}' is not a time like 2026-12-01T14:00:00Z."}) from exc
-    if parsed.tzinfo is None:
-        raise ValidationFailed({parameter: "Include the time zone: end the time with Z for UTC."})
-    return parsed.astimezone(UTC)
+MAX_IDEMPOTENCY_KEY = 200
 
 
 def local_days_window(first: date, last: date, tz_name: str) -> Interval:
@@ -71,47 +58,53 @@ async def slots_json(request: web.Request) -> web.Response:
         return too_many_problem("Too many slot requests", "Please wait a little before asking for more times.",
                                 wait)
     try:
-        tz_name = request.query.get("timeZone", "UTC")
-        if not is_valid_zone(tz_name):
-            raise InvalidQuery("timeZone", f"'{tz_name}' is not an IANA time zone such as Europe/London.")
-        first = parse_date(request.query.get("start"), "start")
-        last = parse_date(request.query.get("end"), "end")
-        if last < first:
-            raise InvalidQuery("end", "'end' is before 'start'.")
-        if (last - first).days + 1 > MAX_QUERY_DAYS:
-            raise InvalidQuery("end", f"Ask for at most {MAX_QUERY_DAYS} days at a time.")
-        duration = _optional_int(request.query.get("duration"), "duration")
+        query = parse_query(SlotsQuery, request.query)
+        now = ctx.clock.now()
+        today = now.astimezone(zone(query.time_zone)).date()
+        check_date(query.start, today, "start")
+        check_date(query.end, today, "end")
+        window = bounded_window(local_days_window(query.start, query.end, query.time_zone), now)
 
         async def read() -> bytes:
             link, owner = await ctx.service.resolve_link(handle, slug)
-            slots = await ctx.service.slots(link, local_days_window(first, last, tz_name), duration, owner)
-            return json.dumps({
-                "timeZone": tz_name,
-                "duration": duration or link.rules.duration,
-                "slots": [{"start": iso_z(s.start), "end": iso_z(s.end)} for s in slots],
-            }).encode()
+            slots = await ctx.service.slots(link, window, query.duration, owner)
+            answer = SlotsResponse(time_zone=query.time_zone, duration=query.duration or link.rules.duration,
+                                   slots=[SlotOut(start=s.start, end=s.end) for s in slots])
+            return answer.model_dump_json(by_alias=True).encode()
 
-        body = await ctx.reads.run(("slots", handle, slug, first, last, tz_name, duration), read)
+        key = ("slots", handle, slug, query.start, query.end, query.time_zone, query.duration)
+        body = await ctx.reads.run(key, read)
     except SlotwiseError as exc:
         return problem_response(exc)
     return web.Response(body=body, content_type="application/json")
 
 
-def _optional_int(value: Any, parameter: str) -> int | None:
-    if value is None or value == "":
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError) as exc:
-        raise InvalidQuery(parameter, f"'{parameter}' must be a whole number of minutes.") from exc
-
-
-def outcome_json(ctx: WebContext, outcome: BookingOutcome) -> dict[str, Any]:
+def booking_response(ctx: WebContext, outcome: BookingOutcome) -> BookingResponse:
     b = outcome.booking
-    return {
-        "id": b.id, "status": b.status.value, "start": iso_z(b.start), "end": iso_z(b.end),
-        "joinUrl": b.join_url, "manageUrl": ctx.manage_url(outcome.manage_token) if outcome.manage_token else None,
-    }
+    return BookingResponse(id=b.id, status=b.status, start=b.start, end=b.end, join_url=b.join_url,
+                           manage_url=ctx.manage_url(outcome.manage_token) if outcome.manage_token else None)
+
+
+def _as_sent(body: dict[str, Any]) -> InviteeForm:
+    """The invitee's fields exactly as the body has them (the core judges them, whatever their type)."""
+    return InviteeForm(name=body.get("name", ""), email=body.get("email", ""), time_zone=body.get("timeZone", "UTC"),
+                       notes=body.get("notes", ""), answers=body.get("answers"))
+
+
+def booking_request(body: dict[str, Any], link: EventType, now: datetime) -> tuple[BookingRequest, int | None]:
+    """The request and the meeting length it asks for; ValidationFailed naming every wrong field at once (the
+    model's verdict on the request's shape, the core's on the invitee's fields, the link's lengths for ``end``)."""
+    try:
+        wanted = BookingRequest.model_validate(body, context={"now": now})
+    except ValidationError as exc:
+        raise ValidationFailed({**field_errors(exc), **form_errors(_as_sent(body), link.questions)}) from None
+    length = wanted.length()
+    if wanted.end is not None and wanted.duration is None:
+        try:
+            resolve_duration(link.rules, length)
+        except InvalidRule as exc:  # the link's rule, said about the field that asked for the length
+            raise ValidationFailed({**form_errors(wanted.invitee(), link.questions), "end": exc.message}) from None
+    return wanted, length
 
 
 async def book_json(request: web.Request) -> web.Response:
@@ -119,38 +112,24 @@ async def book_json(request: web.Request) -> web.Response:
     wait = ctx.booking_limiter.hit(ctx.client_ip(request))
     if wait is not None:
         return too_many_problem("Too many booking attempts", "Please wait a little before trying again.", wait)
-    if request.content_length is not None and request.content_length > MAX_BODY:
-        return problem(413, "Request too large", "The booking request is too large.", "too_large")
     try:
-        body = await request.json()
-    except ValueError:
-        return problem(400, "Invalid JSON", "The request body is not valid JSON.", "invalid_json")
+        body = await read_json(request, MAX_BODY)
+    except WireRefusal as exc:
+        return wire_problem(exc)
     if not isinstance(body, dict):
         return problem(400, "Invalid request", "The request body must be a JSON object.", "invalid_request")
     key = request.headers.get("Idempotency-Key")
-    if key is not None and not 1 <= len(key) <= 200:
-        return problem(400, "Invalid Idempotency-Key", "Idempotency-Key must be 1 to 200 characters.",
-                       "invalid_request", parameter="Idempotency-Key")
+    if key is not None and not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY:
+        return problem(400, "Invalid Idempotency-Key", f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} "
+                       "characters.", "invalid_request", parameter="Idempotency-Key")
     try:
         link, _owner = await ctx.service.resolve_link(request.match_info["handle"], request.match_info["slug"])
-        form = InviteeForm(name=body.get("name", ""), email=body.get("email", ""),
-                           time_zone=body.get("timeZone", "UTC"), notes=body.get("notes", ""),
-                           answers=body.get("answers") or {})
-        errors: dict[str, str] = {}
-        try:
-            start = parse_instant(body.get("start"))
-        except ValidationFailed as exc:
-            errors.update(exc.fields)
-        duration = body.get("duration")
-        if duration is not None and (isinstance(duration, bool) or not isinstance(duration, int)):
-            errors["duration"] = "Duration must be a whole number of minutes."
-        if errors:  # every problem at once: the core's verdict on the invitee's fields too
-            raise ValidationFailed({**form_errors(form, link.questions), **errors})
+        wanted, length = booking_request(body, link, ctx.clock.now())
         # Public: the key lives in the public namespace, whatever it says; only an identical request sent
         # with it again gets this booking (and its manage link) back. The core validates the invitee.
-        outcome = await ctx.service.book(link, start, form, caller=Caller.public(), duration=duration,
-                                         idempotency_key=key)
+        outcome = await ctx.service.book(link, wanted.start, wanted.invitee(), caller=Caller.public(),
+                                         duration=length, idempotency_key=key)
     except SlotwiseError as exc:
         return problem_response(exc)
     status = 201 if outcome.confirmed and not outcome.replayed else 200 if outcome.confirmed else 202
-    return web.json_response(outcome_json(ctx, outcome), status=status)
+    return web.json_response(booking_response(ctx, outcome).wire(), status=status)

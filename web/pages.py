@@ -3,6 +3,10 @@
 Everything works without JavaScript: the visitor's zone travels in the ``tz`` query parameter (a small
 script fills it in from the browser when it is missing), weeks in ``week``. Forms carry CSRF tokens and
 are validated on the server; errors are shown next to the fields with the input kept.
+
+A ``week`` or ``start`` beyond the reach of :mod:`scheduling.reach` (a year back, five years ahead) is a
+clear 400 page naming it; a post that can't be read as a form (another media type, a malformed multipart
+body, a field given twice) is a 415/400 page (:mod:`web.wire`), never a 500.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from scheduling.domain import Booking, BookingStatus, Caller, EventType, User
 from scheduling.errors import (
     HostUnavailable,
     IdempotencyKeyReused,
+    InvalidQuery,
     LinkInactive,
     SlotUnavailable,
     SlotwiseError,
@@ -25,13 +30,15 @@ from scheduling.errors import (
 )
 from scheduling.invitee import InviteeForm
 from scheduling.ports import LocationKind
+from scheduling.reach import bounded_window, check_date
 from scheduling.timezones import is_valid_zone, zone
-from web.booking_api import book_json, local_days_window, parse_instant, slots_json
+from web.booking_api import book_json, local_days_window, slots_json
 from web.context import STATIC, WEB, WebContext
 from web.ics import booking_ics
-from web.problems import status_and_title
-from web.security import CSRF_FIELD
+from web.problems import status_and_title, wire_problem
+from web.security import CSRF_FIELD, wants_json
 from web.views import iso_z, time_label, week_view, when_label, zone_choices
+from web.wire import WireRefusal, is_json_type, parse_instant, read_form
 
 
 def render(ctx: WebContext, request: web.Request, template: str, status: int = 200, csrf_scope: str = "",
@@ -68,12 +75,22 @@ def local_today(ctx: WebContext, tz_name: str) -> date:
 
 
 def parse_week(value: str | None, today: date) -> date:
-    if value:
-        try:
-            return max(date.fromisoformat(value), today)
-        except ValueError:
-            return today
-    return today
+    """The first day of the week asked for (``week``), never before ``today``: today when absent or not a
+    date; InvalidQuery naming ``week`` when it lies beyond the reach of scheduling.reach."""
+    if not value:
+        return today
+    try:
+        asked = date.fromisoformat(value)
+    except ValueError:
+        return today
+    return max(check_date(asked, today, "week"), today)
+
+
+def unreadable(ctx: WebContext, request: web.Request, exc: WireRefusal) -> web.Response:
+    """A post that could not be read as a form (web.wire): a page, or problem details for a JSON client."""
+    if wants_json(request):
+        return wire_problem(exc)
+    return render(ctx, request, "message.html", status=exc.status, heading=exc.title, message=exc.detail)
 
 
 def location_text(link: EventType) -> str:
@@ -89,8 +106,10 @@ LOOKAHEAD_DAYS = 30
 
 async def _week(ctx: WebContext, link: EventType, tz_name: str, week_start: date,
                 duration: int | None = None, owner: User | None = None) -> Any:
-    today = local_today(ctx, tz_name)
-    window = local_days_window(week_start, week_start + timedelta(days=LOOKAHEAD_DAYS - 1), tz_name)
+    now = ctx.clock.now()
+    today = now.astimezone(zone(tz_name)).date()
+    window = bounded_window(local_days_window(week_start, week_start + timedelta(days=LOOKAHEAD_DAYS - 1), tz_name),
+                            now)
     key = ("week", link.id, link.version, tz_name, week_start, duration)
     slots = await ctx.reads.run(key, lambda: ctx.service.slots(link, window, duration, owner))
     return week_view(slots, tz_name, week_start, today)
@@ -123,7 +142,10 @@ async def book_page(request: web.Request) -> web.Response:
 async def _slots_page(ctx: WebContext, request: web.Request, link: EventType, owner: User,
                       notice: str = "", alternatives: tuple[datetime, ...] = (), status: int = 200) -> web.Response:
     tz, detected = viewer_zone(request, owner.time_zone)
-    week_start = parse_week(request.query.get("week"), local_today(ctx, tz))
+    try:
+        week_start = parse_week(request.query.get("week"), local_today(ctx, tz))
+    except InvalidQuery as exc:
+        return message_page(ctx, request, exc, heading="That week can't be shown")
     wait = ctx.slot_limiter.hit(ctx.client_ip(request))
     if wait is not None:
         return too_many(ctx, request, wait, "Too many requests for times")
@@ -145,7 +167,7 @@ async def _form_page(ctx: WebContext, request: web.Request, link: EventType, own
     tz, _ = viewer_zone(request, owner.time_zone)
     raw_start = (values or {}).get("start") or request.query.get("start", "")
     try:
-        start = parse_instant(raw_start)
+        start = parse_instant(raw_start, ctx.clock.now())
     except ValidationFailed:
         return await _slots_page(ctx, request, link, owner, notice="Please pick one of the times below.", status=400)
     end = start + timedelta(minutes=link.rules.duration)
@@ -167,12 +189,14 @@ FORBIDDEN_MESSAGE = "Your session expired or the form was sent from another site
 
 
 async def book_submit(request: web.Request) -> web.StreamResponse:
-    if request.content_type == "application/json":
+    if is_json_type(request.headers.get("Content-Type", "")):
         return await book_json(request)
     ctx: WebContext = request.app[WEB]
     handle, slug = request.match_info["handle"], request.match_info["slug"]
-    form = await request.post()
-    values = {k: v for k, v in form.items() if isinstance(v, str)}
+    try:
+        values = await read_form(request)
+    except WireRefusal as exc:
+        return unreadable(ctx, request, exc)
     # the scope the form page used: the link's canonical path (handles are matched case-insensitively)
     if not ctx.csrf.check(request, values.get(CSRF_FIELD), f"/book/{handle.strip().lower()}/{slug}"):
         return render(ctx, request, "message.html", status=403, heading="Please try again",
@@ -190,7 +214,7 @@ async def book_submit(request: web.Request) -> web.StreamResponse:
         values["timeZone"] = viewer_zone(request, owner.time_zone)[0]
     key = values.get("idempotency_key")
     try:
-        start = parse_instant(values.get("start"))
+        start = parse_instant(values.get("start"), ctx.clock.now())
         entered = InviteeForm(values.get("name", ""), values.get("email", ""), values["timeZone"],
                               values.get("notes", ""), answers)
         outcome = await ctx.service.book(link, start, entered, caller=Caller.public(),
@@ -231,7 +255,10 @@ async def manage_page(request: web.Request, notice: str = "", status: int = 200,
     week = None
     reschedule_error = ""
     if booking.status is BookingStatus.CONFIRMED and "reschedule" in request.query:
-        week_start = parse_week(request.query.get("week"), local_today(ctx, tz))
+        try:
+            week_start = parse_week(request.query.get("week"), local_today(ctx, tz))
+        except InvalidQuery as exc:
+            return message_page(ctx, request, exc, heading="That week can't be shown")
         wait = ctx.slot_limiter.hit(ctx.client_ip(request))
         if wait is not None:
             return too_many(ctx, request, wait, "Too many requests for times")
@@ -254,8 +281,10 @@ async def manage_page(request: web.Request, notice: str = "", status: int = 200,
 async def manage_action(request: web.Request) -> web.StreamResponse:
     ctx: WebContext = request.app[WEB]
     token, action = request.match_info["token"], request.match_info["action"]
-    form = await request.post()
-    values = {k: v for k, v in form.items() if isinstance(v, str)}
+    try:
+        values = await read_form(request)
+    except WireRefusal as exc:
+        return unreadable(ctx, request, exc)
     if not ctx.csrf.check(request, values.get(CSRF_FIELD), f"/manage/{token}"):
         return render(ctx, request, "message.html", status=403, heading="Please try again",
                       message=FORBIDDEN_MESSAGE)
@@ -270,7 +299,7 @@ async def manage_action(request: web.Request) -> web.StreamResponse:
             await ctx.service.cancel(booking, reason, "invitee")
             notice = "cancelled"
         elif action == "reschedule":
-            await ctx.service.reschedule(booking, parse_instant(values.get("start")), "invitee")
+            await ctx.service.reschedule(booking, parse_instant(values.get("start"), ctx.clock.now()), "invitee")
             notice = "rescheduled"
         else:
             raise web.HTTPNotFound()

@@ -7,7 +7,6 @@ Pages render the same mapping as an HTML message; the JSON endpoints return
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -26,8 +25,11 @@ from scheduling.errors import (
     SlotwiseError,
     ValidationFailed,
 )
+from web.models import Problem
+from web.wire import WireRefusal
 
 PROBLEM_BASE = "urn:slotwise:problem:"
+PROBLEM_JSON = "application/problem+json"
 
 _TITLES: list[tuple[type[SlotwiseError], int, str]] = [
     (ValidationFailed, 422, "Some fields need correcting"),
@@ -51,35 +53,32 @@ def status_and_title(exc: SlotwiseError) -> tuple[int, str]:
     return 400, "Request failed"
 
 
-def iso_z(value: datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")
-
-
 def problem_body(exc: SlotwiseError) -> dict[str, Any]:
     status, title = status_and_title(exc)
-    body: dict[str, Any] = {"type": PROBLEM_BASE + exc.code, "title": title, "status": status,
-                            "detail": exc.message, "code": exc.code}
+    parameter: str | None = None
     if isinstance(exc, InvalidQuery):
-        body["parameter"] = exc.parameter
+        parameter = exc.parameter
     if isinstance(exc, InvalidRule):
-        body["parameter"] = exc.field
-    if isinstance(exc, ValidationFailed):
-        body["errors"] = exc.fields
+        parameter = exc.field
     if isinstance(exc, IdempotencyKeyReused):
-        body["parameter"] = exc.parameter
-    if isinstance(exc, SlotUnavailable):
-        body["alternatives"] = [iso_z(a) for a in exc.alternatives]
-    return body
+        parameter = exc.parameter
+    return Problem(type=PROBLEM_BASE + exc.code, title=title, status=status, detail=exc.message, code=exc.code,
+                   parameter=parameter, errors=exc.fields if isinstance(exc, ValidationFailed) else None,
+                   alternatives=list(exc.alternatives) if isinstance(exc, SlotUnavailable) else None).body()
 
 
 def problem(status: int, title: str, detail: str, code: str, *, headers: dict[str, str] | None = None,
-            **extra: Any) -> web.Response:
-    body = {"type": PROBLEM_BASE + code, "title": title, "status": status, "detail": detail, "code": code}
-    body.update(extra)
-    return web.json_response(body, status=status, content_type="application/problem+json", headers=headers)
+            parameter: str | None = None) -> web.Response:
+    body = Problem(type=PROBLEM_BASE + code, title=title, status=status, detail=detail, code=code,
+                   parameter=parameter).body()
+    return web.json_response(body, status=status, content_type=PROBLEM_JSON, headers=headers)
+
+
+def wire_problem(exc: WireRefusal) -> web.Response:
+    """A request that could not be read (web.wire), as problem details."""
+    return problem(exc.status, exc.title, exc.detail, exc.code, parameter=exc.parameter)
 
 
 def problem_response(exc: SlotwiseError, headers: dict[str, str] | None = None) -> web.Response:
     body = problem_body(exc)
-    return web.json_response(body, status=body["status"], content_type="application/problem+json",
-                             headers=headers)
+    return web.json_response(body, status=body["status"], content_type=PROBLEM_JSON, headers=headers)

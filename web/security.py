@@ -5,6 +5,14 @@
   a secret token in the URL and must not leak through the Referer header).
 * Errors: any exception that escapes a handler becomes a plain 500 page or problem JSON with a
   reference id; the traceback goes to the log only.
+* Request size: a request target (path and query) longer than :data:`MAX_TARGET` is answered 414 with
+  problem details before routing does anything with it. aiohttp itself reads a request line only up
+  to its ``max_line_size`` and answers anything longer on its own, before any handler or middleware
+  runs (a bare ``400`` whose text quotes the line's start; aiohttp has no hook for it, aio-libs/aiohttp
+  #3287), so the app raises that limit to :data:`MAX_REQUEST_LINE` (:data:`HANDLER_ARGS`, passed to
+  ``web.Application``): every target between our limit and aiohttp's gets the clean 414, and only a
+  line over 64 KiB meets aiohttp's own answer, still a 4xx without a traceback. Header lines keep
+  aiohttp's default limit (8190 bytes, answered the same way).
 * CSRF: a random per-browser cookie and, in every form, an HMAC of it under the server secret
   (signed double submit). A form POST without a matching pair is refused with 403.
 * Rate limiting: a sliding window per client IP on booking submissions and on slot reads, in process
@@ -40,6 +48,10 @@ CSRF_FIELD = "csrf_token"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
+MAX_TARGET = 8 * 1024  # the longest path-and-query we serve (ours are under 300 characters)
+MAX_REQUEST_LINE = 64 * 1024  # how much of a request line aiohttp reads before refusing it on its own
+HANDLER_ARGS: dict[str, int] = {"max_line_size": MAX_REQUEST_LINE}  # web.Application(handler_args=...)
+
 
 def wants_json(request: web.Request) -> bool:
     accept = request.headers.get("Accept", "")
@@ -49,6 +61,13 @@ def wants_json(request: web.Request) -> bool:
 
 @web.middleware
 async def security_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if len(request.raw_path) > MAX_TARGET:
+        response: web.StreamResponse = web.json_response(
+            {"type": "urn:slotwise:problem:uri_too_long", "title": "URI too long", "status": 414,
+             "detail": f"The address is longer than {MAX_TARGET} characters.", "code": "uri_too_long"},
+            status=414, content_type="application/problem+json")
+        secure_headers(request, response)
+        return response
     try:
         response = await handler(request)
     except web.HTTPException as exc:

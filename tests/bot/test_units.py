@@ -1,17 +1,17 @@
 """Small pure pieces of the bot: verb routing coverage, the error-to-card mapping, booking URL recognition,
-the retry schedule, conversation references."""
+conversation references (the retry schedule is the core's: tests/scheduling/test_delivery.py)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import date
 from typing import Any
 
 import pytest
 from botbuilder.schema import Activity
 
+from bot.actions import SlotsDay
 from bot.context import ErrorScope, client_zone, conversation_reference, stored_reference, tenant_of
 from bot.errors import error_card, error_reply
-from bot.notifications import OutboxRunner
 from bot.private import reply_from_payload, reply_payload
 from bot.reply import Reply, SignIn
 from bot.routing import ROUTES, BadAction, parse_action
@@ -41,18 +41,15 @@ def test_the_edge_refuses_bad_actions(verb: object, data: dict[str, Any], proble
         parse_action(verb, data)
 
 
-def test_typed_accessors() -> None:
+def test_the_data_is_typed_at_the_edge() -> None:
     action = parse_action("slots.day", {"linkId": "l", "tz": "Europe/Paris", "weekStart": "2026-12-07",
                                         "day": "2026-12-08", "offset": "24", "duration": 30})
-    assert action.zone() == "Europe/Paris"
-    assert action.optional_int("offset") == 24
-    assert action.optional_int("duration", minimum=1) == 30
-    assert str(action.optional_date("day")) == "2026-12-08"
-    with pytest.raises(BadAction):
-        parse_action("links.list", {"page": True}).optional_int("page")
-    with pytest.raises(BadAction):
-        parse_action("slots.pick", {"linkId": "l", "start": "2026-12-08T09:00:00", "tz": "UTC",
-                                    "duration": 30}).instant()
+    args = action.of(SlotsDay)
+    assert (args.tz, args.offset, args.duration, args.day) == ("Europe/Paris", 24, 30, date(2026, 12, 8))
+    with pytest.raises(BadAction, match="invalid 'page'"):
+        parse_action("links.list", {"page": True})
+    with pytest.raises(BadAction, match="without a zone"):
+        parse_action("slots.pick", {"linkId": "l", "start": "2026-12-08T09:00:00", "tz": "UTC", "duration": 30})
 
 
 @pytest.mark.parametrize(("url", "expected"), [
@@ -154,20 +151,3 @@ def test_tenant_falls_back_to_the_conversation_and_zone_to_local_timezone() -> N
     activity = Activity().deserialize(body)
     assert tenant_of(activity) == "7e2c1d5a-3b4f-4a6e-8c9d-1f2e3d4c5b6a"
     assert client_zone(activity) == "Asia/Kolkata"
-
-
-class _Clock:
-    def now(self) -> datetime:
-        return datetime(2026, 12, 1, tzinfo=UTC)
-
-
-def test_retry_schedule_backs_off_and_gives_up() -> None:
-    class _Deps:
-        clock = _Clock()
-
-    runner = OutboxRunner(_Deps(), sender=None, max_attempts=5, first_retry=timedelta(seconds=30),  # type: ignore[arg-type]
-                          max_retry=timedelta(minutes=3))
-    now = _Clock().now()
-    delays = [runner.retry_at(n) for n in range(1, 6)]
-    assert delays[:4] == [now + timedelta(seconds=s) for s in (30, 60, 120, 180)]
-    assert delays[4] is None

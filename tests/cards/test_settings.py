@@ -41,7 +41,7 @@ from cards.settings import (
 )
 from scheduling.links import MAX_TITLE, title_problem
 from scheduling.ports import Location, LocationKind
-from scheduling.rules import BookingWindow, BusyStatus, LocalRange
+from scheduling.rules import DURATION_RULE, BookingWindow, BusyStatus, LocalRange
 from tests.cards.checks import check_card, data_of, execute_by_title, input_by_id, inputs, texts
 from tests.cards.data import link
 from tests.cards.test_slots import _error_after
@@ -292,3 +292,26 @@ def test_a_title_error_is_shown_next_to_the_title_field() -> None:
 def test_a_typed_title_is_kept_as_typed() -> None:
     edited, errors = parse_settings({TITLE: "<b>Q&A</b>"}, link())
     assert errors == {} and edited is not None and edited.title == "<b>Q&A</b>"
+
+
+@pytest.mark.parametrize(("first", "last"), [("9999-12-01", "9999-12-31"), ("0001-01-01", "0001-01-31"),
+                                             ("2027-01-01", "9999-12-31")])
+def test_a_window_at_the_end_of_the_calendar_is_refused_under_its_input(first: str, last: str) -> None:
+    """Saved, it would overflow every slot computation of the link (the slot engine adds a day to the last)."""
+    edited, errors = parse_settings({WINDOW_KIND: "range", WINDOW_START: first, WINDOW_END: last}, link())
+    assert edited is None
+    wrong = {i for i, value in ((WINDOW_START, first), (WINDOW_END, last)) if not value.startswith("2027")}
+    assert set(errors) == wrong and all("2000-01-01 and 2099-12-31" in errors[i] for i in wrong)
+
+
+def test_each_field_has_its_own_parser_and_the_rules_stay_the_cores() -> None:
+    from cards import settings
+
+    assert settings.parse_durations("15, 30 or 60") == (15, 30, 60)
+    assert settings.parse_durations("2d") == (2880,)  # read as typed; EventRules.problems() refuses the length
+    edited, errors = parse_settings({DURATIONS: "2d"}, link())
+    assert edited is None and errors[DURATIONS] == DURATION_RULE
+    assert settings.parse_window_days("400") == 400  # the 365-day rule is the core's too
+    assert settings.parse_flag(" TRUE ") is True
+    with pytest.raises(ValueError, match="characters we can't use"):
+        settings.parse_title("bad\u202etitle")

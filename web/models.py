@@ -1,0 +1,288 @@
+"""Typed wire models of the web adapter: what the JSON endpoints of a booking link accept and answer.
+
+These are the public API's models (REST API v1 reuses them and generates its OpenAPI document from
+``Model.model_json_schema(by_alias=True)``): fields are spelled as the API spells them (camelCase
+aliases; Python code may use either name), each carries an example, and unknown request fields are
+refused (a misspelt ``timezone`` is an error naming it, not a silent UTC).
+
+What a model checks is the *shape* of a request: types, formats, required fields, and that every date
+and instant lies within the reach of :mod:`scheduling.reach` (always inside the calendar Slotwise works
+in; with ``context={"now": ...}`` also within the span around now a request may name). The *rules* (an
+email's syntax, a name's length, which meeting lengths a link offers) stay in the core, which checks
+them on every use case; a model only reuses the core's bounds and messages.
+
+Reading a request into a model (the body's JSON, duplicate keys, nesting, content types) is
+:mod:`web.wire`; turning a refusal into problem details is :mod:`web.problems`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
+
+from scheduling.booking import MAX_QUERY_DAYS
+from scheduling.domain import BookingStatus
+from scheduling.invitee import InviteeForm
+from scheduling.reach import FIRST_DATE, LAST_DATE, instant_problem
+from scheduling.rules import DURATION_RULE, MAX_DURATION, MIN_DURATION, duration_problem
+from scheduling.timezones import is_valid_zone
+
+#: Everything a request may name lies in this calendar, whatever ``now`` is (no arithmetic overflows).
+CALENDAR_START = datetime(FIRST_DATE.year, FIRST_DATE.month, FIRST_DATE.day, tzinfo=UTC)
+CALENDAR_END = datetime(LAST_DATE.year, LAST_DATE.month, LAST_DATE.day, tzinfo=UTC) + timedelta(days=1)
+
+INSTANT_EXAMPLE = "2026-12-01T14:00:00Z"
+DATE_EXAMPLE = "2026-12-01"
+
+
+def _alias(info: ValidationInfo) -> str:
+    return to_camel(info.field_name or "value")
+
+
+# ------------------------------------------------------------------------------------------ field types
+
+def _instant(value: object, info: ValidationInfo) -> datetime:
+    """An ISO 8601 instant with its offset ('Z' or '+02:00'), as an aware UTC datetime."""
+    name = _alias(info)
+    if not isinstance(value, str) or not value.strip():
+        raise PydanticCustomError("instant", "Give the {name} as a UTC time like {example}.",
+                                  {"name": name, "example": INSTANT_EXAMPLE})
+    text = value.strip()
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise PydanticCustomError("instant", "'{value}' is not a time like {example}.",
+                                  {"value": text[:40], "example": INSTANT_EXAMPLE}) from None
+    if parsed.tzinfo is None:
+        raise PydanticCustomError("instant_zone", "Include the time zone: end the time with Z for UTC.")
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is before the calendar begins, 9999-12-31T23:00-02:00 after it
+        raise _outside_calendar(name) from None
+
+
+def _outside_calendar(name: str) -> PydanticCustomError:
+    return PydanticCustomError("instant_reach", "'{name}' must be a time between {first} and {last}.",
+                               {"name": name, "first": FIRST_DATE.isoformat(), "last": LAST_DATE.isoformat()})
+
+
+def _instant_in_reach(value: datetime, info: ValidationInfo) -> datetime:
+    """Inside the calendar always; within the reach of ``context["now"]`` when the context gives it."""
+    now = info.context.get("now") if isinstance(info.context, dict) else None
+    name = _alias(info)
+    if not CALENDAR_START <= value < CALENDAR_END:
+        raise _outside_calendar(name)
+    if isinstance(now, datetime) and (problem := instant_problem(value, now, f"'{name}'")) is not None:
+        raise PydanticCustomError("instant_reach", problem)
+    return value
+
+
+def _local_date(value: object, info: ValidationInfo) -> date:
+    """An ISO date ``YYYY-MM-DD`` inside the calendar (the reach around today needs the zone: see
+    :func:`scheduling.reach.check_date`)."""
+    name = _alias(info)
+    if value is None or value == "":
+        raise PydanticCustomError("date_missing", "'{name}' is required, as a date like {example}.",
+                                  {"name": name, "example": DATE_EXAMPLE})
+    if not isinstance(value, str):
+        raise PydanticCustomError("date", "'{name}' must be a date like {example}.",
+                                  {"name": name, "example": DATE_EXAMPLE})
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        raise PydanticCustomError("date", "'{value}' is not a date like {example}.",
+                                  {"value": value[:40], "example": DATE_EXAMPLE}) from None
+    if not FIRST_DATE <= day <= LAST_DATE:
+        raise PydanticCustomError("date_reach", "'{name}' must be a date between {first} and {last}.",
+                                  {"name": name, "first": FIRST_DATE.isoformat(), "last": LAST_DATE.isoformat()})
+    return day
+
+
+def _zone_name(value: object) -> str:
+    if not isinstance(value, str) or not is_valid_zone(value):
+        shown = value[:60] if isinstance(value, str) else type(value).__name__
+        raise PydanticCustomError("time_zone", "'{value}' is not an IANA time zone such as Europe/London.",
+                                  {"value": shown})
+    return value
+
+
+def _minutes(value: object) -> int:
+    """A meeting length in whole minutes, within the core's bounds (a JSON number, never true/false)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise PydanticCustomError("minutes", "Duration must be a whole number of minutes.")
+    if (problem := duration_problem(value)) is not None:
+        raise PydanticCustomError("minutes", problem)
+    return value
+
+
+def _query_minutes(value: object) -> int:
+    """:func:`_minutes` from a query string ("30")."""
+    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) <= 6:
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise PydanticCustomError("minutes", "'duration' must be a whole number of minutes.")
+    return _minutes(value)
+
+
+Instant = Annotated[datetime, BeforeValidator(_instant), AfterValidator(_instant_in_reach)]
+"""An instant on the wire: ISO 8601 with an offset, read as UTC, within reach."""
+LocalDate = Annotated[date, BeforeValidator(_local_date)]
+"""A calendar date on the wire (``YYYY-MM-DD``), in the time zone the request names."""
+TimeZoneName = Annotated[str, BeforeValidator(_zone_name)]
+"""An IANA time zone name (``Europe/London``); Windows names are not accepted on the wire."""
+#: A meeting length in whole minutes (the core's bounds, published in the schema as minimum/maximum).
+Minutes = Annotated[int, Field(ge=MIN_DURATION, le=MAX_DURATION), BeforeValidator(_minutes)]
+QueryMinutes = Annotated[int, Field(ge=MIN_DURATION, le=MAX_DURATION), BeforeValidator(_query_minutes)]
+
+
+class WireModel(BaseModel):
+    """Base of every wire model: camelCase on the wire, immutable, unknown fields refused."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True, extra="forbid")
+
+    def wire(self) -> dict[str, Any]:
+        """The model as it goes on the wire: JSON types, camelCase names."""
+        return self.model_dump(mode="json", by_alias=True)
+
+
+# ------------------------------------------------------------------------------------------ requests
+
+class StartField(WireModel):
+    """A ``start`` alone, as a page's query or form sends it (``?start=2026-12-01T14:00:00Z``)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    start: Instant = Field(examples=[INSTANT_EXAMPLE])
+
+
+class SlotsQuery(WireModel):
+    """``GET /book/{handle}/{slug}/slots``: the slots whose start falls on ``start`` .. ``end`` (inclusive
+    dates in ``timeZone``), at most 62 days."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"start": "2026-12-01", "end": "2026-12-07", "timeZone": "Europe/Paris", "duration": 30}]})
+
+    start: LocalDate = Field(description="The first day, in timeZone.", examples=[DATE_EXAMPLE])
+    end: LocalDate = Field(description="The last day (included), in timeZone.", examples=["2026-12-07"])
+    time_zone: TimeZoneName = Field("UTC", description="The IANA zone the days are in.",
+                                    examples=["Europe/Paris"])
+    duration: QueryMinutes | None = Field(None, description="A meeting length the link offers; its first one "
+                                                            "when absent.", examples=[30])
+
+    @field_validator("end")
+    @classmethod
+    def _end_after_start(cls, end: date, info: ValidationInfo) -> date:
+        start = info.data.get("start")
+        if isinstance(start, date):
+            if end < start:
+                raise PydanticCustomError("range", "'end' is before 'start'.")
+            if (end - start).days + 1 > MAX_QUERY_DAYS:
+                raise PydanticCustomError("range", "Ask for at most {days} days at a time.",
+                                          {"days": MAX_QUERY_DAYS})
+        return end
+
+
+class BookingRequest(WireModel):
+    """``POST /book/{handle}/{slug}`` (JSON): book ``start`` for the invitee. ``duration`` picks one of the
+    link's lengths (its first one when absent); ``end``, when sent, must be ``start`` + that length (or,
+    without ``duration``, picks the length itself). The invitee's fields are checked by the core's rules;
+    the answer to each of the link's questions goes in ``answers`` under the question's id."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"start": INSTANT_EXAMPLE, "duration": 30, "name": "Ivy Invitee", "email": "ivy@example.org",
+         "timeZone": "Europe/Paris", "notes": "About the renewal.", "answers": {"company": "Contoso"}}]})
+
+    start: Instant = Field(description="The slot's start (one of the offered times).", examples=[INSTANT_EXAMPLE])
+    duration: Minutes | None = Field(None, description="Meeting length in minutes.", examples=[30])
+    end: Instant | None = Field(None, description="The slot's end: start + duration.",
+                                examples=["2026-12-01T14:30:00Z"])
+    name: str = Field("", description="The invitee's name.", examples=["Ivy Invitee"])
+    email: str = Field("", description="Where the invitation goes.", examples=["ivy@example.org"])
+    time_zone: str = Field("UTC", description="The invitee's IANA time zone.", examples=["Europe/Paris"])
+    notes: str = Field("", description="Anything the host should know.", examples=["About the renewal."])
+    answers: dict[str, str] | None = Field(None, description="Answers by question id (null: none).",
+                                           examples=[{"company": "Contoso"}])
+
+    @field_validator("end")
+    @classmethod
+    def _end_matches_duration(cls, end: datetime | None, info: ValidationInfo) -> datetime | None:
+        start, duration = info.data.get("start"), info.data.get("duration")
+        if end is None or not isinstance(start, datetime):
+            return end
+        seconds = (end - start).total_seconds()
+        minutes = int(seconds // 60)
+        if duration is not None:
+            if end - start != timedelta(minutes=duration):
+                raise PydanticCustomError(
+                    "end", "'end' is not 'start' + 'duration' ({duration} minutes): send one of them, or make "
+                    "them agree.", {"duration": duration})
+        elif seconds <= 0 or seconds % 60 or duration_problem(minutes) is not None:
+            raise PydanticCustomError("end", "'end' must be a whole number of minutes after 'start'. {rule}",
+                                      {"rule": DURATION_RULE})
+        return end
+
+    def length(self) -> int | None:
+        """The meeting length asked for: ``duration``, else what ``end`` implies, else None (the link's first)."""
+        if self.duration is not None or self.end is None:
+            return self.duration
+        return int((self.end - self.start).total_seconds() // 60)
+
+    def invitee(self) -> InviteeForm:
+        """What the invitee entered, for the core to validate."""
+        return InviteeForm(self.name, self.email, self.time_zone, self.notes, dict(self.answers or {}))
+
+
+# ------------------------------------------------------------------------------------------ responses
+
+class SlotOut(WireModel):
+    """A bookable time: ``[start, end)`` in UTC."""
+
+    start: datetime = Field(examples=[INSTANT_EXAMPLE])
+    end: datetime = Field(examples=["2026-12-01T14:30:00Z"])
+
+
+class SlotsResponse(WireModel):
+    """The answer of ``GET .../slots``: sorted UTC instants."""
+
+    time_zone: str = Field(description="The zone the days were read in.", examples=["Europe/Paris"])
+    duration: int = Field(description="The meeting length of these slots, in minutes.", examples=[30])
+    slots: list[SlotOut]
+
+
+class BookingResponse(WireModel):
+    """A booking as the booking endpoint answers it: 201 created (confirmed), 200 an idempotent replay,
+    202 accepted (still being written to the host's calendar; it settles by itself)."""
+
+    id: str = Field(examples=["0f8e6b1c2d3a4e5f9a8b7c6d5e4f3a2b"])
+    status: BookingStatus = Field(examples=[BookingStatus.CONFIRMED])
+    start: datetime = Field(examples=[INSTANT_EXAMPLE])
+    end: datetime = Field(examples=["2026-12-01T14:30:00Z"])
+    join_url: str | None = Field(description="The Teams meeting's join link, when it has one.",
+                                 examples=["https://teams.microsoft.com/l/meetup-join/..."])
+    manage_url: str | None = Field(description="The invitee's secret link to reschedule or cancel; only on "
+                                               "the answer that created the booking and its replays.",
+                                   examples=["https://slotwise.example.com/manage/..."])
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, as every refusal is answered (``application/problem+json``)."""
+
+    model_config = ConfigDict(frozen=True, json_schema_extra={"examples": [
+        {"type": "urn:slotwise:problem:invalid_query", "title": "Invalid request", "status": 400,
+         "detail": "'end' is before 'start'.", "code": "invalid_query", "parameter": "end"}]})
+
+    type: str = Field(examples=["urn:slotwise:problem:validation_failed"])
+    title: str
+    status: int = Field(ge=400, le=599)
+    detail: str
+    code: str = Field(description="The machine-readable reason (the last part of type).")
+    parameter: str | None = Field(None, description="The query parameter, header or field at fault.")
+    errors: dict[str, str] | None = Field(None, description="Every wrong field and what to do about it.")
+    alternatives: list[datetime] | None = Field(None, description="Free starts near a time just taken.")
+
+    def body(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True)
