@@ -7,14 +7,14 @@ Calls the core's use cases and renders with cards/. Must not import: graph, stor
 Map of the package:
 
 * :mod:`bot.handler`: ``POST /api/messages`` (auth, 4xx for what is not an activity), the runtime
-  (adapter, bot, outbox runner) that ``app.py`` creates;
+  (adapter, bot, the Teams notifier) that ``app.py`` creates;
 * :mod:`bot.teams_bot`: the activity handler: messages, invokes, installs;
 * :mod:`bot.commands` (chat text -> typed command) and :mod:`bot.chat` (command -> answer);
 * :mod:`bot.routing`: card verbs, checked at the edge against ``cards.verbs``;
 * :mod:`bot.host` (links, connection, upcoming) and :mod:`bot.picker` (slots, booking, reschedule,
   cancel): what the commands and verbs do;
 * :mod:`bot.unfurl`: link unfurling and the link search of the messaging extension;
-* :mod:`bot.notifications`: the outbox runner (proactive messages to hosts);
+* :mod:`bot.notifications`: the Teams notifier (proactive messages to hosts, for the core's delivery);
 * :mod:`bot.private`: private replies (sign-in, consent, MFA, bookings) asked for in a group chat or
   channel go to the asker's personal chat, through the outbox;
 * :mod:`bot.context` (tenant, acting user, viewer zone, conversation references),

@@ -4,7 +4,8 @@ Why not ``CloudAdapter.process``: it serializes invoke bodies a second time and 
 invoke that returns one (teams-facts §0.1). This handler:
 
 1. accepts only a JSON object that looks like an activity (``type``, ``serviceUrl``,
-   ``conversation.id``); anything else is a 4xx, never a 500;
+   ``conversation.id``), nested at most :data:`MAX_DEPTH` deep; anything else (not JSON, thousands of
+   ``[``, another media type) is a 4xx problem, never a 500;
 2. authenticates with ``ConfigurationBotFrameworkAuthentication`` (the configured app id): with an app
    id every request needs a valid Bot Framework JWT (signature, issuer, audience, expiry and
    ``serviceurl`` claim checked by botframework-connector), and any failure is 401. Without an app id
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,13 +33,14 @@ from bot import private
 from bot.context import Turn
 from bot.deps import BotDeps
 from bot.errors import error_reply
-from bot.notifications import AdapterSender, OutboxRunner
+from bot.notifications import AdapterSender, TeamsNotifier
 from bot.reply import message_activity
 from bot.teams_bot import SlotwiseBot
 
 log = logging.getLogger("slotwise.bot")
 
 MESSAGES_PATH = "/api/messages"
+MAX_DEPTH = 64  # an activity with a card in it nests about 20 deep; 64 is plenty, thousands are an attack
 
 
 class AuthConfig:
@@ -56,14 +58,19 @@ class BotRuntime:
     app_id: str
     adapter: CloudAdapter
     bot: SlotwiseBot
-    runner: OutboxRunner
+    notifier: TeamsNotifier  # the Teams channel's Notifier: app.py hands it to the core's delivery use case
 
 
 BOT_RUNTIME = web.AppKey("slotwise.bot", BotRuntime)
 
 
+def _no_wake() -> None:
+    return None
+
+
 def create_runtime(deps: BotDeps, *, app_id: str = "", app_password: str = "", app_tenant_id: str = "",
-                   app_type: str = "MultiTenant") -> BotRuntime:
+                   app_type: str = "MultiTenant", wake: Callable[[], None] = _no_wake) -> BotRuntime:
+    """``wake`` starts the Teams delivery at once (a private reply was just put in the outbox)."""
     adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(
         AuthConfig(app_id, app_password, app_tenant_id, app_type)))
     bot = SlotwiseBot(deps)
@@ -73,15 +80,27 @@ def create_runtime(deps: BotDeps, *, app_id: str = "", app_password: str = "", a
         if context.activity.type == ActivityTypes.message and not context.responded:
             try:
                 turn = Turn(context, deps)
-                reply = await private.route(turn, error_reply(error, turn.scope), runner.wake)
+                reply = await private.route(turn, error_reply(error, turn.scope), wake)
                 await context.send_activity(message_activity(reply))
             except Exception:
                 log.exception("could not tell the user about the error")
 
-    runner = OutboxRunner(deps, AdapterSender(adapter, app_id))
     adapter.on_turn_error = on_turn_error
-    bot.outbox_ready = runner.wake  # a private reply waiting in the outbox goes out at once
-    return BotRuntime(app_id=app_id, adapter=adapter, bot=bot, runner=runner)
+    bot.outbox_ready = wake  # a private reply waiting in the outbox goes out at once
+    notifier = TeamsNotifier(deps, AdapterSender(adapter, app_id))
+    return BotRuntime(app_id=app_id, adapter=adapter, bot=bot, notifier=notifier)
+
+
+def json_depth(value: Any) -> int:
+    """How deeply arrays and objects nest in ``value`` (0 for a scalar), without recursion."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
 
 
 def _problem(status: int, title: str, detail: str) -> web.Response:
@@ -109,8 +128,12 @@ async def messages(request: web.Request) -> web.StreamResponse:
         return _problem(415, "Unsupported media type", "Send the activity as application/json.")
     try:
         body = json.loads(await request.read())
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except RecursionError:  # thousands of '[': refused like any other body too deep to be an activity
+        return _problem(400, "Bad request", f"The JSON nests deeper than {MAX_DEPTH} levels.")
+    except ValueError:  # not JSON, not UTF-8, or a number with more digits than Python converts
         return _problem(400, "Bad request", "The body is not valid JSON.")
+    if json_depth(body) > MAX_DEPTH:
+        return _problem(400, "Bad request", f"The JSON nests deeper than {MAX_DEPTH} levels.")
     problem = _activity_problem(body)
     if problem is not None:
         return _problem(400, "Bad request", problem)

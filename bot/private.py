@@ -8,8 +8,8 @@ isn't supported in channels either) :func:`route`:
    chat, else a 1:1 conversation created with the Bot Framework connector (``conversations.create`` with
    the asker as the only member and the tenant in ``channelData``, which Teams allows for a user of the
    same tenant who can reach the bot), whose reference is then stored as theirs;
-2. hands the reply to the outbox (bot.notifications delivers it there, the same way as every other
-   proactive message, with its retries), and wakes the outbox worker so it goes out at once;
+2. hands the reply to the outbox (the core's Teams delivery sends it there with bot.notifications, the same
+   way as every other proactive message, with its retries), and wakes that delivery so it goes out at once;
 3. answers the conversation with the reply's notice only ("I've sent you a private message to
    connect"): no card, no link, no sign-in state, no booking data. In an ``adaptiveCard/action`` invoke
    that is a message for the person who clicked, and the clicked card stays as it was.

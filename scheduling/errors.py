@@ -20,6 +20,8 @@ card in ``bot/``, a page or problem-details JSON in ``web/``)::
         ├── HostUnavailable             the host's calendar cannot be read or written right now
         ├── SignInRequired              the person must sign in (again): reconnect, admin consent, MFA
         │   └── WrongAccount            the account that signed in is not the Teams user's own
+        ├── (scheduling.ports)          DeliveryError: what a Notifier's failed attempt means for the
+        │                               outbox item (RetryLater, Undeliverable, Obsolete, NotReachable)
         └── (graph.errors)              GraphError and its subclasses; CalendarAuthError is also a
                                         SignInRequired
 """

@@ -1,6 +1,6 @@
 """What a person is to be told, queued in the outbox: the use cases that enqueue messages which are not part
-of a booking change (those are written by the booking use cases in the same transaction as the change),
-and the delivery bookkeeping of the outbox runner.
+of a booking change (those are written by the booking use cases in the same transaction as the change).
+``scheduling.delivery`` delivers them.
 
 Every notice names its recipient (``hostId``) and carries a dedupe key made of its kind, the recipient and
 an occasion the caller names (an SSO exchange id, a Teams activity), so the same occasion never queues two
@@ -10,7 +10,6 @@ messages, whichever replica saw it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 
 from scheduling.domain import OutboxItem, User
 from scheduling.stores import OutboxStore
@@ -33,16 +32,3 @@ class NoticeService:
         """Tell a host their calendar is now connected (with the zone Slotwise took from their mailbox)."""
         return await self.tell(user, HOST_CONNECTED, occasion,
                                {"hostName": user.display_name, "timeZone": user.time_zone})
-
-    # ------------------------------------------------------------------ delivery bookkeeping (the runner)
-
-    async def lease(self, now: datetime, limit: int, lease_seconds: int) -> list[tuple[str, OutboxItem, int]]:
-        """Claim up to ``limit`` due items for ``lease_seconds``: (item id, item, attempts so far)."""
-        return await self._outbox.lease(now, limit, lease_seconds)
-
-    async def delivered(self, item_id: str) -> None:
-        await self._outbox.mark_delivered(item_id)
-
-    async def failed(self, item_id: str, error: str, retry_at: datetime | None) -> None:
-        """A failed attempt; ``retry_at`` None gives up (a dead letter kept for inspection)."""
-        await self._outbox.mark_failed(item_id, error, retry_at)

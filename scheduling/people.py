@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 
 from scheduling.domain import User
 from scheduling.errors import ValidationFailed
-from scheduling.stores import UserStore
+from scheduling.stores import OutboxStore, UserStore
 from scheduling.timezones import is_valid_zone
 
 DEFAULT_NAME = "Teams user"
@@ -27,10 +27,20 @@ class Profile:
     email: str = ""
 
 
+def _nothing() -> None:
+    return None
+
+
 class PeopleService:
-    def __init__(self, *, users: UserStore, new_id: Callable[[], str] = lambda: uuid.uuid4().hex) -> None:
+    """``reachable`` is called after messages held for a person were released (they can be reached now): the
+    app wakes the delivery runner with it, so those messages go out at once."""
+
+    def __init__(self, *, users: UserStore, outbox: OutboxStore, new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
+                 reachable: Callable[[], None] = _nothing) -> None:
         self._users = users
+        self._outbox = outbox
         self._new_id = new_id
+        self._reachable = reachable
 
     async def teams_user(self, tenant_id: str, aad_object_id: str, name: str,
                          profile: Callable[[], Awaitable[Profile | None]], *, time_zone: str | None = None,
@@ -71,10 +81,13 @@ class PeopleService:
         return user if user is not None and user.tenant_id == tenant_id else None
 
     async def remember_conversation(self, user: User, reference: Mapping[str, object]) -> User:
-        """Keep where ``user``'s personal chat with Slotwise is (written only when it changed)."""
+        """Keep where ``user``'s personal chat with Slotwise is (written only when it changed), and release the
+        messages held until they could be reached (``scheduling.delivery``)."""
         if user.conversation_reference == reference:
             return user
         await self._users.set_conversation_reference(user.id, reference)
+        if reference and await self._outbox.release_held(user.id):
+            self._reachable()
         return replace(user, conversation_reference=dict(reference))
 
     async def forget_conversation(self, tenant_id: str, aad_object_id: str) -> None:

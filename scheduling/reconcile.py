@@ -1,6 +1,7 @@
 """Reconciliation: repair what a crash or an outage left half-done between the database and Outlook.
 
-Run periodically by a small runner (any number of replicas may run it; every step is idempotent):
+Run periodically by the background runner under a job lease (``JobLease``: one replica at a time, once per
+interval across the fleet); every step is idempotent, so a pass cut off by a crash is simply run again:
 
 * a PENDING booking past its deadline is CONFIRMED if its tagged Outlook event exists (the create
   went through before the crash) and RELEASED if not;

@@ -74,7 +74,7 @@ async def _lease_all(url: str, barrier: Any, now: str, limit: int) -> list[str]:
         await _ready(db, barrier)
         claimed: list[str] = []
         while batch := await outbox.lease(datetime.fromisoformat(now), limit, 600):
-            claimed.extend(item_id for item_id, _, _ in batch)
+            claimed.extend(x.id for x in batch)
         return claimed
     finally:
         await db.dispose()
