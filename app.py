@@ -15,7 +15,7 @@ import ipaddress
 import logging
 import secrets
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,9 +23,10 @@ from urllib.parse import urlsplit
 
 import httpx
 from aiohttp import web
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from background import Background, delivery_job, delivery_pass
 from bot.deps import BotDeps
 from bot.handler import BOT_RUNTIME, create_runtime, setup_bot
 from graph.adapter import GraphCalendar
@@ -37,8 +38,10 @@ from graph.sandbox.page import sandbox_page
 from graph.sandbox.persist import StateFile
 from graph.sandbox.seed import SANDBOX_TENANT_ID
 from graph.signin import MsalSignIn
+from graph.sync import OUTLOOK_EVENT_SUBSCRIPTION_MAX_MINUTES, GraphChangeTracking
 from scheduling.booking import BookingService
 from scheduling.connect import ConnectionService
+from scheduling.delivery import TEAMS, DeliveryService
 from scheduling.domain import ConnectionStatus, EventType, User
 from scheduling.keys import CSRF, MANAGE_TOKENS, SIGN_IN_FLOW, SIGN_IN_STATE, derive_key
 from scheduling.links import LinkService, NewLink
@@ -46,14 +49,16 @@ from scheduling.notices import NoticeService
 from scheduling.people import PeopleService
 from scheduling.reconcile import Reconciler
 from scheduling.sso import sso_resource
+from scheduling.sync import CalendarSyncService, SyncPolicy
 from storage.db import Database, create_database
 from storage.migrate import upgrade
 from storage.repositories import Repositories, repositories
 from web.auth import setup_auth
 from web.context import WEB, WebContext, make_templates
+from web.graph_notifications import GRAPH_SYNC, setup_graph_notifications
 from web.pages import setup_pages
 from web.redaction import install_log_redaction
-from web.security import Csrf, RateLimiter, parse_trusted_proxies, security_middleware
+from web.security import HANDLER_ARGS, Csrf, RateLimiter, parse_trusted_proxies, security_middleware
 
 log = logging.getLogger("slotwise")
 
@@ -93,12 +98,23 @@ class Settings(BaseSettings):
     slot_read_rate_limit: int = Field(120, validation_alias="SLOTWISE_SLOT_READ_RATE_LIMIT")  # per client a minute
     # Reverse proxies whose X-Forwarded-For is believed (comma-separated IPs/CIDRs); none by default.
     trusted_proxies: str = Field("", validation_alias="SLOTWISE_TRUSTED_PROXIES")
-    reconcile_interval: float = Field(60.0, validation_alias="SLOTWISE_RECONCILE_SECONDS")
+    reconcile_interval: float = Field(60.0, validation_alias="SLOTWISE_RECONCILE_SECONDS")  # 0: no reconciliation
     outbox_interval: float = Field(2.0, validation_alias="SLOTWISE_OUTBOX_SECONDS")  # 0: no delivery worker
     var_dir: str = Field("var", validation_alias="SLOTWISE_VAR_DIR")
     # How long a booking interrupted while its Outlook event was written holds its slot before reconciliation
     # settles it; at least a minute, so a booking still being written (Graph retries) is never released.
     pending_seconds: float = Field(600.0, ge=60, le=86400, validation_alias="SLOTWISE_PENDING_SECONDS")
+    # Two-way sync with Outlook (issue 14): Graph subscriptions, change notifications, the busy cache.
+    calendar_sync: bool = Field(True, validation_alias="SLOTWISE_CALENDAR_SYNC")
+    sync_interval: float = Field(1.0, gt=0, validation_alias="SLOTWISE_SYNC_SECONDS")  # worker poll (woken at once)
+    subscription_check_interval: float = Field(300.0, gt=0, validation_alias="SLOTWISE_SUBSCRIPTION_CHECK_SECONDS")
+    # Graph allows 10,080 minutes for Outlook events today (and raises anything under 45 to 45)
+    subscription_minutes: int = Field(OUTLOOK_EVENT_SUBSCRIPTION_MAX_MINUTES - 10, ge=45,
+                                      le=OUTLOOK_EVENT_SUBSCRIPTION_MAX_MINUTES,
+                                      validation_alias="SLOTWISE_SUBSCRIPTION_MINUTES")
+    subscription_renew_minutes: int = Field(24 * 60, ge=1, validation_alias="SLOTWISE_SUBSCRIPTION_RENEW_MINUTES")
+    sync_horizon_days: int = Field(92, ge=1, le=400, validation_alias="SLOTWISE_SYNC_HORIZON_DAYS")
+    sync_max_lag: float = Field(30.0, gt=0, validation_alias="SLOTWISE_SYNC_MAX_LAG_SECONDS")
     # The Agents Playground's port, read from the variable the Playground itself reads (for the guide).
     playground_port_setting: str = Field("", validation_alias="TEAMSAPPTESTER_PORT")
 
@@ -107,6 +123,14 @@ class Settings(BaseSettings):
     def _valid_trusted_proxies(cls, value: str) -> str:
         parse_trusted_proxies(value)  # a typo must stop the start, not silently trust nobody (or everybody)
         return value
+
+    @model_validator(mode="after")
+    def _renewal_inside_lifetime(self) -> Settings:
+        if self.subscription_renew_minutes >= self.subscription_minutes:
+            raise ValueError(f"SLOTWISE_SUBSCRIPTION_RENEW_MINUTES ({self.subscription_renew_minutes}) must be less "
+                             f"than SLOTWISE_SUBSCRIPTION_MINUTES ({self.subscription_minutes}): a subscription is "
+                             "renewed that long before it expires")
+        return self
 
     @property
     def sandbox(self) -> bool:
@@ -201,11 +225,16 @@ class Services:
     connections: ConnectionService
     reconciler: Reconciler
     emulator: EmulatorState | None
+    calendar_sync: CalendarSyncService | None = None  # None when SLOTWISE_CALENDAR_SYNC is off
 
 
 SETTINGS = web.AppKey("settings", Settings)
 SERVICES = web.AppKey("services", Services)
+BACKGROUND = web.AppKey("background", Background)
+TEAMS_DELIVERY = web.AppKey("teams_delivery", DeliveryService)
 EMULATOR = web.AppKey("emulator", EmulatorState)
+SYNC_JOB = "calendar_sync.work"
+RENEW_JOB = "calendar_sync.subscriptions"
 
 
 def sandbox_secret(settings: Settings) -> str:
@@ -261,13 +290,52 @@ async def build_services(settings: Settings, emulator: EmulatorState | None) -> 
     connections = ConnectionService(users=repos.users, connector=connector, calendar=calendar, sign_in=sign_in,
                                     outbox=repos.outbox, clock=clock,
                                     state_secret=derive_key(secret, SIGN_IN_STATE))
+    policy = sync_policy(settings)
     booking = BookingService(calendar=calendar, bookings=repos.bookings, users=repos.users,
                              event_types=repos.event_types, clock=clock,
                              token_secret=derive_key(secret, MANAGE_TOKENS),
-                             connections=connections, pending_timeout=timedelta(seconds=settings.pending_seconds))
+                             connections=connections, pending_timeout=timedelta(seconds=settings.pending_seconds),
+                             busy_cache=repos.calendar_sync if settings.calendar_sync else None,
+                             cache_max_lag=policy.max_lag)
     links = LinkService(event_types=repos.event_types, calendar=calendar)
+    calendar_sync = None
+    if settings.calendar_sync:
+        tracking = GraphChangeTracking(graph, notification_url=f"{settings.base_url}/graph/notifications",
+                                       lifecycle_url=f"{settings.base_url}/graph/lifecycle")
+        store = repos.calendar_sync
+        calendar_sync = CalendarSyncService(sync=tracking, calendar=calendar, subscriptions=store, cache=store,
+                                            queue=store, index=store, users=repos.users, bookings=booking,
+                                            clock=clock, policy=policy, endpoint=tracking.notification_url)
+        connections.sync = calendar_sync  # connect subscribes, disconnect unsubscribes
     return Services(settings, db, repos, identity, graph, calendar, booking, links, connections,
-                    Reconciler(booking, bookings=repos.bookings, users=repos.users, calendar=calendar), emulator)
+                    Reconciler(booking, bookings=repos.bookings, users=repos.users, calendar=calendar), emulator,
+                    calendar_sync)
+
+
+def sync_policy(settings: Settings) -> SyncPolicy:
+    return SyncPolicy(subscription_lifetime=timedelta(minutes=settings.subscription_minutes),
+                      renew_before=timedelta(minutes=settings.subscription_renew_minutes),
+                      horizon=timedelta(days=settings.sync_horizon_days),
+                      max_lag=timedelta(seconds=settings.sync_max_lag))
+
+
+def calendar_sync_pass(sync: CalendarSyncService) -> Callable[[], Awaitable[bool]]:
+    """The sync worker's pass: queued work of due hosts; True (run again at once) after a full batch."""
+    async def run() -> bool:
+        report = await sync.run_due()
+        for host_id, why in report.failed:
+            log.warning("calendar sync of host %s failed (retried later): %s", host_id, why)
+        return report.leased >= sync.policy.batch
+    return run
+
+
+def subscription_pass(sync: CalendarSyncService) -> Callable[[], Awaitable[None]]:
+    """The renewal job's pass: renew due subscriptions, subscribe hosts missing one, move windows along."""
+    async def run() -> None:
+        report = await sync.maintain()
+        for host_id, why in report.failed:
+            log.warning("subscription of host %s could not be renewed (retried later): %s", host_id, why)
+    return run
 
 
 class ProductionConnector:
@@ -285,10 +353,12 @@ class ProductionConnector:
         await self.identity.disconnect(user.id)
 
 
-def bot_deps(services: Services) -> BotDeps:
+def bot_deps(services: Services, jobs: Background) -> BotDeps:
     repos = services.repos
+    # a host's first chat with Slotwise releases the messages held for them: deliver them now
+    people = PeopleService(users=repos.users, outbox=repos.outbox, reachable=lambda: jobs.wake(delivery_job(TEAMS)))
     return BotDeps(booking=services.booking, links=services.links, connections=services.connections,
-                   people=PeopleService(users=repos.users), notices=NoticeService(outbox=repos.outbox),
+                   people=people, notices=NoticeService(outbox=repos.outbox),
                    clock=SystemClock(), base_url=services.settings.base_url, sandbox=services.settings.sandbox,
                    app_id=services.settings.microsoft_app_id)
 
@@ -339,21 +409,13 @@ async def bootstrap_sandbox(services: Services) -> Demo:
     return host, link
 
 
-async def run_periodically(interval: float, job_name: str, job: object) -> None:
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            await job()  # type: ignore[operator]
-        except Exception:
-            log.exception("%s failed; will retry", job_name)
-
-
 def build_app(settings: Settings) -> web.Application:
     problems = settings.problems()
     if problems:
         mode = "sandbox" if settings.sandbox else "production"
         raise SystemExit(f"Slotwise can't start in {mode} mode:\n  - " + "\n  - ".join(problems))
-    app = web.Application(middlewares=[security_middleware], client_max_size=256 * 1024)
+    app = web.Application(middlewares=[security_middleware], client_max_size=256 * 1024,
+                          handler_args=HANDLER_ARGS)  # long request lines reach the 414 (web.security)
     app[SETTINGS] = settings
     app.router.add_get("/healthz", healthz)
     emulator: EmulatorState | None = None
@@ -373,6 +435,7 @@ def build_app(settings: Settings) -> web.Application:
         app.add_subapp("/sandbox/login", create_login_app(emulator, public_base_url=None))
         app.router.add_get("/sandbox", sandbox_page(emulator))  # a read-only look inside "Outlook"
     setup_pages(app)
+    setup_graph_notifications(app)
     setup_auth(app)
     setup_bot(app)
 
@@ -387,19 +450,34 @@ def build_app(settings: Settings) -> web.Application:
                               secret=derive_key(secret, SIGN_IN_FLOW),
                               slot_limiter=RateLimiter(settings.slot_read_rate_limit, 60.0),
                               trusted_proxies=parse_trusted_proxies(settings.trusted_proxies))
-        bot = create_runtime(bot_deps(services), app_id=settings.microsoft_app_id,
+        jobs = app[BACKGROUND] = Background(leases=services.repos.job_leases, clock=SystemClock())
+        bot = create_runtime(bot_deps(services, jobs), app_id=settings.microsoft_app_id,
                              app_password=settings.microsoft_app_password,
-                             app_tenant_id=settings.microsoft_app_tenant_id, app_type=settings.microsoft_app_type)
+                             app_tenant_id=settings.microsoft_app_tenant_id, app_type=settings.microsoft_app_type,
+                             wake=lambda: jobs.wake(delivery_job(TEAMS)))
         app[BOT_RUNTIME] = bot
-        bootstraps: list[asyncio.Task[Demo]] = []
-        tasks = [asyncio.create_task(run_periodically(settings.reconcile_interval, "reconciliation",
-                                                      services.reconciler.run))]
+        teams = app[TEAMS_DELIVERY] = DeliveryService(outbox=services.repos.outbox, notifier=bot.notifier,
+                                                      channel=TEAMS, clock=SystemClock())
+        # The background jobs, one line each (background.py): outbox delivery per channel (row leases: every
+        # replica), reconciliation (one replica at a time, under a job lease).
         if settings.outbox_interval > 0:
-            tasks.append(asyncio.create_task(bot.runner.run_forever(settings.outbox_interval)))
+            jobs.add(delivery_job(TEAMS), settings.outbox_interval, delivery_pass(teams, jobs), at_once=True)
+        if settings.reconcile_interval > 0:
+            jobs.add("reconcile", settings.reconcile_interval, services.reconciler.run, exclusive=True)
+        sync = services.calendar_sync
+        if sync is not None:  # calendar sync: queued work (row leases: every replica), renewal (one replica)
+            app[GRAPH_SYNC] = sync
+            jobs.add(SYNC_JOB, settings.sync_interval, calendar_sync_pass(sync), at_once=True)
+            jobs.add(RENEW_JOB, settings.subscription_check_interval, subscription_pass(sync), exclusive=True,
+                     at_once=True)
+            sync.on_work = lambda: jobs.wake(SYNC_JOB)
+        jobs.start()
+        bootstraps: list[asyncio.Task[Demo]] = []
+        tasks: list[asyncio.Task[None]] = []
         if emulator is not None:
             tasks.append(asyncio.create_task(_announce_sandbox(services, bootstraps)))
         yield
-        await bot.runner.stop()  # lets a delivery in flight finish instead of cutting it off
+        await jobs.stop()  # no new work; deliveries in flight finish (bounded); job leases released
         for bootstrap in bootstraps:  # it writes to the database: let it finish, never cut a write in half
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await asyncio.wait_for(asyncio.shield(bootstrap), timeout=10)

@@ -148,7 +148,9 @@ def host_notification(kind: NotificationKind, payload: Mapping[str, object], hos
     """The proactive message to the host for a created / rescheduled / cancelled booking.
 
     ``payload`` is what :func:`scheduling.booking.booking_payload` built (plus ``previousStart`` and
-    ``by`` for reschedules and cancellations). ``questions`` turns answer ids into their labels.
+    ``by`` for reschedules and cancellations; ``by`` is ``outlook`` when the host moved or deleted the event
+    in Outlook, with ``outsideRules`` when the new time is one the link would not offer). ``questions``
+    turns answer ids into their labels.
     """
     if kind not in ("booking.created", "booking.rescheduled", "booking.cancelled"):
         raise ValueError(f"No host notification for {kind!r}.")
@@ -158,6 +160,8 @@ def host_notification(kind: NotificationKind, payload: Mapping[str, object], hos
     booking_id = _str(payload, "bookingId")
     start, end = _instant(payload, "start"), _instant(payload, "end")
     by = _str(payload, "by")
+    in_outlook = {"booking.rescheduled": f"The meeting with {user_text(invitee, 100)} was moved in Outlook",
+                  "booking.cancelled": f"The meeting with {user_text(invitee, 100)} was cancelled in Outlook"}
     heading, color = dict[str, tuple[str, Color]]({
         "booking.created": (f"New booking from {user_text(invitee, 100)}", "good"),
         "booking.rescheduled": (f"{user_text(invitee, 100)}'s meeting was moved"
@@ -167,6 +171,8 @@ def host_notification(kind: NotificationKind, payload: Mapping[str, object], hos
                               if by != "host" else f"You cancelled the meeting with {user_text(invitee, 100)}",
                               "attention"),
     })[kind]
+    if by == "outlook" and kind in in_outlook:
+        heading = in_outlook[kind]
     pairs: list[tuple[str, str]] = [("Meeting", user_text(title_text, 200, empty="Untitled link"))]
     if start and end:
         pairs += _times(start, end, host_time_zone, _str(payload, "inviteeTimeZone"))
@@ -188,6 +194,9 @@ def host_notification(kind: NotificationKind, payload: Mapping[str, object], hos
         pairs.append(("Reason", user_text(reason, 500, multiline=True)))
 
     body: list[Json] = [text(heading, weight="bolder", size="medium", color=color), facts(pairs)]
+    if kind == "booking.rescheduled" and payload.get("outsideRules") is True:
+        body.append(text("⚠ The new time is outside this link's rules (hours, notice, window or length); the "
+                         "booking keeps it because you chose it.", color="warning", wrap=True))
     join_url = _str(payload, "joinUrl")
     actions: list[Json] = []
     if kind != "booking.cancelled":

@@ -54,6 +54,7 @@ from scheduling.errors import (
     InvalidQuery,
     LinkInactive,
     NotFound,
+    SchedulingError,
     SlotUnavailable,
 )
 from scheduling.intervals import Interval, subtract
@@ -73,7 +74,8 @@ from scheduling.ports import (
 )
 from scheduling.rules import EventRules
 from scheduling.slots import Slot, booking_window_bounds, compute_slots, is_bookable, resolve_duration
-from scheduling.stores import BookingStore, EventTypeStore, UserStore
+from scheduling.stores import BookingStore, BusyCacheStore, EventTypeStore, UserStore
+from scheduling.sync import CachedBusy
 
 MAX_QUERY_DAYS = 62
 MAX_REBOOKS = 20  # how often one Teams user may book, cancel and book the same time again
@@ -303,6 +305,59 @@ class ViewingBusyCache:
             self._generation = {h: g for h, g in self._generation.items() if h in self._flights}
 
 
+_ALL_TIME = Interval(datetime(1970, 1, 1, tzinfo=UTC), datetime(9999, 1, 1, tzinfo=UTC))
+
+
+class BusyCacheMemo:
+    """The database busy cache (kept by calendar sync) as slot views read it: each host's whole cached window
+    is read at most once per ``ttl`` per process (concurrent readers share one read), and every view, week and
+    zone is answered from that copy. ``forget`` drops hosts (this process changed their cache or bookings).
+
+    The copy is a read-through cache of the shared one, so another replica's update shows here within
+    ``ttl``; whether the cache may answer at all is still decided per view, at that moment
+    (:meth:`scheduling.sync.CachedBusy.serves`)."""
+
+    def __init__(self, store: BusyCacheStore, clock: Clock, ttl: timedelta) -> None:
+        self.ttl = ttl
+        self._store = store
+        self._clock = clock
+        self._kept: dict[str, tuple[datetime, CachedBusy | None]] = {}
+        self._flights: dict[str, asyncio.Future[CachedBusy | None]] = {}
+        self._generation: dict[str, int] = {}
+
+    async def get(self, host_id: str) -> CachedBusy | None:
+        kept = self._kept.get(host_id)
+        if kept is not None and kept[0] > self._clock.now():
+            return kept[1]
+        flight = self._flights.get(host_id)
+        if flight is None:
+            flight = asyncio.ensure_future(self._read(host_id, self._generation.get(host_id, 0)))
+            self._flights[host_id] = flight
+            flight.add_done_callback(lambda done: self._landed(host_id, done))
+        return await asyncio.shield(flight)
+
+    async def _read(self, host_id: str, generation: int) -> CachedBusy | None:
+        cached = await self._store.cached_busy(host_id, _ALL_TIME)
+        if self._generation.get(host_id, 0) == generation:
+            if len(self._kept) > 4096:
+                self._kept.clear()
+            self._kept[host_id] = (self._clock.now() + self.ttl, cached)
+        return cached
+
+    def _landed(self, host_id: str, done: asyncio.Future[CachedBusy | None]) -> None:
+        if self._flights.get(host_id) is done:
+            del self._flights[host_id]
+        if not done.cancelled():
+            done.exception()  # retrieved: a failure nobody awaits anymore is not logged as lost
+
+    def forget(self, host_ids: Sequence[str] | None = None) -> None:
+        hosts = list(self._kept) + list(self._flights) if host_ids is None else list(host_ids)
+        for host_id in hosts:
+            self._kept.pop(host_id, None)
+            self._flights.pop(host_id, None)
+            self._generation[host_id] = self._generation.get(host_id, 0) + 1
+
+
 class BookingService:
     """Slots, booking, rescheduling and cancelling for single-host links."""
 
@@ -312,7 +367,9 @@ class BookingService:
                  new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
                  pending_timeout: timedelta = timedelta(minutes=10), alternatives: int = 5,
                  alternatives_horizon: timedelta = timedelta(days=14),
-                 busy_ttl: timedelta = timedelta(seconds=30)) -> None:
+                 busy_ttl: timedelta = timedelta(seconds=30), busy_cache: BusyCacheStore | None = None,
+                 cache_max_lag: timedelta = timedelta(seconds=30),
+                 cache_memo_ttl: timedelta = timedelta(seconds=1)) -> None:
         self._calendar = calendar  # the ports and stores are the service's own: adapters only call its use cases
         self._bookings = bookings
         self._users = users
@@ -325,6 +382,9 @@ class BookingService:
         self.alternatives = alternatives
         self.alternatives_horizon = alternatives_horizon
         self._viewing = ViewingBusyCache(self.fresh_busy, clock, busy_ttl)
+        # the database busy cache kept by calendar sync (scheduling.sync), read through a short in-process copy
+        self._busy_cache = BusyCacheMemo(busy_cache, clock, cache_memo_ttl) if busy_cache is not None else None
+        self.cache_max_lag = cache_max_lag
 
     @property
     def busy_ttl(self) -> timedelta:
@@ -433,19 +493,32 @@ class BookingService:
             ) from exc
 
     async def viewing_busy(self, host: User, window: Interval, horizon: Interval | None = None) -> list[BusyInterval]:
-        """Busy time for *showing* slots, from the per-host cache (see :class:`ViewingBusyCache`): Graph's
-        answer is reused for ``busy_ttl`` (per process) for every query inside the stretch it covered.
+        """Busy time for *showing* slots.
+
+        First the busy cache kept by calendar sync (in the database, shared by every replica, updated from
+        Graph's change notifications through delta): when it serves ``window`` (see
+        :meth:`scheduling.sync.CachedBusy.serves`) no Graph call is made at all. It holds the host's primary
+        calendar, so a host who picked other or shared calendars for conflicts is always read live.
+
+        Otherwise the live read, through the per-host in-process cache (see :class:`ViewingBusyCache`):
+        Graph's answer is reused for ``busy_ttl`` for every query inside the stretch it covered.
         ``horizon``: the most a read may usefully cover (a link's booking window); a miss reads as much of
         it as one Graph call can, so later queries for other days or zones cost nothing.
 
         Safe because nothing is booked from it: a booking re-reads Graph fresh for its exact interval,
-        and Slotwise's own bookings always come from the database. A change made in Outlook shows up in
-        slot views within ``busy_ttl``; this process's own bookings drop the host's entries at once."""
+        and Slotwise's own bookings always come from the database."""
+        if self._busy_cache is not None and not host.conflict_calendar_ids and not window.is_empty:
+            cached = await self._busy_cache.get(host.id)
+            if cached is not None and cached.serves(window, self.clock.now(), self.cache_max_lag):
+                return [b for b in cached.busy if b.start < window.end and window.start < b.end]
         return await self._viewing.busy(host, window, horizon)
 
     def forget_busy(self, host_ids: Sequence[str] | None = None) -> None:
-        """Drop cached busy time of these hosts (all hosts when None)."""
+        """Drop busy time kept in this process for these hosts (all hosts when None): the live reads and the
+        copy of the database busy cache."""
         self._viewing.forget(host_ids)
+        if self._busy_cache is not None:
+            self._busy_cache.forget(host_ids)
 
     def viewing_horizon(self, rules: EventRules) -> Interval:
         """Where busy time can matter to the slots of a link with ``rules`` right now: from the earliest
@@ -780,6 +853,74 @@ class BookingService:
         await self.sync_calendar(cancelled)
         self.forget_busy(cancelled.host_ids)
         return await self._bookings.get(cancelled.id) or cancelled
+
+    # ------------------------------------------------------------------ changes made in Outlook
+
+    async def cancelled_in_outlook(self, booking: Booking) -> Booking | None:
+        """The host deleted or cancelled the booking's event in Outlook: cancel the booking (freeing its time)
+        and tell the host (outbox ``booking.cancelled`` with ``"by"``/``"source": "outlook"``, once per
+        booking). Outlook already says so, so the booking is in sync at once (no cancellation is sent back).
+
+        Only a CONFIRMED booking in sync with its event: anything else is Slotwise's own change on its way to
+        Outlook, or over. None when nothing was changed (also when the booking changed meanwhile)."""
+        if booking.status is not BookingStatus.CONFIRMED or booking.calendar_sync is not CalendarSync.IN_SYNC:
+            return None
+        link, host = await self.booking_context(booking)
+        reason = f"{host.display_name} cancelled this meeting in Outlook."
+        view = replace(booking, status=BookingStatus.CANCELLED, cancel_reason=reason)
+        payload = booking_payload(link, view, host) | {"by": "outlook", "source": "outlook"}
+        try:
+            cancelled = await self._bookings.cancel(
+                booking.id, reason=reason, expected_version=booking.version,
+                outbox=[OutboxItem("booking.cancelled", link.tenant_id, payload, f"booking.cancelled:{booking.id}")])
+        except Conflict:
+            return None
+        await self._bookings.mark_synced(cancelled.id, cancelled.version)
+        self.forget_busy(cancelled.host_ids)
+        return await self._bookings.get(cancelled.id) or cancelled
+
+    def fits_rules(self, link: EventType, start: datetime, end: datetime, booked: Sequence[BookedInterval]) -> bool:
+        """Whether ``start``-``end`` is a time the link would offer now (duration, hours, window, notice,
+        caps, the host's other bookings); Outlook busy time is not considered."""
+        minutes = (end - start).total_seconds() / 60
+        if minutes != int(minutes) or start.second or start.microsecond:
+            return False
+        try:
+            rules = link.rules.validate()
+            return int(minutes) in rules.durations and is_bookable(
+                rules, start, now=self.clock.now(), bookings=booked, duration=int(minutes))
+        except SchedulingError:
+            return False
+
+    async def moved_in_outlook(self, booking: Booking, start: datetime, end: datetime) -> Booking | None:
+        """The host moved the booking's event in Outlook: reschedule the booking to ``start``-``end`` and tell
+        the host (outbox ``booking.rescheduled``, ``"by"``/``"source": "outlook"``). A time the link would not
+        offer is still recorded (the host chose it), with ``"outsideRules": true`` so the host is told.
+        Outlook already has the time, so nothing is sent back.
+
+        None when nothing was changed: the booking is not CONFIRMED and in sync, already has these times,
+        changed meanwhile, or the new time overlaps another Slotwise booking of the host (the database never
+        holds two overlapping reservations of one host; the booking keeps its old time)."""
+        if booking.status is not BookingStatus.CONFIRMED or booking.calendar_sync is not CalendarSync.IN_SYNC \
+                or (start, end) == (booking.start, booking.end) or end <= start:
+            return None
+        link, host = await self.booking_context(booking)
+        booked = await self._booked(link, host, padded(link.rules, start, end), exclude=booking.id)
+        fits = self.fits_rules(link, start, end, booked)
+        payload = booking_payload(link, replace(booking, start=start, end=end), host) | {
+            "previousStart": booking.start.isoformat().replace("+00:00", "Z"),
+            "previousEnd": booking.end.isoformat().replace("+00:00", "Z"),
+            "by": "outlook", "source": "outlook", "outsideRules": not fits}
+        try:
+            moved = await self._bookings.move(
+                booking.id, start=start, end=end, expected_version=booking.version,
+                outbox=[OutboxItem("booking.rescheduled", link.tenant_id, payload,
+                                   f"booking.rescheduled:{booking.id}:{booking.version + 1}")])
+        except (Conflict, SlotUnavailable):
+            return None
+        await self._bookings.mark_synced(moved.id, moved.version)
+        self.forget_busy(moved.host_ids)
+        return await self._bookings.get(moved.id) or moved
 
     async def sync_calendar(self, booking: Booking) -> bool:
         """Bring the Outlook event in line with a moved or cancelled booking. False: left for later."""

@@ -23,6 +23,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
@@ -53,6 +54,16 @@ class CalendarConnector(Protocol):
     async def disconnect(self, user: User) -> None:
         """Forget the user's tokens (and stop any Graph subscriptions)."""
         ...
+
+
+class CalendarSyncHooks(Protocol):
+    """Calendar sync's part in connecting (``scheduling.sync.CalendarSyncService``): a connected host gets a
+    Graph subscription (queued, made by the sync worker); a disconnecting one loses it while their tokens
+    still exist."""
+
+    async def host_connected(self, user: User) -> None: ...
+
+    async def host_disconnected(self, user: User) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +132,8 @@ def _unb64(text: str) -> bytes:
 class ConnectionService:
     def __init__(self, *, users: UserStore, connector: CalendarConnector, calendar: CalendarPort,
                  sign_in: SignInPort | None = None, outbox: OutboxStore | None = None,
-                 clock: Clock | None = None, state_secret: bytes = b"") -> None:
+                 clock: Clock | None = None, state_secret: bytes = b"",
+                 sync: CalendarSyncHooks | None = None) -> None:
         self.users = users
         self.connector = connector
         self.calendar = calendar
@@ -129,6 +141,7 @@ class ConnectionService:
         self.outbox = outbox
         self.clock = clock
         self._secret = state_secret
+        self.sync = sync  # set once calendar sync is built (it needs the booking service, which needs us)
 
     # ---------------------------------------------------------------- silent and SSO
 
@@ -165,12 +178,20 @@ class ConnectionService:
         try:
             defaults = await self.calendar.mailbox_defaults(fresh.host_calendar())
         except IntegrationError:
-            return fresh
-        if defaults.time_zone and defaults.time_zone != user.time_zone:
+            defaults = None
+        if defaults is not None and defaults.time_zone and defaults.time_zone != user.time_zone:
             fresh = await self.users.upsert(replace(fresh, time_zone=defaults.time_zone))
+        if self.sync is not None:
+            # (on failure, the sync job's periodic check subscribes connected hosts that have no subscription)
+            with contextlib.suppress(IntegrationError):
+                await self.sync.host_connected(fresh)
         return fresh
 
     async def disconnect(self, user: User) -> None:
+        if self.sync is not None:
+            # (on failure, Graph lets the subscription expire; its notifications match nothing any more)
+            with contextlib.suppress(IntegrationError):
+                await self.sync.host_disconnected(user)
         await self.connector.disconnect(user)
         await self.users.set_connection(user.id, ConnectionStatus.NOT_CONNECTED)
 

@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 from typing import Literal
 
 from scheduling.ports import HostCalendar, Location
@@ -81,12 +81,30 @@ class EventType:
     version: int = 1
 
 
+class Priority(IntEnum):
+    """A team member's tier in the rotation: a free member of a higher tier is always assigned first."""
+
+    LOW = 1
+    MEDIUM = 2
+    HIGH = 3
+
+
 @dataclass(frozen=True, slots=True)
 class TeamMember:
+    """A member of a team's rotation (see :mod:`scheduling.assignment` for how these values are used).
+
+    ``weight`` (1-100) is the member's share of the team's bookings relative to the others; ``daily_cap`` and
+    ``weekly_cap`` limit the member's own bookings of a team link (None: no limit beyond the link's);
+    ``joined_at`` is when they joined the rotation (None: before anything counted).
+    """
+
     user_id: str
-    priority: int = 2  # higher wins
+    priority: int = Priority.MEDIUM  # higher wins
     weight: int = 100
     active: bool = True
+    daily_cap: int | None = None
+    weekly_cap: int | None = None
+    joined_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

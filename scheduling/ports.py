@@ -1,8 +1,8 @@
 """The ports the core needs from the outside world, and the value types that cross them.
 
 Adapters implement these Protocols: ``graph/`` the :class:`CalendarPort` and uses the
-:class:`TokenCacheStore`; ``storage/`` the stores; ``bot/`` and the outbox runner the :class:`Notifier`;
-``app.py`` a real :class:`Clock`. The core only ever sees these types, never Graph JSON or SQL rows.
+:class:`TokenCacheStore`; ``storage/`` the stores; ``bot/`` (Teams chat) and each other delivery channel a
+:class:`Notifier`; ``app.py`` a real :class:`Clock`. The core only ever sees these types, never Graph JSON or SQL rows.
 
 All datetimes are timezone-aware UTC; durations are minutes.
 """
@@ -10,14 +10,17 @@ All datetimes are timezone-aware UTC; durations are minutes.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from scheduling.errors import IntegrationError
 from scheduling.intervals import Interval
 from scheduling.rules import BusyStatus
+
+if TYPE_CHECKING:  # scheduling.domain imports this module
+    from scheduling.domain import OutboxItem
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,15 +264,73 @@ class Clock(Protocol):
     def now(self) -> datetime: ...
 
 
-@dataclass(frozen=True, slots=True)
-class Notification:
-    """Something a person must be told (booking created, rescheduled, cancelled, host must reconnect)."""
+# ------------------------------------------------------------------ delivery (the outbox, one Notifier per channel)
 
-    kind: str
-    user_id: str
-    payload: Mapping[str, object] = field(default_factory=dict)
-    dedupe_key: str = ""
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One attempt to deliver an outbox item on its channel (Teams chat, a webhook).
+
+    ``id`` is the outbox item's id: the same on every attempt of one item, so a receiver can drop a repeat
+    (a webhook's ``webhook-id``, its idempotency key). ``attempt`` counts from 1 (this one included);
+    ``enqueued_at`` is when the item was written (the event's time, for a receiver that wants it).
+    """
+
+    id: str
+    item: OutboxItem
+    attempt: int
+    enqueued_at: datetime
+
+
+class DeliveryError(IntegrationError):
+    """A delivery attempt did not deliver; the subclass tells the delivery use case what to do next.
+    Any other exception a :class:`Notifier` raises is a failed attempt, retried by the channel's policy."""
+
+    code = "delivery_error"
+
+
+class RetryLater(DeliveryError):
+    """A failed attempt to try again by the channel's retry policy, but not before ``retry_after``
+    (e.g. a receiver's HTTP 429 or 503 with ``Retry-After``)."""
+
+    code = "delivery_retry_later"
+
+    def __init__(self, message: str, *, retry_after: timedelta | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Undeliverable(DeliveryError):
+    """This item can never be delivered (unknown kind, recipient gone, HTTP 410): retrying is pointless.
+    It becomes a dead letter, kept for inspection."""
+
+    code = "undeliverable"
+
+
+class Obsolete(DeliveryError):
+    """This item no longer needs saying (a "reconnect" notice after the host reconnected): it counts as done."""
+
+    code = "delivery_obsolete"
+
+
+class NotReachable(DeliveryError):
+    """The recipient can't be reached yet (a host with no chat with Slotwise): the item is held, not retried,
+    until ``recipient_id`` becomes reachable and its held items are released (``OutboxStore.release_held``)."""
+
+    code = "recipient_not_reachable"
+
+    def __init__(self, recipient_id: str, message: str) -> None:
+        super().__init__(message)
+        self.recipient_id = recipient_id
 
 
 class Notifier(Protocol):
-    async def notify(self, notification: Notification) -> None: ...
+    """Delivers the outbox items of one channel: the Teams chat today (``bot.notifications.TeamsNotifier``),
+    webhooks next. ``scheduling.delivery.DeliveryService`` leases the channel's due items, calls
+    :meth:`deliver` for each one (bounded by a timeout well inside the item's lease) and records the outcome.
+
+    :meth:`deliver` returns once the item was delivered, or raises a :class:`DeliveryError` (or anything
+    else: a failed attempt). Delivery is at least once: a crash between sending and recording repeats the
+    attempt with the same ``Delivery.id``, so a notifier must be safe to call again for the same item."""
+
+    async def deliver(self, delivery: Delivery) -> None: ...

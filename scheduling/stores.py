@@ -11,13 +11,15 @@ replicas may run against one PostgreSQL):
 * a single-use link has at most one holding booking;
 * caps are checked in the same transaction as the reservation;
 * an outbox item is written in the same transaction as the change it announces, at most once per
-  ``dedupe_key``.
+  ``dedupe_key``, and leased by one worker at a time;
+* a background job's lease has one holder at a time.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from scheduling.domain import (
@@ -30,7 +32,8 @@ from scheduling.domain import (
     User,
 )
 from scheduling.intervals import Interval
-from scheduling.ports import BookedInterval
+from scheduling.ports import BookedInterval, BusyInterval
+from scheduling.sync import CachedBusy, CacheState, HostSubscription, SyncRequest, SyncWork
 
 
 class BookingStore(Protocol):
@@ -157,20 +160,189 @@ class TeamStore(Protocol):
     async def save(self, team: Team) -> Team: ...
 
 
+@dataclass(frozen=True, slots=True)
+class LeasedItem:
+    """An outbox item claimed by one worker until its lease runs out: ``attempts`` failed so far,
+    ``enqueued_at`` when it was written."""
+
+    id: str
+    item: OutboxItem
+    attempts: int
+    enqueued_at: datetime
+
+
 class OutboxStore(Protocol):
+    """The durable outbox. An item is, in turn: due (leasable), leased (one worker has it until its lease runs
+    out), held (waiting for its recipient to become reachable; never leased), and finally delivered or dead
+    (a dead letter kept for inspection). Delivery is at least once: a worker that dies mid-item only delays
+    it until its lease runs out."""
+
     async def enqueue(self, items: Sequence[OutboxItem]) -> int:
         """Add items not tied to a booking change (e.g. host.reconnect); duplicates by dedupe_key are
         skipped. Returns how many were new."""
         ...
 
-    async def lease(self, now: datetime, limit: int, lease_seconds: int) -> list[tuple[str, OutboxItem, int]]:
-        """Claim up to ``limit`` due items (not delivered, not leased by anyone else, retry time
-        reached) for ``lease_seconds``; returns (item id, item, attempts so far). Uses row locks with
-        SKIP LOCKED on PostgreSQL, so replicas never claim the same item."""
+    async def lease(self, now: datetime, limit: int, lease_seconds: int, *,
+                    channel: str | None = None) -> list[LeasedItem]:
+        """Claim up to ``limit`` due items (not delivered, not dead, not held, not leased by anyone else, retry
+        time reached) of ``channel`` (every channel when None) for ``lease_seconds``, oldest due first. Uses
+        row locks with SKIP LOCKED on PostgreSQL, so replicas never claim the same item."""
         ...
 
-    async def mark_delivered(self, item_id: str) -> None: ...
+    async def give_back(self, item_ids: Sequence[str]) -> None:
+        """End the lease of items that were leased but not attempted (the worker is stopping): another
+        worker may lease them at once."""
+        ...
+
+    async def mark_delivered(self, item_id: str) -> None:
+        """Delivered (or no longer needed): never leased again."""
+        ...
 
     async def mark_failed(self, item_id: str, error: str, retry_at: datetime | None) -> None:
         """Record a failed attempt; ``retry_at`` None gives up (dead letter)."""
+        ...
+
+    async def hold(self, item_id: str, recipient_id: str, reason: str) -> None:
+        """Hold the item until :meth:`release_held` is called for ``recipient_id``: it is not leased meanwhile
+        and no attempt is counted. Its current lease goes on (:meth:`give_back` ends it)."""
+        ...
+
+    async def release_held(self, recipient_id: str) -> int:
+        """``recipient_id`` can be reached now: their held items become due again (at once, unless a lease
+        taken before the hold is still running). Returns how many were released."""
+        ...
+
+
+class JobLease(Protocol):
+    """Who runs a background job (reconciliation, subscription renewal...) across replicas: at most one holder
+    per job name at a time, until the lease runs out. A replica that dies keeps it only until then."""
+
+    async def acquire(self, name: str, holder: str, now: datetime, ttl: timedelta) -> bool:
+        """Take (or extend) the lease of job ``name`` for ``holder`` until ``now + ttl``; True when it is
+        ``holder``'s: nobody held it, its lease had run out, or ``holder`` held it already."""
+        ...
+
+    async def renew(self, name: str, holder: str, now: datetime, ttl: timedelta) -> bool:
+        """Extend ``holder``'s lease to ``now + ttl``; False when ``holder`` no longer holds it (another
+        replica took it after it ran out, or it was released)."""
+        ...
+
+    async def release(self, name: str, holder: str) -> None:
+        """Give the lease up (shutting down): another replica may take it at once. Nothing when
+        ``holder`` does not hold it."""
+        ...
+
+
+# ------------------------------------------------------------------ calendar sync (scheduling.sync)
+
+
+class SubscriptionStore(Protocol):
+    """The hosts' Graph subscriptions, one per host (``clientState`` kept hashed)."""
+
+    async def subscription_of(self, host_id: str) -> HostSubscription | None: ...
+
+    async def subscriptions_by_ids(self, subscription_ids: Sequence[str]) -> Mapping[str, HostSubscription]:
+        """The stored subscriptions among ``subscription_ids`` (by id); unknown ids are left out."""
+        ...
+
+    async def save_subscription(self, subscription: HostSubscription) -> HostSubscription | None:
+        """Make ``subscription`` the host's one subscription; returns the one it replaced, if any."""
+        ...
+
+    async def delete_subscription(self, host_id: str) -> HostSubscription | None:
+        """Forget the host's subscription; returns what was deleted."""
+        ...
+
+    async def lease_renewals(self, now: datetime, *, due_before: datetime, quiet_since: datetime,
+                             urgent_before: datetime, limit: int, lease_seconds: int) -> list[HostSubscription]:
+        """Claim up to ``limit`` subscriptions expiring at or before ``due_before`` that nobody else holds, for
+        ``lease_seconds``, soonest expiry first; one reauthorized after ``quiet_since`` only when it expires
+        at or before ``urgent_before``. SKIP LOCKED on PostgreSQL: replicas never claim the same one."""
+        ...
+
+    async def renewed(self, subscription_id: str, expires_at: datetime, now: datetime) -> None:
+        """Record a renewal (new expiry, ``renewed_at`` = now) and end the lease."""
+        ...
+
+    async def reauthorized(self, subscription_id: str, now: datetime) -> None: ...
+
+    async def subscriptions_elsewhere(self, endpoint: str, *, limit: int) -> list[HostSubscription]:
+        """Subscriptions made for another notification address than ``endpoint``, that have no queued work."""
+        ...
+
+    async def hosts_out_of_step(self, limit: int) -> list[str]:
+        """Candidates for :func:`scheduling.sync.wants_subscription` to decide on: users whose calendar is
+        connected but who have no subscription row, and users with a subscription whose calendar is not."""
+        ...
+
+
+class BusyCacheStore(Protocol):
+    """Per host: the busy intervals of their primary calendar over a window, by event id, with the delta
+    cursor that continues them; shared by every replica."""
+
+    async def cached_busy(self, host_id: str, window: Interval) -> CachedBusy | None:
+        """The cache header (with the subscription's expiry) and the intervals overlapping ``window``."""
+        ...
+
+    async def cache_state(self, host_id: str) -> CacheState | None: ...
+
+    async def replace_busy(self, host_id: str, *, window: Interval, cursor: str, busy: Mapping[str, BusyInterval],
+                           synced_at: datetime, started_at: datetime) -> None:
+        """Replace the host's cache by a full round. ``dirty_since`` and ``stale_since`` are cleared unless set
+        after ``started_at`` (the round began then: a later notification may not be in it)."""
+        ...
+
+    async def apply_busy(self, host_id: str, *, expected_cursor: str, cursor: str,
+                         blocking: Mapping[str, BusyInterval], cleared: Sequence[str], synced_at: datetime,
+                         started_at: datetime) -> bool:
+        """Apply an incremental round if the stored cursor is still ``expected_cursor`` (else False, nothing
+        written): drop ``cleared`` ids, set ``blocking``, store ``cursor``; dirty/stale as in replace_busy."""
+        ...
+
+    async def drop_cache(self, host_id: str) -> None: ...
+
+    async def hosts_behind(self, *, window_end_before: datetime, limit: int) -> list[str]:
+        """Hosts whose cached window ends before ``window_end_before`` (time for a new window)."""
+        ...
+
+
+class SyncWorkQueue(Protocol):
+    """Queued sync work, one row per host: requests merge into it, and a worker leases it whole."""
+
+    async def request_work(self, host_id: str, request: SyncRequest, *, due_at: datetime, now: datetime,
+                           dirty: bool = False, stale_reason: str | None = None) -> None:
+        """Merge ``request`` into the host's row (created if missing) and make it due by ``due_at``; in the same
+        transaction mark the host's cache dirty since ``now`` (``dirty``, kept if already dirty) and/or stale
+        with ``stale_reason``."""
+        ...
+
+    async def lease_work(self, now: datetime, limit: int, lease_seconds: int) -> list[SyncWork]:
+        """Claim up to ``limit`` due rows nobody else holds for ``lease_seconds`` (SKIP LOCKED on PostgreSQL)."""
+        ...
+
+    async def finish_work(self, host_id: str, generation: int) -> None:
+        """Done: delete the row if nothing was requested since the lease (``generation`` unchanged), else end
+        the lease so the newer requests run."""
+        ...
+
+    async def fail_work(self, host_id: str, error: str, retry_at: datetime) -> None:
+        """Keep every request, count the failure, and make the row due again at ``retry_at``."""
+        ...
+
+    async def forget_work(self, host_id: str) -> None: ...
+
+
+class OutlookBookingIndex(Protocol):
+    """Bookings by their Outlook event, for applying Outlook-side changes."""
+
+    async def confirmed_bookings_for_events(self, host_id: str, event_ids: Sequence[str], booking_ids: Sequence[str],
+                                            *, unchanged_since: datetime) -> list[Booking]:
+        """CONFIRMED bookings organised by ``host_id`` whose Outlook event id is in ``event_ids`` or whose id is
+        in ``booking_ids`` (the booking tag read from an event), last changed at or before ``unchanged_since``."""
+        ...
+
+    async def confirmed_bookings_between(self, host_id: str, window: Interval, *,
+                                         unchanged_since: datetime) -> list[Booking]:
+        """CONFIRMED bookings organised by ``host_id`` with an Outlook event, overlapping ``window``, last changed
+        at or before ``unchanged_since``."""
         ...

@@ -203,6 +203,7 @@ class BookingRow(Base):
         Index("ix_bookings_status_pending_deadline", "status", "pending_deadline"),
         Index("ix_bookings_status_updated_at", "status", "updated_at"),
         Index("ix_bookings_calendar_sync", "calendar_sync"),
+        Index("ix_bookings_organizer_id_graph_event_id", "organizer_id", "graph_event_id"),  # calendar sync (0004)
     )
 
     id: Mapped[str] = mapped_column(String, primary_key=True)
@@ -275,14 +276,20 @@ class ReservationRow(Base):
     active: Mapped[bool] = mapped_column(Boolean)
 
 
+OUTBOX_DUE = "delivered_at IS NULL AND NOT dead AND held_for IS NULL"
+
+
 class OutboxRow(Base):
     """A notification or webhook to deliver at least once; ``dedupe_key`` makes enqueueing idempotent."""
 
     __tablename__ = "outbox"
     __table_args__ = (
-        Index("ix_outbox_due", "next_attempt_at",
-              sqlite_where=text("delivered_at IS NULL AND NOT dead"),
-              postgresql_where=text("delivered_at IS NULL AND NOT dead")),
+        # the leasing query: the due items of one channel, oldest due first (held items are never due)
+        Index("ix_outbox_due", "channel", "next_attempt_at",
+              sqlite_where=text(OUTBOX_DUE), postgresql_where=text(OUTBOX_DUE)),
+        # releasing a person's held items when they become reachable
+        Index("ix_outbox_held_for", "held_for",
+              sqlite_where=text("held_for IS NOT NULL"), postgresql_where=text("held_for IS NOT NULL")),
     )
 
     id: Mapped[str] = mapped_column(String, primary_key=True)
@@ -298,4 +305,90 @@ class OutboxRow(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(nullable=True)
     last_error: Mapped[str] = mapped_column(Text)
     dead: Mapped[bool] = mapped_column(Boolean)
+    # the recipient this item waits for (they can't be reached yet): not leased until released; NULL otherwise
+    held_for: Mapped[str | None] = mapped_column(String, nullable=True)
 
+
+class JobLeaseRow(Base):
+    """Which replica runs background job ``name`` (reconciliation...) until ``leased_until``."""
+
+    __tablename__ = "job_leases"
+
+    name: Mapped[str] = mapped_column(String, primary_key=True)
+    holder: Mapped[str] = mapped_column(String)
+    leased_until: Mapped[datetime]
+    acquired_at: Mapped[datetime]
+
+
+# ------------------------------------------------------------------ calendar sync (issue 14; migration 0004)
+
+
+class CalendarSubscriptionRow(Base):
+    """A host's Graph subscription on their events (one per host). ``client_state_hash``: SHA-256 of the
+    secret ``clientState`` (never kept in clear). ``leased_until``: a replica is renewing it until then."""
+
+    __tablename__ = "calendar_subscriptions"
+    __table_args__ = (Index("ix_calendar_subscriptions_expires_at", "expires_at"),)
+
+    host_id: Mapped[str] = mapped_column(String, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    subscription_id: Mapped[str] = mapped_column(String, unique=True)
+    client_state_hash: Mapped[str] = mapped_column(String)
+    expires_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    renewed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    reauthorized_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    leased_until: Mapped[datetime | None] = mapped_column(nullable=True)
+    notification_url: Mapped[str] = mapped_column(Text)  # where Graph delivers (the app's address then)
+
+
+class BusyCacheRow(Base):
+    """A host's busy cache: the window its delta ``delta_cursor`` covers; ``stale_since`` set when it can't be
+    trusted (notifications missed, subscription removed), ``dirty_since`` while a notified change waits."""
+
+    __tablename__ = "busy_cache"
+
+    host_id: Mapped[str] = mapped_column(String, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    window_start: Mapped[datetime]
+    window_end: Mapped[datetime]
+    delta_cursor: Mapped[str | None] = mapped_column(Text, nullable=True)
+    stale_since: Mapped[datetime | None] = mapped_column(nullable=True)
+    stale_reason: Mapped[str] = mapped_column(Text)
+    dirty_since: Mapped[datetime | None] = mapped_column(nullable=True)
+    synced_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    updated_at: Mapped[datetime]
+
+
+class BusyCacheEventRow(Base):
+    """One event of a host's primary calendar that blocks time in the cached window."""
+
+    __tablename__ = "busy_cache_events"
+    __table_args__ = (Index("ix_busy_cache_events_host_id_start_at", "host_id", "start_at"),)
+
+    host_id: Mapped[str] = mapped_column(String, ForeignKey("busy_cache.host_id", ondelete="CASCADE"),
+                                         primary_key=True)
+    event_id: Mapped[str] = mapped_column(String, primary_key=True)
+    start_at: Mapped[datetime]
+    end_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String)
+
+
+class SyncWorkRow(Base):
+    """Queued calendar-sync work of one host (requests merge into the row); leased by one worker at a time.
+    ``generation`` grows with every request, so a worker can tell whether more came in while it worked."""
+
+    __tablename__ = "sync_work"
+    __table_args__ = (Index("ix_sync_work_due_at", "due_at"),)
+
+    host_id: Mapped[str] = mapped_column(String, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    delta: Mapped[bool] = mapped_column(Boolean)
+    full_sync: Mapped[bool] = mapped_column(Boolean)
+    subscribe: Mapped[bool] = mapped_column(Boolean)
+    recreate: Mapped[bool] = mapped_column(Boolean)
+    reauthorize: Mapped[bool] = mapped_column(Boolean)
+    removed_subscription_id: Mapped[str | None] = mapped_column(String, nullable=True)
+    generation: Mapped[int] = mapped_column(Integer)
+    requested_at: Mapped[datetime]
+    due_at: Mapped[datetime]
+    leased_until: Mapped[datetime | None] = mapped_column(nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer)
+    last_error: Mapped[str] = mapped_column(Text)

@@ -8,7 +8,9 @@ from storage._sql import Clock, utcnow
 from storage.bookings import SqlBookingStore
 from storage.db import Database
 from storage.event_types import SqlEventTypeStore
+from storage.leases import SqlJobLease
 from storage.outbox import SqlOutboxStore
+from storage.sync import SqlCalendarSyncStore
 from storage.teams import SqlTeamStore
 from storage.tokens import SqlTokenCacheStore
 from storage.users import SqlUserStore
@@ -23,6 +25,8 @@ class Repositories:
     teams: SqlTeamStore
     outbox: SqlOutboxStore
     tokens: SqlTokenCacheStore
+    calendar_sync: SqlCalendarSyncStore
+    job_leases: SqlJobLease
 
 
 def repositories(db: Database, *, clock: Clock = utcnow) -> Repositories:
@@ -35,4 +39,6 @@ def repositories(db: Database, *, clock: Clock = utcnow) -> Repositories:
         teams=SqlTeamStore(db, clock=clock),
         outbox=SqlOutboxStore(db, clock=clock),
         tokens=SqlTokenCacheStore(db, clock=clock),
+        calendar_sync=SqlCalendarSyncStore(db, clock=clock),
+        job_leases=SqlJobLease(db),
     )

@@ -15,10 +15,12 @@ from scheduling import stores
 from scheduling.booking import BookingService
 from scheduling.notices import NoticeService
 from scheduling.people import PeopleService
+from scheduling.sync import CalendarSyncService
 from web.context import WebContext
 
 ROOT = Path(__file__).resolve().parent.parent
-STORE_TYPES = {stores.BookingStore, stores.UserStore, stores.EventTypeStore, stores.OutboxStore, stores.TeamStore}
+STORE_TYPES = {stores.BookingStore, stores.UserStore, stores.EventTypeStore, stores.OutboxStore, stores.TeamStore,
+               stores.SubscriptionStore, stores.BusyCacheStore, stores.SyncWorkQueue, stores.OutlookBookingIndex}
 
 
 class _Store:
@@ -36,8 +38,11 @@ def test_services_keep_their_stores_private() -> None:
     services = [
         BookingService(calendar=calendar, bookings=bookings, users=users,  # type: ignore[arg-type]
                        event_types=event_types, clock=object(), token_secret=b"k" * 32),  # type: ignore[arg-type]
-        PeopleService(users=users),  # type: ignore[arg-type]
+        PeopleService(users=users, outbox=outbox),  # type: ignore[arg-type]
         NoticeService(outbox=outbox),  # type: ignore[arg-type]
+        CalendarSyncService(sync=calendar, calendar=calendar, subscriptions=bookings, cache=bookings,  # type: ignore[arg-type]
+                            queue=outbox, index=bookings, users=users, bookings=event_types,  # type: ignore[arg-type]
+                            clock=object()),  # type: ignore[arg-type]
     ]
     held = {id(s) for s in (bookings, users, event_types, outbox, calendar)}
     for service in services:

@@ -2,7 +2,7 @@
 
 * ``running_bot`` starts ``app.build_app`` on a free port (the sandbox Graph base URL is
   ``http://127.0.0.1:<port>/sandbox/graph/v1.0``, so the test server binds that same port), with a
-  temporary SQLite file and no background outbox worker (tests run the runner themselves).
+  temporary SQLite file and no background outbox delivery (tests run ``bot.delivery.run_once()`` themselves).
 * ``FakeConnector`` is the Bot Framework connector the activities' ``serviceUrl`` points at: it records
   every activity the bot posts, answers roster lookups from the people it knows, creates 1:1 chats
   (``conversations.create``) with them as Teams does (or refuses, when told to), and can be told to
@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import json
 import shutil
@@ -25,16 +26,21 @@ from collections import deque
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import func, or_, select
 
-from app import EMULATOR, SERVICES, Settings, build_app
+from app import EMULATOR, SERVICES, TEAMS_DELIVERY, Settings, build_app
 from bot.handler import BOT_RUNTIME, BotRuntime
 from graph.sandbox import EmulatorState
+from scheduling.delivery import DeliveryService
+from scheduling.sync import SyncRequest
 from storage.migrate import upgrade
+from storage.models import SyncWorkRow
 from tests.cards.checks import inputs, problems
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -214,12 +220,26 @@ class Bot:
         return self.app[EMULATOR]
 
     @property
+    def delivery(self) -> DeliveryService:
+        """The Teams channel's outbox delivery (tests run its passes themselves: ``await bot.delivery.run_once()``)."""
+        return self.app[TEAMS_DELIVERY]
+
+    @property
     def repos(self) -> Any:
         return self.app[SERVICES].repos
 
     @property
     def base_url(self) -> str:
         return self.app[SERVICES].settings.base_url
+
+    async def stale_busy_cache(self, person: Person) -> None:
+        """As when Graph tells Slotwise it missed notifications: the host's busy cache is stale, so slot views
+        read the calendar live (and the sync worker runs a delta round); in-process reads are forgotten."""
+        host = await self.repos.users.get_by_aad(person.tenant, person.aad)
+        now = datetime.now(UTC)
+        await self.repos.calendar_sync.request_work(host.id, SyncRequest(delta=True), due_at=now, now=now,
+                                                    stale_reason="notifications missed")
+        self.runtime.bot.deps.booking.forget_busy()
 
     def activity(self, name: str, person: Person, *, conversation: str | None = None, **changes: Any) -> Json:
         """Fixture ``name`` as sent by ``person`` (into their personal chat unless ``conversation``)."""
@@ -317,4 +337,24 @@ async def running_bot(tmp_path: Path, template: Path | None = None, **settings: 
             TestClient(TestServer(app, port=port)) as client:
         connector.url = str(connector_server.make_url("/"))
         yield Bot(app, client, connector)
+        await sync_at_rest(app)
     assert not connector.invalid_cards, "\n".join(connector.invalid_cards)
+
+
+async def sync_at_rest(app: web.Application, seconds: float = 3.0) -> None:
+    """Before the app stops, let calendar sync finish what it is doing: it calls the Graph emulator inside the
+    same server, and a connection racing the server's shutdown is left open (a ResourceWarning). Work that
+    waits for a retry later is not waited for."""
+    notifier = app[EMULATOR].notifier
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            while True:
+                if notifier is not None and notifier.tasks:
+                    await asyncio.wait(set(notifier.tasks), timeout=seconds)
+                now = datetime.now(UTC)
+                async with app[SERVICES].repos.db.read() as s:
+                    busy = await s.scalar(select(func.count()).select_from(SyncWorkRow).where(
+                        or_(SyncWorkRow.due_at <= now, SyncWorkRow.leased_until > now)))
+                if not busy and not (notifier is not None and notifier.tasks):
+                    return
+                await asyncio.sleep(0.01)

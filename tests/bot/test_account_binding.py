@@ -22,7 +22,7 @@ async def test_an_sso_exchange_carrying_someone_elses_token_connects_nothing(bot
     dana = await bot.repos.users.get_by_aad(DANA.tenant, DANA.aad)
     assert dana is not None and dana.connection_status is not ConnectionStatus.CONNECTED
     assert await bot.repos.tokens.load_token_cache(dana.id) is None
-    await bot.runtime.runner.run_once()
+    await bot.delivery.run_once()
     assert bot.connector.proactive(DANA.chat, bot.turn_ids) == []       # no "you're connected"
 
 
@@ -32,7 +32,7 @@ async def test_an_admin_consent_is_told_to_the_host_with_a_button_to_connect(bot
     assert dana is not None and dana.connection_status is not ConnectionStatus.CONNECTED
     await bot.repos.outbox.enqueue([OutboxItem("host.consent_granted", DANA.tenant,
                                                {"hostId": dana.id, "hostName": dana.display_name}, "consent:1")])
-    await bot.runtime.runner.run_once()
+    await bot.delivery.run_once()
     [sent] = bot.connector.proactive(DANA.chat, bot.turn_ids)
     card = sent.cards[0]
     assert texts(card)[:2] == ["Your IT admin approved Slotwise", "You can connect your calendar now."]
@@ -42,5 +42,5 @@ async def test_an_admin_consent_is_told_to_the_host_with_a_button_to_connect(bot
     await bot.say(DANA, "connect")                                       # connected meanwhile: nothing to say
     await bot.repos.outbox.enqueue([OutboxItem("host.consent_granted", DANA.tenant,
                                                {"hostId": dana.id, "hostName": dana.display_name}, "consent:2")])
-    await bot.runtime.runner.run_once()
+    await bot.delivery.run_once()
     assert len(bot.connector.proactive(DANA.chat, bot.turn_ids)) == 1

@@ -1,13 +1,20 @@
-"""Host notifications through the outbox: delivered to the host's personal chat exactly once, retried
-with back-off after a connector failure (still once), given up after too many failures, and held until
-the host has a chat with the bot."""
+"""Host notifications through the outbox, the whole app (the core's Teams delivery with the TeamsNotifier):
+delivered to the host's personal chat exactly once, retried with back-off after a connector failure (still
+once), given up after too many failures, and held (reported once) until the host has a chat with the bot,
+then delivered at once."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
+
+from scheduling.delivery import Outcome
 from scheduling.domain import OutboxItem
 from scheduling.ports import Clock
 from tests.bot.harness import DANA, IVAN, Bot, Sent, fixture, form_values, running_bot
@@ -36,7 +43,7 @@ def headings(bot: Bot) -> list[str]:
 
 async def test_a_booking_notifies_the_host_once(bot: Bot) -> None:
     await book(bot, await shared_picker(bot))
-    runner = bot.runtime.runner
+    runner = bot.delivery
     assert headings(bot) == []  # nothing is sent inline: the outbox does it
     await runner.run_once()
     assert headings(bot) == ["New booking from Ivan Invitee"]
@@ -52,7 +59,7 @@ async def test_a_booking_notifies_the_host_once(bot: Bot) -> None:
 
 async def test_a_connector_failure_is_retried_and_still_delivered_once(bot: Bot) -> None:
     await book(bot, await shared_picker(bot))
-    runner = bot.runtime.runner
+    runner = bot.delivery
     bot.connector.failures.append(503)
     await runner.run_once()
     assert bot.connector.failed_sends == 1
@@ -68,8 +75,8 @@ async def test_a_connector_failure_is_retried_and_still_delivered_once(bot: Bot)
 
 async def test_delivery_gives_up_after_the_last_attempt(bot: Bot) -> None:
     await book(bot, await shared_picker(bot))
-    runner = bot.runtime.runner
-    runner.max_attempts = 2
+    runner = bot.delivery
+    runner.policy = replace(runner.policy, max_attempts=2)
     bot.connector.failures.extend([500, 500, 500])
     base = runner.clock
     await runner.run_once()
@@ -81,7 +88,8 @@ async def test_delivery_gives_up_after_the_last_attempt(bot: Bot) -> None:
     assert headings(bot) == []
 
 
-async def test_a_host_without_a_chat_is_notified_once_they_install(bot: Bot) -> None:
+async def booked_before_dana_has_a_chat(bot: Bot) -> None:
+    """Dana makes a link in a channel (no personal chat with Slotwise yet) and Ivan books it there."""
     channel = fixture("channel_message_mention")["conversation"]["id"]
     created = (await bot.say(DANA, "<at>Slotwise</at> make a 30-min link called Intro", conversation=channel,
                              name="channel_message_mention"))[0].cards[0]
@@ -89,13 +97,19 @@ async def test_a_host_without_a_chat_is_notified_once_they_install(bot: Bot) -> 
     picker = await bot.execute(IVAN, shared["refresh"]["action"], trigger="automatic", conversation=channel)
     form = await bot.execute(IVAN, times(picker)[0])
     await bot.execute(IVAN, execute_by_title(form, "Confirm booking"), form_values(form))
-    runner = bot.runtime.runner
-    await runner.run_once()
+
+
+async def test_a_host_without_a_chat_is_notified_once_they_install(bot: Bot) -> None:
+    await booked_before_dana_has_a_chat(bot)
+    runner = bot.delivery
+    held = await runner.run_once()
+    assert [a.outcome for a in held.attempts] == [Outcome.HELD]
     assert bot.connector.to(DANA.chat) == []
+    runner.clock = Later(runner.clock, timedelta(days=1))
+    assert (await runner.run_once()).leased == 0  # held: not retried, however long it waits
 
     await bot.post(bot.activity("installation_update", DANA))
-    runner.clock = Later(runner.clock, timedelta(minutes=1))
-    await runner.run_once()
+    assert (await runner.run_once()).leased == 1  # released by the install: due at once
     assert headings(bot) == ["New booking from Ivan Invitee"]
 
 
@@ -105,7 +119,7 @@ async def test_reschedule_and_cancel_are_notified_too(bot: Bot) -> None:
     moved = await bot.execute(IVAN, execute_by_title(question, "Move it"))
     cancel = next(a for a in executes(moved) if a["verb"] == "booking.cancel")
     await bot.execute(IVAN, cancel, {cancel["data"]["reasonInputId"]: "Double-booked, sorry"})
-    await bot.runtime.runner.run_once()
+    await bot.delivery.run_once()
     assert sorted(headings(bot)) == sorted(["New booking from Ivan Invitee", "Ivan Invitee's meeting was moved",
                                             "Ivan Invitee cancelled"])
 
@@ -121,15 +135,55 @@ async def test_the_background_worker_delivers_without_help(tmp_path: Path, templ
         assert headings(bot) == ["New booking from Ivan Invitee"]
 
 
+async def eventually(check: Callable[[], bool], seconds: float = 5.0) -> None:
+    for _ in range(int(seconds / 0.02)):
+        if check():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("it did not happen in time")
+
+
+async def test_a_held_notice_is_logged_once_not_at_every_pass(tmp_path: Path, template_db: Path,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    """Quiet logs: the worker passes every 20 ms; the notice for a host with no chat is reported once, at INFO,
+    and nothing is retried or logged again while it waits."""
+    caplog.set_level(logging.DEBUG, logger="slotwise.background")
+    async with running_bot(tmp_path, template_db, outbox_interval=0.02) as bot:
+        await booked_before_dana_has_a_chat(bot)
+        await eventually(lambda: any("held" in r.getMessage() for r in caplog.records))
+        await asyncio.sleep(0.5)  # 25 more passes
+        lines = [(r.levelno, r.getMessage()) for r in caplog.records
+                 if r.name == "slotwise.background" and "outbox" in r.getMessage()]
+        assert len(lines) == 1, lines
+        level, message = lines[0]
+        assert level == logging.INFO and "(booking.created) is held until its recipient can be reached" in message
+        assert bot.connector.to(DANA.chat) == []
+
+
+async def test_a_held_notice_goes_out_right_after_the_host_first_messages_the_bot(tmp_path: Path,
+                                                                                   template_db: Path) -> None:
+    """The worker polls every 30 s here: the host's first message releases the notice and wakes it."""
+    async with running_bot(tmp_path, template_db, outbox_interval=30) as bot:
+        await booked_before_dana_has_a_chat(bot)
+        assert [a.outcome for a in (await bot.delivery.run_once()).attempts] == [Outcome.HELD]
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await bot.say(DANA, "hello")
+        await eventually(lambda: headings(bot) == ["New booking from Ivan Invitee"])
+        assert loop.time() - started < 5  # well before the next poll
+        await asyncio.sleep(0.1)
+        assert headings(bot) == ["New booking from Ivan Invitee"]
+
+
 async def test_a_broken_connection_is_told_to_the_host_once(bot: Bot) -> None:
     picker = await shared_picker(bot)
     bot.emulator.set_token_error(DANA.email, "invalid_grant")
     bot.emulator.expire_tokens(DANA.email)
     bot.emulator.revoke_refresh_tokens(DANA.email)
-    bot.runtime.bot.deps.booking.forget_busy()  # as if the 30 s slot-view cache had run out
+    await bot.stale_busy_cache(DANA)  # slot views read the calendar again (as when Graph reports missed changes)
     for _ in range(2):  # two invitees look: one notice
         await bot.execute(IVAN, picker["refresh"]["action"], trigger="automatic")
-    await bot.runtime.runner.run_once()
+    await bot.delivery.run_once()
     [sent] = notifications(bot)
     card = sent.cards[0]
     assert texts(card)[0] == "Reconnect your Outlook calendar"
@@ -146,7 +200,7 @@ async def _enqueue(bot: Bot, kind: str, key: str) -> None:
 async def test_a_finished_web_sign_in_is_confirmed_in_chat(bot: Bot) -> None:
     await bot.say(DANA, "connect")
     await _enqueue(bot, "host.connected", "host.connected:test")
-    await bot.runtime.runner.run_once()
+    await bot.delivery.run_once()
     assert headings(bot) == ["You're connected"]
 
 
@@ -154,8 +208,9 @@ async def test_notices_that_no_longer_apply_or_are_unknown_are_not_sent(bot: Bot
     await bot.say(DANA, "connect")  # connected: a "reconnect" notice is out of date
     await _enqueue(bot, "host.reconnect", "host.reconnect:test")
     await _enqueue(bot, "host.teleported", "host.teleported:test")
-    runner = bot.runtime.runner
-    await runner.run_once()
+    runner = bot.delivery
+    report = await runner.run_once()
+    assert sorted(a.outcome for a in report.attempts) == [Outcome.DEAD, Outcome.OBSOLETE]
     runner.clock = Later(runner.clock, timedelta(days=1))
-    assert await runner.run_once() == 0  # neither is leased again: one done, one dead
+    assert (await runner.run_once()).leased == 0  # neither is leased again: one done, one dead
     assert headings(bot) == []

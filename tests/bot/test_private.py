@@ -65,7 +65,7 @@ async def installed(bot: Bot, person: Person) -> None:
 async def delivered(bot: Bot, person: Person) -> list[Sent]:
     """Run the outbox once; what it brought to the person's personal chat (on the bot's own initiative)."""
     before = len(bot.connector.proactive(person.chat, bot.turn_ids))
-    await bot.runtime.runner.run_once()
+    await bot.delivery.run_once()
     return bot.connector.proactive(person.chat, bot.turn_ids)[before:]
 
 
@@ -135,7 +135,7 @@ async def test_when_no_personal_chat_can_be_made_the_group_is_told_plainly(
     assert "Message Slotwise directly" in text and "**connect**" in text
     nothing_private(bot.connector.to(CHANNEL))
     assert await delivered(bot, DANA) == []
-    assert await bot.runtime.runner.run_once() == 0  # nothing waits in the outbox either
+    assert (await bot.delivery.run_once()).leased == 0  # nothing waits in the outbox either
 
 
 async def test_a_sign_in_card_action_in_a_group_answers_the_clicker_only(
@@ -158,7 +158,7 @@ async def test_a_broken_calendar_met_in_a_group_is_reconnected_in_private(bot: B
     bot.emulator.set_token_error(DANA.email, "invalid_grant")
     bot.emulator.expire_tokens(DANA.email)
     bot.emulator.revoke_refresh_tokens(DANA.email)
-    bot.runtime.bot.deps.booking.forget_busy()
+    await bot.stale_busy_cache(DANA)
     sent = await say_in(bot, (CHANNEL, "channel_message_mention"), DANA, "preview intro")
     assert [s.body.get("text") for s in sent] == [SIGN_IN_NOTICE]
     nothing_private(bot.connector.to(CHANNEL))
@@ -196,7 +196,7 @@ async def test_in_a_personal_chat_the_sign_in_card_is_the_answer_as_before(
     assert [s.conversation_id for s in sent] == [DANA.chat]
     assert open_urls(sent[0].cards[0])["Connect Outlook"].startswith(f"{bot.base_url}/auth/start?state=")
     assert bot.connector.created == []
-    assert await bot.runtime.runner.run_once() == 0  # nothing went through the outbox
+    assert (await bot.delivery.run_once()).leased == 0  # nothing went through the outbox
 
 
 # ------------------------------------------------------------------------ item 7: private booking data
@@ -207,7 +207,7 @@ async def _booked(bot: Bot) -> str:
     await book(bot, await shared_picker(bot))
     user = await bot.repos.users.get_by_aad(DANA.tenant, DANA.aad)
     [booking] = await bot.repos.bookings.upcoming_for_host(DANA.tenant, user.id, bot.runtime.bot.deps.clock.now())
-    await bot.runtime.runner.run_once()  # the "new booking" notice, out of the way
+    await bot.delivery.run_once()  # the "new booking" notice, out of the way
     return str(booking.id)
 
 
@@ -275,7 +275,7 @@ async def test_in_a_personal_chat_upcoming_is_the_answer_as_before(bot: Bot) -> 
     sent = await bot.say(DANA, "upcoming")
     assert [s.conversation_id for s in sent] == [DANA.chat]
     assert any(IVAN.email in t for t in texts(sent[0].cards[0]))
-    assert await bot.runtime.runner.run_once() == 0
+    assert (await bot.delivery.run_once()).leased == 0
 
 
 async def test_the_outbox_worker_sends_a_private_reply_at_once(tmp_path: Path, template_db: Path,

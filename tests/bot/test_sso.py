@@ -49,7 +49,7 @@ def urls(card: dict[str, Any]) -> list[str]:
 
 
 async def connected_notices(bot: Bot, person: Person) -> list[Sent]:
-    await bot.runtime.runner.run_once()
+    await bot.delivery.run_once()
     return [s for s in bot.connector.proactive(person.chat, bot.turn_ids)
             if s.cards and texts(s.cards[0])[0] == "You're connected"]
 

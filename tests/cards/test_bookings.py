@@ -119,6 +119,19 @@ def test_host_notification_for_reschedule_and_cancellation() -> None:
     assert "You cancelled the meeting with Priya Patel" in texts(by_host)
 
 
+def test_host_notification_for_changes_the_host_made_in_outlook() -> None:
+    outlook = {"by": "outlook", "source": "outlook"}
+    moved = check_card(host_notification("booking.rescheduled", payload("booking.rescheduled") | outlook, "UTC"))
+    assert "The meeting with Priya Patel was moved in Outlook" in texts(moved)
+    assert not [t for t in texts(moved) if "outside this link's rules" in t]
+    odd = check_card(host_notification("booking.rescheduled",
+                                       payload("booking.rescheduled") | outlook | {"outsideRules": True}, "UTC"))
+    assert [t for t in texts(odd) if "outside this link's rules" in t]
+    cancelled = check_card(host_notification("booking.cancelled", payload("booking.cancelled") | outlook, "UTC"))
+    assert "The meeting with Priya Patel was cancelled in Outlook" in texts(cancelled)
+    assert [a["title"] for a in executes(cancelled)] == ["Upcoming"]
+
+
 def test_host_notification_survives_a_sparse_payload() -> None:
     card = check_card(host_notification("booking.created", {"start": "garbage", "answers": ["x"]}, "UTC"))
     assert "New booking from Someone" in texts(card)

@@ -31,7 +31,7 @@ async def test_booking_writes_one_outlook_event_with_teams_and_confirms(kind: st
         assert event["originalStartTimeZone"] in ("Europe/London", "GMT Standard Time")
         # The notification was enqueued with the confirmation, exactly once.
         leased = await w.repos.outbox.lease(NOW, 10, 60)
-        assert [(item.kind, item.payload["bookingId"]) for _, item, _ in leased] == [("booking.created", b.id)]
+        assert [(x.item.kind, x.item.payload["bookingId"]) for x in leased] == [("booking.created", b.id)]
 
 
 async def test_idempotent_retry_returns_the_same_booking_and_never_a_second_event(kind: str) -> None:
@@ -118,8 +118,8 @@ async def test_tenant_policy_without_teams_link_is_flagged_for_the_host(kind: st
         w.emulator.state.get_user(HOST_UPN).drop_online_meetings = True  # type: ignore[union-attr]
         outcome = await w.service.book(w.link, MONDAY_10, invitee())
         assert outcome.confirmed and outcome.booking.join_url is None and outcome.booking.join_url_missing
-        [(_, item, _)] = await w.repos.outbox.lease(NOW, 10, 60)
-        assert item.payload["joinUrlMissing"] is True
+        [leased] = await w.repos.outbox.lease(NOW, 10, 60)
+        assert leased.item.payload["joinUrlMissing"] is True
 
 
 async def test_invitee_reschedules_with_the_manage_token_keeping_the_same_teams_event(kind: str) -> None:

@@ -43,7 +43,7 @@ async def test_revoked_sign_in_marks_the_host_broken_and_sends_one_reconnect_not
             await w.service.book(w.link, MONDAY_10, invitee())
         host = await w.repos.users.get(w.host.id)
         assert host is not None and host.connection_status is ConnectionStatus.BROKEN
-        notices = [item for _, item, _ in await w.repos.outbox.lease(NOW, 50, 60)]
+        notices = [x.item for x in await w.repos.outbox.lease(NOW, 50, 60)]
         assert [n.kind for n in notices] == ["host.reconnect"]
         assert str(notices[0].payload["signInPath"]).startswith("/auth/start?state=")
         assert w.events() == []

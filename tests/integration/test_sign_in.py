@@ -92,7 +92,7 @@ async def test_sign_in_connects_the_user_who_asked_and_tells_them_in_chat(
     blob = await services.repos.tokens.load_token_cache(host.id)
     assert blob is not None and b"refresh_token" not in blob  # encrypted at rest
     leased = await services.repos.outbox.lease(datetime.now(UTC), 10, 60)
-    assert [item.kind for _, item, _ in leased] == ["host.connected"]
+    assert [x.item.kind for x in leased] == ["host.connected"]
 
 
 async def test_forged_or_expired_state_is_refused(running: tuple[str, app_module.Services]) -> None:
@@ -204,7 +204,7 @@ async def test_admin_consent_lands_on_its_own_page_and_tells_the_host_in_chat(
     assert landing.status_code == 200 and "Consent granted" in landing.text and "Sign-in expired" not in landing.text
     assert "We&#39;ve let Sam Signin know" in landing.text
     leased = await services.repos.outbox.lease(datetime.now(UTC), 10, 60)
-    assert [(item.kind, item.payload["hostId"]) for _, item, _ in leased] == [("host.consent_granted", host.id)]
+    assert [(x.item.kind, x.item.payload["hostId"]) for x in leased] == [("host.consent_granted", host.id)]
 
     async with httpx.AsyncClient() as client:                  # and Sam can connect now
         final = await walk_sign_in(client, base, services.connections.sign_in_path(host))

@@ -5,7 +5,7 @@
 * a host's upcoming bookings with their links (``upcoming``);
 * a Teams request books once without sending a key of its own (the core derives it);
 * people (``PeopleService``): a Teams identity becomes one user, their personal chat is remembered;
-* notices (``NoticeService``): one message per occasion, and the runner's bookkeeping.
+* notices (``NoticeService``): one message per occasion (their delivery: tests/integration/test_delivery.py).
 """
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ async def test_the_links_questions_are_shown_only_inside_its_tenant(kind: Kind) 
 async def test_a_teams_identity_is_one_user_and_the_directory_is_read_only_while_needed(kind: Kind) -> None:
     async with database(kind) as db:
         repos = repositories(db)
-        people = PeopleService(users=repos.users)
+        people = PeopleService(users=repos.users, outbox=repos.outbox)
         lookups: list[str] = []
 
         async def directory() -> Profile | None:
@@ -129,7 +129,8 @@ async def test_a_teams_identity_is_one_user_and_the_directory_is_read_only_while
 
 async def test_a_person_the_directory_does_not_know_gets_an_invented_address_only_when_asked(kind: Kind) -> None:
     async with database(kind) as db:
-        people = PeopleService(users=repositories(db).users)
+        repos = repositories(db)
+        people = PeopleService(users=repos.users, outbox=repos.outbox)
 
         async def unknown() -> Profile | None:
             return None
@@ -145,7 +146,7 @@ async def test_a_person_the_directory_does_not_know_gets_an_invented_address_onl
 async def test_the_personal_chat_is_remembered_when_it_changes_and_forgotten_on_uninstall(kind: Kind) -> None:
     async with database(kind) as db:
         repos = repositories(db)
-        people = PeopleService(users=repos.users)
+        people = PeopleService(users=repos.users, outbox=repos.outbox)
         user = await repos.users.upsert(User(id="u1", tenant_id="t1", aad_object_id="oid-1", display_name="U",
                                              email="u@example.org"))
         reference = {"tenantId": "t1", "reference": {"conversation": {"id": "a:1"}}}
@@ -162,7 +163,7 @@ async def test_the_personal_chat_is_remembered_when_it_changes_and_forgotten_on_
 async def test_a_member_is_found_only_in_their_own_tenant_and_zones_are_checked(kind: Kind) -> None:
     async with database(kind) as db:
         repos = repositories(db)
-        people = PeopleService(users=repos.users)
+        people = PeopleService(users=repos.users, outbox=repos.outbox)
         user = await repos.users.upsert(User(id="u1", tenant_id="t1", aad_object_id="oid-1", display_name="U",
                                              email="u@example.org"))
         assert await people.member("t1", "u1") == user
@@ -176,7 +177,7 @@ async def test_a_member_is_found_only_in_their_own_tenant_and_zones_are_checked(
 # ------------------------------------------------------------------------------------------ notices
 
 
-async def test_one_notice_per_occasion_and_the_runners_bookkeeping(kind: Kind) -> None:
+async def test_one_notice_per_occasion_for_the_user_told(kind: Kind) -> None:
     async with database(kind) as db:
         repos = repositories(db, clock=lambda: NOW)
         notices = NoticeService(outbox=repos.outbox)
@@ -187,14 +188,9 @@ async def test_one_notice_per_occasion_and_the_runners_bookkeeping(kind: Kind) -
         assert await notices.tell(host, "host.private", "turn-7", {"reply": {"text": "hi"}, "hostId": "someone-else"})
         with pytest.raises(ValueError):
             await notices.tell(host, "host.private", "")
-        leased = await notices.lease(NOW, 10, 60)
-        items = {item.kind: (item_id, item) for item_id, item, _ in leased}
-        connected = items["host.connected"][1]
+        leased = await repos.outbox.lease(NOW, 10, 60, channel="teams")  # a notice goes to the Teams chat
+        items = {x.item.kind: x.item for x in leased}
+        connected = items["host.connected"]
         assert connected.tenant_id == "t1" and connected.dedupe_key == "host.connected:u1:sso:x1"
         assert dict(connected.payload) == {"hostId": "u1", "hostName": "Dana", "timeZone": "Europe/London"}
-        assert items["host.private"][1].payload["hostId"] == "u1"  # the recipient is the user told, always
-        await notices.delivered(items["host.connected"][0])
-        await notices.failed(items["host.private"][0], "chat unreachable", NOW + timedelta(minutes=1))
-        assert await notices.lease(NOW + timedelta(minutes=2), 10, 60) == [
-            (items["host.private"][0], items["host.private"][1], 1)]
-
+        assert items["host.private"].payload["hostId"] == "u1"  # the recipient is the user told, always

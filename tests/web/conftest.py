@@ -4,6 +4,7 @@ ready once the demo host's link answers; plus helpers the web tests share."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import socket
 from collections.abc import AsyncIterator
@@ -19,11 +20,14 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import func, or_, select
 
 import app as app_module
 from app import Settings, build_app
 from graph.sandbox import EmulatorState
 from scheduling.domain import EventType, User
+from scheduling.sync import SyncRequest
+from storage.models import SyncWorkRow
 
 DEMO_PATH = "/book/adele/intro-call"
 DEMO_UPN = "adele@contoso.example"
@@ -106,6 +110,49 @@ class Site:
         assert len(found) <= 1, f"{len(found)} events for booking {booking_id}"
         return found[0] if found else None
 
+    async def synced(self, seconds: float = 5.0) -> None:
+        """Until calendar sync has caught up with Outlook: every notification the emulator sent so far was
+        delivered, and the queued sync work is done (the busy cache holds what Outlook holds)."""
+        notifier = self.emulator.notifier
+        if notifier is not None:
+            await notifier.drain()
+        async with asyncio.timeout(seconds):
+            while True:  # the worker runs in the app: poll the queue it empties
+                if not await self._sync_work_left():
+                    return
+                await asyncio.sleep(0.01)
+
+    async def at_rest(self, seconds: float = 3.0) -> None:
+        """Before the app stops, let calendar sync finish what it is doing (it calls the Graph emulator inside the
+        same server, and a connection racing the server's shutdown is left open); work waiting for a later retry
+        is not waited for."""
+        notifier = self.emulator.notifier if self.settings.emulator_enabled else None
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                while True:
+                    if notifier is not None and notifier.tasks:
+                        await asyncio.wait(set(notifier.tasks), timeout=seconds)
+                    now = datetime.now(UTC)
+                    async with self.services.repos.db.read() as s:
+                        busy = await s.scalar(select(func.count()).select_from(SyncWorkRow).where(
+                            or_(SyncWorkRow.due_at <= now, SyncWorkRow.leased_until > now)))
+                    if not busy and not (notifier is not None and notifier.tasks):
+                        return
+                    await asyncio.sleep(0.01)
+
+    async def _sync_work_left(self) -> int:
+        async with self.services.repos.db.read() as s:
+            return int(await s.scalar(select(func.count()).select_from(SyncWorkRow)) or 0)
+
+    async def stale_cache(self, reason: str = "notifications missed") -> None:
+        """Mark the host's busy cache stale, as a ``missed`` lifecycle notification does, and forget the
+        in-process reads: slot views read Graph live until a delta round succeeds."""
+        host = await self.host()
+        now = datetime.now(UTC)
+        await self.services.repos.calendar_sync.request_work(host.id, SyncRequest(delta=True), due_at=now, now=now,
+                                                             stale_reason=reason)
+        self.services.booking.forget_busy()
+
     def cancellations_of(self, event_id: str) -> list[dict[str, Any]]:
         return [c for c in self.emulator.cancellations if c["eventId"] == event_id]
 
@@ -150,8 +197,8 @@ def text_of(html: str) -> str:
 
 def sandbox_settings(tmp_path: Path, **extra: Any) -> Settings:
     values: dict[str, Any] = {"SLOTWISE_BOOKING_RATE_LIMIT": 1000, "SLOTWISE_SLOT_READ_RATE_LIMIT": 100_000,
-                              "SLOTWISE_RECONCILE_SECONDS": 3600} | extra
-    return Settings(_env_file=None, SLOTWISE_VAR_DIR=str(tmp_path), SLOTWISE_PORT=free_port(),  # type: ignore[call-arg]
+                              "SLOTWISE_RECONCILE_SECONDS": 3600, "SLOTWISE_PORT": free_port()} | extra
+    return Settings(_env_file=None, SLOTWISE_VAR_DIR=str(tmp_path),  # type: ignore[call-arg]
                     SLOTWISE_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'slotwise.db'}", **values)
 
 
@@ -171,7 +218,9 @@ async def running_site(tmp_path: Path, **extra: Any) -> AsyncIterator[Site]:
             assert loop.time() < deadline, f"the demo link never came up (last status {resp.status})"
             await asyncio.sleep(0.05)
         client.session.cookie_jar.clear()
-        yield Site(client, application, settings)
+        site = Site(client, application, settings)
+        yield site
+        await site.at_rest()
 
 
 # The web tests run in one event loop per session (each module says so with ``pytestmark``), so that a
@@ -183,6 +232,14 @@ async def running_site(tmp_path: Path, **extra: Any) -> AsyncIterator[Site]:
 async def site(tmp_path: Path) -> AsyncIterator[Site]:
     """A fresh app for a test that books, breaks or reconfigures something."""
     async with running_site(tmp_path) as s:
+        yield s
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def live_site(tmp_path: Path) -> AsyncIterator[Site]:
+    """A fresh app with calendar sync off (no subscription, no busy cache): slot views read Graph live, as
+    they do for any host whose busy cache is stale."""
+    async with running_site(tmp_path, SLOTWISE_CALENDAR_SYNC=False) as s:
         yield s
 
 

@@ -92,21 +92,23 @@ async def disconnect(site: Site) -> None:
     site.emulator.set_token_error(DEMO_UPN, "invalid_grant")
 
 
-def calendar_down(site: Site) -> None:
+async def calendar_down(site: Site) -> None:
     """Every Graph call for the host's mailbox fails with 503 (a short Retry-After keeps the client's
-    retries quick; without one it backs off for several seconds before giving up). Slot views reuse a
-    Graph answer for up to 30 s, so the earlier reads of the fixture are forgotten first."""
+    retries quick; without one it backs off for several seconds before giving up). Slot views read the
+    busy cache while it is fresh and reuse a live Graph answer for up to 30 s, so the cache is marked stale
+    (as by a ``missed`` notification; the delta round that would repair it fails too) and the earlier
+    reads of the fixture are forgotten."""
     site.emulator.faults.unavailable(count=10_000, user=DEMO_UPN, retry_after=0.01)
-    site.services.booking.forget_busy()
+    await site.stale_cache()
 
 
 async def unreadable(site: Site) -> None:
-    calendar_down(site)
+    await calendar_down(site)
 
 
 async def mailbox_off(site: Site) -> None:
     site.emulator.get_user(DEMO_UPN).mailbox_enabled = False  # type: ignore[union-attr]
-    site.services.booking.forget_busy()
+    await site.stale_cache()
 
 
 @pytest.mark.parametrize("breakage", [disconnect, unreadable, mailbox_off])
@@ -134,7 +136,7 @@ async def test_a_host_whose_calendar_cant_be_read_gets_a_503_page_without_slots(
 
 
 async def test_the_page_recovers_once_the_calendar_answers_again(site: Site) -> None:
-    calendar_down(site)
+    await calendar_down(site)
     assert (await site.client.get(DEMO_PATH)).status == 503
     site.emulator.faults.clear()
     resp = await site.client.get(DEMO_PATH)
@@ -143,7 +145,7 @@ async def test_the_page_recovers_once_the_calendar_answers_again(site: Site) -> 
 
 async def test_rescheduling_while_the_calendar_is_unreadable_shows_no_slots(site: Site) -> None:
     token = (await site.book()).split("/")[2].split("?")[0]
-    calendar_down(site)
+    await calendar_down(site)
     resp = await site.client.get(f"/manage/{token}", params={"reschedule": "1"})
     html = await resp.text()
     assert resp.status == 200, "the booking itself is still shown"

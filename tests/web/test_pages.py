@@ -117,7 +117,7 @@ async def test_a_fully_booked_week_links_to_the_next_free_day(site: Site) -> Non
     start = datetime.combine(today, datetime.min.time(), ZoneInfo(tz)) - timedelta(hours=12)
     end = start + timedelta(days=9)
     site.emulator.add_event(DEMO_UPN, "Conference", start=start, end=end, show_as="oof")
-    site.services.booking.forget_busy()  # as if the 30 s slot-view cache had run out
+    await site.synced()  # the busy cache has the conference (notification, then delta)
     resp = await site.client.get(DEMO_PATH, params={"tz": tz})
     html = await resp.text()
     assert resp.status == 200 and page_slots(html) == []

@@ -65,7 +65,9 @@ async def test_a_visitor_who_leaves_does_not_cancel_the_read_for_the_others() ->
     assert await second == "slots"
 
 
-async def test_fifty_visitors_at_once_cost_one_graph_call(site: Site) -> None:
+async def test_fifty_visitors_at_once_cost_one_graph_call(live_site: Site) -> None:
+    """(The live read: with a fresh busy cache they cost no Graph call at all, see tests/web/test_sync.py.)"""
+    site = live_site
     first = (datetime.now(UTC) + timedelta(days=1)).date()
     params = {"start": first.isoformat(), "end": (first + timedelta(days=6)).isoformat(), "timeZone": "UTC"}
     log = site.emulator.request_log
