@@ -109,9 +109,12 @@ class Settings(BaseSettings):
     sync_interval: float = Field(1.0, gt=0, validation_alias="SLOTWISE_SYNC_SECONDS")  # worker poll (woken at once)
     subscription_check_interval: float = Field(300.0, gt=0, validation_alias="SLOTWISE_SUBSCRIPTION_CHECK_SECONDS")
     # Graph allows 10,080 minutes for Outlook events today (and raises anything under 45 to 45)
-    subscription_minutes: int = Field(OUTLOOK_EVENT_SUBSCRIPTION_MAX_MINUTES - 10, ge=45,
-                                      le=OUTLOOK_EVENT_SUBSCRIPTION_MAX_MINUTES,
-                                      validation_alias="SLOTWISE_SUBSCRIPTION_MINUTES")
+    subscription_minutes: int = Field(
+        OUTLOOK_EVENT_SUBSCRIPTION_MAX_MINUTES - 10,
+        ge=45,
+        le=OUTLOOK_EVENT_SUBSCRIPTION_MAX_MINUTES,
+        validation_alias="SLOTWISE_SUBSCRIPTION_MINUTES",
+    )
     subscription_renew_minutes: int = Field(24 * 60, ge=1, validation_alias="SLOTWISE_SUBSCRIPTION_RENEW_MINUTES")
     sync_horizon_days: int = Field(92, ge=1, le=400, validation_alias="SLOTWISE_SYNC_HORIZON_DAYS")
     sync_max_lag: float = Field(30.0, gt=0, validation_alias="SLOTWISE_SYNC_MAX_LAG_SECONDS")
@@ -127,9 +130,11 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _renewal_inside_lifetime(self) -> Settings:
         if self.subscription_renew_minutes >= self.subscription_minutes:
-            raise ValueError(f"SLOTWISE_SUBSCRIPTION_RENEW_MINUTES ({self.subscription_renew_minutes}) must be less "
-                             f"than SLOTWISE_SUBSCRIPTION_MINUTES ({self.subscription_minutes}): a subscription is "
-                             "renewed that long before it expires")
+            raise ValueError(
+                f"SLOTWISE_SUBSCRIPTION_RENEW_MINUTES ({self.subscription_renew_minutes}) must be less "
+                f"than SLOTWISE_SUBSCRIPTION_MINUTES ({self.subscription_minutes}): a subscription is "
+                "renewed that long before it expires"
+            )
         return self
 
     @property
@@ -160,21 +165,29 @@ class Settings(BaseSettings):
         """Why this configuration must not start (production safety); empty when fine."""
         if self.sandbox:
             if not is_loopback(self.host):
-                return [f"SLOTWISE_HOST is {self.host or '(empty)'!r}, but sandbox mode (no MicrosoftAppId) has bot "
-                        "authentication off and a Graph emulator anyone could use, so it only listens on this "
-                        "computer: set SLOTWISE_HOST=127.0.0.1 (or ::1, localhost), or configure MicrosoftAppId "
-                        "and its production settings to listen on a network."]
+                return [
+                    f"SLOTWISE_HOST is {self.host or '(empty)'!r}, but sandbox mode (no MicrosoftAppId) has bot "
+                    "authentication off and a Graph emulator anyone could use, so it only listens on this "
+                    "computer: set SLOTWISE_HOST=127.0.0.1 (or ::1, localhost), or configure MicrosoftAppId "
+                    "and its production settings to listen on a network."
+                ]
             return []
         out = []
         if self.emulator_enabled:
-            out.append("SLOTWISE_SANDBOX_EMULATOR is on while MicrosoftAppId is set: the Graph emulator is for "
-                       "sandbox mode only. Unset SLOTWISE_SANDBOX_EMULATOR.")
+            out.append(
+                "SLOTWISE_SANDBOX_EMULATOR is on while MicrosoftAppId is set: the Graph emulator is for "
+                "sandbox mode only. Unset SLOTWISE_SANDBOX_EMULATOR."
+            )
         if len(self.secret_key) < 32:
-            out.append("SLOTWISE_SECRET_KEY must be set to a random value of at least 32 characters (it encrypts "
-                       "stored tokens), e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))'.")
+            out.append(
+                "SLOTWISE_SECRET_KEY must be set to a random value of at least 32 characters (it encrypts "
+                "stored tokens), e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))'."
+            )
         if urlsplit(self.public_base_url).scheme != "https":
-            out.append("SLOTWISE_PUBLIC_BASE_URL must be the public https:// address of this app "
-                       "(Teams and Microsoft sign-in only call https).")
+            out.append(
+                "SLOTWISE_PUBLIC_BASE_URL must be the public https:// address of this app "
+                "(Teams and Microsoft sign-in only call https)."
+            )
         if not self.microsoft_app_password:
             out.append("MicrosoftAppPassword must be set (the app registration's client secret).")
         return out
@@ -190,7 +203,7 @@ def playground_port(raw: str) -> int | None:
     text = text[1:] if text[:1] in ("+", "-") else text
     base, alphabet = (16, "0123456789abcdefABCDEF") if text[:2] in ("0x", "0X") else (10, "0123456789")
     text = text[2:] if base == 16 else text
-    digits = text[:len(text) - len(text.lstrip(alphabet))]
+    digits = text[: len(text) - len(text.lstrip(alphabet))]
     if not digits or len(digits) > 20:
         return None
     port = sign * int(digits, base)
@@ -267,16 +280,22 @@ async def build_services(settings: Settings, emulator: EmulatorState | None) -> 
     repos = repositories(db)
     if emulator is not None:
         client_id = settings.microsoft_app_id or SANDBOX_CLIENT_ID
-        config = IdentityConfig(client_id=client_id, client_secret=settings.microsoft_app_password or "sandbox",
-                                redirect_uri=f"{settings.base_url}/auth/callback",
-                                admin_consent_redirect_uri=f"{settings.base_url}/auth/consent")
+        config = IdentityConfig(
+            client_id=client_id,
+            client_secret=settings.microsoft_app_password or "sandbox",
+            redirect_uri=f"{settings.base_url}/auth/callback",
+            admin_consent_redirect_uri=f"{settings.base_url}/auth/consent",
+        )
         identity = sandbox_identity(config, repos.tokens, secret, f"{settings.local_base_url}/sandbox/login")
         graph_base = settings.graph_base_url or f"{settings.local_base_url}/sandbox/graph/v1.0"
     else:
-        config = IdentityConfig(client_id=settings.microsoft_app_id, client_secret=settings.microsoft_app_password,
-                                redirect_uri=f"{settings.base_url}/auth/callback",
-                                admin_consent_redirect_uri=f"{settings.base_url}/auth/consent",
-                                tenant=settings.microsoft_app_tenant_id or "organizations")
+        config = IdentityConfig(
+            client_id=settings.microsoft_app_id,
+            client_secret=settings.microsoft_app_password,
+            redirect_uri=f"{settings.base_url}/auth/callback",
+            admin_consent_redirect_uri=f"{settings.base_url}/auth/consent",
+            tenant=settings.microsoft_app_tenant_id or "organizations",
+        )
         identity = MsalIdentity(config, repos.tokens, secret)
         graph_base = settings.graph_base_url or "https://graph.microsoft.com/v1.0"
     graph = GraphClient(graph_base, token_provider=identity.token_provider())
@@ -287,54 +306,96 @@ async def build_services(settings: Settings, emulator: EmulatorState | None) -> 
     else:
         connector = ProductionConnector(identity)
     sign_in = MsalSignIn(identity, f"{settings.base_url}/auth/callback")
-    connections = ConnectionService(users=repos.users, connector=connector, calendar=calendar, sign_in=sign_in,
-                                    outbox=repos.outbox, clock=clock,
-                                    state_secret=derive_key(secret, SIGN_IN_STATE))
+    connections = ConnectionService(
+        users=repos.users,
+        connector=connector,
+        calendar=calendar,
+        sign_in=sign_in,
+        outbox=repos.outbox,
+        clock=clock,
+        state_secret=derive_key(secret, SIGN_IN_STATE),
+    )
     policy = sync_policy(settings)
-    booking = BookingService(calendar=calendar, bookings=repos.bookings, users=repos.users,
-                             event_types=repos.event_types, clock=clock,
-                             token_secret=derive_key(secret, MANAGE_TOKENS),
-                             connections=connections, pending_timeout=timedelta(seconds=settings.pending_seconds),
-                             busy_cache=repos.calendar_sync if settings.calendar_sync else None,
-                             cache_max_lag=policy.max_lag)
+    booking = BookingService(
+        calendar=calendar,
+        bookings=repos.bookings,
+        users=repos.users,
+        event_types=repos.event_types,
+        clock=clock,
+        token_secret=derive_key(secret, MANAGE_TOKENS),
+        connections=connections,
+        pending_timeout=timedelta(seconds=settings.pending_seconds),
+        busy_cache=repos.calendar_sync if settings.calendar_sync else None,
+        cache_max_lag=policy.max_lag,
+    )
     links = LinkService(event_types=repos.event_types, calendar=calendar)
     calendar_sync = None
     if settings.calendar_sync:
-        tracking = GraphChangeTracking(graph, notification_url=f"{settings.base_url}/graph/notifications",
-                                       lifecycle_url=f"{settings.base_url}/graph/lifecycle")
+        tracking = GraphChangeTracking(
+            graph,
+            notification_url=f"{settings.base_url}/graph/notifications",
+            lifecycle_url=f"{settings.base_url}/graph/lifecycle",
+        )
         store = repos.calendar_sync
-        calendar_sync = CalendarSyncService(sync=tracking, calendar=calendar, subscriptions=store, cache=store,
-                                            queue=store, index=store, users=repos.users, bookings=booking,
-                                            clock=clock, policy=policy, endpoint=tracking.notification_url)
+        calendar_sync = CalendarSyncService(
+            sync=tracking,
+            calendar=calendar,
+            subscriptions=store,
+            cache=store,
+            queue=store,
+            index=store,
+            users=repos.users,
+            bookings=booking,
+            clock=clock,
+            policy=policy,
+            endpoint=tracking.notification_url,
+        )
         connections.sync = calendar_sync  # connect subscribes, disconnect unsubscribes
-    return Services(settings, db, repos, identity, graph, calendar, booking, links, connections,
-                    Reconciler(booking, bookings=repos.bookings, users=repos.users, calendar=calendar), emulator,
-                    calendar_sync)
+    return Services(
+        settings,
+        db,
+        repos,
+        identity,
+        graph,
+        calendar,
+        booking,
+        links,
+        connections,
+        Reconciler(booking, bookings=repos.bookings, users=repos.users, calendar=calendar),
+        emulator,
+        calendar_sync,
+    )
 
 
 def sync_policy(settings: Settings) -> SyncPolicy:
-    return SyncPolicy(subscription_lifetime=timedelta(minutes=settings.subscription_minutes),
-                      renew_before=timedelta(minutes=settings.subscription_renew_minutes),
-                      horizon=timedelta(days=settings.sync_horizon_days),
-                      max_lag=timedelta(seconds=settings.sync_max_lag))
+    return SyncPolicy(
+        subscription_lifetime=timedelta(minutes=settings.subscription_minutes),
+        renew_before=timedelta(minutes=settings.subscription_renew_minutes),
+        horizon=timedelta(days=settings.sync_horizon_days),
+        max_lag=timedelta(seconds=settings.sync_max_lag),
+    )
 
 
 def calendar_sync_pass(sync: CalendarSyncService) -> Callable[[], Awaitable[bool]]:
     """The sync worker's pass: queued work of due hosts; True (run again at once) after a full batch."""
+
     async def run() -> bool:
         report = await sync.run_due()
         for host_id, why in report.failed:
             log.warning("calendar sync of host %s failed (retried later): %s", host_id, why)
         return report.leased >= sync.policy.batch
+
     return run
 
 
 def subscription_pass(sync: CalendarSyncService) -> Callable[[], Awaitable[None]]:
     """The renewal job's pass: renew due subscriptions, subscribe hosts missing one, move windows along."""
+
     async def run() -> None:
         report = await sync.maintain()
         for host_id, why in report.failed:
             log.warning("subscription of host %s could not be renewed (retried later): %s", host_id, why)
+
     return run
 
 
@@ -357,10 +418,17 @@ def bot_deps(services: Services, jobs: Background) -> BotDeps:
     repos = services.repos
     # a host's first chat with Slotwise releases the messages held for them: deliver them now
     people = PeopleService(users=repos.users, outbox=repos.outbox, reachable=lambda: jobs.wake(delivery_job(TEAMS)))
-    return BotDeps(booking=services.booking, links=services.links, connections=services.connections,
-                   people=people, notices=NoticeService(outbox=repos.outbox),
-                   clock=SystemClock(), base_url=services.settings.base_url, sandbox=services.settings.sandbox,
-                   app_id=services.settings.microsoft_app_id)
+    return BotDeps(
+        booking=services.booking,
+        links=services.links,
+        connections=services.connections,
+        people=people,
+        notices=NoticeService(outbox=repos.outbox),
+        clock=SystemClock(),
+        base_url=services.settings.base_url,
+        sandbox=services.settings.sandbox,
+        app_id=services.settings.microsoft_app_id,
+    )
 
 
 async def close_services(services: Services) -> None:
@@ -394,9 +462,16 @@ async def bootstrap_sandbox(services: Services) -> Demo:
     if person is None:
         return None
     users = services.repos.users
-    host = await users.get_by_aad(person.tenant_id, person.id) or await users.upsert(User(
-        id=f"sandbox-{person.id}", tenant_id=person.tenant_id, aad_object_id=person.id,
-        display_name=person.display_name, email=person.upn, time_zone="UTC"))
+    host = await users.get_by_aad(person.tenant_id, person.id) or await users.upsert(
+        User(
+            id=f"sandbox-{person.id}",
+            tenant_id=person.tenant_id,
+            aad_object_id=person.id,
+            display_name=person.display_name,
+            email=person.upn,
+            time_zone="UTC",
+        )
+    )
     if host.connection_status is not ConnectionStatus.CONNECTED:
         connected = await services.connections.ensure_connected(host)
         if connected is None:
@@ -414,8 +489,9 @@ def build_app(settings: Settings) -> web.Application:
     if problems:
         mode = "sandbox" if settings.sandbox else "production"
         raise SystemExit(f"Slotwise can't start in {mode} mode:\n  - " + "\n  - ".join(problems))
-    app = web.Application(middlewares=[security_middleware], client_max_size=256 * 1024,
-                          handler_args=HANDLER_ARGS)  # long request lines reach the 414 (web.security)
+    app = web.Application(
+        middlewares=[security_middleware], client_max_size=256 * 1024, handler_args=HANDLER_ARGS
+    )  # long request lines reach the 414 (web.security)
     app[SETTINGS] = settings
     app.router.add_get("/healthz", healthz)
     emulator: EmulatorState | None = None
@@ -443,21 +519,31 @@ def build_app(settings: Settings) -> web.Application:
         services = await build_services(settings, emulator)
         app[SERVICES] = services
         secret = settings.secret_key or sandbox_secret(settings)
-        app[WEB] = WebContext(service=services.booking, clock=SystemClock(), base_url=settings.base_url,
-                              csrf=Csrf(derive_key(secret, CSRF), secure_cookie=settings.base_url.startswith("https")),
-                              booking_limiter=RateLimiter(settings.booking_rate_limit, 60.0),
-                              templates=make_templates(), connections=services.connections,
-                              secret=derive_key(secret, SIGN_IN_FLOW),
-                              slot_limiter=RateLimiter(settings.slot_read_rate_limit, 60.0),
-                              trusted_proxies=parse_trusted_proxies(settings.trusted_proxies))
+        app[WEB] = WebContext(
+            service=services.booking,
+            clock=SystemClock(),
+            base_url=settings.base_url,
+            csrf=Csrf(derive_key(secret, CSRF), secure_cookie=settings.base_url.startswith("https")),
+            booking_limiter=RateLimiter(settings.booking_rate_limit, 60.0),
+            templates=make_templates(),
+            connections=services.connections,
+            secret=derive_key(secret, SIGN_IN_FLOW),
+            slot_limiter=RateLimiter(settings.slot_read_rate_limit, 60.0),
+            trusted_proxies=parse_trusted_proxies(settings.trusted_proxies),
+        )
         jobs = app[BACKGROUND] = Background(leases=services.repos.job_leases, clock=SystemClock())
-        bot = create_runtime(bot_deps(services, jobs), app_id=settings.microsoft_app_id,
-                             app_password=settings.microsoft_app_password,
-                             app_tenant_id=settings.microsoft_app_tenant_id, app_type=settings.microsoft_app_type,
-                             wake=lambda: jobs.wake(delivery_job(TEAMS)))
+        bot = create_runtime(
+            bot_deps(services, jobs),
+            app_id=settings.microsoft_app_id,
+            app_password=settings.microsoft_app_password,
+            app_tenant_id=settings.microsoft_app_tenant_id,
+            app_type=settings.microsoft_app_type,
+            wake=lambda: jobs.wake(delivery_job(TEAMS)),
+        )
         app[BOT_RUNTIME] = bot
-        teams = app[TEAMS_DELIVERY] = DeliveryService(outbox=services.repos.outbox, notifier=bot.notifier,
-                                                      channel=TEAMS, clock=SystemClock())
+        teams = app[TEAMS_DELIVERY] = DeliveryService(
+            outbox=services.repos.outbox, notifier=bot.notifier, channel=TEAMS, clock=SystemClock()
+        )
         # The background jobs, one line each (background.py): outbox delivery per channel (row leases: every
         # replica), reconciliation (one replica at a time, under a job lease).
         if settings.outbox_interval > 0:
@@ -468,8 +554,9 @@ def build_app(settings: Settings) -> web.Application:
         if sync is not None:  # calendar sync: queued work (row leases: every replica), renewal (one replica)
             app[GRAPH_SYNC] = sync
             jobs.add(SYNC_JOB, settings.sync_interval, calendar_sync_pass(sync), at_once=True)
-            jobs.add(RENEW_JOB, settings.subscription_check_interval, subscription_pass(sync), exclusive=True,
-                     at_once=True)
+            jobs.add(
+                RENEW_JOB, settings.subscription_check_interval, subscription_pass(sync), exclusive=True, at_once=True
+            )
             sync.on_work = lambda: jobs.wake(SYNC_JOB)
         jobs.start()
         bootstraps: list[asyncio.Task[Demo]] = []
@@ -524,8 +611,10 @@ def guide(settings: Settings, demo: tuple[User, EventType] | None = None) -> str
     ]
     if demo is not None:
         host, link = demo
-        lines += [f"  demo host:           {host.display_name} <{host.email}>",
-                  f"  example booking link: {base}/book/{host.handle}/{link.slug}"]
+        lines += [
+            f"  demo host:           {host.display_name} <{host.email}>",
+            f"  example booking link: {base}/book/{host.handle}/{link.slug}",
+        ]
     lines += ["  Try: say 'make a 30-min link' to the bot, then open the link it returns.", ""]
     return "\n".join(lines)
 
@@ -533,10 +622,13 @@ def guide(settings: Settings, demo: tuple[User, EventType] | None = None) -> str
 def _playground_line(settings: Settings) -> str:
     port = settings.playground_port
     if port is None:
-        return (f"the Microsoft 365 Agents Playground is not started: TEAMSAPPTESTER_PORT="
-                f"{settings.playground_port_setting!r} is not a port number")
-    return (f"the Microsoft 365 Agents Playground, http://127.0.0.1:{port} "
-            "(started by 'make run' when Node.js is present)")
+        return (
+            f"the Microsoft 365 Agents Playground is not started: TEAMSAPPTESTER_PORT="
+            f"{settings.playground_port_setting!r} is not a port number"
+        )
+    return (
+        f"the Microsoft 365 Agents Playground, http://127.0.0.1:{port} (started by 'make run' when Node.js is present)"
+    )
 
 
 def main() -> None:

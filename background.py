@@ -68,8 +68,15 @@ class _Job:
 
 
 class Background:
-    def __init__(self, *, leases: JobLease, clock: Clock, holder: str | None = None,
-                 lease_ttl: timedelta = timedelta(seconds=30), drain_seconds: float = 25.0) -> None:
+    def __init__(
+        self,
+        *,
+        leases: JobLease,
+        clock: Clock,
+        holder: str | None = None,
+        lease_ttl: timedelta = timedelta(seconds=30),
+        drain_seconds: float = 25.0,
+    ) -> None:
         if lease_ttl < timedelta(seconds=1):
             raise ValueError("a job lease lasts at least a second")
         self._leases = leases
@@ -121,8 +128,9 @@ class Background:
         if tasks:
             _, late = await asyncio.wait(tasks, timeout=self.drain_seconds)
             for task in late:
-                log.warning("%s did not finish within %g s of the shutdown; cut off", task.get_name(),
-                            self.drain_seconds)
+                log.warning(
+                    "%s did not finish within %g s of the shutdown; cut off", task.get_name(), self.drain_seconds
+                )
                 task.cancel()
             for task in late:
                 with contextlib.suppress(asyncio.CancelledError):
@@ -156,11 +164,15 @@ class Background:
                 if failures == 1:
                     log.exception("%s failed; will retry", job.name)
                 else:
-                    log.warning("%s failed again (%d times in a row): %s: %s", job.name, failures,
-                                type(exc).__name__, exc)
+                    log.warning(
+                        "%s failed again (%d times in a row): %s: %s", job.name, failures, type(exc).__name__, exc
+                    )
             if not again:
-                pause = job.interval if not failures else \
-                    min(job.interval * 2 ** min(failures - 1, 16), max(job.interval, MAX_FAILURE_PAUSE))
+                pause = (
+                    job.interval
+                    if not failures
+                    else min(job.interval * 2 ** min(failures - 1, 16), max(job.interval, MAX_FAILURE_PAUSE))
+                )
                 await self._idle(job, pause)
 
     async def _idle(self, job: _Job, seconds: float) -> None:
@@ -236,8 +248,13 @@ def _log_attempt(channel: str, a: Attempt) -> None:
     elif a.outcome is Outcome.OBSOLETE:
         log.info("%s needs no message any more: %s", what, a.reason)
     elif a.outcome is Outcome.RETRY:
-        log.info("%s failed (attempt %d), next attempt at %s: %s", what, a.attempt,
-                 a.retry_at.isoformat(timespec="seconds") if a.retry_at else "?", a.reason)
+        log.info(
+            "%s failed (attempt %d), next attempt at %s: %s",
+            what,
+            a.attempt,
+            a.retry_at.isoformat(timespec="seconds") if a.retry_at else "?",
+            a.reason,
+        )
     elif a.outcome is Outcome.DEAD:
         log.warning("%s was given up after attempt %d (kept as a dead letter): %s", what, a.attempt, a.reason)
     else:

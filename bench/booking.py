@@ -53,8 +53,9 @@ class FixedClock:
         return NOW
 
 
-async def _attempts(db_url: str, graph_base: str, token: str, link_id: str, plan: list[tuple[str, int]],
-                    worker: int) -> list[Attempt]:
+async def _attempts(
+    db_url: str, graph_base: str, token: str, link_id: str, plan: list[tuple[str, int]], worker: int
+) -> list[Attempt]:
     db = create_database(db_url, pool_size=2, max_overflow=2)
     repos = repositories(db, clock=FixedClock().now)
 
@@ -62,9 +63,15 @@ async def _attempts(db_url: str, graph_base: str, token: str, link_id: str, plan
         return token
 
     graph = GraphClient(graph_base, token_provider=tokens)
-    service = BookingService(calendar=GraphCalendar(graph), bookings=repos.bookings, users=repos.users,
-                             event_types=repos.event_types, clock=FixedClock(), token_secret=b"b" * 32,
-                             alternatives=3)
+    service = BookingService(
+        calendar=GraphCalendar(graph),
+        bookings=repos.bookings,
+        users=repos.users,
+        event_types=repos.event_types,
+        clock=FixedClock(),
+        token_secret=b"b" * 32,
+        alternatives=3,
+    )
     out: list[Attempt] = []
     try:
         link = await repos.event_types.get(link_id)
@@ -95,14 +102,34 @@ async def setup_world(db_url: str, state: EmulatorState, durations: tuple[int, .
     db = create_database(db_url)
     try:
         repos = repositories(db, clock=FixedClock().now)
-        host = await repos.users.upsert(User(id="bench-host", tenant_id=TENANT, aad_object_id=mailbox.id,
-                                             display_name="Bench Host", email=HOST_UPN, time_zone="UTC"))
+        host = await repos.users.upsert(
+            User(
+                id="bench-host",
+                tenant_id=TENANT,
+                aad_object_id=mailbox.id,
+                display_name="Bench Host",
+                email=HOST_UPN,
+                time_zone="UTC",
+            )
+        )
         await repos.users.set_connection(host.id, ConnectionStatus.CONNECTED)
-        rules = EventRules(durations=durations, availability=Availability.business_hours("UTC", "08:00", "20:00"),
-                           slot_interval=30, window=BookingWindow(rolling_days=30))
-        link = await repos.event_types.create(EventType(id="bench-link", tenant_id=TENANT, slug="bench",
-                                                        title="Bench", rules=rules, owner_user_id=host.id,
-                                                        location=Location()))
+        rules = EventRules(
+            durations=durations,
+            availability=Availability.business_hours("UTC", "08:00", "20:00"),
+            slot_interval=30,
+            window=BookingWindow(rolling_days=30),
+        )
+        link = await repos.event_types.create(
+            EventType(
+                id="bench-link",
+                tenant_id=TENANT,
+                slug="bench",
+                title="Bench",
+                rules=rules,
+                owner_user_id=host.id,
+                location=Location(),
+            )
+        )
         return host, link
     finally:
         await db.dispose()
@@ -134,19 +161,29 @@ async def audit(db_url: str, state: EmulatorState) -> tuple[int, int, int]:
         await db.dispose()
 
 
-def run_contention(db_url: str, graph_base: str, state: EmulatorState, *, processes: int, attempts: int,
-                   plan_slots: list[tuple[datetime, int]], seed: int = 7) -> dict[str, Any]:
+def run_contention(
+    db_url: str,
+    graph_base: str,
+    state: EmulatorState,
+    *,
+    processes: int,
+    attempts: int,
+    plan_slots: list[tuple[datetime, int]],
+    seed: int = 7,
+) -> dict[str, Any]:
     """Spread ``attempts`` over ``plan_slots`` (every slot tried attempts/len times), shuffled, across
     ``processes`` spawned workers; return the figures."""
     token = state.issue_token(HOST_UPN, expires_in=3600)
-    plan = [(plan_slots[i % len(plan_slots)][0].isoformat(), plan_slots[i % len(plan_slots)][1])
-            for i in range(attempts)]
+    plan = [
+        (plan_slots[i % len(plan_slots)][0].isoformat(), plan_slots[i % len(plan_slots)][1]) for i in range(attempts)
+    ]
     random.Random(seed).shuffle(plan)
     chunks = [plan[i::processes] for i in range(processes)]
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(processes) as pool:
-        results = pool.map(_worker, [(db_url, graph_base, token, "bench-link", chunk, w)
-                                     for w, chunk in enumerate(chunks)])
+        results = pool.map(
+            _worker, [(db_url, graph_base, token, "bench-link", chunk, w) for w, chunk in enumerate(chunks)]
+        )
     flat = [a for r in results for a in r]
     confirmed, overlaps, orphans = asyncio.run(audit(db_url, state))
     times = sorted(a.ms for a in flat)
@@ -185,8 +222,9 @@ def main() -> None:
         first = NOW.replace(hour=8) + timedelta(days=1)
         slots = [(first + timedelta(minutes=30 * i), 30) for i in range(args.slots)]
         t0 = time.perf_counter()
-        figures = run_contention(db_url, f"{graph_url}/v1.0", state, processes=args.processes,
-                                 attempts=args.attempts, plan_slots=slots)
+        figures = run_contention(
+            db_url, f"{graph_url}/v1.0", state, processes=args.processes, attempts=args.attempts, plan_slots=slots
+        )
         elapsed = time.perf_counter() - t0
     finally:
         server.stop()
@@ -194,14 +232,19 @@ def main() -> None:
     where = postgres_base_url().render_as_string(hide_password=True) if args.db == "postgres" else "SQLite file"
     print(f"database         : {args.db} ({where})")
     print(f"Graph latency    : {args.latency_ms} ms per request (emulator)")
-    print(f"attempts         : {figures['attempts']} from {args.processes} processes over {args.slots} slots "
-          f"in {elapsed:.1f} s")
+    print(
+        f"attempts         : {figures['attempts']} from {args.processes} processes over {args.slots} slots "
+        f"in {elapsed:.1f} s"
+    )
     print(f"successes        : {figures['successes']} (slots: {args.slots}); unavailable: {figures['unavailable']}")
-    print(f"double bookings  : {figures['double_bookings']}; orphans: {figures['orphans']}; "
-          f"errors: {figures['errors'] or 'none'}")
+    print(
+        f"double bookings  : {figures['double_bookings']}; orphans: {figures['orphans']}; "
+        f"errors: {figures['errors'] or 'none'}"
+    )
     print(f"latency          : p50 {figures['p50_ms']} ms, p95 {figures['p95_ms']} ms")
-    print(json.dumps({k: figures[k] for k in ("attempts", "successes", "double_bookings", "orphans",
-                                              "p50_ms", "p95_ms")}))
+    print(
+        json.dumps({k: figures[k] for k in ("attempts", "successes", "double_bookings", "orphans", "p50_ms", "p95_ms")})
+    )
 
 
 if __name__ == "__main__":

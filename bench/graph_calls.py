@@ -58,8 +58,13 @@ def seed(state: EmulatorState) -> list[HostCalendar]:
         for day in range(30):
             for hour in (17, 20):
                 begin = START + timedelta(days=day, hours=hour + i % 3)
-                state.add_event(upn, f"Meeting {day}/{hour}", begin, begin + timedelta(minutes=45),
-                                show_as="tentative" if day % 5 == 0 else "busy")
+                state.add_event(
+                    upn,
+                    f"Meeting {day}/{hour}",
+                    begin,
+                    begin + timedelta(minutes=45),
+                    show_as="tentative" if day % 5 == 0 else "busy",
+                )
         hosts.append(HostCalendar(user_id=upn, mailbox=upn, time_zone="America/Los_Angeles"))
     return hosts
 
@@ -71,13 +76,13 @@ def three_calendars(state: EmulatorState, host: HostCalendar, colleague: HostCal
     for day in range(0, 30, 2):
         begin = START + timedelta(days=day, hours=18)
         state.add_event(host.user_id, f"Side {day}", begin, begin + timedelta(hours=1), calendar_id=side)
-        state.add_event(colleague.user_id, f"Team {day}", begin + timedelta(hours=2), begin + timedelta(hours=3),
-                        calendar_id=shared)
+        state.add_event(
+            colleague.user_id, f"Team {day}", begin + timedelta(hours=2), begin + timedelta(hours=3), calendar_id=shared
+        )
     return replace(host, conflict_calendar_ids=(state.default_calendar(host.user_id).id, side, shared))
 
 
-async def measure(label: str, transport: CountingTransport, state: EmulatorState,
-                  work: Awaitable[object]) -> int:
+async def measure(label: str, transport: CountingTransport, state: EmulatorState, work: Awaitable[object]) -> int:
     before_transport, before_log = transport.count, len(state.request_log)
     started = time.perf_counter()
     await work
@@ -110,12 +115,19 @@ async def main() -> dict[str, int]:
         one = await measure("free/busy, 1 host, 30 days", transport, state, calendar.busy(hosts[0], MONTH))
         many = await measure("free/busy, 20 hosts, 30 days", transport, state, calendar.busy_many(hosts, MONTH))
         chosen = three_calendars(state, hosts[0], hosts[1])
-        three = await measure("slot view, 1 host, 3 calendars, 30 days", transport, state,
-                              calendar.busy(chosen, MONTH))
+        three = await measure("slot view, 1 host, 3 calendars, 30 days", transport, state, calendar.busy(chosen, MONTH))
         slot = Interval(START + timedelta(days=3, hours=22), START + timedelta(days=3, hours=22, minutes=30))
-        draft = EventDraft(subject="Intro call", body_text="Booked with Slotwise.", start=slot.start, end=slot.end,
-                           time_zone="America/Los_Angeles", attendees=(Attendee("Ivy", "ivy@fabrikam.example"),),
-                           location=Location(LocationKind.TEAMS), transaction_id="bench-tx", booking_id="bench-bk")
+        draft = EventDraft(
+            subject="Intro call",
+            body_text="Booked with Slotwise.",
+            start=slot.start,
+            end=slot.end,
+            time_zone="America/Los_Angeles",
+            attendees=(Attendee("Ivy", "ivy@fabrikam.example"),),
+            location=Location(LocationKind.TEAMS),
+            transaction_id="bench-tx",
+            booking_id="bench-bk",
+        )
 
         async def book() -> None:
             busy = await calendar.busy(hosts[0], slot)
@@ -130,8 +142,12 @@ async def main() -> dict[str, int]:
     finally:
         await client.aclose()
         await runner.cleanup()
-    return {"freebusy_1_host_requests": one, "freebusy_20_hosts_requests": many,
-            "slot_view_3_calendars_requests": three, "booking_requests": booking}
+    return {
+        "freebusy_1_host_requests": one,
+        "freebusy_20_hosts_requests": many,
+        "slot_view_3_calendars_requests": three,
+        "booking_requests": booking,
+    }
 
 
 if __name__ == "__main__":

@@ -33,8 +33,9 @@ def busy_events(rng: random.Random, n: int, days: int) -> list[BusyInterval]:
     out = []
     for _ in range(n):
         start = NOW + timedelta(minutes=rng.randrange(0, days * 24 * 4) * 15)
-        out.append(BusyInterval(start, start + timedelta(minutes=rng.choice((15, 30, 45, 60, 90))),
-                                rng.choice(STATUSES)))
+        out.append(
+            BusyInterval(start, start + timedelta(minutes=rng.choice((15, 30, 45, 60, 90))), rng.choice(STATUSES))
+        )
     return out
 
 
@@ -59,10 +60,17 @@ def measure(fn: Callable[[], object], repeats: int) -> tuple[float, float, objec
 
 def single_host(busy_count: int, repeats: int) -> tuple[float, float, int]:
     rng = random.Random(busy_count)
-    rules = EventRules((30,), Availability.business_hours("America/New_York"), slot_interval=15,
-                       buffer_before=5, buffer_after=5, minimum_notice=240)
+    rules = EventRules(
+        (30,),
+        Availability.business_hours("America/New_York"),
+        slot_interval=15,
+        buffer_before=5,
+        buffer_after=5,
+        minimum_notice=240,
+    )
     busy, booked = busy_events(rng, busy_count, 60), bookings(rng, 200, 60)
     window = Interval(NOW, NOW + timedelta(days=60))
+
     def run() -> object:
         return compute_slots(rules, now=NOW, window=window, busy=busy, bookings=booked)
 
@@ -76,8 +84,9 @@ def team(repeats: int) -> tuple[float, float, int]:
     rules = EventRules((30,), Availability.business_hours("Europe/London"), slot_interval=5)
     zones = ["Europe/London", "Europe/Berlin", "America/New_York", "Asia/Kolkata"]
     members = [
-        TeamMember(f"m{i}", busy_events(rng, 500, 30), (),
-                   Availability.business_hours(zones[i % len(zones)], "08:00", "18:00"))
+        TeamMember(
+            f"m{i}", busy_events(rng, 500, 30), (), Availability.business_hours(zones[i % len(zones)], "08:00", "18:00")
+        )
         for i in range(20)
     ]
     window = Interval(NOW, NOW + timedelta(days=30))
@@ -88,8 +97,7 @@ def team(repeats: int) -> tuple[float, float, int]:
 
 def main() -> None:
     s_med, s_p95, s_count = single_host(2000, 60)
-    print(f"single host  : {s_count} slots, median {s_med:.2f} ms, p95 {s_p95:.2f} ms "
-          "(2,000 busy, 200 bookings)")
+    print(f"single host  : {s_count} slots, median {s_med:.2f} ms, p95 {s_p95:.2f} ms (2,000 busy, 200 bookings)")
     scaling = {}
     for factor in (1, 4, 16):
         med, _, _ = single_host(2000 * factor, 30 if factor < 16 else 15)
@@ -99,12 +107,20 @@ def main() -> None:
     print(f"team (20 RR) : {t_count} slots, median {t_med:.2f} ms, p95 {t_p95:.2f} ms (500 busy each)")
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS     : {peak_rss_mb:.1f} MB")
-    print(json.dumps({
-        "single_host_median_ms": round(s_med, 3), "single_host_p95_ms": round(s_p95, 3),
-        "team_median_ms": round(t_med, 3), "team_p95_ms": round(t_p95, 3),
-        "scaling": scaling, "peak_rss_mb": round(peak_rss_mb, 1),
-        "single_host_slots": s_count, "team_slots": t_count,
-    }))
+    print(
+        json.dumps(
+            {
+                "single_host_median_ms": round(s_med, 3),
+                "single_host_p95_ms": round(s_p95, 3),
+                "team_median_ms": round(t_med, 3),
+                "team_p95_ms": round(t_p95, 3),
+                "scaling": scaling,
+                "peak_rss_mb": round(peak_rss_mb, 1),
+                "single_host_slots": s_count,
+                "team_slots": t_count,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -85,6 +85,7 @@ async def run(changes: int, cancels: int, latency_ms: int) -> dict[str, object]:
                         return s in await offered(session, base)
 
                     lags["busy"].append(await lag(add, hidden))
+
                     def remove(keep: dict[str, Any] = made) -> None:
                         emulator.remove_event(DEMO_UPN, keep["id"])
 
@@ -94,9 +95,15 @@ async def run(changes: int, cancels: int, latency_ms: int) -> dict[str, object]:
             for i in range(cancels):
                 try:
                     start = (await offered(session, base))[0]
-                    async with session.post(f"{base}{DEMO_PATH}", json={
-                            "start": start, "name": f"Bench {i}", "email": f"bench{i}@example.org",
-                            "timeZone": "UTC"}) as resp:
+                    async with session.post(
+                        f"{base}{DEMO_PATH}",
+                        json={
+                            "start": start,
+                            "name": f"Bench {i}",
+                            "email": f"bench{i}@example.org",
+                            "timeZone": "UTC",
+                        },
+                    ) as resp:
                         booked = await resp.json()
                         if resp.status != 201:
                             raise RuntimeError(f"booking answered {resp.status}: {booked}")
@@ -120,15 +127,25 @@ async def run(changes: int, cancels: int, latency_ms: int) -> dict[str, object]:
     p50, p95 = statistics.median(every), percentile(every, 0.95)
     for kind, values in lags.items():
         if values:
-            print(f"{kind:7s} {len(values):3d} changes: p50 {statistics.median(values):7.1f} ms  "
-                  f"p95 {percentile(values, 0.95):7.1f} ms  max {max(values):7.1f} ms")
-    print(f"all     {len(every):3d} changes: p50 {p50:7.1f} ms  p95 {p95:7.1f} ms  max {max(every):7.1f} ms  "
-          f"(target p95 < {TARGET_P95_MS:.0f} ms; emulator latency {latency_ms} ms)")
+            print(
+                f"{kind:7s} {len(values):3d} changes: p50 {statistics.median(values):7.1f} ms  "
+                f"p95 {percentile(values, 0.95):7.1f} ms  max {max(values):7.1f} ms"
+            )
+    print(
+        f"all     {len(every):3d} changes: p50 {p50:7.1f} ms  p95 {p95:7.1f} ms  max {max(every):7.1f} ms  "
+        f"(target p95 < {TARGET_P95_MS:.0f} ms; emulator latency {latency_ms} ms)"
+    )
     print(f"errors: {len(errors)}" + (f" (first: {errors[0]})" if errors else ""))
     result: dict[str, object] = {
-        "sync_lag_p50_ms": round(p50, 1), "sync_lag_p95_ms": round(p95, 1), "sync_lag_max_ms": round(max(every), 1),
-        "changes": len(every), "errors": len(errors), "emulator_latency_ms": latency_ms,
-        "target_p95_ms": TARGET_P95_MS, "target_met": p95 < TARGET_P95_MS and not errors}
+        "sync_lag_p50_ms": round(p50, 1),
+        "sync_lag_p95_ms": round(p95, 1),
+        "sync_lag_max_ms": round(max(every), 1),
+        "changes": len(every),
+        "errors": len(errors),
+        "emulator_latency_ms": latency_ms,
+        "target_p95_ms": TARGET_P95_MS,
+        "target_met": p95 < TARGET_P95_MS and not errors,
+    }
     for kind, values in lags.items():
         if values:
             result[f"{kind}_lag_p95_ms"] = round(percentile(values, 0.95), 1)

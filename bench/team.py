@@ -37,8 +37,9 @@ NOW = datetime(2027, 3, 1, 8, 0, tzinfo=UTC)
 MEMBERS = 20
 DAYS = 30
 ZONES = ("Europe/London", "Europe/Berlin", "America/New_York", "Asia/Kolkata")
-RULES = EventRules((30,), Availability.business_hours("Europe/London"), slot_interval=15, buffer_after=5,
-                   minimum_notice=120)
+RULES = EventRules(
+    (30,), Availability.business_hours("Europe/London"), slot_interval=15, buffer_after=5, minimum_notice=120
+)
 WINDOW = Interval(NOW, NOW + timedelta(days=DAYS))
 
 
@@ -60,9 +61,15 @@ def timed(fn: Callable[[], object], repeats: int) -> tuple[list[float], object]:
 def team(seed: int = 12) -> tuple[list[Member], list[TeamMember]]:
     """The rotation's settings and each member's calendar view (what the pipeline reads before computing)."""
     rng = random.Random(seed)
-    members = [Member(f"m{i}", priority=rng.choice((Priority.LOW, Priority.MEDIUM, Priority.MEDIUM, Priority.HIGH)),
-                      weight=rng.randint(1, 100), daily_cap=rng.choice((None, None, 4)))
-               for i in range(MEMBERS)]
+    members = [
+        Member(
+            f"m{i}",
+            priority=rng.choice((Priority.LOW, Priority.MEDIUM, Priority.MEDIUM, Priority.HIGH)),
+            weight=rng.randint(1, 100),
+            daily_cap=rng.choice((None, None, 4)),
+        )
+        for i in range(MEMBERS)
+    ]
     views = []
     for i, m in enumerate(members):
         booked = []
@@ -114,8 +121,9 @@ def assignment_figures(bookings: int = 200, seed: int = 12) -> dict[str, Any]:
             continue  # taken meanwhile: the invitee picks another slot
         chosen = order[0]
         view = by_id[chosen]
-        by_id[chosen] = replace(view, bookings=(*view.bookings, BookedInterval(start, start + timedelta(minutes=30),
-                                                                               0, 5)))
+        by_id[chosen] = replace(
+            view, bookings=(*view.bookings, BookedInterval(start, start + timedelta(minutes=30), 0, 5))
+        )
         history.append(PastAssignment(chosen, clock))
         last[chosen] = clock
         made[chosen] += 1
@@ -132,14 +140,18 @@ def assignment_figures(bookings: int = 200, seed: int = 12) -> dict[str, Any]:
 
 def main() -> None:
     view = slot_view_figures()
-    print(f"slot view    : {MEMBERS} members x {DAYS} days, {view['slot_view_slots']} slots, "
-          f"median {view['slot_view_median_ms']:.2f} ms, p95 {view['slot_view_p95_ms']:.2f} ms; "
-          f"collective of 5 in Europe: {view['collective_view_slots']} slots, "
-          f"median {view['collective_view_median_ms']:.2f} ms")
+    print(
+        f"slot view    : {MEMBERS} members x {DAYS} days, {view['slot_view_slots']} slots, "
+        f"median {view['slot_view_median_ms']:.2f} ms, p95 {view['slot_view_p95_ms']:.2f} ms; "
+        f"collective of 5 in Europe: {view['collective_view_slots']} slots, "
+        f"median {view['collective_view_median_ms']:.2f} ms"
+    )
     assign = assignment_figures()
-    print(f"assignment   : {assign['assigned']} of {assign['assignments']} bookings over {MEMBERS} members "
-          f"({assign['members_assigned']} got some); free check + order p95 {assign['assignment_p95_ms']:.2f} ms, "
-          f"order alone p95 {assign['assignment_order_p95_ms']:.2f} ms")
+    print(
+        f"assignment   : {assign['assigned']} of {assign['assignments']} bookings over {MEMBERS} members "
+        f"({assign['members_assigned']} got some); free check + order p95 {assign['assignment_p95_ms']:.2f} ms, "
+        f"order alone p95 {assign['assignment_order_p95_ms']:.2f} ms"
+    )
     print(json.dumps({**view, **assign, "days": DAYS}))
 
 

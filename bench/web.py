@@ -59,19 +59,24 @@ def free_port() -> int:
 
 def start_app(var_dir: Path, port: int, latency_ms: int, log: IO[bytes]) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLOTWISE_", "Microsoft", "MICROSOFT_"))}
-    env.update({
-        "SLOTWISE_PORT": str(port), "SLOTWISE_HOST": "127.0.0.1", "SLOTWISE_VAR_DIR": str(var_dir),
-        "SLOTWISE_DATABASE_URL": f"sqlite+aiosqlite:///{var_dir / 'slotwise.db'}",
-        "SLOTWISE_SANDBOX_LATENCY_MS": str(latency_ms), "SLOTWISE_BOOKING_RATE_LIMIT": "1000000",
-        "SLOTWISE_SLOT_READ_RATE_LIMIT": "1000000",
-    })
+    env.update(
+        {
+            "SLOTWISE_PORT": str(port),
+            "SLOTWISE_HOST": "127.0.0.1",
+            "SLOTWISE_VAR_DIR": str(var_dir),
+            "SLOTWISE_DATABASE_URL": f"sqlite+aiosqlite:///{var_dir / 'slotwise.db'}",
+            "SLOTWISE_SANDBOX_LATENCY_MS": str(latency_ms),
+            "SLOTWISE_BOOKING_RATE_LIMIT": "1000000",
+            "SLOTWISE_SLOT_READ_RATE_LIMIT": "1000000",
+        }
+    )
     # cwd is the temp dir so that a developer's .env in the repository is not read
-    return subprocess.Popen([sys.executable, "-m", "app"], cwd=var_dir, env=env,
-                            stdout=subprocess.DEVNULL, stderr=log)
+    return subprocess.Popen([sys.executable, "-m", "app"], cwd=var_dir, env=env, stdout=subprocess.DEVNULL, stderr=log)
 
 
-async def wait_for_demo(session: aiohttp.ClientSession, base: str, proc: subprocess.Popen[bytes] | None,
-                        seconds: float = 60.0) -> None:
+async def wait_for_demo(
+    session: aiohttp.ClientSession, base: str, proc: subprocess.Popen[bytes] | None, seconds: float = 60.0
+) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
@@ -88,8 +93,10 @@ def sync_settled(db_file: Path) -> bool:
     """Whether the app's calendar sync has a usable busy cache and no queued work (read from its SQLite file)."""
     try:
         with contextlib.closing(sqlite3.connect(f"file:{db_file}?mode=ro", uri=True, timeout=1)) as conn:
-            cached = conn.execute("SELECT count(*) FROM busy_cache WHERE delta_cursor IS NOT NULL "
-                                  "AND stale_since IS NULL AND dirty_since IS NULL").fetchone()[0]
+            cached = conn.execute(
+                "SELECT count(*) FROM busy_cache WHERE delta_cursor IS NOT NULL "
+                "AND stale_since IS NULL AND dirty_since IS NULL"
+            ).fetchone()[0]
             queued = conn.execute("SELECT count(*) FROM sync_work").fetchone()[0]
     except sqlite3.Error:
         return False
@@ -106,13 +113,22 @@ async def wait_for_sync(db_file: Path, seconds: float = 30.0) -> None:
 
 def weeks(count: int) -> list[tuple[str, str]]:
     today = datetime.now(UTC).date()
-    return [((today + timedelta(days=7 * i)).isoformat(), (today + timedelta(days=7 * i + 6)).isoformat())
-            for i in range(count)]
+    return [
+        ((today + timedelta(days=7 * i)).isoformat(), (today + timedelta(days=7 * i + 6)).isoformat())
+        for i in range(count)
+    ]
 
 
-async def client(session: aiohttp.ClientSession, base: str, index: int, requests: int,
-                 windows: list[tuple[str, str]], latencies: list[float], errors: list[str],
-                 path: str | None = None) -> None:
+async def client(
+    session: aiohttp.ClientSession,
+    base: str,
+    index: int,
+    requests: int,
+    windows: list[tuple[str, str]],
+    latencies: list[float],
+    errors: list[str],
+    path: str | None = None,
+) -> None:
     for i in range(requests):
         start, end = windows[(index + i) % len(windows)]
         url = base + (path or f"{DEMO_PATH}/slots?start={start}&end={end}&timeZone=Europe/London")
@@ -147,20 +163,24 @@ async def run(clients: int, per_client: int, latency_ms: int, week_count: int) -
                 started = time.perf_counter()
                 await wait_for_demo(session, base, proc)
                 await wait_for_sync(var_dir / "slotwise.db")
-                print(f"app up, demo ready and its busy cache filled in {time.perf_counter() - started:.1f} s "
-                      f"(port {port}, emulator latency {latency_ms} ms)")
+                print(
+                    f"app up, demo ready and its busy cache filled in {time.perf_counter() - started:.1f} s "
+                    f"(port {port}, emulator latency {latency_ms} ms)"
+                )
                 windows = weeks(week_count)
                 warm: list[float] = []
                 await client(session, base, 0, len(windows), windows, warm, [])  # warm-up: first reads, caches
                 # the floor of this machine and harness: the same load on the health check
                 floor: list[float] = []
-                await asyncio.gather(*(client(session, base, i, per_client, windows, floor, [], "/healthz")
-                                       for i in range(clients)))
+                await asyncio.gather(
+                    *(client(session, base, i, per_client, windows, floor, [], "/healthz") for i in range(clients))
+                )
                 latencies: list[float] = []
                 errors: list[str] = []
                 t0 = time.perf_counter()
-                await asyncio.gather(*(client(session, base, i, per_client, windows, latencies, errors)
-                                       for i in range(clients)))
+                await asyncio.gather(
+                    *(client(session, base, i, per_client, windows, latencies, errors) for i in range(clients))
+                )
                 wall = time.perf_counter() - t0
         finally:
             proc.terminate()
@@ -171,20 +191,33 @@ async def run(clients: int, per_client: int, latency_ms: int, week_count: int) -
                 proc.wait()
         log_tail = (var_dir / "app.log").read_text(errors="replace").splitlines()[-5:]
     p50, p95 = statistics.median(latencies), percentile(latencies, 0.95)
-    print(f"{clients} clients x {per_client} requests = {len(latencies)} slot reads of one week "
-          f"({week_count} different weeks) in {wall:.2f} s: {len(latencies) / wall:.0f} req/s")
-    print(f"latency ms: p50 {p50:.1f}  p95 {p95:.1f}  p99 {percentile(latencies, 0.99):.1f}  "
-          f"max {max(latencies):.1f}  (target p95 < {TARGET_P95_MS:.0f})")
-    print(f"floor (same load on /healthz, no calendar read): p50 {statistics.median(floor):.1f}  "
-          f"p95 {percentile(floor, 0.95):.1f}")
+    print(
+        f"{clients} clients x {per_client} requests = {len(latencies)} slot reads of one week "
+        f"({week_count} different weeks) in {wall:.2f} s: {len(latencies) / wall:.0f} req/s"
+    )
+    print(
+        f"latency ms: p50 {p50:.1f}  p95 {p95:.1f}  p99 {percentile(latencies, 0.99):.1f}  "
+        f"max {max(latencies):.1f}  (target p95 < {TARGET_P95_MS:.0f})"
+    )
+    print(
+        f"floor (same load on /healthz, no calendar read): p50 {statistics.median(floor):.1f}  "
+        f"p95 {percentile(floor, 0.95):.1f}"
+    )
     print(f"errors: {len(errors)}" + (f" (first: {errors[0]})" if errors else ""))
     if errors:
         print("app log tail:", *log_tail, sep="\n  ")
-    return {"slots_p50_ms": round(p50, 1), "slots_p95_ms": round(p95, 1), "requests": len(latencies),
-            "errors": len(errors), "clients": clients, "emulator_latency_ms": latency_ms,
-            "requests_per_s": round(len(latencies) / wall, 1), "floor_p95_ms": round(percentile(floor, 0.95), 1),
-            "target_p95_ms": TARGET_P95_MS,
-            "target_met": p95 < TARGET_P95_MS and not errors}
+    return {
+        "slots_p50_ms": round(p50, 1),
+        "slots_p95_ms": round(p95, 1),
+        "requests": len(latencies),
+        "errors": len(errors),
+        "clients": clients,
+        "emulator_latency_ms": latency_ms,
+        "requests_per_s": round(len(latencies) / wall, 1),
+        "floor_p95_ms": round(percentile(floor, 0.95), 1),
+        "target_p95_ms": TARGET_P95_MS,
+        "target_met": p95 < TARGET_P95_MS and not errors,
+    }
 
 
 def random_queries(count: int, seed: int) -> list[dict[str, str]]:
@@ -201,8 +234,9 @@ def random_queries(count: int, seed: int) -> list[dict[str, str]]:
 
 
 @contextlib.asynccontextmanager
-async def in_process_app(*, calendar_sync: bool, latency_ms: int = 0,
-                         var_dir: Path | None = None) -> AsyncIterator[tuple[str, web.Application]]:
+async def in_process_app(
+    *, calendar_sync: bool, latency_ms: int = 0, var_dir: Path | None = None
+) -> AsyncIterator[tuple[str, web.Application]]:
     """The sandbox app served from this process (its emulator's request log can be read): (base URL, app),
     once the demo link answers and, with calendar sync, the demo host's busy cache is filled."""
     from app import SERVICES, Settings, build_app  # the app itself, here
@@ -211,11 +245,20 @@ async def in_process_app(*, calendar_sync: bool, latency_ms: int = 0,
         port = free_port()
         folder = var_dir or Path(tmp)
         settings = Settings(
-            _env_file=None, microsoft_app_id="", SLOTWISE_HOST="127.0.0.1", SLOTWISE_PORT=port,
-            SLOTWISE_VAR_DIR=str(folder), SLOTWISE_DATABASE_URL=f"sqlite+aiosqlite:///{folder / 'slotwise.db'}",
-            SLOTWISE_BOOKING_RATE_LIMIT=1_000_000, SLOTWISE_SLOT_READ_RATE_LIMIT=1_000_000,
-            SLOTWISE_RECONCILE_SECONDS=3600, SLOTWISE_OUTBOX_SECONDS=0, SLOTWISE_TRUSTED_PROXIES="",
-            SLOTWISE_CALENDAR_SYNC=calendar_sync, SLOTWISE_SANDBOX_LATENCY_MS=latency_ms)
+            _env_file=None,
+            microsoft_app_id="",
+            SLOTWISE_HOST="127.0.0.1",
+            SLOTWISE_PORT=port,
+            SLOTWISE_VAR_DIR=str(folder),
+            SLOTWISE_DATABASE_URL=f"sqlite+aiosqlite:///{folder / 'slotwise.db'}",
+            SLOTWISE_BOOKING_RATE_LIMIT=1_000_000,
+            SLOTWISE_SLOT_READ_RATE_LIMIT=1_000_000,
+            SLOTWISE_RECONCILE_SECONDS=3600,
+            SLOTWISE_OUTBOX_SECONDS=0,
+            SLOTWISE_TRUSTED_PROXIES="",
+            SLOTWISE_CALENDAR_SYNC=calendar_sync,
+            SLOTWISE_SANDBOX_LATENCY_MS=latency_ms,
+        )
         application = build_app(settings)
         runner = web.AppRunner(application, access_log=None)
         await runner.setup()
@@ -263,11 +306,17 @@ async def graph_requests_per_view(reads: int, concurrency: int = 25, seed: int =
         failures, wall = await random_reads(base, random_queries(reads, seed), concurrency)
         requests = [r for r in log[before:] if not r.path.startswith("$batch:")]
     per_view = len(requests) / reads if reads else 0.0
-    print(f"{reads} slot reads with a warm busy cache, random windows and zones, {concurrency} at a time: "
-          f"{len(requests)} Graph request(s) = {per_view:g} per view in {wall:.2f} s "
-          f"(target {TARGET_GRAPH_REQUESTS_PER_VIEW:g}); errors: {len(failures)}")
-    return {"graph_requests_per_view": per_view, "warm_cache_reads": reads, "warm_cache_errors": len(failures),
-            "graph_requests_per_view_target_met": per_view <= TARGET_GRAPH_REQUESTS_PER_VIEW and not failures}
+    print(
+        f"{reads} slot reads with a warm busy cache, random windows and zones, {concurrency} at a time: "
+        f"{len(requests)} Graph request(s) = {per_view:g} per view in {wall:.2f} s "
+        f"(target {TARGET_GRAPH_REQUESTS_PER_VIEW:g}); errors: {len(failures)}"
+    )
+    return {
+        "graph_requests_per_view": per_view,
+        "warm_cache_reads": reads,
+        "warm_cache_errors": len(failures),
+        "graph_requests_per_view_target_met": per_view <= TARGET_GRAPH_REQUESTS_PER_VIEW and not failures,
+    }
 
 
 async def graph_requests_random_windows(reads: int, concurrency: int = 25, seed: int = 1) -> dict[str, object]:
@@ -280,14 +329,18 @@ async def graph_requests_random_windows(reads: int, concurrency: int = 25, seed:
         log = log[before:]
     graph_requests = sum(1 for r in log if not r.path.startswith("$batch:"))
     schedules = sum(1 for r in log if r.path.endswith("getSchedule"))
-    print(f"{reads} slot reads, random windows and zones inside the {BOOKING_WINDOW_DAYS}-day window, "
-          f"{concurrency} at a time, calendar sync off, cold cache: {graph_requests} Graph request(s) "
-          f"({schedules} getSchedule) in {wall:.2f} s (target <= {TARGET_RANDOM_WINDOW_GRAPH_REQUESTS}); "
-          f"errors: {len(failures)}"
-          + (f" (first: {failures[0]})" if failures else ""))
-    return {"graph_requests_random_windows": graph_requests, "random_window_reads": reads,
-            "random_window_errors": len(failures),
-            "random_windows_target_met": graph_requests <= TARGET_RANDOM_WINDOW_GRAPH_REQUESTS and not failures}
+    print(
+        f"{reads} slot reads, random windows and zones inside the {BOOKING_WINDOW_DAYS}-day window, "
+        f"{concurrency} at a time, calendar sync off, cold cache: {graph_requests} Graph request(s) "
+        f"({schedules} getSchedule) in {wall:.2f} s (target <= {TARGET_RANDOM_WINDOW_GRAPH_REQUESTS}); "
+        f"errors: {len(failures)}" + (f" (first: {failures[0]})" if failures else "")
+    )
+    return {
+        "graph_requests_random_windows": graph_requests,
+        "random_window_reads": reads,
+        "random_window_errors": len(failures),
+        "random_windows_target_met": graph_requests <= TARGET_RANDOM_WINDOW_GRAPH_REQUESTS and not failures,
+    }
 
 
 def main() -> None:
@@ -296,8 +349,12 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=20, help="requests per client")
     parser.add_argument("--latency-ms", type=int, default=50, help="emulator latency per Graph request")
     parser.add_argument("--weeks", type=int, default=4, help="how many different weeks the clients rotate over")
-    parser.add_argument("--random-reads", type=int, default=1000,
-                        help="slot reads with random windows and zones for graph_requests_random_windows")
+    parser.add_argument(
+        "--random-reads",
+        type=int,
+        default=1000,
+        help="slot reads with random windows and zones for graph_requests_random_windows",
+    )
     args = parser.parse_args()
     result = asyncio.run(run(args.clients, args.requests, args.latency_ms, args.weeks))
     result |= asyncio.run(graph_requests_per_view(args.random_reads))

@@ -69,6 +69,7 @@ def _text(limit: int) -> Any:
         if not isinstance(value, str) or len(value.strip()) > limit:
             raise PydanticCustomError("bad_action", "This button sent an invalid '{name}'.", {"name": _name(info)})
         return value.strip()
+
     return BeforeValidator(check)
 
 
@@ -79,6 +80,7 @@ def _whole(minimum: int, maximum: int) -> Any:
         if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
             raise PydanticCustomError("bad_action", "This button sent an invalid '{name}'.", {"name": _name(info)})
         return value
+
     return BeforeValidator(check)
 
 
@@ -92,8 +94,7 @@ def _instant(value: object, info: ValidationInfo) -> datetime:
     except ValueError:
         raise invalid from None
     if parsed.tzinfo is None:
-        raise PydanticCustomError("bad_action", "This button sent a time without a zone in '{name}'.",
-                                  {"name": name})
+        raise PydanticCustomError("bad_action", "This button sent a time without a zone in '{name}'.", {"name": name})
     try:
         instant = parsed.astimezone(UTC)
     except OverflowError:  # before year 1 or after 9999 once in UTC
@@ -123,8 +124,11 @@ def _zone(value: object) -> str:
     if value is None or (isinstance(value, str) and not value.strip()):
         raise PydanticCustomError("missing", "missing")
     if not isinstance(value, str) or not is_valid_zone(value.strip()):
-        raise PydanticCustomError("bad_action", "'{value}' is not a time zone I know. Pick one from the list.",
-                                  {"value": value.strip()[:60] if isinstance(value, str) else value})
+        raise PydanticCustomError(
+            "bad_action",
+            "'{value}' is not a time zone I know. Pick one from the list.",
+            {"value": value.strip()[:60] if isinstance(value, str) else value},
+        )
     return value.strip()
 
 
@@ -283,9 +287,26 @@ class Help(ActionData):
 
 
 AnyAction = Annotated[
-    LinkCreate | LinkView | LinkEdit | LinkSave | LinkPreview | LinkDelete | LinksList | SlotsWeek | SlotsDay
-    | SlotsTimezone | SlotsPick | BookingConfirm | BookingReschedule | BookingMove | BookingCancel | BookingsUpcoming
-    | ProfileSave | Connect | RunCommand | Help,
+    LinkCreate
+    | LinkView
+    | LinkEdit
+    | LinkSave
+    | LinkPreview
+    | LinkDelete
+    | LinksList
+    | SlotsWeek
+    | SlotsDay
+    | SlotsTimezone
+    | SlotsPick
+    | BookingConfirm
+    | BookingReschedule
+    | BookingMove
+    | BookingCancel
+    | BookingsUpcoming
+    | ProfileSave
+    | Connect
+    | RunCommand
+    | Help,
     Field(discriminator="verb"),
 ]
 #: Validates any action's data (with ``verb`` in it) into its verb's model.
@@ -311,8 +332,7 @@ def parse_data(verb: object, data: object, now: datetime | None = None) -> AnyAc
     ``now`` bounds instants to the reach around it."""
     fields: Mapping[str, Any] = data if isinstance(data, Mapping) else {}
     if not is_verb(verb):
-        raise BadAction("This button isn't supported by this version of Slotwise. Type **help** to see what I "
-                        "can do.")
+        raise BadAction("This button isn't supported by this version of Slotwise. Type **help** to see what I can do.")
     if fields.get("verb") not in (None, verb):
         raise BadAction(f"This button's data doesn't match its action. {AGAIN}")
     try:

@@ -43,10 +43,17 @@ async def run_command(turn: Turn, text: str) -> Reply:
     command = parse(text)
     kind = command.kind
     if isinstance(command, CreateLink):
-        return await host.create_link(turn, NewLink(
-            duration=command.duration, title=command.title, buffer_before=command.buffer_before,
-            buffer_after=command.buffer_after, minimum_notice=command.minimum_notice,
-            window_days=command.window_days))
+        return await host.create_link(
+            turn,
+            NewLink(
+                duration=command.duration,
+                title=command.title,
+                buffer_before=command.buffer_before,
+                buffer_after=command.buffer_after,
+                minimum_notice=command.minimum_notice,
+                window_days=command.window_days,
+            ),
+        )
     if isinstance(command, Clarify):
         return Reply(text=command.question)
     if isinstance(command, Unknown):
@@ -64,15 +71,17 @@ async def run_command(turn: Turn, text: str) -> Reply:
         return await host.upcoming(turn)
     if kind == "cancel_booking":
         again = f"cancel booking {command.target[:40]}"
-        return await _private(turn, host.pick_booking_to_cancel(turn, command.target),
-                              Private(notice=host.CANCEL_NOTICE, again=again))
+        return await _private(
+            turn, host.pick_booking_to_cancel(turn, command.target), Private(notice=host.CANCEL_NOTICE, again=again)
+        )
     user, link = await host.find_link(turn, command.target)
     if kind == "edit_link":
         return host.edit_reply(link)
     if kind == "preview_link":
         return await picker.picker(turn, link, user, picker.PickerView(tz=await turn.viewer_zone(user)))
     if kind == "delete_link":
-        return Reply(text="Delete this link? Select **Delete** on it and confirm.",
-                     card=link_created(link, host.link_url(turn, user, link), user.display_name,
-                                       heading="Delete this link?"))
+        return Reply(
+            text="Delete this link? Select **Delete** on it and confirm.",
+            card=link_created(link, host.link_url(turn, user, link), user.display_name, heading="Delete this link?"),
+        )
     return Reply(card=help_card())

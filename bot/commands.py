@@ -41,8 +41,20 @@ from scheduling.errors import InvalidRule
 from scheduling.links import title_problem
 from scheduling.rules import duration_problem
 
-CommandKind = Literal["help", "connect", "disconnect", "create_link", "list_links", "edit_link",
-                      "preview_link", "delete_link", "upcoming", "cancel_booking", "clarify", "unknown"]
+CommandKind = Literal[
+    "help",
+    "connect",
+    "disconnect",
+    "create_link",
+    "list_links",
+    "edit_link",
+    "preview_link",
+    "delete_link",
+    "upcoming",
+    "cancel_booking",
+    "clarify",
+    "unknown",
+]
 
 
 @dataclass(frozen=True)
@@ -74,8 +86,10 @@ class Unknown(Command):
 
 
 DEFAULT_DURATION = 30
-ASK_LENGTH = ("How long should the meeting be? Say it with a unit, like “make a 45-minute link” or “make a "
-              "1 h 30 min link”. A name with numbers in it goes in quotes: called “Top 10 tips”.")
+ASK_LENGTH = (
+    "How long should the meeting be? Say it with a unit, like “make a 45-minute link” or “make a "
+    "1 h 30 min link”. A name with numbers in it goes in quotes: called “Top 10 tips”."
+)
 
 # --------------------------------------------------------------------------- numbers and units
 
@@ -84,11 +98,45 @@ _MAX_WHOLE_DIGITS = 12
 _MAX_FRACTION_DIGITS = 12
 _HUGE = Fraction(10**_MAX_WHOLE_DIGITS)
 
-_SMALL = {w: n for n, w in enumerate([
-    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
-    "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"])}
-_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fourty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
-         "eighty": 80, "ninety": 90, "ninty": 90}
+_SMALL = {
+    w: n
+    for n, w in enumerate(
+        [
+            "zero",
+            "one",
+            "two",
+            "three",
+            "four",
+            "five",
+            "six",
+            "seven",
+            "eight",
+            "nine",
+            "ten",
+            "eleven",
+            "twelve",
+            "thirteen",
+            "fourteen",
+            "fifteen",
+            "sixteen",
+            "seventeen",
+            "eighteen",
+            "nineteen",
+        ]
+    )
+}
+_TENS = {
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "fourty": 40,
+    "fifty": 50,
+    "sixty": 60,
+    "seventy": 70,
+    "eighty": 80,
+    "ninety": 90,
+    "ninty": 90,
+}
 _FRACTION_SIGNS = {"\u00bd": Fraction(1, 2), "\u00bc": Fraction(1, 4), "\u00be": Fraction(3, 4)}
 _NUMBER_WORDS = (set(_SMALL) | set(_TENS) | {"hundred"}) - {"one"}
 _VAGUE = {"few", "couple", "several", "some", "many", "lots", "bunch", "multiple", "x", "n", "half", "quarter"}
@@ -101,8 +149,13 @@ _UNIT_WORDS = {
     "mo": {"mo", "mos", "mth", "mths", "month", "months"},
 }
 #: (unit, spellings, typing slips allowed, shortest word considered) for misspelt units.
-_FUZZY_UNITS = (("min", ("minute", "minutes"), 2, 4), ("h", ("hour", "hours"), 1, 3), ("d", ("day", "days"), 1, 4),
-                ("wk", ("week", "weeks"), 1, 4), ("mo", ("month", "months"), 1, 5))
+_FUZZY_UNITS = (
+    ("min", ("minute", "minutes"), 2, 4),
+    ("h", ("hour", "hours"), 1, 3),
+    ("d", ("day", "days"), 1, 4),
+    ("wk", ("week", "weeks"), 1, 4),
+    ("mo", ("month", "months"), 1, 5),
+)
 _SIGN_WORDS = {"minus", "negative"}
 _UNIT_MINUTES = {"min": 1, "h": 60, "d": 1440}
 _UNIT_DAYS = {"d": 1, "wk": 7, "mo": 30}
@@ -131,8 +184,11 @@ def unit_of(word: str) -> str | None:
         if w in words:
             return unit
     for unit, spellings, slips, shortest in _FUZZY_UNITS:
-        if len(w) >= shortest and w[0] == spellings[0][0] and any(
-                abs(len(w) - len(s)) <= slips and _slips(w, s) <= slips for s in spellings):
+        if (
+            len(w) >= shortest
+            and w[0] == spellings[0][0]
+            and any(abs(len(w) - len(s)) <= slips and _slips(w, s) <= slips for s in spellings)
+        ):
             return unit
     return None
 
@@ -217,8 +273,10 @@ class _Reader:
 
     def joined(self, k: int) -> bool:
         """Token ``k`` exists and follows token ``k - 1`` after nothing but spaces and at most one hyphen."""
-        return 0 < k < len(self.tokens) and _JOIN.fullmatch(
-            self.text[self.tokens[k - 1].end:self.tokens[k].start]) is not None
+        return (
+            0 < k < len(self.tokens)
+            and _JOIN.fullmatch(self.text[self.tokens[k - 1].end : self.tokens[k].start]) is not None
+        )
 
     def word(self, k: int) -> str:
         return self.tokens[k].word if self.joined(k) else ""
@@ -364,21 +422,37 @@ _N = r"(?<![\w.])-?\d+(?:\.\d+)?(?!\w|\.\d)"
 _SEP = r"[\s-]*"
 
 _RULES: list[tuple[str, re.Pattern[str]]] = [
-    ("notice", re.compile(rf"(?:\bwith\s+)?(?:\bat\s+least\s+)?(?P<n>{_N}){_SEP}(?P<u>min|h|d)\b(?:['\u2019]s?)?\s+"
-                          r"(?:of\s+)?(?:advance\s+)?notice\b")),
+    (
+        "notice",
+        re.compile(
+            rf"(?:\bwith\s+)?(?:\bat\s+least\s+)?(?P<n>{_N}){_SEP}(?P<u>min|h|d)\b(?:['\u2019]s?)?\s+"
+            r"(?:of\s+)?(?:advance\s+)?notice\b"
+        ),
+    ),
     ("notice", re.compile(rf"\bnotice\s+(?:of\s+)?(?:at\s+least\s+)?(?P<n>{_N}){_SEP}(?P<u>min|h|d)\b")),
     ("window", re.compile(rf"(?:\b(?:for|within|over)\s+)?(?:\bthe\s+)?\bnext\s+(?P<n>{_N}){_SEP}(?P<u>d|wk|mo)\b")),
     ("window", re.compile(rf"\b(?:for|within)\s+(?P<n>{_N}){_SEP}(?P<u>d|wk|mo)\b")),
-    ("buffer", re.compile(rf"(?:\bwith\s+(?:a\s+)?)?(?P<n>{_N}){_SEP}(?P<u>min|h)\s+(?:buffers?|gap|break)"
-                          r"(?:\s+(?:before|after)(?:\s+and\s+(?:before|after))?)?\b")),
-    ("buffer", re.compile(rf"(?:\bwith\s+(?:a\s+)?)?\b(?:buffers?|gap|break)\s+(?:of\s+)?(?P<n>{_N}){_SEP}"
-                          r"(?P<u>min|h)\b(?:\s+(?:before|after)\b)?")),
+    (
+        "buffer",
+        re.compile(
+            rf"(?:\bwith\s+(?:a\s+)?)?(?P<n>{_N}){_SEP}(?P<u>min|h)\s+(?:buffers?|gap|break)"
+            r"(?:\s+(?:before|after)(?:\s+and\s+(?:before|after))?)?\b"
+        ),
+    ),
+    (
+        "buffer",
+        re.compile(
+            rf"(?:\bwith\s+(?:a\s+)?)?\b(?:buffers?|gap|break)\s+(?:of\s+)?(?P<n>{_N}){_SEP}"
+            r"(?P<u>min|h)\b(?:\s+(?:before|after)\b)?"
+        ),
+    ),
     ("buffer", re.compile(rf"(?:\bwith\s+)?(?P<n>{_N}){_SEP}(?P<u>min|h)\s+(?:before|after)\b")),
 ]
 _RANGE = re.compile(rf"(?P<a>{_N})\s*(?:-|\u2013|\u2014|/|\bto\b|\bor\b)\s*(?P<b>{_N}){_SEP}(?P<u>min|h)\b")
 _LENGTH = re.compile(
     rf"(?P<n>{_N}){_SEP}(?P<u>min|h)\b"
-    rf"(?:(?<=h)\s*,?\s*(?:and\s+)?(?P<m>{_N})(?!:)(?:{_SEP}min\b|(?!{_SEP}(?:h|d|wk|mo|min)\b)))?")
+    rf"(?:(?<=h)\s*,?\s*(?:and\s+)?(?P<m>{_N})(?!:)(?:{_SEP}min\b|(?!{_SEP}(?:h|d|wk|mo|min)\b)))?"
+)
 
 
 def _whole(value: Fraction) -> int:
@@ -403,8 +477,11 @@ def _checked_length(minutes: Fraction) -> int | Clarify:
         raise InvalidRule("durations", problem)
     if minutes.denominator != 1:
         nearest = max(_whole(minutes), 1)
-        return Clarify("clarify", question=f"Meetings last whole minutes, and that is {_minutes_said(minutes)}. "
-                                           f"Did you mean {nearest} minutes? Say “make a {nearest}-minute link”.")
+        return Clarify(
+            "clarify",
+            question=f"Meetings last whole minutes, and that is {_minutes_said(minutes)}. "
+            f"Did you mean {nearest} minutes? Say “make a {nearest}-minute link”.",
+        )
     return int(minutes)
 
 
@@ -412,24 +489,138 @@ def _checked_length(minutes: Fraction) -> int | Clarify:
 
 #: Words that are never a title: politeness, verbs of asking, articles, pronouns.
 _FILLER = {
-    "please", "pls", "plz", "pleas", "kindly", "hey", "hi", "hello", "yo", "ok", "okay", "so", "um", "uh", "hmm",
-    "can", "could", "would", "will", "you", "u", "ya", "make", "create", "new", "add", "generate", "build",
-    "give", "gimme", "get", "set", "setup", "set-up", "up", "me", "us", "i", "i'd", "id", "i'm", "im", "i'll",
-    "like", "love", "want", "wanna", "need", "needs", "a", "an", "the", "another", "one", "my", "our", "some",
-    "to", "have", "let's", "lets", "let", "lemme", "just", "also", "now", "really", "maybe", "for", "of", "with",
-    "and", "thanks", "thank", "thx", "ty", "there", "bot", "slotwise", "sure", "do", "go", "ahead", "send",
-    "quickly", "actually", "possibly", "link", "links", "yourself", "myself", "them", "it", "this", "that",
+    "please",
+    "pls",
+    "plz",
+    "pleas",
+    "kindly",
+    "hey",
+    "hi",
+    "hello",
+    "yo",
+    "ok",
+    "okay",
+    "so",
+    "um",
+    "uh",
+    "hmm",
+    "can",
+    "could",
+    "would",
+    "will",
+    "you",
+    "u",
+    "ya",
+    "make",
+    "create",
+    "new",
+    "add",
+    "generate",
+    "build",
+    "give",
+    "gimme",
+    "get",
+    "set",
+    "setup",
+    "set-up",
+    "up",
+    "me",
+    "us",
+    "i",
+    "i'd",
+    "id",
+    "i'm",
+    "im",
+    "i'll",
+    "like",
+    "love",
+    "want",
+    "wanna",
+    "need",
+    "needs",
+    "a",
+    "an",
+    "the",
+    "another",
+    "one",
+    "my",
+    "our",
+    "some",
+    "to",
+    "have",
+    "let's",
+    "lets",
+    "let",
+    "lemme",
+    "just",
+    "also",
+    "now",
+    "really",
+    "maybe",
+    "for",
+    "of",
+    "with",
+    "and",
+    "thanks",
+    "thank",
+    "thx",
+    "ty",
+    "there",
+    "bot",
+    "slotwise",
+    "sure",
+    "do",
+    "go",
+    "ahead",
+    "send",
+    "quickly",
+    "actually",
+    "possibly",
+    "link",
+    "links",
+    "yourself",
+    "myself",
+    "them",
+    "it",
+    "this",
+    "that",
 }
 #: Words that say nothing about the meeting on their own ("a meeting link" is a "30-minute meeting").
-_GENERIC = {"meeting", "meetings", "call", "calls", "slot", "slots", "appointment", "appointments", "session",
-            "sessions", "time", "booking", "scheduling", "calendar", "invite", "invitation"}
+_GENERIC = {
+    "meeting",
+    "meetings",
+    "call",
+    "calls",
+    "slot",
+    "slots",
+    "appointment",
+    "appointments",
+    "session",
+    "sessions",
+    "time",
+    "booking",
+    "scheduling",
+    "calendar",
+    "invite",
+    "invitation",
+}
 _POLITE_END = {"please", "pls", "plz", "thanks", "thx", "ty", "asap", "now", "today", "thank", "you"}
 _NAMING = re.compile(r"\b(?:called|named|titled|entitled|name\s+it|call\s+it)\b\s*:?\s*", re.IGNORECASE)
-_QUOTE_PAIRS = {'"': '"', "\u201c": "\u201d", "\u201d": "\u201d", "\u201e": "\u201c", "\u00ab": "\u00bb", "'": "'",
-                "\u2018": "\u2019", "\u2019": "\u2019"}
+_QUOTE_PAIRS = {
+    '"': '"',
+    "\u201c": "\u201d",
+    "\u201d": "\u201d",
+    "\u201e": "\u201c",
+    "\u00ab": "\u00bb",
+    "'": "'",
+    "\u2018": "\u2019",
+    "\u2019": "\u2019",
+}
 _DOUBLE_QUOTED = re.compile(r'"(?P<a>[^"]+)"|\u201c(?P<b>[^\u201d]+)\u201d')
-_CALLED_REST = re.compile(r"\b(?:called|named|titled|entitled|name\s+it|call\s+it)\b\s*:?\s*(?P<t>\S(?:.*\S)?)?\s*$",
-                          re.IGNORECASE | re.DOTALL)
+_CALLED_REST = re.compile(
+    r"\b(?:called|named|titled|entitled|name\s+it|call\s+it)\b\s*:?\s*(?P<t>\S(?:.*\S)?)?\s*$",
+    re.IGNORECASE | re.DOTALL,
+)
 _FOR_REST = re.compile(r"\bfor\s+(?P<t>\S(?:.*\S)?)\s*$", re.IGNORECASE | re.DOTALL)
 _LINK_WORD = re.compile(r"\blinks?\b", re.IGNORECASE)
 _BARE_NUMBER = re.compile(r"[-+]?\d+(?:[.,]\d+)*")
@@ -460,7 +651,7 @@ def _quoted(text: str) -> tuple[str, int, int] | None:
             closing = _QUOTE_PAIRS[text[opening]]
             for j in range(opening + 1, len(text)):  # an apostrophe inside a word closes nothing
                 if text[j] == closing and j > opening + 1 and (j + 1 == len(text) or not text[j + 1].isalnum()):
-                    return text[opening + 1:j], m.start(), j + 1
+                    return text[opening + 1 : j], m.start(), j + 1
     if (double := _DOUBLE_QUOTED.search(text)) is not None:
         return double["a"] or double["b"], double.start(), double.end()
     return None
@@ -488,9 +679,12 @@ def _named(rest: str) -> tuple[str, int] | None:
         while chunks and _plain(chunks[0].group()) in ("a", "an", "the"):
             chunks = chunks[1:]
         words = [_plain(c.group()) for c in chunks]
-        if chunks and not (_BARE_NUMBER.fullmatch(words[0]) or words[0] in _NUMBER_WORDS) and any(
-                w not in _FILLER for w in words):
-            title = rest[chunks[0].start():chunks[-1].end()].rstrip(",;:?")
+        if (
+            chunks
+            and not (_BARE_NUMBER.fullmatch(words[0]) or words[0] in _NUMBER_WORDS)
+            and any(w not in _FILLER for w in words)
+        ):
+            title = rest[chunks[0].start() : chunks[-1].end()].rstrip(",;:?")
             return _first_upper(_spaced(title)), m.start()
     return None
 
@@ -508,7 +702,7 @@ def _guessed(rest: str) -> str:
         run.insert(0, chunk)
     if not run or all(_plain(c.group()) in _GENERIC for c in run):
         return ""
-    return _first_upper(_spaced(rest[run[0].start():run[-1].end()]))
+    return _first_upper(_spaced(rest[run[0].start() : run[-1].end()]))
 
 
 def _unclear(rest: str) -> bool:
@@ -529,7 +723,8 @@ _CREATE_VERB = re.compile(
     r"^\s*(?:(?:please|pls|plz|hey|hi|ok|okay|so|yo)\b[\s,!]*)*"
     r"(?:(?:can|could|would|will)\s+(?:you|u)\s+)?(?:please\s+|pls\s+)?"
     r"(?:make|create|new|add|generate|give\s+me|gimme|set\s+up|setup|get\s+me|i\s+(?:want|need|would\s+like)|"
-    r"i['\u2019]?d\s+like|i\s+wanna)\b")
+    r"i['\u2019]?d\s+like|i\s+wanna)\b"
+)
 
 
 def _spans_blanked(text: str, spans: Iterator[tuple[int, int]]) -> str:
@@ -565,13 +760,18 @@ def _parse_create(text: str) -> Command | None:
             used.append(canon.consume(m.start(), m.end()))
 
     if _RANGE.search(canon.text) is not None:
-        return Clarify("clarify", question="Which length did you mean? A link has one length; say just one, like "
-                                           "“make a 30-minute link”.")
+        return Clarify(
+            "clarify",
+            question="Which length did you mean? A link has one length; say just one, like “make a 30-minute link”.",
+        )
     lengths = list(_LENGTH.finditer(canon.text))
     if len(lengths) > 1:
         said = " or ".join(_minutes_said(_length(m)) for m in lengths[:3])
-        return Clarify("clarify", question=f"Which length did you mean: {said}? A link has one length; say just "
-                                           "one (a name with numbers in it goes in quotes: called “Top 10 tips”).")
+        return Clarify(
+            "clarify",
+            question=f"Which length did you mean: {said}? A link has one length; say just "
+            "one (a name with numbers in it goes in quotes: called “Top 10 tips”).",
+        )
     for m in lengths:
         used.append(canon.consume(m.start(), m.end()))
 
@@ -593,32 +793,68 @@ def _parse_create(text: str) -> Command | None:
         title = _guessed(rest)
     if title and (problem := title_problem(title)):
         raise InvalidRule("title", problem)
-    return CreateLink(kind="create_link", duration=duration, title=title,
-                      buffer_before=found.get("before"), buffer_after=found.get("after"),
-                      minimum_notice=found.get("notice"), window_days=found.get("window"))
+    return CreateLink(
+        kind="create_link",
+        duration=duration,
+        title=title,
+        buffer_before=found.get("before"),
+        buffer_after=found.get("after"),
+        minimum_notice=found.get("notice"),
+        window_days=found.get("window"),
+    )
 
 
 # --------------------------------------------------------------------------- the other commands
 
 _SIMPLE: list[tuple[CommandKind, re.Pattern[str]]] = [
     ("help", re.compile(r"^(?:help|\?|what\s+can\s+you\s+do\??|commands|hi|hello|hey|start)$")),
-    ("disconnect", re.compile(r"^(?:disconnect|sign\s*out|log\s*out|logout|signout)"
-                              r"(?:\s+(?:my\s+)?(?:outlook|calendar))?$")),
-    ("connect", re.compile(r"^(?:connect|reconnect|sign\s*in|log\s*in|login|signin)"
-                           r"(?:\s+(?:my\s+)?(?:outlook|calendar))?$")),
+    (
+        "disconnect",
+        re.compile(
+            r"^(?:disconnect|sign\s*out|log\s*out|logout|signout)"
+            r"(?:\s+(?:my\s+)?(?:outlook|calendar))?$"
+        ),
+    ),
+    (
+        "connect",
+        re.compile(
+            r"^(?:connect|reconnect|sign\s*in|log\s*in|login|signin)"
+            r"(?:\s+(?:my\s+)?(?:outlook|calendar))?$"
+        ),
+    ),
     ("list_links", re.compile(r"^(?:(?:list|show|see)\s+)?(?:my\s+|all\s+)?links$|^list$")),
-    ("upcoming", re.compile(r"^(?:(?:show|list|see)\s+)?(?:my\s+)?(?:upcoming(?:\s+bookings|\s+meetings)?|bookings|"
-                            r"agenda|schedule|what'?s\s+booked\??)$")),
+    (
+        "upcoming",
+        re.compile(
+            r"^(?:(?:show|list|see)\s+)?(?:my\s+)?(?:upcoming(?:\s+bookings|\s+meetings)?|bookings|"
+            r"agenda|schedule|what'?s\s+booked\??)$"
+        ),
+    ),
 ]
 _TARGETED: list[tuple[CommandKind, re.Pattern[str]]] = [
     ("cancel_booking", re.compile(r"^cancel\s+(?:booking|meeting)\s*#?\s*(.+)$")),
-    ("edit_link", re.compile(r"^(?:edit|change|update|settings(?:\s+for)?)\s+(?:(?:my|the)\s+)?(?:link\s+)?(.+?)"
-                             r"(?:\s+link)?$")),
+    (
+        "edit_link",
+        re.compile(
+            r"^(?:edit|change|update|settings(?:\s+for)?)\s+(?:(?:my|the)\s+)?(?:link\s+)?(.+?)"
+            r"(?:\s+link)?$"
+        ),
+    ),
     ("preview_link", re.compile(r"^(?:preview|show)\s+(?:(?:my|the)\s+)?(?:link\s+)?(.+?)(?:\s+link)?$")),
     ("delete_link", re.compile(r"^(?:delete|remove)\s+(?:(?:my|the)\s+)?(?:link\s+)?(.+?)(?:\s+link)?$")),
 ]
-KNOWN = ["help", "connect", "disconnect", "make a 30-min link", "my links", "edit", "preview", "delete",
-         "upcoming", "cancel booking"]
+KNOWN = [
+    "help",
+    "connect",
+    "disconnect",
+    "make a 30-min link",
+    "my links",
+    "edit",
+    "preview",
+    "delete",
+    "upcoming",
+    "cancel booking",
+]
 
 
 def _normalise(text: str) -> str:

@@ -45,8 +45,10 @@ class UnknownSender(SlotwiseError):
     code = "unknown_sender"
 
     def __init__(self) -> None:
-        super().__init__("I can't tell who you are: this message came without a Microsoft 365 organisation "
-                         "and account. Please talk to Slotwise from Microsoft Teams.")
+        super().__init__(
+            "I can't tell who you are: this message came without a Microsoft 365 organisation "
+            "and account. Please talk to Slotwise from Microsoft Teams."
+        )
 
 
 @dataclass
@@ -178,8 +180,13 @@ class Turn:
             return sandbox_email(name, aad, tenant)
 
         user = await self.deps.people.teams_user(
-            tenant, aad, sender.name or "", lambda: self._member_profile(member_id),
-            time_zone=client_zone(self.activity), invent_email=invent if self.deps.sandbox else None)
+            tenant,
+            aad,
+            sender.name or "",
+            lambda: self._member_profile(member_id),
+            time_zone=client_zone(self.activity),
+            invent_email=invent if self.deps.sandbox else None,
+        )
         self._set_actor(user)
         return user
 

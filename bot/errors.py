@@ -51,8 +51,7 @@ def _on_our_side(exc: BaseException) -> Json:
     """The "try again" card, with a fresh reference id that is logged with the details."""
     reference = uuid.uuid4().hex[:12]
     if isinstance(exc, SlotwiseError):
-        log.warning("%s in a Teams turn (reference %s): %s", type(exc).__name__, reference, exc.message,
-                    exc_info=exc)
+        log.warning("%s in a Teams turn (reference %s): %s", type(exc).__name__, reference, exc.message, exc_info=exc)
         return generic_error(exc.message, reference)
     log.error("unexpected error in a Teams turn (reference %s)", reference, exc_info=exc)
     return generic_error("", reference)
@@ -72,8 +71,13 @@ def error_card(exc: BaseException, scope: ErrorScope) -> Json:
     if isinstance(exc, ValidationFailed) and scope.form is not None:
         return scope.form(exc.fields)
     if isinstance(exc, SlotUnavailable) and scope.link is not None and is_valid_zone(scope.viewer_tz):
-        return slot_taken(exc.alternatives, scope.viewer_tz, scope.link, duration=scope.duration,
-                          reschedule_booking_id=scope.booking_id)
+        return slot_taken(
+            exc.alternatives,
+            scope.viewer_tz,
+            scope.link,
+            duration=scope.duration,
+            reschedule_booking_id=scope.booking_id,
+        )
     if isinstance(exc, LinkInactive):
         return link_inactive()
     if isinstance(exc, SignInRequired):
@@ -95,8 +99,13 @@ def _private(exc: BaseException, scope: ErrorScope) -> Private | None:
             return sign_in_private(SignIn(admin_consent_url=exc.admin_consent_url))
         if scope.sign_in is not None:
             return sign_in_private(SignIn(claims=exc.claims or "", reconnect=True))
-    if isinstance(exc, HostUnavailable) and exc.reconnect_required and exc.host_id is not None \
-            and exc.host_id == scope.viewer_id and scope.sign_in is not None:
+    if (
+        isinstance(exc, HostUnavailable)
+        and exc.reconnect_required
+        and exc.host_id is not None
+        and exc.host_id == scope.viewer_id
+        and scope.sign_in is not None
+    ):
         return sign_in_private(SignIn(reconnect=True))
     return None
 

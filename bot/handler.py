@@ -68,11 +68,19 @@ def _no_wake() -> None:
     return None
 
 
-def create_runtime(deps: BotDeps, *, app_id: str = "", app_password: str = "", app_tenant_id: str = "",
-                   app_type: str = "MultiTenant", wake: Callable[[], None] = _no_wake) -> BotRuntime:
+def create_runtime(
+    deps: BotDeps,
+    *,
+    app_id: str = "",
+    app_password: str = "",
+    app_tenant_id: str = "",
+    app_type: str = "MultiTenant",
+    wake: Callable[[], None] = _no_wake,
+) -> BotRuntime:
     """``wake`` starts the Teams delivery at once (a private reply was just put in the outbox)."""
-    adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(
-        AuthConfig(app_id, app_password, app_tenant_id, app_type)))
+    adapter = CloudAdapter(
+        ConfigurationBotFrameworkAuthentication(AuthConfig(app_id, app_password, app_tenant_id, app_type))
+    )
     bot = SlotwiseBot(deps)
 
     async def on_turn_error(context: TurnContext, error: Exception) -> None:
@@ -104,8 +112,11 @@ def json_depth(value: Any) -> int:
 
 
 def _problem(status: int, title: str, detail: str) -> web.Response:
-    return web.json_response({"type": "about:blank", "title": title, "status": status, "detail": detail},
-                             status=status, content_type="application/problem+json")
+    return web.json_response(
+        {"type": "about:blank", "title": title, "status": status, "detail": detail},
+        status=status,
+        content_type="application/problem+json",
+    )
 
 
 def _activity_problem(body: Any) -> str | None:
@@ -144,8 +155,12 @@ async def messages(request: web.Request) -> web.StreamResponse:
 
     header = request.headers.get("Authorization", "")
     if not runtime.app_id and header:
-        return _problem(401, "Unauthorized", "Bot authentication is off (sandbox mode, no MicrosoftAppId): send "
-                                             "activities without an Authorization header.")
+        return _problem(
+            401,
+            "Unauthorized",
+            "Bot authentication is off (sandbox mode, no MicrosoftAppId): send "
+            "activities without an Authorization header.",
+        )
     try:
         auth = await runtime.adapter.bot_framework_authentication.authenticate_request(activity, header)
     except Exception as exc:  # PermissionError, and whatever a malformed or foreign token makes the library raise

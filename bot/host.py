@@ -41,8 +41,10 @@ UPCOMING_LIMIT = 200
 SETTINGS_NOTICE = "You're connected. I've sent you your calendar settings in a private message."
 UPCOMING_NOTICE = "I've sent you your upcoming bookings in a private message."
 CANCEL_NOTICE = "I've sent you that booking in a private message, with its Cancel button."
-STALE_FORM = ("This link was changed somewhere else after you opened this form, so nothing was saved. Your "
-              "entries are kept below: select Save again to apply them to the current version.")
+STALE_FORM = (
+    "This link was changed somewhere else after you opened this form, so nothing was saved. Your "
+    "entries are kept below: select Save again to apply them to the current version."
+)
 
 
 def link_url(turn: Turn, host: User, link: EventType) -> str:
@@ -81,8 +83,10 @@ async def connect(turn: Turn) -> Reply:
     if isinstance(host, Reply):
         return host
     defaults = await turn.deps.links.mailbox_defaults(host)
-    return Reply(card=first_run(defaults.time_zone, availability_from_mailbox(defaults)),
-                 private=Private(notice=SETTINGS_NOTICE, again="connect"))
+    return Reply(
+        card=first_run(defaults.time_zone, availability_from_mailbox(defaults)),
+        private=Private(notice=SETTINGS_NOTICE, again="connect"),
+    )
 
 
 async def connect_with_sso(turn: Turn, token: str, exchange_id: str) -> User:
@@ -102,8 +106,10 @@ async def sso_failure_reply(turn: Turn, exc: SignInRequired) -> Reply | None:
     if user is None:
         return None
     if exc.kind == "consent" and exc.admin_consent_url:
-        return Reply(card=consent_blocked(exc.admin_consent_url),
-                     private=sign_in_private(SignIn(admin_consent_url=exc.admin_consent_url)))
+        return Reply(
+            card=consent_blocked(exc.admin_consent_url),
+            private=sign_in_private(SignIn(admin_consent_url=exc.admin_consent_url)),
+        )
     if exc.kind == "mfa":
         return connect_reply(turn, await turn.deps.people.current(user), exc.claims)
     return None
@@ -112,8 +118,10 @@ async def sso_failure_reply(turn: Turn, exc: SignInRequired) -> Reply | None:
 async def disconnect(turn: Turn) -> Reply:
     user = await turn.actor()
     await turn.deps.connections.disconnect(user)
-    return Reply(text="Disconnected: Slotwise no longer has access to your Outlook calendar, so your links show "
-                      "no free times until you connect again. Type **connect** to reconnect.")
+    return Reply(
+        text="Disconnected: Slotwise no longer has access to your Outlook calendar, so your links show "
+        "no free times until you connect again. Type **connect** to reconnect."
+    )
 
 
 async def create_link(turn: Turn, request: NewLink) -> Reply:
@@ -172,28 +180,34 @@ async def save_link(turn: Turn, link_id: str, version: int, values: Mapping[str,
 async def delete_link(turn: Turn, user: User, link: EventType) -> Reply:
     await turn.deps.links.delete(user, link.id)
     remaining = await turn.deps.links.list(user)
-    return Reply(text=f"Deleted “{link.title}”. People who already booked keep their meetings.",
-                 card=links_list(remaining, turn.deps.base_url, user.handle))
+    return Reply(
+        text=f"Deleted “{link.title}”. People who already booked keep their meetings.",
+        card=links_list(remaining, turn.deps.base_url, user.handle),
+    )
 
 
 async def upcoming(turn: Turn, page: int = 0) -> Reply:
     user = await turn.actor()
     bookings, links = await turn.deps.booking.upcoming(user, limit=UPCOMING_LIMIT)
-    return Reply(card=upcoming_bookings(bookings, links, await turn.viewer_zone(), page=page),
-                 private=Private(notice=UPCOMING_NOTICE, again="upcoming"))
+    return Reply(
+        card=upcoming_bookings(bookings, links, await turn.viewer_zone(), page=page),
+        private=Private(notice=UPCOMING_NOTICE, again="upcoming"),
+    )
 
 
 async def pick_booking_to_cancel(turn: Turn, target: str) -> Reply:
-    """"cancel booking 2" (number in the upcoming list, or a booking id): show that booking with its Cancel
+    """ "cancel booking 2" (number in the upcoming list, or a booking id): show that booking with its Cancel
     button, so the host confirms (and can give a reason) instead of cancelling on a typo."""
     user = await turn.actor()
     bookings, links = await turn.deps.booking.upcoming(user, limit=UPCOMING_LIMIT)
     chosen = _choose(bookings, target.strip().lstrip("#"))
     if chosen is None:
         raise NotFound(f"You have no upcoming booking '{target}'. Type **upcoming** to see them with their numbers.")
-    return Reply(text="Is this the one? Select **Cancel** on it to cancel the meeting (you can add a reason).",
-                 card=upcoming_bookings([chosen], links, await turn.viewer_zone()),
-                 private=Private(notice=CANCEL_NOTICE, again=f"cancel booking {target.strip()[:40]}"))
+    return Reply(
+        text="Is this the one? Select **Cancel** on it to cancel the meeting (you can add a reason).",
+        card=upcoming_bookings([chosen], links, await turn.viewer_zone()),
+        private=Private(notice=CANCEL_NOTICE, again=f"cancel booking {target.strip()[:40]}"),
+    )
 
 
 def _choose(bookings: Sequence[Booking], target: str) -> Booking | None:
@@ -208,8 +222,13 @@ async def save_profile(turn: Turn, values: Mapping[str, object]) -> Reply:
     availability, errors = parse_profile(values)
     if availability is None:
         zone_value, hours_value = values.get("profile.time_zone"), values.get("profile.hours")
-        return Reply(card=first_run(zone_value if isinstance(zone_value, str) else "",
-                                    hours_value if isinstance(hours_value, str) else "", errors=errors))
+        return Reply(
+            card=first_run(
+                zone_value if isinstance(zone_value, str) else "",
+                hours_value if isinstance(hours_value, str) else "",
+                errors=errors,
+            )
+        )
     user = await turn.actor()
     user = turn.refresh_actor(await turn.deps.people.set_time_zone(user, availability.time_zone))
     updated = 0

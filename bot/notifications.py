@@ -103,8 +103,9 @@ class TeamsNotifier:
             consent_url, claims = payload.get("adminConsentUrl"), payload.get("claims")
             if isinstance(consent_url, str) and consent_url:
                 return Reply(card=consent_blocked(consent_url))
-            return sign_in_reply(self.deps, host, claims if isinstance(claims, str) else "",
-                                 reconnect=payload.get("reconnect") is True)
+            return sign_in_reply(
+                self.deps, host, claims if isinstance(claims, str) else "", reconnect=payload.get("reconnect") is True
+            )
         if item.kind == PRIVATE_KIND:
             reply = reply_from_payload(payload.get("reply"))
             if reply is None:
@@ -117,8 +118,11 @@ class TeamsNotifier:
         kind = BOOKING_KINDS.get(item.kind)
         if kind is not None:
             event_type_id = item.payload.get("eventTypeId")
-            link = await deps.booking.link_in_tenant(host.tenant_id, event_type_id) \
-                if isinstance(event_type_id, str) else None
+            link = (
+                await deps.booking.link_in_tenant(host.tenant_id, event_type_id)
+                if isinstance(event_type_id, str)
+                else None
+            )
             questions = link.questions if link is not None else ()
             return host_notification(kind, item.payload, host.time_zone, questions)
         if item.kind == "host.reconnect":

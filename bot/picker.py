@@ -90,14 +90,26 @@ async def picker(turn: Turn, link: EventType, host: User, view: PickerView) -> R
         week = week_start_of(_local_day(slots[0].start, tz))
     week_end = week + timedelta(days=7)
     next_free = next((d for d in (_local_day(s.start, tz) for s in slots) if d >= week_end), None)
-    card = slot_picker(link, host.display_name, slots, tz, week, next_free, selected_day=view.day,
-                       duration=view.duration, offset=view.offset, reschedule_booking_id=view.booking_id,
-                       min_week_start=first_week, max_week_start=max_week)
+    card = slot_picker(
+        link,
+        host.display_name,
+        slots,
+        tz,
+        week,
+        next_free,
+        selected_day=view.day,
+        duration=view.duration,
+        offset=view.offset,
+        reschedule_booking_id=view.booking_id,
+        min_week_start=first_week,
+        max_week_start=max_week,
+    )
     return Reply(card=card)
 
 
-async def pick(turn: Turn, link_id: str, start: datetime, tz: str, duration: int | None,
-               booking_id: str | None) -> Reply:
+async def pick(
+    turn: Turn, link_id: str, start: datetime, tz: str, duration: int | None, booking_id: str | None
+) -> Reply:
     """A time was chosen: the booking form, or (moving a booking) "move your meeting?"."""
     link, host = await public_link(turn, link_id)
     turn.scope.viewer_tz, turn.scope.booking_id = tz, booking_id
@@ -108,17 +120,24 @@ async def pick(turn: Turn, link_id: str, start: datetime, tz: str, duration: int
         booking, _role, _user = await manageable(turn, booking_id)
         return Reply(card=confirm_reschedule(booking, link, host.display_name, slot, tz))
     user = await turn.actor()
-    return Reply(card=confirm_booking(link, host.display_name, slot, tz, link.questions,
-                                      values={"name": user.display_name, "email": user.email}))
+    return Reply(
+        card=confirm_booking(
+            link, host.display_name, slot, tz, link.questions, values={"name": user.display_name, "email": user.email}
+        )
+    )
 
 
 def _form_values(data: Mapping[str, object]) -> dict[str, str]:
-    return {k: v for k, v in data.items()
-            if isinstance(v, str) and (k in ("name", "email", "notes") or k.startswith("answers."))}
+    return {
+        k: v
+        for k, v in data.items()
+        if isinstance(v, str) and (k in ("name", "email", "notes") or k.startswith("answers."))
+    }
 
 
-async def confirm(turn: Turn, link_id: str, start: datetime, tz: str, duration: int | None,
-                  data: Mapping[str, object]) -> Reply:
+async def confirm(
+    turn: Turn, link_id: str, start: datetime, tz: str, duration: int | None, data: Mapping[str, object]
+) -> Reply:
     """Validate the form, book, and answer with the confirmation (or the form with every error)."""
     link, host = await public_link(turn, link_id)
     turn.scope.viewer_tz = tz
@@ -126,8 +145,9 @@ async def confirm(turn: Turn, link_id: str, start: datetime, tz: str, duration: 
     turn.scope.duration = minutes
     slot = Slot(start, start + timedelta(minutes=minutes))
     values = _form_values(data)
-    turn.scope.form = lambda errors: confirm_booking(link, host.display_name, slot, tz, link.questions,
-                                                     errors=errors, values=values)
+    turn.scope.form = lambda errors: confirm_booking(
+        link, host.display_name, slot, tz, link.questions, errors=errors, values=values
+    )
     answers = {k.split(".", 1)[1]: v for k, v in values.items() if k.startswith("answers.")}
     form = InviteeForm(values.get("name", ""), values.get("email", ""), tz, values.get("notes", ""), answers)
     user = await turn.actor()
@@ -147,6 +167,7 @@ def booked_card(turn: Turn, booking: Booking, link: EventType, host: User, tz: s
 
 
 # ------------------------------------------------------------------------------ managing a booking
+
 
 async def manageable(turn: Turn, booking_id: str) -> tuple[Booking, Role, User]:
     """The booking, if the acting user is its host or the Teams user who made it (the core decides)."""

@@ -46,8 +46,10 @@ CREATE_CONVERSATION_SECONDS = 10.0
 
 
 def cannot_reach(again: str) -> str:
-    return ("I couldn't send you a private message: Teams didn't let me start a chat with you. Message "
-            f"Slotwise directly (open a chat with Slotwise) and type **{again}** there.")
+    return (
+        "I couldn't send you a private message: Teams didn't let me start a chat with you. Message "
+        f"Slotwise directly (open a chat with Slotwise) and type **{again}** there."
+    )
 
 
 def reply_payload(reply: Reply) -> Json:
@@ -60,11 +62,16 @@ def reply_from_payload(data: object) -> Reply | None:
     if not isinstance(data, Mapping):
         return None
     text, card, oauth = data.get("text"), data.get("card"), data.get("oauth")
-    if not isinstance(text, str) or (card is not None and not isinstance(card, Mapping)) \
-            or (oauth is not None and not isinstance(oauth, Mapping)) or (card is None and not text):
+    if (
+        not isinstance(text, str)
+        or (card is not None and not isinstance(card, Mapping))
+        or (oauth is not None and not isinstance(oauth, Mapping))
+        or (card is None and not text)
+    ):
         return None
-    return Reply(card=dict(card) if card is not None else None, text=text,
-                 oauth=dict(oauth) if oauth is not None else None)
+    return Reply(
+        card=dict(card) if card is not None else None, text=text, oauth=dict(oauth) if oauth is not None else None
+    )
 
 
 def notice(private: Private, reply: Reply) -> tuple[str, dict[str, Any]]:
@@ -72,8 +79,11 @@ def notice(private: Private, reply: Reply) -> tuple[str, dict[str, Any]]:
     when delivered, with a fresh link: only what to ask for is kept)."""
     if private.sign_in is not None:
         sign_in = private.sign_in
-        return SIGN_IN_KIND, {"adminConsentUrl": sign_in.admin_consent_url, "claims": sign_in.claims,
-                              "reconnect": sign_in.reconnect}
+        return SIGN_IN_KIND, {
+            "adminConsentUrl": sign_in.admin_consent_url,
+            "claims": sign_in.claims,
+            "reconnect": sign_in.reconnect,
+        }
     return PRIVATE_KIND, {"reply": reply_payload(reply)}
 
 
@@ -127,17 +137,24 @@ async def create_personal_chat(turn: Turn) -> ConversationReference | None:
     if sender is None or not sender.id or activity.recipient is None or not activity.service_url or not tenant:
         return None
     parameters = ConversationParameters(
-        is_group=False, bot=activity.recipient, members=[ChannelAccount(id=sender.id)], tenant_id=tenant,
-        channel_data={"tenant": {"id": tenant}})
+        is_group=False,
+        bot=activity.recipient,
+        members=[ChannelAccount(id=sender.id)],
+        tenant_id=tenant,
+        channel_data={"tenant": {"id": tenant}},
+    )
     created: list[ConversationReference] = []
 
     async def remember(context: TurnContext) -> None:
         created.append(TurnContext.get_conversation_reference(context.activity))
 
     try:
-        await asyncio.wait_for(turn.context.adapter.create_conversation(
-            turn.deps.app_id, remember, parameters, activity.channel_id or "msteams", activity.service_url),
-            CREATE_CONVERSATION_SECONDS)
+        await asyncio.wait_for(
+            turn.context.adapter.create_conversation(
+                turn.deps.app_id, remember, parameters, activity.channel_id or "msteams", activity.service_url
+            ),
+            CREATE_CONVERSATION_SECONDS,
+        )
     except Exception as exc:  # refused or unreachable: the caller says so in the conversation
         log.info("could not create a personal chat with %s: %s", sender.id, exc)
         return None

@@ -93,6 +93,7 @@ def submit_action_of(value: object, now: datetime | None = None) -> Action:
 
 # ------------------------------------------------------------------------------------- handlers
 
+
 async def _picker_zone(turn: Turn, chosen: str | None, host_user: User) -> str:
     """The zone the card was rendered in, unless this is a refresh: then the viewer's own zone."""
     if chosen is None or turn.trigger == "automatic":
@@ -109,8 +110,14 @@ async def _slots(turn: Turn, action: Action) -> Reply:
         tz, offset = args.chosen_zone, 0
     else:
         tz, offset = await _picker_zone(turn, args.tz, owner), args.offset or 0
-    view = picker.PickerView(tz=tz, week_start=args.week_start, day=args.day, offset=offset,
-                             duration=args.duration, booking_id=args.booking_id)
+    view = picker.PickerView(
+        tz=tz,
+        week_start=args.week_start,
+        day=args.day,
+        offset=offset,
+        duration=args.duration,
+        booking_id=args.booking_id,
+    )
     return await picker.picker(turn, link, owner, view)
 
 

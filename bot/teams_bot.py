@@ -49,8 +49,10 @@ from scheduling.ports import Clock
 
 log = logging.getLogger("slotwise.bot")
 
-WELCOME = ("Hi, I'm Slotwise. I give you scheduling links people can book from Teams or the web, with the "
-           "meeting written straight into your Outlook calendar. Try **make a 30-min link**.")
+WELCOME = (
+    "Hi, I'm Slotwise. I give you scheduling links people can book from Teams or the web, with the "
+    "meeting written straight into your Outlook calendar. Try **make a 30-min link**."
+)
 ACKNOWLEDGED_INVOKES = frozenset({"signin/verifyState"})
 SSO_INVOKE = "signin/tokenExchange"
 SSO_FAILED = "Single sign-on could not connect your calendar. Proceed with the regular sign-in."
@@ -100,9 +102,10 @@ class SlotwiseBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder shi
         if name in UNFURL_INVOKES:
             return await extension_answer(unfurl.query_link(turn, turn_context.activity.value), unfurl.empty_result())
         if name == "composeExtension/query":
-            return await extension_answer(unfurl.search_links(turn, turn_context.activity.value),
-                                          unfurl.message_result("Your links can't be listed right now. Please try "
-                                                                "again in a moment."))
+            return await extension_answer(
+                unfurl.search_links(turn, turn_context.activity.value),
+                unfurl.message_result("Your links can't be listed right now. Please try again in a moment."),
+            )
         if name == SSO_INVOKE:
             if is_personal(turn.activity):
                 await self.remember_conversation(turn)
@@ -125,8 +128,12 @@ class SlotwiseBot(TeamsActivityHandler):  # type: ignore[misc]  # botbuilder shi
             exchange_id, connection = _echo(value, "id"), _echo(value, "connectionName")
             return exchange_response(HTTPStatus.BAD_REQUEST, exchange_id, connection, exc.message)
         if not isinstance(tenant, str) or not tenant or not isinstance(aad, str) or not aad:
-            return exchange_response(HTTPStatus.BAD_REQUEST, request.id, request.connection_name,
-                                     "The token exchange request doesn't say who sent it.")
+            return exchange_response(
+                HTTPStatus.BAD_REQUEST,
+                request.id,
+                request.connection_name,
+                "The token exchange request doesn't say who sent it.",
+            )
 
         async def exchange() -> InvokeResponse:
             return await self._exchange(turn, request.token, request.id, request.connection_name)
@@ -205,11 +212,13 @@ def _echo(value: object, key: str) -> str | None:
     return found[:500] if isinstance(found, str) else None
 
 
-def exchange_response(status: HTTPStatus, exchange_id: str | None, connection: str | None,
-                      failure: str | None = None) -> InvokeResponse:
+def exchange_response(
+    status: HTTPStatus, exchange_id: str | None, connection: str | None, failure: str | None = None
+) -> InvokeResponse:
     """A ``signin/tokenExchange`` answer: a TokenExchangeInvokeResponse (failureDetail when it failed)."""
-    body = TokenExchangeInvokeResponse(id=exchange_id, connection_name=connection,
-                                       failure_detail=failure[:500] if failure else None)
+    body = TokenExchangeInvokeResponse(
+        id=exchange_id, connection_name=connection, failure_detail=failure[:500] if failure else None
+    )
     return InvokeResponse(status=int(status), body=body.serialize())
 
 

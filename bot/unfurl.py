@@ -51,7 +51,7 @@ def booking_target(base_url: str, url: str) -> tuple[str, str] | None:
     prefix = base.path.rstrip("/") + "/book/"
     if not target.path.startswith(prefix):
         return None
-    parts = [unquote(p) for p in target.path[len(prefix):].strip("/").split("/")]
+    parts = [unquote(p) for p in target.path[len(prefix) :].strip("/").split("/")]
     if len(parts) != 2 or not all(parts) or parts[0] == "team":
         return None
     return parts[0], parts[1]
@@ -82,9 +82,11 @@ async def query_link(turn: Turn, value: object) -> Json:
     try:
         slots = await service.slots(link, Interval(now, now + timedelta(days=UNFURL_DAYS)))
     except (HostUnavailable, IntegrationError):
-        notice = unfurl_notice(f"{owner.display_name} can't take bookings right now",
-                               "Their calendar can't be read at the moment, so no times are shown. Open the page "
-                               "later to pick a time.", page)
+        notice = unfurl_notice(
+            f"{owner.display_name} can't take bookings right now",
+            "Their calendar can't be read at the moment, so no times are shown. Open the page later to pick a time.",
+            page,
+        )
         return unfurl_response(notice, preview)
     except SlotwiseError as exc:
         return unfurl_response(unfurl_notice(link.title, exc.message, page), preview)
@@ -104,8 +106,9 @@ def _window(value: Mapping[str, Any]) -> tuple[int, int]:
     options = options if isinstance(options, Mapping) else {}
     skip, count = options.get("skip"), options.get("count")
     skip = skip if isinstance(skip, int) and not isinstance(skip, bool) and skip >= 0 else 0
-    count = count if isinstance(count, int) and not isinstance(count, bool) and 0 < count <= MAX_RESULTS \
-        else MAX_RESULTS
+    count = (
+        count if isinstance(count, int) and not isinstance(count, bool) and 0 < count <= MAX_RESULTS else MAX_RESULTS
+    )
     return skip, count
 
 
@@ -118,19 +121,29 @@ async def search_links(turn: Turn, value: object) -> Json:
     except UnknownSender as exc:
         return message_result(exc.message)
     wanted = _search_text(value)
-    links = [link for link in await turn.deps.links.list(user) if link.active and link.owner_user_id == user.id
-             and (not wanted or wanted in link.title.lower() or wanted in link.slug.lower())]
+    links = [
+        link
+        for link in await turn.deps.links.list(user)
+        if link.active
+        and link.owner_user_id == user.id
+        and (not wanted or wanted in link.title.lower() or wanted in link.slug.lower())
+    ]
     if not links:
-        return message_result("No links match. Type 'make a 30-min link' in your chat with Slotwise to create one."
-                              if not wanted else f"None of your links match '{wanted}'.")
+        return message_result(
+            "No links match. Type 'make a 30-min link' in your chat with Slotwise to create one."
+            if not wanted
+            else f"None of your links match '{wanted}'."
+        )
     skip, count = _window(value)
     attachments = []
-    for link in links[skip:skip + count]:
+    for link in links[skip : skip + count]:
         url = booking_url(turn.deps.base_url, user.handle, link.slug)
         summary = f"{durations_label(link.rules.durations)} with {user.display_name}"
-        attachments.append({
-            "contentType": ADAPTIVE_CARD,
-            "content": unfurl_notice(link.title, f"Book a time: {summary}.", url),
-            "preview": {"contentType": THUMBNAIL_CARD, "content": {"title": link.title, "text": summary}},
-        })
+        attachments.append(
+            {
+                "contentType": ADAPTIVE_CARD,
+                "content": unfurl_notice(link.title, f"Book a time: {summary}.", url),
+                "preview": {"contentType": THUMBNAIL_CARD, "content": {"title": link.title, "text": summary}},
+            }
+        )
     return {"composeExtension": {"type": "result", "attachmentLayout": "list", "attachments": attachments}}

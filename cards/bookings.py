@@ -45,12 +45,25 @@ JOIN_URL_MISSING = "Teams didn't add a meeting link — your tenant's policy may
 def cancel_action(booking_id: str, *, label: str = "Cancel", who: Literal["host", "invitee"] = "invitee") -> Json:
     """A ShowCard asking for an optional reason, then ``booking.cancel``."""
     reason_id = cancel_reason_input_id(booking_id)
-    prompt = ("Tell the invitee why (optional); they get the cancellation by email." if who == "host"
-              else "Let the host know why (optional).")
-    return show_card(label, [
-        input_text(reason_id, prompt, multiline=True, max_length=500, placeholder="Reason"),
-    ], [execute("Cancel the meeting", "booking.cancel", {"bookingId": booking_id, "reasonInputId": reason_id},
-                style="destructive")])
+    prompt = (
+        "Tell the invitee why (optional); they get the cancellation by email."
+        if who == "host"
+        else "Let the host know why (optional)."
+    )
+    return show_card(
+        label,
+        [
+            input_text(reason_id, prompt, multiline=True, max_length=500, placeholder="Reason"),
+        ],
+        [
+            execute(
+                "Cancel the meeting",
+                "booking.cancel",
+                {"bookingId": booking_id, "reasonInputId": reason_id},
+                style="destructive",
+            )
+        ],
+    )
 
 
 def _times(start: datetime, end: datetime, primary_tz: str, other_tz: str) -> list[tuple[str, str]]:
@@ -60,30 +73,55 @@ def _times(start: datetime, end: datetime, primary_tz: str, other_tz: str) -> li
     return out
 
 
-def booked(booking: Booking, link: EventType, host_name: str, host_time_zone: str, viewer_time_zone: str,
-           manage_url: str, ics_url: str) -> Json:
+def booked(
+    booking: Booking,
+    link: EventType,
+    host_name: str,
+    host_time_zone: str,
+    viewer_time_zone: str,
+    manage_url: str,
+    ics_url: str,
+) -> Json:
     """The invitee's confirmation: times in both zones, Join / Add to calendar / Reschedule / Cancel."""
     status = booking.status
-    heading, color = dict[BookingStatus, tuple[str, Color]]({
-        BookingStatus.CONFIRMED: ("You're booked", "good"),
-        BookingStatus.PENDING: ("Your time is held", "warning"),
-        BookingStatus.CANCELLED: ("This booking was cancelled", "attention"),
-        BookingStatus.RELEASED: ("This booking didn't go through", "attention"),
-    })[status]
+    heading, color = dict[BookingStatus, tuple[str, Color]](
+        {
+            BookingStatus.CONFIRMED: ("You're booked", "good"),
+            BookingStatus.PENDING: ("Your time is held", "warning"),
+            BookingStatus.CANCELLED: ("This booking was cancelled", "attention"),
+            BookingStatus.RELEASED: ("This booking didn't go through", "attention"),
+        }
+    )[status]
     minutes = int((booking.end - booking.start).total_seconds() // 60)
-    pairs = [("When", f"{when_label(booking.start, booking.end, viewer_time_zone)} "
-                      f"({user_text(viewer_time_zone, 60)})")]
+    pairs = [
+        ("When", f"{when_label(booking.start, booking.end, viewer_time_zone)} ({user_text(viewer_time_zone, 60)})")
+    ]
     if host_time_zone != viewer_time_zone and is_valid_zone(host_time_zone):
-        pairs.append((f"{user_text(host_name, 60)}'s time",
-                      f"{when_label(booking.start, booking.end, host_time_zone)} ({user_text(host_time_zone, 60)})"))
-    pairs += [("With", user_text(host_name, 100)), ("Length", minutes_label(minutes)),
-              ("Where", user_text(location_label(link.location), 200))]
-    body: list[Json] = [text(heading, weight="bolder", color=color),
-                        title(user_text(link.title, 200, empty="Untitled link")), facts(pairs)]
+        pairs.append(
+            (
+                f"{user_text(host_name, 60)}'s time",
+                f"{when_label(booking.start, booking.end, host_time_zone)} ({user_text(host_time_zone, 60)})",
+            )
+        )
+    pairs += [
+        ("With", user_text(host_name, 100)),
+        ("Length", minutes_label(minutes)),
+        ("Where", user_text(location_label(link.location), 200)),
+    ]
+    body: list[Json] = [
+        text(heading, weight="bolder", color=color),
+        title(user_text(link.title, 200, empty="Untitled link")),
+        facts(pairs),
+    ]
     actions: list[Json] = []
     if status is BookingStatus.PENDING:
-        body.append(text(f"We're still adding it to {user_text(host_name, 100)}'s calendar. If no invitation "
-                         "reaches you within a few minutes, use Manage booking to check it.", wrap=True))
+        body.append(
+            text(
+                f"We're still adding it to {user_text(host_name, 100)}'s calendar. If no invitation "
+                "reaches you within a few minutes, use Manage booking to check it.",
+                wrap=True,
+            )
+        )
     elif status is BookingStatus.CANCELLED:
         if booking.cancel_reason.strip():
             body.append(text(f"Reason: {user_text(booking.cancel_reason, 500, multiline=True)}"))
@@ -104,30 +142,32 @@ def booked(booking: Booking, link: EventType, host_name: str, host_time_zone: st
     return card(body, actions, fallback_text=f"{heading}: {link.title}")
 
 
-def confirm_reschedule(booking: Booking, link: EventType, host_name: str, slot: Slot,
-                       viewer_time_zone: str) -> Json:
-    """"Move your meeting?" from the booking's time to ``slot``: Move it (``booking.move``) or pick again."""
+def confirm_reschedule(booking: Booking, link: EventType, host_name: str, slot: Slot, viewer_time_zone: str) -> Json:
+    """ "Move your meeting?" from the booking's time to ``slot``: Move it (``booking.move``) or pick again."""
     body: list[Json] = [
         text("Move your meeting?", weight="bolder", color="accent"),
         title(user_text(link.title, 200, empty="Untitled link")),
-        facts([
-            ("From", when_label(booking.start, booking.end, viewer_time_zone)),
-            ("To", f"**{when_label(slot.start, slot.end, viewer_time_zone)}**"),
-            ("Time zone", user_text(zone_label(viewer_time_zone, slot.start), 100)),
-            ("With", user_text(host_name, 100)),
-        ]),
-        text("The meeting keeps its Teams link; everyone gets the updated invitation.", subtle=True,
-             size="small"),
+        facts(
+            [
+                ("From", when_label(booking.start, booking.end, viewer_time_zone)),
+                ("To", f"**{when_label(slot.start, slot.end, viewer_time_zone)}**"),
+                ("Time zone", user_text(zone_label(viewer_time_zone, slot.start), 100)),
+                ("With", user_text(host_name, 100)),
+            ]
+        ),
+        text("The meeting keeps its Teams link; everyone gets the updated invitation.", subtle=True, size="small"),
     ]
     actions = [
-        execute("Move it", "booking.move", {"bookingId": booking.id, "start": utc_iso(slot.start),
-                                            "tz": viewer_time_zone}),
+        execute(
+            "Move it", "booking.move", {"bookingId": booking.id, "start": utc_iso(slot.start), "tz": viewer_time_zone}
+        ),
         execute("Pick another time", "booking.reschedule", {"bookingId": booking.id, "tz": viewer_time_zone}),
     ]
     return card(body, actions, fallback_text=f"Move your meeting: {link.title}")
 
 
 # --------------------------------------------------------------------------- host notification
+
 
 def _str(payload: Mapping[str, object], key: str) -> str:
     value = payload.get(key)
@@ -143,8 +183,9 @@ def _instant(payload: Mapping[str, object], key: str) -> datetime | None:
     return parsed if parsed.tzinfo is not None else None
 
 
-def host_notification(kind: NotificationKind, payload: Mapping[str, object], host_time_zone: str,
-                      questions: Sequence[Question] = ()) -> Json:
+def host_notification(
+    kind: NotificationKind, payload: Mapping[str, object], host_time_zone: str, questions: Sequence[Question] = ()
+) -> Json:
     """The proactive message to the host for a created / rescheduled / cancelled booking.
 
     ``payload`` is what :func:`scheduling.booking.booking_payload` built (plus ``previousStart`` and
@@ -160,17 +201,27 @@ def host_notification(kind: NotificationKind, payload: Mapping[str, object], hos
     booking_id = _str(payload, "bookingId")
     start, end = _instant(payload, "start"), _instant(payload, "end")
     by = _str(payload, "by")
-    in_outlook = {"booking.rescheduled": f"The meeting with {user_text(invitee, 100)} was moved in Outlook",
-                  "booking.cancelled": f"The meeting with {user_text(invitee, 100)} was cancelled in Outlook"}
-    heading, color = dict[str, tuple[str, Color]]({
-        "booking.created": (f"New booking from {user_text(invitee, 100)}", "good"),
-        "booking.rescheduled": (f"{user_text(invitee, 100)}'s meeting was moved"
-                                if by != "host" else f"You moved the meeting with {user_text(invitee, 100)}",
-                                "warning"),
-        "booking.cancelled": (f"{user_text(invitee, 100)} cancelled"
-                              if by != "host" else f"You cancelled the meeting with {user_text(invitee, 100)}",
-                              "attention"),
-    })[kind]
+    in_outlook = {
+        "booking.rescheduled": f"The meeting with {user_text(invitee, 100)} was moved in Outlook",
+        "booking.cancelled": f"The meeting with {user_text(invitee, 100)} was cancelled in Outlook",
+    }
+    heading, color = dict[str, tuple[str, Color]](
+        {
+            "booking.created": (f"New booking from {user_text(invitee, 100)}", "good"),
+            "booking.rescheduled": (
+                f"{user_text(invitee, 100)}'s meeting was moved"
+                if by != "host"
+                else f"You moved the meeting with {user_text(invitee, 100)}",
+                "warning",
+            ),
+            "booking.cancelled": (
+                f"{user_text(invitee, 100)} cancelled"
+                if by != "host"
+                else f"You cancelled the meeting with {user_text(invitee, 100)}",
+                "attention",
+            ),
+        }
+    )[kind]
     if by == "outlook" and kind in in_outlook:
         heading = in_outlook[kind]
     pairs: list[tuple[str, str]] = [("Meeting", user_text(title_text, 200, empty="Untitled link"))]
@@ -195,56 +246,81 @@ def host_notification(kind: NotificationKind, payload: Mapping[str, object], hos
 
     body: list[Json] = [text(heading, weight="bolder", size="medium", color=color), facts(pairs)]
     if kind == "booking.rescheduled" and payload.get("outsideRules") is True:
-        body.append(text("⚠ The new time is outside this link's rules (hours, notice, window or length); the "
-                         "booking keeps it because you chose it.", color="warning", wrap=True))
+        body.append(
+            text(
+                "⚠ The new time is outside this link's rules (hours, notice, window or length); the "
+                "booking keeps it because you chose it.",
+                color="warning",
+                wrap=True,
+            )
+        )
     join_url = _str(payload, "joinUrl")
     actions: list[Json] = []
     if kind != "booking.cancelled":
         if join_url:
             actions.append(open_url("Join Teams meeting", join_url))
         elif payload.get("joinUrlMissing") is True:
-            body.append(text(f"⚠ {JOIN_URL_MISSING} Send the invitee the meeting details yourself, or set a "
-                             "fallback location on the link.", color="warning", wrap=True))
+            body.append(
+                text(
+                    f"⚠ {JOIN_URL_MISSING} Send the invitee the meeting details yourself, or set a "
+                    "fallback location on the link.",
+                    color="warning",
+                    wrap=True,
+                )
+            )
         if booking_id:
-            actions += [execute("Reschedule", "booking.reschedule", {"bookingId": booking_id, "tz": host_time_zone}),
-                        cancel_action(booking_id, who="host")]
+            actions += [
+                execute("Reschedule", "booking.reschedule", {"bookingId": booking_id, "tz": host_time_zone}),
+                cancel_action(booking_id, who="host"),
+            ]
     actions.append(execute("Upcoming", "bookings.upcoming"))
     return card(body, actions, fallback_text=heading)
 
 
 # --------------------------------------------------------------------------- upcoming list
 
-def upcoming_bookings(bookings: Sequence[Booking], links: Mapping[str, EventType], viewer_time_zone: str, *,
-                      page: int = 0) -> Json:
+
+def upcoming_bookings(
+    bookings: Sequence[Booking], links: Mapping[str, EventType], viewer_time_zone: str, *, page: int = 0
+) -> Json:
     """The host's upcoming bookings, soonest first, ``BOOKINGS_PER_PAGE`` at a time, each with Cancel."""
     ordered = sorted(bookings, key=lambda b: (b.start, b.id))
     pages = max(1, -(-len(ordered) // BOOKINGS_PER_PAGE))
     page = min(max(page, 0), pages - 1)
-    shown = ordered[page * BOOKINGS_PER_PAGE:(page + 1) * BOOKINGS_PER_PAGE]
+    shown = ordered[page * BOOKINGS_PER_PAGE : (page + 1) * BOOKINGS_PER_PAGE]
     body: list[Json] = [title("Upcoming meetings")]
     if not ordered:
         body.append(text("Nothing booked yet. Share one of your links to get bookings: type **my links**."))
     else:
-        body.append(text(f"Times in {user_text(viewer_time_zone, 60)}."
-                         + (f" Page {page + 1} of {pages}." if pages > 1 else ""), subtle=True, spacing="none"))
+        body.append(
+            text(
+                f"Times in {user_text(viewer_time_zone, 60)}." + (f" Page {page + 1} of {pages}." if pages > 1 else ""),
+                subtle=True,
+                spacing="none",
+            )
+        )
     for b in shown:
         link = links.get(b.event_type_id)
         link_title = link.title if link else "A deleted link"
         items = [
             text(when_label(b.start, b.end, viewer_time_zone), weight="bolder"),
-            text(f"{user_text(link_title, 200, empty='Untitled link')} with {user_text(b.invitee.name, 100)} "
-                 f"({user_text(b.invitee.email, 254)})", spacing="none"),
+            text(
+                f"{user_text(link_title, 200, empty='Untitled link')} with {user_text(b.invitee.name, 100)} "
+                f"({user_text(b.invitee.email, 254)})",
+                spacing="none",
+            ),
         ]
         if b.status is BookingStatus.PENDING:
-            items.append(text("Still being written to your calendar.", size="small", color="warning",
-                              spacing="none"))
+            items.append(text("Still being written to your calendar.", size="small", color="warning", spacing="none"))
         if b.join_url_missing:
             items.append(text(JOIN_URL_MISSING, size="small", color="warning", spacing="none"))
         row: list[Json] = []
         if b.join_url:
             row.append(open_url("Join", b.join_url))
-        row += [execute("Reschedule", "booking.reschedule", {"bookingId": b.id, "tz": viewer_time_zone}),
-                cancel_action(b.id, who="host")]
+        row += [
+            execute("Reschedule", "booking.reschedule", {"bookingId": b.id, "tz": viewer_time_zone}),
+            cancel_action(b.id, who="host"),
+        ]
         items.append(action_set(row))
         body.append(container(items, separator=True, spacing="medium"))
     actions: list[Json] = []

@@ -51,10 +51,7 @@ _SPACES = re.compile(r"\s+")
 
 def strip_controls(value: str) -> str:
     """Remove control and format characters (bidi overrides, zero-width marks) except the ZWJ of emoji."""
-    return "".join(
-        ch for ch in value
-        if ch in "\n\t" or ch == "\u200d" or unicodedata.category(ch) not in ("Cc", "Cf")
-    )
+    return "".join(ch for ch in value if ch in "\n\t" or ch == "\u200d" or unicodedata.category(ch) not in ("Cc", "Cf"))
 
 
 def escape_markdown(value: str, *, multiline: bool = False) -> str:
@@ -103,8 +100,15 @@ def user_text(value: str, limit: int = 200, *, multiline: bool = False, empty: s
 
 # --------------------------------------------------------------------------- the card
 
-def card(body: Sequence[Json], actions: Sequence[Json] = (), *, version: CardVersion = CARD_VERSION,
-         refresh: Json | None = None, fallback_text: str | None = None) -> Json:
+
+def card(
+    body: Sequence[Json],
+    actions: Sequence[Json] = (),
+    *,
+    version: CardVersion = CARD_VERSION,
+    refresh: Json | None = None,
+    fallback_text: str | None = None,
+) -> Json:
     """A top-level card. ``fallback_text`` (plain text, escaped here) is shown by clients older than ``version``."""
     out: Json = {"type": "AdaptiveCard", "$schema": SCHEMA_URL, "version": version, "body": list(body)}
     if actions:
@@ -126,9 +130,19 @@ def sub_card(body: Sequence[Json], actions: Sequence[Json] = ()) -> Json:
 
 # --------------------------------------------------------------------------- elements
 
-def text(value: str, *, weight: Weight | None = None, size: Size | None = None, color: Color | None = None,
-         subtle: bool = False, spacing: Spacing | None = None, separator: bool = False,
-         wrap: bool = True, heading: bool = False) -> Json:
+
+def text(
+    value: str,
+    *,
+    weight: Weight | None = None,
+    size: Size | None = None,
+    color: Color | None = None,
+    subtle: bool = False,
+    spacing: Spacing | None = None,
+    separator: bool = False,
+    wrap: bool = True,
+    heading: bool = False,
+) -> Json:
     """A TextBlock. ``value`` is Markdown: escape anything typed by people before passing it in."""
     out: Json = {"type": "TextBlock", "text": value}
     if wrap:
@@ -165,9 +179,13 @@ def facts(pairs: Iterable[tuple[str, str]]) -> Json:
     return {"type": "FactSet", "facts": [{"title": k, "value": v} for k, v in pairs]}
 
 
-def container(items: Sequence[Json], *, style: Literal["default", "emphasis", "good", "attention",
-                                                       "warning", "accent"] | None = None,
-              separator: bool = False, spacing: Spacing | None = None) -> Json:
+def container(
+    items: Sequence[Json],
+    *,
+    style: Literal["default", "emphasis", "good", "attention", "warning", "accent"] | None = None,
+    separator: bool = False,
+    spacing: Spacing | None = None,
+) -> Json:
     out: Json = {"type": "Container", "items": list(items)}
     if style:
         out["style"] = style
@@ -185,13 +203,15 @@ def action_set(actions: Sequence[Json], *, spacing: Spacing | None = None) -> Js
     return out
 
 
-def action_rows(actions: Sequence[Json], per_row: int = MAX_ACTIONS_PER_ROW,
-                spacing: Spacing | None = "small") -> list[Json]:
+def action_rows(
+    actions: Sequence[Json], per_row: int = MAX_ACTIONS_PER_ROW, spacing: Spacing | None = "small"
+) -> list[Json]:
     """Buttons laid out as several ActionSets of at most ``per_row`` each (Teams drops extra actions)."""
-    return [action_set(actions[i:i + per_row], spacing=spacing) for i in range(0, len(actions), per_row)]
+    return [action_set(actions[i : i + per_row], spacing=spacing) for i in range(0, len(actions), per_row)]
 
 
 # --------------------------------------------------------------------------- actions
+
 
 def _data(verb: Verb, data: Mapping[str, DataValue] | None) -> dict[str, str | int]:
     out: dict[str, str | int] = {"verb": verb}
@@ -201,9 +221,15 @@ def _data(verb: Verb, data: Mapping[str, DataValue] | None) -> dict[str, str | i
     return out
 
 
-def execute(label: str, verb: Verb, data: Mapping[str, DataValue] | None = None, *,
-            submit_inputs: bool = True, style: Literal["positive", "destructive"] | None = None,
-            fallback: bool = True) -> Json:
+def execute(
+    label: str,
+    verb: Verb,
+    data: Mapping[str, DataValue] | None = None,
+    *,
+    submit_inputs: bool = True,
+    style: Literal["positive", "destructive"] | None = None,
+    fallback: bool = True,
+) -> Json:
     """An ``Action.Execute`` with ``data = {"verb": verb, **data}`` (``None`` values dropped).
 
     ``submit_inputs=False`` sets ``associatedInputs: "none"``: required inputs on the card are then
@@ -243,9 +269,20 @@ def show_card(label: str, body: Sequence[Json], actions: Sequence[Json] = ()) ->
 
 # --------------------------------------------------------------------------- inputs
 
-def input_text(input_id: str, label: str, value: str = "", *, placeholder: str = "", multiline: bool = False,
-               required: bool = False, error_message: str = "", max_length: int | None = None,
-               style: Literal["text", "tel", "url", "email"] | None = None, regex: str = "") -> Json:
+
+def input_text(
+    input_id: str,
+    label: str,
+    value: str = "",
+    *,
+    placeholder: str = "",
+    multiline: bool = False,
+    required: bool = False,
+    error_message: str = "",
+    max_length: int | None = None,
+    style: Literal["text", "tel", "url", "email"] | None = None,
+    regex: str = "",
+) -> Json:
     out: Json = {"type": "Input.Text", "id": input_id, "label": label}
     if value:
         out["value"] = value
@@ -266,9 +303,17 @@ def input_text(input_id: str, label: str, value: str = "", *, placeholder: str =
     return out
 
 
-def input_number(input_id: str, label: str, value: float | None = None, *, minimum: int | None = None,
-                 maximum: int | None = None, placeholder: str = "", error_message: str = "",
-                 required: bool = False) -> Json:
+def input_number(
+    input_id: str,
+    label: str,
+    value: float | None = None,
+    *,
+    minimum: int | None = None,
+    maximum: int | None = None,
+    placeholder: str = "",
+    error_message: str = "",
+    required: bool = False,
+) -> Json:
     out: Json = {"type": "Input.Number", "id": input_id, "label": label}
     if value is not None:
         out["value"] = value
@@ -294,12 +339,24 @@ def input_date(input_id: str, label: str, value: str = "", *, error_message: str
     return out
 
 
-def choice_set(input_id: str, label: str, choices: Sequence[tuple[str, str]], value: str = "", *,
-               multi: bool = False, expanded: bool = False, required: bool = False,
-               error_message: str = "") -> Json:
+def choice_set(
+    input_id: str,
+    label: str,
+    choices: Sequence[tuple[str, str]],
+    value: str = "",
+    *,
+    multi: bool = False,
+    expanded: bool = False,
+    required: bool = False,
+    error_message: str = "",
+) -> Json:
     """An Input.ChoiceSet; ``choices`` are (title, value) pairs, and values must not contain commas."""
-    out: Json = {"type": "Input.ChoiceSet", "id": input_id, "label": label,
-                 "choices": [{"title": t, "value": v} for t, v in choices]}
+    out: Json = {
+        "type": "Input.ChoiceSet",
+        "id": input_id,
+        "label": label,
+        "choices": [{"title": t, "value": v} for t, v in choices],
+    }
     if value:
         out["value"] = value
     if multi:
@@ -313,5 +370,12 @@ def choice_set(input_id: str, label: str, choices: Sequence[tuple[str, str]], va
 
 
 def toggle(input_id: str, label: str, title_text: str, on: bool) -> Json:
-    return {"type": "Input.Toggle", "id": input_id, "label": label, "title": title_text,
-            "value": "true" if on else "false", "valueOn": "true", "valueOff": "false"}
+    return {
+        "type": "Input.Toggle",
+        "id": input_id,
+        "label": label,
+        "title": title_text,
+        "value": "true" if on else "false",
+        "valueOn": "true",
+        "valueOff": "false",
+    }

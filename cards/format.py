@@ -50,6 +50,7 @@ Weekly = tuple[DayRanges, DayRanges, DayRanges, DayRanges, DayRanges, DayRanges,
 
 # --------------------------------------------------------------------------- minutes
 
+
 def minutes_label(minutes: int) -> str:
     """``45`` -> "45 min", ``90`` -> "1 h 30 min", ``1440`` -> "1 day", ``0`` -> "none"."""
     if minutes <= 0:
@@ -76,21 +77,33 @@ def minutes_value(minutes: int) -> str:
     return " ".join(parts)
 
 
-_UNIT_MINUTES = {"m": 1, "min": 1, "mins": 1, "minute": 1, "minutes": 1,
-                 "h": 60, "hr": 60, "hrs": 60, "hour": 60, "hours": 60,
-                 "d": MINUTES_PER_DAY, "day": MINUTES_PER_DAY, "days": MINUTES_PER_DAY}
+_UNIT_MINUTES = {
+    "m": 1,
+    "min": 1,
+    "mins": 1,
+    "minute": 1,
+    "minutes": 1,
+    "h": 60,
+    "hr": 60,
+    "hrs": 60,
+    "hour": 60,
+    "hours": 60,
+    "d": MINUTES_PER_DAY,
+    "day": MINUTES_PER_DAY,
+    "days": MINUTES_PER_DAY,
+}
 _AMOUNT = re.compile(r"(\d+(?:[.,]\d+)?)\s*([a-z]*)")
 
 
 def parse_minutes(text: str) -> int:
-    """"45", "45m", "45 min", "1h", "1.5 h", "1h 30m", "2 days" -> whole minutes (a bare number is minutes)."""
+    """ "45", "45m", "45 min", "1h", "1.5 h", "1h 30m", "2 days" -> whole minutes (a bare number is minutes)."""
     cleaned = text.strip().lower()
     if not cleaned:
         raise ValueError("Enter a number of minutes, for example 15 or 1h 30m.")
     total = 0.0
     pos = 0
     for m in _AMOUNT.finditer(cleaned):
-        if cleaned[pos:m.start()].strip(" ,+and"):
+        if cleaned[pos : m.start()].strip(" ,+and"):
             break
         unit = m.group(2) or "m"
         if unit not in _UNIT_MINUTES:
@@ -119,8 +132,9 @@ def durations_label(durations: Sequence[int]) -> str:
 
 # --------------------------------------------------------------------------- ranges and weekly hours
 
+
 def ranges_label(ranges: DayRanges) -> str:
-    """"09:00 to 12:00, 13:00 to 17:00" written with en dashes, or "off"."""
+    """ "09:00 to 12:00, 13:00 to 17:00" written with en dashes, or "off"."""
     if not ranges:
         return "off"
     return ", ".join(f"{format_hhmm(r.start)}{DASH}{format_hhmm(r.end)}" for r in sorted(ranges))
@@ -137,7 +151,7 @@ _OFF_WORDS = {"", "off", "closed", "none", "-", "no", "unavailable"}
 
 
 def parse_day_ranges(text: str) -> DayRanges:
-    """"09:00-12:00, 13:00-17:00" -> ranges; "" or "off" -> no hours. Overlaps are left to EventRules."""
+    """ "09:00-12:00, 13:00-17:00" -> ranges; "" or "off" -> no hours. Overlaps are left to EventRules."""
     cleaned = text.strip()
     if cleaned.lower() in _OFF_WORDS:
         return ()
@@ -171,7 +185,7 @@ def _day_runs(days: Sequence[int]) -> str:
 
 
 def weekly_summary(weekly: Sequence[DayRanges]) -> str:
-    """"Mon-Fri 09:00-17:00; Sat 10:00-12:00" (en dashes): days with the same hours grouped, days off
+    """ "Mon-Fri 09:00-17:00; Sat 10:00-12:00" (en dashes): days with the same hours grouped, days off
     left out."""
     groups: dict[DayRanges, list[int]] = {}
     for d, ranges in enumerate(weekly):
@@ -183,9 +197,21 @@ def weekly_summary(weekly: Sequence[DayRanges]) -> str:
     return "; ".join(f"{_day_runs(days)} {ranges_label(ranges)}" for ranges, days in ordered)
 
 
-_DAY_NAMES = {name: i for i, names in enumerate(
-    (("mon", "monday"), ("tue", "tues", "tuesday"), ("wed", "wednesday"), ("thu", "thur", "thurs", "thursday"),
-     ("fri", "friday"), ("sat", "saturday"), ("sun", "sunday"))) for name in names}
+_DAY_NAMES = {
+    name: i
+    for i, names in enumerate(
+        (
+            ("mon", "monday"),
+            ("tue", "tues", "tuesday"),
+            ("wed", "wednesday"),
+            ("thu", "thur", "thurs", "thursday"),
+            ("fri", "friday"),
+            ("sat", "saturday"),
+            ("sun", "sunday"),
+        )
+    )
+    for name in names
+}
 
 
 def _parse_days(text: str) -> list[int]:
@@ -237,6 +263,7 @@ def parse_weekly_hours(text: str) -> Weekly:
 
 # --------------------------------------------------------------------------- other rules
 
+
 def window_label(window: BookingWindow) -> str:
     if window.rolling_days is not None:
         return f"the next {window.rolling_days} day" + ("s" if window.rolling_days != 1 else "")
@@ -272,19 +299,20 @@ def location_label(location: Location) -> str:
 
 # --------------------------------------------------------------------------- dates, times and zones
 
+
 def date_label(day: date, *, year: bool = False) -> str:
-    """"Tue 8 Dec" (or "Tue 8 Dec 2026")."""
+    """ "Tue 8 Dec" (or "Tue 8 Dec 2026")."""
     out = f"{DAY_ABBR[day.weekday()]} {day.day} {day:%b}"
     return f"{out} {day.year}" if year else out
 
 
 def long_date_label(day: date) -> str:
-    """"Tuesday 8 December 2026"."""
+    """ "Tuesday 8 December 2026"."""
     return f"{day:%A} {day.day} {day:%B %Y}"
 
 
 def offset_label(instant: datetime, time_zone: str) -> str:
-    """"UTC+05:30", "UTC-08:00", or "UTC" for a zero offset (at ``instant``)."""
+    """ "UTC+05:30", "UTC-08:00", or "UTC" for a zero offset (at ``instant``)."""
     offset = instant.astimezone(zone(time_zone)).utcoffset() or timedelta(0)
     seconds = int(offset.total_seconds())
     if seconds == 0:
@@ -295,7 +323,7 @@ def offset_label(instant: datetime, time_zone: str) -> str:
 
 
 def zone_label(time_zone: str, at: datetime) -> str:
-    """"Asia/Kolkata (UTC+05:30)"."""
+    """ "Asia/Kolkata (UTC+05:30)"."""
     return f"{time_zone} ({offset_label(at, time_zone)})"
 
 
@@ -304,7 +332,7 @@ def time_label(instant: datetime, time_zone: str) -> str:
 
 
 def when_label(start: datetime, end: datetime, time_zone: str) -> str:
-    """"Tue 8 Dec 2026, 14:30-15:00" (en dash), or both dates when the meeting crosses local midnight."""
+    """ "Tue 8 Dec 2026, 14:30-15:00" (en dash), or both dates when the meeting crosses local midnight."""
     tz = zone(time_zone)
     s, e = start.astimezone(tz), end.astimezone(tz)
     if s.date() == e.date() or (e - timedelta(microseconds=1)).date() == s.date():

@@ -37,8 +37,14 @@ PROFILE_HOURS: Final = "profile.hours"
 
 #: (what it does, example phrasings); the bot's parser must accept every example.
 COMMANDS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
-    ("Create a link", ("make a 30-min link", "new 45 minute interview link with 10 min buffer",
-                       "create a 1h link called Demo for the next 60 days")),
+    (
+        "Create a link",
+        (
+            "make a 30-min link",
+            "new 45 minute interview link with 10 min buffer",
+            "create a 1h link called Demo for the next 60 days",
+        ),
+    ),
     ("See and edit your links", ("my links",)),
     ("See who booked you", ("upcoming",)),
     ("Connect your Outlook calendar", ("connect",)),
@@ -51,13 +57,24 @@ def help_card(suggestion: str | None = None) -> Json:
     """What Slotwise understands, with examples; "Did you mean ...?" first when ``suggestion`` is given."""
     body: list[Json] = []
     if suggestion and suggestion.strip():
-        body.append(container([
-            text(f"Did you mean **{user_text(suggestion, 200)}**?", weight="bolder"),
-            action_set([execute("Yes, do that", "command", {"text": suggestion.strip()[:200]})]),
-        ], style="emphasis"))
+        body.append(
+            container(
+                [
+                    text(f"Did you mean **{user_text(suggestion, 200)}**?", weight="bolder"),
+                    action_set([execute("Yes, do that", "command", {"text": suggestion.strip()[:200]})]),
+                ],
+                style="emphasis",
+            )
+        )
     body.append(title("What I can do"))
-    body.append(text("Type any of these in this chat. Sentences work too; I pick out the length, name, buffer "
-                     "and booking window.", subtle=True, spacing="none"))
+    body.append(
+        text(
+            "Type any of these in this chat. Sentences work too; I pick out the length, name, buffer "
+            "and booking window.",
+            subtle=True,
+            spacing="none",
+        )
+    )
     body.append(facts([(what, "\n\n".join(f"“{example}”" for example in examples)) for what, examples in COMMANDS]))
     body.append(text("In a channel, @mention me first.", subtle=True, size="small"))
     actions = [
@@ -69,8 +86,13 @@ def help_card(suggestion: str | None = None) -> Json:
     return card(body, actions, fallback_text="Slotwise help: type 'make a 30-min link', 'my links' or 'upcoming'.")
 
 
-def first_run(time_zone: str, working_hours: Availability | Weekly | str, *,
-              errors: Mapping[str, str] | None = None, saved_links: int | None = None) -> Json:
+def first_run(
+    time_zone: str,
+    working_hours: Availability | Weekly | str,
+    *,
+    errors: Mapping[str, str] | None = None,
+    saved_links: int | None = None,
+) -> Json:
     """Shown after connecting: the detected zone and hours, Adjust, and "Make my first link".
 
     ``working_hours`` is the mailbox's working hours (an Availability or the seven weekly day ranges)
@@ -101,8 +123,10 @@ def first_run(time_zone: str, working_hours: Availability | Weekly | str, *,
         body = [
             text("Saved", weight="bolder", color="good"),
             title("Your time zone and hours"),
-            text(f"Your {links} now use{'s' if saved_links == 1 else ''} these hours. New links start from "
-                 "your Outlook working hours; you can change any link later."),
+            text(
+                f"Your {links} now use{'s' if saved_links == 1 else ''} these hours. New links start from "
+                "your Outlook working hours; you can change any link later."
+            ),
         ]
     else:
         body = [
@@ -111,12 +135,26 @@ def first_run(time_zone: str, working_hours: Availability | Weekly | str, *,
             text("I read these from your Outlook settings. New links use them; you can change any link later."),
         ]
     body.append(facts([("Time zone", user_text(time_zone, 80)), ("Working hours", user_text(summary, 300))]))
-    adjust = show_card("Adjust", [
-        input_text(PROFILE_TIME_ZONE, "Time zone (IANA name, like Europe/London)", time_zone, required=True,
-                   error_message="Enter a time zone such as Europe/London."),
-        input_text(PROFILE_HOURS, "Working hours, like Mon-Fri 09:00-17:00; Sat 10:00-12:00", summary,
-                   required=True, error_message="Enter your working hours, like Mon-Fri 09:00-17:00."),
-    ], [execute("Save", "profile.save")])
+    adjust = show_card(
+        "Adjust",
+        [
+            input_text(
+                PROFILE_TIME_ZONE,
+                "Time zone (IANA name, like Europe/London)",
+                time_zone,
+                required=True,
+                error_message="Enter a time zone such as Europe/London.",
+            ),
+            input_text(
+                PROFILE_HOURS,
+                "Working hours, like Mon-Fri 09:00-17:00; Sat 10:00-12:00",
+                summary,
+                required=True,
+                error_message="Enter your working hours, like Mon-Fri 09:00-17:00.",
+            ),
+        ],
+        [execute("Save", "profile.save")],
+    )
     actions = [execute("Make my first link", "link.create", {"duration": 30}), adjust]
     lead = "Please check" if errs else "Saved." if saved_links is not None else "Connected."
     return card(body, actions, fallback_text=f"{lead} Time zone {time_zone}, working hours {summary}.")
@@ -125,17 +163,31 @@ def first_run(time_zone: str, working_hours: Availability | Weekly | str, *,
 def connect_prompt(sign_in_url: str, *, admin_approved: bool = False) -> Json:
     """The host has never connected Outlook: why Slotwise needs it, a Connect button and a re-check.
     ``admin_approved``: sent when their IT admin has just approved Slotwise for the organisation."""
-    approved = [text("Your IT admin approved Slotwise", weight="bolder", color="good"),
-                text("You can connect your calendar now.", spacing="none")] if admin_approved else []
-    return card([
-        *approved,
-        text("Connect your Outlook calendar", weight="bolder", size="medium", color="accent"),
-        text("Slotwise reads your free/busy time to offer only times you're free, and adds booked meetings "
-             "(with a Teams link) to your calendar. It never reads the content of your meetings."),
-        text("Select **Connect Outlook**, sign in with your work account, then come back here and select "
-             "**I've connected**.", spacing="small"),
-    ], [open_url("Connect Outlook", sign_in_url), execute("I've connected", "connect")],
-        fallback_text="Connect your Outlook calendar to Slotwise.")
+    approved = (
+        [
+            text("Your IT admin approved Slotwise", weight="bolder", color="good"),
+            text("You can connect your calendar now.", spacing="none"),
+        ]
+        if admin_approved
+        else []
+    )
+    return card(
+        [
+            *approved,
+            text("Connect your Outlook calendar", weight="bolder", size="medium", color="accent"),
+            text(
+                "Slotwise reads your free/busy time to offer only times you're free, and adds booked meetings "
+                "(with a Teams link) to your calendar. It never reads the content of your meetings."
+            ),
+            text(
+                "Select **Connect Outlook**, sign in with your work account, then come back here and select "
+                "**I've connected**.",
+                spacing="small",
+            ),
+        ],
+        [open_url("Connect Outlook", sign_in_url), execute("I've connected", "connect")],
+        fallback_text="Connect your Outlook calendar to Slotwise.",
+    )
 
 
 def parse_profile(values: Mapping[str, object]) -> tuple[Availability | None, dict[str, str]]:
@@ -159,8 +211,10 @@ def parse_profile(values: Mapping[str, object]) -> tuple[Availability | None, di
     if weekly is not None and PROFILE_TIME_ZONE not in errors:
         availability = Availability(tz_name, weekly)
         for key, message in availability.problems().items():
-            errors.setdefault(PROFILE_HOURS, message if not key.startswith("weekly_hours.")
-                              else f"{key.split('.', 1)[1].capitalize()}: {message}")
+            errors.setdefault(
+                PROFILE_HOURS,
+                message if not key.startswith("weekly_hours.") else f"{key.split('.', 1)[1].capitalize()}: {message}",
+            )
         if not errors:
             return availability, {}
     return None, errors

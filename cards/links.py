@@ -41,8 +41,11 @@ from scheduling.domain import EventType, LinkKind
 LINKS_PER_PAGE = 8
 TITLE_LIMIT = 200
 
-KIND_LABELS = {LinkKind.SINGLE_HOST: "Just you", LinkKind.ROUND_ROBIN: "Round-robin across the team",
-               LinkKind.COLLECTIVE: "Everyone on the team together"}
+KIND_LABELS = {
+    LinkKind.SINGLE_HOST: "Just you",
+    LinkKind.ROUND_ROBIN: "Round-robin across the team",
+    LinkKind.COLLECTIVE: "Everyone on the team together",
+}
 
 
 def booking_url(base_url: str, handle: str, slug: str) -> str:
@@ -88,18 +91,23 @@ def link_facts(link: EventType) -> list[tuple[str, str]]:
 
 
 def _delete_card(link: EventType) -> Json:
-    return show_card("Delete", [
-        text("Delete this link? People who already booked keep their meetings; the link stops working.",
-             wrap=True),
-    ], [execute("Delete link", "link.delete", {"linkId": link.id}, style="destructive")])
+    return show_card(
+        "Delete",
+        [
+            text("Delete this link? People who already booked keep their meetings; the link stops working.", wrap=True),
+        ],
+        [execute("Delete link", "link.delete", {"linkId": link.id}, style="destructive")],
+    )
 
 
 def _share_card(url: str) -> Json:
-    return show_card("Share", [
-        input_text("shareUrl", "Copy this link and paste it into an email or chat", url),
-        text("Pasted into a Teams chat, it turns into a card where people pick a time.", subtle=True,
-             size="small"),
-    ])
+    return show_card(
+        "Share",
+        [
+            input_text("shareUrl", "Copy this link and paste it into an email or chat", url),
+            text("Pasted into a Teams chat, it turns into a card where people pick a time.", subtle=True, size="small"),
+        ],
+    )
 
 
 def link_created(link: EventType, url: str, host_name: str, *, heading: str = "Your link is ready") -> Json:
@@ -135,8 +143,14 @@ def _link_url(link: EventType, base_url: str, handle: str, team_slugs: Mapping[s
     return booking_url(base_url, handle, link.slug)
 
 
-def links_list(links: Sequence[EventType], base_url: str, handle: str, *, page: int = 0,
-               team_slugs: Mapping[str, str] | None = None) -> Json:
+def links_list(
+    links: Sequence[EventType],
+    base_url: str,
+    handle: str,
+    *,
+    page: int = 0,
+    team_slugs: Mapping[str, str] | None = None,
+) -> Json:
     """The host's links, ``LINKS_PER_PAGE`` at a time, each with Edit / Preview / Delete.
 
     ``handle`` builds personal URLs; ``team_slugs`` maps team ids to their slugs for team links.
@@ -144,7 +158,7 @@ def links_list(links: Sequence[EventType], base_url: str, handle: str, *, page: 
     slugs = team_slugs or {}
     pages = max(1, -(-len(links) // LINKS_PER_PAGE))
     page = min(max(page, 0), pages - 1)
-    shown = links[page * LINKS_PER_PAGE:(page + 1) * LINKS_PER_PAGE]
+    shown = links[page * LINKS_PER_PAGE : (page + 1) * LINKS_PER_PAGE]
     body: list[Json] = [title("Your links")]
     if not links:
         body.append(text("You have no links yet. Type **make a 30-min link** to create one."))
@@ -163,8 +177,10 @@ def links_list(links: Sequence[EventType], base_url: str, handle: str, *, page: 
         ]
         if url:
             items.append(text(user_text(url, 500), size="small", spacing="none"))
-        row = [execute("Edit", "link.edit", {"linkId": link.id}),
-               execute("Preview", "link.preview", {"linkId": link.id})]
+        row = [
+            execute("Edit", "link.edit", {"linkId": link.id}),
+            execute("Preview", "link.preview", {"linkId": link.id}),
+        ]
         if url:
             row.append(open_url("Open", url))
         row.append(_delete_card(link))

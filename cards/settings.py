@@ -99,9 +99,26 @@ ACTIVE: Final = "active"
 FORM_ERROR: Final = "form"
 
 SETTINGS_INPUT_IDS: Final[tuple[str, ...]] = (
-    TITLE, DURATIONS, LOCATION_KIND, LOCATION_TEXT, TIME_ZONE, *WEEKLY_HOURS, DATE_OVERRIDES,
-    SLOT_INTERVAL, BUFFER_BEFORE, BUFFER_AFTER, MINIMUM_NOTICE, WINDOW_KIND, WINDOW_DAYS, WINDOW_START,
-    WINDOW_END, DAILY_CAP, WEEKLY_CAP, BLOCKING_STATUSES, SINGLE_USE, ACTIVE,
+    TITLE,
+    DURATIONS,
+    LOCATION_KIND,
+    LOCATION_TEXT,
+    TIME_ZONE,
+    *WEEKLY_HOURS,
+    DATE_OVERRIDES,
+    SLOT_INTERVAL,
+    BUFFER_BEFORE,
+    BUFFER_AFTER,
+    MINIMUM_NOTICE,
+    WINDOW_KIND,
+    WINDOW_DAYS,
+    WINDOW_START,
+    WINDOW_END,
+    DAILY_CAP,
+    WEEKLY_CAP,
+    BLOCKING_STATUSES,
+    SINGLE_USE,
+    ACTIVE,
 )
 
 TITLE_MAX = MAX_TITLE  # the core's one limit (scheduling.links)
@@ -109,11 +126,17 @@ T = TypeVar("T")
 LOCATION_MAX = 200
 ROLLING, DATE_RANGE = "rolling", "range"
 #: Statuses a host can choose to block on ("free" never blocks).
-CHOOSABLE_STATUSES: Final = (BusyStatus.BUSY, BusyStatus.TENTATIVE, BusyStatus.OOF,
-                             BusyStatus.WORKING_ELSEWHERE, BusyStatus.UNKNOWN)
+CHOOSABLE_STATUSES: Final = (
+    BusyStatus.BUSY,
+    BusyStatus.TENTATIVE,
+    BusyStatus.OOF,
+    BusyStatus.WORKING_ELSEWHERE,
+    BusyStatus.UNKNOWN,
+)
 
 
 # --------------------------------------------------------------------------- current values
+
 
 def current_values(link: EventType) -> dict[str, str]:
     """The form's inputs as the link stands: exactly what Save would submit untouched."""
@@ -132,7 +155,8 @@ def current_values(link: EventType) -> dict[str, str]:
         WINDOW_END: w.end_date.isoformat() if w.end_date else "",
         DATE_OVERRIDES: "\n".join(
             f"{day.isoformat()}: {ranges_value(ranges) or 'off'}"
-            for day, ranges in sorted(r.availability.overrides.items())),
+            for day, ranges in sorted(r.availability.overrides.items())
+        ),
         DAILY_CAP: "" if r.daily_cap is None else str(r.daily_cap),
         WEEKLY_CAP: "" if r.weekly_cap is None else str(r.weekly_cap),
         BLOCKING_STATUSES: ",".join(s.value for s in CHOOSABLE_STATUSES if s in r.blocking_statuses),
@@ -170,6 +194,7 @@ def _merged(link: EventType, values: Mapping[str, object] | None) -> dict[str, s
 
 # --------------------------------------------------------------------------- the card
 
+
 def _number(value: str) -> float | None:
     try:
         n = float(value)
@@ -185,8 +210,9 @@ def _iso_date(value: str) -> str:
         return ""
 
 
-def settings_editor(link: EventType, errors: Mapping[str, str] | None = None,
-                    values: Mapping[str, object] | None = None) -> Json:
+def settings_editor(
+    link: EventType, errors: Mapping[str, str] | None = None, values: Mapping[str, object] | None = None
+) -> Json:
     """Inputs for every rule of ``link``; ``errors`` shown under their inputs, ``values`` pre-filled."""
     errs = dict(errors or {})
     v = _merged(link, values)
@@ -211,57 +237,161 @@ def settings_editor(link: EventType, errors: Mapping[str, str] | None = None,
         body.append(text(heading, weight="bolder", size="medium", separator=True, spacing="large"))
 
     section("Basics")
-    add(input_text(TITLE, "Title", v[TITLE], required=True, max_length=TITLE_MAX,
-                   error_message=f"Give the link a title (up to {TITLE_MAX} characters)."))
-    add(input_text(DURATIONS, "Meeting length(s) in minutes; several let the invitee choose", v[DURATIONS],
-                   placeholder="30  or  15, 30, 60", required=True,
-                   error_message="Give at least one meeting length, like 30."))
-    add(choice_set(LOCATION_KIND, "Where", [(label, kind.value) for kind, label in LOCATION_LABELS.items()],
-                   v[LOCATION_KIND]))
-    add(input_text(LOCATION_TEXT, "Address, phone number or details (not needed for Teams)",
-                   v[LOCATION_TEXT], max_length=LOCATION_MAX))
-    add(input_text(TIME_ZONE, "Time zone of these hours (IANA name)", v[TIME_ZONE],
-                   placeholder="Europe/London", required=True,
-                   error_message="Enter a time zone such as Europe/London."))
+    add(
+        input_text(
+            TITLE,
+            "Title",
+            v[TITLE],
+            required=True,
+            max_length=TITLE_MAX,
+            error_message=f"Give the link a title (up to {TITLE_MAX} characters).",
+        )
+    )
+    add(
+        input_text(
+            DURATIONS,
+            "Meeting length(s) in minutes; several let the invitee choose",
+            v[DURATIONS],
+            placeholder="30  or  15, 30, 60",
+            required=True,
+            error_message="Give at least one meeting length, like 30.",
+        )
+    )
+    add(
+        choice_set(
+            LOCATION_KIND, "Where", [(label, kind.value) for kind, label in LOCATION_LABELS.items()], v[LOCATION_KIND]
+        )
+    )
+    add(
+        input_text(
+            LOCATION_TEXT,
+            "Address, phone number or details (not needed for Teams)",
+            v[LOCATION_TEXT],
+            max_length=LOCATION_MAX,
+        )
+    )
+    add(
+        input_text(
+            TIME_ZONE,
+            "Time zone of these hours (IANA name)",
+            v[TIME_ZONE],
+            placeholder="Europe/London",
+            required=True,
+            error_message="Enter a time zone such as Europe/London.",
+        )
+    )
 
     section("Weekly hours")
-    body.append(text("Several ranges a day are fine, like 09:00-12:00, 13:00-17:00. Leave a day empty for a "
-                     "day off.", subtle=True, size="small", spacing="none"))
+    body.append(
+        text(
+            "Several ranges a day are fine, like 09:00-12:00, 13:00-17:00. Leave a day empty for a day off.",
+            subtle=True,
+            size="small",
+            spacing="none",
+        )
+    )
     for day, input_id in enumerate(WEEKLY_HOURS):
         add(input_text(input_id, WEEKDAY_NAMES[day].capitalize(), v[input_id], placeholder="off"))
-    add(input_text(DATE_OVERRIDES, "Date overrides, one per line", v[DATE_OVERRIDES], multiline=True,
-                   placeholder="2027-01-05: off\n2027-01-06: 10:00-14:00"))
+    add(
+        input_text(
+            DATE_OVERRIDES,
+            "Date overrides, one per line",
+            v[DATE_OVERRIDES],
+            multiline=True,
+            placeholder="2027-01-05: off\n2027-01-06: 10:00-14:00",
+        )
+    )
 
     section("Spacing")
-    add(input_number(SLOT_INTERVAL, "Start times every (minutes; empty = automatic)", _number(v[SLOT_INTERVAL]),
-                     minimum=1, maximum=MINUTES_PER_DAY, placeholder="automatic",
-                     error_message="Use 1 to 1440 minutes."))
-    add(input_number(BUFFER_BEFORE, "Buffer before (minutes)", _number(v[BUFFER_BEFORE]), minimum=0,
-                     maximum=MINUTES_PER_DAY, placeholder="0", error_message="Use 0 to 1440 minutes."))
-    add(input_number(BUFFER_AFTER, "Buffer after (minutes)", _number(v[BUFFER_AFTER]), minimum=0,
-                     maximum=MINUTES_PER_DAY, placeholder="0", error_message="Use 0 to 1440 minutes."))
+    add(
+        input_number(
+            SLOT_INTERVAL,
+            "Start times every (minutes; empty = automatic)",
+            _number(v[SLOT_INTERVAL]),
+            minimum=1,
+            maximum=MINUTES_PER_DAY,
+            placeholder="automatic",
+            error_message="Use 1 to 1440 minutes.",
+        )
+    )
+    add(
+        input_number(
+            BUFFER_BEFORE,
+            "Buffer before (minutes)",
+            _number(v[BUFFER_BEFORE]),
+            minimum=0,
+            maximum=MINUTES_PER_DAY,
+            placeholder="0",
+            error_message="Use 0 to 1440 minutes.",
+        )
+    )
+    add(
+        input_number(
+            BUFFER_AFTER,
+            "Buffer after (minutes)",
+            _number(v[BUFFER_AFTER]),
+            minimum=0,
+            maximum=MINUTES_PER_DAY,
+            placeholder="0",
+            error_message="Use 0 to 1440 minutes.",
+        )
+    )
     add(input_text(MINIMUM_NOTICE, "Minimum notice (like 4h, 1d or 90m)", v[MINIMUM_NOTICE], placeholder="0"))
 
     section("Booking window")
-    add(choice_set(WINDOW_KIND, "People can book", [("A rolling number of days ahead", ROLLING),
-                                                   ("Between two dates", DATE_RANGE)], v[WINDOW_KIND],
-                   expanded=True))
-    add(input_number(WINDOW_DAYS, "Days ahead (rolling)", _number(v[WINDOW_DAYS]), minimum=1,
-                     maximum=MAX_WINDOW_DAYS, error_message=f"Use 1 to {MAX_WINDOW_DAYS} days."))
+    add(
+        choice_set(
+            WINDOW_KIND,
+            "People can book",
+            [("A rolling number of days ahead", ROLLING), ("Between two dates", DATE_RANGE)],
+            v[WINDOW_KIND],
+            expanded=True,
+        )
+    )
+    add(
+        input_number(
+            WINDOW_DAYS,
+            "Days ahead (rolling)",
+            _number(v[WINDOW_DAYS]),
+            minimum=1,
+            maximum=MAX_WINDOW_DAYS,
+            error_message=f"Use 1 to {MAX_WINDOW_DAYS} days.",
+        )
+    )
     add(input_date(WINDOW_START, "First date (date range)", _iso_date(v[WINDOW_START])))
     add(input_date(WINDOW_END, "Last date (date range)", _iso_date(v[WINDOW_END])))
 
     section("Limits")
-    add(input_number(DAILY_CAP, "At most this many bookings a day (empty = no limit)", _number(v[DAILY_CAP]),
-                     minimum=1, error_message="Use a whole number of at least 1, or leave it empty."))
-    add(input_number(WEEKLY_CAP, "At most this many bookings a week (empty = no limit)",
-                     _number(v[WEEKLY_CAP]), minimum=1,
-                     error_message="Use a whole number of at least 1, or leave it empty."))
+    add(
+        input_number(
+            DAILY_CAP,
+            "At most this many bookings a day (empty = no limit)",
+            _number(v[DAILY_CAP]),
+            minimum=1,
+            error_message="Use a whole number of at least 1, or leave it empty.",
+        )
+    )
+    add(
+        input_number(
+            WEEKLY_CAP,
+            "At most this many bookings a week (empty = no limit)",
+            _number(v[WEEKLY_CAP]),
+            minimum=1,
+            error_message="Use a whole number of at least 1, or leave it empty.",
+        )
+    )
 
     section("Calendar")
-    add(choice_set(BLOCKING_STATUSES, "Outlook entries that make you unavailable",
-                   [(STATUS_LABELS[s], s.value) for s in CHOOSABLE_STATUSES], v[BLOCKING_STATUSES],
-                   multi=True, expanded=True))
+    add(
+        choice_set(
+            BLOCKING_STATUSES,
+            "Outlook entries that make you unavailable",
+            [(STATUS_LABELS[s], s.value) for s in CHOOSABLE_STATUSES],
+            v[BLOCKING_STATUSES],
+            multi=True,
+            expanded=True,
+        )
+    )
 
     section("Link")
     add(toggle(SINGLE_USE, "Single use", "Stop working after one booking", v[SINGLE_USE].lower() == "true"))
@@ -296,7 +426,7 @@ def parse_title(value: str) -> str:
 
 
 def parse_durations(value: str) -> tuple[int, ...]:
-    """"15, 30 or 60" -> (15, 30, 60); the core judges each length (and repeats)."""
+    """ "15, 30 or 60" -> (15, 30, 60); the core judges each length (and repeats)."""
     pieces = [p.strip() for p in re.split(r"[,;/]|\bor\b", value) if p.strip()]
     if not pieces:
         raise ValueError("Give at least one meeting length, like 30.")
@@ -414,8 +544,9 @@ def parse_statuses(value: str) -> frozenset[BusyStatus]:
     if unknown:
         raise ValueError(f"Unknown status '{unknown[0]}'; choose from the list.")
     if not picked:
-        raise ValueError("Choose at least one status (usually Busy); otherwise people could book over anything "
-                         "in your calendar.")
+        raise ValueError(
+            "Choose at least one status (usually Busy); otherwise people could book over anything in your calendar."
+        )
     return frozenset(_STATUS_BY_NAME[p.lower()] for p in picked)
 
 
@@ -433,9 +564,12 @@ def parse_location_text(value: str, kind: LocationKind) -> str:
     if kind is LocationKind.TEAMS:
         return ""
     if not details:
-        raise ValueError({LocationKind.IN_PERSON: "Give the address people should come to.",
-                          LocationKind.PHONE: "Give the phone number (or say who calls whom)."}.get(
-                              kind, "Describe where the meeting happens."))
+        raise ValueError(
+            {
+                LocationKind.IN_PERSON: "Give the address people should come to.",
+                LocationKind.PHONE: "Give the phone number (or say who calls whom).",
+            }.get(kind, "Describe where the meeting happens.")
+        )
     if len(details) > LOCATION_MAX:
         raise ValueError(f"Keep this under {LOCATION_MAX} characters.")
     if has_control(details):
@@ -527,9 +661,12 @@ def parse_settings(values: Mapping[str, object], current: EventType) -> tuple[Ev
         durations=form.read(DURATIONS, parse_durations, r.durations),
         availability=Availability(
             form.read(TIME_ZONE, parse_zone, r.time_zone),
-            tuple(form.read(input_id, parse_day_ranges, r.availability.weekly[day])  # type: ignore[arg-type]
-                  for day, input_id in enumerate(WEEKLY_HOURS)),
-            form.read(DATE_OVERRIDES, parse_overrides, dict(r.availability.overrides))),
+            tuple(
+                form.read(input_id, parse_day_ranges, r.availability.weekly[day])  # type: ignore[arg-type]
+                for day, input_id in enumerate(WEEKLY_HOURS)
+            ),
+            form.read(DATE_OVERRIDES, parse_overrides, dict(r.availability.overrides)),
+        ),
         slot_interval=form.read(SLOT_INTERVAL, parse_optional_minutes, r.slot_interval),
         buffer_before=form.read(BUFFER_BEFORE, parse_minutes_or_zero, r.buffer_before),
         buffer_after=form.read(BUFFER_AFTER, parse_minutes_or_zero, r.buffer_after),
@@ -545,5 +682,4 @@ def parse_settings(values: Mapping[str, object], current: EventType) -> tuple[Ev
     form.judge(rules, window_read=window is not None)
     if form.errors:
         return None, form.errors
-    return replace(current, title=title_value, rules=rules, location=location, single_use=single_use,
-                   active=active), {}
+    return replace(current, title=title_value, rules=rules, location=location, single_use=single_use, active=active), {}

@@ -78,15 +78,34 @@ MAX_ZONE_CHOICES: Final = 30
 #: Bytes of ``json.dumps(card)``; Teams' hard limit for bot messages is far higher (teams-facts §2).
 SIZE_BUDGET: Final = 27_000
 #: (times per page, zone choices, show the description), tried in order until the card fits.
-_LAYOUTS: Final = ((TIMES_PER_PAGE, MAX_ZONE_CHOICES, True), (TIMES_PER_PAGE, 12, True), (16, 8, False),
-                   (12, 6, False), (8, 3, False))
+_LAYOUTS: Final = (
+    (TIMES_PER_PAGE, MAX_ZONE_CHOICES, True),
+    (TIMES_PER_PAGE, 12, True),
+    (16, 8, False),
+    (12, 6, False),
+    (8, 3, False),
+)
 TITLE_LIMIT: Final = 200
 
 #: A short, world-spanning default list for the zone picker (the viewer's and host's zones are added).
 COMMON_TIME_ZONES: Final[tuple[str, ...]] = (
-    "Pacific/Honolulu", "America/Los_Angeles", "America/Denver", "America/Chicago", "America/New_York",
-    "America/Sao_Paulo", "UTC", "Europe/London", "Europe/Berlin", "Europe/Athens", "Africa/Johannesburg",
-    "Asia/Dubai", "Asia/Kolkata", "Asia/Singapore", "Asia/Shanghai", "Asia/Tokyo", "Australia/Sydney",
+    "Pacific/Honolulu",
+    "America/Los_Angeles",
+    "America/Denver",
+    "America/Chicago",
+    "America/New_York",
+    "America/Sao_Paulo",
+    "UTC",
+    "Europe/London",
+    "Europe/Berlin",
+    "Europe/Athens",
+    "Africa/Johannesburg",
+    "Asia/Dubai",
+    "Asia/Kolkata",
+    "Asia/Singapore",
+    "Asia/Shanghai",
+    "Asia/Tokyo",
+    "Australia/Sydney",
     "Pacific/Auckland",
 )
 
@@ -100,8 +119,9 @@ def _local_noon(day: date, time_zone: str) -> datetime:
     return datetime.combine(day, time(12), tzinfo=zone(time_zone))
 
 
-def zone_choices(time_zones: Sequence[str], *extra: str, at: datetime,
-                 limit: int = MAX_ZONE_CHOICES) -> list[tuple[str, str]]:
+def zone_choices(
+    time_zones: Sequence[str], *extra: str, at: datetime, limit: int = MAX_ZONE_CHOICES
+) -> list[tuple[str, str]]:
     """(label, value) pairs of valid zones, deduplicated, ordered by their UTC offset at ``at``.
 
     ``extra`` zones (the viewer's, the host's) always appear; ``time_zones`` fill up to ``limit``.
@@ -121,12 +141,14 @@ def _labels(day: LocalDay[Slot], time_zone: str) -> list[str]:
     """Wall-clock labels of a day's slots, with the offset added where a wall time repeats (DST fold)."""
     plain = [time_label(s.start, time_zone) for s in day.slots]
     repeated = {label for label in plain if plain.count(label) > 1}
-    return [f"{label} ({offset_label(s.start, time_zone)})" if label in repeated else label
-            for label, s in zip(plain, day.slots, strict=True)]
+    return [
+        f"{label} ({offset_label(s.start, time_zone)})" if label in repeated else label
+        for label, s in zip(plain, day.slots, strict=True)
+    ]
 
 
 def _clock_change(week_start: date, time_zone: str) -> str:
-    """" Clocks change on Sun 29 Mar." when the zone's offset changes during the week, else ""."""
+    """ " Clocks change on Sun 29 Mar." when the zone's offset changes during the week, else ""."""
     offsets = [_local_noon(week_start + timedelta(days=i), time_zone).utcoffset() for i in range(8)]
     for i in range(1, 8):
         if offsets[i] != offsets[i - 1]:
@@ -138,11 +160,23 @@ def _clock_change(week_start: date, time_zone: str) -> str:
     return ""
 
 
-def slot_picker(link: EventType, host_name: str, slots: Sequence[Slot], viewer_time_zone: str,
-                week_start: date, next_free_day: date | None, *, selected_day: date | None = None,
-                time_zones: Sequence[str] = COMMON_TIME_ZONES, duration: int | None = None, offset: int = 0,
-                reschedule_booking_id: str | None = None, min_week_start: date | None = None,
-                max_week_start: date | None = None, auto_refresh: bool = True) -> Json:
+def slot_picker(
+    link: EventType,
+    host_name: str,
+    slots: Sequence[Slot],
+    viewer_time_zone: str,
+    week_start: date,
+    next_free_day: date | None,
+    *,
+    selected_day: date | None = None,
+    time_zones: Sequence[str] = COMMON_TIME_ZONES,
+    duration: int | None = None,
+    offset: int = 0,
+    reschedule_booking_id: str | None = None,
+    min_week_start: date | None = None,
+    max_week_start: date | None = None,
+    auto_refresh: bool = True,
+) -> Json:
     """The Teams slot picker for one week (viewer-local ``[week_start, week_start + 7 days)``).
 
     ``slots``: the free slots of that week (slots outside it are ignored). ``next_free_day``: the first
@@ -155,100 +189,199 @@ def slot_picker(link: EventType, host_name: str, slots: Sequence[Slot], viewer_t
     zone(viewer_time_zone)
     built: Json = {}
     for per_page, zones, describe in _LAYOUTS:
-        built = _picker(link, host_name, slots, viewer_time_zone, week_start, next_free_day, selected_day,
-                        time_zones, duration, offset, reschedule_booking_id, min_week_start, max_week_start,
-                        auto_refresh, per_page=per_page, zone_limit=zones, describe=describe)
+        built = _picker(
+            link,
+            host_name,
+            slots,
+            viewer_time_zone,
+            week_start,
+            next_free_day,
+            selected_day,
+            time_zones,
+            duration,
+            offset,
+            reschedule_booking_id,
+            min_week_start,
+            max_week_start,
+            auto_refresh,
+            per_page=per_page,
+            zone_limit=zones,
+            describe=describe,
+        )
         if len(json.dumps(built).encode("utf-8")) < SIZE_BUDGET:
             break
     return built
 
 
-def _picker(link: EventType, host_name: str, slots: Sequence[Slot], viewer_time_zone: str, week_start: date,
-            next_free_day: date | None, selected_day: date | None, time_zones: Sequence[str],
-            duration: int | None, offset: int, reschedule_booking_id: str | None, min_week_start: date | None,
-            max_week_start: date | None, auto_refresh: bool, *, per_page: int, zone_limit: int,
-            describe: bool) -> Json:
+def _picker(
+    link: EventType,
+    host_name: str,
+    slots: Sequence[Slot],
+    viewer_time_zone: str,
+    week_start: date,
+    next_free_day: date | None,
+    selected_day: date | None,
+    time_zones: Sequence[str],
+    duration: int | None,
+    offset: int,
+    reschedule_booking_id: str | None,
+    min_week_start: date | None,
+    max_week_start: date | None,
+    auto_refresh: bool,
+    *,
+    per_page: int,
+    zone_limit: int,
+    describe: bool,
+) -> Json:
     minutes = duration if duration is not None else link.rules.duration
     week_end = week_start + timedelta(days=7)
     days = [d for d in group_by_local_date(slots, viewer_time_zone) if week_start <= d.day < week_end]
     shown = next((d for d in days if d.day == selected_day), days[0] if days else None)
 
-    base: dict[str, DataValue] = {"linkId": link.id, "tz": viewer_time_zone, "weekStart": week_start.isoformat(),
-                                  "duration": minutes, "bookingId": reschedule_booking_id}
+    base: dict[str, DataValue] = {
+        "linkId": link.id,
+        "tz": viewer_time_zone,
+        "weekStart": week_start.isoformat(),
+        "duration": minutes,
+        "bookingId": reschedule_booking_id,
+    }
     heading = "Pick a new time" if reschedule_booking_id else "Pick a time"
     at = _local_noon(week_start, viewer_time_zone)
     body: list[Json] = [
         text(heading, weight="bolder", color="accent"),
         title(user_text(link.title, TITLE_LIMIT, empty="Untitled link")),
-        text(f"with {user_text(host_name, 100)} · {minutes_label(minutes)} · "
-             f"{user_text(location_label(link.location), 120)}", subtle=True, spacing="none"),
+        text(
+            f"with {user_text(host_name, 100)} · {minutes_label(minutes)} · "
+            f"{user_text(location_label(link.location), 120)}",
+            subtle=True,
+            spacing="none",
+        ),
     ]
     if describe and link.description.strip():
         body.append(text(user_text(link.description, 300, multiline=True), size="small"))
-    body.append(text(f"Times in {user_text(zone_label(viewer_time_zone, at), 100)}."
-                     f"{_clock_change(week_start, viewer_time_zone)}", size="small", subtle=True))
+    body.append(
+        text(
+            f"Times in {user_text(zone_label(viewer_time_zone, at), 100)}."
+            f"{_clock_change(week_start, viewer_time_zone)}",
+            size="small",
+            subtle=True,
+        )
+    )
 
     if len(link.rules.durations) > 1 and not reschedule_booking_id:
         body.append(text(f"Length: {durations_label(link.rules.durations)}", size="small", spacing="small"))
-        body.extend(action_rows([
-            execute(("✓ " if d == minutes else "") + minutes_label(d), "slots.week",
-                    {**base, "duration": d, "day": shown.day.isoformat() if shown else None})
-            for d in link.rules.durations
-        ]))
+        body.extend(
+            action_rows(
+                [
+                    execute(
+                        ("✓ " if d == minutes else "") + minutes_label(d),
+                        "slots.week",
+                        {**base, "duration": d, "day": shown.day.isoformat() if shown else None},
+                    )
+                    for d in link.rules.durations
+                ]
+            )
+        )
 
     last_day = week_end - timedelta(days=1)
-    body.append(text(f"{date_label(week_start)} {DASH} {date_label(last_day, year=True)}", weight="bolder",
-                     separator=True, spacing="medium"))
+    body.append(
+        text(
+            f"{date_label(week_start)} {DASH} {date_label(last_day, year=True)}",
+            weight="bolder",
+            separator=True,
+            spacing="medium",
+        )
+    )
     if shown is None:
         body.extend(_empty_week(base, week_start, next_free_day))
     else:
-        body.extend(action_rows([
-            execute(("✓ " if d is shown else "") + f"{date_label(d.day)} · {len(d.slots)}", "slots.day",
-                    {**base, "day": d.day.isoformat()})
-            for d in days
-        ]))
+        body.extend(
+            action_rows(
+                [
+                    execute(
+                        ("✓ " if d is shown else "") + f"{date_label(d.day)} · {len(d.slots)}",
+                        "slots.day",
+                        {**base, "day": d.day.isoformat()},
+                    )
+                    for d in days
+                ]
+            )
+        )
         body.extend(_times(shown, base, viewer_time_zone, minutes, offset, per_page))
 
     actions: list[Json] = []
     if min_week_start is None or week_start > min_week_start:
-        actions.append(execute("◀ Previous week", "slots.week",
-                               {**base, "weekStart": (week_start - timedelta(days=7)).isoformat()}))
+        actions.append(
+            execute(
+                "◀ Previous week", "slots.week", {**base, "weekStart": (week_start - timedelta(days=7)).isoformat()}
+            )
+        )
     if max_week_start is None or week_start < max_week_start:
         actions.append(execute("Next week ▶", "slots.week", {**base, "weekStart": week_end.isoformat()}))
-    actions.append(show_card("Change time zone", [
-        choice_set(TIME_ZONE_INPUT, "Show times in",
-                   zone_choices(time_zones, viewer_time_zone, link.rules.time_zone, at=at, limit=zone_limit),
-                   viewer_time_zone),
-    ], [execute("Show times", "slots.timezone",
-                {k: v for k, v in base.items() if k != "tz"} | {"day": shown.day.isoformat() if shown else None})]))
+    actions.append(
+        show_card(
+            "Change time zone",
+            [
+                choice_set(
+                    TIME_ZONE_INPUT,
+                    "Show times in",
+                    zone_choices(time_zones, viewer_time_zone, link.rules.time_zone, at=at, limit=zone_limit),
+                    viewer_time_zone,
+                ),
+            ],
+            [
+                execute(
+                    "Show times",
+                    "slots.timezone",
+                    {k: v for k, v in base.items() if k != "tz"} | {"day": shown.day.isoformat() if shown else None},
+                )
+            ],
+        )
+    )
 
-    refresh = refresh_action("slots.week", {**base, "day": shown.day.isoformat() if shown else None,
-                                            "offset": offset or None}, automatic=auto_refresh)
-    return card(body, actions, refresh=refresh,
-                fallback_text=f"Pick a time with {host_name}: {link.title}")
+    refresh = refresh_action(
+        "slots.week",
+        {**base, "day": shown.day.isoformat() if shown else None, "offset": offset or None},
+        automatic=auto_refresh,
+    )
+    return card(body, actions, refresh=refresh, fallback_text=f"Pick a time with {host_name}: {link.title}")
 
 
-def _times(day: LocalDay[Slot], base: Mapping[str, DataValue], time_zone: str, minutes: int,
-           offset: int, per_page: int) -> list[Json]:
+def _times(
+    day: LocalDay[Slot], base: Mapping[str, DataValue], time_zone: str, minutes: int, offset: int, per_page: int
+) -> list[Json]:
     count = len(day.slots)
     offset = min(max(offset, 0), ((count - 1) // per_page) * per_page)
     labels = _labels(day, time_zone)
     page = range(offset, min(offset + per_page, count))
     out = [text(long_date_label(day.day), weight="bolder", spacing="medium")]
     if count > per_page:
-        out.append(text(f"Times {offset + 1}{DASH}{page[-1] + 1} of {count}", size="small", subtle=True,
-                        spacing="none"))
+        out.append(
+            text(f"Times {offset + 1}{DASH}{page[-1] + 1} of {count}", size="small", subtle=True, spacing="none")
+        )
     pick_base = {"linkId": base["linkId"], "tz": time_zone, "duration": minutes, "bookingId": base.get("bookingId")}
-    out.extend(action_rows([
-        execute(labels[i], "slots.pick", {**pick_base, "start": utc_iso(day.slots[i].start)}) for i in page
-    ]))
+    out.extend(
+        action_rows(
+            [execute(labels[i], "slots.pick", {**pick_base, "start": utc_iso(day.slots[i].start)}) for i in page]
+        )
+    )
     paging = []
     if offset > 0:
-        paging.append(execute(f"Earlier than {labels[offset]}", "slots.day",
-                              {**base, "day": day.day.isoformat(), "offset": max(offset - per_page, 0)}))
+        paging.append(
+            execute(
+                f"Earlier than {labels[offset]}",
+                "slots.day",
+                {**base, "day": day.day.isoformat(), "offset": max(offset - per_page, 0)},
+            )
+        )
     if page[-1] + 1 < count:
-        paging.append(execute(f"Later: from {labels[page[-1] + 1]}", "slots.day",
-                              {**base, "day": day.day.isoformat(), "offset": page[-1] + 1}))
+        paging.append(
+            execute(
+                f"Later: from {labels[page[-1] + 1]}",
+                "slots.day",
+                {**base, "day": day.day.isoformat(), "offset": page[-1] + 1},
+            )
+        )
     if paging:
         out.append(action_set(paging, spacing="small"))
     return out
@@ -256,27 +389,47 @@ def _times(day: LocalDay[Slot], base: Mapping[str, DataValue], time_zone: str, m
 
 def _empty_week(base: Mapping[str, DataValue], week_start: date, next_free_day: date | None) -> list[Json]:
     if next_free_day is None:
-        return [text("Nothing free this week, and nothing later within the booking window. Please try again "
-                     "later, or ask the host for another time.", wrap=True)]
+        return [
+            text(
+                "Nothing free this week, and nothing later within the booking window. Please try again "
+                "later, or ask the host for another time.",
+                wrap=True,
+            )
+        ]
     weeks_ahead = max((next_free_day - week_start).days // 7, 0)
     target_week = week_start + timedelta(days=7 * weeks_ahead)
     return [
         text(f"Nothing free this week — next free day is {date_label(next_free_day)}.", wrap=True),
-        action_set([execute(f"Show {date_label(next_free_day)}", "slots.day",
-                            {**base, "weekStart": target_week.isoformat(), "day": next_free_day.isoformat()})]),
+        action_set(
+            [
+                execute(
+                    f"Show {date_label(next_free_day)}",
+                    "slots.day",
+                    {**base, "weekStart": target_week.isoformat(), "day": next_free_day.isoformat()},
+                )
+            ]
+        ),
     ]
 
 
 # --------------------------------------------------------------------------- the booking form
+
 
 def answer_input_id(question: Question) -> str:
     """Input id of a question's answer: the key validate_invitee reports its error under."""
     return f"answers.{question.id}"
 
 
-def confirm_booking(link: EventType, host_name: str, slot: Slot, viewer_time_zone: str,
-                    questions: Sequence[Question] | None = None, *, errors: Mapping[str, str] | None = None,
-                    values: Mapping[str, str] | None = None) -> Json:
+def confirm_booking(
+    link: EventType,
+    host_name: str,
+    slot: Slot,
+    viewer_time_zone: str,
+    questions: Sequence[Question] | None = None,
+    *,
+    errors: Mapping[str, str] | None = None,
+    values: Mapping[str, str] | None = None,
+) -> Json:
     """Name, email, the link's questions and notes for ``slot``; Confirm (``booking.confirm``) and Back.
 
     Input ids are ``name``, ``email``, ``notes`` and ``answers.<question id>``: exactly the keys of
@@ -291,13 +444,15 @@ def confirm_booking(link: EventType, host_name: str, slot: Slot, viewer_time_zon
     body: list[Json] = [
         text("Confirm your booking", weight="bolder", color="accent"),
         title(user_text(link.title, TITLE_LIMIT, empty="Untitled link")),
-        facts([
-            ("When", when_label(slot.start, slot.end, viewer_time_zone)),
-            ("Time zone", user_text(zone_label(viewer_time_zone, slot.start), 100)),
-            ("With", user_text(host_name, 100)),
-            ("Length", minutes_label(minutes)),
-            ("Where", user_text(location_label(link.location), 200)),
-        ]),
+        facts(
+            [
+                ("When", when_label(slot.start, slot.end, viewer_time_zone)),
+                ("Time zone", user_text(zone_label(viewer_time_zone, slot.start), 100)),
+                ("With", user_text(host_name, 100)),
+                ("Length", minutes_label(minutes)),
+                ("Where", user_text(location_label(link.location), 200)),
+            ]
+        ),
     ]
     if errs:
         body.append(text("Please check the fields marked below.", color="attention", weight="bolder"))
@@ -309,26 +464,71 @@ def confirm_booking(link: EventType, host_name: str, slot: Slot, viewer_time_zon
         if element["id"] in errs:
             body.append(field_error(errs[element["id"]]))
 
-    add(input_text("name", "Your name", vals.get("name", ""), required=True, max_length=MAX_NAME,
-                   error_message="Please enter your name."))
-    add(input_text("email", "Your email", vals.get("email", ""), required=True, max_length=MAX_EMAIL,
-                   style="email", regex=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
-                   error_message="Please enter an email address like name@example.com."))
+    add(
+        input_text(
+            "name",
+            "Your name",
+            vals.get("name", ""),
+            required=True,
+            max_length=MAX_NAME,
+            error_message="Please enter your name.",
+        )
+    )
+    add(
+        input_text(
+            "email",
+            "Your email",
+            vals.get("email", ""),
+            required=True,
+            max_length=MAX_EMAIL,
+            style="email",
+            regex=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+            error_message="Please enter an email address like name@example.com.",
+        )
+    )
     for q in qs:
         label = plain(q.label, 200) or "Question"
-        add(input_text(answer_input_id(q), label, vals.get(answer_input_id(q), ""), required=q.required,
-                       multiline=q.multiline, max_length=q.max_length,
-                       error_message=f"Please answer: {label}" if q.required else ""))
-    add(input_text("notes", "Anything you'd like to share beforehand? (optional)", vals.get("notes", ""),
-                   multiline=True, max_length=MAX_NOTES))
+        add(
+            input_text(
+                answer_input_id(q),
+                label,
+                vals.get(answer_input_id(q), ""),
+                required=q.required,
+                multiline=q.multiline,
+                max_length=q.max_length,
+                error_message=f"Please answer: {label}" if q.required else "",
+            )
+        )
+    add(
+        input_text(
+            "notes",
+            "Anything you'd like to share beforehand? (optional)",
+            vals.get("notes", ""),
+            multiline=True,
+            max_length=MAX_NOTES,
+        )
+    )
 
-    data: dict[str, DataValue] = {"linkId": link.id, "start": utc_iso(slot.start), "tz": viewer_time_zone,
-                                  "duration": minutes}
+    data: dict[str, DataValue] = {
+        "linkId": link.id,
+        "start": utc_iso(slot.start),
+        "tz": viewer_time_zone,
+        "duration": minutes,
+    }
     local_day = slot.start.astimezone(zone(viewer_time_zone)).date()
     actions = [
         execute("Confirm booking", "booking.confirm", data),
-        execute("Back", "slots.day", {"linkId": link.id, "tz": viewer_time_zone, "duration": minutes,
-                                      "weekStart": week_start_of(local_day).isoformat(),
-                                      "day": local_day.isoformat()}, submit_inputs=False),
+        execute(
+            "Back",
+            "slots.day",
+            {
+                "linkId": link.id,
+                "tz": viewer_time_zone,
+                "duration": minutes,
+                "weekStart": week_start_of(local_day).isoformat(),
+                "day": local_day.isoformat(),
+            },
+            submit_inputs=False,
+        ),
     ]
     return card(body, actions, fallback_text=f"Confirm your booking: {link.title}")

@@ -44,13 +44,24 @@ def with_query(url: str, **params: str) -> str:
 def _header(link: EventType, host_name: str, minutes: int) -> list[Json]:
     return [
         text(user_text(link.title, 200, empty="Untitled link"), weight="bolder", size="medium"),
-        text(f"Book time with {user_text(host_name, 100)} · {minutes_label(minutes)} · "
-             f"{user_text(location_label(link.location), 120)}", subtle=True, spacing="none"),
+        text(
+            f"Book time with {user_text(host_name, 100)} · {minutes_label(minutes)} · "
+            f"{user_text(location_label(link.location), 120)}",
+            subtle=True,
+            spacing="none",
+        ),
     ]
 
 
-def slot_picker_unfurl(link: EventType, host_name: str, slots: Sequence[Slot], viewer_time_zone: str,
-                       booking_url: str, *, max_times: int = MAX_UNFURL_TIMES) -> Json:
+def slot_picker_unfurl(
+    link: EventType,
+    host_name: str,
+    slots: Sequence[Slot],
+    viewer_time_zone: str,
+    booking_url: str,
+    *,
+    max_times: int = MAX_UNFURL_TIMES,
+) -> Json:
     """The unfurled booking link: the next free times as links to the booking page, and "All times".
 
     ``viewer_time_zone`` is the sender's zone (the invoke's ``localTimezone``); the card names it.
@@ -58,19 +69,36 @@ def slot_picker_unfurl(link: EventType, host_name: str, slots: Sequence[Slot], v
     zone(viewer_time_zone)
     minutes = link.rules.duration
     body = _header(link, host_name, minutes)
-    upcoming = sorted(slots)[:max(max_times, 0)]
+    upcoming = sorted(slots)[: max(max_times, 0)]
     if upcoming:
-        body.append(text(f"Next free times, in {user_text(zone_label(viewer_time_zone, upcoming[0].start), 100)}:",
-                         size="small", spacing="medium"))
+        body.append(
+            text(
+                f"Next free times, in {user_text(zone_label(viewer_time_zone, upcoming[0].start), 100)}:",
+                size="small",
+                spacing="medium",
+            )
+        )
         for day in group_by_local_date(upcoming, viewer_time_zone):
             body.append(text(date_label(day.day), weight="bolder", size="small", spacing="small"))
-            body.extend(action_rows([
-                open_url(time_label(s.start, viewer_time_zone),
-                         with_query(booking_url, start=utc_iso(s.start), tz=viewer_time_zone))
-                for s in day.slots
-            ], spacing="none"))
-        body.append(text("Times as of when this link was shared; the page shows them in your own time zone.",
-                         size="small", subtle=True))
+            body.extend(
+                action_rows(
+                    [
+                        open_url(
+                            time_label(s.start, viewer_time_zone),
+                            with_query(booking_url, start=utc_iso(s.start), tz=viewer_time_zone),
+                        )
+                        for s in day.slots
+                    ],
+                    spacing="none",
+                )
+            )
+        body.append(
+            text(
+                "Times as of when this link was shared; the page shows them in your own time zone.",
+                size="small",
+                subtle=True,
+            )
+        )
     else:
         body.append(text("No free times right now. Open the page to check later dates.", spacing="medium"))
     body.append(action_set([open_url("See all times", with_query(booking_url, tz=viewer_time_zone))]))
@@ -79,8 +107,7 @@ def slot_picker_unfurl(link: EventType, host_name: str, slots: Sequence[Slot], v
 
 def unfurl_preview(link: EventType, host_name: str) -> Json:
     """The small compose-box preview Teams requires next to the unfurl card."""
-    return card(_header(link, host_name, link.rules.duration), version=UNFURL_VERSION,
-                fallback_text=link.title)
+    return card(_header(link, host_name, link.rules.duration), version=UNFURL_VERSION, fallback_text=link.title)
 
 
 def unfurl_notice(heading: str, message: str, booking_url: str | None = None) -> Json:
@@ -93,7 +120,16 @@ def unfurl_notice(heading: str, message: str, booking_url: str | None = None) ->
 
 def unfurl_response(content: Json, preview: Json) -> Json:
     """The ``composeExtension`` invoke response body wrapping an unfurl card and its preview."""
-    return {"composeExtension": {"type": "result", "attachmentLayout": "list", "attachments": [{
-        "contentType": UNFURL_CONTENT_TYPE, "content": content,
-        "preview": {"contentType": UNFURL_CONTENT_TYPE, "content": preview},
-    }]}}
+    return {
+        "composeExtension": {
+            "type": "result",
+            "attachmentLayout": "list",
+            "attachments": [
+                {
+                    "contentType": UNFURL_CONTENT_TYPE,
+                    "content": content,
+                    "preview": {"contentType": UNFURL_CONTENT_TYPE, "content": preview},
+                }
+            ],
+        }
+    }

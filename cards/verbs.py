@@ -89,23 +89,30 @@ VERB_DATA: Final[Mapping[Verb, VerbSpec]] = {
     "link.create": _spec(optional="duration"),
     "link.view": _spec("linkId"),
     "link.edit": _spec("linkId"),
-    "link.save": _spec("linkId version", inputs="every settings input (cards.settings.SETTINGS_INPUT_IDS); "
-                                                "pass the merged data to cards.settings.parse_settings"),
+    "link.save": _spec(
+        "linkId version",
+        inputs="every settings input (cards.settings.SETTINGS_INPUT_IDS); "
+        "pass the merged data to cards.settings.parse_settings",
+    ),
     "link.preview": _spec("linkId"),
     "link.delete": _spec("linkId"),
     "links.list": _spec(optional="page"),
     "slots.week": _spec("linkId tz", "weekStart day offset duration bookingId"),
     "slots.day": _spec("linkId tz weekStart day", "offset duration bookingId"),
-    "slots.timezone": _spec("linkId", "weekStart day duration bookingId",
-                            inputs="slotsTimeZone (cards.verbs.TIME_ZONE_INPUT): the chosen IANA zone"),
+    "slots.timezone": _spec(
+        "linkId",
+        "weekStart day duration bookingId",
+        inputs="slotsTimeZone (cards.verbs.TIME_ZONE_INPUT): the chosen IANA zone",
+    ),
     "slots.pick": _spec("linkId start tz duration", "bookingId"),
-    "booking.confirm": _spec("linkId start tz duration",
-                             inputs="name, email, notes, answers.<questionId> (the keys "
-                                    "scheduling.invitee.validate_invitee reports errors under)"),
+    "booking.confirm": _spec(
+        "linkId start tz duration",
+        inputs="name, email, notes, answers.<questionId> (the keys "
+        "scheduling.invitee.validate_invitee reports errors under)",
+    ),
     "booking.reschedule": _spec("bookingId", "tz"),
     "booking.move": _spec("bookingId start tz"),
-    "booking.cancel": _spec("bookingId reasonInputId",
-                            inputs="cancelReason.<bookingId> (see cancel_reason_input_id)"),
+    "booking.cancel": _spec("bookingId reasonInputId", inputs="cancelReason.<bookingId> (see cancel_reason_input_id)"),
     "bookings.upcoming": _spec(optional="page"),
     "profile.save": _spec(inputs="profile.time_zone, profile.hours (pass to cards.help.parse_profile)"),
     "connect": _spec(),

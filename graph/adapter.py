@@ -74,8 +74,7 @@ def host_zone(host: HostCalendar) -> str:
     try:
         return iana_zone_name(host.time_zone)
     except UnknownTimeZone:
-        log.warning("host %s has unknown zone %r; all-day events read as UTC days",
-                    host.user_id, host.time_zone)
+        log.warning("host %s has unknown zone %r; all-day events read as UTC days", host.user_id, host.time_zone)
         return "UTC"
 
 
@@ -98,9 +97,11 @@ def event_busy(event: GraphEvent, zone_name: str, window: Interval) -> BusyInter
 
 
 def _schedule_busy(result: ScheduleResult, window: Interval) -> list[BusyInterval]:
-    return [BusyInterval(i.start, i.end, i.status) for i in result.items
-            if i.status is not BusyStatus.FREE and i.end > i.start and i.start < window.end
-            and window.start < i.end]
+    return [
+        BusyInterval(i.start, i.end, i.status)
+        for i in result.items
+        if i.status is not BusyStatus.FREE and i.end > i.start and i.start < window.end and window.start < i.end
+    ]
 
 
 def _schedule_error(host: HostCalendar, error: GraphError) -> IntegrationError:
@@ -108,17 +109,29 @@ def _schedule_error(host: HostCalendar, error: GraphError) -> IntegrationError:
     ``freeBusyError`` about this host."""
     if not isinstance(error, ScheduleUnavailable):
         return error
-    exc = HostUnavailable(f"The calendar of {host.mailbox} can't be read right now, so no times are shown "
-                          f"for them. ({error.detail or error.message})", host_id=host.user_id)
+    exc = HostUnavailable(
+        f"The calendar of {host.mailbox} can't be read right now, so no times are shown "
+        f"for them. ({error.detail or error.message})",
+        host_id=host.user_id,
+    )
     exc.__cause__ = error
     return exc
 
 
 def to_calendar_event(event: GraphEvent, booking_id: str | None = None) -> CalendarEvent:
-    return CalendarEvent(event_id=event.id, start=event.start, end=event.end, ical_uid=event.ical_uid,
-                         join_url=event.join_url, is_online_meeting=event.is_online_meeting,
-                         booking_id=event.booking_id or booking_id, transaction_id=event.transaction_id,
-                         is_cancelled=event.is_cancelled, attendees=event.attendees, subject=event.subject)
+    return CalendarEvent(
+        event_id=event.id,
+        start=event.start,
+        end=event.end,
+        ical_uid=event.ical_uid,
+        join_url=event.join_url,
+        is_online_meeting=event.is_online_meeting,
+        booking_id=event.booking_id or booking_id,
+        transaction_id=event.transaction_id,
+        is_cancelled=event.is_cancelled,
+        attendees=event.attendees,
+        subject=event.subject,
+    )
 
 
 class GraphCalendar:
@@ -128,8 +141,9 @@ class GraphCalendar:
     SMTP address used for ``getSchedule``, ``time_zone`` (IANA) is used for all-day events and as the
     fallback mailbox zone."""
 
-    def __init__(self, client: GraphClient, *, schedule_interval: int = 30,
-                 now: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self, client: GraphClient, *, schedule_interval: int = 30, now: Callable[[], datetime] | None = None
+    ) -> None:
         self.client = client
         self.schedule_interval = schedule_interval
         self._now = now or (lambda: datetime.now(UTC))
@@ -140,8 +154,9 @@ class GraphCalendar:
         if window.is_empty:
             return []
         if not host.conflict_calendar_ids:
-            results = await self.client.get_schedule(host.user_id, [host.mailbox], window.start, window.end,
-                                                     self.schedule_interval)
+            results = await self.client.get_schedule(
+                host.user_id, [host.mailbox], window.start, window.end, self.schedule_interval
+            )
             result = results[host.mailbox]
             if result.error is not None:
                 raise _schedule_error(host, result.error)
@@ -149,8 +164,9 @@ class GraphCalendar:
         return await self._view_busy(host, window)
 
     async def _view_busy(self, host: HostCalendar, window: Interval) -> list[BusyInterval]:
-        views = await self.client.calendar_views(host.user_id, host.conflict_calendar_ids,
-                                                 window.start - _DAY, window.end + _DAY)
+        views = await self.client.calendar_views(
+            host.user_id, host.conflict_calendar_ids, window.start - _DAY, window.end + _DAY
+        )
         zone_name = host_zone(host)
         busy: list[BusyInterval] = []
         for calendar_id in host.conflict_calendar_ids:
@@ -186,11 +202,15 @@ class GraphCalendar:
         while pending:
             holder = pending[0]
             try:
-                answer = await self.client.get_schedule(holder.user_id, [h.mailbox for h in pending],
-                                                        window.start, window.end, self.schedule_interval)
+                answer = await self.client.get_schedule(
+                    holder.user_id, [h.mailbox for h in pending], window.start, window.end, self.schedule_interval
+                )
             except CALLER_ERRORS as exc:
-                log.warning("free/busy: %s can't be used to read free/busy (%s); trying the next host's token",
-                            holder.user_id, type(exc).__name__)
+                log.warning(
+                    "free/busy: %s can't be used to read free/busy (%s); trying the next host's token",
+                    holder.user_id,
+                    type(exc).__name__,
+                )
                 results[holder.user_id] = exc
                 pending = pending[1:]
                 continue
@@ -200,8 +220,9 @@ class GraphCalendar:
             by_mailbox = {k.lower(): v for k, v in answer.items()}
             for h in pending:
                 result = by_mailbox[h.mailbox.lower()]
-                results[h.user_id] = (_schedule_error(h, result.error) if result.error is not None
-                                      else _schedule_busy(result, window))
+                results[h.user_id] = (
+                    _schedule_error(h, result.error) if result.error is not None else _schedule_busy(result, window)
+                )
             return results
         return results
 
@@ -225,9 +246,13 @@ class GraphCalendar:
 
         event = await self._zone_fallback(draft.time_zone, create)
         if draft.location.kind is LocationKind.TEAMS and not event.join_url:  # the core reads it back once
-            log.warning("Teams meeting missing from event %s of %s as created (tenant policy?): isOnlineMeeting=%s "
-                        "provider=%s", event.id, host.user_id, event.is_online_meeting,
-                        event.online_meeting_provider or "-")
+            log.warning(
+                "Teams meeting missing from event %s of %s as created (tenant policy?): isOnlineMeeting=%s provider=%s",
+                event.id,
+                host.user_id,
+                event.is_online_meeting,
+                event.online_meeting_provider or "-",
+            )
         return to_calendar_event(event, booking_id=draft.booking_id)
 
     async def _on_event(self, host: HostCalendar, call: Callable[[str | None], Awaitable[T]]) -> T:
@@ -256,15 +281,17 @@ class GraphCalendar:
             return None
         return to_calendar_event(event)
 
-    async def move_event(self, host: HostCalendar, event_id: str, start: datetime, end: datetime,
-                         time_zone: str) -> CalendarEvent:
+    async def move_event(
+        self, host: HostCalendar, event_id: str, start: datetime, end: datetime, time_zone: str
+    ) -> CalendarEvent:
         """PATCH ``start``/``end`` only (wall time in ``time_zone``, sent explicitly): the subject, the
         attendees the host may have added in Outlook and the body with its Teams meeting are untouched."""
 
         async def patch(tz: str | None) -> GraphEvent:
             async def send(calendar_id: str | None) -> GraphEvent:
-                return await self.client.update_event(host.user_id, event_id,
-                                                      reschedule_patch(start, end, tz or time_zone), calendar_id)
+                return await self.client.update_event(
+                    host.user_id, event_id, reschedule_patch(start, end, tz or time_zone), calendar_id
+                )
 
             return await self._on_event(host, send)
 
@@ -283,6 +310,7 @@ class GraphCalendar:
 
     async def cancel_event(self, host: HostCalendar, event_id: str, comment: str) -> None:
         """Cancel with a message to attendees; an event already gone from Outlook counts as cancelled."""
+
         async def cancel(calendar_id: str | None) -> None:
             await self.client.cancel_event(host.user_id, event_id, comment, calendar_id)
 
@@ -294,8 +322,7 @@ class GraphCalendar:
             log.info("cancel: event %s of %s is already gone", event_id, host.user_id)
 
     async def find_booking_events(self, host: HostCalendar, window: Interval) -> list[CalendarEvent]:
-        events = await self.client.find_tagged_events(host.user_id, window.start, window.end,
-                                                      host.write_calendar_id)
+        events = await self.client.find_tagged_events(host.user_id, window.start, window.end, host.write_calendar_id)
         return [to_calendar_event(e) for e in events]
 
     # ------------------------------------------------------------------ mailbox
@@ -304,8 +331,18 @@ class GraphCalendar:
         """``GET /me/calendars`` (every page): the host's own calendars and the ones shared with them,
         default first. One request for up to 100 calendars."""
         calendars = await self.client.list_calendars(host.user_id)
-        infos = [CalendarInfo(id=c.id, name=c.name, owner_name=c.owner_name, owner_email=c.owner_address,
-                              can_edit=c.can_edit, is_default=c.is_default) for c in calendars if c.id]
+        infos = [
+            CalendarInfo(
+                id=c.id,
+                name=c.name,
+                owner_name=c.owner_name,
+                owner_email=c.owner_address,
+                can_edit=c.can_edit,
+                is_default=c.is_default,
+            )
+            for c in calendars
+            if c.id
+        ]
         return sorted(infos, key=lambda c: not c.is_default)
 
     async def mailbox_defaults(self, host: HostCalendar) -> MailboxDefaults:
@@ -313,8 +350,7 @@ class GraphCalendar:
 
         An empty or unmappable mailbox zone falls back to ``host.time_zone`` (then the working-hours
         zone); working hours kept in another zone are converted to the mailbox zone (as of today)."""
-        settings, me = await asyncio.gather(self.client.mailbox_settings(host.user_id),
-                                            self.client.me(host.user_id))
+        settings, me = await asyncio.gather(self.client.mailbox_settings(host.user_id), self.client.me(host.user_id))
         time_zone = settings.time_zone
         if not settings.time_zone_known and is_valid_zone(host.time_zone):
             time_zone = host.time_zone
@@ -323,9 +359,14 @@ class GraphCalendar:
         if hours is None:
             return defaults
         start, end = self._hours_in_zone(hours, time_zone)
-        return MailboxDefaults(time_zone=time_zone, working_days=hours.days or defaults.working_days,
-                               working_start=start, working_end=end, display_name=me.display_name,
-                               email=me.mail)
+        return MailboxDefaults(
+            time_zone=time_zone,
+            working_days=hours.days or defaults.working_days,
+            working_start=start,
+            working_end=end,
+            display_name=me.display_name,
+            email=me.mail,
+        )
 
     def _hours_in_zone(self, hours: WorkingHours, time_zone: str) -> tuple[int, int]:
         if hours.time_zone == time_zone or not is_valid_zone(hours.time_zone):

@@ -70,14 +70,21 @@ MAX_BATCH = 20
 MAX_SCHEDULES = 20
 MAX_SCHEDULE_WINDOW = timedelta(days=61)
 DEFAULT_PAGE_SIZE = 500
-EVENT_SELECT = ("id,subject,start,end,isAllDay,showAs,isCancelled,type,seriesMasterId,iCalUId,"
-                "isOnlineMeeting,onlineMeetingProvider,onlineMeeting,transactionId,isOrganizer,attendees")
+EVENT_SELECT = (
+    "id,subject,start,end,isAllDay,showAs,isCancelled,type,seriesMasterId,iCalUId,"
+    "isOnlineMeeting,onlineMeetingProvider,onlineMeeting,transactionId,isOrganizer,attendees"
+)
 BUSY_SELECT = "id,start,end,isAllDay,showAs,isCancelled,type"
 _UTC_PREFER = 'outlook.timezone="UTC"'
 #: getSchedule failures that are about the caller (their sign-in or their own mailbox), not the schedules
 CALLER_ERRORS = (CalendarAuthError, MailboxNotEnabled, AccessDenied)
-_AVAILABILITY_DIGITS = {"0": BusyStatus.FREE, "1": BusyStatus.TENTATIVE, "2": BusyStatus.BUSY,
-                        "3": BusyStatus.OOF, "4": BusyStatus.WORKING_ELSEWHERE}
+_AVAILABILITY_DIGITS = {
+    "0": BusyStatus.FREE,
+    "1": BusyStatus.TENTATIVE,
+    "2": BusyStatus.BUSY,
+    "3": BusyStatus.OOF,
+    "4": BusyStatus.WORKING_ELSEWHERE,
+}
 
 TokenProvider = Callable[..., Awaitable[str]]
 Sleep = Callable[[float], Awaitable[None]]
@@ -137,22 +144,39 @@ class GraphClient:
     the reference year for custom working-hours zones.
     """
 
-    def __init__(self, base_url: str = GRAPH_V1, *, token_provider: TokenProvider,
-                 transport: httpx.AsyncBaseTransport | None = None, timeout: float = 20.0,
-                 max_concurrency_per_mailbox: int = 4, max_retries: int = 4, backoff_base: float = 0.5,
-                 backoff_cap: float = 8.0, max_total_wait: float = 30.0, max_retry_after: float = 30.0,
-                 sleep: Sleep = asyncio.sleep, page_size: int = DEFAULT_PAGE_SIZE,
-                 now: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str = GRAPH_V1,
+        *,
+        token_provider: TokenProvider,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: float = 20.0,
+        max_concurrency_per_mailbox: int = 4,
+        max_retries: int = 4,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 8.0,
+        max_total_wait: float = 30.0,
+        max_retry_after: float = 30.0,
+        sleep: Sleep = asyncio.sleep,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        now: Callable[[], datetime] | None = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self._base = urlsplit(self.base_url)
         self._token_provider = token_provider
         self._force_refresh_kw = _accepts_force_refresh(token_provider)
-        self._http = httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(timeout, connect=10.0),
-                                       headers={"Accept": "application/json"})
+        self._http = httpx.AsyncClient(
+            transport=transport, timeout=httpx.Timeout(timeout, connect=10.0), headers={"Accept": "application/json"}
+        )
         self._limit = max_concurrency_per_mailbox
         self._semaphores: dict[str, asyncio.Semaphore] = {}
-        self.retry = RetryPolicy(max_retries=max_retries, backoff_base=backoff_base, backoff_cap=backoff_cap,
-                                 max_total_wait=max_total_wait, max_retry_after=max_retry_after)
+        self.retry = RetryPolicy(
+            max_retries=max_retries,
+            backoff_base=backoff_base,
+            backoff_cap=backoff_cap,
+            max_total_wait=max_total_wait,
+            max_retry_after=max_retry_after,
+        )
         self._sleep = sleep
         self.page_size = page_size
         self._now = now or (lambda: datetime.now(UTC))
@@ -186,7 +210,7 @@ class GraphClient:
 
     def mailbox_key(self, user_id: str, path_or_url: str) -> str:
         """The mailbox a request targets: ``/users/{x}/...`` -> ``x``; anything else -> the token's user."""
-        path = urlsplit(self.url(path_or_url)).path[len(self._base.path.rstrip("/")):]
+        path = urlsplit(self.url(path_or_url)).path[len(self._base.path.rstrip("/")) :]
         parts = path.strip("/").split("/")
         if len(parts) >= 2 and parts[0].lower() == "users":
             return parts[1].lower()
@@ -203,9 +227,17 @@ class GraphClient:
             return await self._token_provider(user_id, force_refresh=True)
         return await self._token_provider(user_id)
 
-    async def request(self, user_id: str, method: str, path_or_url: str, *, json: Any = None,
-                      headers: Mapping[str, str] | None = None, mailbox: str | None = None,
-                      what: str = "") -> GraphResponse:
+    async def request(
+        self,
+        user_id: str,
+        method: str,
+        path_or_url: str,
+        *,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        mailbox: str | None = None,
+        what: str = "",
+    ) -> GraphResponse:
         """One logical Graph call with retries; returns the 2xx answer or raises a :class:`GraphError`."""
         url = self.url(path_or_url)
         key = (mailbox or self.mailbox_key(user_id, url)).lower()
@@ -214,56 +246,84 @@ class GraphClient:
         while True:
             token = await self._token(user_id, force_refresh=refreshed)
             crid = str(uuid.uuid4())
-            req_headers = {"Authorization": f"Bearer {token}", "client-request-id": crid,
-                           "return-client-request-id": "true", **(headers or {})}
+            req_headers = {
+                "Authorization": f"Bearer {token}",
+                "client-request-id": crid,
+                "return-client-request-id": "true",
+                **(headers or {}),
+            }
             try:
                 async with self._semaphore(key):
                     response = await self._http.request(method, url, json=json, headers=req_headers)
             except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
                 delay = self.retry.delay(attempt, None, waited)
-                log.info("graph %s failed (%s, client-request-id=%s); retry in %s", what,
-                         type(exc).__name__, crid, delay)
+                log.info(
+                    "graph %s failed (%s, client-request-id=%s); retry in %s", what, type(exc).__name__, crid, delay
+                )
                 if delay is None:
-                    raise GraphTransient(detail=str(exc) or type(exc).__name__,
-                                         client_request_id=crid) from exc
+                    raise GraphTransient(detail=str(exc) or type(exc).__name__, client_request_id=crid) from exc
                 await self._sleep(delay)
                 attempt, waited = attempt + 1, waited + delay
                 continue
             status = response.status_code
-            log.debug("graph %s -> %s client-request-id=%s request-id=%s", what, status, crid,
-                      response.headers.get("request-id", "-"))
+            log.debug(
+                "graph %s -> %s client-request-id=%s request-id=%s",
+                what,
+                status,
+                crid,
+                response.headers.get("request-id", "-"),
+            )
             if status < 400:
                 return GraphResponse(status, response.headers, _json_body(response))
             body = _json_body(response)
             retry_after = parse_retry_after(response.headers.get("retry-after"))
-            if status == 401 and not refreshed and not claims_from_www_authenticate(
-                    response.headers.get("www-authenticate", "")):
+            if (
+                status == 401
+                and not refreshed
+                and not claims_from_www_authenticate(response.headers.get("www-authenticate", ""))
+            ):
                 log.info("graph %s -> 401 (client-request-id=%s); retrying with a refreshed token", what, crid)
                 refreshed = True
                 continue
             if status in RETRYABLE_STATUSES:
                 delay = self.retry.delay(attempt, retry_after, waited)
                 if delay is not None:
-                    log.info("graph %s -> %s (client-request-id=%s); retry %d in %.3fs", what, status, crid,
-                             attempt + 1, delay)
+                    log.info(
+                        "graph %s -> %s (client-request-id=%s); retry %d in %.3fs",
+                        what,
+                        status,
+                        crid,
+                        attempt + 1,
+                        delay,
+                    )
                     await self._sleep(delay)
                     attempt, waited = attempt + 1, waited + delay
                     continue
-            raise graph_error(status, body, response.headers, client_request_id=crid,
-                              retry_after=retry_after, what=what)
+            raise graph_error(
+                status, body, response.headers, client_request_id=crid, retry_after=retry_after, what=what
+            )
 
-    async def get_json(self, user_id: str, path: str, *, headers: Mapping[str, str] | None = None,
-                       what: str = "") -> Any:
+    async def get_json(
+        self, user_id: str, path: str, *, headers: Mapping[str, str] | None = None, what: str = ""
+    ) -> Any:
         return (await self.request(user_id, "GET", path, headers=headers, what=what)).body
 
-    async def get_pages(self, user_id: str, path: str, *, headers: Mapping[str, str] | None = None,
-                        first_page: Mapping[str, Any] | None = None, what: str = "") -> list[dict[str, Any]]:
+    async def get_pages(
+        self,
+        user_id: str,
+        path: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        first_page: Mapping[str, Any] | None = None,
+        what: str = "",
+    ) -> list[dict[str, Any]]:
         """All ``value`` items of a collection, following ``@odata.nextLink`` until it is absent.
 
         ``first_page`` is an already-fetched page (from ``$batch``): only its next links are followed."""
         items: list[dict[str, Any]] = []
-        page: Any = first_page if first_page is not None else await self.get_json(
-            user_id, path, headers=headers, what=what)
+        page: Any = (
+            first_page if first_page is not None else await self.get_json(user_id, path, headers=headers, what=what)
+        )
         while True:
             if not isinstance(page, Mapping):
                 raise GraphError(detail=f"unexpected page shape for {what or path}")
@@ -289,7 +349,7 @@ class GraphClient:
         pending = list(requests)
         attempt, waited = 0, 0.0
         while pending:
-            chunks = [pending[i:i + MAX_BATCH] for i in range(0, len(pending), MAX_BATCH)]
+            chunks = [pending[i : i + MAX_BATCH] for i in range(0, len(pending), MAX_BATCH)]
             answers = await asyncio.gather(*(self._send_batch(user_id, chunk) for chunk in chunks))
             retry: list[BatchRequest] = []
             waits: list[float] = []
@@ -305,8 +365,9 @@ class GraphClient:
                 break
             delay = self.retry.delay(attempt, max(waits) if waits else None, waited)
             if delay is None:
-                log.warning("batch: %d inner requests still throttled/unavailable after %d retries",
-                            len(retry), attempt)
+                log.warning(
+                    "batch: %d inner requests still throttled/unavailable after %d retries", len(retry), attempt
+                )
                 break
             log.info("batch: retrying %d inner requests in %.3fs", len(retry), delay)
             await self._sleep(delay)
@@ -324,12 +385,14 @@ class GraphClient:
             rid = wanted.get(str(inner.get("id", "")).lower())
             if rid is None:
                 continue
-            answers[rid] = BatchResponse(rid, int(inner.get("status", 500)), dict(inner.get("headers") or {}),
-                                         inner.get("body"))
+            answers[rid] = BatchResponse(
+                rid, int(inner.get("status", 500)), dict(inner.get("headers") or {}), inner.get("body")
+            )
         for rid in wanted.values():
             if rid not in answers:
-                answers[rid] = BatchResponse(rid, 503, {}, {"error": {"code": "missingBatchResponse",
-                                                                      "message": "No answer in $batch"}})
+                answers[rid] = BatchResponse(
+                    rid, 503, {}, {"error": {"code": "missingBatchResponse", "message": "No answer in $batch"}}
+                )
         return answers
 
     # ------------------------------------------------------------------ profile and settings
@@ -350,8 +413,9 @@ class GraphClient:
 
     # ------------------------------------------------------------------ free/busy
 
-    async def get_schedule(self, user_id: str, schedules: Sequence[str], start: datetime, end: datetime,
-                           interval: int = 30) -> dict[str, ScheduleResult]:
+    async def get_schedule(
+        self, user_id: str, schedules: Sequence[str], start: datetime, end: datetime, interval: int = 30
+    ) -> dict[str, ScheduleResult]:
         """Free/busy of ``schedules`` (SMTP addresses) over ``[start, end)``, keyed as requested.
 
         A failure about the caller (:data:`CALLER_ERRORS`: their sign-in, their own mailbox) raises. Any
@@ -364,10 +428,15 @@ class GraphClient:
         ids = list(unique.values())
         if not ids or end <= start:
             return {s: ScheduleResult(s) for s in ids}
-        calls = [(chunk, w) for chunk in (ids[i:i + MAX_SCHEDULES] for i in range(0, len(ids), MAX_SCHEDULES))
-                 for w in _windows(start, end, MAX_SCHEDULE_WINDOW)]
-        answers = await asyncio.gather(*(self._schedule_call(user_id, chunk, ws, we, interval)
-                                         for chunk, (ws, we) in calls), return_exceptions=True)
+        calls = [
+            (chunk, w)
+            for chunk in (ids[i : i + MAX_SCHEDULES] for i in range(0, len(ids), MAX_SCHEDULES))
+            for w in _windows(start, end, MAX_SCHEDULE_WINDOW)
+        ]
+        answers = await asyncio.gather(
+            *(self._schedule_call(user_id, chunk, ws, we, interval) for chunk, (ws, we) in calls),
+            return_exceptions=True,
+        )
         items: dict[str, list[ScheduleItem]] = {s.lower(): [] for s in ids}
         errors: dict[str, GraphError] = {}
         hours: dict[str, Any] = {}
@@ -396,12 +465,18 @@ class GraphClient:
                 out[s] = ScheduleResult(s, merged, working_hours=hours.get(key))
         return out
 
-    async def _schedule_call(self, user_id: str, chunk: Sequence[str], start: datetime, end: datetime,
-                             interval: int) -> dict[str, ScheduleResult]:
-        body = {"schedules": list(chunk), "startTime": to_dtz(start, "UTC"), "endTime": to_dtz(end, "UTC"),
-                "availabilityViewInterval": interval}
-        resp = await self.request(user_id, "POST", "/me/calendar/getSchedule", json=body,
-                                  headers={"Prefer": _UTC_PREFER}, what="getSchedule")
+    async def _schedule_call(
+        self, user_id: str, chunk: Sequence[str], start: datetime, end: datetime, interval: int
+    ) -> dict[str, ScheduleResult]:
+        body = {
+            "schedules": list(chunk),
+            "startTime": to_dtz(start, "UTC"),
+            "endTime": to_dtz(end, "UTC"),
+            "availabilityViewInterval": interval,
+        }
+        resp = await self.request(
+            user_id, "POST", "/me/calendar/getSchedule", json=body, headers={"Prefer": _UTC_PREFER}, what="getSchedule"
+        )
         values = list((resp.body or {}).get("value") or ()) if isinstance(resp.body, Mapping) else []
         by_id = {str(v.get("scheduleId", "")).lower(): v for v in values if isinstance(v, Mapping)}
         out: dict[str, ScheduleResult] = {}
@@ -412,62 +487,92 @@ class GraphClient:
             out[s.lower()] = self._schedule_result(s, entry, start, interval)
         return out
 
-    def _schedule_result(self, schedule_id: str, entry: Mapping[str, Any] | None, start: datetime,
-                         interval: int) -> ScheduleResult:
+    def _schedule_result(
+        self, schedule_id: str, entry: Mapping[str, Any] | None, start: datetime, interval: int
+    ) -> ScheduleResult:
         if entry is None:
-            return ScheduleResult(schedule_id, error=ScheduleUnavailable(
-                f"Microsoft 365 returned no free/busy information for {schedule_id}.",
-                graph_code="missingSchedule"))
+            return ScheduleResult(
+                schedule_id,
+                error=ScheduleUnavailable(
+                    f"Microsoft 365 returned no free/busy information for {schedule_id}.", graph_code="missingSchedule"
+                ),
+            )
         error = entry.get("error")
         if error:
             code = str(error.get("responseCode") or "") if isinstance(error, Mapping) else ""
             detail = str(error.get("message") or "") if isinstance(error, Mapping) else str(error)
             log.warning("getSchedule: schedule %s failed: responseCode=%s %s", schedule_id, code, detail)
-            return ScheduleResult(schedule_id, error=ScheduleUnavailable(
-                f"Microsoft 365 could not read the calendar of {schedule_id}: {detail or 'unknown error'}",
-                graph_code=code or "freeBusyError", detail=detail))
+            return ScheduleResult(
+                schedule_id,
+                error=ScheduleUnavailable(
+                    f"Microsoft 365 could not read the calendar of {schedule_id}: {detail or 'unknown error'}",
+                    graph_code=code or "freeBusyError",
+                    detail=detail,
+                ),
+            )
         hours_json = entry.get("workingHours")
         working = None
         if isinstance(hours_json, Mapping):
-            working = MailboxSettings.from_json({"workingHours": hours_json},
-                                                reference_year=self._now().year).working_hours
+            working = MailboxSettings.from_json(
+                {"workingHours": hours_json}, reference_year=self._now().year
+            ).working_hours
         raw_items = entry.get("scheduleItems")
         if raw_items is None and entry.get("availabilityView") is not None:
-            return ScheduleResult(schedule_id, _from_availability_view(str(entry["availabilityView"]), start,
-                                                                       interval), working_hours=working)
+            return ScheduleResult(
+                schedule_id,
+                _from_availability_view(str(entry["availabilityView"]), start, interval),
+                working_hours=working,
+            )
         if raw_items is None:
-            return ScheduleResult(schedule_id, error=ScheduleUnavailable(
-                f"Microsoft 365 returned no free/busy items for {schedule_id}.",
-                graph_code="noScheduleItems"))
+            return ScheduleResult(
+                schedule_id,
+                error=ScheduleUnavailable(
+                    f"Microsoft 365 returned no free/busy items for {schedule_id}.", graph_code="noScheduleItems"
+                ),
+            )
         return ScheduleResult(schedule_id, parse_schedule_items(raw_items), working_hours=working)
 
     # ------------------------------------------------------------------ events
 
-    def _view_path(self, start: datetime, end: datetime, calendar_id: str | None, select: str | None,
-                   expand: str | None = None) -> str:
+    def _view_path(
+        self, start: datetime, end: datetime, calendar_id: str | None, select: str | None, expand: str | None = None
+    ) -> str:
         base = f"/me/calendars/{quote_id(calendar_id)}/calendarView" if calendar_id else "/me/calendarView"
-        params: dict[str, object] = {"startDateTime": iso_z(start), "endDateTime": iso_z(end),
-                                     "$top": self.page_size}
+        params: dict[str, object] = {"startDateTime": iso_z(start), "endDateTime": iso_z(end), "$top": self.page_size}
         if select:
             params["$select"] = select
         if expand:
             params["$expand"] = expand
         return f"{base}?{query(params)}"
 
-    async def calendar_view(self, user_id: str, start: datetime, end: datetime,
-                            calendar_id: str | None = None, select: str | None = EVENT_SELECT,
-                            expand: str | None = None) -> list[GraphEvent]:
+    async def calendar_view(
+        self,
+        user_id: str,
+        start: datetime,
+        end: datetime,
+        calendar_id: str | None = None,
+        select: str | None = EVENT_SELECT,
+        expand: str | None = None,
+    ) -> list[GraphEvent]:
         """Expanded events (occurrences included) in ``[start, end)``, every page."""
         path = self._view_path(start, end, calendar_id, select, expand)
         items = await self.get_pages(user_id, path, headers={"Prefer": _UTC_PREFER}, what="calendarView")
         return [GraphEvent.from_json(e) for e in items]
 
-    async def calendar_views(self, user_id: str, calendar_ids: Sequence[str], start: datetime, end: datetime,
-                             select: str | None = BUSY_SELECT) -> dict[str, list[GraphEvent] | GraphError]:
+    async def calendar_views(
+        self,
+        user_id: str,
+        calendar_ids: Sequence[str],
+        start: datetime,
+        end: datetime,
+        select: str | None = BUSY_SELECT,
+    ) -> dict[str, list[GraphEvent] | GraphError]:
         """``calendarView`` of several calendars in one ``$batch`` (per 20), each paged to the end;
         a calendar whose read failed maps to its error."""
-        reqs = [BatchRequest(str(i + 1), "GET", self._view_path(start, end, cid, select),
-                             headers={"Prefer": _UTC_PREFER}) for i, cid in enumerate(calendar_ids)]
+        reqs = [
+            BatchRequest(str(i + 1), "GET", self._view_path(start, end, cid, select), headers={"Prefer": _UTC_PREFER})
+            for i, cid in enumerate(calendar_ids)
+        ]
         answers = await self.batch(user_id, reqs)
         out: dict[str, list[GraphEvent] | GraphError] = {}
         for req, cid in zip(reqs, calendar_ids, strict=True):
@@ -476,20 +581,28 @@ class GraphClient:
                 out[cid] = inner_error(resp, what=f"calendarView {cid}")
                 continue
             try:
-                items = await self.get_pages(user_id, "", headers={"Prefer": _UTC_PREFER},
-                                             first_page=resp.body, what="calendarView")
+                items = await self.get_pages(
+                    user_id, "", headers={"Prefer": _UTC_PREFER}, first_page=resp.body, what="calendarView"
+                )
             except GraphError as exc:
                 out[cid] = exc
                 continue
             out[cid] = [GraphEvent.from_json(e) for e in items]
         return out
 
-    async def create_event(self, user_id: str, draft: EventDraft, calendar_id: str | None = None,
-                           *, time_zone: str | None = None) -> GraphEvent:
+    async def create_event(
+        self, user_id: str, draft: EventDraft, calendar_id: str | None = None, *, time_zone: str | None = None
+    ) -> GraphEvent:
         """Create the booking's event (see :func:`graph.eventbody.event_body`); returns Graph's 201 copy."""
         path = f"/me/calendars/{quote_id(calendar_id)}/events" if calendar_id else "/me/events"
-        resp = await self.request(user_id, "POST", path, json=event_body(draft, time_zone=time_zone),
-                                  headers={"Prefer": _UTC_PREFER}, what="create event")
+        resp = await self.request(
+            user_id,
+            "POST",
+            path,
+            json=event_body(draft, time_zone=time_zone),
+            headers={"Prefer": _UTC_PREFER},
+            what="create event",
+        )
         return GraphEvent.from_json(resp.body)
 
     @staticmethod
@@ -501,90 +614,136 @@ class GraphClient:
             return f"/me/calendars/{quote_id(calendar_id)}/events/{quote_id(event_id)}"
         return f"/me/events/{quote_id(event_id)}"
 
-    async def get_event(self, user_id: str, event_id: str, select: str | None = None,
-                        calendar_id: str | None = None) -> GraphEvent:
+    async def get_event(
+        self, user_id: str, event_id: str, select: str | None = None, calendar_id: str | None = None
+    ) -> GraphEvent:
         """One event with the Slotwise booking tag expanded; :class:`GraphNotFound` if it is gone."""
         params: dict[str, object] = {"$expand": BOOKING_EXPAND}
         if select:
             params["$select"] = select
-        data = await self.get_json(user_id, f"{self.event_path(event_id, calendar_id)}?{query(params)}",
-                                   headers={"Prefer": _UTC_PREFER}, what="get event")
+        data = await self.get_json(
+            user_id,
+            f"{self.event_path(event_id, calendar_id)}?{query(params)}",
+            headers={"Prefer": _UTC_PREFER},
+            what="get event",
+        )
         return GraphEvent.from_json(data)
 
-    async def update_event(self, user_id: str, event_id: str, patch: Mapping[str, Any],
-                           calendar_id: str | None = None) -> GraphEvent:
+    async def update_event(
+        self, user_id: str, event_id: str, patch: Mapping[str, Any], calendar_id: str | None = None
+    ) -> GraphEvent:
         """``PATCH`` the event with exactly ``patch`` (see :func:`graph.eventbody.reschedule_patch`)."""
-        resp = await self.request(user_id, "PATCH", self.event_path(event_id, calendar_id), json=dict(patch),
-                                  headers={"Prefer": _UTC_PREFER}, what="update event")
+        resp = await self.request(
+            user_id,
+            "PATCH",
+            self.event_path(event_id, calendar_id),
+            json=dict(patch),
+            headers={"Prefer": _UTC_PREFER},
+            what="update event",
+        )
         return GraphEvent.from_json(resp.body)
 
-    async def reschedule_event(self, user_id: str, event_id: str, start: datetime, end: datetime,
-                               time_zone: str, calendar_id: str | None = None) -> GraphEvent:
+    async def reschedule_event(
+        self,
+        user_id: str,
+        event_id: str,
+        start: datetime,
+        end: datetime,
+        time_zone: str,
+        calendar_id: str | None = None,
+    ) -> GraphEvent:
         """Move the event: start and end only, so the body (and its Teams meeting) is untouched."""
         return await self.update_event(user_id, event_id, reschedule_patch(start, end, time_zone), calendar_id)
 
-    async def cancel_event(self, user_id: str, event_id: str, comment: str = "",
-                           calendar_id: str | None = None) -> None:
+    async def cancel_event(
+        self, user_id: str, event_id: str, comment: str = "", calendar_id: str | None = None
+    ) -> None:
         """Organizer only: attendees get a cancellation with ``comment``; the event goes to Deleted Items."""
-        await self.request(user_id, "POST", self.event_path(event_id, calendar_id) + "/cancel",
-                           json={"comment": comment}, what="cancel event")
+        await self.request(
+            user_id,
+            "POST",
+            self.event_path(event_id, calendar_id) + "/cancel",
+            json={"comment": comment},
+            what="cancel event",
+        )
 
     async def delete_event(self, user_id: str, event_id: str, calendar_id: str | None = None) -> None:
         await self.request(user_id, "DELETE", self.event_path(event_id, calendar_id), what="delete event")
 
-    async def find_tagged_events(self, user_id: str, start: datetime, end: datetime,
-                                 calendar_id: str | None = None) -> list[GraphEvent]:
+    async def find_tagged_events(
+        self, user_id: str, start: datetime, end: datetime, calendar_id: str | None = None
+    ) -> list[GraphEvent]:
         """Events in ``[start, end)`` that carry the Slotwise booking tag (calendarView with the tag
         expanded; untagged events are dropped here)."""
-        events = await self.calendar_view(user_id, start, end, calendar_id, select=EVENT_SELECT,
-                                          expand=BOOKING_EXPAND)
+        events = await self.calendar_view(user_id, start, end, calendar_id, select=EVENT_SELECT, expand=BOOKING_EXPAND)
         return [e for e in events if e.booking_id]
 
     # ------------------------------------------------------------------ change tracking
 
-    async def create_subscription(self, user_id: str, *, notification_url: str, expiration: datetime,
-                                  client_state: str, resource: str = "me/events",
-                                  change_type: str = "created,updated,deleted",
-                                  lifecycle_notification_url: str | None = None) -> Subscription:
+    async def create_subscription(
+        self,
+        user_id: str,
+        *,
+        notification_url: str,
+        expiration: datetime,
+        client_state: str,
+        resource: str = "me/events",
+        change_type: str = "created,updated,deleted",
+        lifecycle_notification_url: str | None = None,
+    ) -> Subscription:
         """``POST /subscriptions`` (Graph first runs the validation handshake against both URLs: an
         endpoint that does not echo ``validationToken`` makes this a :class:`GraphBadRequest`). Graph may
         move ``expiration`` (an expiry under 45 minutes away is raised to 45): use the returned one."""
-        body: dict[str, Any] = {"changeType": change_type, "notificationUrl": notification_url,
-                                "resource": resource, "expirationDateTime": iso_z(expiration),
-                                "clientState": client_state, "latestSupportedTlsVersion": "v1_2"}
+        body: dict[str, Any] = {
+            "changeType": change_type,
+            "notificationUrl": notification_url,
+            "resource": resource,
+            "expirationDateTime": iso_z(expiration),
+            "clientState": client_state,
+            "latestSupportedTlsVersion": "v1_2",
+        }
         if lifecycle_notification_url:
             body["lifecycleNotificationUrl"] = lifecycle_notification_url
         resp = await self.request(user_id, "POST", "/subscriptions", json=body, what="create subscription")
         return Subscription.from_json(resp.body)
 
-    async def renew_subscription(self, user_id: str, subscription_id: str,
-                                 expiration: datetime) -> Subscription:
+    async def renew_subscription(self, user_id: str, subscription_id: str, expiration: datetime) -> Subscription:
         """``PATCH`` the expiry (this also reauthorizes); :class:`GraphNotFound` if the subscription is gone
         (expired or removed: create a new one)."""
-        resp = await self.request(user_id, "PATCH", f"/subscriptions/{quote_id(subscription_id)}",
-                                  json={"expirationDateTime": iso_z(expiration)}, what="renew subscription")
+        resp = await self.request(
+            user_id,
+            "PATCH",
+            f"/subscriptions/{quote_id(subscription_id)}",
+            json={"expirationDateTime": iso_z(expiration)},
+            what="renew subscription",
+        )
         return Subscription.from_json(resp.body)
 
     async def reauthorize_subscription(self, user_id: str, subscription_id: str) -> None:
         """Answer a ``reauthorizationRequired`` lifecycle notification without changing the expiry
         (``POST /subscriptions/{id}/reauthorize``, 204). Don't also renew the same subscription within
         10 minutes (Graph warns of inconsistent state): a renewal reauthorizes by itself."""
-        await self.request(user_id, "POST", f"/subscriptions/{quote_id(subscription_id)}/reauthorize",
-                           what="reauthorize subscription")
+        await self.request(
+            user_id, "POST", f"/subscriptions/{quote_id(subscription_id)}/reauthorize", what="reauthorize subscription"
+        )
 
     async def get_subscription(self, user_id: str, subscription_id: str) -> Subscription:
         """The subscription as Graph has it; :class:`GraphNotFound` once it expired or was removed."""
-        data = await self.get_json(user_id, f"/subscriptions/{quote_id(subscription_id)}",
-                                   what="get subscription")
+        data = await self.get_json(user_id, f"/subscriptions/{quote_id(subscription_id)}", what="get subscription")
         return Subscription.from_json(data)
 
     async def delete_subscription(self, user_id: str, subscription_id: str) -> None:
-        await self.request(user_id, "DELETE", f"/subscriptions/{quote_id(subscription_id)}",
-                           what="delete subscription")
+        await self.request(user_id, "DELETE", f"/subscriptions/{quote_id(subscription_id)}", what="delete subscription")
 
-    async def calendar_view_delta(self, user_id: str, *, delta_link: str | None = None,
-                                  start: datetime | None = None, end: datetime | None = None,
-                                  page_size: int | None = None) -> DeltaResult:
+    async def calendar_view_delta(
+        self,
+        user_id: str,
+        *,
+        delta_link: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        page_size: int | None = None,
+    ) -> DeltaResult:
         """One delta round of the primary calendar's view, followed through every ``@odata.nextLink`` to its
         ``@odata.deltaLink``: from ``delta_link`` (incremental), or a full sync of ``[start, end)``.
 
@@ -630,8 +789,13 @@ class GraphClient:
 
 def inner_error(resp: BatchResponse, *, what: str = "") -> GraphError:
     """The :class:`GraphError` for a failed inner ``$batch`` answer."""
-    return graph_error(resp.status, resp.body, resp.headers,
-                       retry_after=parse_retry_after(_header(resp.headers, "retry-after")), what=what)
+    return graph_error(
+        resp.status,
+        resp.body,
+        resp.headers,
+        retry_after=parse_retry_after(_header(resp.headers, "retry-after")),
+        what=what,
+    )
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:

@@ -30,8 +30,9 @@ from tzlocal.windows_tz import win_tz
 
 from scheduling.timezones import is_valid_zone, zone
 
-_WEEKDAYS = {name: i for i, name in enumerate(
-    ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"))}
+_WEEKDAYS = {
+    name: i for i, name in enumerate(("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"))
+}
 
 
 def _nth_weekday(year: int, month: int, weekday: int, occurrence: int) -> date:
@@ -64,15 +65,16 @@ def _canonical_zones() -> tuple[str, ...]:
     return tuple(sorted({z for z in win_tz.values() if is_valid_zone(z)}))
 
 
-def _fits(zone_name: str, std: int, dst: int | None, dst_start: date | None, std_start: date | None,
-          year: int) -> bool:
+def _fits(zone_name: str, std: int, dst: int | None, dst_start: date | None, std_start: date | None, year: int) -> bool:
     one = timedelta(days=1)
     if dst is None or dst_start is None or std_start is None:
         return all(_offset_minutes(zone_name, d) == std for d in (date(year, 1, 15), date(year, 7, 15)))
-    return (_offset_minutes(zone_name, dst_start - one) == std
-            and _offset_minutes(zone_name, dst_start + one) == dst
-            and _offset_minutes(zone_name, std_start - one) == dst
-            and _offset_minutes(zone_name, std_start + one) == std)
+    return (
+        _offset_minutes(zone_name, dst_start - one) == std
+        and _offset_minutes(zone_name, dst_start + one) == dst
+        and _offset_minutes(zone_name, std_start - one) == dst
+        and _offset_minutes(zone_name, std_start + one) == std
+    )
 
 
 def match_custom_zone(custom: Mapping[str, Any], year: int, prefer: Iterable[str] = ()) -> str | None:

@@ -47,9 +47,16 @@ class GraphError(IntegrationError):
     write_may_have_happened = False
     default_message = "Microsoft 365 returned an error. Please try again later."
 
-    def __init__(self, message: str | None = None, *, status: int | None = None, graph_code: str = "",
-                 detail: str = "", request_id: str | None = None,
-                 client_request_id: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        status: int | None = None,
+        graph_code: str = "",
+        detail: str = "",
+        request_id: str | None = None,
+        client_request_id: str | None = None,
+    ) -> None:
         super().__init__(message or self.default_message)
         self.status = status
         self.graph_code = graph_code
@@ -58,16 +65,20 @@ class GraphError(IntegrationError):
         self.client_request_id = client_request_id
 
     def __repr__(self) -> str:
-        return (f"{type(self).__name__}(status={self.status!r}, graph_code={self.graph_code!r}, "
-                f"message={self.message!r}, request_id={self.request_id!r})")
+        return (
+            f"{type(self).__name__}(status={self.status!r}, graph_code={self.graph_code!r}, "
+            f"message={self.message!r}, request_id={self.request_id!r})"
+        )
 
 
 class CalendarAuthError(GraphError, SignInRequired):
     """The host's stored Microsoft sign-in no longer works; they must connect Outlook again."""
 
     code = "calendar_auth"
-    default_message = ("The Outlook calendar connection has expired or was revoked. "
-                       "The host needs to reconnect their calendar in Slotwise.")
+    default_message = (
+        "The Outlook calendar connection has expired or was revoked. "
+        "The host needs to reconnect their calendar in Slotwise."
+    )
     reconnect_required = True
 
 
@@ -75,16 +86,17 @@ class InteractionRequired(CalendarAuthError):
     """Microsoft needs the user to sign in again interactively (no silent way to get a token)."""
 
     code = "interaction_required"
-    default_message = ("Microsoft asks you to sign in again. "
-                       "Use the sign-in button to reconnect your calendar.")
+    default_message = "Microsoft asks you to sign in again. Use the sign-in button to reconnect your calendar."
 
 
 class ClaimsChallenge(InteractionRequired):
     """MFA or Conditional Access: sign in again, passing ``claims`` as the claims challenge."""
 
     code = "claims_challenge"
-    default_message = ("Your organisation requires an extra sign-in step (such as multi-factor "
-                       "authentication). Sign in again to continue.")
+    default_message = (
+        "Your organisation requires an extra sign-in step (such as multi-factor "
+        "authentication). Sign in again to continue."
+    )
 
     def __init__(self, message: str | None = None, *, claims: str = "", **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
@@ -95,20 +107,23 @@ class ConsentRequired(CalendarAuthError):
     """The tenant does not let users consent; an administrator must approve Slotwise."""
 
     code = "consent_required"
-    default_message = ("Your organisation requires an administrator to approve Slotwise's access to "
-                       "Outlook calendars. Ask your Microsoft 365 admin to grant consent, then try again.")
+    default_message = (
+        "Your organisation requires an administrator to approve Slotwise's access to "
+        "Outlook calendars. Ask your Microsoft 365 admin to grant consent, then try again."
+    )
     reconnect_required = False
 
-    def __init__(self, message: str | None = None, *, admin_consent_url: str | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(self, message: str | None = None, *, admin_consent_url: str | None = None, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.admin_consent_url = admin_consent_url
 
 
 class AccessDenied(GraphError):
     code = "graph_access_denied"
-    default_message = ("Microsoft 365 denied access to this calendar. Check that it is shared with you, "
-                       "or ask your admin whether an access policy blocks Slotwise.")
+    default_message = (
+        "Microsoft 365 denied access to this calendar. Check that it is shared with you, "
+        "or ask your admin whether an access policy blocks Slotwise."
+    )
 
 
 class GraphNotFound(GraphError):
@@ -118,9 +133,11 @@ class GraphNotFound(GraphError):
 
 class MailboxNotEnabled(GraphNotFound):
     code = "mailbox_not_enabled"
-    default_message = ("This account has no Exchange Online mailbox (it is inactive, unlicensed or "
-                       "hosted on-premises), so Slotwise can't use its calendar. "
-                       "Ask your admin to check the licence.")
+    default_message = (
+        "This account has no Exchange Online mailbox (it is inactive, unlicensed or "
+        "hosted on-premises), so Slotwise can't use its calendar. "
+        "Ask your admin to check the licence."
+    )
 
 
 class GraphBadRequest(GraphError):
@@ -130,8 +147,9 @@ class GraphBadRequest(GraphError):
 
 class TimeZoneNotSupported(GraphBadRequest):
     code = "time_zone_not_supported"
-    default_message = ("Outlook rejected the time zone. Set a time zone in your Outlook settings "
-                       "(Settings > Calendar) and try again.")
+    default_message = (
+        "Outlook rejected the time zone. Set a time zone in your Outlook settings (Settings > Calendar) and try again."
+    )
 
 
 class DeltaTokenExpired(GraphBadRequest):
@@ -158,8 +176,7 @@ class GraphThrottled(GraphError):
     code = "graph_throttled"
     default_message = "Microsoft 365 is limiting requests right now. Please try again in a minute."
 
-    def __init__(self, message: str | None = None, *, retry_after: float | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(self, message: str | None = None, *, retry_after: float | None = None, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.retry_after = retry_after
 
@@ -171,8 +188,9 @@ class GraphTransient(GraphError):
 
 
 _AUTH_CODES = frozenset({"invalidauthenticationtoken", "unauthenticated", "invalidtoken"})
-_ACCESS_CODES = frozenset({"erroraccessdenied", "accessdenied", "authorization_requestdenied",
-                           "extensionerror", "erroraccessdeniedbypolicy"})
+_ACCESS_CODES = frozenset(
+    {"erroraccessdenied", "accessdenied", "authorization_requestdenied", "extensionerror", "erroraccessdeniedbypolicy"}
+)
 _MAILBOX_CODES = frozenset({"mailboxnotenabledforrestapi", "mailboxnotsupportedforrestapi"})
 _DELTA_CODES = frozenset({"syncstatenotfound", "resyncrequired", "syncstateinvalid"})
 
@@ -193,9 +211,15 @@ def claims_from_www_authenticate(value: str) -> str:
         return raw
 
 
-def graph_error(status: int, body: object, headers: Mapping[str, str] | None = None, *,
-                client_request_id: str | None = None, retry_after: float | None = None,
-                what: str = "") -> GraphError:
+def graph_error(
+    status: int,
+    body: object,
+    headers: Mapping[str, str] | None = None,
+    *,
+    client_request_id: str | None = None,
+    retry_after: float | None = None,
+    what: str = "",
+) -> GraphError:
     """Map one Graph HTTP answer (status, parsed JSON body, headers) to the right :class:`GraphError`.
 
     ``body`` may be the parsed error JSON, raw text or None; ``what`` names the operation for the log.
@@ -211,8 +235,13 @@ def graph_error(status: int, body: object, headers: Mapping[str, str] | None = N
         inner = {}
     request_id = hdrs.get("request-id") or inner.get("request-id")
     crid = hdrs.get("client-request-id") or inner.get("client-request-id") or client_request_id
-    kw: dict[str, Any] = {"status": status, "graph_code": gcode, "detail": gmessage,
-                          "request_id": request_id, "client_request_id": crid}
+    kw: dict[str, Any] = {
+        "status": status,
+        "graph_code": gcode,
+        "detail": gmessage,
+        "request_id": request_id,
+        "client_request_id": crid,
+    }
     lcode = gcode.lower()
     exc: GraphError
     if status == 401:
@@ -237,9 +266,16 @@ def graph_error(status: int, body: object, headers: Mapping[str, str] | None = N
         exc = GraphBadRequest(message, **kw)
     else:
         exc = GraphError(**kw)
-    log.warning("graph error %s%s: status=%s code=%s request-id=%s client-request-id=%s message=%s",
-                type(exc).__name__, f" ({what})" if what else "", status, gcode or "-", request_id or "-",
-                crid or "-", gmessage or "-")
+    log.warning(
+        "graph error %s%s: status=%s code=%s request-id=%s client-request-id=%s message=%s",
+        type(exc).__name__,
+        f" ({what})" if what else "",
+        status,
+        gcode or "-",
+        request_id or "-",
+        crid or "-",
+        gmessage or "-",
+    )
     return exc
 
 
@@ -255,8 +291,9 @@ def _aadsts_codes(result: Mapping[str, Any]) -> set[int]:
     return codes
 
 
-def msal_error(result: Mapping[str, Any], *, admin_consent_url: str | None = None,
-               silent_refresh: bool = False) -> GraphError:
+def msal_error(
+    result: Mapping[str, Any], *, admin_consent_url: str | None = None, silent_refresh: bool = False
+) -> GraphError:
     """Map an MSAL error dict (``{"error": ..., "error_description": ..., "suberror": ...}``).
 
     * ``AADSTS65001`` / ``consent_required`` -> :class:`ConsentRequired` (with the admin-consent URL);
@@ -274,17 +311,24 @@ def msal_error(result: Mapping[str, Any], *, admin_consent_url: str | None = Non
     claims = str(result.get("claims") or "")
     codes = _aadsts_codes(result)
     first_line = description.splitlines()[0] if description else error
-    kw: dict[str, Any] = {"status": 400, "graph_code": error, "detail": first_line,
-                          "request_id": result.get("trace_id"),
-                          "client_request_id": result.get("correlation_id")}
+    kw: dict[str, Any] = {
+        "status": 400,
+        "graph_code": error,
+        "detail": first_line,
+        "request_id": result.get("trace_id"),
+        "client_request_id": result.get("correlation_id"),
+    }
     exc: GraphError
     level = logging.WARNING
     if suberror == "consent_required" or 65001 in codes or error == "consent_required":
         exc = ConsentRequired(admin_consent_url=admin_consent_url, **kw)
     elif claims or codes & {50076, 50158}:
         exc = ClaimsChallenge(claims=claims, **kw)
-    elif (error in ("interaction_required", "login_required") or 50079 in codes
-          or suberror in ("basic_action", "additional_action")):
+    elif (
+        error in ("interaction_required", "login_required")
+        or 50079 in codes
+        or suberror in ("basic_action", "additional_action")
+    ):
         exc = InteractionRequired(**kw)
     elif error == "invalid_grant" or codes & {70008, 700082, 50173, 700084}:
         exc = CalendarAuthError(**kw)
@@ -293,7 +337,14 @@ def msal_error(result: Mapping[str, Any], *, admin_consent_url: str | None = Non
         exc = GraphTransient(**kw)
     else:
         exc = CalendarAuthError(**kw)
-    log.log(level, "sign-in error %s: error=%s suberror=%s codes=%s trace-id=%s correlation-id=%s",
-            type(exc).__name__, error or "-", suberror or "-", sorted(codes) or "-",
-            result.get("trace_id") or "-", result.get("correlation_id") or "-")
+    log.log(
+        level,
+        "sign-in error %s: error=%s suberror=%s codes=%s trace-id=%s correlation-id=%s",
+        type(exc).__name__,
+        error or "-",
+        suberror or "-",
+        sorted(codes) or "-",
+        result.get("trace_id") or "-",
+        result.get("correlation_id") or "-",
+    )
     return exc

@@ -31,8 +31,7 @@ def html_body(text: str) -> dict[str, str]:
 
 
 def attendees_json(attendees: tuple[Attendee, ...]) -> list[dict[str, Any]]:
-    return [{"emailAddress": {"address": a.email, "name": a.name or a.email}, "type": "required"}
-            for a in attendees]
+    return [{"emailAddress": {"address": a.email, "name": a.name or a.email}, "type": "required"} for a in attendees]
 
 
 def location_fields(location: Location) -> dict[str, Any]:

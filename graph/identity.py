@@ -158,8 +158,9 @@ class TokenCacheCipher:
     @staticmethod
     def _legacy_key(secret: str | bytes) -> bytes:
         material = secret.encode("utf-8") if isinstance(secret, str) else secret
-        key = HKDF(algorithm=hashes.SHA256(), length=32, salt=_LEGACY_HKDF_SALT,
-                   info=_LEGACY_HKDF_INFO).derive(material)
+        key = HKDF(algorithm=hashes.SHA256(), length=32, salt=_LEGACY_HKDF_SALT, info=_LEGACY_HKDF_INFO).derive(
+            material
+        )
         return base64.urlsafe_b64encode(key)
 
     @staticmethod
@@ -182,7 +183,7 @@ class TokenCacheCipher:
         if not self.is_current(blob):
             return self._legacy.decrypt(blob).decode("utf-8")
         try:
-            raw = base64.urlsafe_b64decode(blob[len(_CACHE_FORMAT):])
+            raw = base64.urlsafe_b64decode(blob[len(_CACHE_FORMAT) :])
         except (binascii.Error, ValueError) as exc:
             raise InvalidToken from exc
         if len(raw) < 12 + 16:
@@ -244,10 +245,18 @@ class MsalIdentity:
     to browsers (the sandbox login app); the authority itself is unchanged.
     """
 
-    def __init__(self, config: IdentityConfig, store: TokenCacheStore, secret_key: str | bytes, *,
-                 previous_secret_keys: Sequence[str | bytes] = (), http_client: Any = None,
-                 http_cache: MutableMapping[Any, Any] | None = None,
-                 browser_login_base: str | None = None, owns_http_client: bool = False) -> None:
+    def __init__(
+        self,
+        config: IdentityConfig,
+        store: TokenCacheStore,
+        secret_key: str | bytes,
+        *,
+        previous_secret_keys: Sequence[str | bytes] = (),
+        http_client: Any = None,
+        http_cache: MutableMapping[Any, Any] | None = None,
+        browser_login_base: str | None = None,
+        owns_http_client: bool = False,
+    ) -> None:
         self.config = config
         self._owns_http_client = owns_http_client
         self._store = store
@@ -271,8 +280,9 @@ class MsalIdentity:
             self._locks[user_id] = lock
         return lock
 
-    def _app(self, cache: msal.TokenCache | None = None,
-             tenant: str | None = None) -> msal.ConfidentialClientApplication:
+    def _app(
+        self, cache: msal.TokenCache | None = None, tenant: str | None = None
+    ) -> msal.ConfidentialClientApplication:
         kwargs: dict[str, Any] = {
             "client_credential": self.config.client_secret,
             "authority": self.config.authority_for(tenant),
@@ -358,8 +368,9 @@ class MsalIdentity:
     def _error(self, result: Mapping[str, Any], tenant_id: str | None, *, silent_refresh: bool = False) -> GraphError:
         return msal_error(result, admin_consent_url=self.admin_consent_url(tenant_id), silent_refresh=silent_refresh)
 
-    def _signed_in(self, user_id: str, result: Mapping[str, Any], cache: msal.TokenCache,
-                   vouched: Mapping[str, Any] | None = None) -> SignedInUser:
+    def _signed_in(
+        self, user_id: str, result: Mapping[str, Any], cache: msal.TokenCache, vouched: Mapping[str, Any] | None = None
+    ) -> SignedInUser:
         """Who the tokens in ``result`` belong to: the ``oid``/``tid`` of the id token Microsoft returned (of
         the tenant the tokens were requested in, so a guest's object id there), else of ``vouched`` (the
         assertion Microsoft just accepted for on-behalf-of). Never the home account (``client_info``),
@@ -369,14 +380,24 @@ class MsalIdentity:
         accounts = list(cache.search(msal.TokenCache.CredentialType.ACCOUNT))
         account = accounts[0] if accounts else {}
         home = str(account.get("home_account_id") or "")
-        return SignedInUser(user_id=user_id, object_id=str(source.get("oid") or ""),
-                            tenant_id=str(source.get("tid") or ""),
-                            username=str(claims.get("preferred_username") or source.get("preferred_username")
-                                         or account.get("username") or ""),
-                            name=str(claims.get("name") or source.get("name") or ""), home_account_id=home)
+        return SignedInUser(
+            user_id=user_id,
+            object_id=str(source.get("oid") or ""),
+            tenant_id=str(source.get("tid") or ""),
+            username=str(
+                claims.get("preferred_username") or source.get("preferred_username") or account.get("username") or ""
+            ),
+            name=str(claims.get("name") or source.get("name") or ""),
+            home_account_id=home,
+        )
 
-    def _pending(self, user_id: str, result: Mapping[str, Any], cache: msal.SerializableTokenCache,
-                 vouched: Mapping[str, Any] | None = None) -> PendingTokens:
+    def _pending(
+        self,
+        user_id: str,
+        result: Mapping[str, Any],
+        cache: msal.SerializableTokenCache,
+        vouched: Mapping[str, Any] | None = None,
+    ) -> PendingTokens:
         async def keep() -> None:
             async with self._lock(user_id):
                 await self._save(user_id, cache)
@@ -385,8 +406,9 @@ class MsalIdentity:
 
     # ------------------------------------------------------------------ silent use
 
-    async def access_token(self, user_id: str, *, force_refresh: bool = False,
-                           claims_challenge: str | None = None) -> str:
+    async def access_token(
+        self, user_id: str, *, force_refresh: bool = False, claims_challenge: str | None = None
+    ) -> str:
         """A Graph access token for ``user_id``, refreshed silently when needed.
 
         Raises :class:`CalendarAuthError` (not connected, expired or revoked: reconnect),
@@ -404,7 +426,8 @@ class MsalIdentity:
                 if not accounts:
                     return None
                 result: dict[str, Any] | None = app.acquire_token_silent_with_error(
-                    scopes, account=accounts[0], force_refresh=force_refresh, claims_challenge=claims_challenge)
+                    scopes, account=accounts[0], force_refresh=force_refresh, claims_challenge=claims_challenge
+                )
                 return result
 
             result = await self._in_thread(silent)
@@ -433,8 +456,9 @@ class MsalIdentity:
 
     # ------------------------------------------------------------------ connecting
 
-    async def obtain_sso_tokens(self, user_id: str, sso_token: str, *,
-                                claims_challenge: str | None = None) -> PendingTokens:
+    async def obtain_sso_tokens(
+        self, user_id: str, sso_token: str, *, claims_challenge: str | None = None
+    ) -> PendingTokens:
         """Teams SSO: exchange the Teams token on-behalf-of for Graph, against the token's own tenant
         (its ``tid``). Nothing is stored until ``keep()``."""
         vouched = _jwt_claims(sso_token)
@@ -444,7 +468,8 @@ class MsalIdentity:
 
         def obo() -> dict[str, Any]:
             result: dict[str, Any] = self._app(cache, tenant).acquire_token_on_behalf_of(
-                user_assertion=sso_token, scopes=scopes, claims_challenge=claims_challenge)
+                user_assertion=sso_token, scopes=scopes, claims_challenge=claims_challenge
+            )
             return result
 
         result = await self._in_thread(obo)
@@ -452,18 +477,27 @@ class MsalIdentity:
             raise self._error(result, tenant)
         return self._pending(user_id, result, cache, vouched)
 
-    async def exchange_sso_token(self, user_id: str, sso_token: str, *,
-                                 claims_challenge: str | None = None) -> SignedInUser:
+    async def exchange_sso_token(
+        self, user_id: str, sso_token: str, *, claims_challenge: str | None = None
+    ) -> SignedInUser:
         """:meth:`obtain_sso_tokens` and store them as ``user_id``'s cache at once (no account check: for
         callers that know whose token it is, like the sandbox connector)."""
         pending = await self.obtain_sso_tokens(user_id, sso_token, claims_challenge=claims_challenge)
         await pending.keep()
         return pending.signed_in
 
-    async def start_sign_in(self, state: str, *, redirect_uri: str | None = None,
-                            login_hint: str | None = None, domain_hint: str | None = None,
-                            claims_challenge: str | None = None, prompt: str | None = None,
-                            response_mode: str = "form_post", tenant: str | None = None) -> SignInStart:
+    async def start_sign_in(
+        self,
+        state: str,
+        *,
+        redirect_uri: str | None = None,
+        login_hint: str | None = None,
+        domain_hint: str | None = None,
+        claims_challenge: str | None = None,
+        prompt: str | None = None,
+        response_mode: str = "form_post",
+        tenant: str | None = None,
+    ) -> SignInStart:
         """Begin the auth-code + PKCE sign-in. ``state`` comes from the caller (bind it to the user);
         ``tenant`` is the user's own tenant (the configured authority without it).
 
@@ -476,16 +510,23 @@ class MsalIdentity:
 
         def initiate() -> dict[str, Any]:
             flow: dict[str, Any] = self._app(None, tenant).initiate_auth_code_flow(
-                scopes, redirect_uri=redirect_uri or self.config.redirect_uri, state=state, prompt=prompt,
-                login_hint=login_hint, domain_hint=domain_hint, claims_challenge=claims_challenge,
-                response_mode=response_mode)
+                scopes,
+                redirect_uri=redirect_uri or self.config.redirect_uri,
+                state=state,
+                prompt=prompt,
+                login_hint=login_hint,
+                domain_hint=domain_hint,
+                claims_challenge=claims_challenge,
+                response_mode=response_mode,
+            )
             return flow
 
         flow = await self._in_thread(initiate)
         return SignInStart(auth_uri=self._browser_uri(str(flow["auth_uri"])), flow=flow)
 
-    async def redeem_sign_in(self, user_id: str, flow: Mapping[str, Any], auth_response: Mapping[str, str], *,
-                             tenant: str | None = None) -> PendingTokens:
+    async def redeem_sign_in(
+        self, user_id: str, flow: Mapping[str, Any], auth_response: Mapping[str, str], *, tenant: str | None = None
+    ) -> PendingTokens:
         """Redeem the callback's code for tokens, against ``tenant`` (as given to :meth:`start_sign_in`).
         Nothing is stored until ``keep()``."""
         cache = msal.SerializableTokenCache()
@@ -493,21 +534,26 @@ class MsalIdentity:
 
         def redeem() -> dict[str, Any]:
             result: dict[str, Any] = self._app(cache, tenant).acquire_token_by_auth_code_flow(
-                dict(flow), dict(auth_response), scopes=scopes)
+                dict(flow), dict(auth_response), scopes=scopes
+            )
             return result
 
         try:
             result = await self._in_thread(redeem)
         except (ValueError, RuntimeError) as exc:
-            log.warning("sign-in callback rejected for user %s: %s", user_id,  # never the states themselves
-                        "state missing or mismatched" if isinstance(exc, ValueError) else "nonce mismatch")
+            log.warning(
+                "sign-in callback rejected for user %s: %s",
+                user_id,  # never the states themselves
+                "state missing or mismatched" if isinstance(exc, ValueError) else "nonce mismatch",
+            )
             raise InteractionRequired(_STALE_SIGN_IN, graph_code="invalid_state", detail=str(exc)) from exc
         if "access_token" not in result:
             raise self._error(result, tenant)
         return self._pending(user_id, result, cache)
 
-    async def complete_sign_in(self, user_id: str, flow: Mapping[str, Any], auth_response: Mapping[str, str], *,
-                               tenant: str | None = None) -> SignedInUser:
+    async def complete_sign_in(
+        self, user_id: str, flow: Mapping[str, Any], auth_response: Mapping[str, str], *, tenant: str | None = None
+    ) -> SignedInUser:
         """:meth:`redeem_sign_in` and store the tokens as ``user_id``'s cache at once (no account check)."""
         pending = await self.redeem_sign_in(user_id, flow, auth_response, tenant=tenant)
         await pending.keep()
@@ -519,7 +565,7 @@ class MsalIdentity:
             return uri
         parts = urlsplit(uri)
         prefix = urlsplit(self._browser_login_base).path
-        path = parts.path[len(prefix):] if prefix and parts.path.startswith(prefix + "/") else parts.path
+        path = parts.path[len(prefix) :] if prefix and parts.path.startswith(prefix + "/") else parts.path
         return f"{self._browser_login_base}{path}" + (f"?{parts.query}" if parts.query else "")
 
 
@@ -540,8 +586,12 @@ class LoginForwardingTransport(httpx.BaseTransport):
     accepts https endpoints, so those are rewritten back to the Microsoft host, which this transport
     forwards again. Every other host goes out unchanged."""
 
-    def __init__(self, target_base: str, hosts: Sequence[str] = ("login.microsoftonline.com",),
-                 inner: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        target_base: str,
+        hosts: Sequence[str] = ("login.microsoftonline.com",),
+        inner: httpx.BaseTransport | None = None,
+    ) -> None:
         self._target = target_base.rstrip("/")
         self._hosts = {h.lower() for h in hosts}
         self._public = f"https://{next(iter(hosts))}"
@@ -564,8 +614,11 @@ class LoginForwardingTransport(httpx.BaseTransport):
         if is_discovery and response.status_code == 200:
             local_root = f"{target.scheme}://{target.netloc}"
             content = content.replace(local_root.encode(), self._public.encode())
-        out_headers = [(k, v) for k, v in response.headers.raw
-                       if k.lower() not in (b"content-length", b"content-encoding", b"transfer-encoding")]
+        out_headers = [
+            (k, v)
+            for k, v in response.headers.raw
+            if k.lower() not in (b"content-length", b"content-encoding", b"transfer-encoding")
+        ]
         return httpx.Response(response.status_code, headers=out_headers, content=content, request=request)
 
     def close(self) -> None:
@@ -578,11 +631,17 @@ def sandbox_http_client(login_base_url: str, *, timeout: float = 10.0) -> httpx.
     return httpx.Client(transport=LoginForwardingTransport(login_base_url), timeout=timeout)
 
 
-def sandbox_identity(config: IdentityConfig, store: TokenCacheStore, secret_key: str | bytes,
-                     login_base_url: str) -> MsalIdentity:
+def sandbox_identity(
+    config: IdentityConfig, store: TokenCacheStore, secret_key: str | bytes, login_base_url: str
+) -> MsalIdentity:
     """An identity whose MSAL talks to the emulator's login app at ``login_base_url`` (for example
     ``http://127.0.0.1:3978/sandbox/login``): forwarded HTTP client, no instance discovery, and browser
     URLs (sign-in, admin consent) pointing at the local app. Call ``close()`` when done."""
-    return MsalIdentity(replace(config, instance_discovery=False), store, secret_key,
-                        http_client=sandbox_http_client(login_base_url), browser_login_base=login_base_url,
-                        owns_http_client=True)
+    return MsalIdentity(
+        replace(config, instance_discovery=False),
+        store,
+        secret_key,
+        http_client=sandbox_http_client(login_base_url),
+        browser_login_base=login_base_url,
+        owns_http_client=True,
+    )

@@ -33,11 +33,13 @@ LEGACY_BOOKING_ID_PROPERTY = f"String {{{LEGACY_PROPERTY_SET}}} Name SlotwiseBoo
 #: Every property id a booking tag is read from, the current one first.
 BOOKING_ID_PROPERTIES = (BOOKING_ID_PROPERTY, LEGACY_BOOKING_ID_PROPERTY)
 #: ``$expand`` that returns the booking tag (new or legacy) with an event.
-BOOKING_EXPAND = ("singleValueExtendedProperties($filter="
-                  + " or ".join(f"id eq '{prop}'" for prop in BOOKING_ID_PROPERTIES) + ")")
+BOOKING_EXPAND = (
+    "singleValueExtendedProperties($filter=" + " or ".join(f"id eq '{prop}'" for prop in BOOKING_ID_PROPERTIES) + ")"
+)
 
-_DAY_INDEX = {name: i for i, name in enumerate(
-    ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"))}
+_DAY_INDEX = {
+    name: i for i, name in enumerate(("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"))
+}
 
 Json = Mapping[str, Any]
 
@@ -54,8 +56,12 @@ class GraphUser:
     @classmethod
     def from_json(cls, data: Json) -> GraphUser:
         upn = str(data.get("userPrincipalName") or "")
-        return cls(id=str(data.get("id") or ""), display_name=str(data.get("displayName") or ""),
-                   mail=str(data.get("mail") or upn), user_principal_name=upn)
+        return cls(
+            id=str(data.get("id") or ""),
+            display_name=str(data.get("displayName") or ""),
+            mail=str(data.get("mail") or upn),
+            user_principal_name=upn,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,8 +108,15 @@ def _working_hours(data: object, mailbox_zone: str | None, year: int) -> Working
     bias and transition rules (``graph.customzone``); if neither works, the mailbox zone (then UTC)."""
     if not isinstance(data, Mapping):
         return None
-    days = tuple(sorted({_DAY_INDEX[d.lower()] for d in data.get("daysOfWeek") or ()
-                         if isinstance(d, str) and d.lower() in _DAY_INDEX}))
+    days = tuple(
+        sorted(
+            {
+                _DAY_INDEX[d.lower()]
+                for d in data.get("daysOfWeek") or ()
+                if isinstance(d, str) and d.lower() in _DAY_INDEX
+            }
+        )
+    )
     try:
         start = minutes_of_day(str(data.get("startTime") or "09:00:00"))
         end = minutes_of_day(str(data.get("endTime") or "17:00:00"))
@@ -143,11 +156,16 @@ class GraphCalendarInfo:
     @classmethod
     def from_json(cls, data: Json) -> GraphCalendarInfo:
         owner = data.get("owner") or {}
-        return cls(id=str(data.get("id") or ""), name=str(data.get("name") or ""),
-                   can_edit=bool(data.get("canEdit")), is_default=bool(data.get("isDefaultCalendar")),
-                   allowed_online_meeting_providers=tuple(data.get("allowedOnlineMeetingProviders") or ()),
-                   default_online_meeting_provider=str(data.get("defaultOnlineMeetingProvider") or ""),
-                   owner_name=str(owner.get("name") or ""), owner_address=str(owner.get("address") or ""))
+        return cls(
+            id=str(data.get("id") or ""),
+            name=str(data.get("name") or ""),
+            can_edit=bool(data.get("canEdit")),
+            is_default=bool(data.get("isDefaultCalendar")),
+            allowed_online_meeting_providers=tuple(data.get("allowedOnlineMeetingProviders") or ()),
+            default_online_meeting_provider=str(data.get("defaultOnlineMeetingProvider") or ""),
+            owner_name=str(owner.get("name") or ""),
+            owner_address=str(owner.get("address") or ""),
+        )
 
     @property
     def supports_teams(self) -> bool:
@@ -210,9 +228,13 @@ class GraphEvent:
         online = data.get("onlineMeeting") or {}
         join_url = online.get("joinUrl") if isinstance(online, Mapping) else None
         attendees = tuple(
-            Attendee(name=str((a.get("emailAddress") or {}).get("name") or ""),
-                     email=str((a.get("emailAddress") or {}).get("address") or ""))
-            for a in data.get("attendees") or () if isinstance(a, Mapping))
+            Attendee(
+                name=str((a.get("emailAddress") or {}).get("name") or ""),
+                email=str((a.get("emailAddress") or {}).get("address") or ""),
+            )
+            for a in data.get("attendees") or ()
+            if isinstance(a, Mapping)
+        )
         return cls(
             id=str(data.get("id") or ""),
             subject=str(data.get("subject") or ""),
@@ -271,12 +293,15 @@ class Subscription:
 
     @classmethod
     def from_json(cls, data: Json) -> Subscription:
-        return cls(id=str(data.get("id") or ""), resource=str(data.get("resource") or ""),
-                   change_type=str(data.get("changeType") or ""),
-                   notification_url=str(data.get("notificationUrl") or ""),
-                   expiration=parse_graph_datetime(str(data.get("expirationDateTime") or "")),
-                   client_state=data.get("clientState"),
-                   lifecycle_notification_url=data.get("lifecycleNotificationUrl"))
+        return cls(
+            id=str(data.get("id") or ""),
+            resource=str(data.get("resource") or ""),
+            change_type=str(data.get("changeType") or ""),
+            notification_url=str(data.get("notificationUrl") or ""),
+            expiration=parse_graph_datetime(str(data.get("expirationDateTime") or "")),
+            client_state=data.get("clientState"),
+            lifecycle_notification_url=data.get("lifecycleNotificationUrl"),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,6 +351,11 @@ class BatchResponse:
 def parse_schedule_items(items: Sequence[Json] | None) -> tuple[ScheduleItem, ...]:
     out: list[ScheduleItem] = []
     for item in items or ():
-        out.append(ScheduleItem(parse_dtz(item.get("start")), parse_dtz(item.get("end")),
-                                BusyStatus.parse(str(item.get("status") or "busy"))))
+        out.append(
+            ScheduleItem(
+                parse_dtz(item.get("start")),
+                parse_dtz(item.get("end")),
+                BusyStatus.parse(str(item.get("status") or "busy")),
+            )
+        )
     return tuple(out)

@@ -54,12 +54,13 @@ class RetryPolicy:
 
     def backoff(self, attempt: int, rng: random.Random | None = None) -> float:
         """Jittered exponential delay before retry number ``attempt`` (0-based)."""
-        ceiling = min(self.backoff_cap, self.backoff_base * (2 ** attempt))
+        ceiling = min(self.backoff_cap, self.backoff_base * (2**attempt))
         draw = (rng or random).uniform(0, ceiling)
         return max(self.backoff_base / 4, draw)
 
-    def delay(self, attempt: int, retry_after: float | None, waited: float,
-              rng: random.Random | None = None) -> float | None:
+    def delay(
+        self, attempt: int, retry_after: float | None, waited: float, rng: random.Random | None = None
+    ) -> float | None:
         """Seconds to sleep before retry ``attempt`` (0-based), or None when the budget is spent."""
         if attempt >= self.max_retries:
             return None

@@ -15,8 +15,7 @@ from scheduling.connect import SignedIn, SignInStart
 
 
 def _signed_in(pending: PendingTokens) -> SignedIn:
-    return SignedIn(object_id=pending.signed_in.object_id, tenant_id=pending.signed_in.tenant_id,
-                    keep=pending.keep)
+    return SignedIn(object_id=pending.signed_in.object_id, tenant_id=pending.signed_in.tenant_id, keep=pending.keep)
 
 
 class MsalSignIn:
@@ -24,14 +23,17 @@ class MsalSignIn:
         self.identity = identity
         self.redirect_uri = redirect_uri
 
-    async def begin(self, state: str, *, tenant_id: str | None, login_hint: str | None,
-                    claims: str | None) -> SignInStart:
-        start = await self.identity.start_sign_in(state, redirect_uri=self.redirect_uri, login_hint=login_hint,
-                                                  claims_challenge=claims, tenant=tenant_id)
+    async def begin(
+        self, state: str, *, tenant_id: str | None, login_hint: str | None, claims: str | None
+    ) -> SignInStart:
+        start = await self.identity.start_sign_in(
+            state, redirect_uri=self.redirect_uri, login_hint=login_hint, claims_challenge=claims, tenant=tenant_id
+        )
         return SignInStart(auth_uri=start.auth_uri, flow=start.flow)
 
-    async def complete(self, user_id: str, flow: Mapping[str, Any], response: Mapping[str, str], *,
-                       tenant_id: str | None) -> SignedIn:
+    async def complete(
+        self, user_id: str, flow: Mapping[str, Any], response: Mapping[str, str], *, tenant_id: str | None
+    ) -> SignedIn:
         return _signed_in(await self.identity.redeem_sign_in(user_id, flow, response, tenant=tenant_id))
 
     async def exchange_sso(self, user_id: str, token: str, claims: str | None = None) -> SignedIn:

@@ -51,9 +51,16 @@ class GraphChangeTracking:
     and ``{public}/graph/lifecycle``); ``max_lifetime`` caps requested expiries (a minute of margin is kept
     for clock skew); ``page_size`` is the delta page size asked for."""
 
-    def __init__(self, client: GraphClient, *, notification_url: str, lifecycle_url: str | None,
-                 max_lifetime: timedelta = timedelta(minutes=OUTLOOK_EVENT_SUBSCRIPTION_MAX_MINUTES),
-                 page_size: int | None = None, now: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self,
+        client: GraphClient,
+        *,
+        notification_url: str,
+        lifecycle_url: str | None,
+        max_lifetime: timedelta = timedelta(minutes=OUTLOOK_EVENT_SUBSCRIPTION_MAX_MINUTES),
+        page_size: int | None = None,
+        now: Callable[[], datetime] | None = None,
+    ) -> None:
         self.client = client
         self.notification_url = notification_url
         self.lifecycle_url = lifecycle_url
@@ -76,13 +83,19 @@ class GraphChangeTracking:
 
     async def subscribe(self, host: HostCalendar, *, client_state: str, expires_at: datetime) -> EventSubscription:
         sub = await self.client.create_subscription(
-            host.user_id, notification_url=self.notification_url, expiration=self._capped(expires_at),
-            client_state=client_state, resource=EVENTS_RESOURCE, change_type=CHANGE_TYPES,
-            lifecycle_notification_url=self.lifecycle_url)
+            host.user_id,
+            notification_url=self.notification_url,
+            expiration=self._capped(expires_at),
+            client_state=client_state,
+            resource=EVENTS_RESOURCE,
+            change_type=CHANGE_TYPES,
+            lifecycle_notification_url=self.lifecycle_url,
+        )
         return self._subscription(sub)
 
-    async def renew_subscription(self, host: HostCalendar, subscription_id: str,
-                                 expires_at: datetime) -> EventSubscription | None:
+    async def renew_subscription(
+        self, host: HostCalendar, subscription_id: str, expires_at: datetime
+    ) -> EventSubscription | None:
         try:
             sub = await self.client.renew_subscription(host.user_id, subscription_id, self._capped(expires_at))
         except MailboxNotEnabled:
@@ -112,15 +125,17 @@ class GraphChangeTracking:
     # ------------------------------------------------------------------ busy changes
 
     async def _full_round(self, host: HostCalendar, window: Interval) -> DeltaResult:
-        return await self.client.calendar_view_delta(host.user_id, start=window.start - _DAY,
-                                                     end=window.end + _DAY, page_size=self.page_size)
+        return await self.client.calendar_view_delta(
+            host.user_id, start=window.start - _DAY, end=window.end + _DAY, page_size=self.page_size
+        )
 
     async def busy_changes(self, host: HostCalendar, window: Interval, cursor: str | None = None) -> BusyChanges:
         resynced = False
         if cursor:
             try:
-                result = await self.client.calendar_view_delta(host.user_id, delta_link=cursor,
-                                                               page_size=self.page_size)
+                result = await self.client.calendar_view_delta(
+                    host.user_id, delta_link=cursor, page_size=self.page_size
+                )
             except DeltaTokenExpired:
                 log.info("delta token of %s expired; full resync", host.user_id)
                 result, resynced = await self._full_round(host, window), True
@@ -138,6 +153,13 @@ class GraphChangeTracking:
             else:
                 blocking[event.id] = busy
         cleared.extend(result.removed_ids)
-        return BusyChanges(window=window, full=not cursor or resynced, blocking=blocking, cleared_ids=tuple(cleared),
-                           changed=tuple(changed), removed_ids=result.removed_ids, cursor=result.delta_link,
-                           resynced=resynced)
+        return BusyChanges(
+            window=window,
+            full=not cursor or resynced,
+            blocking=blocking,
+            cleared_ids=tuple(cleared),
+            changed=tuple(changed),
+            removed_ids=result.removed_ids,
+            cursor=result.delta_link,
+            resynced=resynced,
+        )

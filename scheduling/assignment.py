@@ -149,9 +149,14 @@ def _absent(member: TeamMember, at: datetime, away: Sequence[Interval]) -> bool:
     return any(a.start <= at < a.end for a in away)
 
 
-def standings(members: Sequence[TeamMember], history: Iterable[PastAssignment], *, period: Interval,
-              last_booked: Mapping[str, datetime | None] | None = None,
-              away: Mapping[str, Sequence[Interval]] | None = None) -> dict[str, Standing]:
+def standings(
+    members: Sequence[TeamMember],
+    history: Iterable[PastAssignment],
+    *,
+    period: Interval,
+    last_booked: Mapping[str, datetime | None] | None = None,
+    away: Mapping[str, Sequence[Interval]] | None = None,
+) -> dict[str, Standing]:
     """Each active member's standing in ``period`` (keyed by user id, in member order).
 
     Only assignments inside ``period`` to active members count; an assignment's member was in the rotation
@@ -162,9 +167,12 @@ def standings(members: Sequence[TeamMember], history: Iterable[PastAssignment], 
     active = [m for m in members if m.active]
     by_id = {m.user_id: m for m in active}
     # Members who may have been out of the rotation for part of the period: only they need checking.
-    partial = [m for m in active
-               if (m.joined_at is not None and m.joined_at > period.start)
-               or any(a.overlaps(period) for a in away.get(m.user_id, ()))]
+    partial = [
+        m
+        for m in active
+        if (m.joined_at is not None and m.joined_at > period.start)
+        or any(a.overlaps(period) for a in away.get(m.user_id, ()))
+    ]
     total_weight = sum(m.weight for m in active)
     counts = dict.fromkeys(by_id, 0)
     credit = {m.user_id: Fraction(0) for m in active}
@@ -174,8 +182,9 @@ def standings(members: Sequence[TeamMember], history: Iterable[PastAssignment], 
         counts[record.member_id] += 1
         if not partial:
             continue
-        missing = [m for m in partial
-                   if m.user_id != record.member_id and _absent(m, record.at, away.get(m.user_id, ()))]
+        missing = [
+            m for m in partial if m.user_id != record.member_id and _absent(m, record.at, away.get(m.user_id, ()))
+        ]
         if missing:
             present_weight = total_weight - sum(m.weight for m in missing)  # the assignee at least
             for m in missing:
@@ -183,22 +192,35 @@ def standings(members: Sequence[TeamMember], history: Iterable[PastAssignment], 
     total_load = sum(counts.values()) + sum(credit.values(), Fraction(0))
     last = last_booked or {}
     return {
-        m.user_id: Standing(m.user_id, m.priority, m.weight, counts[m.user_id], credit[m.user_id],
-                            total_load * m.weight / total_weight, last.get(m.user_id))
+        m.user_id: Standing(
+            m.user_id,
+            m.priority,
+            m.weight,
+            counts[m.user_id],
+            credit[m.user_id],
+            total_load * m.weight / total_weight,
+            last.get(m.user_id),
+        )
         for m in active
     }
 
 
-def assignment_order(members: Sequence[TeamMember], free: Collection[str], *,
-                     history: Iterable[PastAssignment], period: Interval,
-                     last_booked: Mapping[str, datetime | None] | None = None,
-                     mode: AssignmentMode = AssignmentMode.FAIR,
-                     away: Mapping[str, Sequence[Interval]] | None = None) -> list[str]:
+def assignment_order(
+    members: Sequence[TeamMember],
+    free: Collection[str],
+    *,
+    history: Iterable[PastAssignment],
+    period: Interval,
+    last_booked: Mapping[str, datetime | None] | None = None,
+    mode: AssignmentMode = AssignmentMode.FAIR,
+    away: Mapping[str, Sequence[Interval]] | None = None,
+) -> list[str]:
     """The candidates for a new booking, best first: every active member in ``free``, each once (module
     docstring for the order). Ids in ``free`` that are not active members are never candidates. Empty when
     nobody is free."""
-    table = standings(members, history if mode is AssignmentMode.FAIR else (), period=period,
-                      last_booked=last_booked, away=away)
+    table = standings(
+        members, history if mode is AssignmentMode.FAIR else (), period=period, last_booked=last_booked, away=away
+    )
     position = {m.user_id: i for i, m in enumerate(members)}
     candidates = [table[user_id] for user_id in dict.fromkeys(free) if user_id in table]
 
@@ -209,15 +231,25 @@ def assignment_order(members: Sequence[TeamMember], free: Collection[str], *,
     return [s.member_id for s in sorted(candidates, key=key)]
 
 
-def reschedule_order(members: Sequence[TeamMember], current: str, free: Collection[str], *,
-                     history: Iterable[PastAssignment], period: Interval,
-                     last_booked: Mapping[str, datetime | None] | None = None,
-                     mode: AssignmentMode = AssignmentMode.FAIR,
-                     away: Mapping[str, Sequence[Interval]] | None = None) -> list[str]:
+def reschedule_order(
+    members: Sequence[TeamMember],
+    current: str,
+    free: Collection[str],
+    *,
+    history: Iterable[PastAssignment],
+    period: Interval,
+    last_booked: Mapping[str, datetime | None] | None = None,
+    mode: AssignmentMode = AssignmentMode.FAIR,
+    away: Mapping[str, Sequence[Interval]] | None = None,
+) -> list[str]:
     """Candidates for a booking moved to a new time: its member ``current`` first while they are free for it
     (even if they have since left the rotation: their bookings stay theirs), then :func:`assignment_order`.
     ``history`` leaves out the booking being moved."""
-    rest = [user_id for user_id in assignment_order(members, free, history=history, period=period,
-                                                    last_booked=last_booked, mode=mode, away=away)
-            if user_id != current]
+    rest = [
+        user_id
+        for user_id in assignment_order(
+            members, free, history=history, period=period, last_booked=last_booked, mode=mode, away=away
+        )
+        if user_id != current
+    ]
     return [current, *rest] if current in free else rest

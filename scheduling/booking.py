@@ -95,8 +95,12 @@ def request_fingerprint(start: datetime, minutes: int, invitee: Invitee) -> str:
     everything the invitee entered (the email compared case-insensitively). SHA-256 hex of a canonical
     JSON document, so it can be stored and compared without keeping a second copy of the data."""
     document = {
-        "start": start.astimezone(UTC).isoformat(), "minutes": minutes, "name": invitee.name,
-        "email": invitee.email.casefold(), "timeZone": invitee.time_zone, "notes": invitee.notes,
+        "start": start.astimezone(UTC).isoformat(),
+        "minutes": minutes,
+        "name": invitee.name,
+        "email": invitee.email.casefold(),
+        "timeZone": invitee.time_zone,
+        "notes": invitee.notes,
         "answers": {k: invitee.answers[k] for k in sorted(invitee.answers)},
     }
     canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
@@ -120,12 +124,21 @@ def cap_checks(rules: EventRules, event_type_id: str, start: datetime) -> list[C
     day = start.astimezone(tz).date()
     checks = []
     if rules.daily_cap is not None:
-        checks.append(CapCheck(event_type_id, _local_midnight(day, tz),
-                               _local_midnight(day + timedelta(days=1), tz), rules.daily_cap))
+        checks.append(
+            CapCheck(
+                event_type_id, _local_midnight(day, tz), _local_midnight(day + timedelta(days=1), tz), rules.daily_cap
+            )
+        )
     if rules.weekly_cap is not None:
         monday = day - timedelta(days=day.weekday())
-        checks.append(CapCheck(event_type_id, _local_midnight(monday, tz),
-                               _local_midnight(monday + timedelta(days=7), tz), rules.weekly_cap))
+        checks.append(
+            CapCheck(
+                event_type_id,
+                _local_midnight(monday, tz),
+                _local_midnight(monday + timedelta(days=7), tz),
+                rules.weekly_cap,
+            )
+        )
     return checks
 
 
@@ -214,8 +227,13 @@ class ViewingBusyCache:
     at that moment is not kept when it lands.
     """
 
-    def __init__(self, read: Callable[[User, Interval], Awaitable[list[BusyInterval]]], clock: Clock,
-                 ttl: timedelta, max_hosts: int = 4096) -> None:
+    def __init__(
+        self,
+        read: Callable[[User, Interval], Awaitable[list[BusyInterval]]],
+        clock: Clock,
+        ttl: timedelta,
+        max_hosts: int = 4096,
+    ) -> None:
         self.ttl = ttl
         self._read = read
         self._clock = clock
@@ -258,8 +276,13 @@ class ViewingBusyCache:
                 planned.append(read)
                 waits.append(self._start(host, read))
         found = [*fresh, *[await asyncio.shield(f) for f in waits]]
-        busy = {b: None for s in found if s.covered.overlaps(window) for b in s.busy
-                if b.start < window.end and window.start < b.end}
+        busy = {
+            b: None
+            for s in found
+            if s.covered.overlaps(window)
+            for b in s.busy
+            if b.start < window.end and window.start < b.end
+        }
         return sorted(busy, key=lambda b: (b.start, b.end))
 
     def _start(self, host: User, read: Interval) -> asyncio.Future[_Segment]:
@@ -291,8 +314,9 @@ class ViewingBusyCache:
     def _keep(self, host_id: str, segment: _Segment) -> None:
         if host_id not in self._segments and len(self._segments) >= self._max_hosts:
             now = self._clock.now()
-            self._segments = {h: kept for h, segs in self._segments.items()
-                              if (kept := [s for s in segs if s.expires > now])}
+            self._segments = {
+                h: kept for h, segs in self._segments.items() if (kept := [s for s in segs if s.expires > now])
+            }
         self._segments.setdefault(host_id, []).append(segment)
 
     def forget(self, host_ids: Sequence[str] | None = None) -> None:
@@ -361,15 +385,25 @@ class BusyCacheMemo:
 class BookingService:
     """Slots, booking, rescheduling and cancelling for single-host links."""
 
-    def __init__(self, *, calendar: CalendarPort, bookings: BookingStore, users: UserStore,
-                 event_types: EventTypeStore, clock: Clock, token_secret: bytes,
-                 connections: ConnectionService | None = None,
-                 new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
-                 pending_timeout: timedelta = timedelta(minutes=10), alternatives: int = 5,
-                 alternatives_horizon: timedelta = timedelta(days=14),
-                 busy_ttl: timedelta = timedelta(seconds=30), busy_cache: BusyCacheStore | None = None,
-                 cache_max_lag: timedelta = timedelta(seconds=30),
-                 cache_memo_ttl: timedelta = timedelta(seconds=1)) -> None:
+    def __init__(
+        self,
+        *,
+        calendar: CalendarPort,
+        bookings: BookingStore,
+        users: UserStore,
+        event_types: EventTypeStore,
+        clock: Clock,
+        token_secret: bytes,
+        connections: ConnectionService | None = None,
+        new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
+        pending_timeout: timedelta = timedelta(minutes=10),
+        alternatives: int = 5,
+        alternatives_horizon: timedelta = timedelta(days=14),
+        busy_ttl: timedelta = timedelta(seconds=30),
+        busy_cache: BusyCacheStore | None = None,
+        cache_max_lag: timedelta = timedelta(seconds=30),
+        cache_memo_ttl: timedelta = timedelta(seconds=1),
+    ) -> None:
         self._calendar = calendar  # the ports and stores are the service's own: adapters only call its use cases
         self._bookings = bookings
         self._users = users
@@ -415,8 +449,11 @@ class BookingService:
         _open(link)
         owner = await self._users.get(link.owner_user_id) if link.owner_user_id else None
         if owner is None:
-            raise NotFound("Team links can't be booked yet." if link.owner_user_id is None
-                           else "This link's host no longer exists.")
+            raise NotFound(
+                "Team links can't be booked yet."
+                if link.owner_user_id is None
+                else "This link's host no longer exists."
+            )
         return link, owner
 
     async def link_of(self, booking: Booking) -> EventType:
@@ -455,16 +492,20 @@ class BookingService:
         """The link's host, connected; raises HostUnavailable when their calendar can't be used."""
         if link.kind is not LinkKind.SINGLE_HOST or link.owner_user_id is None:
             raise NotFound("Team links can't be booked yet.")
-        host = owner if owner is not None and owner.id == link.owner_user_id else \
-            await self._users.get(link.owner_user_id)
+        host = (
+            owner if owner is not None and owner.id == link.owner_user_id else await self._users.get(link.owner_user_id)
+        )
         if host is None:
             raise NotFound("This link's host no longer exists.")
         if host.connection_status is not ConnectionStatus.CONNECTED and self.connections is not None:
             host = await self.connections.ensure_connected(host) or host
         if host.connection_status is not ConnectionStatus.CONNECTED:
-            raise HostUnavailable(f"{host.display_name} can't take bookings right now: their calendar is "
-                                  "not connected. Please try again later.",
-                                  reconnect_required=True, host_id=host.id)
+            raise HostUnavailable(
+                f"{host.display_name} can't take bookings right now: their calendar is "
+                "not connected. Please try again later.",
+                reconnect_required=True,
+                host_id=host.id,
+            )
         return host
 
     async def fresh_busy(self, host: User, window: Interval) -> list[BusyInterval]:
@@ -489,7 +530,9 @@ class BookingService:
                 raise exc from None
             raise HostUnavailable(
                 f"{host.display_name}'s calendar can't be read right now, so no times can be offered. "
-                "Please try again in a few minutes.", reconnect_required=reconnect, host_id=host.id,
+                "Please try again in a few minutes.",
+                reconnect_required=reconnect,
+                host_id=host.id,
             ) from exc
 
     async def viewing_busy(self, host: User, window: Interval, horizon: Interval | None = None) -> list[BusyInterval]:
@@ -531,17 +574,20 @@ class BookingService:
         end = from_epoch(latest) + timedelta(minutes=rules.buffer_after)
         return Interval(start, max(start, end))
 
-    async def _booked(self, link: EventType, host: User, window: Interval,
-                      exclude: str | None = None) -> list[BookedInterval]:
+    async def _booked(
+        self, link: EventType, host: User, window: Interval, exclude: str | None = None
+    ) -> list[BookedInterval]:
         widened = Interval(window.start - timedelta(days=8), window.end + timedelta(days=8))
-        found = await self._bookings.host_bookings([host.id], widened, caps_event_type_id=link.id,
-                                                   exclude_booking_id=exclude)
+        found = await self._bookings.host_bookings(
+            [host.id], widened, caps_event_type_id=link.id, exclude_booking_id=exclude
+        )
         return list(found.get(host.id, []))
 
     # ------------------------------------------------------------------ slots
 
-    async def slots(self, link: EventType, window: Interval, duration: int | None = None,
-                    owner: User | None = None) -> list[Slot]:
+    async def slots(
+        self, link: EventType, window: Interval, duration: int | None = None, owner: User | None = None
+    ) -> list[Slot]:
         """Bookable slots of ``link`` starting in ``window`` (at most 62 days). ``owner``: the link's owner
         when the caller already loaded it (``resolve_link``), saving a read."""
         if window.duration > timedelta(days=MAX_QUERY_DAYS):
@@ -551,15 +597,16 @@ class BookingService:
         host = await self.host_of(link, owner)
         rules = link.rules.validate()
         minutes = resolve_duration(rules, duration)
-        reach = Interval(window.start - timedelta(minutes=rules.buffer_before),
-                         window.end + timedelta(minutes=minutes + rules.buffer_after))
+        reach = Interval(
+            window.start - timedelta(minutes=rules.buffer_before),
+            window.end + timedelta(minutes=minutes + rules.buffer_after),
+        )
         horizon = self.viewing_horizon(rules)
         low = max(reach.start, horizon.start)
         needed = Interval(low, max(low, min(reach.end, horizon.end)))  # busy time elsewhere changes no slot
         busy = await self.viewing_busy(host, needed, horizon)
         booked = await self._booked(link, host, reach)
-        return compute_slots(rules, now=self.clock.now(), window=window, busy=busy, bookings=booked,
-                             duration=minutes)
+        return compute_slots(rules, now=self.clock.now(), window=window, busy=busy, bookings=booked, duration=minutes)
 
     async def alternatives_to(self, link: EventType, start: datetime, duration: int | None) -> list[datetime]:
         """The next free starts after ``start`` (then before it), for a 'slot just taken' answer."""
@@ -595,15 +642,17 @@ class BookingService:
         token = self._manage_token(booking.manage_token_nonce)
         return token if hmac.compare_digest(hash_token(token), booking.manage_token_hash) else ""
 
-    async def attempt_key(self, link: EventType, caller: Caller, start: datetime, form: InviteeForm,
-                          duration: int | None = None) -> str:
+    async def attempt_key(
+        self, link: EventType, caller: Caller, start: datetime, form: InviteeForm, duration: int | None = None
+    ) -> str:
         """The idempotency key :meth:`book` derives for a Teams request (which carries no key of its own) for
         this exact request; ValidationFailed when ``form`` is not valid."""
         invitee = validate_form(form, link.questions)
         return await self._attempt_key(link, caller, start, invitee, resolve_duration(link.rules, duration))
 
-    async def _attempt_key(self, link: EventType, caller: Caller, start: datetime, invitee: Invitee,
-                           minutes: int) -> str:
+    async def _attempt_key(
+        self, link: EventType, caller: Caller, start: datetime, invitee: Invitee, minutes: int
+    ) -> str:
         """An idempotency key for a client that sends none of its own but whose identical retries must book
         once (Teams' Confirm button clicked twice, or an invoke retried by the client): derived from the
         request itself, looked up inside ``caller``'s namespace. When the booking made under it has ended
@@ -617,9 +666,17 @@ class BookingService:
             key = f"{base}:{n}"
         raise Conflict("You have booked and cancelled this time too often; please pick another time.")
 
-    async def book(self, link: EventType, start: datetime, form: InviteeForm, *, caller: Caller = PUBLIC,
-                   duration: int | None = None, idempotency_key: str | None = None,
-                   hold_id: str | None = None) -> BookingOutcome:
+    async def book(
+        self,
+        link: EventType,
+        start: datetime,
+        form: InviteeForm,
+        *,
+        caller: Caller = PUBLIC,
+        duration: int | None = None,
+        idempotency_key: str | None = None,
+        hold_id: str | None = None,
+    ) -> BookingOutcome:
         """Book ``start`` on ``link`` for the invitee described by ``form``, exactly as the adapter received it:
         it is validated here, before anything else (ValidationFailed naming every wrong field; see
         scheduling.invitee), so no caller has to be trusted to have done it.
@@ -648,8 +705,9 @@ class BookingService:
         end = start + timedelta(minutes=minutes)
         now = self.clock.now()
         if start.second or start.microsecond:
-            raise SlotUnavailable("That is not one of the offered times.",
-                                  await self.alternatives_to(link, start, minutes))
+            raise SlotUnavailable(
+                "That is not one of the offered times.", await self.alternatives_to(link, start, minutes)
+            )
 
         # The rules and Slotwise's own bookings first (no Graph call to refuse a slot that is taken),
         # then the host's Outlook calendar, fresh, for exactly the padded interval.
@@ -664,18 +722,29 @@ class BookingService:
         token = self._manage_token(nonce)
         from_teams = caller.kind == "teams"
         booking = Booking(
-            id=self._new_id(), tenant_id=link.tenant_id, event_type_id=link.id, host_ids=(host.id,),
-            start=start, end=end, buffer_before=rules.buffer_before, buffer_after=rules.buffer_after,
-            invitee=invitee, status=BookingStatus.PENDING, idempotency_key=key,
-            manage_token_hash=hash_token(token), manage_token_nonce=nonce, request_fingerprint=fingerprint,
+            id=self._new_id(),
+            tenant_id=link.tenant_id,
+            event_type_id=link.id,
+            host_ids=(host.id,),
+            start=start,
+            end=end,
+            buffer_before=rules.buffer_before,
+            buffer_after=rules.buffer_after,
+            invitee=invitee,
+            status=BookingStatus.PENDING,
+            idempotency_key=key,
+            manage_token_hash=hash_token(token),
+            manage_token_nonce=nonce,
+            request_fingerprint=fingerprint,
             invitee_tenant_id=caller.tenant_id if from_teams else None,
             invitee_aad_object_id=caller.subject if from_teams else None,
-            created_at=now, pending_deadline=now + self.pending_timeout,
+            created_at=now,
+            pending_deadline=now + self.pending_timeout,
         )
         try:
             stored, created = await self._bookings.reserve(
-                booking, cap_checks=cap_checks(rules, link.id, start), single_use=link.single_use,
-                hold_id=hold_id)
+                booking, cap_checks=cap_checks(rules, link.id, start), single_use=link.single_use, hold_id=hold_id
+            )
         except SlotUnavailable as exc:
             raise SlotUnavailable(exc.message, await self.alternatives_to(link, start, minutes)) from exc
         if not created:
@@ -687,8 +756,7 @@ class BookingService:
         reuses the booking's transactionId, so it returns the event a first attempt may have made).
         Only an identical request gets the booking and its manage token back; the same key with any other
         request is refused: never hand out another client's booking."""
-        if existing.request_fingerprint is None or \
-                not hmac.compare_digest(existing.request_fingerprint, fingerprint):
+        if existing.request_fingerprint is None or not hmac.compare_digest(existing.request_fingerprint, fingerprint):
             raise IdempotencyKeyReused()
         if existing.status is BookingStatus.RELEASED:
             raise SlotUnavailable("That booking attempt didn't go through; please pick a time again.")
@@ -700,8 +768,7 @@ class BookingService:
             return replace(outcome, replayed=True)
         return BookingOutcome(existing, token, replayed=True)
 
-    def draft_for(self, link: EventType, host: User, booking: Booking,
-                  location: Location | None = None) -> EventDraft:
+    def draft_for(self, link: EventType, host: User, booking: Booking, location: Location | None = None) -> EventDraft:
         inv = booking.invitee
         lines = [f"Booked with Slotwise by {inv.name} ({inv.email}).", f"Invitee time zone: {inv.time_zone}."]
         for q in link.questions:
@@ -710,9 +777,15 @@ class BookingService:
         if inv.notes:
             lines.append(f"Notes: {inv.notes}")
         return EventDraft(
-            subject=f"{link.title} with {inv.name}", body_text="\n".join(lines), start=booking.start,
-            end=booking.end, time_zone=host.time_zone, attendees=(Attendee(inv.name, inv.email),),
-            location=location or link.location, transaction_id=booking.transaction_id, booking_id=booking.id,
+            subject=f"{link.title} with {inv.name}",
+            body_text="\n".join(lines),
+            start=booking.start,
+            end=booking.end,
+            time_zone=host.time_zone,
+            attendees=(Attendee(inv.name, inv.email),),
+            location=location or link.location,
+            transaction_id=booking.transaction_id,
+            booking_id=booking.id,
         )
 
     async def _write_event(self, link: EventType, host: User, booking: Booking, token: str) -> BookingOutcome:
@@ -725,8 +798,9 @@ class BookingService:
                 return BookingOutcome(booking, token)
             await self._bookings.release(booking.id, f"calendar refused the event: {exc.message}")
             raise HostUnavailable(
-                f"{host.display_name}'s calendar refused the booking, so nothing was booked. "
-                "Please try again later.", host_id=host.id) from exc
+                f"{host.display_name}'s calendar refused the booking, so nothing was booked. Please try again later.",
+                host_id=host.id,
+            ) from exc
         event = await self._read_back(cal, created)
         return BookingOutcome(await self.confirm_with_event(link, host, booking, event), token)
 
@@ -739,13 +813,20 @@ class BookingService:
 
     async def confirm_with_event(self, link: EventType, host: User, booking: Booking, event: CalendarEvent) -> Booking:
         missing = link.location.kind is LocationKind.TEAMS and not event.join_url
-        draft = replace(booking, join_url=event.join_url, join_url_missing=missing,
-                        status=BookingStatus.CONFIRMED)
-        outbox = [OutboxItem("booking.created", link.tenant_id, booking_payload(link, draft, host),
-                             f"booking.created:{booking.id}")]
+        draft = replace(booking, join_url=event.join_url, join_url_missing=missing, status=BookingStatus.CONFIRMED)
+        outbox = [
+            OutboxItem(
+                "booking.created", link.tenant_id, booking_payload(link, draft, host), f"booking.created:{booking.id}"
+            )
+        ]
         confirmed = await self._bookings.confirm(
-            booking.id, graph_event_id=event.event_id, ical_uid=event.ical_uid, join_url=event.join_url,
-            join_url_missing=missing, outbox=outbox)
+            booking.id,
+            graph_event_id=event.event_id,
+            ical_uid=event.ical_uid,
+            join_url=event.join_url,
+            join_url_missing=missing,
+            outbox=outbox,
+        )
         self.forget_busy(booking.host_ids)
         if confirmed.status is not BookingStatus.CONFIRMED:
             # Reconciliation released it while Graph was slow: take the event back out.
@@ -769,8 +850,9 @@ class BookingService:
     async def _apply_fallback_location(self, link: EventType, host: User, booking: Booking) -> None:
         assert booking.graph_event_id is not None and link.fallback_location is not None
         try:
-            await self._calendar.set_event_location(host.host_calendar(), booking.graph_event_id,
-                                                    link.fallback_location)
+            await self._calendar.set_event_location(
+                host.host_calendar(), booking.graph_event_id, link.fallback_location
+            )
         except IntegrationError:
             return  # the host is told the Teams link is missing; the location is a nicety
 
@@ -799,9 +881,12 @@ class BookingService:
         if booking is not None:
             if user.id in booking.host_ids and booking.tenant_id == user.tenant_id:
                 return booking, "host"
-            if booking.invitee_tenant_id and booking.invitee_aad_object_id \
-                    and booking.invitee_tenant_id == user.tenant_id \
-                    and booking.invitee_aad_object_id == user.aad_object_id:
+            if (
+                booking.invitee_tenant_id
+                and booking.invitee_aad_object_id
+                and booking.invitee_tenant_id == user.tenant_id
+                and booking.invitee_aad_object_id == user.aad_object_id
+            ):
                 return booking, "invitee"
         raise NotFound("No such booking, or it isn't yours to change.")
 
@@ -829,12 +914,24 @@ class BookingService:
             raise SlotUnavailable(alternatives=await self.alternatives_to(link, new_start, duration))
         moved_view = replace(booking, start=new_start, end=new_end)
         payload = booking_payload(link, moved_view, host) | {
-            "previousStart": booking.start.isoformat().replace("+00:00", "Z"), "by": actor}
+            "previousStart": booking.start.isoformat().replace("+00:00", "Z"),
+            "by": actor,
+        }
         moved = await self._bookings.move(
-            booking.id, start=new_start, end=new_end, expected_version=booking.version,
+            booking.id,
+            start=new_start,
+            end=new_end,
+            expected_version=booking.version,
             cap_checks=cap_checks(rules, link.id, new_start),
-            outbox=[OutboxItem("booking.rescheduled", link.tenant_id, payload,
-                               f"booking.rescheduled:{booking.id}:{booking.version + 1}")])
+            outbox=[
+                OutboxItem(
+                    "booking.rescheduled",
+                    link.tenant_id,
+                    payload,
+                    f"booking.rescheduled:{booking.id}:{booking.version + 1}",
+                )
+            ],
+        )
         await self.sync_calendar(moved)
         self.forget_busy(moved.host_ids)
         return await self._bookings.get(moved.id) or moved
@@ -845,11 +942,15 @@ class BookingService:
             raise Conflict("This booking is already cancelled.")
         reason = reason.strip()[:MAX_CANCEL_REASON]
         link, host = await self.booking_context(booking)
-        payload = booking_payload(link, replace(booking, status=BookingStatus.CANCELLED,
-                                                cancel_reason=reason), host) | {"by": actor}
+        payload = booking_payload(
+            link, replace(booking, status=BookingStatus.CANCELLED, cancel_reason=reason), host
+        ) | {"by": actor}
         cancelled = await self._bookings.cancel(
-            booking.id, reason=reason, expected_version=booking.version,
-            outbox=[OutboxItem("booking.cancelled", link.tenant_id, payload, f"booking.cancelled:{booking.id}")])
+            booking.id,
+            reason=reason,
+            expected_version=booking.version,
+            outbox=[OutboxItem("booking.cancelled", link.tenant_id, payload, f"booking.cancelled:{booking.id}")],
+        )
         await self.sync_calendar(cancelled)
         self.forget_busy(cancelled.host_ids)
         return await self._bookings.get(cancelled.id) or cancelled
@@ -871,8 +972,11 @@ class BookingService:
         payload = booking_payload(link, view, host) | {"by": "outlook", "source": "outlook"}
         try:
             cancelled = await self._bookings.cancel(
-                booking.id, reason=reason, expected_version=booking.version,
-                outbox=[OutboxItem("booking.cancelled", link.tenant_id, payload, f"booking.cancelled:{booking.id}")])
+                booking.id,
+                reason=reason,
+                expected_version=booking.version,
+                outbox=[OutboxItem("booking.cancelled", link.tenant_id, payload, f"booking.cancelled:{booking.id}")],
+            )
         except Conflict:
             return None
         await self._bookings.mark_synced(cancelled.id, cancelled.version)
@@ -888,7 +992,8 @@ class BookingService:
         try:
             rules = link.rules.validate()
             return int(minutes) in rules.durations and is_bookable(
-                rules, start, now=self.clock.now(), bookings=booked, duration=int(minutes))
+                rules, start, now=self.clock.now(), bookings=booked, duration=int(minutes)
+            )
         except SchedulingError:
             return False
 
@@ -901,8 +1006,12 @@ class BookingService:
         None when nothing was changed: the booking is not CONFIRMED and in sync, already has these times,
         changed meanwhile, or the new time overlaps another Slotwise booking of the host (the database never
         holds two overlapping reservations of one host; the booking keeps its old time)."""
-        if booking.status is not BookingStatus.CONFIRMED or booking.calendar_sync is not CalendarSync.IN_SYNC \
-                or (start, end) == (booking.start, booking.end) or end <= start:
+        if (
+            booking.status is not BookingStatus.CONFIRMED
+            or booking.calendar_sync is not CalendarSync.IN_SYNC
+            or (start, end) == (booking.start, booking.end)
+            or end <= start
+        ):
             return None
         link, host = await self.booking_context(booking)
         booked = await self._booked(link, host, padded(link.rules, start, end), exclude=booking.id)
@@ -910,12 +1019,25 @@ class BookingService:
         payload = booking_payload(link, replace(booking, start=start, end=end), host) | {
             "previousStart": booking.start.isoformat().replace("+00:00", "Z"),
             "previousEnd": booking.end.isoformat().replace("+00:00", "Z"),
-            "by": "outlook", "source": "outlook", "outsideRules": not fits}
+            "by": "outlook",
+            "source": "outlook",
+            "outsideRules": not fits,
+        }
         try:
             moved = await self._bookings.move(
-                booking.id, start=start, end=end, expected_version=booking.version,
-                outbox=[OutboxItem("booking.rescheduled", link.tenant_id, payload,
-                                   f"booking.rescheduled:{booking.id}:{booking.version + 1}")])
+                booking.id,
+                start=start,
+                end=end,
+                expected_version=booking.version,
+                outbox=[
+                    OutboxItem(
+                        "booking.rescheduled",
+                        link.tenant_id,
+                        payload,
+                        f"booking.rescheduled:{booking.id}:{booking.version + 1}",
+                    )
+                ],
+            )
         except (Conflict, SlotUnavailable):
             return None
         await self._bookings.mark_synced(moved.id, moved.version)
@@ -933,8 +1055,7 @@ class BookingService:
         cal = host.host_calendar()
         try:
             if booking.calendar_sync is CalendarSync.UPDATE_PENDING:
-                await self._calendar.move_event(cal, booking.graph_event_id, booking.start, booking.end,
-                                                host.time_zone)
+                await self._calendar.move_event(cal, booking.graph_event_id, booking.start, booking.end, host.time_zone)
             else:
                 reason = booking.cancel_reason or "This meeting was cancelled."
                 await self._calendar.cancel_event(cal, booking.graph_event_id, reason)

@@ -98,11 +98,13 @@ class SignInPort(Protocol):
     """Interactive Microsoft sign-in and SSO (the identity adapter). Nothing it obtains is stored until the
     core calls :meth:`SignedIn.keep`."""
 
-    async def begin(self, state: str, *, tenant_id: str | None, login_hint: str | None,
-                    claims: str | None) -> SignInStart: ...
+    async def begin(
+        self, state: str, *, tenant_id: str | None, login_hint: str | None, claims: str | None
+    ) -> SignInStart: ...
 
-    async def complete(self, user_id: str, flow: Mapping[str, Any], response: Mapping[str, str], *,
-                       tenant_id: str | None) -> SignedIn: ...
+    async def complete(
+        self, user_id: str, flow: Mapping[str, Any], response: Mapping[str, str], *, tenant_id: str | None
+    ) -> SignedIn: ...
 
     async def exchange_sso(self, user_id: str, token: str, claims: str | None = None) -> SignedIn: ...
 
@@ -130,10 +132,18 @@ def _unb64(text: str) -> bytes:
 
 
 class ConnectionService:
-    def __init__(self, *, users: UserStore, connector: CalendarConnector, calendar: CalendarPort,
-                 sign_in: SignInPort | None = None, outbox: OutboxStore | None = None,
-                 clock: Clock | None = None, state_secret: bytes = b"",
-                 sync: CalendarSyncHooks | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        users: UserStore,
+        connector: CalendarConnector,
+        calendar: CalendarPort,
+        sign_in: SignInPort | None = None,
+        outbox: OutboxStore | None = None,
+        clock: Clock | None = None,
+        state_secret: bytes = b"",
+        sync: CalendarSyncHooks | None = None,
+    ) -> None:
         self.users = users
         self.connector = connector
         self.calendar = calendar
@@ -204,11 +214,21 @@ class ConnectionService:
         if self.outbox is None or self.clock is None or user.connection_status is ConnectionStatus.BROKEN:
             return
         day = self.clock.now().date().isoformat()
-        await self.outbox.enqueue([OutboxItem(
-            "host.reconnect", user.tenant_id,
-            {"hostId": user.id, "hostName": user.display_name, "reason": reason,
-             "signInPath": self.sign_in_path(user)},
-            f"host.reconnect:{user.id}:{day}")])
+        await self.outbox.enqueue(
+            [
+                OutboxItem(
+                    "host.reconnect",
+                    user.tenant_id,
+                    {
+                        "hostId": user.id,
+                        "hostName": user.display_name,
+                        "reason": reason,
+                        "signInPath": self.sign_in_path(user),
+                    },
+                    f"host.reconnect:{user.id}:{day}",
+                )
+            ]
+        )
 
     # ---------------------------------------------------------------- sign-in fallback
 
@@ -249,8 +269,9 @@ class ConnectionService:
         """Give a consent failure an admin-consent link for ``user``'s tenant whose state names ``user``, so the
         consent landing can tell them once the admin has approved."""
         if exc.kind == "consent" and self.sign_in is not None and self.clock is not None and self._secret:
-            exc.admin_consent_url = self.sign_in.admin_consent_url(user.tenant_id or None,
-                                                                   self.admin_consent_state(user))
+            exc.admin_consent_url = self.sign_in.admin_consent_url(
+                user.tenant_id or None, self.admin_consent_state(user)
+            )
 
     def sign_in_path(self, user: User, claims: str | None = None) -> str:
         """The relative URL (``/auth/start?...``) that starts a sign-in for ``user``."""
@@ -272,8 +293,9 @@ class ConnectionService:
         user = await self.user_for_state(state)
         if self.sign_in is None:
             raise NotFound("Sign-in is not configured.")
-        return await self.sign_in.begin(state, tenant_id=user.tenant_id or None, login_hint=user.email or None,
-                                        claims=claims)
+        return await self.sign_in.begin(
+            state, tenant_id=user.tenant_id or None, login_hint=user.email or None, claims=claims
+        )
 
     async def finish_sign_in(self, state: str, flow: Mapping[str, Any], response: Mapping[str, str]) -> User:
         """Complete the callback for the user ``state`` names; tells them in chat that it worked."""
@@ -293,10 +315,16 @@ class ConnectionService:
         await signed_in.keep()
         connected = await self.mark_connected(user)
         if self.outbox is not None:
-            await self.outbox.enqueue([OutboxItem(
-                "host.connected", user.tenant_id,
-                {"hostId": user.id, "hostName": user.display_name, "timeZone": connected.time_zone},
-                f"host.connected:{user.id}:{state[-16:]}")])
+            await self.outbox.enqueue(
+                [
+                    OutboxItem(
+                        "host.connected",
+                        user.tenant_id,
+                        {"hostId": user.id, "hostName": user.display_name, "timeZone": connected.time_zone},
+                        f"host.connected:{user.id}:{state[-16:]}",
+                    )
+                ]
+            )
         return connected
 
     # ---------------------------------------------------------------- admin consent
@@ -318,8 +346,14 @@ class ConnectionService:
         if host is None or not _same_id(tenant, host.tenant_id):
             return AdminConsent(True, tenant)
         if self.outbox is not None:
-            await self.outbox.enqueue([OutboxItem(
-                "host.consent_granted", host.tenant_id, {"hostId": host.id, "hostName": host.display_name},
-                f"host.consent_granted:{host.id}:{state[-16:]}")])
+            await self.outbox.enqueue(
+                [
+                    OutboxItem(
+                        "host.consent_granted",
+                        host.tenant_id,
+                        {"hostId": host.id, "hostName": host.display_name},
+                        f"host.consent_granted:{host.id}:{state[-16:]}",
+                    )
+                ]
+            )
         return AdminConsent(True, tenant, host)
-

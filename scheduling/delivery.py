@@ -86,8 +86,15 @@ class RetryPolicy:
         doubled = self.first_retry * (1 << min(max(failures - 1, 0), 30))
         return min(doubled, self.max_retry) * (1 - self.jitter * min(max(spread, 0.0), 1.0))
 
-    def next_attempt(self, failures: int, *, now: datetime, enqueued_at: datetime, spread: float = 0.0,
-                     retry_after: timedelta | None = None) -> datetime | None:
+    def next_attempt(
+        self,
+        failures: int,
+        *,
+        now: datetime,
+        enqueued_at: datetime,
+        spread: float = 0.0,
+        retry_after: timedelta | None = None,
+    ) -> datetime | None:
         """When to try again after the item's ``failures``-th failed attempt; None: give up."""
         if failures >= self.max_attempts:
             return None
@@ -106,8 +113,9 @@ class RetryPolicy:
 # Teams chat: a person reads it; 8 attempts over about an hour (30 s, 1, 2, 4 ... 32 min), then a dead letter.
 TEAMS_RETRY = RetryPolicy(first_retry=timedelta(seconds=30), max_retry=timedelta(hours=2), max_attempts=8)
 # Webhooks: a system that may be down for a while; tried for up to 24 hours (10 s, 20 s ... then every 4 h).
-WEBHOOK_RETRY = RetryPolicy(first_retry=timedelta(seconds=10), max_retry=timedelta(hours=4), max_attempts=30,
-                            max_age=timedelta(hours=24))
+WEBHOOK_RETRY = RetryPolicy(
+    first_retry=timedelta(seconds=10), max_retry=timedelta(hours=4), max_attempts=30, max_age=timedelta(hours=24)
+)
 RETRY_POLICIES: Mapping[str, RetryPolicy] = {TEAMS: TEAMS_RETRY, WEBHOOK: WEBHOOK_RETRY}
 
 
@@ -154,9 +162,19 @@ def _never() -> bool:
 class DeliveryService:
     """Delivers the due outbox items of one channel with its notifier; see the module docstring."""
 
-    def __init__(self, *, outbox: OutboxStore, notifier: Notifier, channel: str, clock: Clock,
-                 policy: RetryPolicy | None = None, batch: int = 20, lease_seconds: int = 60,
-                 send_timeout: float = 20.0, spread: Callable[[], float] = random.random) -> None:
+    def __init__(
+        self,
+        *,
+        outbox: OutboxStore,
+        notifier: Notifier,
+        channel: str,
+        clock: Clock,
+        policy: RetryPolicy | None = None,
+        batch: int = 20,
+        lease_seconds: int = 60,
+        send_timeout: float = 20.0,
+        spread: Callable[[], float] = random.random,
+    ) -> None:
         if policy is None and channel not in RETRY_POLICIES:
             raise ValueError(f"no retry policy for the channel {channel!r}")
         if batch < 1:
@@ -221,8 +239,9 @@ class DeliveryService:
 
     async def _failed(self, lease: LeasedItem, reason: str, retry_after: timedelta | None = None) -> Attempt:
         number = lease.attempts + 1
-        retry_at = self.policy.next_attempt(number, now=self.clock.now(), enqueued_at=lease.enqueued_at,
-                                            spread=self._spread(), retry_after=retry_after)
+        retry_at = self.policy.next_attempt(
+            number, now=self.clock.now(), enqueued_at=lease.enqueued_at, spread=self._spread(), retry_after=retry_after
+        )
         await self._outbox.mark_failed(lease.id, reason, retry_at)
         outcome = Outcome.RETRY if retry_at is not None else Outcome.DEAD
         return Attempt(lease.id, lease.item.kind, outcome, number, reason, retry_at)

@@ -40,9 +40,13 @@ class User:
     write_calendar_id: str | None = None
 
     def host_calendar(self) -> HostCalendar:
-        return HostCalendar(user_id=self.id, mailbox=self.email, time_zone=self.time_zone,
-                            conflict_calendar_ids=self.conflict_calendar_ids,
-                            write_calendar_id=self.write_calendar_id)
+        return HostCalendar(
+            user_id=self.id,
+            mailbox=self.email,
+            time_zone=self.time_zone,
+            conflict_calendar_ids=self.conflict_calendar_ids,
+            write_calendar_id=self.write_calendar_id,
+        )
 
 
 class LinkKind(StrEnum):

@@ -60,9 +60,7 @@ class UnknownTimeZone(InvalidRule):
     code = "unknown_time_zone"
 
     def __init__(self, name: str, field: str = "time_zone") -> None:
-        super().__init__(
-            field, f"'{name}' is not a time zone we know. Use an IANA name such as 'Europe/London'."
-        )
+        super().__init__(field, f"'{name}' is not a time zone we know. Use an IANA name such as 'Europe/London'.")
         self.name = name
 
 
@@ -83,8 +81,11 @@ class SlotUnavailable(SchedulingError):
 
     code = "slot_unavailable"
 
-    def __init__(self, message: str = "That time is no longer available. Please pick another one.",
-                 alternatives: Sequence[datetime] = ()) -> None:
+    def __init__(
+        self,
+        message: str = "That time is no longer available. Please pick another one.",
+        alternatives: Sequence[datetime] = (),
+    ) -> None:
         super().__init__(message)
         self.alternatives = tuple(alternatives)
 
@@ -106,8 +107,12 @@ class IdempotencyKeyReused(ValidationFailed):
     parameter = "Idempotency-Key"
 
     def __init__(self) -> None:
-        super().__init__({"Idempotency-Key": "This key was used for a different booking request. "
-                                             "Use a new key for each new booking."})
+        super().__init__(
+            {
+                "Idempotency-Key": "This key was used for a different booking request. "
+                "Use a new key for each new booking."
+            }
+        )
 
 
 class NotFound(SchedulingError):
@@ -119,7 +124,8 @@ class LinkInactive(NotFound):
 
     def __init__(self, *, used: bool = False) -> None:
         super().__init__(
-            "This one-time booking link has already been used. Ask the host for a new link." if used
+            "This one-time booking link has already been used. Ask the host for a new link."
+            if used
             else "This booking link is no longer active. Ask the host for a current link."
         )
         self.used = used
@@ -147,8 +153,13 @@ class HostUnavailable(IntegrationError):
     code = "host_unavailable"
     write_may_have_happened = False
 
-    def __init__(self, message: str = "This host can't take bookings right now. Please try again later.",
-                 *, reconnect_required: bool = False, host_id: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str = "This host can't take bookings right now. Please try again later.",
+        *,
+        reconnect_required: bool = False,
+        host_id: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.reconnect_required = reconnect_required
         self.host_id = host_id
@@ -183,8 +194,12 @@ class WrongAccount(SignInRequired):
 
     code = "wrong_account"
 
-    def __init__(self, message: str = (
+    def __init__(
+        self,
+        message: str = (
             "You signed in with a different Microsoft account from the one you use in Teams, so nothing was "
             "connected. Sign in with your own work account (the one you use in Teams) to connect your "
-            "calendar.")) -> None:
+            "calendar."
+        ),
+    ) -> None:
         super().__init__(message)

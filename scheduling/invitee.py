@@ -24,8 +24,10 @@ MAX_EMAIL = 254
 MAX_NOTES = 2000
 
 # Pragmatic address syntax: one @, a dotted domain with a 2+ letter TLD, no spaces or quotes.
-_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-                    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.[A-Za-z]{2,63}$")
+_EMAIL = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.[A-Za-z]{2,63}$"
+)
 
 
 def has_control(text: str, allow_newlines: bool = False) -> bool:
@@ -44,8 +46,7 @@ def valid_email(email: str) -> bool:
     if len(email) > MAX_EMAIL or ".." in email:
         return False
     local = email.split("@", 1)[0]
-    return bool(_EMAIL.match(email)) and len(local) <= 64 and not local.startswith(".") \
-        and not local.endswith(".")
+    return bool(_EMAIL.match(email)) and len(local) <= 64 and not local.startswith(".") and not local.endswith(".")
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,8 +106,9 @@ def _check(form: InviteeForm, questions: Sequence[Question]) -> tuple[Invitee, d
     if not is_valid_zone(time_zone):
         errors["timeZone"] = f"'{time_zone}' is not a time zone we know; pick one from the list."
     given: dict[str, object] = {}
-    if isinstance(form.answers, Mapping) and all(isinstance(k, str) and isinstance(v, str)
-                                                 for k, v in form.answers.items()):
+    if isinstance(form.answers, Mapping) and all(
+        isinstance(k, str) and isinstance(v, str) for k, v in form.answers.items()
+    ):
         given = dict(form.answers)
     elif form.answers is not None:
         errors["answers"] = "Answers must map question ids to text."
@@ -127,8 +129,7 @@ def _check(form: InviteeForm, questions: Sequence[Question]) -> tuple[Invitee, d
             errors[field] = "This answer contains characters we can't use."
         elif value:
             cleaned[q.id] = value
-    invitee = Invitee(name=text["name"], email=text["email"], time_zone=time_zone, notes=text["notes"],
-                      answers=cleaned)
+    invitee = Invitee(name=text["name"], email=text["email"], time_zone=time_zone, notes=text["notes"], answers=cleaned)
     return invitee, errors
 
 
@@ -146,8 +147,13 @@ def validate_form(form: InviteeForm, questions: Sequence[Question] = ()) -> Invi
     return invitee
 
 
-def validate_invitee(name: str, email: str, time_zone: str, notes: str = "",
-                     answers: Mapping[str, str] | None = None,
-                     questions: Sequence[Question] = ()) -> Invitee:
+def validate_invitee(
+    name: str,
+    email: str,
+    time_zone: str,
+    notes: str = "",
+    answers: Mapping[str, str] | None = None,
+    questions: Sequence[Question] = (),
+) -> Invitee:
     """:func:`validate_form` for fields already known to be text."""
     return validate_form(InviteeForm(name, email, time_zone, notes, answers), questions)

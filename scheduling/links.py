@@ -77,8 +77,13 @@ def availability_from_mailbox(defaults: MailboxDefaults) -> Availability:
 
 
 class LinkService:
-    def __init__(self, *, event_types: EventTypeStore, calendar: CalendarPort,
-                 new_id: Callable[[], str] = lambda: uuid.uuid4().hex) -> None:
+    def __init__(
+        self,
+        *,
+        event_types: EventTypeStore,
+        calendar: CalendarPort,
+        new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
+    ) -> None:
         self.event_types = event_types
         self.calendar = calendar
         self._new_id = new_id
@@ -102,8 +107,9 @@ class LinkService:
             buffer_before=0 if request.buffer_before is None else request.buffer_before,
             buffer_after=0 if request.buffer_after is None else request.buffer_after,
             minimum_notice=DEFAULT_NOTICE_MINUTES if request.minimum_notice is None else request.minimum_notice,
-            window=BookingWindow(rolling_days=DEFAULT_WINDOW_DAYS if request.window_days is None
-                                 else request.window_days),
+            window=BookingWindow(
+                rolling_days=DEFAULT_WINDOW_DAYS if request.window_days is None else request.window_days
+            ),
         )
         rules.validate()
         base = slugify(title) or "meeting"
@@ -111,9 +117,17 @@ class LinkService:
             base = f"{base}-{self._new_id()[:8]}"
         for attempt in range(50):
             slug = base if attempt == 0 else f"{base}-{attempt + 1}"
-            link = EventType(id=self._new_id(), tenant_id=host.tenant_id, slug=slug, title=title, rules=rules,
-                             owner_user_id=host.id, kind=LinkKind.SINGLE_HOST, location=Location(),
-                             single_use=request.single_use)
+            link = EventType(
+                id=self._new_id(),
+                tenant_id=host.tenant_id,
+                slug=slug,
+                title=title,
+                rules=rules,
+                owner_user_id=host.id,
+                kind=LinkKind.SINGLE_HOST,
+                location=Location(),
+                single_use=request.single_use,
+            )
             try:
                 return await self.event_types.create(link)
             except Conflict:

@@ -30,5 +30,6 @@ class NoticeService:
 
     async def host_connected(self, user: User, occasion: str) -> bool:
         """Tell a host their calendar is now connected (with the zone Slotwise took from their mailbox)."""
-        return await self.tell(user, HOST_CONNECTED, occasion,
-                               {"hostName": user.display_name, "timeZone": user.time_zone})
+        return await self.tell(
+            user, HOST_CONNECTED, occasion, {"hostName": user.display_name, "timeZone": user.time_zone}
+        )

@@ -35,16 +35,29 @@ class PeopleService:
     """``reachable`` is called after messages held for a person were released (they can be reached now): the
     app wakes the delivery runner with it, so those messages go out at once."""
 
-    def __init__(self, *, users: UserStore, outbox: OutboxStore, new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
-                 reachable: Callable[[], None] = _nothing) -> None:
+    def __init__(
+        self,
+        *,
+        users: UserStore,
+        outbox: OutboxStore,
+        new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
+        reachable: Callable[[], None] = _nothing,
+    ) -> None:
         self._users = users
         self._outbox = outbox
         self._new_id = new_id
         self._reachable = reachable
 
-    async def teams_user(self, tenant_id: str, aad_object_id: str, name: str,
-                         profile: Callable[[], Awaitable[Profile | None]], *, time_zone: str | None = None,
-                         invent_email: Callable[[str], str] | None = None) -> User:
+    async def teams_user(
+        self,
+        tenant_id: str,
+        aad_object_id: str,
+        name: str,
+        profile: Callable[[], Awaitable[Profile | None]],
+        *,
+        time_zone: str | None = None,
+        invent_email: Callable[[str], str] | None = None,
+    ) -> User:
         """The Slotwise user behind a Teams identity, created on first contact.
 
         ``name`` is the display name the activity carries (kept up to date). ``profile`` is asked, only while
@@ -65,8 +78,14 @@ class PeopleService:
             email = invent_email(name or (found.name if found else ""))
         display = (found.name if found else "") or name or email or DEFAULT_NAME
         if user is None:
-            user = User(id=self._new_id(), tenant_id=tenant_id, aad_object_id=aad_object_id, display_name=display,
-                        email=email, time_zone=time_zone if time_zone and is_valid_zone(time_zone) else "UTC")
+            user = User(
+                id=self._new_id(),
+                tenant_id=tenant_id,
+                aad_object_id=aad_object_id,
+                display_name=display,
+                email=email,
+                time_zone=time_zone if time_zone and is_valid_zone(time_zone) else "UTC",
+            )
         else:
             user = replace(user, display_name=display, email=email)
         return await self._users.upsert(user)

@@ -163,8 +163,9 @@ class CalendarPort(Protocol):
 
     async def get_event(self, host: HostCalendar, event_id: str) -> CalendarEvent | None: ...
 
-    async def move_event(self, host: HostCalendar, event_id: str, start: datetime, end: datetime,
-                         time_zone: str) -> CalendarEvent:
+    async def move_event(
+        self, host: HostCalendar, event_id: str, start: datetime, end: datetime, time_zone: str
+    ) -> CalendarEvent:
         """Move the event to ``start``-``end`` (sent with the explicit IANA ``time_zone``) and change
         nothing else: not the subject, not the attendees (the host may have added people in Outlook),
         not the body (it holds the Teams meeting)."""
@@ -232,8 +233,9 @@ class CalendarSyncPort(Protocol):
         shorten or lengthen ``expires_at`` (use the returned one)."""
         ...
 
-    async def renew_subscription(self, host: HostCalendar, subscription_id: str,
-                                 expires_at: datetime) -> EventSubscription | None:
+    async def renew_subscription(
+        self, host: HostCalendar, subscription_id: str, expires_at: datetime
+    ) -> EventSubscription | None:
         """Extend (and reauthorize) a subscription; None if it no longer exists (subscribe again)."""
         ...
 

@@ -51,8 +51,10 @@ def instant_problem(value: datetime, now: datetime, what: str = "That time") -> 
     if bounds.start <= value <= bounds.end:
         return None
     side = "long ago" if value < bounds.start else "far ahead"
-    return (f"{what} is too {side}: give a time between {bounds.start.date().isoformat()} and "
-            f"{bounds.end.date().isoformat()} (UTC). {REACH_RULE}")
+    return (
+        f"{what} is too {side}: give a time between {bounds.start.date().isoformat()} and "
+        f"{bounds.end.date().isoformat()} (UTC). {REACH_RULE}"
+    )
 
 
 def date_problem(day: date, today: date, what: str = "That date") -> str | None:

@@ -33,8 +33,15 @@ class ReconcileReport:
 
 
 class Reconciler:
-    def __init__(self, service: BookingService, *, bookings: BookingStore, users: UserStore, calendar: CalendarPort,
-                 orphan_lookback: timedelta = timedelta(days=2)) -> None:
+    def __init__(
+        self,
+        service: BookingService,
+        *,
+        bookings: BookingStore,
+        users: UserStore,
+        calendar: CalendarPort,
+        orphan_lookback: timedelta = timedelta(days=2),
+    ) -> None:
         self.service = service
         self._bookings = bookings
         self._users = users

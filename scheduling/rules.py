@@ -28,8 +28,9 @@ MAX_WINDOW_DAYS = 365
 #: A meeting length is whole minutes in ``[MIN_DURATION, MAX_DURATION]``; every adapter reads the bounds here.
 MIN_DURATION = 1
 MAX_DURATION = MINUTES_PER_DAY
-DURATION_RULE = (f"A meeting must last at least {MIN_DURATION} minute and can't be longer than "
-                 f"{MAX_DURATION // 60} hours.")
+DURATION_RULE = (
+    f"A meeting must last at least {MIN_DURATION} minute and can't be longer than {MAX_DURATION // 60} hours."
+)
 WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
@@ -104,8 +105,9 @@ class Availability:
     overrides: Mapping[date, DayRanges] = field(default_factory=dict)
 
     @classmethod
-    def business_hours(cls, time_zone: str, start: str = "09:00", end: str = "17:00",
-                       weekdays: Iterable[int] = range(5)) -> Availability:
+    def business_hours(
+        cls, time_zone: str, start: str = "09:00", end: str = "17:00", weekdays: Iterable[int] = range(5)
+    ) -> Availability:
         days = set(weekdays)
         rng = (LocalRange.parse(start, end),)
         weekly = tuple(rng if d in days else () for d in range(7))

@@ -113,8 +113,7 @@ def _date(value: Any, field: str) -> date | None:
 
 def rules_from_dict(data: Mapping[str, Any]) -> EventRules:
     durations = data.get("durations")
-    if not isinstance(durations, list) or not all(isinstance(d, int) and not isinstance(d, bool)
-                                                   for d in durations):
+    if not isinstance(durations, list) or not all(isinstance(d, int) and not isinstance(d, bool) for d in durations):
         raise InvalidRule("durations", "Durations must be a list of whole minutes.")
     bw = data.get("booking_window") or {}
     window = BookingWindow(
@@ -127,8 +126,7 @@ def rules_from_dict(data: Mapping[str, Any]) -> EventRules:
     if statuses is not None:
         known = {s.value: s for s in BusyStatus}
         if not isinstance(statuses, list) or not all(isinstance(s, str) and s in known for s in statuses):
-            raise InvalidRule("blocking_statuses",
-                              "Blocking statuses must be a list of: " + ", ".join(known) + ".")
+            raise InvalidRule("blocking_statuses", "Blocking statuses must be a list of: " + ", ".join(known) + ".")
         blocking = frozenset(known[s] for s in statuses)
     avail = data.get("availability")
     if not isinstance(avail, Mapping):

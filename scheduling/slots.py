@@ -108,9 +108,16 @@ def working_spans(availability: Availability, first: date, last: date) -> list[t
     return union_spans(spans)
 
 
-def blocking_spans(rules: EventRules, busy: Sequence[BusyInterval], bookings: Sequence[BookedInterval],
-                   now: datetime, lo: int, hi: int, widen_before: int = 0,
-                   widen_after: int = 0) -> list[tuple[int, int]]:
+def blocking_spans(
+    rules: EventRules,
+    busy: Sequence[BusyInterval],
+    bookings: Sequence[BookedInterval],
+    now: datetime,
+    lo: int,
+    hi: int,
+    widen_before: int = 0,
+    widen_after: int = 0,
+) -> list[tuple[int, int]]:
     """Everything that blocks, as epoch-second spans overlapping [lo, hi).
 
     Each span is widened by ``widen_before`` seconds at its start and ``widen_after`` at its end (the
@@ -121,11 +128,17 @@ def blocking_spans(rules: EventRules, busy: Sequence[BusyInterval], bookings: Se
     floor, ceil = math.floor, math.ceil
     stamp = datetime.timestamp
     if widen_before or widen_after:
-        spans = [(floor(s) - widen_before, ceil(e) + widen_after) for b in busy
-                 if b.status in blocking and (s := stamp(b.start)) < hi and lo < (e := stamp(b.end)) and s < e]
+        spans = [
+            (floor(s) - widen_before, ceil(e) + widen_after)
+            for b in busy
+            if b.status in blocking and (s := stamp(b.start)) < hi and lo < (e := stamp(b.end)) and s < e
+        ]
     else:
-        spans = [(floor(s), ceil(e)) for b in busy
-                 if b.status in blocking and (s := stamp(b.start)) < hi and lo < (e := stamp(b.end)) and s < e]
+        spans = [
+            (floor(s), ceil(e))
+            for b in busy
+            if b.status in blocking and (s := stamp(b.start)) < hi and lo < (e := stamp(b.end)) and s < e
+        ]
     append = spans.append
     for bk in bookings:
         if bk.expires_at is not None and bk.expires_at <= now:
@@ -136,14 +149,16 @@ def blocking_spans(rules: EventRules, busy: Sequence[BusyInterval], bookings: Se
     return spans
 
 
-def capped_days(rules: EventRules, bookings: Sequence[BookedInterval], now: datetime,
-                tz: ZoneInfo) -> tuple[set[date], set[tuple[int, int]]]:
+def capped_days(
+    rules: EventRules, bookings: Sequence[BookedInterval], now: datetime, tz: ZoneInfo
+) -> tuple[set[date], set[tuple[int, int]]]:
     """Local dates and ISO weeks (year, week) that have reached their caps."""
     return _capped(rules.daily_cap, rules.weekly_cap, bookings, now, tz)
 
 
-def _capped(daily_cap: int | None, weekly_cap: int | None, bookings: Sequence[BookedInterval], now: datetime,
-            tz: ZoneInfo) -> tuple[set[date], set[tuple[int, int]]]:
+def _capped(
+    daily_cap: int | None, weekly_cap: int | None, bookings: Sequence[BookedInterval], now: datetime, tz: ZoneInfo
+) -> tuple[set[date], set[tuple[int, int]]]:
     if daily_cap is None and weekly_cap is None:
         return set(), set()
     per_day: Counter[date] = Counter()
@@ -221,9 +236,15 @@ class SlotFrame:
             if e - s > pad_before + pad_after
         ]
 
-    def runs(self, allowed: Sequence[tuple[int, int]], busy: Sequence[BusyInterval] = (),
-             bookings: Sequence[BookedInterval] = (), *, daily_cap: int | None = None,
-             weekly_cap: int | None = None) -> list[Run]:
+    def runs(
+        self,
+        allowed: Sequence[tuple[int, int]],
+        busy: Sequence[BusyInterval] = (),
+        bookings: Sequence[BookedInterval] = (),
+        *,
+        daily_cap: int | None = None,
+        weekly_cap: int | None = None,
+    ) -> list[Run]:
         """One host's bookable starts as runs, given the host's :meth:`allowed` time, busy time and bookings.
 
         ``daily_cap``/``weekly_cap`` apply on top of the rules' own caps (the stricter wins).
@@ -234,8 +255,9 @@ class SlotFrame:
         length, step = self.length, self.step
         pad_before, pad_after = rules.buffer_before * 60, rules.buffer_after * 60
         # Working time minus blockers widened by this slot's buffers: exactly where the meeting itself may sit.
-        blockers = blocking_spans(rules, busy, bookings, self.now, self.lo - pad_before,
-                                  self.hi + length + pad_after, pad_after, pad_before)
+        blockers = blocking_spans(
+            rules, busy, bookings, self.now, self.lo - pad_before, self.hi + length + pad_after, pad_after, pad_before
+        )
         free = _subtract_sorted(allowed, blockers) if blockers else allowed
         daily, weekly = tighter_cap(rules.daily_cap, daily_cap), tighter_cap(rules.weekly_cap, weekly_cap)
         full_days, full_weeks = _capped(daily, weekly, bookings, self.now, rules.availability.tz)
@@ -331,9 +353,16 @@ def expand_runs(runs: Sequence[Run], step: int) -> list[int]:
     return starts
 
 
-def slot_starts(rules: EventRules, *, now: datetime, window: Interval,
-                busy: Sequence[BusyInterval] = (), bookings: Sequence[BookedInterval] = (),
-                duration: int | None = None, availability: Availability | None = None) -> list[int]:
+def slot_starts(
+    rules: EventRules,
+    *,
+    now: datetime,
+    window: Interval,
+    busy: Sequence[BusyInterval] = (),
+    bookings: Sequence[BookedInterval] = (),
+    duration: int | None = None,
+    availability: Availability | None = None,
+) -> list[int]:
     """Sorted epoch-second starts of every bookable slot (the engine behind ``compute_slots``).
 
     ``availability`` replaces the rules' own working hours (a team member's hours); the grid, notice,
@@ -345,8 +374,9 @@ def slot_starts(rules: EventRules, *, now: datetime, window: Interval,
     return expand_runs(frame.runs(frame.allowed(avail), busy, bookings), frame.step)
 
 
-def _single_frame(rules: EventRules, now: datetime, window: Interval, duration: int | None,
-                  availability: Availability | None) -> tuple[SlotFrame, Availability]:
+def _single_frame(
+    rules: EventRules, now: datetime, window: Interval, duration: int | None, availability: Availability | None
+) -> tuple[SlotFrame, Availability]:
     rules.validate()
     minutes = resolve_duration(rules, duration)
     if availability is not None:
@@ -354,9 +384,15 @@ def _single_frame(rules: EventRules, now: datetime, window: Interval, duration: 
     return _frame(rules, now, window, minutes), availability or rules.availability
 
 
-def compute_slots(rules: EventRules, *, now: datetime, window: Interval,
-                  busy: Sequence[BusyInterval] = (), bookings: Sequence[BookedInterval] = (),
-                  duration: int | None = None) -> list[Slot]:
+def compute_slots(
+    rules: EventRules,
+    *,
+    now: datetime,
+    window: Interval,
+    busy: Sequence[BusyInterval] = (),
+    bookings: Sequence[BookedInterval] = (),
+    duration: int | None = None,
+) -> list[Slot]:
     """Every bookable slot for one host whose start lies in ``window`` (sorted, UTC)."""
     minutes = resolve_duration(rules, duration)
     frame, avail = _single_frame(rules, now, window, minutes, None)
@@ -373,11 +409,16 @@ def compute_slots(rules: EventRules, *, now: datetime, window: Interval,
     return slots
 
 
-def is_bookable(rules: EventRules, start: datetime, *, now: datetime,
-                busy: Sequence[BusyInterval] = (), bookings: Sequence[BookedInterval] = (),
-                duration: int | None = None) -> bool:
+def is_bookable(
+    rules: EventRules,
+    start: datetime,
+    *,
+    now: datetime,
+    busy: Sequence[BusyInterval] = (),
+    bookings: Sequence[BookedInterval] = (),
+    duration: int | None = None,
+) -> bool:
     """True when ``start`` is exactly one of the offered slots."""
     minutes = resolve_duration(rules, duration)
     window = Interval(start, start + timedelta(minutes=1))
-    return to_epoch(start) in slot_starts(rules, now=now, window=window, busy=busy, bookings=bookings,
-                                           duration=minutes)
+    return to_epoch(start) in slot_starts(rules, now=now, window=window, busy=busy, bookings=bookings, duration=minutes)

@@ -37,8 +37,14 @@ from scheduling.sync import CachedBusy, CacheState, HostSubscription, SyncReques
 
 
 class BookingStore(Protocol):
-    async def reserve(self, booking: Booking, *, cap_checks: Sequence[CapCheck] = (),
-                      single_use: bool = False, hold_id: str | None = None) -> tuple[Booking, bool]:
+    async def reserve(
+        self,
+        booking: Booking,
+        *,
+        cap_checks: Sequence[CapCheck] = (),
+        single_use: bool = False,
+        hold_id: str | None = None,
+    ) -> tuple[Booking, bool]:
         """Insert ``booking`` as PENDING and reserve its padded interval for each of its hosts, in one
         transaction, unless another holding entry of any of those hosts overlaps it (the hold
         ``hold_id``, if given, is consumed and does not count), a cap check fails, or (``single_use``)
@@ -57,9 +63,16 @@ class BookingStore(Protocol):
 
     async def get_by_manage_token_hash(self, token_hash: str) -> Booking | None: ...
 
-    async def confirm(self, booking_id: str, *, graph_event_id: str, ical_uid: str | None,
-                      join_url: str | None, join_url_missing: bool,
-                      outbox: Sequence[OutboxItem] = ()) -> Booking:
+    async def confirm(
+        self,
+        booking_id: str,
+        *,
+        graph_event_id: str,
+        ical_uid: str | None,
+        join_url: str | None,
+        join_url_missing: bool,
+        outbox: Sequence[OutboxItem] = (),
+    ) -> Booking:
         """PENDING -> CONFIRMED with the event's ids, and enqueue ``outbox``, atomically. A booking that
         is already CONFIRMED is returned unchanged (idempotent); any other status is returned as is and
         nothing is written (the caller decides)."""
@@ -69,16 +82,25 @@ class BookingStore(Protocol):
         """PENDING -> RELEASED (frees the interval). Other statuses are returned unchanged."""
         ...
 
-    async def move(self, booking_id: str, *, start: datetime, end: datetime, expected_version: int,
-                   cap_checks: Sequence[CapCheck] = (), outbox: Sequence[OutboxItem] = ()) -> Booking:
+    async def move(
+        self,
+        booking_id: str,
+        *,
+        start: datetime,
+        end: datetime,
+        expected_version: int,
+        cap_checks: Sequence[CapCheck] = (),
+        outbox: Sequence[OutboxItem] = (),
+    ) -> Booking:
         """Atomically move a CONFIRMED booking: reserve the new padded interval (its own old one does
         not count), free the old, bump ``version``, set calendar_sync UPDATE_PENDING, enqueue ``outbox``.
         Raises SlotUnavailable on overlap or cap, Conflict when ``expected_version`` is stale or the
         booking is not CONFIRMED."""
         ...
 
-    async def cancel(self, booking_id: str, *, reason: str, expected_version: int | None = None,
-                     outbox: Sequence[OutboxItem] = ()) -> Booking:
+    async def cancel(
+        self, booking_id: str, *, reason: str, expected_version: int | None = None, outbox: Sequence[OutboxItem] = ()
+    ) -> Booking:
         """PENDING/CONFIRMED -> CANCELLED (frees the interval), calendar_sync CANCEL_PENDING when it has a
         Graph event, enqueue ``outbox``. Raises Conflict when already cancelled/released or stale."""
         ...
@@ -87,15 +109,28 @@ class BookingStore(Protocol):
         """calendar_sync -> IN_SYNC if the booking is still at ``version``."""
         ...
 
-    async def host_bookings(self, host_ids: Sequence[str], window: Interval, *,
-                            caps_event_type_id: str | None = None,
-                            exclude_booking_id: str | None = None) -> Mapping[str, list[BookedInterval]]:
+    async def host_bookings(
+        self,
+        host_ids: Sequence[str],
+        window: Interval,
+        *,
+        caps_event_type_id: str | None = None,
+        exclude_booking_id: str | None = None,
+    ) -> Mapping[str, list[BookedInterval]]:
         """Holding entries of each host whose padded interval overlaps ``window`` (every host id is a
         key). ``counts_toward_caps`` is true for bookings of ``caps_event_type_id``; holds never count."""
         ...
 
-    async def place_hold(self, hold_id: str, host_ids: Sequence[str], start: datetime, end: datetime,
-                         buffer_before: int, buffer_after: int, expires_at: datetime) -> None:
+    async def place_hold(
+        self,
+        hold_id: str,
+        host_ids: Sequence[str],
+        start: datetime,
+        end: datetime,
+        buffer_before: int,
+        buffer_after: int,
+        expires_at: datetime,
+    ) -> None:
         """Reserve like a booking, until ``expires_at``; raises SlotUnavailable on overlap."""
         ...
 
@@ -109,8 +144,7 @@ class BookingStore(Protocol):
 
     async def released_since(self, since: datetime) -> list[Booking]: ...
 
-    async def upcoming_for_host(self, tenant_id: str, user_id: str, after: datetime,
-                                limit: int = 20) -> list[Booking]:
+    async def upcoming_for_host(self, tenant_id: str, user_id: str, after: datetime, limit: int = 20) -> list[Booking]:
         """CONFIRMED (and PENDING) bookings of this host ending after ``after``, soonest first."""
         ...
 
@@ -182,8 +216,9 @@ class OutboxStore(Protocol):
         skipped. Returns how many were new."""
         ...
 
-    async def lease(self, now: datetime, limit: int, lease_seconds: int, *,
-                    channel: str | None = None) -> list[LeasedItem]:
+    async def lease(
+        self, now: datetime, limit: int, lease_seconds: int, *, channel: str | None = None
+    ) -> list[LeasedItem]:
         """Claim up to ``limit`` due items (not delivered, not dead, not held, not leased by anyone else, retry
         time reached) of ``channel`` (every channel when None) for ``lease_seconds``, oldest due first. Uses
         row locks with SKIP LOCKED on PostgreSQL, so replicas never claim the same item."""
@@ -253,8 +288,16 @@ class SubscriptionStore(Protocol):
         """Forget the host's subscription; returns what was deleted."""
         ...
 
-    async def lease_renewals(self, now: datetime, *, due_before: datetime, quiet_since: datetime,
-                             urgent_before: datetime, limit: int, lease_seconds: int) -> list[HostSubscription]:
+    async def lease_renewals(
+        self,
+        now: datetime,
+        *,
+        due_before: datetime,
+        quiet_since: datetime,
+        urgent_before: datetime,
+        limit: int,
+        lease_seconds: int,
+    ) -> list[HostSubscription]:
         """Claim up to ``limit`` subscriptions expiring at or before ``due_before`` that nobody else holds, for
         ``lease_seconds``, soonest expiry first; one reauthorized after ``quiet_since`` only when it expires
         at or before ``urgent_before``. SKIP LOCKED on PostgreSQL: replicas never claim the same one."""
@@ -286,15 +329,31 @@ class BusyCacheStore(Protocol):
 
     async def cache_state(self, host_id: str) -> CacheState | None: ...
 
-    async def replace_busy(self, host_id: str, *, window: Interval, cursor: str, busy: Mapping[str, BusyInterval],
-                           synced_at: datetime, started_at: datetime) -> None:
+    async def replace_busy(
+        self,
+        host_id: str,
+        *,
+        window: Interval,
+        cursor: str,
+        busy: Mapping[str, BusyInterval],
+        synced_at: datetime,
+        started_at: datetime,
+    ) -> None:
         """Replace the host's cache by a full round. ``dirty_since`` and ``stale_since`` are cleared unless set
         after ``started_at`` (the round began then: a later notification may not be in it)."""
         ...
 
-    async def apply_busy(self, host_id: str, *, expected_cursor: str, cursor: str,
-                         blocking: Mapping[str, BusyInterval], cleared: Sequence[str], synced_at: datetime,
-                         started_at: datetime) -> bool:
+    async def apply_busy(
+        self,
+        host_id: str,
+        *,
+        expected_cursor: str,
+        cursor: str,
+        blocking: Mapping[str, BusyInterval],
+        cleared: Sequence[str],
+        synced_at: datetime,
+        started_at: datetime,
+    ) -> bool:
         """Apply an incremental round if the stored cursor is still ``expected_cursor`` (else False, nothing
         written): drop ``cleared`` ids, set ``blocking``, store ``cursor``; dirty/stale as in replace_busy."""
         ...
@@ -309,8 +368,16 @@ class BusyCacheStore(Protocol):
 class SyncWorkQueue(Protocol):
     """Queued sync work, one row per host: requests merge into it, and a worker leases it whole."""
 
-    async def request_work(self, host_id: str, request: SyncRequest, *, due_at: datetime, now: datetime,
-                           dirty: bool = False, stale_reason: str | None = None) -> None:
+    async def request_work(
+        self,
+        host_id: str,
+        request: SyncRequest,
+        *,
+        due_at: datetime,
+        now: datetime,
+        dirty: bool = False,
+        stale_reason: str | None = None,
+    ) -> None:
         """Merge ``request`` into the host's row (created if missing) and make it due by ``due_at``; in the same
         transaction mark the host's cache dirty since ``now`` (``dirty``, kept if already dirty) and/or stale
         with ``stale_reason``."""
@@ -335,14 +402,16 @@ class SyncWorkQueue(Protocol):
 class OutlookBookingIndex(Protocol):
     """Bookings by their Outlook event, for applying Outlook-side changes."""
 
-    async def confirmed_bookings_for_events(self, host_id: str, event_ids: Sequence[str], booking_ids: Sequence[str],
-                                            *, unchanged_since: datetime) -> list[Booking]:
+    async def confirmed_bookings_for_events(
+        self, host_id: str, event_ids: Sequence[str], booking_ids: Sequence[str], *, unchanged_since: datetime
+    ) -> list[Booking]:
         """CONFIRMED bookings organised by ``host_id`` whose Outlook event id is in ``event_ids`` or whose id is
         in ``booking_ids`` (the booking tag read from an event), last changed at or before ``unchanged_since``."""
         ...
 
-    async def confirmed_bookings_between(self, host_id: str, window: Interval, *,
-                                         unchanged_since: datetime) -> list[Booking]:
+    async def confirmed_bookings_between(
+        self, host_id: str, window: Interval, *, unchanged_since: datetime
+    ) -> list[Booking]:
         """CONFIRMED bookings organised by ``host_id`` with an Outlook event, overlapping ``window``, last changed
         at or before ``unchanged_since``."""
         ...

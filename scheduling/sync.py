@@ -140,10 +140,14 @@ class CachedBusy:
     def serves(self, asked: Interval, now: datetime, max_lag: timedelta) -> bool:
         """The rule for a fresh cache: a delta cursor, not stale, the subscription alive, no change queued for
         longer than ``max_lag``, and ``asked`` inside the cached window."""
-        return (self.has_cursor and self.stale_since is None
-                and self.subscription_expires_at is not None and self.subscription_expires_at > now
-                and (self.dirty_since is None or now - self.dirty_since <= max_lag)
-                and self.window.contains(asked))
+        return (
+            self.has_cursor
+            and self.stale_since is None
+            and self.subscription_expires_at is not None
+            and self.subscription_expires_at > now
+            and (self.dirty_since is None or now - self.dirty_since <= max_lag)
+            and self.window.contains(asked)
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,9 +172,14 @@ class SyncRequest:
     removed_subscription_id: str | None = None
 
     def merged(self, other: SyncRequest) -> SyncRequest:
-        return SyncRequest(self.delta or other.delta, self.full or other.full, self.subscribe or other.subscribe,
-                           self.recreate or other.recreate, self.reauthorize or other.reauthorize,
-                           other.removed_subscription_id or self.removed_subscription_id)
+        return SyncRequest(
+            self.delta or other.delta,
+            self.full or other.full,
+            self.subscribe or other.subscribe,
+            self.recreate or other.recreate,
+            self.reauthorize or other.reauthorize,
+            other.removed_subscription_id or self.removed_subscription_id,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,10 +245,22 @@ class CalendarSyncService:
     ``on_work`` is called (in this process) whenever work was queued, so a local worker can start at once
     instead of waiting for its next poll."""
 
-    def __init__(self, *, sync: CalendarSyncPort, calendar: CalendarPort, subscriptions: SubscriptionStore,
-                 cache: BusyCacheStore, queue: SyncWorkQueue, index: OutlookBookingIndex, users: UserStore,
-                 bookings: BookingService, clock: Clock, policy: SyncPolicy | None = None, endpoint: str = "",
-                 new_secret: Callable[[], str] = lambda: secrets.token_urlsafe(48)) -> None:
+    def __init__(
+        self,
+        *,
+        sync: CalendarSyncPort,
+        calendar: CalendarPort,
+        subscriptions: SubscriptionStore,
+        cache: BusyCacheStore,
+        queue: SyncWorkQueue,
+        index: OutlookBookingIndex,
+        users: UserStore,
+        bookings: BookingService,
+        clock: Clock,
+        policy: SyncPolicy | None = None,
+        endpoint: str = "",
+        new_secret: Callable[[], str] = lambda: secrets.token_urlsafe(48),
+    ) -> None:
         self._sync = sync
         self._calendar = calendar
         self._subscriptions = subscriptions
@@ -297,8 +318,11 @@ class CalendarSyncService:
                 continue
             if notice.lifecycle_event:
                 if notice.lifecycle_event not in LIFECYCLE_EVENTS:
-                    dropped.append(DroppedNotice(notice.subscription_id,
-                                                 f"unknown lifecycle event {notice.lifecycle_event[:40]!r}"))
+                    dropped.append(
+                        DroppedNotice(
+                            notice.subscription_id, f"unknown lifecycle event {notice.lifecycle_event[:40]!r}"
+                        )
+                    )
                     continue
                 request, reason = self._lifecycle_request(sub, notice.lifecycle_event)
                 if reason:
@@ -315,14 +339,17 @@ class CalendarSyncService:
     @staticmethod
     def _lifecycle_request(sub: HostSubscription, event: str) -> tuple[SyncRequest, str]:
         if event == "subscriptionRemoved":
-            return (SyncRequest(recreate=True, delta=True, removed_subscription_id=sub.subscription_id),
-                    "subscription removed")
+            return (
+                SyncRequest(recreate=True, delta=True, removed_subscription_id=sub.subscription_id),
+                "subscription removed",
+            )
         if event == "missed":
             return SyncRequest(delta=True), "notifications missed"
         return SyncRequest(reauthorize=True), ""
 
-    async def _request(self, host_id: str, request: SyncRequest, *, dirty: bool = False,
-                       stale_reason: str | None = None) -> None:
+    async def _request(
+        self, host_id: str, request: SyncRequest, *, dirty: bool = False, stale_reason: str | None = None
+    ) -> None:
         now = self.clock.now()
         await self._queue.request_work(host_id, request, due_at=now, now=now, dirty=dirty, stale_reason=stale_reason)
         if stale_reason is not None:
@@ -352,12 +379,14 @@ class CalendarSyncService:
         except IntegrationError as exc:
             report.failed.append((work.host_id, exc.message))
             await self._connection_failed(work.host_id, exc)
-            await self._queue.fail_work(work.host_id, exc.message, self.policy.retry_at(self.clock.now(),
-                                                                                        work.attempts + 1))
+            await self._queue.fail_work(
+                work.host_id, exc.message, self.policy.retry_at(self.clock.now(), work.attempts + 1)
+            )
             return
         except BaseException as exc:
-            await self._queue.fail_work(work.host_id, f"{type(exc).__name__}: {exc}",
-                                        self.policy.retry_at(self.clock.now(), work.attempts + 1))
+            await self._queue.fail_work(
+                work.host_id, f"{type(exc).__name__}: {exc}", self.policy.retry_at(self.clock.now(), work.attempts + 1)
+            )
             raise
         await self._queue.finish_work(work.host_id, work.generation)
 
@@ -392,10 +421,12 @@ class CalendarSyncService:
     async def _subscribe(self, user: User, report: SyncReport) -> HostSubscription:
         now = self.clock.now()
         secret = self._new_secret()
-        created = await self._sync.subscribe(user.host_calendar(), client_state=secret,
-                                             expires_at=now + self.policy.subscription_lifetime)
-        stored = HostSubscription(user.id, created.id, hash_client_state(secret), created.expires_at, now,
-                                  endpoint=self.endpoint)
+        created = await self._sync.subscribe(
+            user.host_calendar(), client_state=secret, expires_at=now + self.policy.subscription_lifetime
+        )
+        stored = HostSubscription(
+            user.id, created.id, hash_client_state(secret), created.expires_at, now, endpoint=self.endpoint
+        )
         replaced = await self._subscriptions.save_subscription(stored)
         report.subscribed.append(user.id)
         if replaced is not None and replaced.subscription_id != created.id:
@@ -406,8 +437,12 @@ class CalendarSyncService:
 
     async def _recreate(self, user: User, removed_id: str | None, report: SyncReport) -> None:
         current = await self._subscriptions.subscription_of(user.id)
-        if current is not None and removed_id is not None and current.subscription_id != removed_id \
-                and current.expires_at > self.clock.now():
+        if (
+            current is not None
+            and removed_id is not None
+            and current.subscription_id != removed_id
+            and current.expires_at > self.clock.now()
+        ):
             return  # already replaced (a repeated subscriptionRemoved)
         await self._subscribe(user, report)
 
@@ -417,8 +452,9 @@ class CalendarSyncService:
         if sub is None:
             return
         gap = self.policy.reauthorize_gap
-        if (sub.renewed_at is not None and now - sub.renewed_at < gap) or \
-                (sub.reauthorized_at is not None and now - sub.reauthorized_at < gap):
+        if (sub.renewed_at is not None and now - sub.renewed_at < gap) or (
+            sub.reauthorized_at is not None and now - sub.reauthorized_at < gap
+        ):
             return  # a renewal reauthorizes by itself; never both within the gap
         if sub.expires_at - now <= self.policy.renew_before:
             await self._renew(user, sub, report)
@@ -432,8 +468,9 @@ class CalendarSyncService:
 
     async def _renew(self, user: User, sub: HostSubscription, report: SyncReport) -> None:
         now = self.clock.now()
-        renewed = await self._sync.renew_subscription(user.host_calendar(), sub.subscription_id,
-                                                      now + self.policy.subscription_lifetime)
+        renewed = await self._sync.renew_subscription(
+            user.host_calendar(), sub.subscription_id, now + self.policy.subscription_lifetime
+        )
         if renewed is None:  # expired or removed at Graph: Graph says nothing then, so create it again
             await self._subscribe(user, report)
             await self._request(user.id, SyncRequest(delta=True))
@@ -450,8 +487,13 @@ class CalendarSyncService:
         now = self.clock.now()
         policy = self.policy
         due = await self._subscriptions.lease_renewals(
-            now, due_before=now + policy.renew_before, quiet_since=now - policy.reauthorize_gap,
-            urgent_before=now + policy.reauthorize_gap, limit=100, lease_seconds=int(policy.lease.total_seconds()))
+            now,
+            due_before=now + policy.renew_before,
+            quiet_since=now - policy.reauthorize_gap,
+            urgent_before=now + policy.reauthorize_gap,
+            limit=100,
+            lease_seconds=int(policy.lease.total_seconds()),
+        )
         for sub in due:
             user = await self._users.get(sub.host_id)
             try:
@@ -473,9 +515,11 @@ class CalendarSyncService:
                 report.unsubscribed.append(host_id)
         if self.endpoint:  # the public address changed: Graph delivers to the old one until they are made again
             for sub in await self._subscriptions.subscriptions_elsewhere(self.endpoint, limit=500):
-                await self._request(sub.host_id, SyncRequest(recreate=True, delta=True,
-                                                             removed_subscription_id=sub.subscription_id),
-                                    stale_reason="notification address changed")
+                await self._request(
+                    sub.host_id,
+                    SyncRequest(recreate=True, delta=True, removed_subscription_id=sub.subscription_id),
+                    stale_reason="notification address changed",
+                )
         behind = now + policy.horizon - policy.rewindow_after  # as SyncPolicy.window_outdated
         for host_id in await self._cache.hosts_behind(window_end_before=behind, limit=500):
             await self._request(host_id, SyncRequest(delta=True, full=True))
@@ -495,8 +539,9 @@ class CalendarSyncService:
         started = self.clock.now()
         state = await self._cache.cache_state(user.id)
         host = user.host_calendar()
-        incremental = state is not None and state.cursor and not full \
-            and not self.policy.window_outdated(state.window, started)
+        incremental = (
+            state is not None and state.cursor and not full and not self.policy.window_outdated(state.window, started)
+        )
         if incremental:
             assert state is not None
             changes = await self._sync.busy_changes(host, state.window, state.cursor)
@@ -504,13 +549,25 @@ class CalendarSyncService:
             changes = await self._sync.busy_changes(host, self.policy.window(started), None)
         done = self.clock.now()
         if changes.full:
-            await self._cache.replace_busy(user.id, window=changes.window, cursor=changes.cursor,
-                                           busy=changes.blocking, synced_at=done, started_at=started)
+            await self._cache.replace_busy(
+                user.id,
+                window=changes.window,
+                cursor=changes.cursor,
+                busy=changes.blocking,
+                synced_at=done,
+                started_at=started,
+            )
         else:
             assert state is not None
-            applied = await self._cache.apply_busy(user.id, expected_cursor=state.cursor or "", cursor=changes.cursor,
-                                                   blocking=changes.blocking, cleared=changes.cleared_ids,
-                                                   synced_at=done, started_at=started)
+            applied = await self._cache.apply_busy(
+                user.id,
+                expected_cursor=state.cursor or "",
+                cursor=changes.cursor,
+                blocking=changes.blocking,
+                cleared=changes.cleared_ids,
+                synced_at=done,
+                started_at=started,
+            )
             if not applied:  # someone else moved the cursor meanwhile: go again from theirs
                 await self._request(user.id, SyncRequest(delta=True))
         report.synced.append(user.id)
@@ -529,8 +586,9 @@ class CalendarSyncService:
         event_ids = sorted(set(changed) | set(changes.removed_ids))
         matched: set[str] = set()
         if event_ids or tagged:
-            for booking in await self._index.confirmed_bookings_for_events(user.id, event_ids, sorted(tagged),
-                                                                           unchanged_since=started):
+            for booking in await self._index.confirmed_bookings_for_events(
+                user.id, event_ids, sorted(tagged), unchanged_since=started
+            ):
                 matched.add(booking.id)
                 event = changed.get(booking.graph_event_id or "") or tagged.get(booking.id)
                 if event is None:  # reported removed: deleted, cancelled, or moved out of the window
@@ -539,8 +597,9 @@ class CalendarSyncService:
         if changes.full:
             # A full round lists what exists in the window: a booking whose event is not in it was deleted
             # while nobody listened (or lives outside the primary calendar): read the event to know.
-            for booking in await self._index.confirmed_bookings_between(user.id, changes.window,
-                                                                        unchanged_since=started):
+            for booking in await self._index.confirmed_bookings_between(
+                user.id, changes.window, unchanged_since=started
+            ):
                 if booking.id in matched or (booking.graph_event_id or "") in changed:
                     continue
                 await self._apply_to_booking(booking, await self._read_event(user, booking), report)
@@ -557,8 +616,9 @@ class CalendarSyncService:
             if event is None or event.is_cancelled:
                 if await self._bookings.cancelled_in_outlook(booking) is not None:
                     report.cancelled.append(booking.id)
-            elif (event.start, event.end) != (booking.start, booking.end) \
-                    and await self._bookings.moved_in_outlook(booking, event.start, event.end) is not None:
+            elif (event.start, event.end) != (booking.start, booking.end) and await self._bookings.moved_in_outlook(
+                booking, event.start, event.end
+            ) is not None:
                 report.moved.append(booking.id)
         except NotFound:
             return  # the link or host is gone: reconciliation's business
@@ -570,4 +630,3 @@ class CalendarSyncService:
 
     async def subscription_of(self, host_id: str) -> HostSubscription | None:
         return await self._subscriptions.subscription_of(host_id)
-

@@ -73,8 +73,9 @@ def _availability_key(availability: Availability) -> Hashable:
     return key
 
 
-def _team_runs(rules: EventRules, members: Sequence[TeamMember], now: datetime, window: Interval,
-               minutes: int) -> tuple[SlotFrame, list[list[Run]]]:
+def _team_runs(
+    rules: EventRules, members: Sequence[TeamMember], now: datetime, window: Interval, minutes: int
+) -> tuple[SlotFrame, list[list[Run]]]:
     """Validate the rules and every member's hours, then each member's runs of free starts (none if unreadable)."""
     frame = slot_frame(rules, now=now, window=window, minutes=minutes)
     working: dict[Hashable, list[tuple[int, int]] | None] = {}
@@ -82,8 +83,9 @@ def _team_runs(rules: EventRules, members: Sequence[TeamMember], now: datetime, 
     for m in members:
         for name, cap in (("daily_cap", m.daily_cap), ("weekly_cap", m.weekly_cap)):
             if cap is not None and cap < 1:
-                raise InvalidRule(f"members.{m.member_id}.{name}",
-                                  "A limit must be at least 1 booking (leave it empty for no limit).")
+                raise InvalidRule(
+                    f"members.{m.member_id}.{name}", "A limit must be at least 1 booking (leave it empty for no limit)."
+                )
         avail = m.availability or rules.availability
         key = _availability_key(avail)
         if key not in working:
@@ -103,8 +105,9 @@ def _team_runs(rules: EventRules, members: Sequence[TeamMember], now: datetime, 
     return frame, runs
 
 
-def _sweep(runs: Sequence[Sequence[Run]], step: int, ids: Sequence[str], *,
-           everyone: bool = False) -> list[tuple[int, int, tuple[str, ...]]]:
+def _sweep(
+    runs: Sequence[Sequence[Run]], step: int, ids: Sequence[str], *, everyone: bool = False
+) -> list[tuple[int, int, tuple[str, ...]]]:
     """``(first start, exclusive end, hosts)`` for each stretch where the set of free members is constant and
     not empty (``everyone``: only where every member is free); ``hosts`` lists them in member order. Starts
     in a stretch are ``range(first, end, step)``.
@@ -145,8 +148,9 @@ def _sweep(runs: Sequence[Sequence[Run]], step: int, ids: Sequence[str], *,
     return stretches
 
 
-def round_robin_slots(rules: EventRules, members: Sequence[TeamMember], *, now: datetime,
-                      window: Interval, duration: int | None = None) -> list[TeamSlot]:
+def round_robin_slots(
+    rules: EventRules, members: Sequence[TeamMember], *, now: datetime, window: Interval, duration: int | None = None
+) -> list[TeamSlot]:
     """Slots where at least one readable member is free, each reporting who is free (union)."""
     minutes = resolve_duration(rules, duration)
     if not members:
@@ -172,8 +176,9 @@ def round_robin_slots(rules: EventRules, members: Sequence[TeamMember], *, now: 
     return out
 
 
-def collective_slots(rules: EventRules, members: Sequence[TeamMember], *, now: datetime,
-                     window: Interval, duration: int | None = None) -> list[Slot]:
+def collective_slots(
+    rules: EventRules, members: Sequence[TeamMember], *, now: datetime, window: Interval, duration: int | None = None
+) -> list[Slot]:
     """Slots where every member is free (intersection). No members, or any unreadable member, means no slots."""
     minutes = resolve_duration(rules, duration)
     if not members:
@@ -191,8 +196,9 @@ def collective_slots(rules: EventRules, members: Sequence[TeamMember], *, now: d
     return out
 
 
-def members_free_at(rules: EventRules, members: Sequence[TeamMember], start: datetime, *, now: datetime,
-                    duration: int | None = None) -> tuple[str, ...]:
+def members_free_at(
+    rules: EventRules, members: Sequence[TeamMember], start: datetime, *, now: datetime, duration: int | None = None
+) -> tuple[str, ...]:
     """The members free for the slot starting exactly at ``start`` (in member order; empty if none, or if
     ``start`` is not one of the link's slots). The check made at confirmation, before assignment."""
     window = Interval(start, start + timedelta(minutes=1))

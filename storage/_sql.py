@@ -45,17 +45,23 @@ def new_id() -> str:
 ViolationKind = Literal["unique", "exclusion", "foreign_key", "check", "not_null", "other"]
 
 _PG_STATES: dict[str, ViolationKind] = {
-    "23505": "unique", "23P01": "exclusion", "23503": "foreign_key", "23514": "check", "23502": "not_null",
+    "23505": "unique",
+    "23P01": "exclusion",
+    "23503": "foreign_key",
+    "23514": "check",
+    "23502": "not_null",
 }
 _SQLITE_NAMES: dict[str, ViolationKind] = {
-    "SQLITE_CONSTRAINT_UNIQUE": "unique", "SQLITE_CONSTRAINT_PRIMARYKEY": "unique",
-    "SQLITE_CONSTRAINT_FOREIGNKEY": "foreign_key", "SQLITE_CONSTRAINT_CHECK": "check",
+    "SQLITE_CONSTRAINT_UNIQUE": "unique",
+    "SQLITE_CONSTRAINT_PRIMARYKEY": "unique",
+    "SQLITE_CONSTRAINT_FOREIGNKEY": "foreign_key",
+    "SQLITE_CONSTRAINT_CHECK": "check",
     "SQLITE_CONSTRAINT_NOTNULL": "not_null",
 }
 
 
 def _sqlite_unique_names() -> dict[str, str]:
-    """"table.col, table.col2" (as SQLite reports a unique violation) -> constraint or index name."""
+    """ "table.col, table.col2" (as SQLite reports a unique violation) -> constraint or index name."""
     out: dict[str, str] = {}
     for table in Base.metadata.sorted_tables:
         keyed: list[tuple[Iterable[Any], str | None]] = []
@@ -103,9 +109,18 @@ def violation(exc: IntegrityError) -> Violation:
 def outbox_rows(items: Sequence[OutboxItem], now: datetime) -> list[dict[str, Any]]:
     return [
         {
-            "id": new_id(), "tenant_id": item.tenant_id, "kind": item.kind, "channel": item.channel,
-            "payload": dict(item.payload), "dedupe_key": item.dedupe_key, "created_at": now, "attempts": 0,
-            "next_attempt_at": now, "leased_until": None, "delivered_at": None, "last_error": "",
+            "id": new_id(),
+            "tenant_id": item.tenant_id,
+            "kind": item.kind,
+            "channel": item.channel,
+            "payload": dict(item.payload),
+            "dedupe_key": item.dedupe_key,
+            "created_at": now,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "leased_until": None,
+            "delivered_at": None,
+            "last_error": "",
             "dead": False,
         }
         for item in items

@@ -59,8 +59,13 @@ def to_booking(row: BookingRow) -> Booking:
         end=row.end_at,
         buffer_before=row.buffer_before,
         buffer_after=row.buffer_after,
-        invitee=Invitee(name=row.invitee_name, email=row.invitee_email, time_zone=row.invitee_time_zone,
-                        notes=row.invitee_notes, answers=dict(row.invitee_answers)),
+        invitee=Invitee(
+            name=row.invitee_name,
+            email=row.invitee_email,
+            time_zone=row.invitee_time_zone,
+            notes=row.invitee_notes,
+            answers=dict(row.invitee_answers),
+        ),
         status=BookingStatus(row.status),
         idempotency_key=row.idempotency_key,
         manage_token_hash=row.manage_token_hash or "",
@@ -133,17 +138,26 @@ class SqlBookingStore:
             row = await s.scalar(select(BookingRow).where(BookingRow.manage_token_hash == token_hash))
             return to_booking(row) if row else None
 
-    async def host_bookings(self, host_ids: Sequence[str], window: Interval, *,
-                            caps_event_type_id: str | None = None,
-                            exclude_booking_id: str | None = None) -> Mapping[str, list[BookedInterval]]:
+    async def host_bookings(
+        self,
+        host_ids: Sequence[str],
+        window: Interval,
+        *,
+        caps_event_type_id: str | None = None,
+        exclude_booking_id: str | None = None,
+    ) -> Mapping[str, list[BookedInterval]]:
         out: dict[str, list[BookedInterval]] = {h: [] for h in host_ids}
         if not out:
             return out
         r = ReservationRow
         query = (
             select(r)
-            .where(r.host_id.in_(list(out)), r.active.is_(True), r.blocked_from < window.end,
-                   r.blocked_until > window.start)
+            .where(
+                r.host_id.in_(list(out)),
+                r.active.is_(True),
+                r.blocked_from < window.end,
+                r.blocked_until > window.start,
+            )
             .order_by(r.host_id, r.blocked_from, r.id)
         )
         if exclude_booking_id is not None:
@@ -151,20 +165,33 @@ class SqlBookingStore:
         async with self._db.read() as s:
             rows = (await s.scalars(query)).all()
         for row in rows:
-            out[row.host_id].append(BookedInterval(
-                start=row.starts_at, end=row.ends_at, buffer_before=row.buffer_before,
-                buffer_after=row.buffer_after,
-                counts_toward_caps=(row.booking_id is not None and caps_event_type_id is not None
-                                    and row.event_type_id == caps_event_type_id),
-                expires_at=row.expires_at,
-            ))
+            out[row.host_id].append(
+                BookedInterval(
+                    start=row.starts_at,
+                    end=row.ends_at,
+                    buffer_before=row.buffer_before,
+                    buffer_after=row.buffer_after,
+                    counts_toward_caps=(
+                        row.booking_id is not None
+                        and caps_event_type_id is not None
+                        and row.event_type_id == caps_event_type_id
+                    ),
+                    expires_at=row.expires_at,
+                )
+            )
         return out
 
     async def pending_past_deadline(self, now: datetime) -> list[Booking]:
         b = BookingRow
-        query = (select(b).where(b.status == BookingStatus.PENDING.value, b.pending_deadline.is_not(None),
-                                 b.pending_deadline <= utc(now, "now"))
-                 .order_by(b.pending_deadline, b.id))
+        query = (
+            select(b)
+            .where(
+                b.status == BookingStatus.PENDING.value,
+                b.pending_deadline.is_not(None),
+                b.pending_deadline <= utc(now, "now"),
+            )
+            .order_by(b.pending_deadline, b.id)
+        )
         return await self._list(query)
 
     async def out_of_sync(self) -> list[Booking]:
@@ -174,18 +201,24 @@ class SqlBookingStore:
 
     async def released_since(self, since: datetime) -> list[Booking]:
         b = BookingRow
-        query = (select(b).where(b.status == BookingStatus.RELEASED.value, b.updated_at >= utc(since, "since"))
-                 .order_by(b.updated_at, b.id))
+        query = (
+            select(b)
+            .where(b.status == BookingStatus.RELEASED.value, b.updated_at >= utc(since, "since"))
+            .order_by(b.updated_at, b.id)
+        )
         return await self._list(query)
 
-    async def upcoming_for_host(self, tenant_id: str, user_id: str, after: datetime,
-                                limit: int = 20) -> list[Booking]:
+    async def upcoming_for_host(self, tenant_id: str, user_id: str, after: datetime, limit: int = 20) -> list[Booking]:
         b, r = BookingRow, ReservationRow
         hosted = select(r.booking_id).where(r.host_id == user_id, r.booking_id.is_not(None))
         query = (
             select(b)
-            .where(b.tenant_id == tenant_id, b.status.in_(HOLDING_STATUSES), b.end_at > utc(after, "after"),
-                   b.id.in_(hosted))
+            .where(
+                b.tenant_id == tenant_id,
+                b.status.in_(HOLDING_STATUSES),
+                b.end_at > utc(after, "after"),
+                b.id.in_(hosted),
+            )
             .order_by(b.start_at, b.id)
             .limit(max(0, limit))
         )
@@ -197,8 +230,14 @@ class SqlBookingStore:
 
     # ------------------------------------------------------------------ reserve
 
-    async def reserve(self, booking: Booking, *, cap_checks: Sequence[CapCheck] = (),
-                      single_use: bool = False, hold_id: str | None = None) -> tuple[Booking, bool]:
+    async def reserve(
+        self,
+        booking: Booking,
+        *,
+        cap_checks: Sequence[CapCheck] = (),
+        single_use: bool = False,
+        hold_id: str | None = None,
+    ) -> tuple[Booking, bool]:
         hosts = _hosts(booking.host_ids)
         start, end = _check_times(booking.start, booking.end, booking.buffer_before, booking.buffer_after)
         try:
@@ -223,9 +262,17 @@ class SqlBookingStore:
                 raise NotFound("One of the booking's hosts is not a Slotwise user.") from None
             raise
 
-    async def _reserve(self, s: AsyncSession, booking: Booking, hosts: list[str], start: datetime,
-                       end: datetime, cap_checks: Sequence[CapCheck], single_use: bool,
-                       hold_id: str | None) -> tuple[Booking, bool]:
+    async def _reserve(
+        self,
+        s: AsyncSession,
+        booking: Booking,
+        hosts: list[str],
+        start: datetime,
+        end: datetime,
+        cap_checks: Sequence[CapCheck],
+        single_use: bool,
+        hold_id: str | None,
+    ) -> tuple[Booking, bool]:
         now = self._clock()
         await self._lock_hosts(s, hosts)
         if booking.idempotency_key:
@@ -241,51 +288,91 @@ class SqlBookingStore:
         await self._check_free(s, hosts, blocked_from, blocked_until, now)
         await self._check_caps(s, cap_checks)
         if single_use and await s.scalar(
-                select(BookingRow.id).where(BookingRow.event_type_id == booking.event_type_id,
-                                            BookingRow.status.in_(HOLDING_STATUSES)).limit(1)):
+            select(BookingRow.id)
+            .where(BookingRow.event_type_id == booking.event_type_id, BookingRow.status.in_(HOLDING_STATUSES))
+            .limit(1)
+        ):
             raise SlotUnavailable(SINGLE_USE_TAKEN)
 
         row = BookingRow(
-            id=booking.id, tenant_id=booking.tenant_id, event_type_id=booking.event_type_id,
-            organizer_id=hosts[0], host_ids=hosts, start_at=start, end_at=end,
-            buffer_before=booking.buffer_before, buffer_after=booking.buffer_after,
-            invitee_name=booking.invitee.name, invitee_email=booking.invitee.email,
-            invitee_time_zone=booking.invitee.time_zone, invitee_notes=booking.invitee.notes,
-            invitee_answers=dict(booking.invitee.answers), status=BookingStatus.PENDING.value,
-            single_use=single_use, idempotency_key=booking.idempotency_key,
-            manage_token_hash=booking.manage_token_hash or None, manage_token_nonce=booking.manage_token_nonce,
-            request_fingerprint=booking.request_fingerprint, invitee_tenant_id=booking.invitee_tenant_id,
-            invitee_aad_object_id=booking.invitee_aad_object_id, graph_event_id=booking.graph_event_id,
-            ical_uid=booking.ical_uid, transaction_id=booking.transaction_id, join_url=booking.join_url,
-            join_url_missing=booking.join_url_missing, calendar_sync=CalendarSync.IN_SYNC.value,
-            cancel_reason="", created_at=utc(booking.created_at, "created_at") if booking.created_at else now,
+            id=booking.id,
+            tenant_id=booking.tenant_id,
+            event_type_id=booking.event_type_id,
+            organizer_id=hosts[0],
+            host_ids=hosts,
+            start_at=start,
+            end_at=end,
+            buffer_before=booking.buffer_before,
+            buffer_after=booking.buffer_after,
+            invitee_name=booking.invitee.name,
+            invitee_email=booking.invitee.email,
+            invitee_time_zone=booking.invitee.time_zone,
+            invitee_notes=booking.invitee.notes,
+            invitee_answers=dict(booking.invitee.answers),
+            status=BookingStatus.PENDING.value,
+            single_use=single_use,
+            idempotency_key=booking.idempotency_key,
+            manage_token_hash=booking.manage_token_hash or None,
+            manage_token_nonce=booking.manage_token_nonce,
+            request_fingerprint=booking.request_fingerprint,
+            invitee_tenant_id=booking.invitee_tenant_id,
+            invitee_aad_object_id=booking.invitee_aad_object_id,
+            graph_event_id=booking.graph_event_id,
+            ical_uid=booking.ical_uid,
+            transaction_id=booking.transaction_id,
+            join_url=booking.join_url,
+            join_url_missing=booking.join_url_missing,
+            calendar_sync=CalendarSync.IN_SYNC.value,
+            cancel_reason="",
+            created_at=utc(booking.created_at, "created_at") if booking.created_at else now,
             updated_at=now,
             pending_deadline=utc(booking.pending_deadline, "pending_deadline") if booking.pending_deadline else None,
             version=1,
         )
         s.add(row)
         await s.flush()
-        s.add_all([
-            ReservationRow(host_id=host, booking_id=booking.id, hold_id=None, event_type_id=booking.event_type_id,
-                           blocked_from=blocked_from, blocked_until=blocked_until, starts_at=start, ends_at=end,
-                           buffer_before=booking.buffer_before, buffer_after=booking.buffer_after,
-                           expires_at=None, active=True)
-            for host in hosts
-        ])
+        s.add_all(
+            [
+                ReservationRow(
+                    host_id=host,
+                    booking_id=booking.id,
+                    hold_id=None,
+                    event_type_id=booking.event_type_id,
+                    blocked_from=blocked_from,
+                    blocked_until=blocked_until,
+                    starts_at=start,
+                    ends_at=end,
+                    buffer_before=booking.buffer_before,
+                    buffer_after=booking.buffer_after,
+                    expires_at=None,
+                    active=True,
+                )
+                for host in hosts
+            ]
+        )
         await s.flush()
         # Round-robin fairness: remember when each member of the link's team was last booked.
         team_of_link = select(EventTypeRow.team_id).where(EventTypeRow.id == booking.event_type_id)
-        await s.execute(update(TeamMemberRow)
-                        .where(TeamMemberRow.team_id == team_of_link.scalar_subquery(),
-                               TeamMemberRow.user_id.in_(hosts))
-                        .values(last_booked_at=now), execution_options=_BULK)
+        await s.execute(
+            update(TeamMemberRow)
+            .where(TeamMemberRow.team_id == team_of_link.scalar_subquery(), TeamMemberRow.user_id.in_(hosts))
+            .values(last_booked_at=now),
+            execution_options=_BULK,
+        )
         return to_booking(row), True
 
     # ------------------------------------------------------------------ lifecycle
 
-    async def confirm(self, booking_id: str, *, graph_event_id: str, ical_uid: str | None,
-                      join_url: str | None, join_url_missing: bool,
-                      outbox: Sequence[OutboxItem] = ()) -> Booking:
+    async def confirm(
+        self,
+        booking_id: str,
+        *,
+        graph_event_id: str,
+        ical_uid: str | None,
+        join_url: str | None,
+        join_url_missing: bool,
+        outbox: Sequence[OutboxItem] = (),
+    ) -> Booking:
         async with self._db.write() as s:
             row = await self._row_for_update(s, booking_id)
             if row.status == BookingStatus.PENDING.value:
@@ -311,8 +398,16 @@ class SqlBookingStore:
                 await self._free(s, booking_id)
             return to_booking(row)
 
-    async def move(self, booking_id: str, *, start: datetime, end: datetime, expected_version: int,
-                   cap_checks: Sequence[CapCheck] = (), outbox: Sequence[OutboxItem] = ()) -> Booking:
+    async def move(
+        self,
+        booking_id: str,
+        *,
+        start: datetime,
+        end: datetime,
+        expected_version: int,
+        cap_checks: Sequence[CapCheck] = (),
+        outbox: Sequence[OutboxItem] = (),
+    ) -> Booking:
         try:
             async with self._db.write() as s:
                 row = await self._row_for_update(s, booking_id)
@@ -348,8 +443,9 @@ class SqlBookingStore:
                 raise SlotUnavailable(TAKEN) from None
             raise
 
-    async def cancel(self, booking_id: str, *, reason: str, expected_version: int | None = None,
-                     outbox: Sequence[OutboxItem] = ()) -> Booking:
+    async def cancel(
+        self, booking_id: str, *, reason: str, expected_version: int | None = None, outbox: Sequence[OutboxItem] = ()
+    ) -> Booking:
         async with self._db.write() as s:
             row = await self._row_for_update(s, booking_id)
             if row.status not in HOLDING_STATUSES:
@@ -370,14 +466,25 @@ class SqlBookingStore:
 
     async def mark_synced(self, booking_id: str, version: int) -> None:
         async with self._db.write() as s:
-            await s.execute(update(BookingRow)
-                            .where(BookingRow.id == booking_id, BookingRow.version == version)
-                            .values(calendar_sync=CalendarSync.IN_SYNC.value), execution_options=_BULK)
+            await s.execute(
+                update(BookingRow)
+                .where(BookingRow.id == booking_id, BookingRow.version == version)
+                .values(calendar_sync=CalendarSync.IN_SYNC.value),
+                execution_options=_BULK,
+            )
 
     # ------------------------------------------------------------------ holds
 
-    async def place_hold(self, hold_id: str, host_ids: Sequence[str], start: datetime, end: datetime,
-                         buffer_before: int, buffer_after: int, expires_at: datetime) -> None:
+    async def place_hold(
+        self,
+        hold_id: str,
+        host_ids: Sequence[str],
+        start: datetime,
+        end: datetime,
+        buffer_before: int,
+        buffer_after: int,
+        expires_at: datetime,
+    ) -> None:
         if not hold_id:
             raise ValidationFailed({"hold_id": "a hold needs an id"})
         hosts = _hosts(host_ids)
@@ -389,17 +496,30 @@ class SqlBookingStore:
                 await self._lock_hosts(s, hosts)
                 await self._drop_expired_holds(s, hosts, now)
                 # Placing a hold again replaces it (e.g. the invitee picked another time).
-                await s.execute(delete(ReservationRow).where(ReservationRow.hold_id == hold_id),
-                                execution_options=_BULK)
+                await s.execute(
+                    delete(ReservationRow).where(ReservationRow.hold_id == hold_id), execution_options=_BULK
+                )
                 blocked_from, blocked_until = _padded(start, end, buffer_before, buffer_after)
                 await self._check_free(s, hosts, blocked_from, blocked_until, now)
-                s.add_all([
-                    ReservationRow(host_id=host, booking_id=None, hold_id=hold_id, event_type_id=None,
-                                   blocked_from=blocked_from, blocked_until=blocked_until, starts_at=start,
-                                   ends_at=end, buffer_before=buffer_before, buffer_after=buffer_after,
-                                   expires_at=expires, active=True)
-                    for host in hosts
-                ])
+                s.add_all(
+                    [
+                        ReservationRow(
+                            host_id=host,
+                            booking_id=None,
+                            hold_id=hold_id,
+                            event_type_id=None,
+                            blocked_from=blocked_from,
+                            blocked_until=blocked_until,
+                            starts_at=start,
+                            ends_at=end,
+                            buffer_before=buffer_before,
+                            buffer_after=buffer_after,
+                            expires_at=expires,
+                            active=True,
+                        )
+                        for host in hosts
+                    ]
+                )
                 await s.flush()
         except IntegrityError as exc:
             found = violation(exc)
@@ -416,8 +536,9 @@ class SqlBookingStore:
     # ------------------------------------------------------------------ helpers
 
     async def _by_key(self, s: AsyncSession, event_type_id: str, key: str) -> Booking | None:
-        row = await s.scalar(select(BookingRow).where(BookingRow.event_type_id == event_type_id,
-                                                      BookingRow.idempotency_key == key))
+        row = await s.scalar(
+            select(BookingRow).where(BookingRow.event_type_id == event_type_id, BookingRow.idempotency_key == key)
+        )
         return to_booking(row) if row else None
 
     async def _row_for_update(self, s: AsyncSession, booking_id: str) -> BookingRow:
@@ -429,8 +550,11 @@ class SqlBookingStore:
     async def _lock_hosts(self, s: AsyncSession, hosts: Sequence[str]) -> None:
         """Lock the hosts' user rows in id order (PostgreSQL; SQLite's write lock is already held) and
         check that every host exists."""
-        found = (await s.scalars(select(UserRow.id).where(UserRow.id.in_(hosts))
-                                 .order_by(UserRow.id).with_for_update(key_share=True))).all()
+        found = (
+            await s.scalars(
+                select(UserRow.id).where(UserRow.id.in_(hosts)).order_by(UserRow.id).with_for_update(key_share=True)
+            )
+        ).all()
         missing = set(hosts) - set(found)
         if missing:
             raise NotFound(f"Unknown host {sorted(missing)[0]!r}: not a Slotwise user.")
@@ -438,36 +562,58 @@ class SqlBookingStore:
     async def _lock_event_types(self, s: AsyncSession, event_type_ids: Sequence[str]) -> None:
         """Serialise cap and single-use checks per link, across hosts (PostgreSQL)."""
         if self._db.is_postgres:
-            await s.execute(select(EventTypeRow.id).where(EventTypeRow.id.in_(sorted(set(event_type_ids))))
-                            .order_by(EventTypeRow.id).with_for_update(key_share=True))
+            await s.execute(
+                select(EventTypeRow.id)
+                .where(EventTypeRow.id.in_(sorted(set(event_type_ids))))
+                .order_by(EventTypeRow.id)
+                .with_for_update(key_share=True)
+            )
 
     async def _drop_expired_holds(self, s: AsyncSession, hosts: Sequence[str], now: datetime) -> None:
         r = ReservationRow
-        await s.execute(delete(r).where(r.host_id.in_(hosts), r.hold_id.is_not(None), r.expires_at <= now),
-                        execution_options=_BULK)
+        await s.execute(
+            delete(r).where(r.host_id.in_(hosts), r.hold_id.is_not(None), r.expires_at <= now), execution_options=_BULK
+        )
 
-    async def _check_free(self, s: AsyncSession, hosts: Sequence[str], blocked_from: datetime,
-                          blocked_until: datetime, now: datetime, *,
-                          exclude_booking_id: str | None = None) -> None:
+    async def _check_free(
+        self,
+        s: AsyncSession,
+        hosts: Sequence[str],
+        blocked_from: datetime,
+        blocked_until: datetime,
+        now: datetime,
+        *,
+        exclude_booking_id: str | None = None,
+    ) -> None:
         if blocked_from >= blocked_until:
             return  # an empty interval overlaps nothing
         r = ReservationRow
         query = select(r.id).where(
-            r.host_id.in_(hosts), r.active.is_(True), r.blocked_from < blocked_until,
-            r.blocked_until > blocked_from, or_(r.expires_at.is_(None), r.expires_at > now),
+            r.host_id.in_(hosts),
+            r.active.is_(True),
+            r.blocked_from < blocked_until,
+            r.blocked_until > blocked_from,
+            or_(r.expires_at.is_(None), r.expires_at > now),
         )
         if exclude_booking_id is not None:
             query = query.where(or_(r.booking_id.is_(None), r.booking_id != exclude_booking_id))
         if await s.scalar(query.limit(1)) is not None:
             raise SlotUnavailable(TAKEN)
 
-    async def _check_caps(self, s: AsyncSession, cap_checks: Sequence[CapCheck], *,
-                          exclude_booking_id: str | None = None) -> None:
+    async def _check_caps(
+        self, s: AsyncSession, cap_checks: Sequence[CapCheck], *, exclude_booking_id: str | None = None
+    ) -> None:
         b = BookingRow
         for check in cap_checks:
-            query = select(func.count()).select_from(b).where(
-                b.event_type_id == check.event_type_id, b.status.in_(HOLDING_STATUSES),
-                b.start_at >= utc(check.start, "cap_checks.start"), b.start_at < utc(check.end, "cap_checks.end"),
+            query = (
+                select(func.count())
+                .select_from(b)
+                .where(
+                    b.event_type_id == check.event_type_id,
+                    b.status.in_(HOLDING_STATUSES),
+                    b.start_at >= utc(check.start, "cap_checks.start"),
+                    b.start_at < utc(check.end, "cap_checks.end"),
+                )
             )
             if exclude_booking_id is not None:
                 query = query.where(b.id != exclude_booking_id)
@@ -475,5 +621,7 @@ class SqlBookingStore:
                 raise SlotUnavailable(CAP_REACHED)
 
     async def _free(self, s: AsyncSession, booking_id: str) -> None:
-        await s.execute(update(ReservationRow).where(ReservationRow.booking_id == booking_id)
-                        .values(active=False), execution_options=_BULK)
+        await s.execute(
+            update(ReservationRow).where(ReservationRow.booking_id == booking_id).values(active=False),
+            execution_options=_BULK,
+        )

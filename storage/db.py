@@ -119,8 +119,9 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if mode == "IMMEDIATE" else "BEGIN")
 
 
-def create_engine_for(url: str | URL, *, pool_size: int = 10, max_overflow: int = 10,
-                      echo: bool = False) -> AsyncEngine:
+def create_engine_for(
+    url: str | URL, *, pool_size: int = 10, max_overflow: int = 10, echo: bool = False
+) -> AsyncEngine:
     """An AsyncEngine for ``url`` with the Slotwise settings of its dialect (see the module docstring)."""
     parsed = normalize_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -160,8 +161,11 @@ class Database:
         self._writer = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
         # Reads see one snapshot: a deferred BEGIN in WAL mode on SQLite, a read-only REPEATABLE READ
         # transaction on PostgreSQL (read-only snapshots never fail to serialize).
-        read_engine = (engine.execution_options(**{_SQLITE_BEGIN: "DEFERRED"}) if self.is_sqlite else
-                       engine.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True))
+        read_engine = (
+            engine.execution_options(**{_SQLITE_BEGIN: "DEFERRED"})
+            if self.is_sqlite
+            else engine.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+        )
         self._reader = async_sessionmaker(read_engine, expire_on_commit=False, autoflush=False)
 
     @property
@@ -198,8 +202,9 @@ class Database:
         return f"Database({self.url.render_as_string(hide_password=True)!r})"
 
 
-def create_database(url: str | URL = DEFAULT_URL, *, pool_size: int = 10, max_overflow: int = 10,
-                    echo: bool = False) -> Database:
+def create_database(
+    url: str | URL = DEFAULT_URL, *, pool_size: int = 10, max_overflow: int = 10, echo: bool = False
+) -> Database:
     """Build a :class:`Database` for ``url`` (no connection is opened until first use).
 
     The schema is not created here: run :func:`storage.migrate.upgrade` first (the app does on start).

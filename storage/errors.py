@@ -14,6 +14,7 @@ from scheduling.errors import IntegrationError
 class StorageUnavailable(IntegrationError):
     code = "storage_unavailable"
 
-    def __init__(self, message: str = "Slotwise can't reach its database right now. Please try again in a "
-                                      "minute.") -> None:
+    def __init__(
+        self, message: str = "Slotwise can't reach its database right now. Please try again in a minute."
+    ) -> None:
         super().__init__(message)

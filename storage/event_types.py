@@ -32,13 +32,17 @@ def location_from_dict(data: Mapping[str, Any]) -> Location:
 
 
 def question_to_dict(q: Question) -> dict[str, Any]:
-    return {"id": q.id, "label": q.label, "required": q.required, "multiline": q.multiline,
-            "max_length": q.max_length}
+    return {"id": q.id, "label": q.label, "required": q.required, "multiline": q.multiline, "max_length": q.max_length}
 
 
 def question_from_dict(data: Mapping[str, Any]) -> Question:
-    return Question(id=str(data["id"]), label=str(data["label"]), required=bool(data.get("required", False)),
-                    multiline=bool(data.get("multiline", False)), max_length=int(data.get("max_length", 500)))
+    return Question(
+        id=str(data["id"]),
+        label=str(data["label"]),
+        required=bool(data.get("required", False)),
+        multiline=bool(data.get("multiline", False)),
+        max_length=int(data.get("max_length", 500)),
+    )
 
 
 def to_event_type(row: EventTypeRow) -> EventType:
@@ -64,11 +68,17 @@ def to_event_type(row: EventTypeRow) -> EventType:
 def _columns(et: EventType) -> dict[str, Any]:
     """Every column an editor may change (not id, tenant, version or timestamps)."""
     return {
-        "owner_user_id": et.owner_user_id, "team_id": et.team_id, "slug": et.slug, "title": et.title,
-        "description": et.description, "kind": et.kind.value, "rules": rules_to_dict(et.rules),
+        "owner_user_id": et.owner_user_id,
+        "team_id": et.team_id,
+        "slug": et.slug,
+        "title": et.title,
+        "description": et.description,
+        "kind": et.kind.value,
+        "rules": rules_to_dict(et.rules),
         "location": location_to_dict(et.location),
         "fallback_location": location_to_dict(et.fallback_location) if et.fallback_location else None,
-        "questions": [question_to_dict(q) for q in et.questions], "single_use": et.single_use,
+        "questions": [question_to_dict(q) for q in et.questions],
+        "single_use": et.single_use,
         "active": et.active,
     }
 
@@ -106,8 +116,14 @@ class SqlEventTypeStore:
         now = self._clock()
         try:
             async with self._db.write() as s:
-                row = EventTypeRow(id=event_type.id, tenant_id=event_type.tenant_id, version=event_type.version,
-                                   created_at=now, updated_at=now, **_columns(event_type))
+                row = EventTypeRow(
+                    id=event_type.id,
+                    tenant_id=event_type.tenant_id,
+                    version=event_type.version,
+                    created_at=now,
+                    updated_at=now,
+                    **_columns(event_type),
+                )
                 s.add(row)
                 await s.flush()
                 return to_event_type(row)
@@ -121,13 +137,16 @@ class SqlEventTypeStore:
             async with self._db.write() as s:
                 result = await s.execute(
                     update(et)
-                    .where(et.id == event_type.id, et.tenant_id == event_type.tenant_id,
-                           et.version == event_type.version)
+                    .where(
+                        et.id == event_type.id, et.tenant_id == event_type.tenant_id, et.version == event_type.version
+                    )
                     .values(version=event_type.version + 1, updated_at=self._clock(), **_columns(event_type))
-                    .execution_options(synchronize_session=False))
+                    .execution_options(synchronize_session=False)
+                )
                 if not result.rowcount:  # type: ignore[attr-defined]
-                    exists = await s.scalar(select(et.id).where(et.id == event_type.id,
-                                                                et.tenant_id == event_type.tenant_id))
+                    exists = await s.scalar(
+                        select(et.id).where(et.id == event_type.id, et.tenant_id == event_type.tenant_id)
+                    )
                     if exists is None:
                         raise NotFound("This link does not exist (or is not yours).")
                     raise Conflict("This link was changed in the meantime. Reload it and try again.")
@@ -144,22 +163,25 @@ class SqlEventTypeStore:
 
     async def get_by_owner_slug(self, owner_user_id: str, slug: str) -> EventType | None:
         async with self._db.read() as s:
-            row = await s.scalar(select(EventTypeRow).where(EventTypeRow.owner_user_id == owner_user_id,
-                                                            EventTypeRow.slug == slug))
+            row = await s.scalar(
+                select(EventTypeRow).where(EventTypeRow.owner_user_id == owner_user_id, EventTypeRow.slug == slug)
+            )
             return to_event_type(row) if row else None
 
     async def get_by_team_slug(self, team_id: str, slug: str) -> EventType | None:
         async with self._db.read() as s:
-            row = await s.scalar(select(EventTypeRow).where(EventTypeRow.team_id == team_id,
-                                                            EventTypeRow.slug == slug))
+            row = await s.scalar(select(EventTypeRow).where(EventTypeRow.team_id == team_id, EventTypeRow.slug == slug))
             return to_event_type(row) if row else None
 
     async def list_for_owner(self, tenant_id: str, owner_user_id: str) -> list[EventType]:
         async with self._db.read() as s:
-            rows = (await s.scalars(
-                select(EventTypeRow)
-                .where(EventTypeRow.tenant_id == tenant_id, EventTypeRow.owner_user_id == owner_user_id)
-                .order_by(EventTypeRow.created_at, EventTypeRow.slug))).all()
+            rows = (
+                await s.scalars(
+                    select(EventTypeRow)
+                    .where(EventTypeRow.tenant_id == tenant_id, EventTypeRow.owner_user_id == owner_user_id)
+                    .order_by(EventTypeRow.created_at, EventTypeRow.slug)
+                )
+            ).all()
             return [to_event_type(row) for row in rows]
 
     async def delete(self, tenant_id: str, event_type_id: str) -> None:
@@ -167,7 +189,9 @@ class SqlEventTypeStore:
         when the link does not exist in ``tenant_id``."""
         async with self._db.write() as s:
             result = await s.execute(
-                delete(EventTypeRow).where(EventTypeRow.id == event_type_id, EventTypeRow.tenant_id == tenant_id)
-                .execution_options(synchronize_session=False))
+                delete(EventTypeRow)
+                .where(EventTypeRow.id == event_type_id, EventTypeRow.tenant_id == tenant_id)
+                .execution_options(synchronize_session=False)
+            )
             if not result.rowcount:  # type: ignore[attr-defined]
                 raise NotFound("This link does not exist (or is not yours).")

@@ -44,9 +44,12 @@ class SqlJobLease:
         statement = insert(j).values(name=name, holder=holder, leased_until=now + ttl, acquired_at=now)
         upsert = statement.on_conflict_do_update(
             index_elements=[j.name],
-            set_={"holder": statement.excluded.holder, "leased_until": statement.excluded.leased_until,
-                  # a holder extending its own lease keeps the time it first took it
-                  "acquired_at": case((j.holder == holder, j.acquired_at), else_=statement.excluded.acquired_at)},
+            set_={
+                "holder": statement.excluded.holder,
+                "leased_until": statement.excluded.leased_until,
+                # a holder extending its own lease keeps the time it first took it
+                "acquired_at": case((j.holder == holder, j.acquired_at), else_=statement.excluded.acquired_at),
+            },
             where=or_(j.leased_until <= now, j.holder == holder),
         ).returning(j.name)
         async with self._db.write() as s:
@@ -56,9 +59,12 @@ class SqlJobLease:
         _checked(name, holder, ttl)
         j = JobLeaseRow
         async with self._db.write() as s:
-            result = await s.execute(update(j).where(j.name == name, j.holder == holder)
-                                     .values(leased_until=utc(now, "now") + ttl)
-                                     .execution_options(synchronize_session=False))
+            result = await s.execute(
+                update(j)
+                .where(j.name == name, j.holder == holder)
+                .values(leased_until=utc(now, "now") + ttl)
+                .execution_options(synchronize_session=False)
+            )
             return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def release(self, name: str, holder: str) -> None:

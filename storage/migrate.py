@@ -60,13 +60,11 @@ def _current(connection: Connection) -> str | None:
 
 async def upgrade(url: str | URL | None = None, revision: str = "head") -> str | None:
     """Apply every pending migration up to ``revision``; returns the revision the database is at."""
-    engine = create_engine_for(database_url(url) if not isinstance(url, URL) else url,
-                               pool_size=1, max_overflow=0)
+    engine = create_engine_for(database_url(url) if not isinstance(url, URL) else url, pool_size=1, max_overflow=0)
     try:
         async with engine.begin() as connection:
             if connection.dialect.name == "postgresql":
-                await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"),
-                                         {"key": _PG_MIGRATION_LOCK})
+                await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
             await connection.run_sync(_upgrade, alembic_config(), revision)
         async with engine.connect() as connection:
             return await connection.run_sync(_current)
@@ -76,8 +74,7 @@ async def upgrade(url: str | URL | None = None, revision: str = "head") -> str |
 
 async def current_revision(url: str | URL | None = None) -> str | None:
     """The revision the database is at (None for an empty database)."""
-    engine = create_engine_for(database_url(url) if not isinstance(url, URL) else url,
-                               pool_size=1, max_overflow=0)
+    engine = create_engine_for(database_url(url) if not isinstance(url, URL) else url, pool_size=1, max_overflow=0)
     try:
         async with engine.connect() as connection:
             return await connection.run_sync(_current)
@@ -93,10 +90,10 @@ def _shown(url: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m storage.migrate",
-                                     description="Bring the Slotwise database schema up to date.")
-    parser.add_argument("--url", help="database URL (default: $SLOTWISE_DATABASE_URL, else "
-                                      f"{DEFAULT_URL})")
+    parser = argparse.ArgumentParser(
+        prog="python -m storage.migrate", description="Bring the Slotwise database schema up to date."
+    )
+    parser.add_argument("--url", help=f"database URL (default: $SLOTWISE_DATABASE_URL, else {DEFAULT_URL})")
     args = parser.parse_args(argv)
     url = database_url(args.url)
     try:

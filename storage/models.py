@@ -144,8 +144,9 @@ class TeamMemberRow(Base):
     __tablename__ = "team_members"
 
     team_id: Mapped[str] = mapped_column(String, ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True)
-    user_id: Mapped[str] = mapped_column(String, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True,
-                                         index=True)
+    user_id: Mapped[str] = mapped_column(
+        String, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
     position: Mapped[int] = mapped_column(Integer)
     priority: Mapped[int] = mapped_column(Integer)
     weight: Mapped[int] = mapped_column(Integer)
@@ -165,10 +166,10 @@ class EventTypeRow(Base):
 
     id: Mapped[str] = mapped_column(String, primary_key=True)
     tenant_id: Mapped[str] = mapped_column(String)
-    owner_user_id: Mapped[str | None] = mapped_column(
-        String, ForeignKey("users.id", ondelete="CASCADE"), nullable=True)
+    owner_user_id: Mapped[str | None] = mapped_column(String, ForeignKey("users.id", ondelete="CASCADE"), nullable=True)
     team_id: Mapped[str | None] = mapped_column(
-        String, ForeignKey("teams.id", ondelete="CASCADE"), nullable=True, index=True)
+        String, ForeignKey("teams.id", ondelete="CASCADE"), nullable=True, index=True
+    )
     slug: Mapped[str] = mapped_column(String)
     title: Mapped[str] = mapped_column(String)
     description: Mapped[str] = mapped_column(Text)
@@ -195,9 +196,13 @@ class BookingRow(Base):
         CheckConstraint("start_at <= end_at", name="ordered"),
         CheckConstraint("buffer_before >= 0 AND buffer_after >= 0", name="buffers"),
         # A single-use link has at most one holding booking, whatever the application does.
-        Index("uq_bookings_single_use_holding", "event_type_id", unique=True,
-              sqlite_where=text("single_use AND status IN ('pending', 'confirmed')"),
-              postgresql_where=text("single_use AND status IN ('pending', 'confirmed')")),
+        Index(
+            "uq_bookings_single_use_holding",
+            "event_type_id",
+            unique=True,
+            sqlite_where=text("single_use AND status IN ('pending', 'confirmed')"),
+            postgresql_where=text("single_use AND status IN ('pending', 'confirmed')"),
+        ),
         Index("ix_bookings_event_type_id_start_at", "event_type_id", "start_at"),
         Index("ix_bookings_tenant_id_start_at", "tenant_id", "start_at"),
         Index("ix_bookings_status_pending_deadline", "status", "pending_deadline"),
@@ -263,7 +268,8 @@ class ReservationRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     host_id: Mapped[str] = mapped_column(String, ForeignKey("users.id", ondelete="CASCADE"))
     booking_id: Mapped[str | None] = mapped_column(
-        String, ForeignKey("bookings.id", ondelete="CASCADE"), nullable=True, index=True)
+        String, ForeignKey("bookings.id", ondelete="CASCADE"), nullable=True, index=True
+    )
     hold_id: Mapped[str | None] = mapped_column(String, nullable=True, index=True)
     event_type_id: Mapped[str | None] = mapped_column(String, nullable=True)
     blocked_from: Mapped[datetime]
@@ -285,11 +291,20 @@ class OutboxRow(Base):
     __tablename__ = "outbox"
     __table_args__ = (
         # the leasing query: the due items of one channel, oldest due first (held items are never due)
-        Index("ix_outbox_due", "channel", "next_attempt_at",
-              sqlite_where=text(OUTBOX_DUE), postgresql_where=text(OUTBOX_DUE)),
+        Index(
+            "ix_outbox_due",
+            "channel",
+            "next_attempt_at",
+            sqlite_where=text(OUTBOX_DUE),
+            postgresql_where=text(OUTBOX_DUE),
+        ),
         # releasing a person's held items when they become reachable
-        Index("ix_outbox_held_for", "held_for",
-              sqlite_where=text("held_for IS NOT NULL"), postgresql_where=text("held_for IS NOT NULL")),
+        Index(
+            "ix_outbox_held_for",
+            "held_for",
+            sqlite_where=text("held_for IS NOT NULL"),
+            postgresql_where=text("held_for IS NOT NULL"),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String, primary_key=True)
@@ -364,8 +379,7 @@ class BusyCacheEventRow(Base):
     __tablename__ = "busy_cache_events"
     __table_args__ = (Index("ix_busy_cache_events_host_id_start_at", "host_id", "start_at"),)
 
-    host_id: Mapped[str] = mapped_column(String, ForeignKey("busy_cache.host_id", ondelete="CASCADE"),
-                                         primary_key=True)
+    host_id: Mapped[str] = mapped_column(String, ForeignKey("busy_cache.host_id", ondelete="CASCADE"), primary_key=True)
     event_id: Mapped[str] = mapped_column(String, primary_key=True)
     start_at: Mapped[datetime]
     end_at: Mapped[datetime]

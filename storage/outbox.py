@@ -43,8 +43,9 @@ class SqlOutboxStore:
         async with self._db.write() as s:
             return await enqueue(s, items, self._clock())
 
-    async def lease(self, now: datetime, limit: int, lease_seconds: int, *,
-                    channel: str | None = None) -> list[LeasedItem]:
+    async def lease(
+        self, now: datetime, limit: int, lease_seconds: int, *, channel: str | None = None
+    ) -> list[LeasedItem]:
         if limit <= 0:
             return []
         if lease_seconds <= 0:
@@ -53,8 +54,13 @@ class SqlOutboxStore:
         o = OutboxRow
         # The first three terms are ix_outbox_due's predicate, spelt as in the index (``NOT dead``, not ``dead IS
         # false``) so both databases see the partial index applies.
-        conditions = [o.delivered_at.is_(None), not_(o.dead), o.held_for.is_(None), o.next_attempt_at <= now,
-                      or_(o.leased_until.is_(None), o.leased_until <= now)]
+        conditions = [
+            o.delivered_at.is_(None),
+            not_(o.dead),
+            o.held_for.is_(None),
+            o.next_attempt_at <= now,
+            or_(o.leased_until.is_(None), o.leased_until <= now),
+        ]
         if channel is not None:
             conditions.append(o.channel == channel)
         due = (
@@ -68,17 +74,35 @@ class SqlOutboxStore:
             update(o)
             .where(o.id.in_(due))
             .values(leased_until=now + timedelta(seconds=lease_seconds))
-            .returning(o.id, o.kind, o.tenant_id, o.payload, o.dedupe_key, o.channel, o.attempts,
-                       o.next_attempt_at, o.created_at)
+            .returning(
+                o.id,
+                o.kind,
+                o.tenant_id,
+                o.payload,
+                o.dedupe_key,
+                o.channel,
+                o.attempts,
+                o.next_attempt_at,
+                o.created_at,
+            )
             .execution_options(synchronize_session=False)
         )
         async with self._db.write() as s:
             claimed = (await s.execute(claim)).all()
         rows = sorted(claimed, key=lambda r: (r.next_attempt_at, r.created_at, r.id))
         return [
-            LeasedItem(id=r.id, item=OutboxItem(kind=r.kind, tenant_id=r.tenant_id, payload=dict(r.payload),
-                                                dedupe_key=r.dedupe_key, channel=r.channel),
-                       attempts=r.attempts, enqueued_at=r.created_at)
+            LeasedItem(
+                id=r.id,
+                item=OutboxItem(
+                    kind=r.kind,
+                    tenant_id=r.tenant_id,
+                    payload=dict(r.payload),
+                    dedupe_key=r.dedupe_key,
+                    channel=r.channel,
+                ),
+                attempts=r.attempts,
+                enqueued_at=r.created_at,
+            )
             for r in rows
         ]
 
@@ -86,15 +110,23 @@ class SqlOutboxStore:
         if not item_ids:
             return
         async with self._db.write() as s:
-            await s.execute(update(OutboxRow).where(OutboxRow.id.in_(list(item_ids)), OutboxRow.delivered_at.is_(None))
-                            .values(leased_until=None).execution_options(synchronize_session=False))
+            await s.execute(
+                update(OutboxRow)
+                .where(OutboxRow.id.in_(list(item_ids)), OutboxRow.delivered_at.is_(None))
+                .values(leased_until=None)
+                .execution_options(synchronize_session=False)
+            )
 
     async def mark_delivered(self, item_id: str) -> None:
         await self._update(item_id, delivered_at=self._clock(), leased_until=None, held_for=None)
 
     async def mark_failed(self, item_id: str, error: str, retry_at: datetime | None) -> None:
-        values: dict[str, object] = {"attempts": OutboxRow.attempts + 1, "last_error": error[:MAX_ERROR_LENGTH],
-                                     "leased_until": None, "held_for": None}
+        values: dict[str, object] = {
+            "attempts": OutboxRow.attempts + 1,
+            "last_error": error[:MAX_ERROR_LENGTH],
+            "leased_until": None,
+            "held_for": None,
+        }
         if retry_at is None:
             values["dead"] = True
         else:
@@ -111,14 +143,21 @@ class SqlOutboxStore:
     async def release_held(self, recipient_id: str) -> int:
         o = OutboxRow
         async with self._db.write() as s:
-            result = await s.execute(update(o).where(o.held_for == recipient_id, o.delivered_at.is_(None),
-                                                     o.dead.is_(False))
-                                     .values(held_for=None).execution_options(synchronize_session=False))
+            result = await s.execute(
+                update(o)
+                .where(o.held_for == recipient_id, o.delivered_at.is_(None), o.dead.is_(False))
+                .values(held_for=None)
+                .execution_options(synchronize_session=False)
+            )
             return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     async def _update(self, item_id: str, **values: object) -> None:
         async with self._db.write() as s:
-            result = await s.execute(update(OutboxRow).where(OutboxRow.id == item_id).values(values)
-                                     .execution_options(synchronize_session=False))
+            result = await s.execute(
+                update(OutboxRow)
+                .where(OutboxRow.id == item_id)
+                .values(values)
+                .execution_options(synchronize_session=False)
+            )
             if not result.rowcount:  # type: ignore[attr-defined]
                 raise NotFound("No such outbox item.")

@@ -26,10 +26,11 @@ def to_team(row: TeamRow, members: list[TeamMemberRow]) -> Team:
         tenant_id=row.tenant_id,
         name=row.name,
         slug=row.slug,
-        members=tuple(TeamMember(user_id=m.user_id, priority=m.priority, weight=m.weight, active=m.active)
-                      for m in sorted(members, key=lambda m: m.position)),
-        conversation_reference=dict(row.conversation_reference) if row.conversation_reference is not None
-        else None,
+        members=tuple(
+            TeamMember(user_id=m.user_id, priority=m.priority, weight=m.weight, active=m.active)
+            for m in sorted(members, key=lambda m: m.position)
+        ),
+        conversation_reference=dict(row.conversation_reference) if row.conversation_reference is not None else None,
     )
 
 
@@ -53,8 +54,11 @@ class SqlTeamStore:
     async def last_booked(self, team_id: str) -> dict[str, datetime | None]:
         """When each member was last assigned a booking of one of the team's links (round-robin fairness)."""
         async with self._db.read() as s:
-            rows = (await s.execute(select(TeamMemberRow.user_id, TeamMemberRow.last_booked_at)
-                                    .where(TeamMemberRow.team_id == team_id))).all()
+            rows = (
+                await s.execute(
+                    select(TeamMemberRow.user_id, TeamMemberRow.last_booked_at).where(TeamMemberRow.team_id == team_id)
+                )
+            ).all()
             return {user_id: at for user_id, at in rows}
 
     async def save(self, team: Team) -> Team:
@@ -74,20 +78,35 @@ class SqlTeamStore:
                     raise NotFound("No such team.")
                 reference = dict(team.conversation_reference) if team.conversation_reference is not None else None
                 if row is None:
-                    row = TeamRow(id=team.id, tenant_id=team.tenant_id, name=team.name, slug=team.slug,
-                                  conversation_reference=reference, created_at=now, updated_at=now)
+                    row = TeamRow(
+                        id=team.id,
+                        tenant_id=team.tenant_id,
+                        name=team.name,
+                        slug=team.slug,
+                        conversation_reference=reference,
+                        created_at=now,
+                        updated_at=now,
+                    )
                     s.add(row)
                 else:
                     row.name, row.slug, row.conversation_reference, row.updated_at = (
-                        team.name, team.slug, reference, now)
+                        team.name,
+                        team.slug,
+                        reference,
+                        now,
+                    )
                 await s.flush()
-                existing = {m.user_id: m for m in (await s.scalars(
-                    select(TeamMemberRow).where(TeamMemberRow.team_id == team.id))).all()}
+                existing = {
+                    m.user_id: m
+                    for m in (await s.scalars(select(TeamMemberRow).where(TeamMemberRow.team_id == team.id))).all()
+                }
                 gone = set(existing) - set(ids)
                 if gone:
-                    await s.execute(delete(TeamMemberRow)
-                                    .where(TeamMemberRow.team_id == team.id, TeamMemberRow.user_id.in_(gone))
-                                    .execution_options(synchronize_session=False))
+                    await s.execute(
+                        delete(TeamMemberRow)
+                        .where(TeamMemberRow.team_id == team.id, TeamMemberRow.user_id.in_(gone))
+                        .execution_options(synchronize_session=False)
+                    )
                 kept: list[TeamMemberRow] = []
                 for position, member in enumerate(team.members):
                     m = existing.get(member.user_id)
@@ -95,15 +114,18 @@ class SqlTeamStore:
                         m = TeamMemberRow(team_id=team.id, user_id=member.user_id, last_booked_at=None)
                         s.add(m)
                     m.position, m.priority, m.weight, m.active = (
-                        position, member.priority, member.weight, member.active)
+                        position,
+                        member.priority,
+                        member.weight,
+                        member.active,
+                    )
                     kept.append(m)
                 await s.flush()
                 return to_team(row, kept)
         except IntegrityError as exc:
             found = violation(exc)
             if found.name == "uq_teams_slug":
-                raise Conflict(f"There is already a team link named {team.slug!r}. Please pick another name.") \
-                    from None
+                raise Conflict(f"There is already a team link named {team.slug!r}. Please pick another name.") from None
             if found.name in ("pk_teams", "pk_team_members"):
                 raise Conflict("This team was changed at the same time. Please try again.") from None
             if found.kind == "foreign_key":

@@ -42,12 +42,12 @@ class SqlTokenCacheStore:
 
     async def load_token_cache(self, user_id: str) -> bytes | None:
         async with self._db.read() as s:
-            blob = await s.scalar(select(CalendarConnectionRow.token_cache)
-                                  .where(CalendarConnectionRow.user_id == user_id))
+            blob = await s.scalar(
+                select(CalendarConnectionRow.token_cache).where(CalendarConnectionRow.user_id == user_id)
+            )
             return bytes(blob) if blob is not None else None
 
-    async def save_token_cache(self, user_id: str, blob: bytes, *,
-                               granted_scopes: Sequence[str] | None = None) -> None:
+    async def save_token_cache(self, user_id: str, blob: bytes, *, granted_scopes: Sequence[str] | None = None) -> None:
         """Store ``blob`` for ``user_id`` (replacing any previous one); ``granted_scopes`` when known.
 
         Raises NotFound when the user does not exist."""
@@ -57,8 +57,13 @@ class SqlTokenCacheStore:
                 raise NotFound("No such user.")
             insert = pg_insert if self._db.is_postgres else sqlite_insert
             statement = insert(CalendarConnectionRow).values(
-                user_id=user_id, token_cache=bytes(blob), status=status,
-                granted_scopes=" ".join(granted_scopes or ()), last_error="", updated_at=self._clock())
+                user_id=user_id,
+                token_cache=bytes(blob),
+                status=status,
+                granted_scopes=" ".join(granted_scopes or ()),
+                last_error="",
+                updated_at=self._clock(),
+            )
             replace = {"token_cache": statement.excluded.token_cache, "updated_at": statement.excluded.updated_at}
             if granted_scopes is not None:
                 replace["granted_scopes"] = statement.excluded.granted_scopes
@@ -66,8 +71,11 @@ class SqlTokenCacheStore:
 
     async def delete_token_cache(self, user_id: str) -> None:
         async with self._db.write() as s:
-            await s.execute(delete(CalendarConnectionRow).where(CalendarConnectionRow.user_id == user_id)
-                            .execution_options(synchronize_session=False))
+            await s.execute(
+                delete(CalendarConnectionRow)
+                .where(CalendarConnectionRow.user_id == user_id)
+                .execution_options(synchronize_session=False)
+            )
 
     async def connection(self, user_id: str) -> CalendarConnection | None:
         """The stored connection details of ``user_id`` (None when no token cache is stored)."""
@@ -75,6 +83,10 @@ class SqlTokenCacheStore:
             row = await s.get(CalendarConnectionRow, user_id)
             if row is None:
                 return None
-            return CalendarConnection(user_id=row.user_id, status=ConnectionStatus(row.status),
-                                      granted_scopes=tuple(row.granted_scopes.split()),
-                                      last_error=row.last_error, updated_at=row.updated_at)
+            return CalendarConnection(
+                user_id=row.user_id,
+                status=ConnectionStatus(row.status),
+                granted_scopes=tuple(row.granted_scopes.split()),
+                last_error=row.last_error,
+                updated_at=row.updated_at,
+            )

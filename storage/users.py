@@ -53,8 +53,7 @@ def to_user(row: UserRow) -> User:
         email=row.email,
         time_zone=row.time_zone,
         handle=row.handle,
-        conversation_reference=dict(row.conversation_reference) if row.conversation_reference is not None
-        else None,
+        conversation_reference=dict(row.conversation_reference) if row.conversation_reference is not None else None,
         connection_status=ConnectionStatus(row.connection_status),
         connection_error=row.connection_error,
         conflict_calendar_ids=tuple(row.conflict_calendar_ids),
@@ -65,8 +64,11 @@ def to_user(row: UserRow) -> User:
 async def _free_handle(s: AsyncSession, base: str) -> str:
     """``base`` if no one has it, else ``base-N`` with the smallest free N >= 2."""
     base = base[: HANDLE_MAX - 4].rstrip("-") if len(base) > HANDLE_MAX - 4 else base
-    taken = set((await s.scalars(select(UserRow.handle).where(
-        or_(UserRow.handle == base, UserRow.handle.like(base + "-%"))))).all())
+    taken = set(
+        (
+            await s.scalars(select(UserRow.handle).where(or_(UserRow.handle == base, UserRow.handle.like(base + "-%"))))
+        ).all()
+    )
     if base not in taken:
         return base
     n = 2
@@ -89,8 +91,9 @@ class SqlUserStore:
 
     async def get_by_aad(self, tenant_id: str, aad_object_id: str) -> User | None:
         async with self._db.read() as s:
-            row = await s.scalar(select(UserRow).where(UserRow.tenant_id == tenant_id,
-                                                       UserRow.aad_object_id == aad_object_id))
+            row = await s.scalar(
+                select(UserRow).where(UserRow.tenant_id == tenant_id, UserRow.aad_object_id == aad_object_id)
+            )
             return to_user(row) if row else None
 
     async def get_by_handle(self, handle: str) -> User | None:
@@ -109,8 +112,7 @@ class SqlUserStore:
                 found = violation(exc)
                 if found.name == "pk_users":
                     owner = await self.get(user.id)
-                    if owner is None or (owner.tenant_id, owner.aad_object_id) != (user.tenant_id,
-                                                                                   user.aad_object_id):
+                    if owner is None or (owner.tenant_id, owner.aad_object_id) != (user.tenant_id, user.aad_object_id):
                         raise Conflict(f"User id {user.id!r} belongs to another account.") from None
                 elif found.name not in ("uq_users_handle", "uq_users_tenant_id_aad_object_id"):
                     raise
@@ -119,20 +121,33 @@ class SqlUserStore:
 
     async def _upsert(self, s: AsyncSession, user: User) -> User:
         now = self._clock()
-        row = await s.scalar(select(UserRow).where(UserRow.tenant_id == user.tenant_id,
-                                                   UserRow.aad_object_id == user.aad_object_id)
-                             .with_for_update())
+        row = await s.scalar(
+            select(UserRow)
+            .where(UserRow.tenant_id == user.tenant_id, UserRow.aad_object_id == user.aad_object_id)
+            .with_for_update()
+        )
         wanted = slugify(user.handle) if user.handle else ""
         if row is None:
-            handle = wanted if wanted and await self._handle_free(s, wanted) else \
-                await _free_handle(s, handle_base(user.email, user.display_name))
+            handle = (
+                wanted
+                if wanted and await self._handle_free(s, wanted)
+                else await _free_handle(s, handle_base(user.email, user.display_name))
+            )
             row = UserRow(
-                id=user.id or new_id(), tenant_id=user.tenant_id, aad_object_id=user.aad_object_id,
-                email=user.email, display_name=user.display_name, time_zone=user.time_zone, handle=handle,
+                id=user.id or new_id(),
+                tenant_id=user.tenant_id,
+                aad_object_id=user.aad_object_id,
+                email=user.email,
+                display_name=user.display_name,
+                time_zone=user.time_zone,
+                handle=handle,
                 conversation_reference=_plain(user.conversation_reference),
-                connection_status=user.connection_status.value, connection_error=user.connection_error,
+                connection_status=user.connection_status.value,
+                connection_error=user.connection_error,
                 conflict_calendar_ids=list(user.conflict_calendar_ids),
-                write_calendar_id=user.write_calendar_id, created_at=now, updated_at=now,
+                write_calendar_id=user.write_calendar_id,
+                created_at=now,
+                updated_at=now,
             )
             s.add(row)
         else:
@@ -157,22 +172,28 @@ class SqlUserStore:
     async def set_connection(self, user_id: str, status: ConnectionStatus, error: str = "") -> None:
         async with self._db.write() as s:
             result = await s.execute(
-                update(UserRow).where(UserRow.id == user_id)
+                update(UserRow)
+                .where(UserRow.id == user_id)
                 .values(connection_status=status.value, connection_error=error, updated_at=self._clock())
-                .execution_options(synchronize_session=False))
+                .execution_options(synchronize_session=False)
+            )
             if not result.rowcount:  # type: ignore[attr-defined]
                 raise NotFound("No such user.")
             await s.execute(
-                update(CalendarConnectionRow).where(CalendarConnectionRow.user_id == user_id)
+                update(CalendarConnectionRow)
+                .where(CalendarConnectionRow.user_id == user_id)
                 .values(status=status.value, last_error=error, updated_at=self._clock())
-                .execution_options(synchronize_session=False))
+                .execution_options(synchronize_session=False)
+            )
 
     async def set_conversation_reference(self, user_id: str, reference: Mapping[str, object]) -> None:
         async with self._db.write() as s:
             result = await s.execute(
-                update(UserRow).where(UserRow.id == user_id)
+                update(UserRow)
+                .where(UserRow.id == user_id)
                 .values(conversation_reference=_plain(reference), updated_at=self._clock())
-                .execution_options(synchronize_session=False))
+                .execution_options(synchronize_session=False)
+            )
             if not result.rowcount:  # type: ignore[attr-defined]
                 raise NotFound("No such user.")
 

@@ -14,11 +14,20 @@ from typing import Any
 
 import pytest
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage"]
-INSTALL_HINT = ("headless Chromium is needed: `apt-get install -y chromium` (Debian, or `make chromium`) and "
-                "`pip install 'playwright>=1.45,<2'` (no `playwright install`: the system Chromium is used)")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+INSTALL_HINT = (
+    "headless Chromium is needed: `apt-get install -y chromium` (Debian, or `make chromium`) and "
+    "`pip install 'playwright>=1.45,<2'` (no `playwright install`: the system Chromium is used)"
+)
 
 
 def chromium_path() -> str | None:
@@ -28,8 +37,14 @@ def chromium_path() -> str | None:
 def require_browser() -> str:
     """The Chromium executable; fails under CI and skips elsewhere when Chromium or playwright is missing."""
     path = chromium_path()
-    missing = [what for what, ok in (("chromium", path is not None),
-                                     ("playwright", importlib.util.find_spec("playwright") is not None)) if not ok]
+    missing = [
+        what
+        for what, ok in (
+            ("chromium", path is not None),
+            ("playwright", importlib.util.find_spec("playwright") is not None),
+        )
+        if not ok
+    ]
     if missing:
         message = f"missing {', '.join(missing)}: {INSTALL_HINT}"
         if os.environ.get("CI"):
@@ -74,8 +89,9 @@ async def axe_violations(page: Any, source: str) -> list[dict[str, Any]]:
 
 def describe(violations: list[dict[str, Any]]) -> str:
     """One block per violated rule: id, impact, help and the offending elements."""
-    return "\n".join(f"- {v['id']} ({v['impact']}): {v['help']}\n" + "\n".join(f"    {t}" for t in v["targets"])
-                     for v in violations)
+    return "\n".join(
+        f"- {v['id']} ({v['impact']}): {v['help']}\n" + "\n".join(f"    {t}" for t in v["targets"]) for v in violations
+    )
 
 
 @asynccontextmanager

@@ -33,8 +33,13 @@ def free_port() -> int:
 
 
 def sandbox_settings(tmp_path: Path, **extra: object) -> Settings:
-    return Settings(_env_file=None, SLOTWISE_VAR_DIR=str(tmp_path), SLOTWISE_PORT=free_port(),  # type: ignore[call-arg]
-                    SLOTWISE_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'slotwise.db'}", **extra)
+    return Settings(
+        _env_file=None,
+        SLOTWISE_VAR_DIR=str(tmp_path),
+        SLOTWISE_PORT=free_port(),  # type: ignore[call-arg]
+        SLOTWISE_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'slotwise.db'}",
+        **extra,
+    )
 
 
 async def test_sandbox_app_starts_and_answers_its_health_check(tmp_path: Path) -> None:
@@ -60,19 +65,44 @@ def test_without_app_id_runs_in_sandbox_mode(tmp_path: Path) -> None:
     ("extra", "expected"),
     [
         ({}, ["SLOTWISE_SECRET_KEY", "SLOTWISE_PUBLIC_BASE_URL", "MicrosoftAppPassword"]),
-        ({"SLOTWISE_SANDBOX_EMULATOR": "true", "SLOTWISE_SECRET_KEY": "k" * 40,
-          "SLOTWISE_PUBLIC_BASE_URL": "https://slotwise.example.com", "MicrosoftAppPassword": "p"},
-         ["SLOTWISE_SANDBOX_EMULATOR"]),
-        ({"SLOTWISE_SECRET_KEY": "k" * 40, "SLOTWISE_PUBLIC_BASE_URL": "http://slotwise.example.com",
-          "MicrosoftAppPassword": "p"}, ["SLOTWISE_PUBLIC_BASE_URL"]),
-        ({"SLOTWISE_SECRET_KEY": "short", "SLOTWISE_PUBLIC_BASE_URL": "https://slotwise.example.com",
-          "MicrosoftAppPassword": "p"}, ["SLOTWISE_SECRET_KEY"]),
-        ({"SLOTWISE_SECRET_KEY": "k" * 40, "SLOTWISE_PUBLIC_BASE_URL": "https://slotwise.example.com",
-          "MicrosoftAppPassword": "p"}, []),
+        (
+            {
+                "SLOTWISE_SANDBOX_EMULATOR": "true",
+                "SLOTWISE_SECRET_KEY": "k" * 40,
+                "SLOTWISE_PUBLIC_BASE_URL": "https://slotwise.example.com",
+                "MicrosoftAppPassword": "p",
+            },
+            ["SLOTWISE_SANDBOX_EMULATOR"],
+        ),
+        (
+            {
+                "SLOTWISE_SECRET_KEY": "k" * 40,
+                "SLOTWISE_PUBLIC_BASE_URL": "http://slotwise.example.com",
+                "MicrosoftAppPassword": "p",
+            },
+            ["SLOTWISE_PUBLIC_BASE_URL"],
+        ),
+        (
+            {
+                "SLOTWISE_SECRET_KEY": "short",
+                "SLOTWISE_PUBLIC_BASE_URL": "https://slotwise.example.com",
+                "MicrosoftAppPassword": "p",
+            },
+            ["SLOTWISE_SECRET_KEY"],
+        ),
+        (
+            {
+                "SLOTWISE_SECRET_KEY": "k" * 40,
+                "SLOTWISE_PUBLIC_BASE_URL": "https://slotwise.example.com",
+                "MicrosoftAppPassword": "p",
+            },
+            [],
+        ),
     ],
 )
 def test_production_mode_refuses_unsafe_settings_saying_what_to_set(
-        tmp_path: Path, extra: dict[str, str], expected: list[str]) -> None:
+    tmp_path: Path, extra: dict[str, str], expected: list[str]
+) -> None:
     settings = Settings(_env_file=None, MicrosoftAppId="11111111-2222-3333-4444-555555555555", **extra)  # type: ignore[arg-type]
     problems = settings.problems()
     assert len(problems) == len(expected)
@@ -102,12 +132,23 @@ async def running(settings: Settings) -> AsyncIterator[tuple[web.Application, Te
 
 async def book_first_free_slot(client: TestClient[Any, Any], name: str) -> dict[str, Any]:
     today = datetime.now(UTC).date()
-    resp = await client.get(f"{DEMO_PATH}/slots", params={
-        "start": today.isoformat(), "end": (today + timedelta(days=20)).isoformat(), "timeZone": "UTC"})
+    resp = await client.get(
+        f"{DEMO_PATH}/slots",
+        params={"start": today.isoformat(), "end": (today + timedelta(days=20)).isoformat(), "timeZone": "UTC"},
+    )
     slots = (await resp.json())["slots"]
     assert slots, "the demo link offers no slot in three weeks"
-    resp = await client.post(DEMO_PATH, json={"start": slots[0]["start"], "name": name, "email": "ivy@example.org",
-                                              "timeZone": "Europe/Paris", "notes": "", "answers": {}})
+    resp = await client.post(
+        DEMO_PATH,
+        json={
+            "start": slots[0]["start"],
+            "name": name,
+            "email": "ivy@example.org",
+            "timeZone": "Europe/Paris",
+            "notes": "",
+            "answers": {},
+        },
+    )
     assert resp.status == 201, await resp.text()
     booked: dict[str, Any] = await resp.json()
     return booked
@@ -118,8 +159,9 @@ def events_of(emulator: EmulatorState, booking_id: str) -> list[dict[str, Any]]:
 
 
 async def test_a_restart_keeps_the_booked_meeting_the_demo_link_and_the_connection(tmp_path: Path) -> None:
-    settings = sandbox_settings(tmp_path, SLOTWISE_OUTBOX_SECONDS="0", SLOTWISE_RECONCILE_SECONDS="3600",
-                                SLOTWISE_BOOKING_RATE_LIMIT="1000")
+    settings = sandbox_settings(
+        tmp_path, SLOTWISE_OUTBOX_SECONDS="0", SLOTWISE_RECONCILE_SECONDS="3600", SLOTWISE_BOOKING_RATE_LIMIT="1000"
+    )
     async with running(settings) as (first, client):
         booked = await book_first_free_slot(client, "Ivy Before")
         [event] = events_of(first[app_module.EMULATOR], booked["id"])
@@ -135,9 +177,13 @@ async def test_a_restart_keeps_the_booked_meeting_the_demo_link_and_the_connecti
         assert host is not None and host.connection_status is ConnectionStatus.CONNECTED
         assert await services.repos.users.get_by_handle("adele-2") is None
         # Reconciliation sees the meeting through Graph, so it leaves the booking alone.
-        found = await services.calendar.find_booking_events(host.host_calendar(), Interval(
-            datetime.fromisoformat(booked["start"]) - timedelta(hours=1),
-            datetime.fromisoformat(booked["end"]) + timedelta(hours=1)))
+        found = await services.calendar.find_booking_events(
+            host.host_calendar(),
+            Interval(
+                datetime.fromisoformat(booked["start"]) - timedelta(hours=1),
+                datetime.fromisoformat(booked["end"]) + timedelta(hours=1),
+            ),
+        )
         assert [e.booking_id for e in found] == [booked["id"]]
         report = await services.reconciler.run()
         assert report.orphans_cancelled == [] and report.released == [] and emulator.cancellations == []
@@ -158,11 +204,18 @@ async def test_a_restart_keeps_the_booked_meeting_the_demo_link_and_the_connecti
 
 
 async def test_the_sandbox_page_is_absent_in_production_mode(tmp_path: Path) -> None:
-    settings = Settings(_env_file=None, MicrosoftAppId="11111111-2222-3333-4444-555555555555",  # type: ignore[call-arg]
-                        MicrosoftAppPassword="p", SLOTWISE_SECRET_KEY="k" * 40, SLOTWISE_PORT=free_port(),
-                        SLOTWISE_PUBLIC_BASE_URL="https://slotwise.example.com", SLOTWISE_VAR_DIR=str(tmp_path),
-                        SLOTWISE_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'slotwise.db'}",
-                        SLOTWISE_OUTBOX_SECONDS="0", SLOTWISE_RECONCILE_SECONDS="3600")
+    settings = Settings(
+        _env_file=None,
+        MicrosoftAppId="11111111-2222-3333-4444-555555555555",  # type: ignore[call-arg]
+        MicrosoftAppPassword="p",
+        SLOTWISE_SECRET_KEY="k" * 40,
+        SLOTWISE_PORT=free_port(),
+        SLOTWISE_PUBLIC_BASE_URL="https://slotwise.example.com",
+        SLOTWISE_VAR_DIR=str(tmp_path),
+        SLOTWISE_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'slotwise.db'}",
+        SLOTWISE_OUTBOX_SECONDS="0",
+        SLOTWISE_RECONCILE_SECONDS="3600",
+    )
     application = build_app(settings)
     async with TestClient(TestServer(application, host="127.0.0.1", port=settings.port)) as client:
         for path in ("/sandbox", "/sandbox/", "/sandbox/graph/v1.0/me"):
@@ -180,18 +233,32 @@ def test_the_guide_names_the_playground_port_the_playground_uses_and_the_sandbox
     assert "not a port number" in guide(sandbox_settings(tmp_path, TEAMSAPPTESTER_PORT="seven"))
 
 
-@pytest.mark.parametrize(("raw", "port"), [
-    # what the Playground's cli does with TEAMSAPPTESTER_PORT: value ? parseInt(value) : 56150
-    ("", 56150), ("56151", 56151), ("  56152", 56152), ("56153abc", 56153), ("+56154", 56154), ("0x1F", 31),
-    ("00056155", 56155), ("abc", None), ("-5", None), ("0", None), ("70000", None), ("9" * 400, None),
-])
+@pytest.mark.parametrize(
+    ("raw", "port"),
+    [
+        # what the Playground's cli does with TEAMSAPPTESTER_PORT: value ? parseInt(value) : 56150
+        ("", 56150),
+        ("56151", 56151),
+        ("  56152", 56152),
+        ("56153abc", 56153),
+        ("+56154", 56154),
+        ("0x1F", 31),
+        ("00056155", 56155),
+        ("abc", None),
+        ("-5", None),
+        ("0", None),
+        ("70000", None),
+        ("9" * 400, None),
+    ],
+)
 def test_the_playground_port_is_read_as_the_playground_reads_it(raw: str, port: int | None) -> None:
     assert playground_port(raw) == port
 
 
 async def test_the_pending_booking_deadline_is_a_setting_that_reaches_the_booking_service(tmp_path: Path) -> None:
-    settings = sandbox_settings(tmp_path, SLOTWISE_SANDBOX_SEED="false", SLOTWISE_PENDING_SECONDS="90",
-                                SLOTWISE_OUTBOX_SECONDS="0")
+    settings = sandbox_settings(
+        tmp_path, SLOTWISE_SANDBOX_SEED="false", SLOTWISE_PENDING_SECONDS="90", SLOTWISE_OUTBOX_SECONDS="0"
+    )
     application = build_app(settings)
     async with TestClient(TestServer(application, host="127.0.0.1", port=settings.port)):
         assert application[app_module.SERVICES].booking.pending_timeout == timedelta(seconds=90)

@@ -29,9 +29,15 @@ def free_port() -> int:
 
 
 def sandbox_settings(tmp_path: Path, **extra: object) -> Settings:
-    return Settings(_env_file=None, SLOTWISE_VAR_DIR=str(tmp_path), SLOTWISE_PORT=free_port(),  # type: ignore[call-arg]
-                    SLOTWISE_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'slotwise.db'}",
-                    SLOTWISE_SANDBOX_SEED="false", SLOTWISE_OUTBOX_SECONDS="0", **extra)
+    return Settings(
+        _env_file=None,
+        SLOTWISE_VAR_DIR=str(tmp_path),
+        SLOTWISE_PORT=free_port(),  # type: ignore[call-arg]
+        SLOTWISE_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'slotwise.db'}",
+        SLOTWISE_SANDBOX_SEED="false",
+        SLOTWISE_OUTBOX_SECONDS="0",
+        **extra,
+    )
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "::", "", "192.168.1.20", "10.0.0.5", "slotwise.example.com"])
@@ -51,9 +57,14 @@ def test_sandbox_mode_listens_on_loopback_addresses(tmp_path: Path, host: str) -
 
 
 def test_production_mode_may_listen_on_every_interface(tmp_path: Path) -> None:
-    settings = Settings(_env_file=None, MicrosoftAppId="11111111-2222-3333-4444-555555555555",  # type: ignore[call-arg]
-                        MicrosoftAppPassword="p", SLOTWISE_SECRET_KEY="k" * 40, SLOTWISE_HOST="0.0.0.0",
-                        SLOTWISE_PUBLIC_BASE_URL="https://slotwise.example.com")
+    settings = Settings(
+        _env_file=None,
+        MicrosoftAppId="11111111-2222-3333-4444-555555555555",  # type: ignore[call-arg]
+        MicrosoftAppPassword="p",
+        SLOTWISE_SECRET_KEY="k" * 40,
+        SLOTWISE_HOST="0.0.0.0",
+        SLOTWISE_PUBLIC_BASE_URL="https://slotwise.example.com",
+    )
     assert settings.problems() == []
 
 
@@ -65,18 +76,26 @@ async def test_the_secret_itself_signs_nothing_each_purpose_has_its_own_key(tmp_
     application = build_app(settings)
     async with TestClient(TestServer(application, host="127.0.0.1", port=settings.port)) as client:
         services = application[app_module.SERVICES]
-        host = await services.repos.users.upsert(User(id="u-key", tenant_id="t-1", aad_object_id="o-1",
-                                                      display_name="Kay", email="kay@contoso.example"))
+        host = await services.repos.users.upsert(
+            User(id="u-key", tenant_id="t-1", aad_object_id="o-1", display_name="Kay", email="kay@contoso.example")
+        )
 
         def path_signed_with(key: bytes) -> str:
-            return ConnectionService(users=services.repos.users, connector=services.connections.connector,
-                                     calendar=services.calendar, clock=SystemClock(),
-                                     state_secret=key).sign_in_path(host)
+            return ConnectionService(
+                users=services.repos.users,
+                connector=services.connections.connector,
+                calendar=services.calendar,
+                clock=SystemClock(),
+                state_secret=key,
+            ).sign_in_path(host)
 
-        assert (await client.get(path_signed_with(derive_key(secret, SIGN_IN_STATE)),
-                                 allow_redirects=False)).status == 302
-        for key in (secret.encode(), *(derive_key(secret, p) for p in (CSRF, TOKEN_CACHE, SIGN_IN_FLOW,
-                                                                       MANAGE_TOKENS))):
+        assert (
+            await client.get(path_signed_with(derive_key(secret, SIGN_IN_STATE)), allow_redirects=False)
+        ).status == 302
+        for key in (
+            secret.encode(),
+            *(derive_key(secret, p) for p in (CSRF, TOKEN_CACHE, SIGN_IN_FLOW, MANAGE_TOKENS)),
+        ):
             refused = await client.get(path_signed_with(key), allow_redirects=False)
             assert refused.status == 404 and "not valid" in await refused.text()
 
@@ -99,11 +118,13 @@ def log_output() -> Iterator[io.StringIO]:
                 other.removeFilter(found)
 
 
-async def test_a_manage_page_that_fails_logs_no_token(tmp_path: Path, log_output: io.StringIO,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_manage_page_that_fails_logs_no_token(
+    tmp_path: Path, log_output: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
     settings = sandbox_settings(tmp_path)
     application = build_app(settings)
     async with TestClient(TestServer(application, host="127.0.0.1", port=settings.port)) as client:
+
         async def broken(token: str) -> None:
             raise RuntimeError("the database went away")
 
@@ -113,8 +134,8 @@ async def test_a_manage_page_that_fails_logs_no_token(tmp_path: Path, log_output
         callback = await client.get("/auth/callback", params={"code": TOKEN, "state": TOKEN + "s"})
         assert callback.status == 400
     logged = log_output.getvalue()
-    assert "unhandled error" in logged and "/manage/[redacted]" in logged   # the failure is still logged
-    assert "RuntimeError: the database went away" in logged                # with its traceback
+    assert "unhandled error" in logged and "/manage/[redacted]" in logged  # the failure is still logged
+    assert "RuntimeError: the database went away" in logged  # with its traceback
     assert TOKEN not in logged
 
 
@@ -132,9 +153,17 @@ def test_every_kind_of_secret_is_redacted_from_messages_and_tracebacks(log_outpu
         log.exception("failed")
     logged = log_output.getvalue()
     assert TOKEN not in logged
-    for kept in ("/manage/[redacted]/cancel?tz=UTC", "state=[redacted]&code=[redacted]", "'Accept': 'json'",
-                 "Bearer [redacted]", "Basic [redacted]", "whsec_[redacted] rotated", "grant_type=jwt&assertion=",
-                 "ValueError: could not open https://slotwise.example/manage/[redacted]"):
+    for kept in (
+        "/manage/[redacted]/cancel?tz=UTC",
+        "state=[redacted]&code=[redacted]",
+        "'Accept': 'json'",
+        "Bearer [redacted]",
+        "Basic [redacted]",
+        "whsec_[redacted] rotated",
+        "grant_type=jwt&assertion=",
+        "ValueError: could not open https://slotwise.example/manage/[redacted]",
+    ):
         assert kept in logged, (kept, logged)
     assert redact("nothing secret here: /book/adele/intro-call?tz=UTC") == (
-        "nothing secret here: /book/adele/intro-call?tz=UTC")
+        "nothing secret here: /book/adele/intro-call?tz=UTC"
+    )

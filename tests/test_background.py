@@ -178,8 +178,9 @@ async def test_registering_a_job_twice_or_without_an_interval_is_refused(repos: 
         jobs.add("other", 0, nothing)
 
 
-async def test_a_failing_pass_is_logged_quietly_and_backs_off(repos: Repositories,
-                                                              caplog: pytest.LogCaptureFixture) -> None:
+async def test_a_failing_pass_is_logged_quietly_and_backs_off(
+    repos: Repositories, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO, logger="slotwise.background")
     calls: list[int] = []
 
@@ -252,13 +253,27 @@ def _free_port() -> int:
 async def test_the_app_shuts_down_on_sigterm_and_releases_its_job_leases(tmp_path: Path) -> None:
     port = _free_port()
     database = tmp_path / "slotwise.db"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "SLOTWISE_PORT": str(port), "SLOTWISE_VAR_DIR": str(tmp_path),
-           "SLOTWISE_DATABASE_URL": f"sqlite+aiosqlite:///{database}", "SLOTWISE_SANDBOX_SEED": "false",
-           "SLOTWISE_RECONCILE_SECONDS": "0.2", "SLOTWISE_OUTBOX_SECONDS": "0.1"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "SLOTWISE_PORT": str(port),
+        "SLOTWISE_VAR_DIR": str(tmp_path),
+        "SLOTWISE_DATABASE_URL": f"sqlite+aiosqlite:///{database}",
+        "SLOTWISE_SANDBOX_SEED": "false",
+        "SLOTWISE_RECONCILE_SECONDS": "0.2",
+        "SLOTWISE_OUTBOX_SECONDS": "0.1",
+    }
     for name in ("MicrosoftAppId", "MICROSOFT_APP_ID"):
         env.pop(name, None)
-    process = await asyncio.create_subprocess_exec(sys.executable, "-c", "import app; app.main()", cwd=tmp_path,
-                                                   env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        "import app; app.main()",
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         held: list[tuple[str, str]] = []
         async with httpx.AsyncClient() as client:

@@ -19,8 +19,17 @@ from scheduling.sync import CalendarSyncService
 from web.context import WebContext
 
 ROOT = Path(__file__).resolve().parent.parent
-STORE_TYPES = {stores.BookingStore, stores.UserStore, stores.EventTypeStore, stores.OutboxStore, stores.TeamStore,
-               stores.SubscriptionStore, stores.BusyCacheStore, stores.SyncWorkQueue, stores.OutlookBookingIndex}
+STORE_TYPES = {
+    stores.BookingStore,
+    stores.UserStore,
+    stores.EventTypeStore,
+    stores.OutboxStore,
+    stores.TeamStore,
+    stores.SubscriptionStore,
+    stores.BusyCacheStore,
+    stores.SyncWorkQueue,
+    stores.OutlookBookingIndex,
+}
 
 
 class _Store:
@@ -36,13 +45,27 @@ def test_adapters_are_handed_no_store(handed: type) -> None:
 def test_services_keep_their_stores_private() -> None:
     bookings, users, event_types, outbox, calendar = _Store(), _Store(), _Store(), _Store(), _Store()
     services = [
-        BookingService(calendar=calendar, bookings=bookings, users=users,  # type: ignore[arg-type]
-                       event_types=event_types, clock=object(), token_secret=b"k" * 32),  # type: ignore[arg-type]
+        BookingService(
+            calendar=calendar,
+            bookings=bookings,
+            users=users,  # type: ignore[arg-type]
+            event_types=event_types,
+            clock=object(),
+            token_secret=b"k" * 32,
+        ),  # type: ignore[arg-type]
         PeopleService(users=users, outbox=outbox),  # type: ignore[arg-type]
         NoticeService(outbox=outbox),  # type: ignore[arg-type]
-        CalendarSyncService(sync=calendar, calendar=calendar, subscriptions=bookings, cache=bookings,  # type: ignore[arg-type]
-                            queue=outbox, index=bookings, users=users, bookings=event_types,  # type: ignore[arg-type]
-                            clock=object()),  # type: ignore[arg-type]
+        CalendarSyncService(
+            sync=calendar,
+            calendar=calendar,
+            subscriptions=bookings,
+            cache=bookings,  # type: ignore[arg-type]
+            queue=outbox,
+            index=bookings,
+            users=users,
+            bookings=event_types,  # type: ignore[arg-type]
+            clock=object(),
+        ),  # type: ignore[arg-type]
     ]
     held = {id(s) for s in (bookings, users, event_types, outbox, calendar)}
     for service in services:
@@ -57,8 +80,16 @@ def test_adapters_import_no_store(package: str) -> None:
     found = []
     for path in sorted((ROOT / package).rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else \
-                [a.name for a in node.names] if isinstance(node, ast.Import) else []
-            found += [f"{path.relative_to(ROOT)}: {n}" for n in names
-                      if n == "scheduling.stores" or n == "storage" or n.startswith("storage.")]
+            names = (
+                [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else []
+            )
+            found += [
+                f"{path.relative_to(ROOT)}: {n}"
+                for n in names
+                if n == "scheduling.stores" or n == "storage" or n.startswith("storage.")
+            ]
     assert not found

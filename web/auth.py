@@ -42,16 +42,22 @@ async def auth_start(request: web.Request) -> web.StreamResponse:
     if ctx.connections is None:
         raise web.HTTPNotFound()
     try:
-        start = await ctx.connections.begin_sign_in(request.query.get("state", ""),
-                                                    request.query.get("claims") or None)
+        start = await ctx.connections.begin_sign_in(request.query.get("state", ""), request.query.get("claims") or None)
     except SlotwiseError as exc:
         return message_page(ctx, request, exc, heading="Can't start sign-in")
     response = web.HTTPFound(start.auth_uri)
     token = _fernet(ctx).encrypt(json.dumps(dict(start.flow)).encode()).decode()
     secure = ctx.base_url.startswith("https")
     # form_post callbacks are cross-site POSTs in production: the cookie must be SameSite=None; Secure.
-    response.set_cookie(FLOW_COOKIE, token, max_age=FLOW_MAX_AGE, httponly=True, secure=secure,
-                        samesite="None" if secure else "Lax", path="/auth")
+    response.set_cookie(
+        FLOW_COOKIE,
+        token,
+        max_age=FLOW_MAX_AGE,
+        httponly=True,
+        secure=secure,
+        samesite="None" if secure else "Lax",
+        path="/auth",
+    )
     raise response
 
 
@@ -68,23 +74,40 @@ async def auth_callback(request: web.Request) -> web.StreamResponse:
     state = params.get("state", "")
     flow = _read_flow(ctx, request)
     if flow is None:
-        return render(ctx, request, "message.html", status=400, heading="Sign-in expired",
-                      message="This sign-in took too long or was opened in another browser. "
-                              "Go back to Teams and say 'connect' to try again.")
+        return render(
+            ctx,
+            request,
+            "message.html",
+            status=400,
+            heading="Sign-in expired",
+            message="This sign-in took too long or was opened in another browser. "
+            "Go back to Teams and say 'connect' to try again.",
+        )
     try:
         user = await ctx.connections.finish_sign_in(state, flow, params)
     except WrongAccount as exc:
-        response = render(ctx, request, "message.html", status=403, heading="That's not your Microsoft account",
-                          message=exc.message + " If you share this computer, sign out of the other account first.")
+        response = render(
+            ctx,
+            request,
+            "message.html",
+            status=403,
+            heading="That's not your Microsoft account",
+            message=exc.message + " If you share this computer, sign out of the other account first.",
+        )
         response.del_cookie(FLOW_COOKIE, path="/auth")
         return response
     except SignInRequired as exc:
         return await _sign_in_problem(ctx, request, exc, state)
     except SlotwiseError as exc:
         return message_page(ctx, request, exc, heading="Sign-in failed")
-    response = render(ctx, request, "message.html", heading="Outlook connected",
-                      message=f"Thanks, {user.display_name}. Slotwise can now read your free/busy time and add "
-                              "bookings to your Outlook calendar. You can close this window and return to Teams.")
+    response = render(
+        ctx,
+        request,
+        "message.html",
+        heading="Outlook connected",
+        message=f"Thanks, {user.display_name}. Slotwise can now read your free/busy time and add "
+        "bookings to your Outlook calendar. You can close this window and return to Teams.",
+    )
     response.del_cookie(FLOW_COOKIE, path="/auth")
     return response
 
@@ -100,13 +123,15 @@ def _read_flow(ctx: WebContext, request: web.Request) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-async def _sign_in_problem(ctx: WebContext, request: web.Request, exc: SignInRequired,
-                           state: str) -> web.StreamResponse:
+async def _sign_in_problem(
+    ctx: WebContext, request: web.Request, exc: SignInRequired, state: str
+) -> web.StreamResponse:
     if exc.kind == "mfa" and exc.claims:
         raise web.HTTPFound("/auth/start?" + urlencode({"state": state, "claims": exc.claims}))
     if exc.kind == "consent":
-        return render(ctx, request, "consent.html", status=403, consent_url=exc.admin_consent_url or "",
-                      message=exc.message)
+        return render(
+            ctx, request, "consent.html", status=403, consent_url=exc.admin_consent_url or "", message=exc.message
+        )
     return render(ctx, request, "message.html", status=400, heading="Sign-in failed", message=exc.message)
 
 
@@ -121,14 +146,28 @@ async def auth_consent(request: web.Request) -> web.StreamResponse:
         return message_page(ctx, request, exc, heading="Something went wrong")
     if not outcome.granted:
         said = f" (Microsoft answered: {outcome.error})" if outcome.error else ""
-        return render(ctx, request, "message.html", status=400, heading="Consent was not granted",
-                      message=f"Slotwise was not approved for your organisation{said}, so nothing changed. To "
-                              "approve it, open the approval link you were sent again and select Accept.")
-    told = (f" We've let {outcome.host.display_name} know in Teams." if outcome.host is not None else
-            " Let the person who asked for it know.")
-    return render(ctx, request, "message.html", heading="Consent granted",
-                  message="Thank you: Slotwise is now approved for your organisation. Ask the host to connect "
-                          "their Outlook calendar again (say 'connect' to the Slotwise bot in Teams)." + told)
+        return render(
+            ctx,
+            request,
+            "message.html",
+            status=400,
+            heading="Consent was not granted",
+            message=f"Slotwise was not approved for your organisation{said}, so nothing changed. To "
+            "approve it, open the approval link you were sent again and select Accept.",
+        )
+    told = (
+        f" We've let {outcome.host.display_name} know in Teams."
+        if outcome.host is not None
+        else " Let the person who asked for it know."
+    )
+    return render(
+        ctx,
+        request,
+        "message.html",
+        heading="Consent granted",
+        message="Thank you: Slotwise is now approved for your organisation. Ask the host to connect "
+        "their Outlook calendar again (say 'connect' to the Slotwise bot in Teams)." + told,
+    )
 
 
 def setup_auth(app: web.Application) -> None:

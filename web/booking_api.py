@@ -55,8 +55,7 @@ async def slots_json(request: web.Request) -> web.Response:
     handle, slug = request.match_info["handle"], request.match_info["slug"]
     wait = ctx.slot_limiter.hit(ctx.client_ip(request))
     if wait is not None:
-        return too_many_problem("Too many slot requests", "Please wait a little before asking for more times.",
-                                wait)
+        return too_many_problem("Too many slot requests", "Please wait a little before asking for more times.", wait)
     try:
         query = parse_query(SlotsQuery, request.query)
         now = ctx.clock.now()
@@ -68,8 +67,11 @@ async def slots_json(request: web.Request) -> web.Response:
         async def read() -> bytes:
             link, owner = await ctx.service.resolve_link(handle, slug)
             slots = await ctx.service.slots(link, window, query.duration, owner)
-            answer = SlotsResponse(time_zone=query.time_zone, duration=query.duration or link.rules.duration,
-                                   slots=[SlotOut(start=s.start, end=s.end) for s in slots])
+            answer = SlotsResponse(
+                time_zone=query.time_zone,
+                duration=query.duration or link.rules.duration,
+                slots=[SlotOut(start=s.start, end=s.end) for s in slots],
+            )
             return answer.model_dump_json(by_alias=True).encode()
 
         key = ("slots", handle, slug, query.start, query.end, query.time_zone, query.duration)
@@ -81,14 +83,25 @@ async def slots_json(request: web.Request) -> web.Response:
 
 def booking_response(ctx: WebContext, outcome: BookingOutcome) -> BookingResponse:
     b = outcome.booking
-    return BookingResponse(id=b.id, status=b.status, start=b.start, end=b.end, join_url=b.join_url,
-                           manage_url=ctx.manage_url(outcome.manage_token) if outcome.manage_token else None)
+    return BookingResponse(
+        id=b.id,
+        status=b.status,
+        start=b.start,
+        end=b.end,
+        join_url=b.join_url,
+        manage_url=ctx.manage_url(outcome.manage_token) if outcome.manage_token else None,
+    )
 
 
 def _as_sent(body: dict[str, Any]) -> InviteeForm:
     """The invitee's fields exactly as the body has them (the core judges them, whatever their type)."""
-    return InviteeForm(name=body.get("name", ""), email=body.get("email", ""), time_zone=body.get("timeZone", "UTC"),
-                       notes=body.get("notes", ""), answers=body.get("answers"))
+    return InviteeForm(
+        name=body.get("name", ""),
+        email=body.get("email", ""),
+        time_zone=body.get("timeZone", "UTC"),
+        notes=body.get("notes", ""),
+        answers=body.get("answers"),
+    )
 
 
 def booking_request(body: dict[str, Any], link: EventType, now: datetime) -> tuple[BookingRequest, int | None]:
@@ -120,15 +133,21 @@ async def book_json(request: web.Request) -> web.Response:
         return problem(400, "Invalid request", "The request body must be a JSON object.", "invalid_request")
     key = request.headers.get("Idempotency-Key")
     if key is not None and not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY:
-        return problem(400, "Invalid Idempotency-Key", f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} "
-                       "characters.", "invalid_request", parameter="Idempotency-Key")
+        return problem(
+            400,
+            "Invalid Idempotency-Key",
+            f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} characters.",
+            "invalid_request",
+            parameter="Idempotency-Key",
+        )
     try:
         link, _owner = await ctx.service.resolve_link(request.match_info["handle"], request.match_info["slug"])
         wanted, length = booking_request(body, link, ctx.clock.now())
         # Public: the key lives in the public namespace, whatever it says; only an identical request sent
         # with it again gets this booking (and its manage link) back. The core validates the invitee.
-        outcome = await ctx.service.book(link, wanted.start, wanted.invitee(), caller=Caller.public(),
-                                         duration=length, idempotency_key=key)
+        outcome = await ctx.service.book(
+            link, wanted.start, wanted.invitee(), caller=Caller.public(), duration=length, idempotency_key=key
+        )
     except SlotwiseError as exc:
         return problem_response(exc)
     status = 201 if outcome.confirmed and not outcome.replayed else 200 if outcome.confirmed else 202

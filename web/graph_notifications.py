@@ -55,9 +55,15 @@ def parse_notices(body: Any) -> list[ChangeNotice] | None:
             continue
         resource = entry.get("resourceData")
         event_id = _text(resource, "id", 1000) if isinstance(resource, dict) else None
-        out.append(ChangeNotice(subscription_id=subscription_id, client_state=_text(entry, "clientState"),
-                                change_type=_text(entry, "changeType") or "", event_id=event_id or "",
-                                lifecycle_event=_text(entry, "lifecycleEvent") or ""))
+        out.append(
+            ChangeNotice(
+                subscription_id=subscription_id,
+                client_state=_text(entry, "clientState"),
+                change_type=_text(entry, "changeType") or "",
+                event_id=event_id or "",
+                lifecycle_event=_text(entry, "lifecycleEvent") or "",
+            )
+        )
     return out
 
 
@@ -75,7 +81,7 @@ async def graph_notification(request: web.Request) -> web.StreamResponse:
         return web.Response(status=400, text="Expected a JSON notification body.", content_type="text/plain")
     notices = parse_notices(body)
     if notices is None:
-        return web.Response(status=400, text="Expected {\"value\": [...]}.", content_type="text/plain")
+        return web.Response(status=400, text='Expected {"value": [...]}.', content_type="text/plain")
     service = request.app.get(GRAPH_SYNC)
     if service is None:
         return web.Response(status=503, text="Calendar sync is not running.", content_type="text/plain")
@@ -86,8 +92,12 @@ async def graph_notification(request: web.Request) -> web.StreamResponse:
         log.warning("graph notifications not queued (%s): %s", status, exc.message)
         return web.Response(status=status, text=exc.message, content_type="text/plain")
     for dropped in report.dropped:
-        log.warning("graph notification dropped (%s): subscription %r on %s", dropped.reason,
-                    dropped.subscription_id[:64], request.path)
+        log.warning(
+            "graph notification dropped (%s): subscription %r on %s",
+            dropped.reason,
+            dropped.subscription_id[:64],
+            request.path,
+        )
     return web.Response(status=202)
 
 

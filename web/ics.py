@@ -13,8 +13,13 @@ def _printable(text: str, keep_newlines: bool) -> str:
 
 def _escape(text: str) -> str:
     """A TEXT value (RFC 5545 3.3.11)."""
-    return (_printable(text, keep_newlines=True).replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
-            .replace("\n", "\\n"))
+    return (
+        _printable(text, keep_newlines=True)
+        .replace("\\", "\\\\")
+        .replace(";", "\\;")
+        .replace(",", "\\,")
+        .replace("\n", "\\n")
+    )
 
 
 def _param(text: str) -> str:
@@ -42,15 +47,35 @@ def _stamp(dt: datetime) -> str:
     return dt.strftime("%Y%m%dT%H%M%SZ")
 
 
-def booking_ics(*, uid: str, start: datetime, end: datetime, summary: str, description: str,
-                location: str, organizer_name: str, organizer_email: str, now: datetime,
-                url: str = "", cancelled: bool = False, sequence: int = 0) -> str:
+def booking_ics(
+    *,
+    uid: str,
+    start: datetime,
+    end: datetime,
+    summary: str,
+    description: str,
+    location: str,
+    organizer_name: str,
+    organizer_email: str,
+    now: datetime,
+    url: str = "",
+    cancelled: bool = False,
+    sequence: int = 0,
+) -> str:
     lines = [
-        "BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//Slotwise//Booking//EN", "CALSCALE:GREGORIAN",
-        "METHOD:PUBLISH", "BEGIN:VEVENT",
-        f"UID:{_escape(uid)}", f"DTSTAMP:{_stamp(now)}", f"DTSTART:{_stamp(start)}", f"DTEND:{_stamp(end)}",
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        "PRODID:-//Slotwise//Booking//EN",
+        "CALSCALE:GREGORIAN",
+        "METHOD:PUBLISH",
+        "BEGIN:VEVENT",
+        f"UID:{_escape(uid)}",
+        f"DTSTAMP:{_stamp(now)}",
+        f"DTSTART:{_stamp(start)}",
+        f"DTEND:{_stamp(end)}",
         f"SEQUENCE:{sequence}",
-        f"SUMMARY:{_escape(summary)}", f"DESCRIPTION:{_escape(description)}",
+        f"SUMMARY:{_escape(summary)}",
+        f"DESCRIPTION:{_escape(description)}",
         f"ORGANIZER;CN={_param(organizer_name)}:mailto:{_printable(organizer_email, keep_newlines=False)}",
         f"STATUS:{'CANCELLED' if cancelled else 'CONFIRMED'}",
     ]

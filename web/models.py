@@ -45,18 +45,21 @@ def _alias(info: ValidationInfo) -> str:
 
 # ------------------------------------------------------------------------------------------ field types
 
+
 def _instant(value: object, info: ValidationInfo) -> datetime:
     """An ISO 8601 instant with its offset ('Z' or '+02:00'), as an aware UTC datetime."""
     name = _alias(info)
     if not isinstance(value, str) or not value.strip():
-        raise PydanticCustomError("instant", "Give the {name} as a UTC time like {example}.",
-                                  {"name": name, "example": INSTANT_EXAMPLE})
+        raise PydanticCustomError(
+            "instant", "Give the {name} as a UTC time like {example}.", {"name": name, "example": INSTANT_EXAMPLE}
+        )
     text = value.strip()
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
-        raise PydanticCustomError("instant", "'{value}' is not a time like {example}.",
-                                  {"value": text[:40], "example": INSTANT_EXAMPLE}) from None
+        raise PydanticCustomError(
+            "instant", "'{value}' is not a time like {example}.", {"value": text[:40], "example": INSTANT_EXAMPLE}
+        ) from None
     if parsed.tzinfo is None:
         raise PydanticCustomError("instant_zone", "Include the time zone: end the time with Z for UTC.")
     try:
@@ -66,8 +69,11 @@ def _instant(value: object, info: ValidationInfo) -> datetime:
 
 
 def _outside_calendar(name: str) -> PydanticCustomError:
-    return PydanticCustomError("instant_reach", "'{name}' must be a time between {first} and {last}.",
-                               {"name": name, "first": FIRST_DATE.isoformat(), "last": LAST_DATE.isoformat()})
+    return PydanticCustomError(
+        "instant_reach",
+        "'{name}' must be a time between {first} and {last}.",
+        {"name": name, "first": FIRST_DATE.isoformat(), "last": LAST_DATE.isoformat()},
+    )
 
 
 def _instant_in_reach(value: datetime, info: ValidationInfo) -> datetime:
@@ -86,27 +92,34 @@ def _local_date(value: object, info: ValidationInfo) -> date:
     :func:`scheduling.reach.check_date`)."""
     name = _alias(info)
     if value is None or value == "":
-        raise PydanticCustomError("date_missing", "'{name}' is required, as a date like {example}.",
-                                  {"name": name, "example": DATE_EXAMPLE})
+        raise PydanticCustomError(
+            "date_missing", "'{name}' is required, as a date like {example}.", {"name": name, "example": DATE_EXAMPLE}
+        )
     if not isinstance(value, str):
-        raise PydanticCustomError("date", "'{name}' must be a date like {example}.",
-                                  {"name": name, "example": DATE_EXAMPLE})
+        raise PydanticCustomError(
+            "date", "'{name}' must be a date like {example}.", {"name": name, "example": DATE_EXAMPLE}
+        )
     try:
         day = date.fromisoformat(value)
     except ValueError:
-        raise PydanticCustomError("date", "'{value}' is not a date like {example}.",
-                                  {"value": value[:40], "example": DATE_EXAMPLE}) from None
+        raise PydanticCustomError(
+            "date", "'{value}' is not a date like {example}.", {"value": value[:40], "example": DATE_EXAMPLE}
+        ) from None
     if not FIRST_DATE <= day <= LAST_DATE:
-        raise PydanticCustomError("date_reach", "'{name}' must be a date between {first} and {last}.",
-                                  {"name": name, "first": FIRST_DATE.isoformat(), "last": LAST_DATE.isoformat()})
+        raise PydanticCustomError(
+            "date_reach",
+            "'{name}' must be a date between {first} and {last}.",
+            {"name": name, "first": FIRST_DATE.isoformat(), "last": LAST_DATE.isoformat()},
+        )
     return day
 
 
 def _zone_name(value: object) -> str:
     if not isinstance(value, str) or not is_valid_zone(value):
         shown = value[:60] if isinstance(value, str) else type(value).__name__
-        raise PydanticCustomError("time_zone", "'{value}' is not an IANA time zone such as Europe/London.",
-                                  {"value": shown})
+        raise PydanticCustomError(
+            "time_zone", "'{value}' is not an IANA time zone such as Europe/London.", {"value": shown}
+        )
     return value
 
 
@@ -151,6 +164,7 @@ class WireModel(BaseModel):
 
 # ------------------------------------------------------------------------------------------ requests
 
+
 class StartField(WireModel):
     """A ``start`` alone, as a page's query or form sends it (``?start=2026-12-01T14:00:00Z``)."""
 
@@ -163,15 +177,18 @@ class SlotsQuery(WireModel):
     """``GET /book/{handle}/{slug}/slots``: the slots whose start falls on ``start`` .. ``end`` (inclusive
     dates in ``timeZone``), at most 62 days."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"start": "2026-12-01", "end": "2026-12-07", "timeZone": "Europe/Paris", "duration": 30}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"start": "2026-12-01", "end": "2026-12-07", "timeZone": "Europe/Paris", "duration": 30}]
+        }
+    )
 
     start: LocalDate = Field(description="The first day, in timeZone.", examples=[DATE_EXAMPLE])
     end: LocalDate = Field(description="The last day (included), in timeZone.", examples=["2026-12-07"])
-    time_zone: TimeZoneName = Field("UTC", description="The IANA zone the days are in.",
-                                    examples=["Europe/Paris"])
-    duration: QueryMinutes | None = Field(None, description="A meeting length the link offers; its first one "
-                                                            "when absent.", examples=[30])
+    time_zone: TimeZoneName = Field("UTC", description="The IANA zone the days are in.", examples=["Europe/Paris"])
+    duration: QueryMinutes | None = Field(
+        None, description="A meeting length the link offers; its first one when absent.", examples=[30]
+    )
 
     @field_validator("end")
     @classmethod
@@ -181,8 +198,7 @@ class SlotsQuery(WireModel):
             if end < start:
                 raise PydanticCustomError("range", "'end' is before 'start'.")
             if (end - start).days + 1 > MAX_QUERY_DAYS:
-                raise PydanticCustomError("range", "Ask for at most {days} days at a time.",
-                                          {"days": MAX_QUERY_DAYS})
+                raise PydanticCustomError("range", "Ask for at most {days} days at a time.", {"days": MAX_QUERY_DAYS})
         return end
 
 
@@ -192,20 +208,34 @@ class BookingRequest(WireModel):
     without ``duration``, picks the length itself). The invitee's fields are checked by the core's rules;
     the answer to each of the link's questions goes in ``answers`` under the question's id."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"start": INSTANT_EXAMPLE, "duration": 30, "name": "Ivy Invitee", "email": "ivy@example.org",
-         "timeZone": "Europe/Paris", "notes": "About the renewal.", "answers": {"company": "Contoso"}}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "start": INSTANT_EXAMPLE,
+                    "duration": 30,
+                    "name": "Ivy Invitee",
+                    "email": "ivy@example.org",
+                    "timeZone": "Europe/Paris",
+                    "notes": "About the renewal.",
+                    "answers": {"company": "Contoso"},
+                }
+            ]
+        }
+    )
 
     start: Instant = Field(description="The slot's start (one of the offered times).", examples=[INSTANT_EXAMPLE])
     duration: Minutes | None = Field(None, description="Meeting length in minutes.", examples=[30])
-    end: Instant | None = Field(None, description="The slot's end: start + duration.",
-                                examples=["2026-12-01T14:30:00Z"])
+    end: Instant | None = Field(
+        None, description="The slot's end: start + duration.", examples=["2026-12-01T14:30:00Z"]
+    )
     name: str = Field("", description="The invitee's name.", examples=["Ivy Invitee"])
     email: str = Field("", description="Where the invitation goes.", examples=["ivy@example.org"])
     time_zone: str = Field("UTC", description="The invitee's IANA time zone.", examples=["Europe/Paris"])
     notes: str = Field("", description="Anything the host should know.", examples=["About the renewal."])
-    answers: dict[str, str] | None = Field(None, description="Answers by question id (null: none).",
-                                           examples=[{"company": "Contoso"}])
+    answers: dict[str, str] | None = Field(
+        None, description="Answers by question id (null: none).", examples=[{"company": "Contoso"}]
+    )
 
     @field_validator("end")
     @classmethod
@@ -218,11 +248,14 @@ class BookingRequest(WireModel):
         if duration is not None:
             if end - start != timedelta(minutes=duration):
                 raise PydanticCustomError(
-                    "end", "'end' is not 'start' + 'duration' ({duration} minutes): send one of them, or make "
-                    "them agree.", {"duration": duration})
+                    "end",
+                    "'end' is not 'start' + 'duration' ({duration} minutes): send one of them, or make them agree.",
+                    {"duration": duration},
+                )
         elif seconds <= 0 or seconds % 60 or duration_problem(minutes) is not None:
-            raise PydanticCustomError("end", "'end' must be a whole number of minutes after 'start'. {rule}",
-                                      {"rule": DURATION_RULE})
+            raise PydanticCustomError(
+                "end", "'end' must be a whole number of minutes after 'start'. {rule}", {"rule": DURATION_RULE}
+            )
         return end
 
     def length(self) -> int | None:
@@ -237,6 +270,7 @@ class BookingRequest(WireModel):
 
 
 # ------------------------------------------------------------------------------------------ responses
+
 
 class SlotOut(WireModel):
     """A bookable time: ``[start, end)`` in UTC."""
@@ -261,19 +295,35 @@ class BookingResponse(WireModel):
     status: BookingStatus = Field(examples=[BookingStatus.CONFIRMED])
     start: datetime = Field(examples=[INSTANT_EXAMPLE])
     end: datetime = Field(examples=["2026-12-01T14:30:00Z"])
-    join_url: str | None = Field(description="The Teams meeting's join link, when it has one.",
-                                 examples=["https://teams.microsoft.com/l/meetup-join/..."])
-    manage_url: str | None = Field(description="The invitee's secret link to reschedule or cancel; only on "
-                                               "the answer that created the booking and its replays.",
-                                   examples=["https://slotwise.example.com/manage/..."])
+    join_url: str | None = Field(
+        description="The Teams meeting's join link, when it has one.",
+        examples=["https://teams.microsoft.com/l/meetup-join/..."],
+    )
+    manage_url: str | None = Field(
+        description="The invitee's secret link to reschedule or cancel; only on "
+        "the answer that created the booking and its replays.",
+        examples=["https://slotwise.example.com/manage/..."],
+    )
 
 
 class Problem(BaseModel):
     """RFC 9457 problem details, as every refusal is answered (``application/problem+json``)."""
 
-    model_config = ConfigDict(frozen=True, json_schema_extra={"examples": [
-        {"type": "urn:slotwise:problem:invalid_query", "title": "Invalid request", "status": 400,
-         "detail": "'end' is before 'start'.", "code": "invalid_query", "parameter": "end"}]})
+    model_config = ConfigDict(
+        frozen=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "type": "urn:slotwise:problem:invalid_query",
+                    "title": "Invalid request",
+                    "status": 400,
+                    "detail": "'end' is before 'start'.",
+                    "code": "invalid_query",
+                    "parameter": "end",
+                }
+            ]
+        },
+    )
 
     type: str = Field(examples=["urn:slotwise:problem:validation_failed"])
     title: str

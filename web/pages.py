@@ -41,8 +41,9 @@ from web.views import iso_z, time_label, week_view, when_label, zone_choices
 from web.wire import WireRefusal, is_json_type, parse_instant, read_form
 
 
-def render(ctx: WebContext, request: web.Request, template: str, status: int = 200, csrf_scope: str = "",
-           **values: Any) -> web.Response:
+def render(
+    ctx: WebContext, request: web.Request, template: str, status: int = 200, csrf_scope: str = "", **values: Any
+) -> web.Response:
     """A page; its forms' CSRF token is bound to ``csrf_scope`` (the resource they act on)."""
     cookies: dict[str, str] = {}
     values.setdefault("csrf_token", ctx.csrf.token_for(request, cookies, csrf_scope))
@@ -104,12 +105,19 @@ def location_text(link: EventType) -> str:
 LOOKAHEAD_DAYS = 30
 
 
-async def _week(ctx: WebContext, link: EventType, tz_name: str, week_start: date,
-                duration: int | None = None, owner: User | None = None) -> Any:
+async def _week(
+    ctx: WebContext,
+    link: EventType,
+    tz_name: str,
+    week_start: date,
+    duration: int | None = None,
+    owner: User | None = None,
+) -> Any:
     now = ctx.clock.now()
     today = now.astimezone(zone(tz_name)).date()
-    window = bounded_window(local_days_window(week_start, week_start + timedelta(days=LOOKAHEAD_DAYS - 1), tz_name),
-                            now)
+    window = bounded_window(
+        local_days_window(week_start, week_start + timedelta(days=LOOKAHEAD_DAYS - 1), tz_name), now
+    )
     key = ("week", link.id, link.version, tz_name, week_start, duration)
     slots = await ctx.reads.run(key, lambda: ctx.service.slots(link, window, duration, owner))
     return week_view(slots, tz_name, week_start, today)
@@ -121,8 +129,14 @@ def _book_base(link_path: str, tz: str) -> str:
 
 def too_many(ctx: WebContext, request: web.Request, wait: float, heading: str = "Too many attempts") -> web.Response:
     seconds = int(wait) + 1
-    response = render(ctx, request, "message.html", status=429, heading=heading,
-                      message=f"Please wait {seconds} seconds and try again.")
+    response = render(
+        ctx,
+        request,
+        "message.html",
+        status=429,
+        heading=heading,
+        message=f"Please wait {seconds} seconds and try again.",
+    )
     response.headers["Retry-After"] = str(seconds)
     return response
 
@@ -139,8 +153,15 @@ async def book_page(request: web.Request) -> web.Response:
     return await _slots_page(ctx, request, link, owner)
 
 
-async def _slots_page(ctx: WebContext, request: web.Request, link: EventType, owner: User,
-                      notice: str = "", alternatives: tuple[datetime, ...] = (), status: int = 200) -> web.Response:
+async def _slots_page(
+    ctx: WebContext,
+    request: web.Request,
+    link: EventType,
+    owner: User,
+    notice: str = "",
+    alternatives: tuple[datetime, ...] = (),
+    status: int = 200,
+) -> web.Response:
     tz, detected = viewer_zone(request, owner.time_zone)
     try:
         week_start = parse_week(request.query.get("week"), local_today(ctx, tz))
@@ -154,16 +175,36 @@ async def _slots_page(ctx: WebContext, request: web.Request, link: EventType, ow
     except SlotwiseError as exc:
         return message_page(ctx, request, exc)
     path = f"/book/{owner.handle}/{link.slug}"
-    return render(ctx, request, "book.html", status=status, csrf_scope=path, link=link, owner=owner, tz=tz,
-                  detected=detected,
-                  zones=zone_choices(tz), week=week, path=path, location=location_text(link), notice=notice,
-                  alternatives=[(iso_z(a), when_label(a, tz)) for a in alternatives],
-                  host_tz=owner.time_zone, query=lambda **kw: path + "?" + urlencode({"tz": tz, **kw}))
+    return render(
+        ctx,
+        request,
+        "book.html",
+        status=status,
+        csrf_scope=path,
+        link=link,
+        owner=owner,
+        tz=tz,
+        detected=detected,
+        zones=zone_choices(tz),
+        week=week,
+        path=path,
+        location=location_text(link),
+        notice=notice,
+        alternatives=[(iso_z(a), when_label(a, tz)) for a in alternatives],
+        host_tz=owner.time_zone,
+        query=lambda **kw: path + "?" + urlencode({"tz": tz, **kw}),
+    )
 
 
-async def _form_page(ctx: WebContext, request: web.Request, link: EventType, owner: User,
-                     values: dict[str, str] | None = None, errors: dict[str, str] | None = None,
-                     status: int = 200) -> web.Response:
+async def _form_page(
+    ctx: WebContext,
+    request: web.Request,
+    link: EventType,
+    owner: User,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+) -> web.Response:
     tz, _ = viewer_zone(request, owner.time_zone)
     raw_start = (values or {}).get("start") or request.query.get("start", "")
     try:
@@ -175,10 +216,25 @@ async def _form_page(ctx: WebContext, request: web.Request, link: EventType, own
     if not _usable_key(values.get("idempotency_key")):
         values["idempotency_key"] = secrets.token_urlsafe(24)  # a double submit books once
     path = f"/book/{owner.handle}/{link.slug}"
-    return render(ctx, request, "form.html", status=status, csrf_scope=path, link=link, owner=owner, tz=tz,
-                  start_iso=iso_z(start), when=when_label(start, tz), until=time_label(end, tz),
-                  host_when=when_label(start, owner.time_zone), host_tz=owner.time_zone,
-                  values=values, errors=errors or {}, location=location_text(link), back=_book_base(path, tz))
+    return render(
+        ctx,
+        request,
+        "form.html",
+        status=status,
+        csrf_scope=path,
+        link=link,
+        owner=owner,
+        tz=tz,
+        start_iso=iso_z(start),
+        when=when_label(start, tz),
+        until=time_label(end, tz),
+        host_when=when_label(start, owner.time_zone),
+        host_tz=owner.time_zone,
+        values=values,
+        errors=errors or {},
+        location=location_text(link),
+        back=_book_base(path, tz),
+    )
 
 
 def _usable_key(key: str | None) -> bool:
@@ -199,8 +255,7 @@ async def book_submit(request: web.Request) -> web.StreamResponse:
         return unreadable(ctx, request, exc)
     # the scope the form page used: the link's canonical path (handles are matched case-insensitively)
     if not ctx.csrf.check(request, values.get(CSRF_FIELD), f"/book/{handle.strip().lower()}/{slug}"):
-        return render(ctx, request, "message.html", status=403, heading="Please try again",
-                      message=FORBIDDEN_MESSAGE)
+        return render(ctx, request, "message.html", status=403, heading="Please try again", message=FORBIDDEN_MESSAGE)
     try:
         link, owner = await ctx.service.resolve_link(handle, slug)
     except SlotwiseError as exc:
@@ -215,19 +270,28 @@ async def book_submit(request: web.Request) -> web.StreamResponse:
     key = values.get("idempotency_key")
     try:
         start = parse_instant(values.get("start"), ctx.clock.now())
-        entered = InviteeForm(values.get("name", ""), values.get("email", ""), values["timeZone"],
-                              values.get("notes", ""), answers)
-        outcome = await ctx.service.book(link, start, entered, caller=Caller.public(),
-                                         idempotency_key=key if _usable_key(key) else None)
+        entered = InviteeForm(
+            values.get("name", ""), values.get("email", ""), values["timeZone"], values.get("notes", ""), answers
+        )
+        outcome = await ctx.service.book(
+            link, start, entered, caller=Caller.public(), idempotency_key=key if _usable_key(key) else None
+        )
     except IdempotencyKeyReused:
-        return render(ctx, request, "message.html", status=422, heading="Please try again",
-                      message="This form was already used for another booking. Reload the page and try again.")
+        return render(
+            ctx,
+            request,
+            "message.html",
+            status=422,
+            heading="Please try again",
+            message="This form was already used for another booking. Reload the page and try again.",
+        )
     except ValidationFailed as exc:
         errors = {k.replace("answers.", "answer_"): v for k, v in exc.fields.items()}
         return await _form_page(ctx, request, link, owner, values, errors, status=422)
     except SlotUnavailable as exc:
-        return await _slots_page(ctx, request, link, owner, notice=exc.message, alternatives=exc.alternatives,
-                                 status=409)
+        return await _slots_page(
+            ctx, request, link, owner, notice=exc.message, alternatives=exc.alternatives, status=409
+        )
     except SlotwiseError as exc:
         return message_page(ctx, request, exc)
     query = urlencode({"tz": values["timeZone"], "booked": "1"})
@@ -243,8 +307,9 @@ async def _managed(ctx: WebContext, token: str) -> tuple[Booking, EventType, Use
     return booking, link, host
 
 
-async def manage_page(request: web.Request, notice: str = "", status: int = 200,
-                      alternatives: tuple[datetime, ...] = ()) -> web.Response:
+async def manage_page(
+    request: web.Request, notice: str = "", status: int = 200, alternatives: tuple[datetime, ...] = ()
+) -> web.Response:
     ctx: WebContext = request.app[WEB]
     token = request.match_info["token"]
     try:
@@ -267,15 +332,32 @@ async def manage_page(request: web.Request, notice: str = "", status: int = 200,
         except SlotwiseError as exc:
             reschedule_error = exc.message
     path = f"/manage/{token}"
-    return render(ctx, request, "manage.html", status=status, csrf_scope=path, booking=booking, link=link,
-                  host=host, tz=tz,
-                  when=when_label(booking.start, tz), until=time_label(booking.end, tz),
-                  host_when=when_label(booking.start, host.time_zone), host_tz=host.time_zone,
-                  booked="booked" in request.query, done=request.query.get("done", ""), week=week,
-                  reschedule_error=reschedule_error, path=path,
-                  notice=notice, alternatives=[(iso_z(a), when_label(a, tz)) for a in alternatives],
-                  location=location_text(link), zones=zone_choices(tz), manage_url=ctx.manage_url(token),
-                  query=lambda **kw: path + "?" + urlencode({"tz": tz, **kw}))
+    return render(
+        ctx,
+        request,
+        "manage.html",
+        status=status,
+        csrf_scope=path,
+        booking=booking,
+        link=link,
+        host=host,
+        tz=tz,
+        when=when_label(booking.start, tz),
+        until=time_label(booking.end, tz),
+        host_when=when_label(booking.start, host.time_zone),
+        host_tz=host.time_zone,
+        booked="booked" in request.query,
+        done=request.query.get("done", ""),
+        week=week,
+        reschedule_error=reschedule_error,
+        path=path,
+        notice=notice,
+        alternatives=[(iso_z(a), when_label(a, tz)) for a in alternatives],
+        location=location_text(link),
+        zones=zone_choices(tz),
+        manage_url=ctx.manage_url(token),
+        query=lambda **kw: path + "?" + urlencode({"tz": tz, **kw}),
+    )
 
 
 async def manage_action(request: web.Request) -> web.StreamResponse:
@@ -286,8 +368,7 @@ async def manage_action(request: web.Request) -> web.StreamResponse:
     except WireRefusal as exc:
         return unreadable(ctx, request, exc)
     if not ctx.csrf.check(request, values.get(CSRF_FIELD), f"/manage/{token}"):
-        return render(ctx, request, "message.html", status=403, heading="Please try again",
-                      message=FORBIDDEN_MESSAGE)
+        return render(ctx, request, "message.html", status=403, heading="Please try again", message=FORBIDDEN_MESSAGE)
     wait = ctx.booking_limiter.hit(ctx.client_ip(request))
     if wait is not None:
         return too_many(ctx, request, wait)
@@ -319,19 +400,37 @@ async def manage_ics(request: web.Request) -> web.Response:
     description = f"Booked with Slotwise.\nManage: {ctx.manage_url(request.match_info['token'])}"
     if booking.join_url:
         description = f"Join: {booking.join_url}\n" + description
-    body = booking_ics(uid=booking.ical_uid or f"{booking.id}@slotwise", start=booking.start, end=booking.end,
-                       summary=f"{link.title} with {host.display_name}", description=description,
-                       location=booking.join_url or location_text(link), organizer_name=host.display_name,
-                       organizer_email=host.email, now=ctx.clock.now(), url=booking.join_url or "",
-                       cancelled=booking.status is BookingStatus.CANCELLED, sequence=booking.version - 1)
-    return web.Response(body=body.encode(), content_type="text/calendar", charset="utf-8",
-                        headers={"Content-Disposition": 'attachment; filename="booking.ics"'})
+    body = booking_ics(
+        uid=booking.ical_uid or f"{booking.id}@slotwise",
+        start=booking.start,
+        end=booking.end,
+        summary=f"{link.title} with {host.display_name}",
+        description=description,
+        location=booking.join_url or location_text(link),
+        organizer_name=host.display_name,
+        organizer_email=host.email,
+        now=ctx.clock.now(),
+        url=booking.join_url or "",
+        cancelled=booking.status is BookingStatus.CANCELLED,
+        sequence=booking.version - 1,
+    )
+    return web.Response(
+        body=body.encode(),
+        content_type="text/calendar",
+        charset="utf-8",
+        headers={"Content-Disposition": 'attachment; filename="booking.ics"'},
+    )
 
 
 async def home_page(request: web.Request) -> web.Response:
     ctx: WebContext = request.app[WEB]
-    return render(ctx, request, "message.html", heading="Slotwise",
-                  message="Scheduling links for Outlook, from Microsoft Teams. Ask your host for their booking link.")
+    return render(
+        ctx,
+        request,
+        "message.html",
+        heading="Slotwise",
+        message="Scheduling links for Outlook, from Microsoft Teams. Ask your host for their booking link.",
+    )
 
 
 def setup_pages(app: web.Application) -> None:
@@ -343,4 +442,3 @@ def setup_pages(app: web.Application) -> None:
     app.router.add_get("/manage/{token}", manage_page)
     app.router.add_post("/manage/{token}/{action}", manage_action)
     app.router.add_static("/static", STATIC, append_version=True)
-

@@ -62,15 +62,30 @@ def problem_body(exc: SlotwiseError) -> dict[str, Any]:
         parameter = exc.field
     if isinstance(exc, IdempotencyKeyReused):
         parameter = exc.parameter
-    return Problem(type=PROBLEM_BASE + exc.code, title=title, status=status, detail=exc.message, code=exc.code,
-                   parameter=parameter, errors=exc.fields if isinstance(exc, ValidationFailed) else None,
-                   alternatives=list(exc.alternatives) if isinstance(exc, SlotUnavailable) else None).body()
+    return Problem(
+        type=PROBLEM_BASE + exc.code,
+        title=title,
+        status=status,
+        detail=exc.message,
+        code=exc.code,
+        parameter=parameter,
+        errors=exc.fields if isinstance(exc, ValidationFailed) else None,
+        alternatives=list(exc.alternatives) if isinstance(exc, SlotUnavailable) else None,
+    ).body()
 
 
-def problem(status: int, title: str, detail: str, code: str, *, headers: dict[str, str] | None = None,
-            parameter: str | None = None) -> web.Response:
-    body = Problem(type=PROBLEM_BASE + code, title=title, status=status, detail=detail, code=code,
-                   parameter=parameter).body()
+def problem(
+    status: int,
+    title: str,
+    detail: str,
+    code: str,
+    *,
+    headers: dict[str, str] | None = None,
+    parameter: str | None = None,
+) -> web.Response:
+    body = Problem(
+        type=PROBLEM_BASE + code, title=title, status=status, detail=detail, code=code, parameter=parameter
+    ).body()
     return web.json_response(body, status=status, content_type=PROBLEM_JSON, headers=headers)
 
 

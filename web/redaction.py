@@ -19,12 +19,19 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # /manage/<token>[/...]: the token is the invitee's key to the booking
     (re.compile(r"(/manage/)[^/\s?#\"'<>]+"), rf"\g<1>{REDACTED}"),
     # query strings and form bodies: sign-in codes and states, tokens, secrets, assertions, keys
-    (re.compile(r"(?i)([?&;\s\"'{,](?:code|state|id_token|access_token|refresh_token|client_secret|client_info|"
-                r"session_state|assertion|client_assertion|token|api_key|apikey|key|sig|signature|password|"
-                r"claims)=)[^&\s#\"'<>]+"), rf"\g<1>{REDACTED}"),
+    (
+        re.compile(
+            r"(?i)([?&;\s\"'{,](?:code|state|id_token|access_token|refresh_token|client_secret|client_info|"
+            r"session_state|assertion|client_assertion|token|api_key|apikey|key|sig|signature|password|"
+            r"claims)=)[^&\s#\"'<>]+"
+        ),
+        rf"\g<1>{REDACTED}",
+    ),
     # Authorization: <scheme> <credentials> (headers printed as text, dict reprs, JSON)
-    (re.compile(r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?)(?:(bearer|basic)\s+)?[^\s\"',}]+"),
-     rf"\g<1>\g<2> {REDACTED}"),
+    (
+        re.compile(r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?)(?:(bearer|basic)\s+)?[^\s\"',}]+"),
+        rf"\g<1>\g<2> {REDACTED}",
+    ),
     (re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9\-._~+/]+=*"), rf"\g<1> {REDACTED}"),
     # Standard Webhooks secrets
     (re.compile(r"\bwhsec_[A-Za-z0-9+/=_\-]+"), f"whsec_{REDACTED}"),

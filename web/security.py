@@ -39,10 +39,12 @@ from aiohttp import web
 
 log = logging.getLogger("slotwise.web")
 
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-       "connect-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none'; "
-       "frame-ancestors 'self' https://teams.microsoft.com https://*.teams.microsoft.com "
-       "https://*.cloud.microsoft https://*.office.com")
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none'; "
+    "frame-ancestors 'self' https://teams.microsoft.com https://*.teams.microsoft.com "
+    "https://*.cloud.microsoft https://*.office.com"
+)
 CSRF_COOKIE = "sw_csrf"
 CSRF_FIELD = "csrf_token"
 
@@ -55,17 +57,28 @@ HANDLER_ARGS: dict[str, int] = {"max_line_size": MAX_REQUEST_LINE}  # web.Applic
 
 def wants_json(request: web.Request) -> bool:
     accept = request.headers.get("Accept", "")
-    return (request.content_type == "application/json" or "application/json" in accept
-            or request.path.endswith("/slots") or request.path.startswith("/api/"))
+    return (
+        request.content_type == "application/json"
+        or "application/json" in accept
+        or request.path.endswith("/slots")
+        or request.path.startswith("/api/")
+    )
 
 
 @web.middleware
 async def security_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     if len(request.raw_path) > MAX_TARGET:
         response: web.StreamResponse = web.json_response(
-            {"type": "urn:slotwise:problem:uri_too_long", "title": "URI too long", "status": 414,
-             "detail": f"The address is longer than {MAX_TARGET} characters.", "code": "uri_too_long"},
-            status=414, content_type="application/problem+json")
+            {
+                "type": "urn:slotwise:problem:uri_too_long",
+                "title": "URI too long",
+                "status": 414,
+                "detail": f"The address is longer than {MAX_TARGET} characters.",
+                "code": "uri_too_long",
+            },
+            status=414,
+            content_type="application/problem+json",
+        )
         secure_headers(request, response)
         return response
     try:
@@ -74,7 +87,9 @@ async def security_middleware(request: web.Request, handler: Handler) -> web.Str
         if exc.status >= 400 and wants_json(request) and exc.content_type != "application/problem+json":
             response = web.json_response(
                 {"type": "about:blank", "title": exc.reason, "status": exc.status, "detail": exc.reason},
-                status=exc.status, content_type="application/problem+json")
+                status=exc.status,
+                content_type="application/problem+json",
+            )
         else:
             # Raised again, not returned: aiohttp deprecates returning an HTTPException (#2415).
             secure_headers(request, exc)
@@ -84,13 +99,21 @@ async def security_middleware(request: web.Request, handler: Handler) -> web.Str
         log.exception("unhandled error %s on %s %s", ref, request.method, request.path)
         if wants_json(request):
             response = web.json_response(
-                {"type": "about:blank", "title": "Internal error", "status": 500,
-                 "detail": f"Something went wrong on our side (reference {ref}). Please try again."},
-                status=500, content_type="application/problem+json")
+                {
+                    "type": "about:blank",
+                    "title": "Internal error",
+                    "status": 500,
+                    "detail": f"Something went wrong on our side (reference {ref}). Please try again.",
+                },
+                status=500,
+                content_type="application/problem+json",
+            )
         else:
             response = web.Response(
                 text=f"Something went wrong on our side (reference {ref}). Please try again.",
-                status=500, content_type="text/plain")
+                status=500,
+                content_type="text/plain",
+            )
     secure_headers(request, response)
     return response
 
@@ -174,8 +197,10 @@ def parse_trusted_proxies(value: str | Iterable[str]) -> tuple[Network, ...]:
         try:
             networks.append(ipaddress.ip_network(entry, strict=False))
         except ValueError:
-            raise ValueError(f"SLOTWISE_TRUSTED_PROXIES: {entry!r} is not an IP address or CIDR range "
-                             "(e.g. 10.0.0.5, 10.0.0.0/8, fd00::/8)") from None
+            raise ValueError(
+                f"SLOTWISE_TRUSTED_PROXIES: {entry!r} is not an IP address or CIDR range "
+                "(e.g. 10.0.0.5, 10.0.0.0/8, fd00::/8)"
+            ) from None
     return tuple(networks)
 
 

@@ -11,9 +11,23 @@ from scheduling.slots import Slot
 from scheduling.timezones import zone
 
 COMMON_ZONES = (
-    "UTC", "America/Los_Angeles", "America/Denver", "America/Chicago", "America/New_York", "America/Sao_Paulo",
-    "Europe/London", "Europe/Paris", "Europe/Berlin", "Europe/Helsinki", "Africa/Johannesburg", "Asia/Dubai",
-    "Asia/Kolkata", "Asia/Singapore", "Asia/Tokyo", "Australia/Sydney", "Pacific/Auckland",
+    "UTC",
+    "America/Los_Angeles",
+    "America/Denver",
+    "America/Chicago",
+    "America/New_York",
+    "America/Sao_Paulo",
+    "Europe/London",
+    "Europe/Paris",
+    "Europe/Berlin",
+    "Europe/Helsinki",
+    "Africa/Johannesburg",
+    "Asia/Dubai",
+    "Asia/Kolkata",
+    "Asia/Singapore",
+    "Asia/Tokyo",
+    "Australia/Sydney",
+    "Pacific/Auckland",
 )
 
 
@@ -66,12 +80,18 @@ def week_view(slots: Sequence[Slot], viewer_tz: str, week_start: date, today: da
     week_end = week_start + timedelta(days=7)
     grouped = {g.day: g.slots for g in group_by_local_date(slots, viewer_tz)}
     days = tuple(
-        DayView(d, day_label(d), tuple(SlotView(iso_z(s.start), time_label(s.start, viewer_tz))
-                                       for s in grouped.get(d, ())))
+        DayView(
+            d, day_label(d), tuple(SlotView(iso_z(s.start), time_label(s.start, viewer_tz)) for s in grouped.get(d, ()))
+        )
         for d in (week_start + timedelta(days=i) for i in range(7))
     )
     later = [d for d in sorted(grouped) if d >= week_end]
     previous = week_start - timedelta(days=7)
-    return WeekView(start=week_start, days=days, previous=previous if previous >= today - timedelta(days=6) else None,
-                    next=week_end, next_free_day=later[0] if later else None,
-                    has_slots=any(d.slots for d in days))
+    return WeekView(
+        start=week_start,
+        days=days,
+        previous=previous if previous >= today - timedelta(days=6) else None,
+        next=week_end,
+        next_free_day=later[0] if later else None,
+        has_slots=any(d.slots for d in days),
+    )

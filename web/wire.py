@@ -96,8 +96,13 @@ def loads_strict(data: bytes) -> Any:
     try:
         value = json.loads(text, object_pairs_hook=_object, parse_constant=_no_constant)
     except _DuplicateKey as exc:
-        raise WireRefusal(400, "Invalid JSON", f"duplicate key '{exc.key[:100]}': give each field once.",
-                          "duplicate_key", parameter=exc.key[:100]) from None
+        raise WireRefusal(
+            400,
+            "Invalid JSON",
+            f"duplicate key '{exc.key[:100]}': give each field once.",
+            "duplicate_key",
+            parameter=exc.key[:100],
+        ) from None
     except RecursionError:
         raise _too_deep() from None
     except ValueError:  # not JSON; also a number with more digits than Python converts
@@ -114,8 +119,13 @@ def _too_deep() -> WireRefusal:
 async def read_json(request: web.Request, max_bytes: int) -> Any:
     """The request's JSON body (see the module docstring for every refusal)."""
     if not is_json_type(request.headers.get("Content-Type", "")):
-        raise WireRefusal(415, "Unsupported media type", "Send the body as application/json.",
-                          "unsupported_media_type", parameter="Content-Type")
+        raise WireRefusal(
+            415,
+            "Unsupported media type",
+            "Send the body as application/json.",
+            "unsupported_media_type",
+            parameter="Content-Type",
+        )
     if request.content_length is not None and request.content_length > max_bytes:
         raise WireRefusal(413, "Request too large", "The request body is too large.", "too_large")
     data = await request.read()  # aiohttp's client_max_size caps what is read (413 beyond it)
@@ -127,27 +137,35 @@ async def read_json(request: web.Request, max_bytes: int) -> Any:
 async def read_form(request: web.Request) -> dict[str, str]:
     """A form post's text fields, each given once; WireRefusal when the body can't be read as a form."""
     if request.content_type not in FORM_TYPES:
-        raise WireRefusal(415, "Unsupported media type", "Send the form as application/x-www-form-urlencoded.",
-                          "unsupported_media_type", parameter="Content-Type")
+        raise WireRefusal(
+            415,
+            "Unsupported media type",
+            "Send the form as application/x-www-form-urlencoded.",
+            "unsupported_media_type",
+            parameter="Content-Type",
+        )
     try:
         form = await request.post()
     except web.HTTPException:
         raise  # 413 from aiohttp's own size limit
     except Exception:  # a malformed multipart body, undecodable text: aiohttp raises whatever its parser hit
-        raise WireRefusal(400, "Invalid form", "The form could not be read. Reload the page and try again.",
-                          "invalid_form") from None
+        raise WireRefusal(
+            400, "Invalid form", "The form could not be read. Reload the page and try again.", "invalid_form"
+        ) from None
     values: dict[str, str] = {}
     for key, value in form.items():
         if not isinstance(value, str):
             continue  # a file where text belongs: ignored, like any field the form does not have
         if key in values:
-            raise WireRefusal(400, "Invalid form", f"The field '{key[:100]}' was sent twice.", "duplicate_key",
-                              parameter=key[:100])
+            raise WireRefusal(
+                400, "Invalid form", f"The field '{key[:100]}' was sent twice.", "duplicate_key", parameter=key[:100]
+            )
         values[key] = value
     return values
 
 
 # ------------------------------------------------------------------------------- validation errors
+
 
 def _key(loc: tuple[int | str, ...]) -> str:
     return ".".join(str(part) for part in loc) or "body"

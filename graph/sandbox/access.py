@@ -34,8 +34,9 @@ def calendar_for(ctx: Ctx, calendar_id: str | None, *, write: bool = False) -> C
     return cal
 
 
-def event_scope(ctx: Ctx, calendar_id: str | None, *, write: bool = False,
-                explicit_default: bool = False) -> tuple[EmUser, str | None]:
+def event_scope(
+    ctx: Ctx, calendar_id: str | None, *, write: bool = False, explicit_default: bool = False
+) -> tuple[EmUser, str | None]:
     """(mailbox that holds the events, calendar filter or None for every calendar of that mailbox)."""
     if calendar_id is None and not explicit_default and ctx.target.id == ctx.caller.id:
         return ctx.caller, None

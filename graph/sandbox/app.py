@@ -36,8 +36,17 @@ VERSION = "/v1.0"
 
 
 def build_router() -> Router:
-    return Router([*routes_users.ROUTES, *routes_calendar.ROUTES, *routes_delta.ROUTES, *routes_events.ROUTES,
-                   *routes_schedule.ROUTES, *routes_subscriptions.ROUTES, *routes_batch.ROUTES])
+    return Router(
+        [
+            *routes_users.ROUTES,
+            *routes_calendar.ROUTES,
+            *routes_delta.ROUTES,
+            *routes_events.ROUTES,
+            *routes_schedule.ROUTES,
+            *routes_subscriptions.ROUTES,
+            *routes_batch.ROUTES,
+        ]
+    )
 
 
 def public_base(request: web.Request, prefix: str) -> str:
@@ -51,7 +60,7 @@ async def _to_graph_request(request: web.Request) -> GraphRequest:
     index = raw.find(VERSION + "/")
     if index < 0:
         index = raw.rfind(VERSION)
-    prefix, rel = raw[:index], raw[index + len(VERSION):]
+    prefix, rel = raw[:index], raw[index + len(VERSION) :]
     segments = [unquote(s) for s in rel.split("/")[1:]]
     if segments and segments[-1] == "":
         segments.pop()
@@ -65,10 +74,15 @@ async def _to_graph_request(request: web.Request) -> GraphRequest:
             except ValueError:
                 body_error = True
     return GraphRequest(
-        method=request.method.upper(), segments=segments, raw_path=rel or "/",
+        method=request.method.upper(),
+        segments=segments,
+        raw_path=rel or "/",
         query=MultiDict(parse_qsl(request.rel_url.raw_query_string, keep_blank_values=True)),
-        headers=CIMultiDict(request.headers), body=body, base_url=public_base(request, prefix) + VERSION,
-        body_error=body_error)
+        headers=CIMultiDict(request.headers),
+        body=body,
+        base_url=public_base(request, prefix) + VERSION,
+        body_error=body_error,
+    )
 
 
 async def _handle(request: web.Request) -> web.StreamResponse:

@@ -27,15 +27,25 @@ def _b64(data: dict[str, object]) -> str:
 def sandbox_sso_token(*, oid: str, tenant_id: str, upn: str, name: str, audience: str) -> str:
     """An unsigned JWT shaped like a Teams SSO token (the emulator's login app accepts it)."""
     now = int(time.time())
-    claims = {"aud": audience, "iss": f"https://login.microsoftonline.com/{tenant_id}/v2.0", "iat": now,
-              "nbf": now, "exp": now + 3600, "oid": oid, "tid": tenant_id, "preferred_username": upn,
-              "name": name, "scp": "access_as_user"}
+    claims = {
+        "aud": audience,
+        "iss": f"https://login.microsoftonline.com/{tenant_id}/v2.0",
+        "iat": now,
+        "nbf": now,
+        "exp": now + 3600,
+        "oid": oid,
+        "tid": tenant_id,
+        "preferred_username": upn,
+        "name": name,
+        "scp": "access_as_user",
+    }
     return f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64(claims)}."
 
 
 class SandboxConnector:
-    def __init__(self, state: EmulatorState, identity: MsalIdentity, client_id: str,
-                 now: Callable[[], datetime]) -> None:
+    def __init__(
+        self, state: EmulatorState, identity: MsalIdentity, client_id: str, now: Callable[[], datetime]
+    ) -> None:
         self.state = state
         self.identity = identity
         self.client_id = client_id
@@ -49,9 +59,14 @@ class SandboxConnector:
         if found is not None:
             return found
         taken = self.state.get_user(user.aad_object_id) is not None
-        mailbox = self.state.ensure_user(user.email, user.display_name or user.email, user.time_zone or "UTC",
-                                         tenant_id=user.tenant_id or self.state.default_tenant_id, now=self.now(),
-                                         user_id=None if taken else user.aad_object_id)
+        mailbox = self.state.ensure_user(
+            user.email,
+            user.display_name or user.email,
+            user.time_zone or "UTC",
+            tenant_id=user.tenant_id or self.state.default_tenant_id,
+            now=self.now(),
+            user_id=None if taken else user.aad_object_id,
+        )
         person = (user.tenant_id, user.aad_object_id)
         if (mailbox.tenant_id, mailbox.id) != person and self.state.directory_owner(mailbox) not in (None, person):
             raise IntegrationError(f"The sandbox mailbox {user.email} already belongs to another Teams user.")
@@ -60,8 +75,13 @@ class SandboxConnector:
 
     async def connect_without_prompt(self, user: User) -> bool:
         mailbox = self.mailbox_of(user)
-        token = sandbox_sso_token(oid=mailbox.id, tenant_id=mailbox.tenant_id, upn=mailbox.upn,
-                                  name=mailbox.display_name, audience=f"api://botid-{self.client_id}")
+        token = sandbox_sso_token(
+            oid=mailbox.id,
+            tenant_id=mailbox.tenant_id,
+            upn=mailbox.upn,
+            name=mailbox.display_name,
+            audience=f"api://botid-{self.client_id}",
+        )
         await self.identity.exchange_sso_token(user.id, token)
         return True
 

@@ -20,8 +20,16 @@ WWW_AUTHENTICATE = (
 class GraphError(Exception):
     """An HTTP error response in Graph's shape."""
 
-    def __init__(self, status: int, code: str, message: str, *, headers: Mapping[str, str] | None = None,
-                 inner: bool = True, inner_extra: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        inner: bool = True,
+        inner_extra: Mapping[str, Any] | None = None,
+    ) -> None:
         super().__init__(f"{status} {code}: {message}")
         self.status = status
         self.code = code
@@ -48,9 +56,11 @@ def invalid_parameter(message: str) -> GraphError:
 
 
 def time_zone_not_supported(name: str) -> GraphError:
-    return GraphError(400, "TimeZoneNotSupportedException",
-                      "A valid TimeZone value must be specified. The following TimeZone value is not "
-                      f"supported: '{name}'.")
+    return GraphError(
+        400,
+        "TimeZoneNotSupportedException",
+        f"A valid TimeZone value must be specified. The following TimeZone value is not supported: '{name}'.",
+    )
 
 
 def item_not_found() -> GraphError:
@@ -66,24 +76,33 @@ def access_denied() -> GraphError:
 
 
 def token_empty() -> GraphError:
-    return GraphError(401, "InvalidAuthenticationToken", "Access token is empty.",
-                      headers={"WWW-Authenticate": WWW_AUTHENTICATE})
+    return GraphError(
+        401, "InvalidAuthenticationToken", "Access token is empty.", headers={"WWW-Authenticate": WWW_AUTHENTICATE}
+    )
 
 
 def token_expired() -> GraphError:
-    return GraphError(401, "InvalidAuthenticationToken", "Access token has expired or is not yet valid.",
-                      headers={"WWW-Authenticate": WWW_AUTHENTICATE})
+    return GraphError(
+        401,
+        "InvalidAuthenticationToken",
+        "Access token has expired or is not yet valid.",
+        headers={"WWW-Authenticate": WWW_AUTHENTICATE},
+    )
 
 
 def token_unparseable() -> GraphError:
-    return GraphError(401, "InvalidAuthenticationToken",
-                      "CompactToken parsing failed with error code: 80049217",
-                      headers={"WWW-Authenticate": WWW_AUTHENTICATE})
+    return GraphError(
+        401,
+        "InvalidAuthenticationToken",
+        "CompactToken parsing failed with error code: 80049217",
+        headers={"WWW-Authenticate": WWW_AUTHENTICATE},
+    )
 
 
 def mailbox_not_enabled() -> GraphError:
-    return GraphError(404, "MailboxNotEnabledForRESTAPI",
-                      "The mailbox is either inactive, soft-deleted, or is hosted on-premise.")
+    return GraphError(
+        404, "MailboxNotEnabledForRESTAPI", "The mailbox is either inactive, soft-deleted, or is hosted on-premise."
+    )
 
 
 def invalid_user(ref: str) -> GraphError:
@@ -91,9 +110,11 @@ def invalid_user(ref: str) -> GraphError:
 
 
 def directory_not_found(ref: str) -> GraphError:
-    return GraphError(404, "Request_ResourceNotFound",
-                      f"Resource '{ref}' does not exist or one of its queried reference-property objects "
-                      "are not present.")
+    return GraphError(
+        404,
+        "Request_ResourceNotFound",
+        f"Resource '{ref}' does not exist or one of its queried reference-property objects are not present.",
+    )
 
 
 def segment_not_found(segment: str) -> GraphError:
@@ -105,33 +126,50 @@ def method_not_allowed(method: str) -> GraphError:
 
 
 def unreadable_json() -> GraphError:
-    return GraphError(400, "BadRequest", "Unable to read JSON request payload. Please ensure Content-Type "
-                      "header is set and payload is of valid JSON format.")
+    return GraphError(
+        400,
+        "BadRequest",
+        "Unable to read JSON request payload. Please ensure Content-Type "
+        "header is set and payload is of valid JSON format.",
+    )
 
 
 def too_many_requests(retry_after: float | None, code: str = "TooManyRequests") -> GraphError:
     headers = {"Retry-After": format_retry_after(retry_after)} if retry_after is not None else {}
-    return GraphError(429, code, "Please retry again later.", headers=headers,
-                      inner_extra={"code": "429", "message": "Please retry after", "status": "429"})
+    return GraphError(
+        429,
+        code,
+        "Please retry again later.",
+        headers=headers,
+        inner_extra={"code": "429", "message": "Please retry after", "status": "429"},
+    )
 
 
 def mailbox_concurrency(retry_after: float | None) -> GraphError:
     headers = {"Retry-After": format_retry_after(retry_after)} if retry_after is not None else {}
-    return GraphError(429, "ApplicationThrottled", "Application is over its MailboxConcurrency limit.",
-                      headers=headers, inner=False)
+    return GraphError(
+        429, "ApplicationThrottled", "Application is over its MailboxConcurrency limit.", headers=headers, inner=False
+    )
 
 
 def service_unavailable(status: int, retry_after: float | None) -> GraphError:
     headers = {"Retry-After": format_retry_after(retry_after)} if retry_after is not None else {}
     if status == 504:
-        return GraphError(504, "UnknownError", "The gateway timed out waiting for the mailbox server.",
-                          headers=headers)
+        return GraphError(504, "UnknownError", "The gateway timed out waiting for the mailbox server.", headers=headers)
     if status == 500:
-        return GraphError(500, "ErrorInternalServerTransientError",
-                          "An internal server error occurred. The operation failed.", headers=headers)
-    return GraphError(status, "serviceNotAvailable",
-                      "The service is temporarily unavailable for maintenance or is overloaded. "
-                      "You may repeat the request after a delay.", headers=headers)
+        return GraphError(
+            500,
+            "ErrorInternalServerTransientError",
+            "An internal server error occurred. The operation failed.",
+            headers=headers,
+        )
+    return GraphError(
+        status,
+        "serviceNotAvailable",
+        "The service is temporarily unavailable for maintenance or is overloaded. "
+        "You may repeat the request after a delay.",
+        headers=headers,
+    )
 
 
 def format_retry_after(seconds: float) -> str:

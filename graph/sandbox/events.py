@@ -36,33 +36,114 @@ _ENUMS = {
     "importance": ("low", "normal", "high"),
     "onlineMeetingProvider": ("unknown", "skypeForBusiness", "skypeForConsumer", "teamsForBusiness"),
 }
-_ENUM_TYPES = {"showAs": "freeBusyStatus", "sensitivity": "sensitivity", "importance": "importance",
-               "onlineMeetingProvider": "onlineMeetingProviderType"}
+_ENUM_TYPES = {
+    "showAs": "freeBusyStatus",
+    "sensitivity": "sensitivity",
+    "importance": "importance",
+    "onlineMeetingProvider": "onlineMeetingProviderType",
+}
 _WRITABLE = (
-    "subject", "body", "start", "end", "isAllDay", "showAs", "sensitivity", "importance", "location",
-    "locations", "attendees", "categories", "isOnlineMeeting", "onlineMeetingProvider", "recurrence",
-    "transactionId", "singleValueExtendedProperties", "multiValueExtendedProperties", "extensions",
-    "isReminderOn", "reminderMinutesBeforeStart", "responseRequested", "allowNewTimeProposals",
-    "hideAttendees", "originalStartTimeZone", "originalEndTimeZone", "organizer",
+    "subject",
+    "body",
+    "start",
+    "end",
+    "isAllDay",
+    "showAs",
+    "sensitivity",
+    "importance",
+    "location",
+    "locations",
+    "attendees",
+    "categories",
+    "isOnlineMeeting",
+    "onlineMeetingProvider",
+    "recurrence",
+    "transactionId",
+    "singleValueExtendedProperties",
+    "multiValueExtendedProperties",
+    "extensions",
+    "isReminderOn",
+    "reminderMinutesBeforeStart",
+    "responseRequested",
+    "allowNewTimeProposals",
+    "hideAttendees",
+    "originalStartTimeZone",
+    "originalEndTimeZone",
+    "organizer",
 )
 _READ_ONLY = (
-    "id", "createdDateTime", "lastModifiedDateTime", "changeKey", "iCalUId", "uid", "bodyPreview",
-    "hasAttachments", "isCancelled", "isDraft", "isOrganizer", "onlineMeeting", "onlineMeetingUrl",
-    "originalStart", "responseStatus", "seriesMasterId", "type", "webLink", "calendar", "instances",
-    "attachments", "occurrenceId",
+    "id",
+    "createdDateTime",
+    "lastModifiedDateTime",
+    "changeKey",
+    "iCalUId",
+    "uid",
+    "bodyPreview",
+    "hasAttachments",
+    "isCancelled",
+    "isDraft",
+    "isOrganizer",
+    "onlineMeeting",
+    "onlineMeetingUrl",
+    "originalStart",
+    "responseStatus",
+    "seriesMasterId",
+    "type",
+    "webLink",
+    "calendar",
+    "instances",
+    "attachments",
+    "occurrenceId",
 )
 _KNOWN = {name.lower(): name for name in _WRITABLE + _READ_ONLY}
 _EXT_PROP_ID = re.compile(
     r"^\s*(String|Integer|Boolean|SystemTime|Binary|Short|Long|Double|Float|Currency|CLSID|Object|ApplicationTime)"
-    r"\s+(\{[0-9a-fA-F-]{36}\}\s+(Name|Id)\s+\S.*|0x[0-9a-fA-F]+)\s*$", re.IGNORECASE)
+    r"\s+(\{[0-9a-fA-F-]{36}\}\s+(Name|Id)\s+\S.*|0x[0-9a-fA-F]+)\s*$",
+    re.IGNORECASE,
+)
 RENDER_ORDER = (
-    "@odata.etag", "id", "createdDateTime", "lastModifiedDateTime", "changeKey", "categories",
-    "transactionId", "originalStartTimeZone", "originalEndTimeZone", "iCalUId", "reminderMinutesBeforeStart",
-    "isReminderOn", "hasAttachments", "subject", "bodyPreview", "importance", "sensitivity", "isAllDay",
-    "isCancelled", "isOrganizer", "responseRequested", "seriesMasterId", "showAs", "type", "webLink",
-    "onlineMeetingUrl", "isOnlineMeeting", "onlineMeetingProvider", "allowNewTimeProposals", "isDraft",
-    "hideAttendees", "originalStart", "responseStatus", "body", "start", "end", "location", "locations",
-    "recurrence", "attendees", "organizer", "onlineMeeting",
+    "@odata.etag",
+    "id",
+    "createdDateTime",
+    "lastModifiedDateTime",
+    "changeKey",
+    "categories",
+    "transactionId",
+    "originalStartTimeZone",
+    "originalEndTimeZone",
+    "iCalUId",
+    "reminderMinutesBeforeStart",
+    "isReminderOn",
+    "hasAttachments",
+    "subject",
+    "bodyPreview",
+    "importance",
+    "sensitivity",
+    "isAllDay",
+    "isCancelled",
+    "isOrganizer",
+    "responseRequested",
+    "seriesMasterId",
+    "showAs",
+    "type",
+    "webLink",
+    "onlineMeetingUrl",
+    "isOnlineMeeting",
+    "onlineMeetingProvider",
+    "allowNewTimeProposals",
+    "isDraft",
+    "hideAttendees",
+    "originalStart",
+    "responseStatus",
+    "body",
+    "start",
+    "end",
+    "location",
+    "locations",
+    "recurrence",
+    "attendees",
+    "organizer",
+    "onlineMeeting",
 )
 _CANONICAL = {name.lower(): name for name in RENDER_ORDER if not name.startswith("@")}
 
@@ -99,10 +180,13 @@ def _normalized_body(payload: Mapping[str, Any]) -> dict[str, Any]:
             continue
         canonical = _KNOWN.get(key.lower())
         if canonical is None:
-            raise GraphError(400, "RequestBodyRead",
-                             f"The property '{key}' does not exist on type 'microsoft.graph.event'. Make sure "
-                             "to only use property names that are defined by the type or mark the type as "
-                             "open type.")
+            raise GraphError(
+                400,
+                "RequestBodyRead",
+                f"The property '{key}' does not exist on type 'microsoft.graph.event'. Make sure "
+                "to only use property names that are defined by the type or mark the type as "
+                "open type.",
+            )
         if canonical in _WRITABLE:
             out[canonical] = value
     return out
@@ -112,15 +196,20 @@ def _enum(prop: str, value: Any) -> str:
     for allowed in _ENUMS[prop]:
         if isinstance(value, str) and value.lower() == allowed.lower():
             return allowed
-    raise GraphError(400, "RequestBodyRead",
-                     f"Cannot convert the literal '{value}' to the expected type "
-                     f"'microsoft.graph.{_ENUM_TYPES[prop]}'.")
+    raise GraphError(
+        400,
+        "RequestBodyRead",
+        f"Cannot convert the literal '{value}' to the expected type 'microsoft.graph.{_ENUM_TYPES[prop]}'.",
+    )
 
 
 def _bool(prop: str, value: Any) -> bool:
     if not isinstance(value, bool):
-        raise GraphError(400, "RequestBodyRead", f"Cannot convert the literal '{value}' to the expected type "
-                         f"'Edm.Boolean' for property '{prop}'.")
+        raise GraphError(
+            400,
+            "RequestBodyRead",
+            f"Cannot convert the literal '{value}' to the expected type 'Edm.Boolean' for property '{prop}'.",
+        )
     return value
 
 
@@ -144,14 +233,22 @@ def _attendees(value: Any) -> list[dict[str, Any]]:
         email = _email(item, "Each attendee")
         kind = str(item.get("type") or "required").lower()
         if kind not in ("required", "optional", "resource"):
-            raise GraphError(400, "RequestBodyRead",
-                             f"Cannot convert the literal '{item.get('type')}' to the expected type "
-                             "'microsoft.graph.attendeeType'.")
+            raise GraphError(
+                400,
+                "RequestBodyRead",
+                f"Cannot convert the literal '{item.get('type')}' to the expected type 'microsoft.graph.attendeeType'.",
+            )
         status = item.get("status") if isinstance(item.get("status"), Mapping) else None
-        out.append({"type": kind,
-                    "status": {"response": str((status or {}).get("response") or "none"),
-                               "time": str((status or {}).get("time") or NULL_TIME)},
-                    "emailAddress": email})
+        out.append(
+            {
+                "type": kind,
+                "status": {
+                    "response": str((status or {}).get("response") or "none"),
+                    "time": str((status or {}).get("time") or NULL_TIME),
+                },
+                "emailAddress": email,
+            }
+        )
     return out
 
 
@@ -160,8 +257,10 @@ def _location(value: Any) -> dict[str, Any]:
         return {}
     if not isinstance(value, Mapping):
         raise bad_request("location must be an object.")
-    loc: dict[str, Any] = {"displayName": str(value.get("displayName") or ""),
-                           "locationType": str(value.get("locationType") or "default")}
+    loc: dict[str, Any] = {
+        "displayName": str(value.get("displayName") or ""),
+        "locationType": str(value.get("locationType") or "default"),
+    }
     if loc["displayName"]:
         loc["uniqueId"] = str(value.get("uniqueId") or loc["displayName"])
         loc["uniqueIdType"] = str(value.get("uniqueIdType") or "private")
@@ -183,8 +282,7 @@ def _ext_props(value: Any) -> dict[str, tuple[str, str]]:
         if not isinstance(item, Mapping) or not isinstance(item.get("id"), str):
             raise bad_request("Each singleValueExtendedProperty needs an 'id' and a 'value'.")
         if not _EXT_PROP_ID.match(item["id"]):
-            raise GraphError(400, "ErrorInvalidProperty",
-                             f"The extended property id '{item['id']}' is not valid.")
+            raise GraphError(400, "ErrorInvalidProperty", f"The extended property id '{item['id']}' is not valid.")
         value_text = item.get("value")
         out[ext_prop_key(item["id"])] = (item["id"].strip(), "" if value_text is None else str(value_text))
     return out
@@ -224,8 +322,7 @@ def teams_meeting(ids: IdFactory, owner: EmUser) -> dict[str, Any]:
     """An ``onlineMeeting`` for a new Teams meeting, with the real joinUrl shape."""
     thread = base64.b64encode(ids.guid().encode()).decode().rstrip("=")
     context = quote(f'{{"Tid":"{owner.tenant_id}","Oid":"{owner.id}"}}', safe="").lower()
-    join_url = (f"https://teams.microsoft.com/l/meetup-join/19%3ameeting_{thread}%40thread.v2/0"
-                f"?context={context}")
+    join_url = f"https://teams.microsoft.com/l/meetup-join/19%3ameeting_{thread}%40thread.v2/0?context={context}"
     return {"joinUrl": join_url, "conferenceId": ids.digits(9), "tollNumber": TOLL_NUMBER}
 
 
@@ -233,13 +330,14 @@ def teams_blob(meeting: Mapping[str, Any]) -> str:
     join = html.escape(str(meeting["joinUrl"]), quote=True)
     return (
         '<br><div style="width:100%"><span style="white-space:nowrap;color:#5F5F5F;opacity:.36">'
-        + "_" * 80 + '</span></div><div class="me-email-text" lang="en-US" style="color:#252424;'
+        + "_" * 80
+        + '</span></div><div class="me-email-text" lang="en-US" style="color:#252424;'
         "font-family:'Segoe UI','Helvetica Neue',Helvetica,Arial,sans-serif\"><div style=\"margin-top:24px;"
         'margin-bottom:20px"><span style="font-size:24px;color:#252424">Microsoft Teams meeting</span></div>'
         '<div style="margin-bottom:20px"><div style="margin-top:0px;margin-bottom:0px;font-weight:bold">'
         '<span style="font-size:14px;color:#252424">Join on your computer, mobile app or room device</span>'
         f'</div><a class="me-email-headline" href="{join}" target="_blank" rel="noreferrer noopener" '
-        'style="font-size:14px;font-family:\'Segoe UI Semibold\',\'Segoe UI\',sans-serif;text-decoration:'
+        "style=\"font-size:14px;font-family:'Segoe UI Semibold','Segoe UI',sans-serif;text-decoration:"
         'underline;color:#6264a7">Click here to join the meeting</a></div><div style="margin-bottom:20px;'
         f'margin-top:20px"><div style="margin-bottom:4px"><span style="font-size:14px;color:#252424">Meeting '
         f'ID: <span style="font-size:16px;color:#252424">{html.escape(str(meeting["conferenceId"]))}</span>'
@@ -254,8 +352,10 @@ def _add_blob(ev: StoredEvent) -> None:
     if "</body>" in content:
         content = content.replace("</body>", teams_blob(ev.online_meeting) + "</body>", 1)
     else:
-        content = ("<html><head><meta http-equiv=\"Content-Type\" content=\"text/html; charset=utf-8\">"
-                   f"</head><body>{content}{teams_blob(ev.online_meeting)}</body></html>")
+        content = (
+            '<html><head><meta http-equiv="Content-Type" content="text/html; charset=utf-8">'
+            f"</head><body>{content}{teams_blob(ev.online_meeting)}</body></html>"
+        )
     ev.body_type, ev.body_content = "html", content
 
 
@@ -295,8 +395,10 @@ def _apply_times(ev: StoredEvent, body: Mapping[str, Any], creating: bool) -> No
         resolve_zone(body["originalEndTimeZone"])
     if is_all_day:
         if start[2].time() != time() or end[2].time() != time():
-            raise bad_request("Your request can't be completed. If the event is an all-day event, start and "
-                              "end must be specified as midnight.")
+            raise bad_request(
+                "Your request can't be completed. If the event is an all-day event, start and "
+                "end must be specified as midnight."
+            )
         first, last = start[2].date(), end[2].date()
         if last <= first:
             raise bad_request("Your request can't be completed. An all-day event must last at least one day.")
@@ -312,8 +414,9 @@ def _apply_times(ev: StoredEvent, body: Mapping[str, Any], creating: bool) -> No
     ev.start_tz, ev.end_tz = start[1], end[1]
 
 
-def apply_body(ev: StoredEvent, payload: Any, *, owner: EmUser, ids: IdFactory, now: datetime,
-               creating: bool) -> Patched:
+def apply_body(
+    ev: StoredEvent, payload: Any, *, owner: EmUser, ids: IdFactory, now: datetime, creating: bool
+) -> Patched:
     """Apply a create or PATCH body to ``ev`` (which is changed in place); raises GraphError."""
     if not isinstance(payload, Mapping):
         raise GraphError(400, "BadRequest", "Empty Payload. JSON content expected.")
@@ -327,15 +430,23 @@ def apply_body(ev: StoredEvent, payload: Any, *, owner: EmUser, ids: IdFactory, 
         item = body["body"] if isinstance(body["body"], Mapping) else {}
         ctype = str(item.get("contentType") or "text").lower()
         if ctype not in ("text", "html"):
-            raise GraphError(400, "RequestBodyRead", f"Cannot convert the literal '{item.get('contentType')}' to "
-                             "the expected type 'microsoft.graph.bodyType'.")
+            raise GraphError(
+                400,
+                "RequestBodyRead",
+                f"Cannot convert the literal '{item.get('contentType')}' to "
+                "the expected type 'microsoft.graph.bodyType'.",
+            )
         ev.body_type, ev.body_content = ctype, str(item.get("content") or "")
         body_replaced = not creating
     for prop, attr in (("showAs", "show_as"), ("sensitivity", "sensitivity"), ("importance", "importance")):
         if prop in body:
             setattr(ev, attr, _enum(prop, body[prop]))
-    for prop, attr in (("isReminderOn", "is_reminder_on"), ("responseRequested", "response_requested"),
-                       ("allowNewTimeProposals", "allow_new_time_proposals"), ("hideAttendees", "hide_attendees")):
+    for prop, attr in (
+        ("isReminderOn", "is_reminder_on"),
+        ("responseRequested", "response_requested"),
+        ("allowNewTimeProposals", "allow_new_time_proposals"),
+        ("hideAttendees", "hide_attendees"),
+    ):
         if prop in body:
             setattr(ev, attr, _bool(prop, body[prop]))
     if "reminderMinutesBeforeStart" in body:
@@ -359,8 +470,11 @@ def apply_body(ev: StoredEvent, payload: Any, *, owner: EmUser, ids: IdFactory, 
         if body["recurrence"] is None:
             ev.recurrence = None
         else:
-            local_start = (ev.all_day_start if ev.is_all_day and ev.all_day_start
-                           else ev.start.astimezone(resolve_zone(ev.start_tz)).date())
+            local_start = (
+                ev.all_day_start
+                if ev.is_all_day and ev.all_day_start
+                else ev.start.astimezone(resolve_zone(ev.start_tz)).date()
+            )
             try:
                 ev.recurrence = parse_recurrence(body["recurrence"], local_start)
             except RecurrenceError as exc:
@@ -375,8 +489,11 @@ def apply_body(ev: StoredEvent, payload: Any, *, owner: EmUser, ids: IdFactory, 
         ev.extensions = list(by_name.values())
     if creating and body.get("transactionId") is not None:
         ev.transaction_id = str(body["transactionId"])
-    provider = _enum("onlineMeetingProvider", body["onlineMeetingProvider"]) \
-        if body.get("onlineMeetingProvider") is not None else None
+    provider = (
+        _enum("onlineMeetingProvider", body["onlineMeetingProvider"])
+        if body.get("onlineMeetingProvider") is not None
+        else None
+    )
     wants_online = _bool("isOnlineMeeting", body["isOnlineMeeting"]) if "isOnlineMeeting" in body else None
     if wants_online and not ev.is_online_meeting:
         became_online = _make_online(ev, provider or "teamsForBusiness", owner, ids)
@@ -386,19 +503,32 @@ def apply_body(ev: StoredEvent, payload: Any, *, owner: EmUser, ids: IdFactory, 
     return Patched(body_replaced=body_replaced, became_online=became_online)
 
 
-def new_event(payload: Any, *, owner: EmUser, calendar_id: str, ids: IdFactory, now: datetime,
-              organizer: EmUser | None = None) -> StoredEvent:
+def new_event(
+    payload: Any, *, owner: EmUser, calendar_id: str, ids: IdFactory, now: datetime, organizer: EmUser | None = None
+) -> StoredEvent:
     """A new event in ``owner``'s mailbox from a POST body (raises GraphError on invalid input)."""
     event_id, key = ids.event_id()
     ev = StoredEvent(
-        id=event_id, key=key, owner_id=owner.id, calendar_id=calendar_id,
-        ical_uid=ical_uid(ids.hex(16), None), change_key=ids.change_key(), created=now, modified=now,
-        start=now, end=now, start_tz="UTC", end_tz="UTC",
+        id=event_id,
+        key=key,
+        owner_id=owner.id,
+        calendar_id=calendar_id,
+        ical_uid=ical_uid(ids.hex(16), None),
+        change_key=ids.change_key(),
+        created=now,
+        modified=now,
+        start=now,
+        end=now,
+        start_tz="UTC",
+        end_tz="UTC",
         organizer={"emailAddress": (organizer or owner).email_address()},
         is_organizer=organizer is None or organizer.id == owner.id,
     )
-    ev.response_status = ({"response": "organizer", "time": NULL_TIME} if ev.is_organizer
-                          else {"response": "notResponded", "time": NULL_TIME})
+    ev.response_status = (
+        {"response": "organizer", "time": NULL_TIME}
+        if ev.is_organizer
+        else {"response": "notResponded", "time": NULL_TIME}
+    )
     ev.location = _location(None)
     apply_body(ev, payload, owner=owner, ids=ids, now=now, creating=True)
     return ev
@@ -418,19 +548,40 @@ def _occurrence(master: StoredEvent, day: date) -> StoredEvent:
         assert master.all_day_start is not None and master.all_day_end is not None
         span = master.all_day_end - master.all_day_start
         start = datetime.combine(day, time(), UTC)
-        return replace(master, id=occurrence_id(master.key, day), type="occurrence", series_master_id=master.id,
-                       original_start=start, original_date=day, start=start, end=start + span,
-                       all_day_start=day, all_day_end=day + span, recurrence=None, exceptions={},
-                       deleted_dates=set(), ical_uid=master.ical_uid[:32] + ical_uid("", day)[32:40]
-                       + master.ical_uid[40:])
+        return replace(
+            master,
+            id=occurrence_id(master.key, day),
+            type="occurrence",
+            series_master_id=master.id,
+            original_start=start,
+            original_date=day,
+            start=start,
+            end=start + span,
+            all_day_start=day,
+            all_day_end=day + span,
+            recurrence=None,
+            exceptions={},
+            deleted_dates=set(),
+            ical_uid=master.ical_uid[:32] + ical_uid("", day)[32:40] + master.ical_uid[40:],
+        )
     assert master.recurrence is not None
     tz = resolve_zone(master.recurrence.recurrence_time_zone or master.start_tz)
     wall_time = master.start.astimezone(tz).time()
     start = localize(datetime.combine(day, wall_time), tz)
-    return replace(master, id=occurrence_id(master.key, day), type="occurrence", series_master_id=master.id,
-                   original_start=start, original_date=day, start=start, end=start + (master.end - master.start),
-                   recurrence=None, exceptions={}, deleted_dates=set(),
-                   ical_uid=master.ical_uid[:32] + ical_uid("", day)[32:40] + master.ical_uid[40:])
+    return replace(
+        master,
+        id=occurrence_id(master.key, day),
+        type="occurrence",
+        series_master_id=master.id,
+        original_start=start,
+        original_date=day,
+        start=start,
+        end=start + (master.end - master.start),
+        recurrence=None,
+        exceptions={},
+        deleted_dates=set(),
+        ical_uid=master.ical_uid[:32] + ical_uid("", day)[32:40] + master.ical_uid[40:],
+    )
 
 
 def overlaps(ev: StoredEvent, start: datetime, end: datetime) -> bool:
@@ -480,10 +631,16 @@ def make_exception(master: StoredEvent, day: date) -> StoredEvent:
     if existing is not None:
         return existing
     occ = _occurrence(master, day)
-    exc = replace(occ, type="exception", attendees=[dict(a) for a in occ.attendees],
-                  location=dict(occ.location), locations=[dict(x) for x in occ.locations],
-                  categories=list(occ.categories), ext_props=dict(occ.ext_props),
-                  extensions=[dict(x) for x in occ.extensions])
+    exc = replace(
+        occ,
+        type="exception",
+        attendees=[dict(a) for a in occ.attendees],
+        location=dict(occ.location),
+        locations=[dict(x) for x in occ.locations],
+        categories=list(occ.categories),
+        ext_props=dict(occ.ext_props),
+        extensions=[dict(x) for x in occ.extensions],
+    )
     master.exceptions[day] = exc
     return exc
 
@@ -501,14 +658,23 @@ def _times(ev: StoredEvent, zone_name: str | None, echo: bool) -> tuple[dict[str
     end_zone = zone_name or (ev.end_tz if echo else "UTC")
     if ev.is_all_day:
         assert ev.all_day_start is not None and ev.all_day_end is not None
-        return ({"dateTime": fmt_wall(datetime.combine(ev.all_day_start, time())), "timeZone": start_zone},
-                {"dateTime": fmt_wall(datetime.combine(ev.all_day_end, time())), "timeZone": end_zone})
+        return (
+            {"dateTime": fmt_wall(datetime.combine(ev.all_day_start, time())), "timeZone": start_zone},
+            {"dateTime": fmt_wall(datetime.combine(ev.all_day_end, time())), "timeZone": end_zone},
+        )
     return to_dttz(ev.start, start_zone), to_dttz(ev.end, end_zone)
 
 
-def render_event(ev: StoredEvent, *, zone_name: str | None = None, echo_zones: bool = False,
-                 select: Iterable[str] | None = None, expand: Expand | None = None, body_as_text: bool = False,
-                 online_meeting_needs_flag: bool = False) -> dict[str, Any]:
+def render_event(
+    ev: StoredEvent,
+    *,
+    zone_name: str | None = None,
+    echo_zones: bool = False,
+    select: Iterable[str] | None = None,
+    expand: Expand | None = None,
+    body_as_text: bool = False,
+    online_meeting_needs_flag: bool = False,
+) -> dict[str, Any]:
     """The Graph ``event`` resource. ``select`` holds canonical property names (id is always returned)."""
     start, end = _times(ev, zone_name, echo_zones)
     content, ctype = ev.body_content, ev.body_type
@@ -540,8 +706,9 @@ def render_event(ev: StoredEvent, *, zone_name: str | None = None, echo_zones: b
         "seriesMasterId": ev.series_master_id,
         "showAs": ev.show_as,
         "type": ev.type,
-        "webLink": "https://outlook.office365.com/owa/?itemid=" + quote(ev.id, safe="")
-                   + "&exvsurl=1&path=/calendar/item",
+        "webLink": "https://outlook.office365.com/owa/?itemid="
+        + quote(ev.id, safe="")
+        + "&exvsurl=1&path=/calendar/item",
         "onlineMeetingUrl": None,
         "isOnlineMeeting": ev.is_online_meeting,
         "onlineMeetingProvider": ev.online_meeting_provider,
@@ -555,8 +722,10 @@ def render_event(ev: StoredEvent, *, zone_name: str | None = None, echo_zones: b
         "location": dict(ev.location),
         "locations": [dict(x) for x in ev.locations],
         "recurrence": recurrence,
-        "attendees": [{"type": a["type"], "status": dict(a["status"]), "emailAddress": dict(a["emailAddress"])}
-                      for a in ev.attendees],
+        "attendees": [
+            {"type": a["type"], "status": dict(a["status"]), "emailAddress": dict(a["emailAddress"])}
+            for a in ev.attendees
+        ],
         "organizer": {"emailAddress": dict(ev.organizer["emailAddress"])},
         "onlineMeeting": dict(ev.online_meeting) if ev.online_meeting else None,
     }
@@ -569,14 +738,19 @@ def render_event(ev: StoredEvent, *, zone_name: str | None = None, echo_zones: b
         data = {k: v for k, v in data.items() if k in wanted}
     if expand is not None and expand.ext_props is not None:
         data["singleValueExtendedProperties"] = [
-            {"id": prop_id, "value": value} for key, (prop_id, value) in ev.ext_props.items()
-            if not expand.ext_props or key in expand.ext_props]
+            {"id": prop_id, "value": value}
+            for key, (prop_id, value) in ev.ext_props.items()
+            if not expand.ext_props or key in expand.ext_props
+        ]
     if expand is not None and expand.extensions is not None:
         exts = []
         for ext in ev.extensions:
             ext_id = f"Microsoft.OutlookServices.OpenTypeExtension.{ext['extensionName']}"
-            if expand.extensions and ext_id.lower() not in expand.extensions \
-                    and str(ext["extensionName"]).lower() not in expand.extensions:
+            if (
+                expand.extensions
+                and ext_id.lower() not in expand.extensions
+                and str(ext["extensionName"]).lower() not in expand.extensions
+            ):
                 continue
             exts.append({"@odata.type": "#microsoft.graph.openTypeExtension", "id": ext_id, **ext})
         data["extensions"] = exts

@@ -53,13 +53,25 @@ class Faults:
         self.mailbox_concurrency_limit: int | None = 4
         self.concurrency_retry_after: float | None = None
 
-    def throttle(self, count: int = 1, retry_after: float | None = 0.2, user: str | None = None,
-                 code: str = "TooManyRequests", path: str | None = None) -> None:
+    def throttle(
+        self,
+        count: int = 1,
+        retry_after: float | None = 0.2,
+        user: str | None = None,
+        code: str = "TooManyRequests",
+        path: str | None = None,
+    ) -> None:
         """The next ``count`` matching requests get 429 ``code`` with ``Retry-After`` (None: no header)."""
         self.rules.append(FaultRule("throttle", count, 429, retry_after, user, code, path))
 
-    def unavailable(self, count: int = 1, status: int = 503, retry_after: float | None = None,
-                    user: str | None = None, path: str | None = None) -> None:
+    def unavailable(
+        self,
+        count: int = 1,
+        status: int = 503,
+        retry_after: float | None = None,
+        user: str | None = None,
+        path: str | None = None,
+    ) -> None:
         """The next ``count`` matching requests get ``status`` (503, 504 or 500), optionally Retry-After."""
         if status not in (500, 502, 503, 504):
             raise ValueError("unavailable() takes a 5xx status: 500, 502, 503 or 504")

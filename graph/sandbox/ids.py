@@ -18,7 +18,7 @@ from datetime import date
 from typing import Any
 
 _EVENT_PREFIX = b"\x00\x03\x24\x00"  # base64 "AAMkA..."
-_CAL_PREFIX = b"\x01\x03\x24\x00"    # base64 "AQMkA..."
+_CAL_PREFIX = b"\x01\x03\x24\x00"  # base64 "AQMkA..."
 _KIND_EVENT = b"E"
 _KIND_OCCURRENCE = b"O"
 _KIND_CALENDAR = b"C"
@@ -37,8 +37,12 @@ class IdFactory:
 
     def set_state(self, data: Any) -> None:
         """Continue from :meth:`get_state`'s data; ValueError when it is not such data."""
-        if not (isinstance(data, list) and len(data) == 3 and isinstance(data[1], list)
-                and all(isinstance(x, int) and not isinstance(x, bool) for x in data[1])):
+        if not (
+            isinstance(data, list)
+            and len(data) == 3
+            and isinstance(data[1], list)
+            and all(isinstance(x, int) and not isinstance(x, bool) for x in data[1])
+        ):
             raise ValueError("not the state of a random source")
         try:
             self._rng.setstate((data[0], tuple(data[1]), data[2]))

@@ -51,8 +51,13 @@ def _with_query(url: str, extra: dict[str, str]) -> str:
 
 
 def lifecycle_entry(sub: Subscription, lifecycle_event: str) -> dict[str, Any]:
-    return {"subscriptionId": sub.id, "subscriptionExpirationDateTime": fmt_sub_stamp(sub.expiration),
-            "tenantId": sub.tenant_id, "clientState": sub.client_state, "lifecycleEvent": lifecycle_event}
+    return {
+        "subscriptionId": sub.id,
+        "subscriptionExpirationDateTime": fmt_sub_stamp(sub.expiration),
+        "tenantId": sub.tenant_id,
+        "clientState": sub.client_state,
+        "lifecycleEvent": lifecycle_event,
+    }
 
 
 class Notifier:
@@ -99,15 +104,18 @@ class Notifier:
 
     async def validate(self, url: str) -> bool:
         """Graph's validation request: POST url?validationToken=... must echo the token as text/plain."""
-        token = (f"Validation: Testing client application reachability for subscription Request-Id: "
-                 f"{uuid.uuid4()}")
+        token = f"Validation: Testing client application reachability for subscription Request-Id: {uuid.uuid4()}"
         target = _with_query(url, {"validationToken": token})
         status: int | None = None
         error = None
         try:
             assert self.session is not None
-            async with self.session.post(target, data=b"", headers={"Content-Type": "text/plain; charset=utf-8"},
-                                         timeout=aiohttp.ClientTimeout(total=self.state.validation_timeout)) as resp:
+            async with self.session.post(
+                target,
+                data=b"",
+                headers={"Content-Type": "text/plain; charset=utf-8"},
+                timeout=aiohttp.ClientTimeout(total=self.state.validation_timeout),
+            ) as resp:
                 status = resp.status
                 text = await resp.text()
                 ctype = resp.headers.get("Content-Type", "")
@@ -146,8 +154,12 @@ class Notifier:
                 "changeType": change.change_type,
                 "resource": resource,
                 "tenantId": sub.tenant_id,
-                "resourceData": {"@odata.type": "#Microsoft.Graph.Event", "@odata.id": resource,
-                                 "@odata.etag": f'W/"{change.change_key}"', "id": change.event_id},
+                "resourceData": {
+                    "@odata.type": "#Microsoft.Graph.Event",
+                    "@odata.id": resource,
+                    "@odata.etag": f'W/"{change.change_key}"',
+                    "id": change.event_id,
+                },
             }
             if self._paused(sub, now):
                 log.info("subscription %s has an unanswered reauthorizationRequired: notification not sent", sub.id)
@@ -246,15 +258,15 @@ class Notifier:
             await asyncio.sleep(delays[attempt - 1])
             if kind == "notification":
                 now = self.state.now()
-                value = [n for n in payload["value"]
-                         if self._live(self.state.subscriptions.get(n["subscriptionId"]), now)]
+                value = [
+                    n for n in payload["value"] if self._live(self.state.subscriptions.get(n["subscriptionId"]), now)
+                ]
                 if not value:
                     log.info("notification to %s: its subscriptions are gone; not retried", url)
                     return False
                 payload = {"value": value}
         log.warning("%s to %s dropped after %d attempts", kind, url, attempt)
-        self._record(NotificationRecord(url, "dropped", payload, None, f"gave up after {attempt} attempts",
-                                        attempt))
+        self._record(NotificationRecord(url, "dropped", payload, None, f"gave up after {attempt} attempts", attempt))
         if kind == "notification":
             self._missed(n["subscriptionId"] for n in payload["value"])
         return False

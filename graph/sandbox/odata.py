@@ -33,8 +33,9 @@ def parse_int(req: GraphRequest, name: str, default: int | None, *, minimum: int
 
 
 def _not_found(name: str, entity: str = "event") -> GraphError:
-    return GraphError(400, "RequestBroker--ParseUri",
-                      f"Could not find a property named '{name}' on type 'microsoft.graph.{entity}'.")
+    return GraphError(
+        400, "RequestBroker--ParseUri", f"Could not find a property named '{name}' on type 'microsoft.graph.{entity}'."
+    )
 
 
 def parse_select(req: GraphRequest) -> list[str] | None:
@@ -67,7 +68,7 @@ def _split_top(text: str, sep: str) -> list[str]:
             depth += 1
         elif not quoted and ch == ")":
             depth -= 1
-        if not quoted and depth == 0 and text[i:i + len(sep)].lower() == sep.lower():
+        if not quoted and depth == 0 and text[i : i + len(sep)].lower() == sep.lower():
             parts.append("".join(buf))
             buf, i = [], i + len(sep)
             continue
@@ -110,12 +111,15 @@ def parse_expand(req: GraphRequest) -> Expand | None:
 
 
 _ANY = re.compile(
-    r"^\s*singleValueExtendedProperties\s*/\s*any\s*\(\s*(\w+)\s*:\s*(.*)\)\s*$", re.IGNORECASE | re.DOTALL)
-_CMP = re.compile(r"^\s*([\w/]+)\s+(eq|ne|gt|ge|lt|le)\s+('(?:[^']|'')*'|true|false|null|[\w\-:.]+)\s*$",
-                  re.IGNORECASE)
+    r"^\s*singleValueExtendedProperties\s*/\s*any\s*\(\s*(\w+)\s*:\s*(.*)\)\s*$", re.IGNORECASE | re.DOTALL
+)
+_CMP = re.compile(r"^\s*([\w/]+)\s+(eq|ne|gt|ge|lt|le)\s+('(?:[^']|'')*'|true|false|null|[\w\-:.]+)\s*$", re.IGNORECASE)
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
-    "eq": lambda a, b: a == b, "ne": lambda a, b: a != b, "gt": lambda a, b: a is not None and a > b,
-    "ge": lambda a, b: a is not None and a >= b, "lt": lambda a, b: a is not None and a < b,
+    "eq": lambda a, b: a == b,
+    "ne": lambda a, b: a != b,
+    "gt": lambda a, b: a is not None and a > b,
+    "ge": lambda a, b: a is not None and a >= b,
+    "lt": lambda a, b: a is not None and a < b,
     "le": lambda a, b: a is not None and a <= b,
 }
 _FIELDS: dict[str, Callable[[StoredEvent], Any]] = {
@@ -187,8 +191,12 @@ def parse_filter(req: GraphRequest) -> Predicate | None:
             naive, offset = parse_wall(value)
             value = fmt_wall(naive - offset if offset is not None else naive)
 
-        def pred(ev: StoredEvent, getter: Callable[[StoredEvent], Any] = getter,
-                 op: Callable[[Any, Any], bool] = op, value: Any = value) -> bool:
+        def pred(
+            ev: StoredEvent,
+            getter: Callable[[StoredEvent], Any] = getter,
+            op: Callable[[Any, Any], bool] = op,
+            value: Any = value,
+        ) -> bool:
             return op(getter(ev), value)
 
         preds.append(pred)

@@ -25,14 +25,17 @@ from graph.sandbox.state import EmulatorState
 
 DEFAULT_DAYS = 7
 MAX_DAYS = 62
-STYLE = ("body{font-family:system-ui,sans-serif;margin:1.5rem;line-height:1.4;color:#1b1b1b}"
-         "table{border-collapse:collapse;width:100%;margin-bottom:1.5rem}"
-         "th,td{border-bottom:1px solid #ccc;padding:.3rem .5rem;text-align:left;vertical-align:top}"
-         "caption{text-align:left;font-weight:600;padding:.3rem 0}.muted{color:#595959}"
-         "a{color:#0b57d0}")
+STYLE = (
+    "body{font-family:system-ui,sans-serif;margin:1.5rem;line-height:1.4;color:#1b1b1b}"
+    "table{border-collapse:collapse;width:100%;margin-bottom:1.5rem}"
+    "th,td{border-bottom:1px solid #ccc;padding:.3rem .5rem;text-align:left;vertical-align:top}"
+    "caption{text-align:left;font-weight:600;padding:.3rem 0}.muted{color:#595959}"
+    "a{color:#0b57d0}"
+)
 _STYLE_HASH = base64.b64encode(hashlib.sha256(STYLE.encode()).digest()).decode()
-CSP = (f"default-src 'none'; style-src 'sha256-{_STYLE_HASH}'; base-uri 'none'; form-action 'self'; "
-       "frame-ancestors 'none'")
+CSP = (
+    f"default-src 'none'; style-src 'sha256-{_STYLE_HASH}'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
 
 
 def _is_loopback(remote: str | None) -> bool:
@@ -79,8 +82,10 @@ def _row(ev: StoredEvent, zone: ZoneInfo, calendar_name: str | None) -> str:
     subject = escape(ev.subject) if ev.subject else '<span class="muted">(no subject)</span>'
     if calendar_name:
         subject += f' <span class="muted">({escape(calendar_name)})</span>'
-    return (f"<tr><td>{escape(start)}</td><td>{escape(end)}</td><td>{subject}</td><td>{escape(ev.show_as)}</td>"
-            f"<td>{_attendees(ev)}</td><td>{_join_link(ev)}</td></tr>")
+    return (
+        f"<tr><td>{escape(start)}</td><td>{escape(end)}</td><td>{subject}</td><td>{escape(ev.show_as)}</td>"
+        f"<td>{_attendees(ev)}</td><td>{_join_link(ev)}</td></tr>"
+    )
 
 
 def _section(state: EmulatorState, user: EmUser, start: datetime, end: datetime, days: int) -> str:
@@ -93,38 +98,48 @@ def _section(state: EmulatorState, user: EmUser, start: datetime, end: datetime,
             rows.append((ev.start, _row(ev, zone, None if cal.is_default else cal.name)))
     rows.sort(key=lambda r: r[0])
     owner = state.directory_owner(user)
-    linked = (f" · Teams user {escape(owner[1])} in tenant {escape(owner[0])}" if owner is not None else "")
+    linked = f" · Teams user {escape(owner[1])} in tenant {escape(owner[0])}" if owner is not None else ""
     zone_name = user.time_zone.strip() or "not set (UTC)"
     heading = f"{escape(user.display_name)} &lt;{escape(user.upn)}&gt;"
-    meta = (f'<p class="muted">Mailbox id {escape(user.id)} · time zone {escape(zone_name)} '
-            f"({escape(str(zone))}){linked}</p>")
+    meta = (
+        f'<p class="muted">Mailbox id {escape(user.id)} · time zone {escape(zone_name)} '
+        f"({escape(str(zone))}){linked}</p>"
+    )
     if not rows:
         body = f"<p>No meetings in the next {days} days.</p>"
     else:
-        body = (f"<table><caption>{len(rows)} meeting{'s' if len(rows) != 1 else ''}, times in "
-                f"{escape(str(zone))}</caption><thead><tr><th scope=\"col\">Start</th><th scope=\"col\">End</th>"
-                '<th scope="col">Subject</th><th scope="col">Show as</th><th scope="col">Attendees</th>'
-                '<th scope="col">Teams meeting</th></tr></thead><tbody>'
-                + "".join(r for _, r in rows) + "</tbody></table>")
-    return f'<section aria-labelledby="mb-{escape(user.id)}"><h2 id="mb-{escape(user.id)}">{heading}</h2>{meta}{body}' \
-           "</section>"
+        body = (
+            f"<table><caption>{len(rows)} meeting{'s' if len(rows) != 1 else ''}, times in "
+            f'{escape(str(zone))}</caption><thead><tr><th scope="col">Start</th><th scope="col">End</th>'
+            '<th scope="col">Subject</th><th scope="col">Show as</th><th scope="col">Attendees</th>'
+            '<th scope="col">Teams meeting</th></tr></thead><tbody>' + "".join(r for _, r in rows) + "</tbody></table>"
+        )
+    return (
+        f'<section aria-labelledby="mb-{escape(user.id)}"><h2 id="mb-{escape(user.id)}">{heading}</h2>{meta}{body}'
+        "</section>"
+    )
 
 
 def render(state: EmulatorState, *, days: int = DEFAULT_DAYS, mailbox: EmUser | None = None) -> str:
     """The page: every mailbox (or ``mailbox``) with its meetings from now for ``days`` days."""
     start = state.now()
     end = start + timedelta(days=days)
-    people = [mailbox] if mailbox is not None else sorted(state.users.values(),
-                                                          key=lambda u: (u.display_name.lower(), u.upn.lower()))
+    people = (
+        [mailbox]
+        if mailbox is not None
+        else sorted(state.users.values(), key=lambda u: (u.display_name.lower(), u.upn.lower()))
+    )
     sections = "".join(_section(state, u, start, end, days) for u in people) or "<p>No mailboxes yet.</p>"
-    return ('<!doctype html><html lang="en"><head><meta charset="utf-8">'
-            '<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>Sandbox Outlook</title><style>{STYLE}</style></head><body><main>"
-            "<h1>Sandbox Outlook</h1>"
-            f"<p>The Graph emulator's mailboxes and their meetings from {escape(f'{start:%Y-%m-%d %H:%M}')} UTC for "
-            f"the next {days} days (read-only; reload to see changes; <code>?days=</code> up to {MAX_DAYS}, "
-            "<code>?mailbox=</code> an address).</p>"
-            f"{sections}</main></body></html>")
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>Sandbox Outlook</title><style>{STYLE}</style></head><body><main>"
+        "<h1>Sandbox Outlook</h1>"
+        f"<p>The Graph emulator's mailboxes and their meetings from {escape(f'{start:%Y-%m-%d %H:%M}')} UTC for "
+        f"the next {days} days (read-only; reload to see changes; <code>?days=</code> up to {MAX_DAYS}, "
+        "<code>?mailbox=</code> an address).</p>"
+        f"{sections}</main></body></html>"
+    )
 
 
 def _text(status: int, message: str) -> web.Response:
@@ -133,6 +148,7 @@ def _text(status: int, message: str) -> web.Response:
 
 def sandbox_page(state: EmulatorState) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     """The aiohttp handler for the page over ``state``."""
+
     async def handler(request: web.Request) -> web.StreamResponse:
         if not _is_loopback(request.remote):
             return _text(403, "The sandbox page only answers this computer.")
@@ -146,7 +162,8 @@ def sandbox_page(state: EmulatorState) -> Callable[[web.Request], Awaitable[web.
             if mailbox is None:
                 return _text(404, "There is no sandbox mailbox with that address or id.")
         html = render(state, days=int(raw_days), mailbox=mailbox)
-        return web.Response(text=html, content_type="text/html", headers={
-            "Content-Security-Policy": CSP, "Cache-Control": "no-store"})
+        return web.Response(
+            text=html, content_type="text/html", headers={"Content-Security-Policy": CSP, "Cache-Control": "no-store"}
+        )
 
     return handler

@@ -106,8 +106,9 @@ LIST = _typed(list, "a list")
 
 
 def _optional(codec: Codec) -> Codec:
-    return Codec(lambda v: None if v is None else codec.encode(v),
-                 lambda v, where: None if v is None else codec.decode(v, where))
+    return Codec(
+        lambda v: None if v is None else codec.encode(v), lambda v, where: None if v is None else codec.decode(v, where)
+    )
 
 
 def _decode_datetime(value: Any, where: str) -> datetime:
@@ -146,6 +147,7 @@ def _sequence(item: Codec, build: Callable[[list[Any]], Any]) -> Codec:
 
 def _mapping(value_codec: Codec) -> Codec:
     """``dict[str, V]``."""
+
     def decode(value: Any, where: str) -> dict[str, Any]:
         return {k: value_codec.decode(v, f"{where}.{k}") for k, v in OBJECT.decode(value, where).items()}
 
@@ -157,8 +159,9 @@ DATE = Codec(lambda v: v.isoformat(), _decode_date)
 BYTES = Codec(lambda v: base64.b64encode(v).decode(), _decode_bytes)
 STR_TUPLE = _sequence(STR, tuple)
 INT_TUPLE = _sequence(INT, tuple)
-DATE_SET = Codec(lambda v: sorted(d.isoformat() for d in v),
-                 lambda v, where: set(_sequence(DATE, list).decode(v, where)))
+DATE_SET = Codec(
+    lambda v: sorted(d.isoformat() for d in v), lambda v, where: set(_sequence(DATE, list).decode(v, where))
+)
 
 
 def _decode_pair(value: Any, where: str) -> tuple[str, str]:
@@ -180,6 +183,7 @@ ANY_ZONE = Codec(lambda v: v, _decode_zone)
 
 def record(cls: type, table: Mapping[str, Codec]) -> Codec:
     """A dataclass as an object of its fields, each through its codec."""
+
     def encode(obj: Any) -> dict[str, Any]:
         return {name: codec.encode(getattr(obj, name)) for name, codec in table.items()}
 
@@ -194,35 +198,102 @@ def record(cls: type, table: Mapping[str, Codec]) -> Codec:
     return Codec(encode, decode, tuple(table))
 
 
-USER = record(EmUser, {
-    "id": STR, "upn": STR, "display_name": STR, "tenant_id": STR, "time_zone": STR, "working_days": STR_TUPLE,
-    "working_start": STR, "working_end": STR, "working_time_zone": ANY_ZONE, "mailbox_enabled": BOOL,
-    "drop_online_meetings": BOOL, "job_title": _optional(STR), "office_location": _optional(STR),
-    "preferred_language": STR,
-})
-CALENDAR = record(Calendar, {
-    "id": STR, "owner_id": STR, "name": STR, "is_default": BOOL, "change_key": STR, "color": STR,
-    "hex_color": STR, "shares": _mapping(BOOL),
-})
-RECURRENCE = record(Recurrence, {
-    "type": STR, "interval": INT, "days_of_week": INT_TUPLE, "first_day_of_week": INT, "day_of_month": INT,
-    "month": INT, "index": STR, "range_type": STR, "start_date": DATE, "end_date": _optional(DATE), "count": INT,
-    "recurrence_time_zone": _optional(STR),
-})
+USER = record(
+    EmUser,
+    {
+        "id": STR,
+        "upn": STR,
+        "display_name": STR,
+        "tenant_id": STR,
+        "time_zone": STR,
+        "working_days": STR_TUPLE,
+        "working_start": STR,
+        "working_end": STR,
+        "working_time_zone": ANY_ZONE,
+        "mailbox_enabled": BOOL,
+        "drop_online_meetings": BOOL,
+        "job_title": _optional(STR),
+        "office_location": _optional(STR),
+        "preferred_language": STR,
+    },
+)
+CALENDAR = record(
+    Calendar,
+    {
+        "id": STR,
+        "owner_id": STR,
+        "name": STR,
+        "is_default": BOOL,
+        "change_key": STR,
+        "color": STR,
+        "hex_color": STR,
+        "shares": _mapping(BOOL),
+    },
+)
+RECURRENCE = record(
+    Recurrence,
+    {
+        "type": STR,
+        "interval": INT,
+        "days_of_week": INT_TUPLE,
+        "first_day_of_week": INT,
+        "day_of_month": INT,
+        "month": INT,
+        "index": STR,
+        "range_type": STR,
+        "start_date": DATE,
+        "end_date": _optional(DATE),
+        "count": INT,
+        "recurrence_time_zone": _optional(STR),
+    },
+)
 _EVENT_FIELDS: dict[str, Codec] = {
-    "id": STR, "key": BYTES, "owner_id": STR, "calendar_id": STR, "ical_uid": STR, "change_key": STR,
-    "created": DATETIME, "modified": DATETIME, "start": DATETIME, "end": DATETIME, "start_tz": STR, "end_tz": STR,
-    "subject": STR, "body_type": STR, "body_content": STR, "importance": STR, "sensitivity": STR, "show_as": STR,
-    "categories": _sequence(STR, list), "is_all_day": BOOL, "all_day_start": _optional(DATE),
-    "all_day_end": _optional(DATE), "location": OBJECT, "locations": _sequence(OBJECT, list),
-    "attendees": _sequence(OBJECT, list), "organizer": OBJECT, "is_organizer": BOOL,
-    "response_status": _mapping(STR), "is_online_meeting": BOOL, "online_meeting_provider": STR,
-    "online_meeting": _optional(OBJECT), "recurrence": _optional(RECURRENCE),
-    "deleted_dates": DATE_SET, "type": STR, "series_master_id": _optional(STR),
-    "original_start": _optional(DATETIME), "original_date": _optional(DATE), "transaction_id": _optional(STR),
-    "ext_props": _mapping(PAIR), "extensions": _sequence(OBJECT, list), "is_reminder_on": BOOL,
-    "reminder_minutes": INT, "response_requested": BOOL, "allow_new_time_proposals": BOOL,
-    "hide_attendees": BOOL, "is_cancelled": BOOL,
+    "id": STR,
+    "key": BYTES,
+    "owner_id": STR,
+    "calendar_id": STR,
+    "ical_uid": STR,
+    "change_key": STR,
+    "created": DATETIME,
+    "modified": DATETIME,
+    "start": DATETIME,
+    "end": DATETIME,
+    "start_tz": STR,
+    "end_tz": STR,
+    "subject": STR,
+    "body_type": STR,
+    "body_content": STR,
+    "importance": STR,
+    "sensitivity": STR,
+    "show_as": STR,
+    "categories": _sequence(STR, list),
+    "is_all_day": BOOL,
+    "all_day_start": _optional(DATE),
+    "all_day_end": _optional(DATE),
+    "location": OBJECT,
+    "locations": _sequence(OBJECT, list),
+    "attendees": _sequence(OBJECT, list),
+    "organizer": OBJECT,
+    "is_organizer": BOOL,
+    "response_status": _mapping(STR),
+    "is_online_meeting": BOOL,
+    "online_meeting_provider": STR,
+    "online_meeting": _optional(OBJECT),
+    "recurrence": _optional(RECURRENCE),
+    "deleted_dates": DATE_SET,
+    "type": STR,
+    "series_master_id": _optional(STR),
+    "original_start": _optional(DATETIME),
+    "original_date": _optional(DATE),
+    "transaction_id": _optional(STR),
+    "ext_props": _mapping(PAIR),
+    "extensions": _sequence(OBJECT, list),
+    "is_reminder_on": BOOL,
+    "reminder_minutes": INT,
+    "response_requested": BOOL,
+    "allow_new_time_proposals": BOOL,
+    "hide_attendees": BOOL,
+    "is_cancelled": BOOL,
 }
 
 
@@ -231,35 +302,76 @@ def _encode_exceptions(value: dict[date, StoredEvent]) -> dict[str, Any]:
 
 
 def _decode_exceptions(value: Any, where: str) -> dict[date, StoredEvent]:
-    return {_decode_date(day, f"{where} key"): EVENT.decode(ev, f"{where}.{day}")
-            for day, ev in OBJECT.decode(value, where).items()}
+    return {
+        _decode_date(day, f"{where} key"): EVENT.decode(ev, f"{where}.{day}")
+        for day, ev in OBJECT.decode(value, where).items()
+    }
 
 
 _EVENT_FIELDS["exceptions"] = Codec(_encode_exceptions, _decode_exceptions)
 EVENT = record(StoredEvent, _EVENT_FIELDS)
 ACCESS_TOKEN = record(AccessToken, {"user_id": STR, "expires_at": DATETIME, "app_id": STR, "scopes": STR_TUPLE})
 REFRESH_TOKEN = record(RefreshToken, {"user_id": STR, "client_id": STR, "scope": STR, "revoked": BOOL})
-AUTH_CODE = record(AuthCode, {
-    "user_id": STR, "client_id": STR, "redirect_uri": STR, "scope": STR, "code_challenge": _optional(STR),
-    "code_challenge_method": STR, "nonce": _optional(STR), "expires_at": DATETIME, "used": BOOL,
-})
-SUBSCRIPTION = record(Subscription, {
-    "id": STR, "user_id": STR, "resource": STR, "change_types": STR_TUPLE, "notification_url": STR,
-    "lifecycle_notification_url": _optional(STR), "expiration": DATETIME, "client_state": _optional(STR),
-    "application_id": STR, "creator_id": STR, "tenant_id": STR, "latest_tls": STR,
-    "challenged_at": _optional(DATETIME), "challenge_pending_since": _optional(DATETIME),
-})
-DELTA_SYNC = record(DeltaSync, {
-    "user_id": STR, "calendar_id": STR, "start": DATETIME, "end": DATETIME, "seen": _mapping(STR),
-    "expired": BOOL, "issued": _optional(DATETIME),
-})
-DELTA_PAGE = record(DeltaPage, {"user_id": STR, "items": _sequence(OBJECT, list), "sync": DELTA_SYNC,
-                                "issued": _optional(DATETIME)})
+AUTH_CODE = record(
+    AuthCode,
+    {
+        "user_id": STR,
+        "client_id": STR,
+        "redirect_uri": STR,
+        "scope": STR,
+        "code_challenge": _optional(STR),
+        "code_challenge_method": STR,
+        "nonce": _optional(STR),
+        "expires_at": DATETIME,
+        "used": BOOL,
+    },
+)
+SUBSCRIPTION = record(
+    Subscription,
+    {
+        "id": STR,
+        "user_id": STR,
+        "resource": STR,
+        "change_types": STR_TUPLE,
+        "notification_url": STR,
+        "lifecycle_notification_url": _optional(STR),
+        "expiration": DATETIME,
+        "client_state": _optional(STR),
+        "application_id": STR,
+        "creator_id": STR,
+        "tenant_id": STR,
+        "latest_tls": STR,
+        "challenged_at": _optional(DATETIME),
+        "challenge_pending_since": _optional(DATETIME),
+    },
+)
+DELTA_SYNC = record(
+    DeltaSync,
+    {
+        "user_id": STR,
+        "calendar_id": STR,
+        "start": DATETIME,
+        "end": DATETIME,
+        "seen": _mapping(STR),
+        "expired": BOOL,
+        "issued": _optional(DATETIME),
+    },
+)
+DELTA_PAGE = record(
+    DeltaPage, {"user_id": STR, "items": _sequence(OBJECT, list), "sync": DELTA_SYNC, "issued": _optional(DATETIME)}
+)
 
 # Every record the document holds, by type (a test checks each codec covers all of its dataclass's fields).
 RECORDS: dict[type, Codec] = {
-    EmUser: USER, Calendar: CALENDAR, Recurrence: RECURRENCE, StoredEvent: EVENT, AccessToken: ACCESS_TOKEN,
-    RefreshToken: REFRESH_TOKEN, AuthCode: AUTH_CODE, Subscription: SUBSCRIPTION, DeltaSync: DELTA_SYNC,
+    EmUser: USER,
+    Calendar: CALENDAR,
+    Recurrence: RECURRENCE,
+    StoredEvent: EVENT,
+    AccessToken: ACCESS_TOKEN,
+    RefreshToken: REFRESH_TOKEN,
+    AuthCode: AUTH_CODE,
+    Subscription: SUBSCRIPTION,
+    DeltaSync: DELTA_SYNC,
     DeltaPage: DELTA_PAGE,
 }
 
@@ -283,8 +395,9 @@ def to_document(state: EmulatorState) -> dict[str, Any]:
         "directory": [[tenant, oid, mailbox] for (tenant, oid), mailbox in state.directory.items()],
         "access_tokens": {t: ACCESS_TOKEN.encode(r) for t, r in state.access_tokens.items() if r.expires_at > now},
         "refresh_tokens": {t: REFRESH_TOKEN.encode(r) for t, r in refresh},
-        "auth_codes": {c: AUTH_CODE.encode(r) for c, r in state.auth_codes.items()
-                       if not r.used and r.expires_at > now},
+        "auth_codes": {
+            c: AUTH_CODE.encode(r) for c, r in state.auth_codes.items() if not r.used and r.expires_at > now
+        },
         "consented_tenants": sorted(state.consented_tenants),
         "app_id_uris": {client: list(uris) for client, uris in state.app_id_uris.items()},
         "subscriptions": [SUBSCRIPTION.encode(s) for s in state.subscriptions.values()],
@@ -305,10 +418,12 @@ def _triples(value: Any, where: str) -> list[tuple[str, str, str]]:
 
 def _check_version(doc: Any) -> dict[str, Any]:
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise StateFormatError(f"not a saved Graph sandbox (its \"format\" is not {FORMAT!r})")
+        raise StateFormatError(f'not a saved Graph sandbox (its "format" is not {FORMAT!r})')
     if doc.get("version") != VERSION:
-        raise StateFormatError(f"saved by another version of the emulator (format version "
-                               f"{doc.get('version')!r}; this one reads version {VERSION})")
+        raise StateFormatError(
+            f"saved by another version of the emulator (format version "
+            f"{doc.get('version')!r}; this one reads version {VERSION})"
+        )
     return doc
 
 
@@ -475,8 +590,12 @@ class StateFile:
         except (ValueError, TypeError, KeyError, OverflowError) as exc:  # anything else: still never a crash
             return self._unreadable(f"{type(exc).__name__}: {exc}")
         self._written = _digest(text)
-        log.info("Graph sandbox restored from %s: %d mailboxes, %d events", self.path, len(state.users),
-                 len(state.all_stored_events()))
+        log.info(
+            "Graph sandbox restored from %s: %d mailboxes, %d events",
+            self.path,
+            len(state.users),
+            len(state.all_stored_events()),
+        )
         return True
 
     def _unreadable(self, reason: str) -> bool:
@@ -485,8 +604,12 @@ class StateFile:
             kept = f"the file was moved to {self.aside}"
         except OSError as exc:
             kept = f"the file could not be moved aside ({exc}) and will be overwritten"
-        log.warning("Graph sandbox: starting with a fresh world, because the saved one in %s can't be used: %s; %s",
-                    self.path, reason, kept)
+        log.warning(
+            "Graph sandbox: starting with a fresh world, because the saved one in %s can't be used: %s; %s",
+            self.path,
+            reason,
+            kept,
+        )
         return False
 
     def save(self, state: EmulatorState) -> bool:
@@ -526,8 +649,7 @@ class StateFile:
             await self._save_soon(state)
         except (OSError, TypeError, ValueError):
             if not self._failing:
-                log.exception("Graph sandbox: could not save the world to %s; trying again at each change",
-                              self.path)
+                log.exception("Graph sandbox: could not save the world to %s; trying again at each change", self.path)
             self._failing = True
             return
         if self._failing:
@@ -536,6 +658,7 @@ class StateFile:
 
     def keep(self, state: EmulatorState) -> Callable[[web.Application], AsyncIterator[None]]:
         """An aiohttp ``cleanup_ctx`` that runs :meth:`run` and saves once more on shutdown."""
+
         async def ctx(_app: web.Application) -> AsyncIterator[None]:
             task = asyncio.create_task(self.run(state))
             yield

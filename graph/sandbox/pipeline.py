@@ -131,8 +131,12 @@ class Ctx:
 
     def json_body(self) -> Any:
         if self.req.body_error:
-            raise GraphError(400, "BadRequest", "Unable to read JSON request payload. Please ensure "
-                             "Content-Type header is set and payload is of valid JSON format.")
+            raise GraphError(
+                400,
+                "BadRequest",
+                "Unable to read JSON request payload. Please ensure "
+                "Content-Type header is set and payload is of valid JSON format.",
+            )
         return None if self.req.body is NO_BODY else self.req.body
 
     def context_url(self, fragment: str) -> str:
@@ -189,8 +193,7 @@ class Router:
         for route in exact:
             if route.method == method:
                 params = dict(route.defaults)
-                params.update({p[1:-1]: seg for p, seg in zip(route.pattern, rest, strict=True)
-                               if p.startswith("{")})
+                params.update({p[1:-1]: seg for p, seg in zip(route.pattern, rest, strict=True) if p.startswith("{")})
                 return Match(route, params, user_ref)
         raise method_not_allowed(method)
 
@@ -233,8 +236,9 @@ def _resolve_mailbox(state: EmulatorState, caller: EmUser, match: Match) -> EmUs
 
 
 def error_response(err: GraphError, req: GraphRequest, state: EmulatorState) -> GraphResponse:
-    body = err.body(date=fmt_error_date(state.now()), request_id=req.request_id,
-                    client_request_id=req.client_request_id)
+    body = err.body(
+        date=fmt_error_date(state.now()), request_id=req.request_id, client_request_id=req.client_request_id
+    )
     return GraphResponse(err.status, body, dict(err.headers))
 
 
@@ -269,8 +273,11 @@ async def serve(state: EmulatorState, router: Router, req: GraphRequest) -> Grap
         response = error_response(err, req, state)
     except Exception:
         log.exception("emulator handler failed for %s %s", req.method, req.path)
-        response = error_response(GraphError(500, "InternalServerError", "The emulator failed to process "
-                                             "the request; see its log."), req, state)
+        response = error_response(
+            GraphError(500, "InternalServerError", "The emulator failed to process the request; see its log."),
+            req,
+            state,
+        )
     finally:
         if counted is not None:
             state.inflight[counted] -= 1
@@ -280,10 +287,16 @@ async def serve(state: EmulatorState, router: Router, req: GraphRequest) -> Grap
     if isinstance(response.body, (dict, list)):
         response.headers.setdefault("Content-Type", JSON_TYPE)
     trim(state.request_log)
-    state.request_log.append(RequestRecord(
-        method=req.method, path=("$batch:" if req.in_batch else "") + req.path,
-        user_id=caller.id if caller else None, status=response.status,
-        query=urlencode(list(req.query.items())), mailbox_id=mailbox.id if mailbox else None))
+    state.request_log.append(
+        RequestRecord(
+            method=req.method,
+            path=("$batch:" if req.in_batch else "") + req.path,
+            user_id=caller.id if caller else None,
+            status=response.status,
+            query=urlencode(list(req.query.items())),
+            mailbox_id=mailbox.id if mailbox else None,
+        )
+    )
     return response
 
 

@@ -133,8 +133,20 @@ def parse_recurrence(obj: Any, series_start: date) -> Recurrence:
         if not isinstance(count, int) or isinstance(count, bool) or count < 1:
             raise RecurrenceError("recurrence.range.numberOfOccurrences must be a positive integer.")
     zone = _ci(rng, "recurrenceTimeZone")
-    return Recurrence(ptype, interval, days, first_dow, day_of_month, month, index, rtype, start_date,
-                      end_date, count, str(zone) if zone else None)
+    return Recurrence(
+        ptype,
+        interval,
+        days,
+        first_dow,
+        day_of_month,
+        month,
+        index,
+        rtype,
+        start_date,
+        end_date,
+        count,
+        str(zone) if zone else None,
+    )
 
 
 def _add_months(year: int, month: int, n: int) -> tuple[int, int]:
@@ -184,8 +196,11 @@ def _pattern_dates(rec: Recurrence) -> Iterator[date]:
         k = 0
         while True:
             y, m = _add_months(start.year, start.month, k * rec.interval)
-            d = (_clamped(y, m, rec.day_of_month) if rec.type == "absoluteMonthly"
-                 else _relative(y, m, rec.days_of_week, rec.index))
+            d = (
+                _clamped(y, m, rec.day_of_month)
+                if rec.type == "absoluteMonthly"
+                else _relative(y, m, rec.days_of_week, rec.index)
+            )
             if d >= start:
                 yield d
             k += 1
@@ -193,8 +208,11 @@ def _pattern_dates(rec: Recurrence) -> Iterator[date]:
         k = 0
         while True:
             y = start.year + k * rec.interval
-            d = (_clamped(y, rec.month, rec.day_of_month) if rec.type == "absoluteYearly"
-                 else _relative(y, rec.month, rec.days_of_week, rec.index))
+            d = (
+                _clamped(y, rec.month, rec.day_of_month)
+                if rec.type == "absoluteYearly"
+                else _relative(y, rec.month, rec.days_of_week, rec.index)
+            )
             if d >= start:
                 yield d
             k += 1

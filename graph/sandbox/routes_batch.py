@@ -52,9 +52,17 @@ def _inner_request(ctx: Ctx, spec: Mapping[str, Any]) -> GraphRequest:
                 body = json.loads(base64.b64decode(body, validate=True))
             except (binascii.Error, ValueError):
                 body_error = True
-    return GraphRequest(method=str(spec["method"]).upper(), segments=segments, raw_path=path,
-                        query=MultiDict(parse_qsl(query, keep_blank_values=True)), headers=headers,
-                        body=body, base_url=ctx.req.base_url, in_batch=True, body_error=body_error)
+    return GraphRequest(
+        method=str(spec["method"]).upper(),
+        segments=segments,
+        raw_path=path,
+        query=MultiDict(parse_qsl(query, keep_blank_values=True)),
+        headers=headers,
+        body=body,
+        base_url=ctx.req.base_url,
+        in_batch=True,
+        body_error=body_error,
+    )
 
 
 def _validate(requests: Any) -> list[Mapping[str, Any]]:
@@ -105,15 +113,25 @@ async def batch(ctx: Ctx) -> GraphResponse:
     results: dict[str, GraphResponse] = {}
     if sequential:
         for spec in requests:
-            failed = [d for d in spec.get("dependsOn") or []
-                      if results.get(str(d).lower()) is None or results[str(d).lower()].status >= 400]
+            failed = [
+                d
+                for d in spec.get("dependsOn") or []
+                if results.get(str(d).lower()) is None or results[str(d).lower()].status >= 400
+            ]
             if failed:
-                err = GraphError(424, "FailedDependency",
-                                 f"The request depends on request '{failed[0]}', which failed.")
+                err = GraphError(
+                    424, "FailedDependency", f"The request depends on request '{failed[0]}', which failed."
+                )
                 inner = _inner_request(ctx, spec)
-                results[str(spec["id"]).lower()] = GraphResponse(424, err.body(
-                    date=ctx.state.now().strftime("%Y-%m-%dT%H:%M:%S"), request_id=inner.request_id,
-                    client_request_id=inner.client_request_id), {"Content-Type": "application/json"})
+                results[str(spec["id"]).lower()] = GraphResponse(
+                    424,
+                    err.body(
+                        date=ctx.state.now().strftime("%Y-%m-%dT%H:%M:%S"),
+                        request_id=inner.request_id,
+                        client_request_id=inner.client_request_id,
+                    ),
+                    {"Content-Type": "application/json"},
+                )
                 continue
             results[str(spec["id"]).lower()] = await ctx.serve(_inner_request(ctx, spec))
     else:

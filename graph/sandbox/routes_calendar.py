@@ -22,7 +22,7 @@ async def list_calendars(ctx: Ctx) -> GraphResponse:
         params = {k: v for k, v in ctx.req.query.items() if k.lstrip("$").lower() != "skip"}
         params["$skip"] = str(skip + top)
         body["@odata.nextLink"] = ctx.req.link(ctx.req.raw_path, params)
-    body["value"] = [render_calendar(state, c, caller) for c in cals[skip:skip + top]]
+    body["value"] = [render_calendar(state, c, caller) for c in cals[skip : skip + top]]
     return ok(body)
 
 

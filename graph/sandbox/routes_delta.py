@@ -46,8 +46,9 @@ def _changes(ctx: Ctx, sync: DeltaSync, opts: RenderOptions) -> tuple[list[dict[
     for ev_id in sync.seen:
         if ev_id not in current:
             items.append({"@odata.type": "#microsoft.graph.event", "id": ev_id, "@removed": {"reason": "deleted"}})
-    new_sync = DeltaSync(sync.user_id, sync.calendar_id, sync.start, sync.end,
-                         {ev_id: ev.change_key for ev_id, ev in current.items()})
+    new_sync = DeltaSync(
+        sync.user_id, sync.calendar_id, sync.start, sync.end, {ev_id: ev.change_key for ev_id, ev in current.items()}
+    )
     return items, new_sync
 
 
@@ -70,12 +71,12 @@ def _emit(ctx: Ctx, items: list[dict[str, Any]], sync: DeltaSync, size: int) -> 
     headers = ctx.applied()
     if "odata.maxpagesize" in req.prefer:
         headers["Preference-Applied"] = ", ".join(
-            filter(None, [headers.get("Preference-Applied"), f"odata.maxpagesize={size}"]))
+            filter(None, [headers.get("Preference-Applied"), f"odata.maxpagesize={size}"])
+        )
     return ok(body, headers=headers)
 
 
-_NOT_FOUND = ("The sync state generation is not found. Start a new full synchronization without a "
-              "state token.")
+_NOT_FOUND = "The sync state generation is not found. Start a new full synchronization without a state token."
 
 
 def _not_found() -> GraphError:
@@ -83,8 +84,13 @@ def _not_found() -> GraphError:
 
 
 def _restart_link(ctx: Ctx, sync: DeltaSync) -> str:
-    return ctx.req.link(ctx.req.raw_path, {"startDateTime": fmt_wall(sync.start.replace(tzinfo=None)) + "Z",
-                                           "endDateTime": fmt_wall(sync.end.replace(tzinfo=None)) + "Z"})
+    return ctx.req.link(
+        ctx.req.raw_path,
+        {
+            "startDateTime": fmt_wall(sync.start.replace(tzinfo=None)) + "Z",
+            "endDateTime": fmt_wall(sync.end.replace(tzinfo=None)) + "Z",
+        },
+    )
 
 
 def _check_age(ctx: Ctx, sync: DeltaSync, issued: datetime | None) -> None:
@@ -114,9 +120,12 @@ async def calendar_view_delta(ctx: Ctx) -> GraphResponse:
         if sync is None or sync.user_id != ctx.target.id:
             raise _not_found()
         if sync.expired:
-            raise GraphError(410, "resyncRequired", "The delta token has expired. Start a new full "
-                             "synchronization with the link in the Location header.",
-                             headers={"Location": _restart_link(ctx, sync)})
+            raise GraphError(
+                410,
+                "resyncRequired",
+                "The delta token has expired. Start a new full synchronization with the link in the Location header.",
+                headers={"Location": _restart_link(ctx, sync)},
+            )
         _check_age(ctx, sync, sync.issued)
         items, new_sync = _changes(ctx, sync, opts)
         return _emit(ctx, items, new_sync, size)

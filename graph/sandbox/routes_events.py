@@ -29,8 +29,10 @@ async def create_event(ctx: Ctx) -> GraphResponse:
     cal = calendar_for(ctx, ctx.params.get("cid"), write=True)
     owner = ctx.state.users[cal.owner_id]
     ev, _ = ctx.state.create_event(owner, cal, ctx.json_body())
-    body = {"@odata.context": ctx.context_url(f"users('{owner.id}')/events/$entity"),
-            **opts.render(ev, echo_zones=True)}
+    body = {
+        "@odata.context": ctx.context_url(f"users('{owner.id}')/events/$entity"),
+        **opts.render(ev, echo_zones=True),
+    }
     location = f"{ctx.req.base_url}/users('{owner.id}')/events('{ev.id}')"
     return ok(body, 201, headers=ctx.applied({"Location": location}))
 
@@ -45,24 +47,23 @@ async def get_event(ctx: Ctx) -> GraphResponse:
 
 async def update_event(ctx: Ctx) -> GraphResponse:
     opts = RenderOptions.from_ctx(ctx)
-    mailbox, cal_id = event_scope(ctx, ctx.params.get("cid"), write=True,
-                                  explicit_default="default" in ctx.params)
+    mailbox, cal_id = event_scope(ctx, ctx.params.get("cid"), write=True, explicit_default="default" in ctx.params)
     ev = ctx.state.update_event(mailbox, ctx.params["eid"], ctx.json_body(), cal_id)
-    body = {"@odata.context": ctx.context_url(f"users('{mailbox.id}')/events/$entity"),
-            **opts.render(ev, echo_zones=True)}
+    body = {
+        "@odata.context": ctx.context_url(f"users('{mailbox.id}')/events/$entity"),
+        **opts.render(ev, echo_zones=True),
+    }
     return ok(body, headers=ctx.applied())
 
 
 async def delete_event(ctx: Ctx) -> GraphResponse:
-    mailbox, cal_id = event_scope(ctx, ctx.params.get("cid"), write=True,
-                                  explicit_default="default" in ctx.params)
+    mailbox, cal_id = event_scope(ctx, ctx.params.get("cid"), write=True, explicit_default="default" in ctx.params)
     ctx.state.delete_event(mailbox, ctx.params["eid"], cal_id)
     return GraphResponse(204)
 
 
 async def cancel_event(ctx: Ctx) -> GraphResponse:
-    mailbox, cal_id = event_scope(ctx, ctx.params.get("cid"), write=True,
-                                  explicit_default="default" in ctx.params)
+    mailbox, cal_id = event_scope(ctx, ctx.params.get("cid"), write=True, explicit_default="default" in ctx.params)
     body = ctx.json_body()
     comment = ""
     if isinstance(body, Mapping):
@@ -84,7 +85,10 @@ async def list_instances(ctx: Ctx) -> GraphResponse:
 def _routes() -> list[Route]:
     routes = []
     prefixes: list[tuple[tuple[str, ...], tuple[tuple[str, str], ...]]] = [
-        (("events",), ()), (("calendar", "events"), (("default", "1"),)), (("calendars", "{cid}", "events"), ())]
+        (("events",), ()),
+        (("calendar", "events"), (("default", "1"),)),
+        (("calendars", "{cid}", "events"), ()),
+    ]
     for prefix, defaults in prefixes:
         routes += [
             Route("GET", prefix, list_events, defaults=defaults),

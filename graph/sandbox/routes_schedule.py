@@ -38,8 +38,10 @@ def _span(ev: StoredEvent, owner: EmUser) -> tuple[datetime, datetime]:
     """The instant interval an instance blocks (all-day: midnight to midnight in the mailbox zone)."""
     if ev.is_all_day and ev.all_day_start and ev.all_day_end:
         tz = owner.mailbox_zone()
-        return (localize(datetime.combine(ev.all_day_start, time()), tz),
-                localize(datetime.combine(ev.all_day_end, time()), tz))
+        return (
+            localize(datetime.combine(ev.all_day_start, time()), tz),
+            localize(datetime.combine(ev.all_day_end, time()), tz),
+        )
     return ev.start, ev.end
 
 
@@ -51,15 +53,17 @@ def _error_entry(schedule_id: str, code: str, message: str) -> dict[str, Any]:
     return entry
 
 
-def _schedule(ctx: Ctx, schedule_id: Any, start: datetime, end: datetime, interval: int,
-              zone_name: str) -> dict[str, Any]:
+def _schedule(
+    ctx: Ctx, schedule_id: Any, start: datetime, end: datetime, interval: int, zone_name: str
+) -> dict[str, Any]:
     state, caller = ctx.state, ctx.caller
     sid = str(schedule_id)
     user = state.get_user(sid) if isinstance(schedule_id, str) and "@" in sid else None
     if user is None or user.tenant_id != caller.tenant_id:
         domain = sid.rpartition("@")[2].lower()
-        tenant_domains = {u.upn.rpartition("@")[2].lower() for u in state.users.values()
-                          if u.tenant_id == caller.tenant_id}
+        tenant_domains = {
+            u.upn.rpartition("@")[2].lower() for u in state.users.values() if u.tenant_id == caller.tenant_id
+        }
         if user is None and "@" in sid and domain in tenant_domains:
             return _error_entry(sid, "5016", f"The mailbox for '{sid}' was not found.")
         return _error_entry(sid, "5009", f"Unable to resolve e-mail address {sid} to an Active Directory object.")
@@ -97,8 +101,12 @@ def _schedule(ctx: Ctx, schedule_id: Any, start: datetime, end: datetime, interv
             if s < slot_end and e > slot_start and STRENGTH[ev.show_as] > STRENGTH[strongest]:
                 strongest = ev.show_as
         view.append(DIGITS[strongest])
-    return {"scheduleId": sid, "availabilityView": "".join(view), "scheduleItems": items,
-            "workingHours": render_working_hours(user)}
+    return {
+        "scheduleId": sid,
+        "availabilityView": "".join(view),
+        "scheduleItems": items,
+        "workingHours": render_working_hours(user),
+    }
 
 
 async def get_schedule(ctx: Ctx) -> GraphResponse:
@@ -109,8 +117,9 @@ async def get_schedule(ctx: Ctx) -> GraphResponse:
     if not isinstance(schedules, list) or not schedules:
         raise invalid_parameter("The 'schedules' parameter must list at least one SMTP address.")
     if len(schedules) > MAX_SCHEDULES:
-        raise invalid_parameter(f"Too many schedules requested: {len(schedules)}. The maximum is "
-                                f"{MAX_SCHEDULES} per request.")
+        raise invalid_parameter(
+            f"Too many schedules requested: {len(schedules)}. The maximum is {MAX_SCHEDULES} per request."
+        )
     start, _, _ = parse_dttz(_field(body, "startTime"), field="startTime")
     end, _, _ = parse_dttz(_field(body, "endTime"), field="endTime")
     interval = _field(body, "availabilityViewInterval")
@@ -121,13 +130,18 @@ async def get_schedule(ctx: Ctx) -> GraphResponse:
         raise invalid_parameter("The endTime must be later than the startTime.")
     if end - start >= timedelta(days=MAX_WINDOW_DAYS):
         actual = math.ceil((end - start) / timedelta(days=1))
-        raise GraphError(400, "ErrorTimeIntervalTooBig",
-                         "The requested time duration specified for FreeBusyViewOptions.TimeWindow is too long. "
-                         f"The allowed limit = {MAX_WINDOW_DAYS} days; the actual limit = {actual} days.")
+        raise GraphError(
+            400,
+            "ErrorTimeIntervalTooBig",
+            "The requested time duration specified for FreeBusyViewOptions.TimeWindow is too long. "
+            f"The allowed limit = {MAX_WINDOW_DAYS} days; the actual limit = {actual} days.",
+        )
     zone_name = ctx.response_zone() or "UTC"
     value = [_schedule(ctx, sid, start, end, interval, zone_name) for sid in schedules]
-    return ok({"@odata.context": ctx.context_url("Collection(microsoft.graph.scheduleInformation)"),
-               "value": value}, headers=ctx.applied())
+    return ok(
+        {"@odata.context": ctx.context_url("Collection(microsoft.graph.scheduleInformation)"), "value": value},
+        headers=ctx.applied(),
+    )
 
 
 ROUTES = [

@@ -88,8 +88,11 @@ def _check_url(ctx: Ctx, name: str, url: Any) -> str:
     parts = urlsplit(url)
     if parts.scheme == "https" and parts.hostname:
         return url
-    if parts.scheme == "http" and parts.hostname and (
-            parts.hostname in LOOPBACK or ctx.state.allow_insecure_notification_urls):
+    if (
+        parts.scheme == "http"
+        and parts.hostname
+        and (parts.hostname in LOOPBACK or ctx.state.allow_insecure_notification_urls)
+    ):
         return url
     raise _invalid(f"The {name} must be an absolute HTTPS URL.")
 
@@ -122,11 +125,19 @@ async def create_subscription(ctx: Ctx) -> GraphResponse:
         raise _invalid(f"Resource '{resource}' is not supported. Use 'me/events' or 'users/{{id}}/events'.")
     target = ctx.caller if m.group(1) else ctx.state.get_user(m.group(2))
     if target is None or target.id != ctx.caller.id:
-        raise GraphError(403, "ExtensionError", "Operation: Create; Exception: [Status Code: Forbidden; "
-                         "Reason: Access is denied. Check credentials and try again.]")
+        raise GraphError(
+            403,
+            "ExtensionError",
+            "Operation: Create; Exception: [Status Code: Forbidden; "
+            "Reason: Access is denied. Check credentials and try again.]",
+        )
     if not target.mailbox_enabled:
-        raise GraphError(400, "ExtensionError", "Operation: Create; Exception: [Status Code: NotFound; "
-                         "Reason: The mailbox is either inactive, soft-deleted, or is hosted on-premise.]")
+        raise GraphError(
+            400,
+            "ExtensionError",
+            "Operation: Create; Exception: [Status Code: NotFound; "
+            "Reason: The mailbox is either inactive, soft-deleted, or is hosted on-premise.]",
+        )
     expiration = _expiration(ctx, _field(body, "expirationDateTime"))
     client_state = _field(body, "clientState")
     if client_state is not None and len(str(client_state)) > 128:
@@ -136,14 +147,24 @@ async def create_subscription(ctx: Ctx) -> GraphResponse:
         raise GraphError(503, "serviceNotAvailable", "Change notifications need a running Graph app.")
     for check_url in filter(None, (url, lifecycle)):
         if not await notifier.validate(check_url):
-            raise _invalid("Subscription validation request failed. Notification endpoint must respond with "
-                           "200 OK to validation request.")
+            raise _invalid(
+                "Subscription validation request failed. Notification endpoint must respond with "
+                "200 OK to validation request."
+            )
     sub = Subscription(
-        id=ctx.state.ids.guid(), user_id=target.id, resource=str(resource), change_types=changes,
-        notification_url=url, lifecycle_notification_url=lifecycle, expiration=expiration,
-        client_state=None if client_state is None else str(client_state), application_id=ctx.token.app_id,
-        creator_id=ctx.caller.id, tenant_id=ctx.caller.tenant_id,
-        latest_tls=str(_field(body, "latestSupportedTlsVersion") or "v1_2"))
+        id=ctx.state.ids.guid(),
+        user_id=target.id,
+        resource=str(resource),
+        change_types=changes,
+        notification_url=url,
+        lifecycle_notification_url=lifecycle,
+        expiration=expiration,
+        client_state=None if client_state is None else str(client_state),
+        application_id=ctx.token.app_id,
+        creator_id=ctx.caller.id,
+        tenant_id=ctx.caller.tenant_id,
+        latest_tls=str(_field(body, "latestSupportedTlsVersion") or "v1_2"),
+    )
     ctx.state.subscriptions[sub.id] = sub
     return ok(render_subscription(ctx, sub), 201)
 
@@ -174,8 +195,10 @@ async def update_subscription(ctx: Ctx) -> GraphResponse:
         url = _check_url(ctx, "notificationUrl", _field(body, "notificationUrl"))
         if url != sub.notification_url:
             if ctx.state.notifier is None or not await ctx.state.notifier.validate(url):
-                raise _invalid("Subscription validation request failed. Notification endpoint must respond "
-                               "with 200 OK to validation request.")
+                raise _invalid(
+                    "Subscription validation request failed. Notification endpoint must respond "
+                    "with 200 OK to validation request."
+                )
             sub.notification_url = url
     return ok(render_subscription(ctx, sub))
 
@@ -199,6 +222,10 @@ ROUTES = [
     Route("GET", ("subscriptions", "{sid}"), get_subscription, kind="global"),
     Route("PATCH", ("subscriptions", "{sid}"), update_subscription, kind="global"),
     Route("DELETE", ("subscriptions", "{sid}"), delete_subscription, kind="global"),
-    Route("POST", ("subscriptions", "{sid}", "reauthorize|microsoft.graph.reauthorize"), reauthorize_subscription,
-          kind="global"),
+    Route(
+        "POST",
+        ("subscriptions", "{sid}", "reauthorize|microsoft.graph.reauthorize"),
+        reauthorize_subscription,
+        kind="global",
+    ),
 ]

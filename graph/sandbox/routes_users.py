@@ -15,8 +15,11 @@ async def get_user(ctx: Ctx) -> GraphResponse:
         wanted = {s.strip().lower() for s in select.split(",") if s.strip()}
         unknown = wanted - {k.lower() for k in data}
         if unknown:
-            raise GraphError(400, "Request_BadRequest",
-                             f"Could not find a property named '{sorted(unknown)[0]}' on type 'microsoft.graph.user'.")
+            raise GraphError(
+                400,
+                "Request_BadRequest",
+                f"Could not find a property named '{sorted(unknown)[0]}' on type 'microsoft.graph.user'.",
+            )
         data = {k: v for k, v in data.items() if k.lower() in wanted or k == "id"}
     return ok({"@odata.context": ctx.context_url("users/$entity"), **data})
 

@@ -58,7 +58,7 @@ SANDBOX_APP_ID = "5a1d0b0c-5a1d-4b0c-8a1d-5a1d0b0c5a1d"
 DEFAULT_SCOPES = ("Calendars.ReadWrite", "MailboxSettings.Read", "User.Read")
 TOKEN_ERROR_KINDS = ("invalid_grant", "consent_required", "mfa_required", "interaction_required")
 WORKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday")
-LOG_LIMIT = 20_000      # request and notification log entries kept (a sandbox may run for days)
+LOG_LIMIT = 20_000  # request and notification log entries kept (a sandbox may run for days)
 TOKEN_STATE_LIMIT = 5_000  # delta rounds and pages kept
 
 
@@ -87,8 +87,14 @@ def _hhmmss(text: str) -> str:
 class EmulatorState:
     """In-memory Microsoft Graph world. No users until ``add_user`` / ``seed_demo``."""
 
-    def __init__(self, *, clock: Callable[[], datetime] | None = None, seed: int | str | None = None,
-                 tenant_id: str | None = None, subscription_max_minutes: int = 10080) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        seed: int | str | None = None,
+        tenant_id: str | None = None,
+        subscription_max_minutes: int = 10080,
+    ) -> None:
         self.ids = IdFactory(seed)
         self._clock = clock
         self.default_tenant_id = tenant_id or self.ids.guid()
@@ -138,10 +144,18 @@ class EmulatorState:
 
     # ------------------------------------------------------------------------------------ users
 
-    def add_user(self, upn: str, display_name: str, time_zone: str = "UTC",
-                 working_days: Sequence[str] = WORKDAYS, working_start: str = "08:00:00",
-                 working_end: str = "17:00:00", working_time_zone: Mapping[str, Any] | str | None = None,
-                 user_id: str | None = None, tenant_id: str | None = None) -> EmUser:
+    def add_user(
+        self,
+        upn: str,
+        display_name: str,
+        time_zone: str = "UTC",
+        working_days: Sequence[str] = WORKDAYS,
+        working_start: str = "08:00:00",
+        working_end: str = "17:00:00",
+        working_time_zone: Mapping[str, Any] | str | None = None,
+        user_id: str | None = None,
+        tenant_id: str | None = None,
+    ) -> EmUser:
         """Create a user with a mailbox and a default calendar named "Calendar"."""
         if upn.lower() in self._by_upn:
             raise ValueError(f"user {upn} already exists")
@@ -155,23 +169,40 @@ class EmulatorState:
         unknown = [d for d in days if d not in WEEKDAY_NAMES]
         if unknown:
             raise ValueError(f"unknown working days {unknown}")
-        user = EmUser(id=user_id or self.ids.guid(), upn=upn, display_name=display_name,
-                      tenant_id=tenant_id or self.default_tenant_id, time_zone=time_zone, working_days=days,
-                      working_start=_hhmmss(working_start), working_end=_hhmmss(working_end),
-                      working_time_zone=dict(working_time_zone) if isinstance(working_time_zone, Mapping)
-                      else working_time_zone)
+        user = EmUser(
+            id=user_id or self.ids.guid(),
+            upn=upn,
+            display_name=display_name,
+            tenant_id=tenant_id or self.default_tenant_id,
+            time_zone=time_zone,
+            working_days=days,
+            working_start=_hhmmss(working_start),
+            working_end=_hhmmss(working_end),
+            working_time_zone=dict(working_time_zone) if isinstance(working_time_zone, Mapping) else working_time_zone,
+        )
         if user.id in self.users:
             raise ValueError(f"user id {user.id} already exists")
         self.users[user.id] = user
         self._by_upn[upn.lower()] = user.id
-        cal = Calendar(id=self.ids.calendar_id(), owner_id=user.id, name="Calendar", is_default=True,
-                       change_key=self.ids.change_key())
+        cal = Calendar(
+            id=self.ids.calendar_id(),
+            owner_id=user.id,
+            name="Calendar",
+            is_default=True,
+            change_key=self.ids.change_key(),
+        )
         self.calendars[cal.id] = cal
         self.touch()
         return user
 
-    def load(self, *, users: Iterable[EmUser], calendars: Iterable[Calendar], events: Iterable[StoredEvent],
-             transactions: Mapping[tuple[str, str], str]) -> None:
+    def load(
+        self,
+        *,
+        users: Iterable[EmUser],
+        calendars: Iterable[Calendar],
+        events: Iterable[StoredEvent],
+        transactions: Mapping[tuple[str, str], str],
+    ) -> None:
         """Replace the mailboxes, calendars and events at once (``graph.sandbox.persist`` restoring a saved
         world); ``events`` are single instances and series masters, exceptions inside their masters."""
         users, calendars, events = list(users), list(calendars), list(events)
@@ -226,8 +257,17 @@ class EmulatorState:
             raise KeyError(f"no emulator user {id_or_upn!r}")
         return found
 
-    def ensure_user(self, upn: str, display_name: str, time_zone: str = "UTC", tenant_id: str | None = None,
-                    now: datetime | None = None, *, seed_weeks: int = 4, user_id: str | None = None) -> EmUser:
+    def ensure_user(
+        self,
+        upn: str,
+        display_name: str,
+        time_zone: str = "UTC",
+        tenant_id: str | None = None,
+        now: datetime | None = None,
+        *,
+        seed_weeks: int = 4,
+        user_id: str | None = None,
+    ) -> EmUser:
         """The user with this UPN, created (with object id ``user_id`` when given, and a few weeks of
         meetings) if missing."""
         existing = self.get_user(upn)
@@ -252,19 +292,26 @@ class EmulatorState:
         shared = [c for c in self.calendars.values() if viewer.id in c.shares]
         return own + shared
 
-    def add_calendar(self, id_or_upn: str, name: str, can_edit: bool = True,
-                     owner_upn: str | None = None) -> dict[str, Any]:
+    def add_calendar(
+        self, id_or_upn: str, name: str, can_edit: bool = True, owner_upn: str | None = None
+    ) -> dict[str, Any]:
         """A new secondary calendar, or (``owner_upn`` another user) that user's calendar ``name``
         (created if needed) shared with this user. Returns the calendar as this user sees it."""
         user = self.user(id_or_upn)
         owner = self.user(owner_upn) if owner_upn else user
         cal = None
         if owner.id != user.id:
-            cal = next((c for c in self.calendars.values()
-                        if c.owner_id == owner.id and c.name.lower() == name.lower()), None)
+            cal = next(
+                (c for c in self.calendars.values() if c.owner_id == owner.id and c.name.lower() == name.lower()), None
+            )
         if cal is None:
-            cal = Calendar(id=self.ids.calendar_id(), owner_id=owner.id, name=name, is_default=False,
-                           change_key=self.ids.change_key())
+            cal = Calendar(
+                id=self.ids.calendar_id(),
+                owner_id=owner.id,
+                name=name,
+                is_default=False,
+                change_key=self.ids.change_key(),
+            )
             self.calendars[cal.id] = cal
         if owner.id != user.id:
             cal.shares[user.id] = can_edit
@@ -289,8 +336,9 @@ class EmulatorState:
             except Exception:  # a listener must never break the request that made the change
                 log.exception("change listener failed")
 
-    def create_event(self, mailbox: EmUser, calendar: Calendar, payload: Any, *,
-                     organizer: EmUser | None = None) -> tuple[StoredEvent, bool]:
+    def create_event(
+        self, mailbox: EmUser, calendar: Calendar, payload: Any, *, organizer: EmUser | None = None
+    ) -> tuple[StoredEvent, bool]:
         """Create an event (or, for a repeated ``transactionId`` in this mailbox, return the first one).
 
         Returns ``(event, created)``; raises GraphError for an invalid body."""
@@ -302,8 +350,7 @@ class EmulatorState:
             if existing_id and existing_id in self._events:
                 return self._events[existing_id], False
         owner = self.users[calendar.owner_id]
-        ev = new_event(payload, owner=owner, calendar_id=calendar.id, ids=self.ids, now=self.now(),
-                       organizer=organizer)
+        ev = new_event(payload, owner=owner, calendar_id=calendar.id, ids=self.ids, now=self.now(), organizer=organizer)
         self._events[ev.id] = ev
         self._by_key[ev.key] = ev.id
         if ev.transaction_id is not None:
@@ -330,14 +377,14 @@ class EmulatorState:
             raise item_not_found()
         return ev
 
-    def update_event(self, mailbox: EmUser, event_id: str, payload: Any,
-                     calendar_id: str | None = None) -> StoredEvent:
+    def update_event(self, mailbox: EmUser, event_id: str, payload: Any, calendar_id: str | None = None) -> StoredEvent:
         target = self.find_event(mailbox, event_id, calendar_id)
         owner = self.users[target.owner_id]
         if target.type in ("occurrence", "exception"):
             if isinstance(payload, Mapping) and any(k.lower() == "recurrence" for k in payload):
-                raise GraphError(400, "ErrorInvalidRequest",
-                                 "An occurrence of a recurring series can't have its own recurrence.")
+                raise GraphError(
+                    400, "ErrorInvalidRequest", "An occurrence of a recurring series can't have its own recurrence."
+                )
             assert target.original_date is not None
             target = make_exception(self._master_of(target), target.original_date)
         old_start_date = self._series_local_date(target)
@@ -347,8 +394,12 @@ class EmulatorState:
             if new_start_date != old_start_date and new_start_date is not None and old_start_date is not None:
                 shift = new_start_date - old_start_date
                 target.recurrence = replace(target.recurrence, start_date=target.recurrence.start_date + shift)
-        if result.body_replaced and target.is_online_meeting and target.online_meeting \
-                and str(target.online_meeting["joinUrl"]) not in target.body_content:
+        if (
+            result.body_replaced
+            and target.is_online_meeting
+            and target.online_meeting
+            and str(target.online_meeting["joinUrl"]) not in target.body_content
+        ):
             self.body_blob_lost.append(target.id)
             log.warning("event %s: PATCHed body dropped the Teams join blob", target.id)
         self._emit(target, "updated")
@@ -376,24 +427,37 @@ class EmulatorState:
         self._emit(target, "deleted")
         return target
 
-    def cancel_event(self, mailbox: EmUser, event_id: str, comment: str = "",
-                     calendar_id: str | None = None) -> StoredEvent:
+    def cancel_event(
+        self, mailbox: EmUser, event_id: str, comment: str = "", calendar_id: str | None = None
+    ) -> StoredEvent:
         """Organizer-only: send a cancellation and move the event (or occurrence) to Deleted Items."""
         target = self.find_event(mailbox, event_id, calendar_id)
         if not target.is_organizer:
-            raise GraphError(400, "ErrorInvalidRequest",
-                             "Your request can't be completed. You need to be an organizer to cancel a meeting.")
+            raise GraphError(
+                400,
+                "ErrorInvalidRequest",
+                "Your request can't be completed. You need to be an organizer to cancel a meeting.",
+            )
         target.is_cancelled = True
-        self.cancellations.append({"mailbox": mailbox.upn, "eventId": target.id, "comment": comment,
-                                   "attendees": [a["emailAddress"]["address"] for a in target.attendees]})
+        self.cancellations.append(
+            {
+                "mailbox": mailbox.upn,
+                "eventId": target.id,
+                "comment": comment,
+                "attendees": [a["emailAddress"]["address"] for a in target.attendees],
+            }
+        )
         self.delete_event(mailbox, target.id, calendar_id)
         return target
 
     def stored_events(self, user: EmUser | str, calendar_id: str | None = None) -> list[StoredEvent]:
         """Single instances and series masters (unexpanded) of the user's mailbox or one calendar."""
         owner = self.user(user)
-        return [e for e in self._events.values()
-                if e.owner_id == owner.id and (calendar_id is None or e.calendar_id == calendar_id)]
+        return [
+            e
+            for e in self._events.values()
+            if e.owner_id == owner.id and (calendar_id is None or e.calendar_id == calendar_id)
+        ]
 
     def view(self, calendar: Calendar, start: datetime, end: datetime) -> list[StoredEvent]:
         """Expanded instances of one calendar overlapping ``[start, end)``."""
@@ -405,15 +469,29 @@ class EmulatorState:
 
     # ------------------------------------------------------------------ Python-side conveniences
 
-    def add_event(self, id_or_upn: str, subject: str, start: datetime | date, end: datetime | date,
-                  show_as: str = "busy", is_all_day: bool = False, time_zone: str = "UTC",
-                  recurrence: Mapping[str, Any] | None = None, calendar_id: str | None = None,
-                  sensitivity: str = "normal", is_online_meeting: bool = False, *,
-                  body: str | None = None, location: str | None = None,
-                  attendees: Iterable[str | tuple[str, str] | Mapping[str, Any]] = (),
-                  organizer: str | None = None, categories: Iterable[str] = (),
-                  transaction_id: str | None = None, importance: str = "normal",
-                  single_value_extended_properties: Iterable[Mapping[str, str]] | None = None) -> dict[str, Any]:
+    def add_event(
+        self,
+        id_or_upn: str,
+        subject: str,
+        start: datetime | date,
+        end: datetime | date,
+        show_as: str = "busy",
+        is_all_day: bool = False,
+        time_zone: str = "UTC",
+        recurrence: Mapping[str, Any] | None = None,
+        calendar_id: str | None = None,
+        sensitivity: str = "normal",
+        is_online_meeting: bool = False,
+        *,
+        body: str | None = None,
+        location: str | None = None,
+        attendees: Iterable[str | tuple[str, str] | Mapping[str, Any]] = (),
+        organizer: str | None = None,
+        categories: Iterable[str] = (),
+        transaction_id: str | None = None,
+        importance: str = "normal",
+        single_value_extended_properties: Iterable[Mapping[str, str]] | None = None,
+    ) -> dict[str, Any]:
         """Put an event in a user's calendar (validated exactly like ``POST /events``).
 
         ``start``/``end`` are aware datetimes (or dates for all-day events), written as wall time in
@@ -430,7 +508,10 @@ class EmulatorState:
             return fmt_wall(datetime.combine(value, time()))
 
         payload: dict[str, Any] = {
-            "subject": subject, "showAs": show_as, "isAllDay": is_all_day, "sensitivity": sensitivity,
+            "subject": subject,
+            "showAs": show_as,
+            "isAllDay": is_all_day,
+            "sensitivity": sensitivity,
             "importance": importance,
             "start": {"dateTime": wall(start), "timeZone": time_zone},
             "end": {"dateTime": wall(end), "timeZone": time_zone},
@@ -460,8 +541,10 @@ class EmulatorState:
         """Stored (unexpanded) events as Graph would return them from ``/events`` in UTC, with every
         single-value extended property and open extension expanded (for assertions)."""
         everything = Expand(ext_props=frozenset(), extensions=frozenset())
-        return [render_event(e, expand=everything)
-                for e in sorted(self.stored_events(id_or_upn, calendar_id), key=lambda e: e.created)]
+        return [
+            render_event(e, expand=everything)
+            for e in sorted(self.stored_events(id_or_upn, calendar_id), key=lambda e: e.created)
+        ]
 
     def get_event(self, id_or_upn: str, event_id: str) -> dict[str, Any] | None:
         try:
@@ -480,19 +563,37 @@ class EmulatorState:
 
     # ----------------------------------------------------------------------------------- tokens
 
-    def issue_token(self, id_or_upn: str, expires_in: int = 3600, *, scopes: Sequence[str] = DEFAULT_SCOPES,
-                    app_id: str = SANDBOX_APP_ID) -> str:
+    def issue_token(
+        self,
+        id_or_upn: str,
+        expires_in: int = 3600,
+        *,
+        scopes: Sequence[str] = DEFAULT_SCOPES,
+        app_id: str = SANDBOX_APP_ID,
+    ) -> str:
         """A bearer token the Graph app accepts for this user (JWT-shaped, looked up, never verified)."""
         user = self.user(id_or_upn)
         now = self.now()
         expires = now + timedelta(seconds=expires_in)
-        token = encode_jwt({
-            "aud": GRAPH_APP_ID, "iss": f"https://sts.windows.net/{user.tenant_id}/",
-            "iat": int(now.timestamp()), "nbf": int(now.timestamp()), "exp": int(expires.timestamp()),
-            "appid": app_id, "name": user.display_name, "oid": user.id, "scp": " ".join(scopes),
-            "tid": user.tenant_id, "upn": user.upn, "unique_name": user.upn, "uti": secrets.token_urlsafe(16),
-            "ver": "1.0",
-        }, signature=secrets.token_urlsafe(32))
+        token = encode_jwt(
+            {
+                "aud": GRAPH_APP_ID,
+                "iss": f"https://sts.windows.net/{user.tenant_id}/",
+                "iat": int(now.timestamp()),
+                "nbf": int(now.timestamp()),
+                "exp": int(expires.timestamp()),
+                "appid": app_id,
+                "name": user.display_name,
+                "oid": user.id,
+                "scp": " ".join(scopes),
+                "tid": user.tenant_id,
+                "upn": user.upn,
+                "unique_name": user.upn,
+                "uti": secrets.token_urlsafe(16),
+                "ver": "1.0",
+            },
+            signature=secrets.token_urlsafe(32),
+        )
         self.access_tokens[token] = AccessToken(user.id, expires, app_id, tuple(scopes))
         self.touch()
         return token

@@ -21,7 +21,8 @@ from graph.sandbox.errors import GraphError, invalid_parameter, time_zone_not_su
 from graph.sandbox.zones import lookup
 
 _DT = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?)?\s*(Z|z|[+-]\d{2}:?\d{2})?$")
+    r"^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?)?\s*(Z|z|[+-]\d{2}:?\d{2})?$"
+)
 
 
 def resolve_zone(name: object) -> ZoneInfo:
@@ -70,8 +71,11 @@ def localize(naive: datetime, tz: ZoneInfo) -> datetime:
 def parse_dttz(value: object, *, field: str) -> tuple[datetime, str, datetime]:
     """A request ``dateTimeTimeZone`` -> (aware UTC instant, zone name as given, naive wall time)."""
     if not isinstance(value, dict) or "dateTime" not in value:
-        raise GraphError(400, "ErrorInvalidRequest", f"The '{field}' property must be a dateTimeTimeZone "
-                         "with 'dateTime' and 'timeZone'.")
+        raise GraphError(
+            400,
+            "ErrorInvalidRequest",
+            f"The '{field}' property must be a dateTimeTimeZone with 'dateTime' and 'timeZone'.",
+        )
     zone_name = value.get("timeZone")
     if zone_name is None:
         zone_name = "UTC"
@@ -86,8 +90,10 @@ def parse_dttz(value: object, *, field: str) -> tuple[datetime, str, datetime]:
 def parse_query_instant(name: str, text: str | None) -> datetime:
     """``startDateTime``/``endDateTime`` query values: offset honoured, no offset read as UTC."""
     if text is None or not text.strip():
-        raise invalid_parameter("This request requires a time window specified by the query string "
-                                "parameters StartDateTime and EndDateTime.")
+        raise invalid_parameter(
+            "This request requires a time window specified by the query string "
+            "parameters StartDateTime and EndDateTime."
+        )
     try:
         naive, offset = parse_wall(text)
     except GraphError as exc:

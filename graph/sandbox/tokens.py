@@ -23,8 +23,13 @@ def b64url_decode(text: str) -> bytes:
 
 def encode_jwt(claims: Mapping[str, Any], *, signature: str = "c2FuZGJveA", kid: str = "sandbox") -> str:
     header = {"typ": "JWT", "alg": "RS256", "kid": kid}
-    return ".".join((b64url(json.dumps(header, separators=(",", ":")).encode()),
-                     b64url(json.dumps(dict(claims), separators=(",", ":")).encode()), signature))
+    return ".".join(
+        (
+            b64url(json.dumps(header, separators=(",", ":")).encode()),
+            b64url(json.dumps(dict(claims), separators=(",", ":")).encode()),
+            signature,
+        )
+    )
 
 
 def decode_jwt(token: str) -> dict[str, Any]:

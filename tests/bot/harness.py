@@ -68,17 +68,35 @@ class Person:
 
     def member(self) -> Json:
         """What the connector's roster says about them (TeamsChannelAccount)."""
-        return {"id": self.teams_id, "name": self.name, "aadObjectId": self.aad, "email": self.email,
-                "userPrincipalName": self.email, "tenantId": self.tenant, "userRole": "user"}
+        return {
+            "id": self.teams_id,
+            "name": self.name,
+            "aadObjectId": self.aad,
+            "email": self.email,
+            "userPrincipalName": self.email,
+            "tenantId": self.tenant,
+            "userRole": "user",
+        }
 
 
 DANA = Person("29:1dana-host-teams-id", "6b2d1b0c-4a0e-4c5f-9d8e-0c1f2a3b4c5d", "Dana Host", "dana@contoso.example")
-IVAN = Person("29:1ivan-invitee-teams-id", "0d9c8b7a-6f5e-4d3c-2b1a-0f9e8d7c6b5a", "Ivan Invitee",
-              "ivan@fabrikam.example", zone="America/New_York")
-MALLORY = Person("29:1mallory-teams-id", "5e4d3c2b-1a09-4f8e-9d7c-6b5a4f3e2d1c", "Mallory Meddler",
-                 "mallory@contoso.example")
-EVE = Person("29:1eve-teams-id", "6b2d1b0c-4a0e-4c5f-9d8e-0c1f2a3b4c5d", "Eve Elsewhere", "eve@tailspin.example",
-             tenant=OTHER_TENANT)  # same object id as Dana, another tenant: must be another user
+IVAN = Person(
+    "29:1ivan-invitee-teams-id",
+    "0d9c8b7a-6f5e-4d3c-2b1a-0f9e8d7c6b5a",
+    "Ivan Invitee",
+    "ivan@fabrikam.example",
+    zone="America/New_York",
+)
+MALLORY = Person(
+    "29:1mallory-teams-id", "5e4d3c2b-1a09-4f8e-9d7c-6b5a4f3e2d1c", "Mallory Meddler", "mallory@contoso.example"
+)
+EVE = Person(
+    "29:1eve-teams-id",
+    "6b2d1b0c-4a0e-4c5f-9d8e-0c1f2a3b4c5d",
+    "Eve Elsewhere",
+    "eve@tailspin.example",
+    tenant=OTHER_TENANT,
+)  # same object id as Dana, another tenant: must be another user
 PEOPLE = (DANA, IVAN, MALLORY, EVE)
 
 
@@ -157,8 +175,7 @@ class FakeConnector:
         if self.failures:
             self.failed_sends += 1
             status = self.failures.popleft()
-            return web.json_response({"error": {"code": "ServiceError", "message": "injected failure"}},
-                                     status=status)
+            return web.json_response({"error": {"code": "ServiceError", "message": "injected failure"}}, status=status)
         body = await request.json()
         sent = Sent(request.match_info["cid"], request.path, body)
         for card in sent.cards:  # every card the bot sends, replies and proactive messages alike
@@ -175,16 +192,18 @@ class FakeConnector:
         person = self.people.get(members[0].get("id", "")) if len(members) == 1 else None
         tenant = ((body.get("channelData") or {}).get("tenant") or {}).get("id")
         if self.refuse_conversations or person is None or body.get("isGroup") or tenant != person.tenant:
-            return web.json_response({"error": {"code": "Forbidden", "message": "the bot can't start this chat"}},
-                                     status=403)
+            return web.json_response(
+                {"error": {"code": "Forbidden", "message": "the bot can't start this chat"}}, status=403
+            )
         return web.json_response({"id": person.chat})
 
     async def _member(self, request: web.Request) -> web.Response:
         self.roster_lookups += 1
         person = self.people.get(request.match_info["mid"])
         if person is None:
-            return web.json_response({"error": {"code": "MemberNotFoundInConversation", "message": "no such member"}},
-                                     status=404)
+            return web.json_response(
+                {"error": {"code": "MemberNotFoundInConversation", "message": "no such member"}}, status=404
+            )
         return web.json_response(person.member())
 
     def to(self, conversation_id: str) -> list[Sent]:
@@ -237,8 +256,9 @@ class Bot:
         read the calendar live (and the sync worker runs a delta round); in-process reads are forgotten."""
         host = await self.repos.users.get_by_aad(person.tenant, person.aad)
         now = datetime.now(UTC)
-        await self.repos.calendar_sync.request_work(host.id, SyncRequest(delta=True), due_at=now, now=now,
-                                                    stale_reason="notifications missed")
+        await self.repos.calendar_sync.request_work(
+            host.id, SyncRequest(delta=True), due_at=now, now=now, stale_reason="notifications missed"
+        )
         self.runtime.bot.deps.booking.forget_busy()
 
     def activity(self, name: str, person: Person, *, conversation: str | None = None, **changes: Any) -> Json:
@@ -277,8 +297,9 @@ class Bot:
         assert status == 200, status
         return self.connector.sent[before:]
 
-    async def say(self, person: Person, text: str, *, conversation: str | None = None,
-                  name: str = "personal_message") -> list[Sent]:
+    async def say(
+        self, person: Person, text: str, *, conversation: str | None = None, name: str = "personal_message"
+    ) -> list[Sent]:
         return await self.send(self.activity(name, person, conversation=conversation, text=text))
 
     async def card(self, person: Person, text: str) -> Json:
@@ -292,11 +313,25 @@ class Bot:
         status, payload = await self.post(body)
         return status, payload
 
-    async def execute(self, person: Person, action: Mapping[str, Any], inputs: Mapping[str, Any] | None = None,
-                      *, trigger: str = "manual", conversation: str | None = None) -> Json:
+    async def execute(
+        self,
+        person: Person,
+        action: Mapping[str, Any],
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        trigger: str = "manual",
+        conversation: str | None = None,
+    ) -> Json:
         """Click an ``Action.Execute`` (inputs merged into its data, as Teams does); returns the new card."""
-        value = {"action": {"type": "Action.Execute", "id": action.get("id", ""), "verb": action["verb"],
-                            "data": {**action.get("data", {}), **(inputs or {})}}, "trigger": trigger}
+        value = {
+            "action": {
+                "type": "Action.Execute",
+                "id": action.get("id", ""),
+                "verb": action["verb"],
+                "data": {**action.get("data", {}), **(inputs or {})},
+            },
+            "trigger": trigger,
+        }
         body = self.activity("adaptive_card_action", person, conversation=conversation, value=value)
         status, payload = await self.post(body)
         assert status == 200, (status, payload)
@@ -327,14 +362,18 @@ async def running_bot(tmp_path: Path, template: Path | None = None, **settings: 
     port = free_port()
     if template is not None:
         shutil.copyfile(template, tmp_path / "slotwise.db")
-    options: dict[str, Any] = {"port": port, "database_url": f"sqlite+aiosqlite:///{tmp_path}/slotwise.db",
-                               "var_dir": str(tmp_path), "outbox_interval": 0, "reconcile_interval": 3600,
-                               "seed_demo": False}
+    options: dict[str, Any] = {
+        "port": port,
+        "database_url": f"sqlite+aiosqlite:///{tmp_path}/slotwise.db",
+        "var_dir": str(tmp_path),
+        "outbox_interval": 0,
+        "reconcile_interval": 3600,
+        "seed_demo": False,
+    }
     options.update(settings)
     app = build_app(Settings(_env_file=None, **options))
     connector = FakeConnector({p.teams_id: p for p in PEOPLE})
-    async with TestServer(connector.app()) as connector_server, \
-            TestClient(TestServer(app, port=port)) as client:
+    async with TestServer(connector.app()) as connector_server, TestClient(TestServer(app, port=port)) as client:
         connector.url = str(connector_server.make_url("/"))
         yield Bot(app, client, connector)
         await sync_at_rest(app)
@@ -353,8 +392,11 @@ async def sync_at_rest(app: web.Application, seconds: float = 3.0) -> None:
                     await asyncio.wait(set(notifier.tasks), timeout=seconds)
                 now = datetime.now(UTC)
                 async with app[SERVICES].repos.db.read() as s:
-                    busy = await s.scalar(select(func.count()).select_from(SyncWorkRow).where(
-                        or_(SyncWorkRow.due_at <= now, SyncWorkRow.leased_until > now)))
+                    busy = await s.scalar(
+                        select(func.count())
+                        .select_from(SyncWorkRow)
+                        .where(or_(SyncWorkRow.due_at <= now, SyncWorkRow.leased_until > now))
+                    )
                 if not busy and not (notifier is not None and notifier.tasks):
                     return
                 await asyncio.sleep(0.01)

@@ -36,11 +36,25 @@ def test_there_is_one_model_per_verb_with_the_keys_of_its_contract() -> None:
 
 
 def test_a_button_of_each_verb_is_read_into_its_model() -> None:
-    pick = parse_data("slots.pick", {"verb": "slots.pick", "linkId": " l1 ", "start": "2026-12-08T09:30:00Z",
-                                     "tz": "Europe/Paris", "duration": "30", "name": "typed input"}, NOW)
+    pick = parse_data(
+        "slots.pick",
+        {
+            "verb": "slots.pick",
+            "linkId": " l1 ",
+            "start": "2026-12-08T09:30:00Z",
+            "tz": "Europe/Paris",
+            "duration": "30",
+            "name": "typed input",
+        },
+        NOW,
+    )
     assert isinstance(pick, SlotsPick)
-    assert (pick.link_id, pick.start, pick.tz, pick.duration) == ("l1", datetime(2026, 12, 8, 9, 30, tzinfo=UTC),
-                                                                   "Europe/Paris", 30)
+    assert (pick.link_id, pick.start, pick.tz, pick.duration) == (
+        "l1",
+        datetime(2026, 12, 8, 9, 30, tzinfo=UTC),
+        "Europe/Paris",
+        30,
+    )
     assert pick.booking_id is None and pick.inputs == {"name": "typed input"}  # a card input, kept aside
     week = parse_data("slots.week", {"linkId": "l1", "tz": "UTC", "weekStart": "", "offset": ""}, NOW)
     assert isinstance(week, SlotsWeek) and week.week_start is None and week.offset is None  # blank = absent
@@ -48,28 +62,37 @@ def test_a_button_of_each_verb_is_read_into_its_model() -> None:
     assert isinstance(chosen, SlotsTimezone) and chosen.chosen_zone == "Asia/Tokyo"
 
 
-@pytest.mark.parametrize(("verb", "data", "problem"), [
-    ("slots.explode", {}, "isn't supported"),
-    (42, {}, "isn't supported"),
-    ("link.save", {"linkId": "l"}, "missing 'version'"),
-    ("link.save", {"linkId": "l", "version": True}, "invalid 'version'"),
-    ("link.save", {"linkId": "l", "version": 0}, "invalid 'version'"),
-    ("links.list", {"page": 10**20}, "invalid 'page'"),
-    ("links.list", {"page": 2.5}, "invalid 'page'"),
-    ("slots.pick", {"linkId": "l", "start": "2026-12-08T09:30:00", "tz": "UTC", "duration": 30}, "without a zone"),
-    ("slots.pick", {"linkId": "l", "start": "9999-12-31T23:59:00Z", "tz": "UTC", "duration": 30}, "invalid time"),
-    ("slots.pick", {"linkId": "l", "start": "0001-01-01T00:00:00+23:59", "tz": "UTC", "duration": 30},
-     "invalid time"),
-    ("slots.pick", {"linkId": "l", "start": "2033-01-01T09:00:00Z", "tz": "UTC", "duration": 30}, "too far ahead"),
-    ("slots.pick", {"linkId": "l", "start": "2026-12-08T09:30:00Z", "tz": "UTC", "duration": 1441}, "'duration'"),
-    ("slots.pick", {"linkId": "l", "start": "2026-12-08T09:30:00Z", "tz": "Mars/Olympus", "duration": 30},
-     "not a time zone"),
-    ("slots.day", {"linkId": "l", "tz": "UTC", "weekStart": "9999-12-31", "day": "9999-12-31"}, "invalid date"),
-    ("slots.day", {"linkId": "l", "tz": "UTC", "weekStart": "0001-01-01", "day": "2026-12-08"}, "invalid date"),
-    ("booking.move", {"bookingId": ["b"], "start": "2026-12-08T09:30:00Z", "tz": "UTC"}, "invalid 'bookingId'"),
-    ("command", {"text": "x" * 5000}, "invalid 'text'"),
-    ("help", {"verb": "link.delete"}, "doesn't match"),
-])
+@pytest.mark.parametrize(
+    ("verb", "data", "problem"),
+    [
+        ("slots.explode", {}, "isn't supported"),
+        (42, {}, "isn't supported"),
+        ("link.save", {"linkId": "l"}, "missing 'version'"),
+        ("link.save", {"linkId": "l", "version": True}, "invalid 'version'"),
+        ("link.save", {"linkId": "l", "version": 0}, "invalid 'version'"),
+        ("links.list", {"page": 10**20}, "invalid 'page'"),
+        ("links.list", {"page": 2.5}, "invalid 'page'"),
+        ("slots.pick", {"linkId": "l", "start": "2026-12-08T09:30:00", "tz": "UTC", "duration": 30}, "without a zone"),
+        ("slots.pick", {"linkId": "l", "start": "9999-12-31T23:59:00Z", "tz": "UTC", "duration": 30}, "invalid time"),
+        (
+            "slots.pick",
+            {"linkId": "l", "start": "0001-01-01T00:00:00+23:59", "tz": "UTC", "duration": 30},
+            "invalid time",
+        ),
+        ("slots.pick", {"linkId": "l", "start": "2033-01-01T09:00:00Z", "tz": "UTC", "duration": 30}, "too far ahead"),
+        ("slots.pick", {"linkId": "l", "start": "2026-12-08T09:30:00Z", "tz": "UTC", "duration": 1441}, "'duration'"),
+        (
+            "slots.pick",
+            {"linkId": "l", "start": "2026-12-08T09:30:00Z", "tz": "Mars/Olympus", "duration": 30},
+            "not a time zone",
+        ),
+        ("slots.day", {"linkId": "l", "tz": "UTC", "weekStart": "9999-12-31", "day": "9999-12-31"}, "invalid date"),
+        ("slots.day", {"linkId": "l", "tz": "UTC", "weekStart": "0001-01-01", "day": "2026-12-08"}, "invalid date"),
+        ("booking.move", {"bookingId": ["b"], "start": "2026-12-08T09:30:00Z", "tz": "UTC"}, "invalid 'bookingId'"),
+        ("command", {"text": "x" * 5000}, "invalid 'text'"),
+        ("help", {"verb": "link.delete"}, "doesn't match"),
+    ],
+)
 def test_malformed_data_is_a_bad_action_saying_what(verb: object, data: dict[str, Any], problem: str) -> None:
     with pytest.raises(BadAction, match=problem):
         parse_data(verb, data, NOW)
@@ -77,28 +100,45 @@ def test_malformed_data_is_a_bad_action_saying_what(verb: object, data: dict[str
 
 # ------------------------------------------------------------------------------------- any data at all
 
-json_scalars = st.one_of(st.none(), st.booleans(), st.integers(min_value=-(10**30), max_value=10**30),
-                         st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=20))
-json_values = st.recursive(json_scalars, lambda inner: st.one_of(
-    st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=6), inner, max_size=3)), max_leaves=8)
+json_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**30), max_value=10**30),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=20),
+)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=6), inner, max_size=3)),
+    max_leaves=8,
+)
 OFFSETS = [UTC, timezone(timedelta(hours=23, minutes=59)), timezone(-timedelta(hours=23, minutes=59))]
-instants = st.builds(lambda naive, tz: naive.replace(tzinfo=tz),
-                     st.one_of(st.datetimes(max_value=datetime(1, 1, 3)),
-                               st.datetimes(min_value=datetime(9999, 12, 29)), st.datetimes()),
-                     st.sampled_from(OFFSETS)).map(datetime.isoformat)
+instants = st.builds(
+    lambda naive, tz: naive.replace(tzinfo=tz),
+    st.one_of(
+        st.datetimes(max_value=datetime(1, 1, 3)), st.datetimes(min_value=datetime(9999, 12, 29)), st.datetimes()
+    ),
+    st.sampled_from(OFFSETS),
+).map(datetime.isoformat)
 dates = st.one_of(st.dates(max_value=date(1, 1, 31)), st.dates(min_value=date(9999, 12, 1)), st.dates())
 KEYS = sorted({key for spec in VERB_DATA.values() for key in spec.required | spec.optional} | {TIME_ZONE_INPUT})
 VALUES: dict[str, st.SearchStrategy[Any]] = {
-    "start": instants, "weekStart": dates.map(date.isoformat), "day": dates.map(date.isoformat),
+    "start": instants,
+    "weekStart": dates.map(date.isoformat),
+    "day": dates.map(date.isoformat),
     "tz": st.sampled_from(["UTC", "Europe/Paris", "Mars/Olympus", "", " UTC"]),
 }
 data = st.dictionaries(st.sampled_from([*KEYS, "verb", "x"]), json_values, max_size=6).flatmap(
-    lambda base: st.fixed_dictionaries({k: st.one_of(VALUES.get(k, json_values), json_values) for k in base}))
+    lambda base: st.fixed_dictionaries({k: st.one_of(VALUES.get(k, json_values), json_values) for k in base})
+)
 
 
 @props(400)
-@given(verb=st.one_of(st.sampled_from(sorted(ALL_VERBS)), json_values), data=st.one_of(data, json_values),
-       now=st.sampled_from([None, NOW]))
+@given(
+    verb=st.one_of(st.sampled_from(sorted(ALL_VERBS)), json_values),
+    data=st.one_of(data, json_values),
+    now=st.sampled_from([None, NOW]),
+)
 def test_any_button_becomes_its_model_or_a_bad_action(verb: Any, data: Any, now: datetime | None) -> None:
     try:
         parsed = parse_data(verb, data, now)
@@ -119,9 +159,16 @@ def test_any_button_becomes_its_model_or_a_bad_action(verb: Any, data: Any, now:
 
 # ------------------------------------------------------------------------------------- invoke values
 
+
 @props(200)
-@given(value=st.one_of(json_values, st.fixed_dictionaries({}, optional={
-    "id": json_values, "token": json_values, "connectionName": json_values, "url": json_values})))
+@given(
+    value=st.one_of(
+        json_values,
+        st.fixed_dictionaries(
+            {}, optional={"id": json_values, "token": json_values, "connectionName": json_values, "url": json_values}
+        ),
+    )
+)
 def test_any_invoke_value_is_its_model_or_bad_invoke(value: Any) -> None:
     for parse in (token_exchange_of, link_query_of):
         try:
@@ -135,8 +182,14 @@ def test_any_invoke_value_is_its_model_or_bad_invoke(value: Any) -> None:
 def test_token_exchange_and_link_query_shapes() -> None:
     exchange = token_exchange_of({"id": "x1", "connectionName": "graph", "token": "eyJ.e30.sig", "extra": 1})
     assert (exchange.id, exchange.connection_name, exchange.token) == ("x1", "graph", "eyJ.e30.sig")
-    bad_exchanges: list[object] = [{"id": "x1", "token": ""}, {"id": 7, "token": "t"}, {"token": "t"}, ["x"], None,
-                                   {"id": "x1", "token": "t" * 20_000}]
+    bad_exchanges: list[object] = [
+        {"id": "x1", "token": ""},
+        {"id": 7, "token": "t"},
+        {"token": "t"},
+        ["x"],
+        None,
+        {"id": "x1", "token": "t" * 20_000},
+    ]
     for bad in bad_exchanges:
         with pytest.raises(BadInvoke):
             token_exchange_of(bad)

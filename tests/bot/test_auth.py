@@ -52,8 +52,11 @@ class OpenIdServer:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 if self.path == "/v1/.well-known/openidconfiguration":
-                    body: Any = {"issuer": ISSUER, "jwks_uri": server_ref["base"] + "/v1/.well-known/keys",
-                                 "id_token_signing_alg_values_supported": ["RS256"]}
+                    body: Any = {
+                        "issuer": ISSUER,
+                        "jwks_uri": server_ref["base"] + "/v1/.well-known/keys",
+                        "id_token_signing_alg_values_supported": ["RS256"],
+                    }
                 elif self.path == "/v1/.well-known/keys":
                     body = keys
                 else:
@@ -84,11 +87,16 @@ class OpenIdServer:
         self.thread.join()
 
 
-def token(*, key: rsa.RSAPrivateKey = SIGNING_KEY, kid: str = KID, algorithm: str = "RS256",
-          **claims: Any) -> str:
+def token(*, key: rsa.RSAPrivateKey = SIGNING_KEY, kid: str = KID, algorithm: str = "RS256", **claims: Any) -> str:
     now = int(time.time())
-    payload = {"iss": ISSUER, "aud": APP_ID, "serviceurl": SERVICE_URL, "nbf": now - 60, "exp": now + 3600,
-               "iat": now - 60}
+    payload = {
+        "iss": ISSUER,
+        "aud": APP_ID,
+        "serviceurl": SERVICE_URL,
+        "nbf": now - 60,
+        "exp": now + 3600,
+        "iat": now - 60,
+    }
     payload.update(claims)
     payload = {k: v for k, v in payload.items() if v is not None}
     signing: Any = key if algorithm.startswith("RS") else "s" * 32
@@ -111,10 +119,18 @@ def openid(monkeypatch: pytest.MonkeyPatch) -> Iterator[OpenIdServer]:
 async def production(tmp_path: Path, template_db: Path) -> AsyncIterator[TestClient[Any, Any]]:
     port = free_port()
     shutil.copyfile(template_db, tmp_path / "slotwise.db")
-    settings = Settings(_env_file=None, MicrosoftAppId=APP_ID, MicrosoftAppPassword="not-a-real-secret",
-                        public_base_url="https://slotwise.example.com", secret_key="k" * 48, port=port,
-                        database_url=f"sqlite+aiosqlite:///{tmp_path}/slotwise.db", var_dir=str(tmp_path),
-                        outbox_interval=0, reconcile_interval=3600)
+    settings = Settings(
+        _env_file=None,
+        MicrosoftAppId=APP_ID,
+        MicrosoftAppPassword="not-a-real-secret",
+        public_base_url="https://slotwise.example.com",
+        secret_key="k" * 48,
+        port=port,
+        database_url=f"sqlite+aiosqlite:///{tmp_path}/slotwise.db",
+        var_dir=str(tmp_path),
+        outbox_interval=0,
+        reconcile_interval=3600,
+    )
     assert not settings.sandbox and not settings.emulator_enabled
     async with TestClient(TestServer(build_app(settings), port=port)) as client:
         yield client
@@ -140,22 +156,26 @@ async def test_a_valid_channel_token_is_accepted(openid: OpenIdServer, productio
     assert body == {"composeExtension": {"type": "result", "attachmentLayout": "list", "attachments": []}}
 
 
-@pytest.mark.parametrize(("case", "authorization"), [
-    ("no header", None),
-    ("empty header", ""),
-    ("not a jwt", "Bearer not.a.jwt"),
-    ("forged signature", f"Bearer {token(key=OTHER_KEY)}"),
-    ("unknown key id", f"Bearer {token(key=OTHER_KEY, kid='someone-elses-key')}"),
-    ("expired", f"Bearer {token(exp=int(time.time()) - 3600, nbf=int(time.time()) - 7200)}"),
-    ("wrong audience", f"Bearer {token(aud='another-bot')}"),
-    ("wrong service url", f"Bearer {token(serviceurl='https://attacker.example/')}"),
-    ("no service url", f"Bearer {token(serviceurl=None)}"),
-    ("wrong issuer", f"Bearer {token(iss='https://sts.windows.net/evil/')}"),
-    ("symmetric algorithm", f"Bearer {token(algorithm='HS256')}"),
-    ("wrong scheme", f"Basic {token()}"),
-])
-async def test_bad_tokens_are_401(openid: OpenIdServer, production: TestClient[Any, Any], case: str,
-                                  authorization: str | None) -> None:
+@pytest.mark.parametrize(
+    ("case", "authorization"),
+    [
+        ("no header", None),
+        ("empty header", ""),
+        ("not a jwt", "Bearer not.a.jwt"),
+        ("forged signature", f"Bearer {token(key=OTHER_KEY)}"),
+        ("unknown key id", f"Bearer {token(key=OTHER_KEY, kid='someone-elses-key')}"),
+        ("expired", f"Bearer {token(exp=int(time.time()) - 3600, nbf=int(time.time()) - 7200)}"),
+        ("wrong audience", f"Bearer {token(aud='another-bot')}"),
+        ("wrong service url", f"Bearer {token(serviceurl='https://attacker.example/')}"),
+        ("no service url", f"Bearer {token(serviceurl=None)}"),
+        ("wrong issuer", f"Bearer {token(iss='https://sts.windows.net/evil/')}"),
+        ("symmetric algorithm", f"Bearer {token(algorithm='HS256')}"),
+        ("wrong scheme", f"Basic {token()}"),
+    ],
+)
+async def test_bad_tokens_are_401(
+    openid: OpenIdServer, production: TestClient[Any, Any], case: str, authorization: str | None
+) -> None:
     status, body = await _post(production, authorization)
     assert status == 401, case
     assert body["status"] == 401
@@ -166,7 +186,8 @@ def skype_only_openid(monkeypatch: pytest.MonkeyPatch) -> Iterator[OpenIdServer]
     yield from _openid(monkeypatch, ["skype"])
 
 
-async def test_a_key_not_endorsed_for_teams_is_refused(skype_only_openid: OpenIdServer,
-                                                       production: TestClient[Any, Any]) -> None:
+async def test_a_key_not_endorsed_for_teams_is_refused(
+    skype_only_openid: OpenIdServer, production: TestClient[Any, Any]
+) -> None:
     status, _ = await _post(production, f"Bearer {token()}")
     assert status == 401

@@ -62,8 +62,9 @@ async def test_an_invitee_books_from_the_slot_card(bot: Bot) -> None:
     form = await bot.execute(IVAN, pick)
     assert input_by_id(form, "name")["value"] == "Ivan Invitee"  # from Teams
     assert input_by_id(form, "email")["value"] == "ivan@fabrikam.example"
-    booked = await bot.execute(IVAN, execute_by_title(form, "Confirm booking"),
-                               form_values(form, notes="Looking forward to it"))
+    booked = await bot.execute(
+        IVAN, execute_by_title(form, "Confirm booking"), form_values(form, notes="Looking forward to it")
+    )
 
     assert texts(booked)[:2] == ["You're booked", "Intro"]
     facts = facts_of(booked)
@@ -83,8 +84,9 @@ async def test_an_invitee_books_from_the_slot_card(bot: Bot) -> None:
     resp = await bot.client.get(manage.removeprefix(bot.base_url))
     assert resp.status == 200  # the manage link works on the web
 
-    again = await bot.execute(IVAN, execute_by_title(form, "Confirm booking"),
-                              form_values(form, notes="Looking forward to it"))
+    again = await bot.execute(
+        IVAN, execute_by_title(form, "Confirm booking"), form_values(form, notes="Looking forward to it")
+    )
     assert urls(again)["Manage booking"] == manage  # a retried Confirm is the same booking
     assert len([e for e in bot.emulator.events(DANA.email) if e["subject"] == "Intro with Ivan Invitee"]) == 1
     # the same time with other details is another request: it never gets this booking's manage link
@@ -101,8 +103,11 @@ async def test_invalid_details_are_shown_on_the_form_and_nothing_is_booked(bot: 
     assert "Please enter your name." in shown
     assert any("doesn't look like an email address" in t for t in shown)
     assert not [e for e in bot.emulator.events(DANA.email) if "Ivan" in e["subject"]]
-    fixed = await bot.execute(IVAN, execute_by_title(answer, "Confirm booking"),
-                              form_values(answer, name="Ivan", email="ivan@fabrikam.example"))
+    fixed = await bot.execute(
+        IVAN,
+        execute_by_title(answer, "Confirm booking"),
+        form_values(answer, name="Ivan", email="ivan@fabrikam.example"),
+    )
     assert texts(fixed)[0] == "You're booked"
 
 

@@ -62,17 +62,36 @@ async def test_disconnect_says_so_and_forgets_the_connection(bot: Bot) -> None:
     assert user.connection_status is ConnectionStatus.NOT_CONNECTED
 
 
-@pytest.mark.parametrize(("text", "title", "slug", "rules"), [
-    ("make a 30-min link", "30-minute meeting", "30-minute-meeting",
-     {"Length": "30 min", "Buffers": "none", "Minimum notice": "4 h", "Bookable": "the next 60 days"}),
-    ("new 45 minute interview link with 10 min buffer", "Interview", "interview",
-     {"Length": "45 min", "Buffers": "10 min before, 10 min after"}),
-    ("create a 1h link called Demo for the next 60 days", "Demo", "demo",
-     {"Length": "1 h", "Bookable": "the next 60 days"}),
-    ("15 min link called Quick chat", "Quick chat", "quick-chat", {"Length": "15 min"}),
-    ("new 1h link with at least 2 hours notice for the next 3 weeks", "1-hour meeting", "1-hour-meeting",
-     {"Minimum notice": "2 h", "Bookable": "the next 21 days"}),
-])
+@pytest.mark.parametrize(
+    ("text", "title", "slug", "rules"),
+    [
+        (
+            "make a 30-min link",
+            "30-minute meeting",
+            "30-minute-meeting",
+            {"Length": "30 min", "Buffers": "none", "Minimum notice": "4 h", "Bookable": "the next 60 days"},
+        ),
+        (
+            "new 45 minute interview link with 10 min buffer",
+            "Interview",
+            "interview",
+            {"Length": "45 min", "Buffers": "10 min before, 10 min after"},
+        ),
+        (
+            "create a 1h link called Demo for the next 60 days",
+            "Demo",
+            "demo",
+            {"Length": "1 h", "Bookable": "the next 60 days"},
+        ),
+        ("15 min link called Quick chat", "Quick chat", "quick-chat", {"Length": "15 min"}),
+        (
+            "new 1h link with at least 2 hours notice for the next 3 weeks",
+            "1-hour meeting",
+            "1-hour-meeting",
+            {"Minimum notice": "2 h", "Bookable": "the next 21 days"},
+        ),
+    ],
+)
 async def test_create_link_card(bot: Bot, text: str, title: str, slug: str, rules: dict[str, str]) -> None:
     card = await bot.card(DANA, text)
     url = f"{bot.base_url}/book/dana/{slug}"
@@ -90,8 +109,9 @@ async def test_create_link_card(bot: Bot, text: str, title: str, slug: str, rule
 
 async def test_a_link_made_in_a_channel_with_a_mention(bot: Bot) -> None:
     channel = fixture("channel_message_mention")["conversation"]["id"]
-    sent = await bot.say(DANA, "<at>Slotwise</at> make a 30-min link", conversation=channel,
-                         name="channel_message_mention")
+    sent = await bot.say(
+        DANA, "<at>Slotwise</at> make a 30-min link", conversation=channel, name="channel_message_mention"
+    )
     assert [s.conversation_id for s in sent] == [channel]
     assert texts(sent[0].cards[0])[0] == "Your link is ready"
 
@@ -179,8 +199,10 @@ async def _links_of(bot: Bot, person: Any) -> list[Any]:
     return [] if user is None else await bot.runtime.bot.deps.links.list(user)
 
 
-@pytest.mark.parametrize("text", ["make a 0 minute link", "make a -30 minute link",
-                                  "make a " + "9" * 400 + " minute link", "make a 25 hour link"])
+@pytest.mark.parametrize(
+    "text",
+    ["make a 0 minute link", "make a -30 minute link", "make a " + "9" * 400 + " minute link", "make a 25 hour link"],
+)
 async def test_a_length_out_of_bounds_gets_the_rule_and_no_link(bot: Bot, text: str) -> None:
     await bot.say(DANA, "connect")
     card = await bot.card(DANA, text)
@@ -217,16 +239,22 @@ async def test_an_unclear_length_gets_a_question_and_no_link(bot: Bot, text: str
     assert await _links_of(bot, DANA) == []
 
 
-@pytest.mark.parametrize(("text", "title"), [("Pls make a 30 min link", "30-minute meeting"),
-                                              ("Gimme an hour and a half link", "90-minute meeting"),
-                                              ("I'd like a forty five minute interview link", "Interview")])
+@pytest.mark.parametrize(
+    ("text", "title"),
+    [
+        ("Pls make a 30 min link", "30-minute meeting"),
+        ("Gimme an hour and a half link", "90-minute meeting"),
+        ("I'd like a forty five minute interview link", "Interview"),
+    ],
+)
 async def test_filler_never_becomes_the_title(bot: Bot, text: str, title: str) -> None:
     card = await bot.card(DANA, text)
     assert texts(card)[:2] == ["Your link is ready", title]
 
 
 async def test_a_failure_on_our_side_says_so_with_a_logged_reference(
-        bot: Bot, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    bot: Bot, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     async def broken(*_args: object) -> None:
         raise RuntimeError("database exploded at 0x7f")
 

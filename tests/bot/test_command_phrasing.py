@@ -21,8 +21,28 @@ from tests.scheduling.strategies import props
 
 # --------------------------------------------------------------------------- the oracle: numbers -> words
 
-ONES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
-        "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"]
+ONES = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+]
 TENS = {2: "twenty", 3: "thirty", 4: "forty", 5: "fifty", 6: "sixty", 7: "seventy", 8: "eighty", 9: "ninety"}
 
 
@@ -51,24 +71,29 @@ def misspelt(draw: st.DrawFn, word: str) -> str:
     slip = draw(st.sampled_from(["drop", "double", "swap"]))
     if slip == "drop":
         i = draw(st.integers(1, len(word) - 1))
-        return word[:i] + word[i + 1:]
+        return word[:i] + word[i + 1 :]
     if slip == "double":
         i = draw(st.integers(0, len(word) - 1))
-        return word[:i + 1] + word[i:]
+        return word[: i + 1] + word[i:]
     i = draw(st.integers(1, len(word) - 2))
-    return word[:i] + word[i + 1] + word[i] + word[i + 2:]
+    return word[:i] + word[i + 1] + word[i] + word[i + 2 :]
 
 
 def _cased(word: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
     return st.tuples(word, st.sampled_from([str.lower, str.upper, str.title])).map(lambda p: p[1](p[0]))
 
 
-MINUTE_WORDS = _cased(st.one_of(
-    st.sampled_from(["m", "min", "mins", "min.", "mn", "mnt", "mnts", "minute", "minutes"]),
-    st.sampled_from(["minute", "minutes"]).flatmap(misspelt)))
-HOUR_WORDS = _cased(st.one_of(
-    st.sampled_from(["h", "hr", "hrs", "hour", "hours"]),
-    st.sampled_from(["hour", "hours"]).flatmap(misspelt)))
+MINUTE_WORDS = _cased(
+    st.one_of(
+        st.sampled_from(["m", "min", "mins", "min.", "mn", "mnt", "mnts", "minute", "minutes"]),
+        st.sampled_from(["minute", "minutes"]).flatmap(misspelt),
+    )
+)
+HOUR_WORDS = _cased(
+    st.one_of(
+        st.sampled_from(["h", "hr", "hrs", "hour", "hours"]), st.sampled_from(["hour", "hours"]).flatmap(misspelt)
+    )
+)
 
 
 @st.composite
@@ -98,31 +123,63 @@ def spoken_length(draw: st.DrawFn, n: int) -> str:
         return f"{number}{gap}{hu}"
     if form == "half":
         if hours == 0:
-            return draw(st.sampled_from(["half an hour", "half hour", "half-hour", "a half hour", "half a hour",
-                                         f"0.5 {hu}", f"0,5{hu}"]))
+            return draw(
+                st.sampled_from(
+                    ["half an hour", "half hour", "half-hour", "a half hour", "half a hour", f"0.5 {hu}", f"0,5{hu}"]
+                )
+            )
         number = draw(said(hours))
-        options = [f"{hours}.5 {hu}", f"{hours},5{hu}", f"{hours}\u00bd {hu}", f"{number} and a half {hu}",
-                   f"{number} {hu} and a half"]
+        options = [
+            f"{hours}.5 {hu}",
+            f"{hours},5{hu}",
+            f"{hours}\u00bd {hu}",
+            f"{number} and a half {hu}",
+            f"{number} {hu} and a half",
+        ]
         if hours == 1:
             options += ["an hour and a half", "hour and a half", "one and a half hours", "a hour and a half"]
         return draw(st.sampled_from(options))
     if form == "quarter":
         three = minutes == 45
         if hours == 0:
-            return draw(st.sampled_from(
-                ["three quarters of an hour", "three-quarters of an hour", f"0.75 {hu}"] if three else
-                ["a quarter of an hour", "quarter of an hour", "a quarter hour", "quarter-hour", f"0.25 {hu}"]))
+            return draw(
+                st.sampled_from(
+                    ["three quarters of an hour", "three-quarters of an hour", f"0.75 {hu}"]
+                    if three
+                    else ["a quarter of an hour", "quarter of an hour", "a quarter hour", "quarter-hour", f"0.25 {hu}"]
+                )
+            )
         number = draw(said(hours))
         part = "three quarters" if three else "a quarter"
-        return draw(st.sampled_from([f"{hours}.{minutes * 100 // 60} {hu}", f"{number} and {part} {hu}",
-                                     f"{number} {hu} and {part}"]))
+        return draw(
+            st.sampled_from(
+                [f"{hours}.{minutes * 100 // 60} {hu}", f"{number} and {part} {hu}", f"{number} {hu} and {part}"]
+            )
+        )
     glue = draw(st.sampled_from([" ", " and ", ", "]))
     spelled = f"{draw(said(hours))} {hu}{glue}{draw(said(minutes))} {mu}"
     return draw(st.sampled_from([f"{hours}h{minutes:02d}", spelled]))
 
 
-LEADS = ["make", "create", "new", "please make", "pls make", "Pls", "can you create", "could you please make",
-         "gimme", "Gimme", "give me", "I'd like", "i need", "set up", "Hey, make", "I want", "plz create"]
+LEADS = [
+    "make",
+    "create",
+    "new",
+    "please make",
+    "pls make",
+    "Pls",
+    "can you create",
+    "could you please make",
+    "gimme",
+    "Gimme",
+    "give me",
+    "I'd like",
+    "i need",
+    "set up",
+    "Hey, make",
+    "I want",
+    "plz create",
+]
 TRAILERS = ["", "!", ".", " please", " pls", " thanks", "?"]
 
 
@@ -135,8 +192,16 @@ def _article(phrase: str) -> st.SearchStrategy[str]:
 def length_sentence(draw: st.DrawFn, n: int) -> str:
     phrase = draw(spoken_length(n))
     lead, trailer = draw(st.sampled_from(LEADS)), draw(st.sampled_from(TRAILERS))
-    template = draw(st.sampled_from(["{lead} {art}{p} link{t}", "{lead} a link for {p}{t}",
-                                     "{lead} {art}{p} meeting link{t}", "{lead} a link of {p}{t}"]))
+    template = draw(
+        st.sampled_from(
+            [
+                "{lead} {art}{p} link{t}",
+                "{lead} a link for {p}{t}",
+                "{lead} {art}{p} meeting link{t}",
+                "{lead} a link of {p}{t}",
+            ]
+        )
+    )
     return template.format(lead=lead, art=draw(_article(phrase)), p=phrase, t=trailer)
 
 
@@ -165,12 +230,23 @@ def test_a_length_said_any_way_gives_that_length_and_the_default_title(case: tup
 def _out_of_bounds() -> st.SearchStrategy[str]:
     too_long = st.integers(MAX_DURATION + 1, 10**9).map(str)
     absurd = st.integers(20, 600).map(lambda digits: "9" * digits)
-    too_short = st.integers(-10**6, MIN_DURATION - 1).map(str)
-    spelled = st.sampled_from(["zero minutes", "minus thirty minutes", "0 min", "-30 minute", "0.5 minutes",
-                               "25 hours", "1441 min", "24.5 hours", "twenty-five hours", "negative 5 mins"])
+    too_short = st.integers(-(10**6), MIN_DURATION - 1).map(str)
+    spelled = st.sampled_from(
+        [
+            "zero minutes",
+            "minus thirty minutes",
+            "0 min",
+            "-30 minute",
+            "0.5 minutes",
+            "25 hours",
+            "1441 min",
+            "24.5 hours",
+            "twenty-five hours",
+            "negative 5 mins",
+        ]
+    )
     minutes = st.tuples(st.one_of(too_long, absurd, too_short), MINUTE_WORDS).map(" ".join)
-    hours = st.tuples(st.one_of(st.integers(MAX_DURATION // 60 + 1, 10**6).map(str), absurd), HOUR_WORDS).map(
-        " ".join)
+    hours = st.tuples(st.one_of(st.integers(MAX_DURATION // 60 + 1, 10**6).map(str), absurd), HOUR_WORDS).map(" ".join)
     return st.one_of(minutes, hours, spelled)
 
 
@@ -190,9 +266,20 @@ def test_the_rule_names_the_bounds() -> None:
 
 
 @props(200)
-@given(st.integers(1, 1439), st.integers(1, 1440), st.sampled_from(
-    ["{a}-{b} min", "{a} to {b} minutes", "{a} or {b} mins", "{a} min or {b} min", "{a} minutes {b} minutes",
-     "{a}/{b} min"]))
+@given(
+    st.integers(1, 1439),
+    st.integers(1, 1440),
+    st.sampled_from(
+        [
+            "{a}-{b} min",
+            "{a} to {b} minutes",
+            "{a} or {b} mins",
+            "{a} min or {b} min",
+            "{a} minutes {b} minutes",
+            "{a}/{b} min",
+        ]
+    ),
+)
 def test_two_lengths_get_a_question(a: int, b: int, shape: str) -> None:
     b = b if b != a else a + 1
     command = parse("make a " + shape.format(a=a, b=b) + " link")
@@ -207,21 +294,32 @@ def test_a_length_that_is_not_whole_minutes_gets_a_question(n: int, part: Fracti
     assert command.kind == "clarify", (decimal, command)
 
 
-@pytest.mark.parametrize("sentence", [
-    "make a few minutes link", "make a 30 link", "make a thirty link", "make a 1e400 minute link",
-    "make a couple of hours link", "make a 15 30 min link", "make a 30 min link 45",
-])
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "make a few minutes link",
+        "make a 30 link",
+        "make a thirty link",
+        "make a 1e400 minute link",
+        "make a couple of hours link",
+        "make a 15 30 min link",
+        "make a 30 min link 45",
+    ],
+)
 def test_an_unreadable_length_gets_a_question(sentence: str) -> None:
     command = parse(sentence)
     assert command.kind == "clarify", command
     assert "How long" in getattr(command, "question", "") or "Which" in getattr(command, "question", "")
 
 
-@pytest.mark.parametrize(("sentence", "field"), [
-    ("make a link for the next " + "9" * 400 + " days", "window_days"),
-    ("make a 30 min link with " + "9" * 400 + " min buffer", "buffer_before"),
-    ("make a 30 min link with " + "9" * 400 + " days notice", "minimum_notice"),
-])
+@pytest.mark.parametrize(
+    ("sentence", "field"),
+    [
+        ("make a link for the next " + "9" * 400 + " days", "window_days"),
+        ("make a 30 min link with " + "9" * 400 + " min buffer", "buffer_before"),
+        ("make a 30 min link with " + "9" * 400 + " days notice", "minimum_notice"),
+    ],
+)
 def test_absurd_rule_numbers_never_crash_the_parser(sentence: str, field: str) -> None:
     command = parse(sentence)
     assert isinstance(command, CreateLink)
@@ -230,9 +328,25 @@ def test_absurd_rule_numbers_never_crash_the_parser(sentence: str, field: str) -
 
 # --------------------------------------------------------------------------- titles
 
-NAMES = ["interview", "Intro call", "Q&A", "<b>Q&A</b>", "1:1", "Customer demo", "Café chat", "QBR review",
-         "office hours", "Sales sync", "O'Brien onboarding", "R&D review", "Board prep", "support triage",
-         "Dana's office hours", "Q3 planning", "team meeting"]
+NAMES = [
+    "interview",
+    "Intro call",
+    "Q&A",
+    "<b>Q&A</b>",
+    "1:1",
+    "Customer demo",
+    "Café chat",
+    "QBR review",
+    "office hours",
+    "Sales sync",
+    "O'Brien onboarding",
+    "R&D review",
+    "Board prep",
+    "support triage",
+    "Dana's office hours",
+    "Q3 planning",
+    "team meeting",
+]
 
 
 def _first_upper(name: str) -> str:
@@ -253,8 +367,13 @@ def named_sentence(draw: st.DrawFn) -> tuple[str, str]:
     if way == "called X":
         return f"{lead} {art}{phrase} link called {name}{draw(st.sampled_from(['', '!', '.']))}", name
     if way == "quoted":
-        typed = draw(st.text(st.characters(blacklist_categories=("Cc", "Cs"), blacklist_characters='"\u201c\u201d'),
-                             min_size=1, max_size=MAX_TITLE).filter(lambda t: t.strip()))
+        typed = draw(
+            st.text(
+                st.characters(blacklist_categories=("Cc", "Cs"), blacklist_characters='"\u201c\u201d'),
+                min_size=1,
+                max_size=MAX_TITLE,
+            ).filter(lambda t: t.strip())
+        )
         verb = draw(st.sampled_from(["called", "named", "titled"]))
         return f'{lead} {art}{phrase} link {verb} "{typed}"', " ".join(typed.split())
     return f"{lead} {art}{phrase} link{draw(st.sampled_from(TRAILERS))}", ""
@@ -277,18 +396,22 @@ def test_the_title_is_the_name_given_or_the_default(case: tuple[str, str]) -> No
 
 
 @props(100)
-@given(st.integers(MAX_TITLE - 10, MAX_TITLE), st.sampled_from(['make a 30 min link called "{}"',
-                                                               "make a 30 min link called {}"]))
+@given(
+    st.integers(MAX_TITLE - 10, MAX_TITLE),
+    st.sampled_from(['make a 30 min link called "{}"', "make a 30 min link called {}"]),
+)
 @example(95, "make a 30 min link called {}")  # was cut to 80 characters without a word
 def test_a_long_title_within_the_limit_is_kept_whole(length: int, template: str) -> None:
-    name = ("Quarterly planning sync " * 10)[:length - 1] + "x"
+    name = ("Quarterly planning sync " * 10)[: length - 1] + "x"
     command = parse(template.format(name))
     assert isinstance(command, CreateLink) and command.title == name
 
 
 @props(100)
-@given(st.integers(MAX_TITLE + 1, 2000), st.sampled_from(['make a 30 min link called "{}"',
-                                                         "make a 30 min link called {}", "make a 30 min {} link"]))
+@given(
+    st.integers(MAX_TITLE + 1, 2000),
+    st.sampled_from(['make a 30 min link called "{}"', "make a 30 min link called {}", "make a 30 min {} link"]),
+)
 def test_a_title_over_the_limit_gets_the_rule(length: int, template: str) -> None:
     name = "Q" * length
     with pytest.raises(InvalidRule) as raised:
@@ -298,16 +421,79 @@ def test_a_title_over_the_limit_gets_the_rule(length: int, template: str) -> Non
 
 # --------------------------------------------------------------------------- anything at all
 
-_PIECES = ["make", "a", "an", "link", "for", "the", "next", "called", "named", '"', "'", "\u201c", "\u201d", "with",
-           "buffer", "before", "after", "notice", "at", "least", "half", "quarter", "three", "quarters", "and",
-           "hour", "hours", "h", "min", "m", "minus", "-", "1h30", "1.5", "1,500", "\u00bd", "twenty", "five",
-           "hundred", "of", "or", "to", "days", "weeks", "months", "9" * 60, "0", "-30", ",", ".", "!", "?", "<b>",
-           "Q&A", "pls", "gimme", "1:1", "days'", "day's", "one", "<at>Slotwise</at>"]
+_PIECES = [
+    "make",
+    "a",
+    "an",
+    "link",
+    "for",
+    "the",
+    "next",
+    "called",
+    "named",
+    '"',
+    "'",
+    "\u201c",
+    "\u201d",
+    "with",
+    "buffer",
+    "before",
+    "after",
+    "notice",
+    "at",
+    "least",
+    "half",
+    "quarter",
+    "three",
+    "quarters",
+    "and",
+    "hour",
+    "hours",
+    "h",
+    "min",
+    "m",
+    "minus",
+    "-",
+    "1h30",
+    "1.5",
+    "1,500",
+    "\u00bd",
+    "twenty",
+    "five",
+    "hundred",
+    "of",
+    "or",
+    "to",
+    "days",
+    "weeks",
+    "months",
+    "9" * 60,
+    "0",
+    "-30",
+    ",",
+    ".",
+    "!",
+    "?",
+    "<b>",
+    "Q&A",
+    "pls",
+    "gimme",
+    "1:1",
+    "days'",
+    "day's",
+    "one",
+    "<at>Slotwise</at>",
+]
 
 
 @props(1500)
-@given(st.one_of(st.text(max_size=300), st.lists(st.sampled_from(_PIECES), max_size=30).map(" ".join),
-                 st.lists(st.sampled_from(_PIECES), max_size=30).map("".join)))
+@given(
+    st.one_of(
+        st.text(max_size=300),
+        st.lists(st.sampled_from(_PIECES), max_size=30).map(" ".join),
+        st.lists(st.sampled_from(_PIECES), max_size=30).map("".join),
+    )
+)
 @example("make a 99999 minute link")
 @example("make a " + "9" * 400 + " minute link")
 @example("make a 30 min link called " + "x" * 500)

@@ -31,37 +31,60 @@ from bot.commands import Command, CreateLink, Unknown, parse
         ("please create a 25 min link for the next 2 months", 25, "", None, None, None, 60),
     ],
 )
-def test_create_link_phrasings(text: str, duration: int, title: str, before: int | None, after: int | None,
-                               notice: int | None, window: int | None) -> None:
+def test_create_link_phrasings(
+    text: str, duration: int, title: str, before: int | None, after: int | None, notice: int | None, window: int | None
+) -> None:
     cmd = parse(text)
     assert isinstance(cmd, CreateLink), cmd
     assert (cmd.duration, cmd.title, cmd.buffer_before, cmd.buffer_after, cmd.minimum_notice, cmd.window_days) == (
-        duration, title, before, after, notice, window)
+        duration,
+        title,
+        before,
+        after,
+        notice,
+        window,
+    )
 
 
 @pytest.mark.parametrize(
     ("text", "kind", "target"),
     [
-        ("help", "help", ""), ("HELP", "help", ""), ("?", "help", ""), ("what can you do?", "help", ""),
+        ("help", "help", ""),
+        ("HELP", "help", ""),
+        ("?", "help", ""),
+        ("what can you do?", "help", ""),
         ("", "help", ""),
-        ("connect", "connect", ""), ("connect my outlook", "connect", ""), ("sign in", "connect", ""),
-        ("disconnect", "disconnect", ""), ("Disconnect Outlook", "disconnect", ""), ("sign out", "disconnect", ""),
-        ("my links", "list_links", ""), ("list links", "list_links", ""), ("show my links", "list_links", ""),
+        ("connect", "connect", ""),
+        ("connect my outlook", "connect", ""),
+        ("sign in", "connect", ""),
+        ("disconnect", "disconnect", ""),
+        ("Disconnect Outlook", "disconnect", ""),
+        ("sign out", "disconnect", ""),
+        ("my links", "list_links", ""),
+        ("list links", "list_links", ""),
+        ("show my links", "list_links", ""),
         ("links", "list_links", ""),
-        ("upcoming", "upcoming", ""), ("my bookings", "upcoming", ""), ("Show upcoming bookings", "upcoming", ""),
-        ("edit demo", "edit_link", "demo"), ("edit Quick chat", "edit_link", "quick chat"),
+        ("upcoming", "upcoming", ""),
+        ("my bookings", "upcoming", ""),
+        ("Show upcoming bookings", "upcoming", ""),
+        ("edit demo", "edit_link", "demo"),
+        ("edit Quick chat", "edit_link", "quick chat"),
         ("change the demo link", "edit_link", "demo"),
-        ("preview demo link", "preview_link", "demo"), ("preview demo", "preview_link", "demo"),
-        ("delete the demo link", "delete_link", "demo"), ("remove demo", "delete_link", "demo"),
-        ("cancel booking 2", "cancel_booking", "2"), ("cancel booking #3", "cancel_booking", "3"),
+        ("preview demo link", "preview_link", "demo"),
+        ("preview demo", "preview_link", "demo"),
+        ("delete the demo link", "delete_link", "demo"),
+        ("remove demo", "delete_link", "demo"),
+        ("cancel booking 2", "cancel_booking", "2"),
+        ("cancel booking #3", "cancel_booking", "3"),
     ],
 )
 def test_simple_and_targeted_commands(text: str, kind: str, target: str) -> None:
     assert parse(text) == Command(kind, target=target)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize(("text", "suggestion"), [("hlep", "help"), ("upcomng", "upcoming"), ("conect", "connect"),
-                                                  ("xyzzy plugh", "help")])
+@pytest.mark.parametrize(
+    ("text", "suggestion"), [("hlep", "help"), ("upcomng", "upcoming"), ("conect", "connect"), ("xyzzy plugh", "help")]
+)
 def test_anything_else_gets_the_closest_command(text: str, suggestion: str) -> None:
     cmd = parse(text)
     assert isinstance(cmd, Unknown)

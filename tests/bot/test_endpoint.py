@@ -19,22 +19,26 @@ async def test_head_probe_answers_200(bot: Bot) -> None:
 
 @pytest.mark.parametrize("raw", ["{not json", "\xff\xfe", ""])
 async def test_malformed_json_is_400(bot: Bot, raw: str) -> None:
-    resp = await bot.client.post("/api/messages", data=raw.encode("latin-1"),
-                                 headers={"Content-Type": "application/json"})
+    resp = await bot.client.post(
+        "/api/messages", data=raw.encode("latin-1"), headers={"Content-Type": "application/json"}
+    )
     assert resp.status == 400
     assert (await resp.json())["status"] == 400
 
 
-@pytest.mark.parametrize("body", [
-    [1, 2, 3],
-    "message",
-    {"text": "no type"},
-    {"type": "", "serviceUrl": "http://127.0.0.1:1/", "conversation": {"id": "a"}},
-    {"type": "message", "conversation": {"id": "a"}},
-    {"type": "message", "serviceUrl": "ftp://nope/", "conversation": {"id": "a"}},
-    {"type": "message", "serviceUrl": "http://127.0.0.1:1/"},
-    {"type": "message", "serviceUrl": "http://127.0.0.1:1/", "conversation": {"id": 7}},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        [1, 2, 3],
+        "message",
+        {"text": "no type"},
+        {"type": "", "serviceUrl": "http://127.0.0.1:1/", "conversation": {"id": "a"}},
+        {"type": "message", "conversation": {"id": "a"}},
+        {"type": "message", "serviceUrl": "ftp://nope/", "conversation": {"id": "a"}},
+        {"type": "message", "serviceUrl": "http://127.0.0.1:1/"},
+        {"type": "message", "serviceUrl": "http://127.0.0.1:1/", "conversation": {"id": 7}},
+    ],
+)
 async def test_a_body_that_is_not_an_activity_is_400(bot: Bot, body: object) -> None:
     status, payload = await bot.post(body)
     assert status == 400
@@ -42,16 +46,20 @@ async def test_a_body_that_is_not_an_activity_is_400(bot: Bot, body: object) -> 
 
 
 async def test_wrong_content_type_is_415(bot: Bot) -> None:
-    resp = await bot.client.post("/api/messages", data=b"type=message",
-                                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+    resp = await bot.client.post(
+        "/api/messages", data=b"type=message", headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
     assert resp.status == 415
 
 
-@pytest.mark.parametrize("token", [
-    "Bearer not-a-jwt",
-    "Bearer " + jwt.encode({"iss": "https://api.botframework.com", "aud": "x"}, "k" * 32, algorithm="HS256"),
-    "Basic dXNlcjpwYXNz",
-])
+@pytest.mark.parametrize(
+    "token",
+    [
+        "Bearer not-a-jwt",
+        "Bearer " + jwt.encode({"iss": "https://api.botframework.com", "aud": "x"}, "k" * 32, algorithm="HS256"),
+        "Basic dXNlcjpwYXNz",
+    ],
+)
 async def test_sandbox_request_with_a_token_is_401_not_500(bot: Bot, token: str) -> None:
     body = bot.activity("personal_message", DANA, text="help")
     status, payload = await bot.post(body, headers={"Authorization": token})
@@ -97,16 +105,24 @@ async def test_unknown_verb_is_refused_at_the_edge_with_an_error_card(bot: Bot) 
     assert any("isn't supported" in t for t in texts(card))
 
 
-@pytest.mark.parametrize("value", [
-    None,
-    {"action": {"type": "Action.Submit", "verb": "help", "data": {}}},
-    {"action": {"type": "Action.Execute", "verb": "link.edit", "data": {"verb": "link.edit"}}},
-    {"action": {"type": "Action.Execute", "verb": "slots.pick",
-                "data": {"linkId": "x", "start": "yesterday", "tz": "Europe/London", "duration": 30}}},
-    {"action": {"type": "Action.Execute", "verb": "slots.week", "data": {"linkId": "x", "tz": "Mars/Olympus"}}},
-    {"action": {"type": "Action.Execute", "verb": "links.list", "data": {"page": "many"}}},
-    {"action": {"type": "Action.Execute", "verb": "help", "data": {"verb": "connect"}}},
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        None,
+        {"action": {"type": "Action.Submit", "verb": "help", "data": {}}},
+        {"action": {"type": "Action.Execute", "verb": "link.edit", "data": {"verb": "link.edit"}}},
+        {
+            "action": {
+                "type": "Action.Execute",
+                "verb": "slots.pick",
+                "data": {"linkId": "x", "start": "yesterday", "tz": "Europe/London", "duration": 30},
+            }
+        },
+        {"action": {"type": "Action.Execute", "verb": "slots.week", "data": {"linkId": "x", "tz": "Mars/Olympus"}}},
+        {"action": {"type": "Action.Execute", "verb": "links.list", "data": {"page": "many"}}},
+        {"action": {"type": "Action.Execute", "verb": "help", "data": {"verb": "connect"}}},
+    ],
+)
 async def test_malformed_card_actions_get_an_error_card(bot: Bot, value: object) -> None:
     status, payload = await bot.invoke(bot.activity("adaptive_card_action", DANA, value=value))
     assert status == 200

@@ -70,7 +70,8 @@ def test_a_request_error_gets_the_rule_and_no_try_again(exc: SlotwiseError, capl
 
 @pytest.mark.parametrize("exc", OUR_SIDE_ERRORS, ids=lambda e: type(e).__name__)
 def test_a_failure_on_our_side_says_try_again_with_a_logged_reference(
-        exc: SlotwiseError, caplog: pytest.LogCaptureFixture) -> None:
+    exc: SlotwiseError, caplog: pytest.LogCaptureFixture
+) -> None:
     card = check_card(error_card(exc, ErrorScope()))
     shown = [unescape(t) for t in texts(card)]
     assert shown[0] == OUR_SIDE

@@ -27,23 +27,40 @@ from tests.web.threaded import Threaded, threaded
 
 OUR_SIDE = "on our side"
 
-json_scalars = st.one_of(st.none(), st.booleans(), st.integers(min_value=-(10**30), max_value=10**30),
-                         st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=20))
-json_values = st.recursive(json_scalars, lambda inner: st.one_of(
-    st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=6), inner, max_size=3)), max_leaves=8)
+json_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**30), max_value=10**30),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=20),
+)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=6), inner, max_size=3)),
+    max_leaves=8,
+)
 OFFSETS = [UTC, timezone(timedelta(hours=23, minutes=59)), timezone(-timedelta(hours=23, minutes=59))]
-instants = st.builds(lambda naive, tz: naive.replace(tzinfo=tz),
-                     st.one_of(st.datetimes(max_value=datetime(1, 1, 1, 1)),  # the first and last hour there is
-                               st.datetimes(min_value=datetime(9999, 12, 31, 23)),
-                               st.datetimes(min_value=datetime(2025, 1, 1), max_value=datetime(2032, 12, 31))),
-                     st.sampled_from(OFFSETS)).map(lambda d: d.isoformat().replace("+00:00", "Z"))
-dates = st.one_of(st.dates(max_value=date(1, 1, 31)), st.dates(min_value=date(9999, 12, 1)),
-                  st.dates(min_value=date(2025, 1, 1), max_value=date(2100, 1, 31))).map(date.isoformat)
+instants = st.builds(
+    lambda naive, tz: naive.replace(tzinfo=tz),
+    st.one_of(
+        st.datetimes(max_value=datetime(1, 1, 1, 1)),  # the first and last hour there is
+        st.datetimes(min_value=datetime(9999, 12, 31, 23)),
+        st.datetimes(min_value=datetime(2025, 1, 1), max_value=datetime(2032, 12, 31)),
+    ),
+    st.sampled_from(OFFSETS),
+).map(lambda d: d.isoformat().replace("+00:00", "Z"))
+dates = st.one_of(
+    st.dates(max_value=date(1, 1, 31)),
+    st.dates(min_value=date(9999, 12, 1)),
+    st.dates(min_value=date(2025, 1, 1), max_value=date(2100, 1, 31)),
+).map(date.isoformat)
 KEYS = sorted({key for spec in VERB_DATA.values() for key in spec.required | spec.optional} | {TIME_ZONE_INPUT})
 
 
 VALUES: dict[str, st.SearchStrategy[Any]] = {
-    "start": instants, "weekStart": dates, "day": dates,
+    "start": instants,
+    "weekStart": dates,
+    "day": dates,
     "tz": st.sampled_from(["UTC", "Europe/Paris", "Pacific/Kiritimati", "Mars/Olympus", ""]),
     TIME_ZONE_INPUT: st.sampled_from(["Asia/Tokyo", "Etc/GMT-14", "nowhere"]),
     "duration": st.one_of(st.sampled_from([30, "30", 0, 1441, True]), json_scalars),
@@ -60,15 +77,19 @@ def junk_data(link_id: str) -> st.SearchStrategy[dict[str, Any]]:
     """Any keys of the contract (and others) holding anything, a real link id among them."""
     values = VALUES | {"linkId": st.sampled_from([link_id, link_id, "no-such-link", ""])}
     return st.lists(st.sampled_from([*KEYS, "x"]), max_size=7, unique=True).flatmap(
-        lambda keys: st.fixed_dictionaries({k: st.one_of(values.get(k, json_values), json_values) for k in keys}))
+        lambda keys: st.fixed_dictionaries({k: st.one_of(values.get(k, json_values), json_values) for k in keys})
+    )
 
 
 def timed_button(link_id: str) -> st.SearchStrategy[dict[str, Any]]:
     """A button of a verb that carries dates or times, every other key well-formed (the real link), and its
     dates and times anywhere from year 1 to 9999 at any offset."""
     plausible: dict[str, st.SearchStrategy[Any]] = {
-        "linkId": st.just(link_id), "bookingId": st.just("no-such-booking"), "tz": st.just("Europe/Paris"),
-        "duration": st.just(30), "offset": st.just(0),
+        "linkId": st.just(link_id),
+        "bookingId": st.just("no-such-booking"),
+        "tz": st.just("Europe/Paris"),
+        "duration": st.just(30),
+        "offset": st.just(0),
     }
 
     def button(verb: str) -> st.SearchStrategy[dict[str, Any]]:
@@ -134,8 +155,12 @@ raw_bodies = st.one_of(
 
 
 @props(120)
-@given(body=raw_bodies, content_type=st.sampled_from(["application/json", "application/json; charset=latin-1",
-                                                      "multipart/form-data; boundary=x", "text/plain", ""]))
+@given(
+    body=raw_bodies,
+    content_type=st.sampled_from(
+        ["application/json", "application/json; charset=latin-1", "multipart/form-data; boundary=x", "text/plain", ""]
+    ),
+)
 def test_any_body_at_the_bot_endpoint_is_a_clean_4xx(hostile: HostileBot, body: bytes, content_type: str) -> None:
     status, text = hostile.post(body, headers={"Content-Type": content_type})
     assert status in (200, 400, 401, 415), text[:300]
@@ -151,8 +176,9 @@ def _execute(hostile: HostileBot, verb: Any, values: dict[str, Any]) -> None:
 
 
 @props(120)
-@given(verb=st.one_of(st.sampled_from(sorted(ALL_VERBS)), st.sampled_from(["link.nuke", ""]), json_scalars),
-       data=st.data())
+@given(
+    verb=st.one_of(st.sampled_from(sorted(ALL_VERBS)), st.sampled_from(["link.nuke", ""]), json_scalars), data=st.data()
+)
 def test_any_card_action_gets_a_card_never_our_side(hostile: HostileBot, verb: Any, data: st.DataObject) -> None:
     _execute(hostile, verb, data.draw(junk_data(hostile.link_id)))
 
@@ -178,9 +204,19 @@ def test_any_submit_gets_an_answer_never_our_side(hostile: HostileBot, verb: Any
 
 
 @props(100)
-@given(value=st.one_of(json_values, st.fixed_dictionaries({}, optional={
-    "id": st.one_of(st.text(max_size=10), json_values), "token": st.one_of(st.text(max_size=30), json_values),
-    "connectionName": json_values})))
+@given(
+    value=st.one_of(
+        json_values,
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "id": st.one_of(st.text(max_size=10), json_values),
+                "token": st.one_of(st.text(max_size=30), json_values),
+                "connectionName": json_values,
+            },
+        ),
+    )
+)
 def test_any_token_exchange_is_answered_by_the_protocol(hostile: HostileBot, value: Any) -> None:
     body = hostile.app.site.activity("signin_token_exchange", DANA, value=value)
     status, text = hostile.post(body)
@@ -190,9 +226,21 @@ def test_any_token_exchange_is_answered_by_the_protocol(hostile: HostileBot, val
 
 
 @props(100)
-@given(value=st.one_of(json_values, st.fixed_dictionaries({"url": st.one_of(
-    st.text(max_size=40), json_values, st.sampled_from(["http://127.0.0.1/book/adele/x", "https://[::1/book/a/b"]),
-    st.integers(min_value=8_000, max_value=20_000).map(lambda n: "https://x.example/book/a/" + "b" * n))})))
+@given(
+    value=st.one_of(
+        json_values,
+        st.fixed_dictionaries(
+            {
+                "url": st.one_of(
+                    st.text(max_size=40),
+                    json_values,
+                    st.sampled_from(["http://127.0.0.1/book/adele/x", "https://[::1/book/a/b"]),
+                    st.integers(min_value=8_000, max_value=20_000).map(lambda n: "https://x.example/book/a/" + "b" * n),
+                )
+            }
+        ),
+    )
+)
 def test_any_link_query_is_answered_with_a_result(hostile: HostileBot, value: Any) -> None:
     body = hostile.app.site.activity("query_link", IVAN, value=value)
     status, text = hostile.post(body)

@@ -39,8 +39,7 @@ async def test_someone_elses_link_id_is_refused(bot: Bot, who: Any) -> None:
 
     for title in ("Edit", "Preview", "Delete link"):
         _refused(await bot.execute(who, execute_by_title(created, title)), NO_LINK)
-    _refused(await bot.execute(who, execute_by_title(editor, "Save"), form_values(editor, title="Mine now")),
-             NO_LINK)
+    _refused(await bot.execute(who, execute_by_title(editor, "Save"), form_values(editor, title="Mine now")), NO_LINK)
     _refused(await bot.execute(who, execute_by_title(editor, "Cancel")), NO_LINK)
 
     [after] = await bot.repos.event_types.list_for_owner(DANA.tenant, user.id)
@@ -65,11 +64,15 @@ async def test_someone_elses_booking_id_is_refused(bot: Bot) -> None:
 
     _refused(await bot.execute(MALLORY, cancel, {cancel["data"]["reasonInputId"]: "ha"}), NO_BOOKING)
     _refused(await bot.execute(MALLORY, execute_by_title(booked, "Reschedule")), NO_BOOKING)
-    move = {"verb": "booking.move", "data": {"verb": "booking.move", "bookingId": booking_id,
-                                             "start": "2030-01-07T10:00:00Z", "tz": "UTC"}}
+    move = {
+        "verb": "booking.move",
+        "data": {"verb": "booking.move", "bookingId": booking_id, "start": "2030-01-07T10:00:00Z", "tz": "UTC"},
+    }
     _refused(await bot.execute(MALLORY, move), NO_BOOKING)
-    forged = {"verb": "booking.cancel", "data": {"verb": "booking.cancel", "bookingId": booking_id,
-                                                 "reasonInputId": "cancelReason.other"}}
+    forged = {
+        "verb": "booking.cancel",
+        "data": {"verb": "booking.cancel", "bookingId": booking_id, "reasonInputId": "cancelReason.other"},
+    }
     assert "This Cancel button doesn't belong to this booking." in texts(await bot.execute(IVAN, forged))
 
     booking = await bot.repos.bookings.get(booking_id)
@@ -82,10 +85,16 @@ async def test_someone_elses_booking_id_is_refused(bot: Bot) -> None:
 
 # ------------------------------------------------- an email is not an identity (issue 10, item 6)
 
-IVAN_ELSEWHERE = Person("29:1ivan-lookalike-teams-id", "9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a", "Ivan Invitee",
-                        IVAN.email, tenant=OTHER_TENANT)  # another tenant, roster email set to Ivan's
-IVAN_NAMESAKE = Person("29:1ivan-namesake-teams-id", "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d", "Ivan Namesake",
-                       IVAN.email)  # Ivan's tenant, another account whose roster email says Ivan's
+IVAN_ELSEWHERE = Person(
+    "29:1ivan-lookalike-teams-id",
+    "9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a",
+    "Ivan Invitee",
+    IVAN.email,
+    tenant=OTHER_TENANT,
+)  # another tenant, roster email set to Ivan's
+IVAN_NAMESAKE = Person(
+    "29:1ivan-namesake-teams-id", "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d", "Ivan Namesake", IVAN.email
+)  # Ivan's tenant, another account whose roster email says Ivan's
 
 
 @pytest.mark.parametrize("impostor", [IVAN_ELSEWHERE, IVAN_NAMESAKE], ids=["other-tenant", "same-tenant"])
@@ -97,8 +106,10 @@ async def test_a_teams_user_whose_email_is_the_invitees_is_not_the_invitee(bot: 
 
     _refused(await bot.execute(impostor, cancel, {cancel["data"]["reasonInputId"]: "mine now"}), NO_BOOKING)
     _refused(await bot.execute(impostor, execute_by_title(booked, "Reschedule")), NO_BOOKING)
-    move = {"verb": "booking.move", "data": {"verb": "booking.move", "bookingId": booking_id,
-                                             "start": "2030-01-07T10:00:00Z", "tz": "UTC"}}
+    move = {
+        "verb": "booking.move",
+        "data": {"verb": "booking.move", "bookingId": booking_id, "start": "2030-01-07T10:00:00Z", "tz": "UTC"},
+    }
     _refused(await bot.execute(impostor, move), NO_BOOKING)
     lookalike = await bot.repos.users.get_by_aad(impostor.tenant, impostor.aad)
     assert lookalike.email == IVAN.email  # the attack is real: Teams told us the same address
@@ -117,14 +128,18 @@ async def test_a_booking_made_on_the_web_is_managed_with_its_link_not_from_teams
     start = times(picker)[0]["data"]["start"]
     dana = await bot.repos.users.get_by_aad(DANA.tenant, DANA.aad)
     [link] = await bot.repos.event_types.list_for_owner(DANA.tenant, dana.id)
-    resp = await bot.client.post(f"/book/{dana.handle}/{link.slug}", json={
-        "start": start, "name": "Ivan Invitee", "email": IVAN.email, "timeZone": "America/New_York"})
+    resp = await bot.client.post(
+        f"/book/{dana.handle}/{link.slug}",
+        json={"start": start, "name": "Ivan Invitee", "email": IVAN.email, "timeZone": "America/New_York"},
+    )
     assert resp.status == 201, await resp.text()
     booking_id = (await resp.json())["id"]
     forged = {"verb": "booking.reschedule", "data": {"verb": "booking.reschedule", "bookingId": booking_id}}
     _refused(await bot.execute(IVAN, forged), NO_BOOKING)
-    cancel = {"verb": "booking.cancel", "data": {"verb": "booking.cancel", "bookingId": booking_id,
-                                                 "reasonInputId": f"cancelReason.{booking_id}"}}
+    cancel = {
+        "verb": "booking.cancel",
+        "data": {"verb": "booking.cancel", "bookingId": booking_id, "reasonInputId": f"cancelReason.{booking_id}"},
+    }
     _refused(await bot.execute(IVAN, cancel, {f"cancelReason.{booking_id}": "x"}), NO_BOOKING)
     assert (await bot.repos.bookings.get(booking_id)).status is BookingStatus.CONFIRMED
 
@@ -139,20 +154,29 @@ async def test_a_guessed_teams_idempotency_key_on_the_public_endpoint_gets_no_ma
     _form, booked = await book(bot, picker)
     manage = next(a["url"] for a in nodes(booked, "Action.OpenUrl") if a["title"] == "Manage booking")
     token = manage.rsplit("/manage/", 1)[1]
-    booking = await bot.repos.bookings.get(next(a for a in executes(booked)
-                                                if a["verb"] == "booking.cancel")["data"]["bookingId"])
+    booking = await bot.repos.bookings.get(
+        next(a for a in executes(booked) if a["verb"] == "booking.cancel")["data"]["bookingId"]
+    )
     dana = await bot.repos.users.get_by_aad(DANA.tenant, DANA.aad)
     link = await bot.repos.event_types.get(booking.event_type_id)
     start = utc_iso(booking.start)
-    body = {"start": start, "name": booking.invitee.name, "email": booking.invitee.email,
-            "timeZone": booking.invitee.time_zone, "notes": booking.invitee.notes, "duration": 30}
+    body = {
+        "start": start,
+        "name": booking.invitee.name,
+        "email": booking.invitee.email,
+        "timeZone": booking.invitee.time_zone,
+        "notes": booking.invitee.notes,
+        "duration": 30,
+    }
     old_attempt = "\x00".join((IVAN.tenant, IVAN.aad, start, "30", IVAN.email.casefold()))
-    guesses = ["teams:" + hashlib.sha256(old_attempt.encode()).hexdigest()[:40],
-               "attempt-" + request_fingerprint(booking.start, 30, booking.invitee)[:40],
-               booking.idempotency_key or "", (booking.idempotency_key or "").split(":", 1)[-1]]
+    guesses = [
+        "teams:" + hashlib.sha256(old_attempt.encode()).hexdigest()[:40],
+        "attempt-" + request_fingerprint(booking.start, 30, booking.invitee)[:40],
+        booking.idempotency_key or "",
+        (booking.idempotency_key or "").split(":", 1)[-1],
+    ]
     for guess in guesses:
-        resp = await bot.client.post(f"/book/{dana.handle}/{link.slug}", json=body,
-                                     headers={"Idempotency-Key": guess})
+        resp = await bot.client.post(f"/book/{dana.handle}/{link.slug}", json=body, headers={"Idempotency-Key": guess})
         answer = await resp.text()
         assert resp.status == 409, answer  # the slot is taken; nothing about the booking that took it
         assert token not in answer and booking.id not in answer

@@ -91,8 +91,14 @@ async def test_delivery_gives_up_after_the_last_attempt(bot: Bot) -> None:
 async def booked_before_dana_has_a_chat(bot: Bot) -> None:
     """Dana makes a link in a channel (no personal chat with Slotwise yet) and Ivan books it there."""
     channel = fixture("channel_message_mention")["conversation"]["id"]
-    created = (await bot.say(DANA, "<at>Slotwise</at> make a 30-min link called Intro", conversation=channel,
-                             name="channel_message_mention"))[0].cards[0]
+    created = (
+        await bot.say(
+            DANA,
+            "<at>Slotwise</at> make a 30-min link called Intro",
+            conversation=channel,
+            name="channel_message_mention",
+        )
+    )[0].cards[0]
     shared = await bot.execute(DANA, execute_by_title(created, "Preview"), conversation=channel)
     picker = await bot.execute(IVAN, shared["refresh"]["action"], trigger="automatic", conversation=channel)
     form = await bot.execute(IVAN, times(picker)[0])
@@ -120,8 +126,9 @@ async def test_reschedule_and_cancel_are_notified_too(bot: Bot) -> None:
     cancel = next(a for a in executes(moved) if a["verb"] == "booking.cancel")
     await bot.execute(IVAN, cancel, {cancel["data"]["reasonInputId"]: "Double-booked, sorry"})
     await bot.delivery.run_once()
-    assert sorted(headings(bot)) == sorted(["New booking from Ivan Invitee", "Ivan Invitee's meeting was moved",
-                                            "Ivan Invitee cancelled"])
+    assert sorted(headings(bot)) == sorted(
+        ["New booking from Ivan Invitee", "Ivan Invitee's meeting was moved", "Ivan Invitee cancelled"]
+    )
 
 
 async def test_the_background_worker_delivers_without_help(tmp_path: Path, template_db: Path) -> None:
@@ -143,8 +150,9 @@ async def eventually(check: Callable[[], bool], seconds: float = 5.0) -> None:
     raise AssertionError("it did not happen in time")
 
 
-async def test_a_held_notice_is_logged_once_not_at_every_pass(tmp_path: Path, template_db: Path,
-                                                              caplog: pytest.LogCaptureFixture) -> None:
+async def test_a_held_notice_is_logged_once_not_at_every_pass(
+    tmp_path: Path, template_db: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """Quiet logs: the worker passes every 20 ms; the notice for a host with no chat is reported once, at INFO,
     and nothing is retried or logged again while it waits."""
     caplog.set_level(logging.DEBUG, logger="slotwise.background")
@@ -152,16 +160,20 @@ async def test_a_held_notice_is_logged_once_not_at_every_pass(tmp_path: Path, te
         await booked_before_dana_has_a_chat(bot)
         await eventually(lambda: any("held" in r.getMessage() for r in caplog.records))
         await asyncio.sleep(0.5)  # 25 more passes
-        lines = [(r.levelno, r.getMessage()) for r in caplog.records
-                 if r.name == "slotwise.background" and "outbox" in r.getMessage()]
+        lines = [
+            (r.levelno, r.getMessage())
+            for r in caplog.records
+            if r.name == "slotwise.background" and "outbox" in r.getMessage()
+        ]
         assert len(lines) == 1, lines
         level, message = lines[0]
         assert level == logging.INFO and "(booking.created) is held until its recipient can be reached" in message
         assert bot.connector.to(DANA.chat) == []
 
 
-async def test_a_held_notice_goes_out_right_after_the_host_first_messages_the_bot(tmp_path: Path,
-                                                                                   template_db: Path) -> None:
+async def test_a_held_notice_goes_out_right_after_the_host_first_messages_the_bot(
+    tmp_path: Path, template_db: Path
+) -> None:
     """The worker polls every 30 s here: the host's first message releases the notice and wakes it."""
     async with running_bot(tmp_path, template_db, outbox_interval=30) as bot:
         await booked_before_dana_has_a_chat(bot)
@@ -193,8 +205,13 @@ async def test_a_broken_connection_is_told_to_the_host_once(bot: Bot) -> None:
 
 async def _enqueue(bot: Bot, kind: str, key: str) -> None:
     host = await bot.repos.users.get_by_aad(DANA.tenant, DANA.aad)
-    await bot.repos.outbox.enqueue([OutboxItem(kind, DANA.tenant, {"hostId": host.id, "hostName": host.display_name,
-                                                                    "timeZone": host.time_zone}, key)])
+    await bot.repos.outbox.enqueue(
+        [
+            OutboxItem(
+                kind, DANA.tenant, {"hostId": host.id, "hostName": host.display_name, "timeZone": host.time_zone}, key
+            )
+        ]
+    )
 
 
 async def test_a_finished_web_sign_in_is_confirmed_in_chat(bot: Bot) -> None:

@@ -30,8 +30,10 @@ from tests.cards.checks import executes, nodes, texts
 Json = dict[str, Any]
 GROUP = fixture("group_chat_message_mention")["conversation"]["id"]
 CHANNEL = fixture("channel_message_mention")["conversation"]["id"]
-SCOPES = [pytest.param((GROUP, "group_chat_message_mention"), id="groupChat"),
-          pytest.param((CHANNEL, "channel_message_mention"), id="channel")]
+SCOPES = [
+    pytest.param((GROUP, "group_chat_message_mention"), id="groupChat"),
+    pytest.param((CHANNEL, "channel_message_mention"), id="channel"),
+]
 
 
 def open_urls(card: Json) -> dict[str, str]:
@@ -50,6 +52,7 @@ def nothing_private(sent: list[Sent], *secrets: str) -> None:
 
 async def must_sign_in(bot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
     """Production without a token cache: nobody is connected silently."""
+
     async def no_silent_connect(_user: object) -> bool:
         return False
 
@@ -86,7 +89,8 @@ async def user_id(bot: Bot, person: Person) -> str:
 @pytest.mark.parametrize("scope", SCOPES)
 @pytest.mark.parametrize("text", ["connect", "make a 30-min link"])
 async def test_a_sign_in_asked_for_in_a_group_goes_to_the_personal_chat(
-        bot: Bot, monkeypatch: pytest.MonkeyPatch, scope: tuple[str, str], text: str) -> None:
+    bot: Bot, monkeypatch: pytest.MonkeyPatch, scope: tuple[str, str], text: str
+) -> None:
     await must_sign_in(bot, monkeypatch)
     await installed(bot, DANA)
     sent = await say_in(bot, scope, DANA, text)
@@ -126,7 +130,8 @@ async def test_without_a_stored_personal_chat_the_bot_creates_one(bot: Bot, monk
 
 
 async def test_when_no_personal_chat_can_be_made_the_group_is_told_plainly(
-        bot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
+    bot: Bot, monkeypatch: pytest.MonkeyPatch
+) -> None:
     await must_sign_in(bot, monkeypatch)
     bot.connector.refuse_conversations = True
     sent = await say_in(bot, (CHANNEL, "channel_message_mention"), DANA, "make a 30-min link")
@@ -139,11 +144,14 @@ async def test_when_no_personal_chat_can_be_made_the_group_is_told_plainly(
 
 
 async def test_a_sign_in_card_action_in_a_group_answers_the_clicker_only(
-        bot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
+    bot: Bot, monkeypatch: pytest.MonkeyPatch
+) -> None:
     await must_sign_in(bot, monkeypatch)
     await installed(bot, DANA)
-    value = {"action": {"type": "Action.Execute", "id": "", "verb": "connect", "data": {"verb": "connect"}},
-             "trigger": "manual"}
+    value = {
+        "action": {"type": "Action.Execute", "id": "", "verb": "connect", "data": {"verb": "connect"}},
+        "trigger": "manual",
+    }
     body = bot.activity("adaptive_card_action", DANA, conversation=GROUP, value=value)
     assert body["conversation"]["conversationType"] == "groupChat"
     status, payload = await bot.invoke(body)
@@ -168,12 +176,16 @@ async def test_a_broken_calendar_met_in_a_group_is_reconnected_in_private(bot: B
         assert open_urls(sent_card.cards[0])["Reconnect"].startswith(f"{bot.base_url}/auth/start?state=")
 
 
-@pytest.mark.parametrize(("error", "heading", "link"), [
-    ("consent_required", "Your IT admin needs to approve Slotwise", "adminconsent"),
-    ("mfa_required", "Connect your Outlook calendar", "claims="),
-])
+@pytest.mark.parametrize(
+    ("error", "heading", "link"),
+    [
+        ("consent_required", "Your IT admin needs to approve Slotwise", "adminconsent"),
+        ("mfa_required", "Connect your Outlook calendar", "claims="),
+    ],
+)
 async def test_consent_and_mfa_after_a_group_sso_exchange_go_to_the_personal_chat(
-        bot: Bot, error: str, heading: str, link: str) -> None:
+    bot: Bot, error: str, heading: str, link: str
+) -> None:
     await installed(bot, DANA)
     value = value_for(bot, DANA)
     bot.emulator.set_token_error(DANA.email, error)
@@ -190,7 +202,8 @@ async def test_consent_and_mfa_after_a_group_sso_exchange_go_to_the_personal_cha
 
 
 async def test_in_a_personal_chat_the_sign_in_card_is_the_answer_as_before(
-        bot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
+    bot: Bot, monkeypatch: pytest.MonkeyPatch
+) -> None:
     await must_sign_in(bot, monkeypatch)
     sent = await bot.say(DANA, "connect")
     assert [s.conversation_id for s in sent] == [DANA.chat]
@@ -233,8 +246,7 @@ async def test_cancel_booking_in_a_group_is_sent_privately(bot: Bot, scope: tupl
     nothing_private(bot.connector.to(scope[0]), IVAN.name, IVAN.email, booking_id)
     [private] = await delivered(bot, DANA)
     assert private.body["text"].startswith("Is this the one?")
-    assert [a["data"]["bookingId"] for a in executes(private.cards[0]) if a["verb"] == "booking.cancel"] \
-        == [booking_id]
+    assert [a["data"]["bookingId"] for a in executes(private.cards[0]) if a["verb"] == "booking.cancel"] == [booking_id]
 
     sent = await say_in(bot, scope, DANA, "cancel booking 7")  # even "no such booking" is said in private
     assert [s.body.get("text") for s in sent] == [CANCEL_NOTICE]
@@ -244,8 +256,15 @@ async def test_cancel_booking_in_a_group_is_sent_privately(bot: Bot, scope: tupl
 
 async def test_the_upcoming_button_in_a_group_answers_the_clicker_only(bot: Bot) -> None:
     booking_id = await _booked(bot)
-    value = {"action": {"type": "Action.Execute", "id": "", "verb": "bookings.upcoming",
-                        "data": {"verb": "bookings.upcoming"}}, "trigger": "manual"}
+    value = {
+        "action": {
+            "type": "Action.Execute",
+            "id": "",
+            "verb": "bookings.upcoming",
+            "data": {"verb": "bookings.upcoming"},
+        },
+        "trigger": "manual",
+    }
     status, payload = await bot.invoke(bot.activity("adaptive_card_action", DANA, conversation=CHANNEL, value=value))
     assert (status, payload) == (200, {"statusCode": 200, "type": ACTIVITY_MESSAGE, "value": UPCOMING_NOTICE})
     assert booking_id not in json.dumps(payload)
@@ -278,8 +297,9 @@ async def test_in_a_personal_chat_upcoming_is_the_answer_as_before(bot: Bot) -> 
     assert (await bot.delivery.run_once()).leased == 0
 
 
-async def test_the_outbox_worker_sends_a_private_reply_at_once(tmp_path: Path, template_db: Path,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_the_outbox_worker_sends_a_private_reply_at_once(
+    tmp_path: Path, template_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The worker polls every 30 s here; a private reply wakes it, so the person isn't kept waiting."""
     async with running_bot(tmp_path, template_db, outbox_interval=30) as bot:
         await must_sign_in(bot, monkeypatch)

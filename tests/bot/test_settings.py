@@ -19,8 +19,14 @@ async def _demo(bot: Bot) -> tuple[EventType, dict[str, Any]]:
 
 async def test_invalid_settings_show_every_error_and_save_nothing(bot: Bot) -> None:
     link, editor = await _demo(bot)
-    values = form_values(editor, durations="half an hour", **{"weekly_hours.monday": "9-5"},
-                         time_zone="Mars/Olympus", minimum_notice="soon", title="Renamed")
+    values = form_values(
+        editor,
+        durations="half an hour",
+        **{"weekly_hours.monday": "9-5"},
+        time_zone="Mars/Olympus",
+        minimum_notice="soon",
+        title="Renamed",
+    )
     after = await bot.execute(DANA, execute_by_title(editor, "Save"), values)
 
     shown = texts(after)
@@ -37,9 +43,15 @@ async def test_invalid_settings_show_every_error_and_save_nothing(bot: Bot) -> N
 
 async def test_valid_settings_are_saved(bot: Bot) -> None:
     link, editor = await _demo(bot)
-    values = form_values(editor, title="Demo call", durations="30, 60", buffer_after="15",
-                         **{"weekly_hours.friday": "", "weekly_hours.monday": "09:00-12:00, 13:00-17:00"},
-                         time_zone="W. Europe Standard Time", daily_cap="3")
+    values = form_values(
+        editor,
+        title="Demo call",
+        durations="30, 60",
+        buffer_after="15",
+        **{"weekly_hours.friday": "", "weekly_hours.monday": "09:00-12:00, 13:00-17:00"},
+        time_zone="W. Europe Standard Time",
+        daily_cap="3",
+    )
     saved = await bot.execute(DANA, execute_by_title(editor, "Save"), values)
 
     assert texts(saved)[:2] == ["Saved", "Demo call"]
@@ -84,8 +96,9 @@ async def test_first_run_adjust_sets_zone_and_hours_on_every_link(bot: Bot) -> N
     assert any("Time zone:" in t for t in texts(bad)) and any("Working hours:" in t for t in texts(bad))
     assert (await bot.repos.event_types.get(link.id)) == link
 
-    good = await bot.execute(DANA, save, {"profile.time_zone": "America/New_York",
-                                          "profile.hours": "Mon-Thu 10:00-16:00"})
+    good = await bot.execute(
+        DANA, save, {"profile.time_zone": "America/New_York", "profile.hours": "Mon-Thu 10:00-16:00"}
+    )
     assert texts(good)[0] == "Saved"
     stored = await bot.repos.event_types.get(link.id)
     assert stored.rules.time_zone == "America/New_York"

@@ -20,10 +20,16 @@ from tests.cards.checks import texts, walk
 
 def sso_token(bot: Bot, person: Person, name: str | None = None) -> str:
     """The person's own Teams SSO token: their mailbox is their Entra account (same object id and tenant)."""
-    mailbox = bot.emulator.ensure_user(person.email, person.name, person.zone, tenant_id=person.tenant,
-                                       user_id=person.aad)
-    return sandbox_sso_token(oid=mailbox.id, tenant_id=mailbox.tenant_id, upn=mailbox.upn,
-                             name=name or mailbox.display_name, audience=f"api://botid-{SANDBOX_CLIENT_ID}")
+    mailbox = bot.emulator.ensure_user(
+        person.email, person.name, person.zone, tenant_id=person.tenant, user_id=person.aad
+    )
+    return sandbox_sso_token(
+        oid=mailbox.id,
+        tenant_id=mailbox.tenant_id,
+        upn=mailbox.upn,
+        name=name or mailbox.display_name,
+        audience=f"api://botid-{SANDBOX_CLIENT_ID}",
+    )
 
 
 def exchange(bot: Bot, person: Person, value: Any) -> dict[str, Any]:
@@ -50,14 +56,18 @@ def urls(card: dict[str, Any]) -> list[str]:
 
 async def connected_notices(bot: Bot, person: Person) -> list[Sent]:
     await bot.delivery.run_once()
-    return [s for s in bot.connector.proactive(person.chat, bot.turn_ids)
-            if s.cards and texts(s.cards[0])[0] == "You're connected"]
+    return [
+        s
+        for s in bot.connector.proactive(person.chat, bot.turn_ids)
+        if s.cards and texts(s.cards[0])[0] == "You're connected"
+    ]
 
 
 async def test_an_exchange_connects_the_user_and_says_so_once(bot: Bot) -> None:
     value = value_for(bot, DANA)
-    first, second = await asyncio.gather(bot.invoke(exchange(bot, DANA, value)),
-                                         bot.invoke(exchange(bot, DANA, dict(value))))
+    first, second = await asyncio.gather(
+        bot.invoke(exchange(bot, DANA, value)), bot.invoke(exchange(bot, DANA, dict(value)))
+    )
     assert first == second == (200, {"id": value["id"], "connectionName": "graph"})
     user = await user_of(bot, DANA)
     assert user.connection_status is ConnectionStatus.CONNECTED
@@ -111,8 +121,14 @@ async def test_other_sign_in_failures_answer_412_without_a_card(bot: Bot) -> Non
 
 async def test_malformed_exchanges_are_refused_never_a_500(bot: Bot) -> None:
     good = value_for(bot, DANA)
-    for value in ({"id": "x", "connectionName": "graph"}, {"id": "x", "token": ""}, {"token": good["token"]},
-                  {"id": "x", "token": 42}, None, "not an object"):
+    for value in (
+        {"id": "x", "connectionName": "graph"},
+        {"id": "x", "token": ""},
+        {"token": good["token"]},
+        {"id": "x", "token": 42},
+        None,
+        "not an object",
+    ):
         status, body = await bot.invoke(exchange(bot, DANA, value))
         assert status == 400, (value, status, body)
         assert body["failureDetail"]

@@ -58,16 +58,19 @@ async def test_variants_of_the_link_unfurl(bot: Bot, variant: str) -> None:
     assert len(body["composeExtension"]["attachments"]) == 1
 
 
-@pytest.mark.parametrize("url", [
-    "https://example.com/some/page",
-    "{base}/book/nobody/intro",
-    "{base}/book/dana/no-such-link",
-    "{base}/book/team/sales/intro",
-    "{base}/manage/abc",
-    "{base}/book/dana",
-    "http://evil.example/book/dana/intro",
-    "not a url at all",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://example.com/some/page",
+        "{base}/book/nobody/intro",
+        "{base}/book/dana/no-such-link",
+        "{base}/book/team/sales/intro",
+        "{base}/manage/abc",
+        "{base}/book/dana",
+        "http://evil.example/book/dana/intro",
+        "not a url at all",
+    ],
+)
 async def test_other_urls_get_an_empty_result(bot: Bot, url: str) -> None:
     await _link_url(bot)
     assert await unfurl(bot, url.format(base=bot.base_url)) == EMPTY

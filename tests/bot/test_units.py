@@ -29,21 +29,33 @@ def test_every_verb_has_a_route() -> None:
     assert set(ROUTES) == ALL_VERBS
 
 
-@pytest.mark.parametrize(("verb", "data", "problem"), [
-    ("link.nuke", {}, "isn't supported"),
-    (None, {}, "isn't supported"),
-    ("link.edit", {}, "missing 'linkId'"),
-    ("link.edit", {"linkId": ""}, "missing 'linkId'"),
-    ("help", {"verb": "connect"}, "doesn't match"),
-])
+@pytest.mark.parametrize(
+    ("verb", "data", "problem"),
+    [
+        ("link.nuke", {}, "isn't supported"),
+        (None, {}, "isn't supported"),
+        ("link.edit", {}, "missing 'linkId'"),
+        ("link.edit", {"linkId": ""}, "missing 'linkId'"),
+        ("help", {"verb": "connect"}, "doesn't match"),
+    ],
+)
 def test_the_edge_refuses_bad_actions(verb: object, data: dict[str, Any], problem: str) -> None:
     with pytest.raises(BadAction, match=problem):
         parse_action(verb, data)
 
 
 def test_the_data_is_typed_at_the_edge() -> None:
-    action = parse_action("slots.day", {"linkId": "l", "tz": "Europe/Paris", "weekStart": "2026-12-07",
-                                        "day": "2026-12-08", "offset": "24", "duration": 30})
+    action = parse_action(
+        "slots.day",
+        {
+            "linkId": "l",
+            "tz": "Europe/Paris",
+            "weekStart": "2026-12-07",
+            "day": "2026-12-08",
+            "offset": "24",
+            "duration": 30,
+        },
+    )
     args = action.of(SlotsDay)
     assert (args.tz, args.offset, args.duration, args.day) == ("Europe/Paris", 24, 30, date(2026, 12, 8))
     with pytest.raises(BadAction, match="invalid 'page'"):
@@ -52,19 +64,22 @@ def test_the_data_is_typed_at_the_edge() -> None:
         parse_action("slots.pick", {"linkId": "l", "start": "2026-12-08T09:00:00", "tz": "UTC", "duration": 30})
 
 
-@pytest.mark.parametrize(("url", "expected"), [
-    (f"{BASE}/book/dana/intro", ("dana", "intro")),
-    (f"{BASE}/book/dana/intro/?tz=Europe/Paris#x", ("dana", "intro")),
-    (f"{BASE}/book/d%C3%A1na/intro", ("d\u00e1na", "intro")),
-    ("HTTPS://SLOTWISE.EXAMPLE.COM/book/dana/intro", ("dana", "intro")),
-    (f"{BASE}/book/team/sales/intro", None),
-    (f"{BASE}/book/dana", None),
-    (f"{BASE}/book/dana/intro/extra", None),
-    (f"{BASE}/manage/token", None),
-    ("http://slotwise.example.com/book/dana/intro", None),
-    ("https://slotwise.example.com.evil.example/book/dana/intro", None),
-    ("https://[::1/book/a/b", None),
-])
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        (f"{BASE}/book/dana/intro", ("dana", "intro")),
+        (f"{BASE}/book/dana/intro/?tz=Europe/Paris#x", ("dana", "intro")),
+        (f"{BASE}/book/d%C3%A1na/intro", ("d\u00e1na", "intro")),
+        ("HTTPS://SLOTWISE.EXAMPLE.COM/book/dana/intro", ("dana", "intro")),
+        (f"{BASE}/book/team/sales/intro", None),
+        (f"{BASE}/book/dana", None),
+        (f"{BASE}/book/dana/intro/extra", None),
+        (f"{BASE}/manage/token", None),
+        ("http://slotwise.example.com/book/dana/intro", None),
+        ("https://slotwise.example.com.evil.example/book/dana/intro", None),
+        ("https://[::1/book/a/b", None),
+    ],
+)
 def test_booking_urls_are_recognised(url: str, expected: tuple[str, str] | None) -> None:
     assert booking_target(BASE, url) == expected
 
@@ -75,8 +90,11 @@ def test_a_base_url_with_a_path_prefix() -> None:
 
 
 def _scope(**kw: Any) -> ErrorScope:
-    return ErrorScope(viewer_id="u1", sign_in=lambda claims: f"{BASE}/auth/start?state=s" + (
-        f"&claims={claims}" if claims else ""), **kw)
+    return ErrorScope(
+        viewer_id="u1",
+        sign_in=lambda claims: f"{BASE}/auth/start?state=s" + (f"&claims={claims}" if claims else ""),
+        **kw,
+    )
 
 
 def _urls(card: dict[str, Any]) -> dict[str, str]:
@@ -138,7 +156,10 @@ def test_conversation_references_round_trip_with_the_tenant() -> None:
     assert found is not None
     reference, tenant = found
     assert (reference.conversation.id, reference.service_url, tenant) == (
-        "a:1dana-personal-chat", "https://smba.trafficmanager.net/emea/", "7e2c1d5a-3b4f-4a6e-8c9d-1f2e3d4c5b6a")
+        "a:1dana-personal-chat",
+        "https://smba.trafficmanager.net/emea/",
+        "7e2c1d5a-3b4f-4a6e-8c9d-1f2e3d4c5b6a",
+    )
     assert stored_reference(None) is None
     assert stored_reference({"reference": {"conversation": {"id": "x"}}}) is None
 

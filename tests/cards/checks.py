@@ -124,8 +124,11 @@ def nodes(card: dict[str, Any], kind: str) -> list[dict[str, Any]]:
 
 
 def inputs(card: dict[str, Any]) -> list[dict[str, Any]]:
-    return [n for n in walk(card) if isinstance(n.get("type"), str) and n["type"].startswith("Input.")
-            and n["type"] != "Input.Choice"]
+    return [
+        n
+        for n in walk(card)
+        if isinstance(n.get("type"), str) and n["type"].startswith("Input.") and n["type"] != "Input.Choice"
+    ]
 
 
 def input_by_id(card: dict[str, Any], input_id: str) -> dict[str, Any]:

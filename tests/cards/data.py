@@ -31,26 +31,50 @@ def utc(y: int, mo: int, d: int, h: int = 0, mi: int = 0) -> datetime:
     return datetime(y, mo, d, h, mi, tzinfo=UTC)
 
 
-def rules(time_zone: str = "Europe/London", *, durations: tuple[int, ...] = (30,), interval: int | None = None,
-          **kwargs: object) -> EventRules:
+def rules(
+    time_zone: str = "Europe/London",
+    *,
+    durations: tuple[int, ...] = (30,),
+    interval: int | None = None,
+    **kwargs: object,
+) -> EventRules:
     availability = Availability(
         time_zone,
         ((LocalRange(540, 720), LocalRange(780, 1020)),) * 4 + ((LocalRange(540, 960),), (), ()),
         {date(2026, 12, 24): (), date(2026, 12, 27): (LocalRange(600, 840),)},
     )
-    return EventRules(durations=durations, availability=availability, slot_interval=interval,
-                      **kwargs)  # type: ignore[arg-type]
+    return EventRules(durations=durations, availability=availability, slot_interval=interval, **kwargs)  # type: ignore[arg-type]
 
 
-def link(time_zone: str = "Europe/London", *, title: str = "Intro call", questions: tuple[Question, ...] = (),
-         **kwargs: object) -> EventType:
+def link(
+    time_zone: str = "Europe/London",
+    *,
+    title: str = "Intro call",
+    questions: tuple[Question, ...] = (),
+    **kwargs: object,
+) -> EventType:
     base = EventType(
-        id="et_0001", tenant_id="tenant-1", slug="intro-call", title=title,
-        rules=rules(time_zone, durations=(30, 60), interval=15, buffer_before=10, buffer_after=5,
-                    minimum_notice=240, window=BookingWindow(rolling_days=60), daily_cap=4, weekly_cap=12,
-                    blocking_statuses=frozenset({BusyStatus.BUSY, BusyStatus.OOF, BusyStatus.TENTATIVE})),
-        owner_user_id="u_host", location=Location(LocationKind.TEAMS), questions=questions,
-        description="A short first conversation.", version=3,
+        id="et_0001",
+        tenant_id="tenant-1",
+        slug="intro-call",
+        title=title,
+        rules=rules(
+            time_zone,
+            durations=(30, 60),
+            interval=15,
+            buffer_before=10,
+            buffer_after=5,
+            minimum_notice=240,
+            window=BookingWindow(rolling_days=60),
+            daily_cap=4,
+            weekly_cap=12,
+            blocking_statuses=frozenset({BusyStatus.BUSY, BusyStatus.OOF, BusyStatus.TENTATIVE}),
+        ),
+        owner_user_id="u_host",
+        location=Location(LocationKind.TEAMS),
+        questions=questions,
+        description="A short first conversation.",
+        version=3,
     )
     return replace(base, **kwargs)  # type: ignore[arg-type]
 
@@ -62,29 +86,56 @@ QUESTIONS = (
 
 
 def host(time_zone: str = "Europe/London") -> User:
-    return User(id="u_host", tenant_id="tenant-1", aad_object_id="aad-host", display_name="Dana Host",
-                email="dana@contoso.example", time_zone=time_zone, handle="dana")
+    return User(
+        id="u_host",
+        tenant_id="tenant-1",
+        aad_object_id="aad-host",
+        display_name="Dana Host",
+        email="dana@contoso.example",
+        time_zone=time_zone,
+        handle="dana",
+    )
 
 
-def week_slots(time_zone: str, week_start: date, *, interval: int = 5, duration: int = 30,
-               busy: tuple[BusyInterval, ...] = ()) -> list[Slot]:
+def week_slots(
+    time_zone: str, week_start: date, *, interval: int = 5, duration: int = 30, busy: tuple[BusyInterval, ...] = ()
+) -> list[Slot]:
     """Slots of one week from the real engine, on an ``interval``-minute grid (5 -> hundreds a day)."""
     r = replace(rules(time_zone, durations=(duration,), interval=interval), window=BookingWindow(rolling_days=365))
     start = datetime.combine(week_start, datetime.min.time(), tzinfo=UTC) - timedelta(days=1)
-    return compute_slots(r, now=start - timedelta(days=1), window=Interval(start, start + timedelta(days=9)),
-                         busy=busy)
+    return compute_slots(r, now=start - timedelta(days=1), window=Interval(start, start + timedelta(days=9)), busy=busy)
 
 
-def booking(*, status: BookingStatus = BookingStatus.CONFIRMED, join_url: str | None = "https://teams.microsoft.com/l/meetup-join/19%3ameeting_abc%40thread.v2/0",
-            invitee_name: str = "Priya Patel", start: datetime | None = None, notes: str = "Looking forward!",
-            booking_id: str = "bk_0001", event_type_id: str = "et_0001") -> Booking:
+def booking(
+    *,
+    status: BookingStatus = BookingStatus.CONFIRMED,
+    join_url: str | None = "https://teams.microsoft.com/l/meetup-join/19%3ameeting_abc%40thread.v2/0",
+    invitee_name: str = "Priya Patel",
+    start: datetime | None = None,
+    notes: str = "Looking forward!",
+    booking_id: str = "bk_0001",
+    event_type_id: str = "et_0001",
+) -> Booking:
     begin = start or utc(2026, 12, 8, 14, 30)
     return Booking(
-        id=booking_id, tenant_id="tenant-1", event_type_id=event_type_id, host_ids=("u_host",), start=begin,
-        end=begin + timedelta(minutes=30), buffer_before=10, buffer_after=5,
-        invitee=Invitee(name=invitee_name, email="priya@fabrikam.example", time_zone="Asia/Kolkata", notes=notes,
-                        answers={"q_company": "Fabrikam", "q_topic": "Pricing\nand rollout"}),
-        status=status, join_url=join_url, join_url_missing=join_url is None,
+        id=booking_id,
+        tenant_id="tenant-1",
+        event_type_id=event_type_id,
+        host_ids=("u_host",),
+        start=begin,
+        end=begin + timedelta(minutes=30),
+        buffer_before=10,
+        buffer_after=5,
+        invitee=Invitee(
+            name=invitee_name,
+            email="priya@fabrikam.example",
+            time_zone="Asia/Kolkata",
+            notes=notes,
+            answers={"q_company": "Fabrikam", "q_topic": "Pricing\nand rollout"},
+        ),
+        status=status,
+        join_url=join_url,
+        join_url_missing=join_url is None,
     )
 
 

@@ -51,11 +51,17 @@ def test_booked_shows_both_zones_and_every_next_step() -> None:
     assert facts["When"] == "Tue 8 Dec 2026, 20:00\u201320:30 (Asia/Kolkata)"
     assert facts["Dana Host's time"] == "Tue 8 Dec 2026, 14:30\u201315:00 (Europe/London)"
     assert _urls(card) == {"Join Teams meeting": booking().join_url, "Add to calendar": ICS, "Manage booking": MANAGE}
-    assert data_of(execute_by_title(card, "Reschedule")) == {"verb": "booking.reschedule", "bookingId": "bk_0001",
-                                                            "tz": "Asia/Kolkata"}
+    assert data_of(execute_by_title(card, "Reschedule")) == {
+        "verb": "booking.reschedule",
+        "bookingId": "bk_0001",
+        "tz": "Asia/Kolkata",
+    }
     cancel = execute_by_title(card, "Cancel the meeting")
-    assert data_of(cancel) == {"verb": "booking.cancel", "bookingId": "bk_0001",
-                               "reasonInputId": "cancelReason.bk_0001"}
+    assert data_of(cancel) == {
+        "verb": "booking.cancel",
+        "bookingId": "bk_0001",
+        "reasonInputId": "cancelReason.bk_0001",
+    }
     assert input_by_id(card, cancel_reason_input_id("bk_0001"))["isMultiline"]
     # the manage token never travels in action data
     assert "secret-token" not in str([a["data"] for a in executes(card)])
@@ -78,8 +84,17 @@ def test_booked_in_person_shows_the_place_and_no_join_note() -> None:
 def test_booked_states_other_than_confirmed() -> None:
     pending = check_card(booked(booking(status=BookingStatus.PENDING), link(), "Dana", "UTC", "UTC", MANAGE, ICS))
     assert "Your time is held" in texts(pending)
-    cancelled = check_card(booked(replace(booking(status=BookingStatus.CANCELLED), cancel_reason="Sick *today*"),
-                                  link(), "Dana", "UTC", "UTC", MANAGE, ICS))
+    cancelled = check_card(
+        booked(
+            replace(booking(status=BookingStatus.CANCELLED), cancel_reason="Sick *today*"),
+            link(),
+            "Dana",
+            "UTC",
+            "UTC",
+            MANAGE,
+            ICS,
+        )
+    )
     assert r"Reason: Sick \*today\*" in texts(cancelled)
     assert not executes(cancelled) and "actions" not in cancelled
 
@@ -124,8 +139,11 @@ def test_host_notification_for_changes_the_host_made_in_outlook() -> None:
     moved = check_card(host_notification("booking.rescheduled", payload("booking.rescheduled") | outlook, "UTC"))
     assert "The meeting with Priya Patel was moved in Outlook" in texts(moved)
     assert not [t for t in texts(moved) if "outside this link's rules" in t]
-    odd = check_card(host_notification("booking.rescheduled",
-                                       payload("booking.rescheduled") | outlook | {"outsideRules": True}, "UTC"))
+    odd = check_card(
+        host_notification(
+            "booking.rescheduled", payload("booking.rescheduled") | outlook | {"outsideRules": True}, "UTC"
+        )
+    )
     assert [t for t in texts(odd) if "outside this link's rules" in t]
     cancelled = check_card(host_notification("booking.cancelled", payload("booking.cancelled") | outlook, "UTC"))
     assert "The meeting with Priya Patel was cancelled in Outlook" in texts(cancelled)
@@ -166,8 +184,12 @@ def test_confirm_reschedule() -> None:
     facts = _facts(card)
     assert facts["From"] == "Tue 8 Dec 2026, 20:00\u201320:30"
     assert facts["To"] == "**Wed 9 Dec 2026, 15:30\u201316:00**"
-    assert data_of(execute_by_title(card, "Move it")) == {"verb": "booking.move", "bookingId": "bk_0001",
-                                                         "start": "2026-12-09T10:00:00Z", "tz": "Asia/Kolkata"}
+    assert data_of(execute_by_title(card, "Move it")) == {
+        "verb": "booking.move",
+        "bookingId": "bk_0001",
+        "start": "2026-12-09T10:00:00Z",
+        "tz": "Asia/Kolkata",
+    }
     assert data_of(execute_by_title(card, "Pick another time"))["verb"] == "booking.reschedule"
 
 

@@ -62,98 +62,202 @@ URL = f"{BASE_URL}/book/dana/intro-call"
 
 
 def _catalog() -> dict[str, Callable[[], dict[str, Any]]]:
-    hostile = link(title=HOSTILE_TEXT, description=LONG_TEXT + HOSTILE_TEXT,
-                   location=Location(LocationKind.IN_PERSON, "Room [4](javascript:x) **now**"),
-                   questions=(*QUESTIONS, QUESTIONS[0].__class__(id="q_x", label=HOSTILE_TEXT, required=True)))
+    hostile = link(
+        title=HOSTILE_TEXT,
+        description=LONG_TEXT + HOSTILE_TEXT,
+        location=Location(LocationKind.IN_PERSON, "Room [4](javascript:x) **now**"),
+        questions=(*QUESTIONS, QUESTIONS[0].__class__(id="q_x", label=HOSTILE_TEXT, required=True)),
+    )
     slots_5min = week_slots("Europe/London", DST_WEEK, interval=5)
     out: dict[str, Callable[[], dict[str, Any]]] = {
         "link_created": lambda: link_created(link(), URL, "Dana Host"),
         "link_created/hostile": lambda: link_created(hostile, URL, HOSTILE_TEXT),
         "link_created/single-use-off-team": lambda: link_created(
-            link(single_use=True, active=False, kind=LinkKind.ROUND_ROBIN), URL, "Dana"),
-        "links_list": lambda: links_list([link(), replace(link(), id="et_2", slug="demo", title="Demo")], BASE_URL,
-                                         "dana"),
+            link(single_use=True, active=False, kind=LinkKind.ROUND_ROBIN), URL, "Dana"
+        ),
+        "links_list": lambda: links_list(
+            [link(), replace(link(), id="et_2", slug="demo", title="Demo")], BASE_URL, "dana"
+        ),
         "links_list/empty": lambda: links_list([], BASE_URL, "dana"),
         "links_list/paged": lambda: links_list(
-            [replace(hostile, id=f"et_{i}", slug=f"l{i}", title=LONG_TEXT) for i in range(30)], BASE_URL, "dana",
-            page=1, team_slugs={"team1": "sales"}),
+            [replace(hostile, id=f"et_{i}", slug=f"l{i}", title=LONG_TEXT) for i in range(30)],
+            BASE_URL,
+            "dana",
+            page=1,
+            team_slugs={"team1": "sales"},
+        ),
         "settings_editor": lambda: settings_editor(link()),
         "settings_editor/errors": lambda: settings_editor(
-            link(), {"durations": "Durations must be positive.", "form": "Something else"},
-            {"durations": "-5, abc", "time_zone": "Mars/Olympus", "daily_cap": "x"}),
+            link(),
+            {"durations": "Durations must be positive.", "form": "Something else"},
+            {"durations": "-5, abc", "time_zone": "Mars/Olympus", "daily_cap": "x"},
+        ),
         "settings_editor/hostile": lambda: settings_editor(hostile),
         "first_run": lambda: first_run("Asia/Kolkata", Availability.business_hours("Asia/Kolkata")),
         "first_run/summary": lambda: first_run("America/New_York", HOSTILE_TEXT),
-        "first_run/errors": lambda: first_run("Mars/Base", HOSTILE_TEXT, errors={
-            "profile.time_zone": HOSTILE_TEXT, "profile.hours": "'Mon 9-5' is not a time range like 09:00-17:00."}),
-        "first_run/saved": lambda: first_run("Europe/London", Availability.business_hours("Europe/London"),
-                                             saved_links=3),
+        "first_run/errors": lambda: first_run(
+            "Mars/Base",
+            HOSTILE_TEXT,
+            errors={
+                "profile.time_zone": HOSTILE_TEXT,
+                "profile.hours": "'Mon 9-5' is not a time range like 09:00-17:00.",
+            },
+        ),
+        "first_run/saved": lambda: first_run(
+            "Europe/London", Availability.business_hours("Europe/London"), saved_links=3
+        ),
         "connect_prompt": lambda: connect_prompt(f"{BASE_URL}/auth/start?user=u1&sig=abc"),
-        "connect_prompt/admin_approved": lambda: connect_prompt(f"{BASE_URL}/auth/start?user=u1&sig=abc",
-                                                                admin_approved=True),
+        "connect_prompt/admin_approved": lambda: connect_prompt(
+            f"{BASE_URL}/auth/start?user=u1&sig=abc", admin_approved=True
+        ),
         "help_card": lambda: help_card(),
         "help_card/suggestion": lambda: help_card(HOSTILE_TEXT),
         "reconnect_required/host": lambda: reconnect_required(f"{BASE_URL}/auth/start?s=abc", True),
         "reconnect_required/invitee": lambda: reconnect_required(f"{BASE_URL}/auth/start?s=abc", False),
         "consent_blocked": lambda: consent_blocked(
-            "https://login.microsoftonline.com/tenant-1/adminconsent?client_id=abc"),
+            "https://login.microsoftonline.com/tenant-1/adminconsent?client_id=abc"
+        ),
         "slot_taken": lambda: slot_taken([s.start for s in slots_5min[:20]], "Asia/Kolkata", link()),
         "slot_taken/none": lambda: slot_taken([], "Asia/Kolkata", link(), reschedule_booking_id="bk_1"),
         "link_inactive": lambda: link_inactive(),
         "generic_error": lambda: generic_error(HOSTILE_TEXT + " " + LONG_TEXT, "0123456789ab"),
         "request_refused": lambda: request_refused(HOSTILE_TEXT + " " + LONG_TEXT),
-        "confirm_booking": lambda: confirm_booking(link(questions=QUESTIONS), "Dana Host", slots_5min[0],
-                                                   "Asia/Kolkata"),
+        "confirm_booking": lambda: confirm_booking(
+            link(questions=QUESTIONS), "Dana Host", slots_5min[0], "Asia/Kolkata"
+        ),
         "confirm_booking/errors": lambda: confirm_booking(
-            hostile, HOSTILE_TEXT, slots_5min[3], "America/New_York",
-            errors={"name": "Please enter your name.", "answers.q_company": "Please answer 'Company'.",
-                    "timeZone": "bad zone"},
-            values={"name": "", "email": "priya@", "answers.q_topic": HOSTILE_TEXT}),
+            hostile,
+            HOSTILE_TEXT,
+            slots_5min[3],
+            "America/New_York",
+            errors={
+                "name": "Please enter your name.",
+                "answers.q_company": "Please answer 'Company'.",
+                "timeZone": "bad zone",
+            },
+            values={"name": "", "email": "priya@", "answers.q_topic": HOSTILE_TEXT},
+        ),
         "confirm_reschedule": lambda: confirm_reschedule(booking(), link(), "Dana", slots_5min[10], "Asia/Kolkata"),
-        "booked/confirmed": lambda: booked(booking(), link(), "Dana Host", "Europe/London", "Asia/Kolkata",
-                                           f"{BASE_URL}/manage/tok", f"{BASE_URL}/ics/bk_0001.ics"),
-        "booked/no-join": lambda: booked(booking(join_url=None), link(), "Dana", "Europe/London", "Europe/London",
-                                         f"{BASE_URL}/manage/tok", f"{BASE_URL}/ics/bk_0001.ics"),
-        "booked/pending": lambda: booked(booking(status=BookingStatus.PENDING), hostile, HOSTILE_TEXT,
-                                         "Europe/London", "America/New_York", f"{BASE_URL}/manage/t",
-                                         f"{BASE_URL}/ics/x.ics"),
-        "booked/cancelled": lambda: booked(replace(booking(status=BookingStatus.CANCELLED),
-                                                   cancel_reason=HOSTILE_TEXT), link(), "Dana", "Europe/London",
-                                           "Asia/Kolkata", f"{BASE_URL}/manage/t", f"{BASE_URL}/ics/x.ics"),
-        "booked/released": lambda: booked(booking(status=BookingStatus.RELEASED), link(), "Dana", "Europe/London",
-                                          "Asia/Kolkata", f"{BASE_URL}/manage/t", f"{BASE_URL}/ics/x.ics"),
+        "booked/confirmed": lambda: booked(
+            booking(),
+            link(),
+            "Dana Host",
+            "Europe/London",
+            "Asia/Kolkata",
+            f"{BASE_URL}/manage/tok",
+            f"{BASE_URL}/ics/bk_0001.ics",
+        ),
+        "booked/no-join": lambda: booked(
+            booking(join_url=None),
+            link(),
+            "Dana",
+            "Europe/London",
+            "Europe/London",
+            f"{BASE_URL}/manage/tok",
+            f"{BASE_URL}/ics/bk_0001.ics",
+        ),
+        "booked/pending": lambda: booked(
+            booking(status=BookingStatus.PENDING),
+            hostile,
+            HOSTILE_TEXT,
+            "Europe/London",
+            "America/New_York",
+            f"{BASE_URL}/manage/t",
+            f"{BASE_URL}/ics/x.ics",
+        ),
+        "booked/cancelled": lambda: booked(
+            replace(booking(status=BookingStatus.CANCELLED), cancel_reason=HOSTILE_TEXT),
+            link(),
+            "Dana",
+            "Europe/London",
+            "Asia/Kolkata",
+            f"{BASE_URL}/manage/t",
+            f"{BASE_URL}/ics/x.ics",
+        ),
+        "booked/released": lambda: booked(
+            booking(status=BookingStatus.RELEASED),
+            link(),
+            "Dana",
+            "Europe/London",
+            "Asia/Kolkata",
+            f"{BASE_URL}/manage/t",
+            f"{BASE_URL}/ics/x.ics",
+        ),
         "upcoming_bookings": lambda: upcoming_bookings(
-            [booking(booking_id=f"bk_{i}", start=utc(2026, 12, 1 + i, 9), invitee_name=HOSTILE_TEXT,
-                     join_url=None if i % 2 else "https://teams.microsoft.com/l/meetup-join/x")
-             for i in range(20)], {"et_0001": hostile}, "Asia/Kolkata", page=1),
+            [
+                booking(
+                    booking_id=f"bk_{i}",
+                    start=utc(2026, 12, 1 + i, 9),
+                    invitee_name=HOSTILE_TEXT,
+                    join_url=None if i % 2 else "https://teams.microsoft.com/l/meetup-join/x",
+                )
+                for i in range(20)
+            ],
+            {"et_0001": hostile},
+            "Asia/Kolkata",
+            page=1,
+        ),
         "upcoming_bookings/empty": lambda: upcoming_bookings([], {}, "UTC"),
         "unfurl_preview": lambda: unfurl_preview(hostile, HOSTILE_TEXT),
         "unfurl_notice": lambda: unfurl_notice("This link isn't taking bookings", HOSTILE_TEXT, URL),
         "slot_picker_unfurl/empty": lambda: slot_picker_unfurl(link(), "Dana", [], "UTC", URL),
     }
     for kind in ("booking.created", "booking.rescheduled", "booking.cancelled"):
-        out[f"host_notification/{kind}"] = (
-            lambda k=kind: host_notification(k, payload(k), "Europe/London", QUESTIONS))  # type: ignore[misc]
-        out[f"host_notification/{kind}/no-join"] = (
-            lambda k=kind: host_notification(k, payload(k, join_url=None, invitee_name=HOSTILE_TEXT,  # type: ignore[misc]
-                                                        notes=LONG_TEXT * 3), "Asia/Kolkata"))
+        out[f"host_notification/{kind}"] = lambda k=kind: host_notification(k, payload(k), "Europe/London", QUESTIONS)  # type: ignore[misc]
+        out[f"host_notification/{kind}/no-join"] = lambda k=kind: host_notification(
+            k,
+            payload(
+                k,
+                join_url=None,
+                invitee_name=HOSTILE_TEXT,  # type: ignore[misc]
+                notes=LONG_TEXT * 3,
+            ),
+            "Asia/Kolkata",
+        )
     for zone_name in ZONES:
-        out[f"slot_picker/{zone_name}"] = (
-            lambda z=zone_name: slot_picker(link(), "Dana Host", week_slots(z, DST_WEEK, interval=5), z,  # type: ignore[misc]
-                                            DST_WEEK, None))
-        out[f"slot_picker/{zone_name}/viewer-Kolkata"] = (
-            lambda z=zone_name: slot_picker(link(z), "Dana Host", week_slots(z, DST_WEEK, interval=5),  # type: ignore[misc]
-                                            "Asia/Kolkata", DST_WEEK, None, selected_day=date(2026, 10, 22),
-                                            offset=48))
-        out[f"slot_picker_unfurl/{zone_name}"] = (
-            lambda z=zone_name: slot_picker_unfurl(hostile, HOSTILE_TEXT, week_slots(z, DST_WEEK), z, URL))  # type: ignore[misc]
-    out["slot_picker/empty-week"] = lambda: slot_picker(link(), "Dana", [], "Asia/Kolkata", DST_WEEK,
-                                                        date(2026, 11, 3))
-    out["slot_picker/nothing-later"] = lambda: slot_picker(hostile, HOSTILE_TEXT, [], "UTC", DST_WEEK, None,
-                                                           min_week_start=DST_WEEK, max_week_start=DST_WEEK,
-                                                           auto_refresh=False)
-    out["slot_picker/reschedule"] = lambda: slot_picker(link(), "Dana", slots_5min, "Europe/London", DST_WEEK, None,
-                                                        reschedule_booking_id="bk_0001", time_zones=("Mars/Base",))
+        out[f"slot_picker/{zone_name}"] = lambda z=zone_name: slot_picker(
+            link(),
+            "Dana Host",
+            week_slots(z, DST_WEEK, interval=5),
+            z,  # type: ignore[misc]
+            DST_WEEK,
+            None,
+        )
+        out[f"slot_picker/{zone_name}/viewer-Kolkata"] = lambda z=zone_name: slot_picker(
+            link(z),
+            "Dana Host",
+            week_slots(z, DST_WEEK, interval=5),  # type: ignore[misc]
+            "Asia/Kolkata",
+            DST_WEEK,
+            None,
+            selected_day=date(2026, 10, 22),
+            offset=48,
+        )
+        out[f"slot_picker_unfurl/{zone_name}"] = lambda z=zone_name: slot_picker_unfurl(
+            hostile, HOSTILE_TEXT, week_slots(z, DST_WEEK), z, URL
+        )  # type: ignore[misc]
+    out["slot_picker/empty-week"] = lambda: slot_picker(link(), "Dana", [], "Asia/Kolkata", DST_WEEK, date(2026, 11, 3))
+    out["slot_picker/nothing-later"] = lambda: slot_picker(
+        hostile,
+        HOSTILE_TEXT,
+        [],
+        "UTC",
+        DST_WEEK,
+        None,
+        min_week_start=DST_WEEK,
+        max_week_start=DST_WEEK,
+        auto_refresh=False,
+    )
+    out["slot_picker/reschedule"] = lambda: slot_picker(
+        link(),
+        "Dana",
+        slots_5min,
+        "Europe/London",
+        DST_WEEK,
+        None,
+        reschedule_booking_id="bk_0001",
+        time_zones=("Mars/Base",),
+    )
     return out
 
 
@@ -168,9 +272,22 @@ def test_card_passes_every_check(name: str) -> None:
 
 
 def test_catalog_covers_every_public_builder() -> None:
-    builders = {n for n in cards.__all__ if callable(getattr(cards, n)) and n not in (
-        "escape_markdown", "is_verb", "parse_settings", "parse_profile", "booking_url", "team_booking_url",
-        "unfurl_response", "Verb")}
+    builders = {
+        n
+        for n in cards.__all__
+        if callable(getattr(cards, n))
+        and n
+        not in (
+            "escape_markdown",
+            "is_verb",
+            "parse_settings",
+            "parse_profile",
+            "booking_url",
+            "team_booking_url",
+            "unfurl_response",
+            "Verb",
+        )
+    }
     covered = {name.split("/")[0] for name in CATALOG}
     assert builders <= covered, builders - covered
 
@@ -196,8 +313,7 @@ def test_hostile_text_never_renders_as_markdown(name: str) -> None:
     built = CATALOG[name]()
     for value in texts(built):
         # A token counts only when its first character is not backslash-escaped.
-        for token in (r"\*\*bold", r"\[link", r"\]\(javascript:", r"<script", r"\{\{DATE", r"_x_", r"`code",
-                      r"~~y"):
+        for token in (r"\*\*bold", r"\[link", r"\]\(javascript:", r"<script", r"\{\{DATE", r"_x_", r"`code", r"~~y"):
             assert not re.search(r"(?<!\\)" + token, value), (token, value)
         assert "\u202e" not in value
     assert "javascript:" not in json.dumps([n.get("url") for n in _urls(built)])

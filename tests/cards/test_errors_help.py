@@ -60,10 +60,20 @@ def test_slot_taken_offers_the_alternatives_as_buttons() -> None:
     card = check_card(slot_taken(alternatives, "Asia/Kolkata", link(), duration=60))
     picks = [a for a in executes(card) if a.get("verb") == "slots.pick"]
     assert [a["title"] for a in picks] == ["Tue 8 Dec 14:30", "Tue 8 Dec 15:30", "Wed 9 Dec 20:00"]
-    assert data_of(picks[0]) == {"verb": "slots.pick", "linkId": "et_0001", "start": "2026-12-08T09:00:00Z",
-                                 "tz": "Asia/Kolkata", "duration": 60}
+    assert data_of(picks[0]) == {
+        "verb": "slots.pick",
+        "linkId": "et_0001",
+        "start": "2026-12-08T09:00:00Z",
+        "tz": "Asia/Kolkata",
+        "duration": 60,
+    }
     assert data_of(execute_by_title(card, "See all times")) == {
-        "verb": "slots.week", "linkId": "et_0001", "tz": "Asia/Kolkata", "duration": 60, "weekStart": "2026-12-07"}
+        "verb": "slots.week",
+        "linkId": "et_0001",
+        "tz": "Asia/Kolkata",
+        "duration": 60,
+        "weekStart": "2026-12-07",
+    }
     assert any(t.startswith("That time was just taken") for t in texts(card))
 
 
@@ -98,9 +108,16 @@ def test_a_refusal_gives_the_rule_and_says_nothing_changed_without_try_again() -
 def test_help_lists_every_command_with_examples() -> None:
     card = check_card(help_card())
     facts = {f["title"]: f["value"] for fs in nodes(card, "FactSet") for f in fs["facts"]}
-    for example in ("make a 30-min link", "new 45 minute interview link with 10 min buffer",
-                    "create a 1h link called Demo for the next 60 days", "my links", "upcoming", "connect",
-                    "disconnect", "help"):
+    for example in (
+        "make a 30-min link",
+        "new 45 minute interview link with 10 min buffer",
+        "create a 1h link called Demo for the next 60 days",
+        "my links",
+        "upcoming",
+        "connect",
+        "disconnect",
+        "help",
+    ):
         assert any(f"“{example}”" in value for value in facts.values()), example
     assert len(facts) == len(COMMANDS)
     assert [a["verb"] for a in card["actions"]] == ["link.create", "links.list", "bookings.upcoming", "connect"]
@@ -126,20 +143,24 @@ def test_first_run_shows_detected_settings_and_next_steps() -> None:
 
 
 def test_parse_profile_accepts_what_first_run_shows() -> None:
-    availability, errors = parse_profile({PROFILE_TIME_ZONE: "Pacific Standard Time",
-                                          PROFILE_HOURS: "Mon\u2013Fri 09:00\u201317:00; Sat 10:00-12:00"})
+    availability, errors = parse_profile(
+        {PROFILE_TIME_ZONE: "Pacific Standard Time", PROFILE_HOURS: "Mon\u2013Fri 09:00\u201317:00; Sat 10:00-12:00"}
+    )
     assert errors == {}
     assert availability is not None and availability.time_zone == "America/Los_Angeles"
     assert availability.weekly[5] == (LocalRange(600, 720),) and availability.weekly[6] == ()
 
 
-@pytest.mark.parametrize(("values", "fields"), [
-    ({PROFILE_TIME_ZONE: "Mars/Olympus", PROFILE_HOURS: "Mon 09:00-10:00"}, {PROFILE_TIME_ZONE}),
-    ({PROFILE_TIME_ZONE: "UTC", PROFILE_HOURS: "weekdays"}, {PROFILE_HOURS}),
-    ({PROFILE_TIME_ZONE: "UTC", PROFILE_HOURS: "Mon 12:00-11:00"}, {PROFILE_HOURS}),
-    ({PROFILE_TIME_ZONE: "", PROFILE_HOURS: "Mon 9"}, {PROFILE_TIME_ZONE, PROFILE_HOURS}),
-    ({}, {PROFILE_TIME_ZONE}),
-])
+@pytest.mark.parametrize(
+    ("values", "fields"),
+    [
+        ({PROFILE_TIME_ZONE: "Mars/Olympus", PROFILE_HOURS: "Mon 09:00-10:00"}, {PROFILE_TIME_ZONE}),
+        ({PROFILE_TIME_ZONE: "UTC", PROFILE_HOURS: "weekdays"}, {PROFILE_HOURS}),
+        ({PROFILE_TIME_ZONE: "UTC", PROFILE_HOURS: "Mon 12:00-11:00"}, {PROFILE_HOURS}),
+        ({PROFILE_TIME_ZONE: "", PROFILE_HOURS: "Mon 9"}, {PROFILE_TIME_ZONE, PROFILE_HOURS}),
+        ({}, {PROFILE_TIME_ZONE}),
+    ],
+)
 def test_parse_profile_reports_every_problem(values: dict[str, object], fields: set[str]) -> None:
     availability, errors = parse_profile(values)
     assert availability is None
@@ -147,8 +168,9 @@ def test_parse_profile_reports_every_problem(values: dict[str, object], fields: 
 
 
 def test_first_run_answers_the_adjust_form_with_errors_or_a_confirmation() -> None:
-    bad = check_card(first_run("Mars/Base", "weekdays", errors={PROFILE_TIME_ZONE: "Unknown zone.",
-                                                                PROFILE_HOURS: "Not hours."}))
+    bad = check_card(
+        first_run("Mars/Base", "weekdays", errors={PROFILE_TIME_ZONE: "Unknown zone.", PROFILE_HOURS: "Not hours."})
+    )
     assert texts(bad)[0] == "Nothing was saved yet"
     assert "Time zone: Unknown zone." in texts(bad) and "Working hours: Not hours." in texts(bad)
     assert input_by_id(bad, PROFILE_TIME_ZONE)["value"] == "Mars/Base"  # what was typed is kept

@@ -35,27 +35,30 @@ from tests.scheduling.strategies import props
 # --------------------------------------------------------------------------- escaping
 
 
-@pytest.mark.parametrize(("raw", "escaped"), [
-    ("*Bob*", r"\*Bob\*"),
-    ("**bold**", r"\*\*bold\*\*"),
-    ("[x](http://evil)", r"\[x\](http://evil)"),
-    ("[link](javascript:alert(1))", r"\[link\](javascript:alert(1))"),
-    ("<script>alert(1)</script>", r"\<script>alert(1)\</script>"),
-    ("snake_case_name", r"snake\_case\_name"),
-    ("~~gone~~ `code`", r"\~\~gone\~\~ \`code\`"),
-    ("# Heading", r"\# Heading"),
-    ("- not a list", r"\- not a list"),
-    ("+ neither", r"\+ neither"),
-    ("> quote", r"\> quote"),
-    ("1. first", r"1\. first"),
-    ("2) second", r"2\) second"),
-    ("{{DATE(2017-02-14T06:08:39Z, SHORT)}}", r"\{\{DATE(2017-02-14T06:08:39Z, SHORT)\}\}"),
-    ("back\\slash", r"back\\slash"),
-    ("O'Brien & Søn — café 🎉", "O'Brien & Søn — café 🎉"),
-    ("a - b > c 3.5", "a - b > c 3.5"),
-    ("Tom\n\nJones\t\r\n x", "Tom Jones x"),
-    ("\u202eevil\u202c\u200b", "evil"),
-])
+@pytest.mark.parametrize(
+    ("raw", "escaped"),
+    [
+        ("*Bob*", r"\*Bob\*"),
+        ("**bold**", r"\*\*bold\*\*"),
+        ("[x](http://evil)", r"\[x\](http://evil)"),
+        ("[link](javascript:alert(1))", r"\[link\](javascript:alert(1))"),
+        ("<script>alert(1)</script>", r"\<script>alert(1)\</script>"),
+        ("snake_case_name", r"snake\_case\_name"),
+        ("~~gone~~ `code`", r"\~\~gone\~\~ \`code\`"),
+        ("# Heading", r"\# Heading"),
+        ("- not a list", r"\- not a list"),
+        ("+ neither", r"\+ neither"),
+        ("> quote", r"\> quote"),
+        ("1. first", r"1\. first"),
+        ("2) second", r"2\) second"),
+        ("{{DATE(2017-02-14T06:08:39Z, SHORT)}}", r"\{\{DATE(2017-02-14T06:08:39Z, SHORT)\}\}"),
+        ("back\\slash", r"back\\slash"),
+        ("O'Brien & Søn — café 🎉", "O'Brien & Søn — café 🎉"),
+        ("a - b > c 3.5", "a - b > c 3.5"),
+        ("Tom\n\nJones\t\r\n x", "Tom Jones x"),
+        ("\u202eevil\u202c\u200b", "evil"),
+    ],
+)
 def test_escape_markdown(raw: str, escaped: str) -> None:
     assert escape_markdown(raw) == escaped
 
@@ -96,20 +99,38 @@ def test_clip_plain_and_user_text() -> None:
 # --------------------------------------------------------------------------- formatting
 
 
-@pytest.mark.parametrize(("minutes", "label", "value"), [
-    (0, "none", "0"), (5, "5 min", "5m"), (60, "1 h", "1h"), (90, "1 h 30 min", "1h 30m"),
-    (1440, "1 day", "1d"), (2880 + 75, "2 days 1 h 15 min", "2d 1h 15m"),
-])
+@pytest.mark.parametrize(
+    ("minutes", "label", "value"),
+    [
+        (0, "none", "0"),
+        (5, "5 min", "5m"),
+        (60, "1 h", "1h"),
+        (90, "1 h 30 min", "1h 30m"),
+        (1440, "1 day", "1d"),
+        (2880 + 75, "2 days 1 h 15 min", "2d 1h 15m"),
+    ],
+)
 def test_minutes(minutes: int, label: str, value: str) -> None:
     assert minutes_label(minutes) == label
     assert minutes_value(minutes) == value
     assert parse_minutes(value) == minutes
 
 
-@pytest.mark.parametrize(("text", "minutes"), [
-    ("45", 45), ("45m", 45), ("45 min", 45), ("1h", 60), ("1.5 h", 90), ("1,5h", 90), ("1h30", 90),
-    ("1 hour and 30 minutes", 90), ("2 days", 2880), ("0", 0),
-])
+@pytest.mark.parametrize(
+    ("text", "minutes"),
+    [
+        ("45", 45),
+        ("45m", 45),
+        ("45 min", 45),
+        ("1h", 60),
+        ("1.5 h", 90),
+        ("1,5h", 90),
+        ("1h30", 90),
+        ("1 hour and 30 minutes", 90),
+        ("2 days", 2880),
+        ("0", 0),
+    ],
+)
 def test_parse_minutes(text: str, minutes: int) -> None:
     assert parse_minutes(text) == minutes
 
@@ -142,10 +163,13 @@ def test_times_and_zones() -> None:
     assert offset_label(start, "America/St_Johns") == "UTC-03:30"
     assert offset_label(start, "Europe/London") == "UTC"
     assert when_label(start, utc(2026, 12, 8, 15), "Asia/Kolkata") == "Tue 8 Dec 2026, 20:00\u201320:30"
-    assert when_label(utc(2026, 12, 8, 18), utc(2026, 12, 8, 18, 30), "Asia/Kolkata") == \
-        "Tue 8 Dec 2026, 23:30\u201300:00"
-    assert when_label(utc(2026, 12, 8, 18), utc(2026, 12, 8, 19), "Asia/Kolkata") == \
-        "Tue 8 Dec 2026 23:30 \u2013 Wed 9 Dec 2026 00:30"
+    assert (
+        when_label(utc(2026, 12, 8, 18), utc(2026, 12, 8, 18, 30), "Asia/Kolkata") == "Tue 8 Dec 2026, 23:30\u201300:00"
+    )
+    assert (
+        when_label(utc(2026, 12, 8, 18), utc(2026, 12, 8, 19), "Asia/Kolkata")
+        == "Tue 8 Dec 2026 23:30 \u2013 Wed 9 Dec 2026 00:30"
+    )
     assert utc_iso(start) == "2026-12-08T14:30:00Z"
 
 
@@ -162,10 +186,16 @@ def test_weekly_summary_groups_days() -> None:
     assert ranges_label((LocalRange(780, 1020), LocalRange(540, 720))) == "09:00\u201312:00, 13:00\u201317:00"
 
 
-@pytest.mark.parametrize(("text", "problem"), [
-    ("Mon-Fri", "needs hours"), ("09:00-17:00", "start with weekdays"), ("Funday 09:00-10:00", "Funday"),
-    ("Mon 09:00-10:00; mon 11:00-12:00", "more than once"), ("Mon 9", "time range"),
-])
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("Mon-Fri", "needs hours"),
+        ("09:00-17:00", "start with weekdays"),
+        ("Funday 09:00-10:00", "Funday"),
+        ("Mon 09:00-10:00; mon 11:00-12:00", "more than once"),
+        ("Mon 9", "time range"),
+    ],
+)
 def test_parse_weekly_hours_rejects(text: str, problem: str) -> None:
     with pytest.raises(ValueError, match=problem):
         parse_weekly_hours(text)
@@ -178,12 +208,14 @@ def test_parse_day_ranges() -> None:
         parse_day_ranges("25:00-26:00")
 
 
-_range = st.tuples(st.integers(0, 47), st.integers(1, 48)).filter(lambda t: t[0] < t[1]).map(
-    lambda t: LocalRange(t[0] * 30, t[1] * 30))
+_range = (
+    st.tuples(st.integers(0, 47), st.integers(1, 48))
+    .filter(lambda t: t[0] < t[1])
+    .map(lambda t: LocalRange(t[0] * 30, t[1] * 30))
+)
 
 
 @props(200)
-@given(st.lists(st.lists(_range, max_size=3, unique=True).map(lambda rs: tuple(sorted(rs))), min_size=7,
-                max_size=7))
+@given(st.lists(st.lists(_range, max_size=3, unique=True).map(lambda rs: tuple(sorted(rs))), min_size=7, max_size=7))
 def test_weekly_summary_parses_back(days: list[DayRanges]) -> None:
     assert list(parse_weekly_hours(weekly_summary(days))) == days

@@ -74,7 +74,8 @@ def test_the_list_pages_and_offers_actions_per_link() -> None:
     assert f"{BASE_URL}/book/dana/l0" in texts(first)
     assert not any("/l2" in t for t in texts(first))  # a team link whose slug we don't know shows no URL
     assert [data_of(a)["linkId"] for a in nodes(first, "Action.Execute") if a.get("title") == "Edit"] == [
-        f"et_{i}" for i in range(LINKS_PER_PAGE)]
+        f"et_{i}" for i in range(LINKS_PER_PAGE)
+    ]
     assert data_of(execute_by_title(first, "Next page")) == {"verb": "links.list", "page": 1}
     second = check_card(links_list(links, BASE_URL, "dana", page=5))
     assert "Page 2 of 2 (11 links)" in texts(second)

@@ -56,11 +56,24 @@ def test_the_editor_has_an_input_for_every_rule() -> None:
 def test_the_editor_is_prefilled_from_the_link() -> None:
     card = check_card(settings_editor(link()))
     expected: dict[str, Any] = {
-        TITLE: "Intro call", DURATIONS: "30, 60", SLOT_INTERVAL: 15, BUFFER_BEFORE: 10, BUFFER_AFTER: 5,
-        MINIMUM_NOTICE: "4h", WINDOW_KIND: "rolling", WINDOW_DAYS: 60, DAILY_CAP: 4, WEEKLY_CAP: 12,
-        BLOCKING_STATUSES: "busy,tentative,oof", TIME_ZONE: "Europe/London", LOCATION_KIND: "teams",
-        SINGLE_USE: "false", ACTIVE: "true", WEEKLY_HOURS[0]: "09:00-12:00, 13:00-17:00",
-        WEEKLY_HOURS[4]: "09:00-16:00", DATE_OVERRIDES: "2026-12-24: off\n2026-12-27: 10:00-14:00",
+        TITLE: "Intro call",
+        DURATIONS: "30, 60",
+        SLOT_INTERVAL: 15,
+        BUFFER_BEFORE: 10,
+        BUFFER_AFTER: 5,
+        MINIMUM_NOTICE: "4h",
+        WINDOW_KIND: "rolling",
+        WINDOW_DAYS: 60,
+        DAILY_CAP: 4,
+        WEEKLY_CAP: 12,
+        BLOCKING_STATUSES: "busy,tentative,oof",
+        TIME_ZONE: "Europe/London",
+        LOCATION_KIND: "teams",
+        SINGLE_USE: "false",
+        ACTIVE: "true",
+        WEEKLY_HOURS[0]: "09:00-12:00, 13:00-17:00",
+        WEEKLY_HOURS[4]: "09:00-16:00",
+        DATE_OVERRIDES: "2026-12-24: off\n2026-12-27: 10:00-14:00",
     }
     for input_id, value in expected.items():
         assert input_by_id(card, input_id).get("value") == value, input_id
@@ -81,14 +94,28 @@ def test_saving_the_untouched_form_changes_nothing() -> None:
 
 def _valid_edit() -> dict[str, object]:
     return {
-        TITLE: "  Demo   call ", DURATIONS: "15, 30 or 1h", SLOT_INTERVAL: "", BUFFER_BEFORE: "0",
-        BUFFER_AFTER: 15, MINIMUM_NOTICE: "1d 2h", WINDOW_KIND: "range", WINDOW_DAYS: "",
-        WINDOW_START: "2027-01-04", WINDOW_END: "2027-03-31", WEEKLY_HOURS[0]: "08:00\u201312:00, 13:00 to 18:00",
-        WEEKLY_HOURS[5]: "10:00-12:00", WEEKLY_HOURS[4]: "off",
+        TITLE: "  Demo   call ",
+        DURATIONS: "15, 30 or 1h",
+        SLOT_INTERVAL: "",
+        BUFFER_BEFORE: "0",
+        BUFFER_AFTER: 15,
+        MINIMUM_NOTICE: "1d 2h",
+        WINDOW_KIND: "range",
+        WINDOW_DAYS: "",
+        WINDOW_START: "2027-01-04",
+        WINDOW_END: "2027-03-31",
+        WEEKLY_HOURS[0]: "08:00\u201312:00, 13:00 to 18:00",
+        WEEKLY_HOURS[5]: "10:00-12:00",
+        WEEKLY_HOURS[4]: "off",
         DATE_OVERRIDES: "2027-01-05: off\n\n2027-01-06 10:00-14:00",
-        DAILY_CAP: "", WEEKLY_CAP: "5", BLOCKING_STATUSES: "busy,workingElsewhere",
-        TIME_ZONE: "Pacific Standard Time", LOCATION_KIND: "in_person", LOCATION_TEXT: "  Building 4,  room 2 ",
-        SINGLE_USE: "true", ACTIVE: False,
+        DAILY_CAP: "",
+        WEEKLY_CAP: "5",
+        BLOCKING_STATUSES: "busy,workingElsewhere",
+        TIME_ZONE: "Pacific Standard Time",
+        LOCATION_KIND: "in_person",
+        LOCATION_TEXT: "  Building 4,  room 2 ",
+        SINGLE_USE: "true",
+        ACTIVE: False,
     }
 
 
@@ -115,7 +142,12 @@ def test_a_valid_edit_produces_the_expected_link() -> None:
     assert (edited.single_use, edited.active) == (True, False)
     # what the form does not edit stays as it was
     assert (edited.id, edited.slug, edited.questions, edited.description, edited.version) == (
-        original.id, original.slug, original.questions, original.description, original.version)
+        original.id,
+        original.slug,
+        original.questions,
+        original.description,
+        original.version,
+    )
     assert r.problems() == {}
 
 
@@ -184,28 +216,31 @@ def test_a_form_level_error_is_shown_at_the_top() -> None:
     assert "Nothing was saved yet: please fix the problem below." in texts(card)
 
 
-@pytest.mark.parametrize(("values", "field", "words"), [
-    ({WINDOW_KIND: "range", WINDOW_START: "2027-03-01", WINDOW_END: "2027-02-01"}, WINDOW_END, "before"),
-    ({WINDOW_KIND: "range", WINDOW_START: "2027-01-01", WINDOW_END: "2028-06-01"}, WINDOW_END, "365"),
-    ({WINDOW_KIND: "range", WINDOW_START: "", WINDOW_END: "2027-02-01"}, WINDOW_START, "first date"),
-    ({WINDOW_KIND: "range", WINDOW_START: "2027-01-01", WINDOW_END: "someday"}, WINDOW_END, "not a date"),
-    ({WINDOW_KIND: "rolling", WINDOW_DAYS: ""}, WINDOW_DAYS, "how many days"),
-    ({WINDOW_KIND: "rolling", WINDOW_DAYS: "400"}, WINDOW_DAYS, "365"),
-    ({WINDOW_KIND: "forever"}, WINDOW_KIND, "rolling"),
-    ({DURATIONS: ""}, DURATIONS, "at least one"),
-    ({DURATIONS: "30, 30"}, DURATIONS, "only once"),
-    ({DURATIONS: "2d"}, DURATIONS, "24 hours"),
-    ({TITLE: "x" * 101}, TITLE, "100"),
-    ({TITLE: "bad\u202etitle"}, TITLE, "characters"),
-    ({LOCATION_KIND: "carrier pigeon"}, LOCATION_KIND, "where"),
-    ({LOCATION_KIND: "phone", LOCATION_TEXT: ""}, LOCATION_TEXT, "phone number"),
-    ({LOCATION_KIND: "custom", LOCATION_TEXT: "x" * 201}, LOCATION_TEXT, "200"),
-    ({BLOCKING_STATUSES: "busy,free"}, BLOCKING_STATUSES, "free"),
-    ({DATE_OVERRIDES: "2027-01-05: off\n2027-01-05: 10:00-11:00"}, DATE_OVERRIDES, "twice"),
-    ({DATE_OVERRIDES: "2027-01-06: 10:00-12:00, 11:00-13:00"}, DATE_OVERRIDES, "2027-01-06: "),
-    ({MINIMUM_NOTICE: "400d"}, MINIMUM_NOTICE, "365"),
-    ({ACTIVE: "yes"}, ACTIVE, "on or off"),
-])
+@pytest.mark.parametrize(
+    ("values", "field", "words"),
+    [
+        ({WINDOW_KIND: "range", WINDOW_START: "2027-03-01", WINDOW_END: "2027-02-01"}, WINDOW_END, "before"),
+        ({WINDOW_KIND: "range", WINDOW_START: "2027-01-01", WINDOW_END: "2028-06-01"}, WINDOW_END, "365"),
+        ({WINDOW_KIND: "range", WINDOW_START: "", WINDOW_END: "2027-02-01"}, WINDOW_START, "first date"),
+        ({WINDOW_KIND: "range", WINDOW_START: "2027-01-01", WINDOW_END: "someday"}, WINDOW_END, "not a date"),
+        ({WINDOW_KIND: "rolling", WINDOW_DAYS: ""}, WINDOW_DAYS, "how many days"),
+        ({WINDOW_KIND: "rolling", WINDOW_DAYS: "400"}, WINDOW_DAYS, "365"),
+        ({WINDOW_KIND: "forever"}, WINDOW_KIND, "rolling"),
+        ({DURATIONS: ""}, DURATIONS, "at least one"),
+        ({DURATIONS: "30, 30"}, DURATIONS, "only once"),
+        ({DURATIONS: "2d"}, DURATIONS, "24 hours"),
+        ({TITLE: "x" * 101}, TITLE, "100"),
+        ({TITLE: "bad\u202etitle"}, TITLE, "characters"),
+        ({LOCATION_KIND: "carrier pigeon"}, LOCATION_KIND, "where"),
+        ({LOCATION_KIND: "phone", LOCATION_TEXT: ""}, LOCATION_TEXT, "phone number"),
+        ({LOCATION_KIND: "custom", LOCATION_TEXT: "x" * 201}, LOCATION_TEXT, "200"),
+        ({BLOCKING_STATUSES: "busy,free"}, BLOCKING_STATUSES, "free"),
+        ({DATE_OVERRIDES: "2027-01-05: off\n2027-01-05: 10:00-11:00"}, DATE_OVERRIDES, "twice"),
+        ({DATE_OVERRIDES: "2027-01-06: 10:00-12:00, 11:00-13:00"}, DATE_OVERRIDES, "2027-01-06: "),
+        ({MINIMUM_NOTICE: "400d"}, MINIMUM_NOTICE, "365"),
+        ({ACTIVE: "yes"}, ACTIVE, "on or off"),
+    ],
+)
 def test_each_kind_of_invalid_input(values: dict[str, object], field: str, words: str) -> None:
     edited, errors = parse_settings(values, link())
     assert edited is None
@@ -224,7 +259,9 @@ def test_problem_keys_map_to_inputs() -> None:
 
 def test_override_lines_parse() -> None:
     assert parse_overrides(" 2027-1-5 = off \n2027-01-06: 10:00-12:00, 13:00-14:00\r\n") == {
-        date(2027, 1, 5): (), date(2027, 1, 6): (LocalRange(600, 720), LocalRange(780, 840))}
+        date(2027, 1, 5): (),
+        date(2027, 1, 6): (LocalRange(600, 720), LocalRange(780, 840)),
+    }
     with pytest.raises(ValueError, match="Line 1"):
         parse_overrides("tomorrow: off")
 
@@ -232,12 +269,21 @@ def test_override_lines_parse() -> None:
 # --------------------------------------------------------------------------- property: one bad field spoils all
 
 _BAD = {
-    TITLE: ["", " \t "], DURATIONS: ["0", "x", "30,,30"], SLOT_INTERVAL: ["-1", "2000", "fast"],
-    BUFFER_BEFORE: ["-1", "1441"], BUFFER_AFTER: ["nope"], MINIMUM_NOTICE: ["-3h", "366d"],
-    WINDOW_DAYS: ["0", "366", "many"], DAILY_CAP: ["0", "-2", "1.5"], WEEKLY_CAP: ["0", "lots"],
-    BLOCKING_STATUSES: ["", "busy,sleepy"], TIME_ZONE: ["", "Nowhere/Land", "../etc/passwd"],
-    WEEKLY_HOURS[3]: ["25:00-26:00", "12:00-11:00", "9 to 5"], DATE_OVERRIDES: ["2027-13-01: off", "x"],
-    SINGLE_USE: ["1"], ACTIVE: ["on"],
+    TITLE: ["", " \t "],
+    DURATIONS: ["0", "x", "30,,30"],
+    SLOT_INTERVAL: ["-1", "2000", "fast"],
+    BUFFER_BEFORE: ["-1", "1441"],
+    BUFFER_AFTER: ["nope"],
+    MINIMUM_NOTICE: ["-3h", "366d"],
+    WINDOW_DAYS: ["0", "366", "many"],
+    DAILY_CAP: ["0", "-2", "1.5"],
+    WEEKLY_CAP: ["0", "lots"],
+    BLOCKING_STATUSES: ["", "busy,sleepy"],
+    TIME_ZONE: ["", "Nowhere/Land", "../etc/passwd"],
+    WEEKLY_HOURS[3]: ["25:00-26:00", "12:00-11:00", "9 to 5"],
+    DATE_OVERRIDES: ["2027-13-01: off", "x"],
+    SINGLE_USE: ["1"],
+    ACTIVE: ["on"],
 }
 
 
@@ -256,13 +302,20 @@ def test_nothing_is_produced_while_any_field_is_invalid(picks: dict[str, int]) -
 
 
 @props(60)
-@given(durations=st.lists(st.integers(min_value=1, max_value=1440), min_size=1, max_size=4, unique=True),
-       before=st.integers(min_value=0, max_value=1440), notice=st.integers(min_value=0, max_value=365 * 1440),
-       daily=st.one_of(st.none(), st.integers(min_value=1, max_value=50)))
+@given(
+    durations=st.lists(st.integers(min_value=1, max_value=1440), min_size=1, max_size=4, unique=True),
+    before=st.integers(min_value=0, max_value=1440),
+    notice=st.integers(min_value=0, max_value=365 * 1440),
+    daily=st.one_of(st.none(), st.integers(min_value=1, max_value=50)),
+)
 def test_current_values_round_trip(durations: list[int], before: int, notice: int, daily: int | None) -> None:
     base = link()
-    start = replace(base, rules=replace(base.rules, durations=tuple(durations), buffer_before=before,
-                                        minimum_notice=notice, daily_cap=daily))
+    start = replace(
+        base,
+        rules=replace(
+            base.rules, durations=tuple(durations), buffer_before=before, minimum_notice=notice, daily_cap=daily
+        ),
+    )
     assert parse_settings(current_values(start), start) == (start, {})
 
 
@@ -294,8 +347,9 @@ def test_a_typed_title_is_kept_as_typed() -> None:
     assert errors == {} and edited is not None and edited.title == "<b>Q&A</b>"
 
 
-@pytest.mark.parametrize(("first", "last"), [("9999-12-01", "9999-12-31"), ("0001-01-01", "0001-01-31"),
-                                             ("2027-01-01", "9999-12-31")])
+@pytest.mark.parametrize(
+    ("first", "last"), [("9999-12-01", "9999-12-31"), ("0001-01-01", "0001-01-31"), ("2027-01-01", "9999-12-31")]
+)
 def test_a_window_at_the_end_of_the_calendar_is_refused_under_its_input(first: str, last: str) -> None:
     """Saved, it would overflow every slot computation of the link (the slot engine adds a day to the last)."""
     edited, errors = parse_settings({WINDOW_KIND: "range", WINDOW_START: first, WINDOW_END: last}, link())

@@ -71,19 +71,36 @@ def _error_after(card: dict[str, Any], input_id: str) -> str | None:
 
 # --------------------------------------------------------------------------- days and times
 
+
 def test_one_button_per_day_with_free_times_and_times_of_the_first_day() -> None:
     slots = week_slots("Europe/London", WEEK, interval=30)
     card = check_card(slot_picker(link(), "Dana Host", slots, "Europe/London", WEEK, None))
     days = _buttons(card, "slots.day")
     assert [d["title"].lstrip("✓ ").split(" · ")[0] for d in days] == [
-        "Mon 7 Dec", "Tue 8 Dec", "Wed 9 Dec", "Thu 10 Dec", "Fri 11 Dec"]
+        "Mon 7 Dec",
+        "Tue 8 Dec",
+        "Wed 9 Dec",
+        "Thu 10 Dec",
+        "Fri 11 Dec",
+    ]
     assert days[0]["title"].startswith("✓ ")  # the first day is selected
-    assert data_of(days[1]) == {"verb": "slots.day", "linkId": "et_0001", "tz": "Europe/London",
-                                "weekStart": "2026-12-07", "duration": 30, "day": "2026-12-08"}
+    assert data_of(days[1]) == {
+        "verb": "slots.day",
+        "linkId": "et_0001",
+        "tz": "Europe/London",
+        "weekStart": "2026-12-07",
+        "duration": 30,
+        "day": "2026-12-08",
+    }
     times = _buttons(card, "slots.pick")
     assert _titles(times)[:3] == ["09:00", "09:30", "10:00"]
-    assert data_of(times[0]) == {"verb": "slots.pick", "linkId": "et_0001", "tz": "Europe/London",
-                                 "duration": 30, "start": "2026-12-07T09:00:00Z"}
+    assert data_of(times[0]) == {
+        "verb": "slots.pick",
+        "linkId": "et_0001",
+        "tz": "Europe/London",
+        "duration": 30,
+        "start": "2026-12-07T09:00:00Z",
+    }
     assert "Monday 7 December 2026" in texts(card)
 
 
@@ -141,8 +158,14 @@ def test_an_empty_week_points_to_the_next_free_day() -> None:
     card = check_card(slot_picker(link(), "Dana", [], "Europe/London", WEEK, date(2026, 12, 22)))
     assert "Nothing free this week — next free day is Tue 22 Dec." in texts(card)
     jump = execute_by_title(card, "Show Tue 22 Dec")
-    assert data_of(jump) | {} == {"verb": "slots.day", "linkId": "et_0001", "tz": "Europe/London",
-                                  "weekStart": "2026-12-21", "duration": 30, "day": "2026-12-22"}
+    assert data_of(jump) | {} == {
+        "verb": "slots.day",
+        "linkId": "et_0001",
+        "tz": "Europe/London",
+        "weekStart": "2026-12-21",
+        "duration": 30,
+        "day": "2026-12-22",
+    }
     assert not _buttons(card, "slots.pick")
 
 
@@ -162,8 +185,9 @@ def test_week_paging_respects_the_bounds() -> None:
     free = check_card(slot_picker(link(), "Dana", slots, "UTC", WEEK, None))
     assert data_of(execute_by_title(free, "◀ Previous week"))["weekStart"] == "2026-11-30"
     assert data_of(execute_by_title(free, "Next week ▶"))["weekStart"] == "2026-12-14"
-    bounded = check_card(slot_picker(link(), "Dana", slots, "UTC", WEEK, None, min_week_start=WEEK,
-                                     max_week_start=WEEK))
+    bounded = check_card(
+        slot_picker(link(), "Dana", slots, "UTC", WEEK, None, min_week_start=WEEK, max_week_start=WEEK)
+    )
     assert not [a for a in executes(bounded) if "week" in a.get("title", "")]
 
 
@@ -176,17 +200,28 @@ def test_daylight_saving_fold_keeps_repeated_wall_times_apart() -> None:
 
 
 def test_the_clock_change_note_appears_only_in_a_dst_week() -> None:
-    dst = check_card(slot_picker(link(), "Dana", week_slots("Europe/London", DST_WEEK), "Europe/London",
-                                 DST_WEEK, None))
+    dst = check_card(
+        slot_picker(link(), "Dana", week_slots("Europe/London", DST_WEEK), "Europe/London", DST_WEEK, None)
+    )
     assert any("Clocks change on Sun 25 Oct (UTC+01:00 → UTC)" in t for t in texts(dst))
-    kolkata = check_card(slot_picker(link(), "Dana", week_slots("Europe/London", DST_WEEK), "Asia/Kolkata",
-                                     DST_WEEK, None))
+    kolkata = check_card(
+        slot_picker(link(), "Dana", week_slots("Europe/London", DST_WEEK), "Asia/Kolkata", DST_WEEK, None)
+    )
     assert not any("Clocks change" in t for t in texts(kolkata))
 
 
 def test_time_zone_can_be_changed() -> None:
-    card = check_card(slot_picker(link("America/New_York"), "Dana", [], "Asia/Kolkata", WEEK, None,
-                                  time_zones=("Europe/London", "Not/AZone", "Asia/Kolkata")))
+    card = check_card(
+        slot_picker(
+            link("America/New_York"),
+            "Dana",
+            [],
+            "Asia/Kolkata",
+            WEEK,
+            None,
+            time_zones=("Europe/London", "Not/AZone", "Asia/Kolkata"),
+        )
+    )
     choice = input_by_id(card, TIME_ZONE_INPUT)
     assert choice["value"] == "Asia/Kolkata"
     assert [c["value"] for c in choice["choices"]] == ["America/New_York", "Europe/London", "Asia/Kolkata"]
@@ -199,16 +234,24 @@ def test_time_zone_can_be_changed() -> None:
 def test_zone_choices_sort_by_offset_and_drop_unknown_names() -> None:
     at = utc(2026, 7, 1, 12)
     assert zone_choices(["Asia/Tokyo", "UTC", "bogus", "America/Los_Angeles", "UTC"], at=at) == [
-        ("(UTC-07:00) America/Los_Angeles", "America/Los_Angeles"), ("(UTC) UTC", "UTC"),
-        ("(UTC+09:00) Asia/Tokyo", "Asia/Tokyo")]
+        ("(UTC-07:00) America/Los_Angeles", "America/Los_Angeles"),
+        ("(UTC) UTC", "UTC"),
+        ("(UTC+09:00) Asia/Tokyo", "Asia/Tokyo"),
+    ]
 
 
 def test_refresh_is_automatic_unless_turned_off() -> None:
     slots = week_slots("UTC", WEEK)
     auto = check_card(slot_picker(link(), "Dana", slots, "UTC", WEEK, None, selected_day=date(2026, 12, 9)))
     assert "userIds" not in auto["refresh"]
-    assert data_of(auto["refresh"]["action"]) == {"verb": "slots.week", "linkId": "et_0001", "tz": "UTC",
-                                                  "weekStart": "2026-12-07", "duration": 30, "day": "2026-12-09"}
+    assert data_of(auto["refresh"]["action"]) == {
+        "verb": "slots.week",
+        "linkId": "et_0001",
+        "tz": "UTC",
+        "weekStart": "2026-12-07",
+        "duration": 30,
+        "day": "2026-12-09",
+    }
     manual = check_card(slot_picker(link(), "Dana", slots, "UTC", WEEK, None, auto_refresh=False))
     assert manual["refresh"]["userIds"] == []
 
@@ -221,8 +264,9 @@ def test_links_with_several_lengths_offer_a_switch() -> None:
 
 
 def test_reschedule_mode_carries_the_booking_everywhere() -> None:
-    card = check_card(slot_picker(link(), "Dana", week_slots("UTC", WEEK), "UTC", WEEK, None,
-                                  reschedule_booking_id="bk_9"))
+    card = check_card(
+        slot_picker(link(), "Dana", week_slots("UTC", WEEK), "UTC", WEEK, None, reschedule_booking_id="bk_9")
+    )
     assert "Pick a new time" in texts(card)
     assert all(data_of(a).get("bookingId") == "bk_9" for a in executes(card))
     assert not [a for a in executes(card) if a.get("title") in ("30 min", "1 h")]
@@ -251,26 +295,46 @@ _ZONES = ("UTC", "Europe/London", "America/New_York", "Asia/Kolkata", "Australia
     lengths=st.integers(min_value=1, max_value=12),
     rescheduling=st.booleans(),
 )
-def test_any_slot_set_gives_a_valid_small_card(minutes: list[int], duration: int, zone_name: str, week_start: date,
-                                               selected: int, offset: int, title: str, id_length: int, lengths: int,
-                                               rescheduling: bool) -> None:
+def test_any_slot_set_gives_a_valid_small_card(
+    minutes: list[int],
+    duration: int,
+    zone_name: str,
+    week_start: date,
+    selected: int,
+    offset: int,
+    title: str,
+    id_length: int,
+    lengths: int,
+    rescheduling: bool,
+) -> None:
     origin = datetime(week_start.year, week_start.month, week_start.day, tzinfo=utc(2000, 1, 1).tzinfo)
     slots = [_slot(origin + timedelta(minutes=5 * m), duration) for m in minutes]
     base = link(title=title or "x", id="L" * id_length, description=title * 3)
     base = replace(base, rules=replace(base.rules, durations=(duration, *range(1000, 1000 + lengths - 1))))
-    card = check_card(slot_picker(base, "Dana " + title, slots, zone_name, week_start,
-                                  week_start + timedelta(days=9), selected_day=week_start + timedelta(days=selected),
-                                  offset=offset, duration=duration,
-                                  reschedule_booking_id="B" * id_length if rescheduling else None,
-                                  time_zones=_ZONES * 10))
+    card = check_card(
+        slot_picker(
+            base,
+            "Dana " + title,
+            slots,
+            zone_name,
+            week_start,
+            week_start + timedelta(days=9),
+            selected_day=week_start + timedelta(days=selected),
+            offset=offset,
+            duration=duration,
+            reschedule_booking_id="B" * id_length if rescheduling else None,
+            time_zones=_ZONES * 10,
+        )
+    )
     picks = _buttons(card, "slots.pick")
     assert len(picks) <= TIMES_PER_PAGE
     starts = [data_of(a)["start"] for a in picks]
     assert starts == sorted(starts)
     offered = {s.start.strftime("%Y-%m-%dT%H:%M:%SZ") for s in slots}
     assert set(starts) <= offered
-    in_week = [s for s in slots
-               if week_start <= s.start.astimezone(_tz(zone_name)).date() < week_start + timedelta(days=7)]
+    in_week = [
+        s for s in slots if week_start <= s.start.astimezone(_tz(zone_name)).date() < week_start + timedelta(days=7)
+    ]
     assert bool(picks) == bool(in_week)
     assert len({a["title"] for a in picks}) == len(picks)  # labels stay distinct, DST folds included
 
@@ -283,6 +347,7 @@ def _tz(name: str) -> Any:
 
 # --------------------------------------------------------------------------- booking form
 
+
 def test_the_booking_form_asks_for_name_email_answers_and_notes() -> None:
     slot = _slot(utc(2026, 12, 8, 9, 30))
     card = check_card(confirm_booking(link(questions=QUESTIONS), "Dana", slot, "Asia/Kolkata"))
@@ -294,8 +359,13 @@ def test_the_booking_form_asks_for_name_email_answers_and_notes() -> None:
     assert input_by_id(card, "answers.q_topic")["isMultiline"]
     assert input_by_id(card, "email")["style"] == "email"
     confirm = execute_by_title(card, "Confirm booking")
-    assert data_of(confirm) == {"verb": "booking.confirm", "linkId": "et_0001", "start": "2026-12-08T09:30:00Z",
-                                "tz": "Asia/Kolkata", "duration": 30}
+    assert data_of(confirm) == {
+        "verb": "booking.confirm",
+        "linkId": "et_0001",
+        "start": "2026-12-08T09:30:00Z",
+        "tz": "Asia/Kolkata",
+        "duration": 30,
+    }
     back = execute_by_title(card, "Back")
     assert back["associatedInputs"] == "none"  # going back must not trip the required fields
     assert data_of(back)["day"] == "2026-12-08" and data_of(back)["weekStart"] == "2026-12-07"
@@ -305,11 +375,20 @@ def test_the_booking_form_asks_for_name_email_answers_and_notes() -> None:
 def test_validation_errors_from_the_core_appear_under_their_inputs() -> None:
     values = {"name": " ", "email": "not-an-email", "answers.q_topic": "x" * 1200, "notes": "ok"}
     with pytest.raises(ValidationFailed) as caught:
-        validate_invitee(values["name"], values["email"], "Asia/Kolkata", values["notes"],
-                         {"q_topic": values["answers.q_topic"]}, QUESTIONS)
+        validate_invitee(
+            values["name"],
+            values["email"],
+            "Asia/Kolkata",
+            values["notes"],
+            {"q_topic": values["answers.q_topic"]},
+            QUESTIONS,
+        )
     slot = _slot(utc(2026, 12, 8, 9, 30))
-    card = check_card(confirm_booking(link(questions=QUESTIONS), "Dana", slot, "Asia/Kolkata",
-                                      errors=caught.value.fields, values=values))
+    card = check_card(
+        confirm_booking(
+            link(questions=QUESTIONS), "Dana", slot, "Asia/Kolkata", errors=caught.value.fields, values=values
+        )
+    )
     for field in caught.value.fields:
         assert _error_after(card, field) is not None, field
     assert _error_after(card, "notes") is None
@@ -345,9 +424,20 @@ def test_extreme_data_falls_back_to_a_smaller_layout() -> None:
     big = link(title=LONG_TEXT, description=LONG_TEXT, id="x" * 64)
     big = replace(big, rules=replace(big.rules, durations=tuple(range(5, 125, 10))))
     slots = week_slots("Asia/Kolkata", WEEK, interval=5)
-    card = check_card(slot_picker(big, HOSTILE_TEXT * 3, slots, "America/Argentina/ComodRivadavia", WEEK, None,
-                                  reschedule_booking_id="b" * 64, time_zones=sorted(available_timezones()),
-                                  offset=24, duration=5))
+    card = check_card(
+        slot_picker(
+            big,
+            HOSTILE_TEXT * 3,
+            slots,
+            "America/Argentina/ComodRivadavia",
+            WEEK,
+            None,
+            reschedule_booking_id="b" * 64,
+            time_zones=sorted(available_timezones()),
+            offset=24,
+            duration=5,
+        )
+    )
     picks = _buttons(card, "slots.pick")
     assert 0 < len(picks) < TIMES_PER_PAGE
     later = next(a for a in executes(card) if a.get("title", "").startswith("Later"))

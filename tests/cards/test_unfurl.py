@@ -30,8 +30,17 @@ def test_the_unfurl_card_lists_the_next_times_as_page_links() -> None:
     assert card["version"] == "1.3" and features_newer_than(card, "1.3") == []
     assert not nodes(card, "Action.Execute") and not nodes(card, "Action.Submit") and "refresh" not in card
     opens = _opens(card)
-    assert [a["title"] for a in opens] == ["14:30", "15:00", "15:30", "16:00", "16:30", "17:00", "18:30", "19:00",
-                                           "See all times"]
+    assert [a["title"] for a in opens] == [
+        "14:30",
+        "15:00",
+        "15:30",
+        "16:00",
+        "16:30",
+        "17:00",
+        "18:30",
+        "19:00",
+        "See all times",
+    ]
     first = urlsplit(opens[0]["url"])
     assert first.path == "/book/dana/intro-call"
     assert parse_qs(first.query) == {"start": ["2026-12-07T09:00:00Z"], "tz": ["Asia/Kolkata"]}
@@ -53,10 +62,14 @@ def test_preview_notice_and_response_shape() -> None:
     body = unfurl_response(notice, preview)
     attachment = body["composeExtension"]["attachments"][0]
     assert body["composeExtension"]["type"] == "result"
-    assert attachment == {"contentType": UNFURL_CONTENT_TYPE, "content": notice,
-                          "preview": {"contentType": UNFURL_CONTENT_TYPE, "content": preview}}
+    assert attachment == {
+        "contentType": UNFURL_CONTENT_TYPE,
+        "content": notice,
+        "preview": {"contentType": UNFURL_CONTENT_TYPE, "content": preview},
+    }
 
 
 def test_with_query_replaces_and_keeps_parameters() -> None:
     assert with_query("https://x.example/p?a=1&tz=old", tz="Asia/Kolkata", start="2026-12-07T09:00:00Z") == (
-        "https://x.example/p?a=1&tz=Asia%2FKolkata&start=2026-12-07T09%3A00%3A00Z")
+        "https://x.example/p?a=1&tz=Asia%2FKolkata&start=2026-12-07T09%3A00%3A00Z"
+    )

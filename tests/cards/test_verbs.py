@@ -10,10 +10,40 @@ from tests.cards.checks import executes
 from tests.cards.test_catalog import CATALOG
 
 CARDS_DIR = Path(__file__).resolve().parents[2] / "cards"
-FORBIDDEN = {"aiohttp", "botbuilder", "httpx", "sqlalchemy", "graph", "storage", "bot", "web", "msal", "jinja2",
-             "requests", "socket", "os", "pathlib", "subprocess", "time", "random", "secrets"}
-ALLOWED = {"__future__", "cards", "scheduling", "collections", "dataclasses", "datetime", "typing", "re", "unicodedata",
-           "urllib", "functools", "json"}
+FORBIDDEN = {
+    "aiohttp",
+    "botbuilder",
+    "httpx",
+    "sqlalchemy",
+    "graph",
+    "storage",
+    "bot",
+    "web",
+    "msal",
+    "jinja2",
+    "requests",
+    "socket",
+    "os",
+    "pathlib",
+    "subprocess",
+    "time",
+    "random",
+    "secrets",
+}
+ALLOWED = {
+    "__future__",
+    "cards",
+    "scheduling",
+    "collections",
+    "dataclasses",
+    "datetime",
+    "typing",
+    "re",
+    "unicodedata",
+    "urllib",
+    "functools",
+    "json",
+}
 
 
 def test_every_verb_has_a_data_contract() -> None:

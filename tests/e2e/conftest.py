@@ -61,10 +61,15 @@ class Stack:
 
 
 def sandbox_settings(var_dir: Path) -> Settings:
-    return Settings(_env_file=None, SLOTWISE_VAR_DIR=str(var_dir), SLOTWISE_PORT=free_port(),
-                    SLOTWISE_DATABASE_URL=f"sqlite+aiosqlite:///{var_dir / 'slotwise.db'}",
-                    SLOTWISE_OUTBOX_SECONDS=OUTBOX_SECONDS, SLOTWISE_RECONCILE_SECONDS=3600,
-                    SLOTWISE_BOOKING_RATE_LIMIT=1000)
+    return Settings(
+        _env_file=None,
+        SLOTWISE_VAR_DIR=str(var_dir),
+        SLOTWISE_PORT=free_port(),
+        SLOTWISE_DATABASE_URL=f"sqlite+aiosqlite:///{var_dir / 'slotwise.db'}",
+        SLOTWISE_OUTBOX_SECONDS=OUTBOX_SECONDS,
+        SLOTWISE_RECONCILE_SECONDS=3600,
+        SLOTWISE_BOOKING_RATE_LIMIT=1000,
+    )
 
 
 async def wait_healthy(client: TestClient[Any, Any], seconds: float = 30.0) -> None:

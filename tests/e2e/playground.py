@@ -49,8 +49,9 @@ ROOT = Path(__file__).resolve().parents[2]
 PLAYGROUND_DIR = ROOT / "tools" / "playground"
 CLI = PLAYGROUND_DIR / "node_modules" / "@microsoft" / "m365agentsplayground" / "cli.js"
 PRELOAD = PLAYGROUND_DIR / "loopback-only.cjs"
-INSTALL_HINT = ("the Microsoft 365 Agents Playground needs Node.js 20+ and `make playground` "
-                "(npm ci --prefix tools/playground)")
+INSTALL_HINT = (
+    "the Microsoft 365 Agents Playground needs Node.js 20+ and `make playground` (npm ci --prefix tools/playground)"
+)
 ADAPTIVE = "application/vnd.microsoft.card.adaptive"
 
 Json = dict[str, Any]
@@ -74,6 +75,7 @@ def missing() -> str | None:
 
 # ------------------------------------------------------------------------------------------ cards
 
+
 def walk(node: Any) -> Iterator[Json]:
     """Every object in a card, ShowCard cards and fallbacks included."""
     if isinstance(node, dict):
@@ -85,16 +87,21 @@ def walk(node: Any) -> Iterator[Json]:
             yield from walk(item)
 
 
-def actions(card: Json, *, verb: str | None = None, title: str | None = None,
-            kind: str = "Action.Execute") -> list[Json]:
+def actions(
+    card: Json, *, verb: str | None = None, title: str | None = None, kind: str = "Action.Execute"
+) -> list[Json]:
     """The card's actions of ``kind`` (Execute by default; fallbacks are Action.Submit), by verb / title."""
-    return [n for n in walk(card) if n.get("type") == kind and "title" in n
-            and (verb is None or n.get("verb") == verb or (n.get("data") or {}).get("verb") == verb)
-            and (title is None or n["title"] == title)]
+    return [
+        n
+        for n in walk(card)
+        if n.get("type") == kind
+        and "title" in n
+        and (verb is None or n.get("verb") == verb or (n.get("data") or {}).get("verb") == verb)
+        and (title is None or n["title"] == title)
+    ]
 
 
-def action(card: Json, *, verb: str | None = None, title: str | None = None,
-           kind: str = "Action.Execute") -> Json:
+def action(card: Json, *, verb: str | None = None, title: str | None = None, kind: str = "Action.Execute") -> Json:
     found = actions(card, verb=verb, title=title, kind=kind)
     assert found, f"no {kind} (verb={verb!r}, title={title!r}) in the card: {card_text(card)}"
     return found[0]
@@ -116,6 +123,7 @@ def inputs(card: Json) -> dict[str, Json]:
 
 
 # --------------------------------------------------------------------------------------- messages
+
 
 @dataclass(frozen=True)
 class Message:
@@ -164,8 +172,9 @@ class Playground:
         async with self.session.get(f"{self.url}/_internal/v1/config") as resp:
             assert resp.status == 200, await resp.text()
             self.config = (await resp.json())["config"]
-        self._ws = await self.session.ws_connect(f"ws://127.0.0.1:{self.port}/_ws_conversation/v1/conversations/stream",
-                                                 heartbeat=None)
+        self._ws = await self.session.ws_connect(
+            f"ws://127.0.0.1:{self.port}/_ws_conversation/v1/conversations/stream", heartbeat=None
+        )
         self._reader = asyncio.create_task(self._read())
 
     async def _read(self) -> None:
@@ -224,36 +233,60 @@ class Playground:
 
     async def send(self, conversation_id: str, text: str, *, user: str = "user-id-0") -> str:
         """Type a message; returns its id."""
-        created = await self._post(f"/_conversation/v1/conversations/{conversation_id}/messages",
-                                   {"from": {"id": user}, "text": text, "textFormat": "plain"})
+        created = await self._post(
+            f"/_conversation/v1/conversations/{conversation_id}/messages",
+            {"from": {"id": user}, "text": text, "textFormat": "plain"},
+        )
         return str(created["messageId"])
 
     async def post_card(self, conversation_id: str, card: Json, *, user: str) -> str:
         """Post a card as ``user`` (a card forwarded into a chat); returns the message id."""
-        created = await self._post(f"/_conversation/v1/conversations/{conversation_id}/messages", {
-            "from": {"id": user}, "attachments": [{"contentType": ADAPTIVE, "content": card}],
-            "attachmentLayout": "list"})
+        created = await self._post(
+            f"/_conversation/v1/conversations/{conversation_id}/messages",
+            {
+                "from": {"id": user},
+                "attachments": [{"contentType": ADAPTIVE, "content": card}],
+                "attachmentLayout": "list",
+            },
+        )
         return str(created["messageId"])
 
     async def submit(self, conversation_id: str, reply_to: str, value: Json, *, user: str = "user-id-0") -> None:
         """Click an Action.Submit: ``value`` is its data merged with the card's inputs."""
-        await self._post("/_conversation/v1/submit", {"conversation": {"id": conversation_id}, "from": {"id": user},
-                                                      "replyToId": reply_to, "value": value})
+        await self._post(
+            "/_conversation/v1/submit",
+            {"conversation": {"id": conversation_id}, "from": {"id": user}, "replyToId": reply_to, "value": value},
+        )
 
-    async def invoke_action(self, conversation_id: str, reply_to: str, execute: Json,
-                            inputs: Json | None = None, *, user: str = "user-id-0") -> Json:
+    async def invoke_action(
+        self, conversation_id: str, reply_to: str, execute: Json, inputs: Json | None = None, *, user: str = "user-id-0"
+    ) -> Json:
         """Click an Action.Execute on message ``reply_to`` (inputs merged into its data, as the page does);
         returns the invoke response ``{"type", "value"}``."""
         assert execute.get("type") == "Action.Execute", execute
-        value = {"action": {"type": "Action.Execute", "title": execute.get("title", ""), "verb": execute["verb"],
-                            "data": {**(execute.get("data") or {}), **(inputs or {})}}}
-        response: Json = await self._post("/_conversation/v1/invoke", {
-            "name": "adaptiveCard/action", "value": value, "from": {"id": user},
-            "conversation": {"id": conversation_id}, "replyToId": reply_to})
+        value = {
+            "action": {
+                "type": "Action.Execute",
+                "title": execute.get("title", ""),
+                "verb": execute["verb"],
+                "data": {**(execute.get("data") or {}), **(inputs or {})},
+            }
+        }
+        response: Json = await self._post(
+            "/_conversation/v1/invoke",
+            {
+                "name": "adaptiveCard/action",
+                "value": value,
+                "from": {"id": user},
+                "conversation": {"id": conversation_id},
+                "replyToId": reply_to,
+            },
+        )
         return response
 
-    async def execute(self, conversation_id: str, reply_to: str, execute: Json, inputs: Json | None = None, *,
-                      user: str = "user-id-0") -> Json:
+    async def execute(
+        self, conversation_id: str, reply_to: str, execute: Json, inputs: Json | None = None, *, user: str = "user-id-0"
+    ) -> Json:
         """:meth:`invoke_action` that must answer with a card (the one replacing the clicked card)."""
         response = await self.invoke_action(conversation_id, reply_to, execute, inputs, user=user)
         assert response.get("type") == ADAPTIVE, f"{execute.get('verb')}: {response}"
@@ -267,11 +300,13 @@ class Playground:
         return len(self.frames)
 
     def messages(self, since: int = 0) -> list[Message]:
-        return [_message(f) for f in self.frames[since:] if f.get("action") == "createMessage"
-                and (f.get("message") or {}).get("from", {}).get("id") == self.bot_id]
+        return [
+            _message(f)
+            for f in self.frames[since:]
+            if f.get("action") == "createMessage" and (f.get("message") or {}).get("from", {}).get("id") == self.bot_id
+        ]
 
-    async def wait_for(self, predicate: Callable[[Message], bool], *, since: int = 0,
-                       within: float = 10.0) -> Message:
+    async def wait_for(self, predicate: Callable[[Message], bool], *, since: int = 0, within: float = 10.0) -> Message:
         """The first bot message after ``since`` matching ``predicate``, waiting up to ``within`` seconds."""
 
         def found() -> Message | None:
@@ -281,8 +316,10 @@ class Playground:
             try:
                 await asyncio.wait_for(self._changed.wait_for(lambda: found() is not None), within)
             except TimeoutError:
-                seen = "\n".join(f"- [{m.conversation_id}] {m.text or ''} {[card_text(c)[:200] for c in m.cards]}"
-                                 for m in self.messages(since))
+                seen = "\n".join(
+                    f"- [{m.conversation_id}] {m.text or ''} {[card_text(c)[:200] for c in m.cards]}"
+                    for m in self.messages(since)
+                )
                 raise AssertionError(f"no matching bot message within {within}s; the bot sent:\n{seen}") from None
         message = found()
         assert message is not None
@@ -291,12 +328,17 @@ class Playground:
 
 def _message(frame: Json) -> Message:
     message = frame.get("message") or {}
-    return Message(conversation_id=str(frame.get("actionConversationId", "")),
-                   message_id=str(message.get("messageId", "")), text=str(message.get("text") or ""),
-                   attachments=list(message.get("attachments") or []), frame=frame)
+    return Message(
+        conversation_id=str(frame.get("actionConversationId", "")),
+        message_id=str(message.get("messageId", "")),
+        text=str(message.get("text") or ""),
+        attachments=list(message.get("attachments") or []),
+        frame=frame,
+    )
 
 
 # ---------------------------------------------------------------------------------------- process
+
 
 @dataclass
 class PlaygroundProcess:
@@ -340,8 +382,13 @@ def launch(app_endpoint: str, workdir: Path, port: int | None = None) -> Playgro
     with log.open("wb") as out:
         process = subprocess.Popen(  # the Playground writes devTools/ logs into its working directory
             ["node", "-r", str(PRELOAD), str(CLI), "-e", app_endpoint, "-p", str(port), "--disable-telemetry"],
-            cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-            start_new_session=True)
+            cwd=workdir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     started = PlaygroundProcess(process, port, log)
     atexit.register(started.stop)  # even if a test run ends without fixture teardown
     return started

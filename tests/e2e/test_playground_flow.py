@@ -48,8 +48,7 @@ async def test_install_link_preview_book_and_notify(stack: Stack) -> None:
     # "make a 30-min link" -> the link card with the /book/... URL
     mark = pg.mark()
     await pg.send(personal, "make a 30-min link", user=HOST)
-    created = await pg.wait_for(lambda m: m.conversation_id == personal and m.shows("Your link is ready"),
-                                since=mark)
+    created = await pg.wait_for(lambda m: m.conversation_id == personal and m.shows("Your link is ready"), since=mark)
     link_card = valid(created.card)
     urls = re.findall(re.escape(stack.base_url) + r"/book/[^\s)\]]+", card_text(link_card))
     assert len(urls) == 1, card_text(link_card)
@@ -65,8 +64,7 @@ async def test_install_link_preview_book_and_notify(stack: Stack) -> None:
     assert url.endswith(f"/book/{user.handle}/{url.rsplit('/', 1)[1]}")
 
     # Preview (Action.Execute through the invoke API): the slot picker replaces the link card
-    picker = valid(await pg.execute(personal, created.message_id, action(link_card, verb="link.preview"),
-                                    user=HOST))
+    picker = valid(await pg.execute(personal, created.message_id, action(link_card, verb="link.preview"), user=HOST))
     assert "Pick a time" in card_text(picker)
     assert f"with {host['name']}" in card_text(picker)
     times = actions(picker, verb="slots.pick")
@@ -85,8 +83,15 @@ async def test_install_link_preview_book_and_notify(stack: Stack) -> None:
 
     # Confirm with name and email -> "You're booked" with the Teams join link
     confirm = action(form, verb="booking.confirm")
-    booked = valid(await pg.execute(group["id"], shared, confirm, user=INVITEE, inputs={
-        "name": invitee["name"], "email": invitee["email"], "notes": "Looking forward to it"}))
+    booked = valid(
+        await pg.execute(
+            group["id"],
+            shared,
+            confirm,
+            user=INVITEE,
+            inputs={"name": invitee["name"], "email": invitee["email"], "notes": "Looking forward to it"},
+        )
+    )
     assert "You're booked" in card_text(booked), card_text(booked)
     join = action(booked, title="Join Teams meeting", kind="Action.OpenUrl")["url"]
     assert JOIN_URL.match(join), join
@@ -128,16 +133,20 @@ async def test_submit_fallback_preview_answers_with_a_picker_message(stack: Stac
     assert actions(picker.card, verb="slots.pick")
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("help", "What I can do"),
-    ("what is the airspeed of an unladen swallow", "didn't understand"),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("help", "What I can do"),
+        ("what is the airspeed of an unladen swallow", "didn't understand"),
+    ],
+)
 async def test_every_message_gets_an_answer(stack: Stack, text: str, expected: str) -> None:
     pg = stack.playground
     mark = pg.mark()
     await pg.send(pg.personal_chat, text)
-    answer: Message = await pg.wait_for(lambda m: m.conversation_id == pg.personal_chat and m.shows(expected),
-                                        since=mark)
+    answer: Message = await pg.wait_for(
+        lambda m: m.conversation_id == pg.personal_chat and m.shows(expected), since=mark
+    )
     assert answer.message_id
     help_card = await pg.wait_for(lambda m: m.shows("What I can do"), since=mark)
     valid(help_card.card)

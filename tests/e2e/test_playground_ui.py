@@ -23,6 +23,8 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 TIMEOUT_MS = 15_000
+
+
 async def shot(element: Any, name: str) -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / name
@@ -87,7 +89,10 @@ async def test_slot_card_in_the_playground_page(stack: Stack) -> None:
             await browser.close()
 
     # what the renderer submitted reached Outlook: the typed invitee is on the meeting
-    events = [e for e in stack.emulator.events(host["email"])
-              if "ivy@example.org" in [a["emailAddress"]["address"] for a in e.get("attendees", [])]]
+    events = [
+        e
+        for e in stack.emulator.events(host["email"])
+        if "ivy@example.org" in [a["emailAddress"]["address"] for a in e.get("attendees", [])]
+    ]
     assert len(events) == 1, stack.emulator.events(host["email"])
     assert events[0]["onlineMeeting"]["joinUrl"].startswith("https://teams.microsoft.com/l/meetup-join/")

@@ -77,11 +77,20 @@ class Emu:
         out.update(extra)
         return out
 
-    async def call(self, method: str, who: str | None, path: str, *, json_body: Any = None,
-                   headers: dict[str, str] | None = None, params: dict[str, str] | None = None) -> httpx.Response:
+    async def call(
+        self,
+        method: str,
+        who: str | None,
+        path: str,
+        *,
+        json_body: Any = None,
+        headers: dict[str, str] | None = None,
+        params: dict[str, str] | None = None,
+    ) -> httpx.Response:
         url = path if path.startswith("http") else self.graph + path
-        return await self.http.request(method, url, json=json_body, params=params,
-                                       headers={**self.headers(who), **(headers or {})})
+        return await self.http.request(
+            method, url, json=json_body, params=params, headers={**self.headers(who), **(headers or {})}
+        )
 
     async def get(self, who: str | None, path: str, **kw: Any) -> httpx.Response:
         return await self.call("GET", who, path, **kw)
@@ -98,10 +107,20 @@ class Emu:
 
 def add_people(state: EmulatorState) -> None:
     state.add_user(upn=ADELE, display_name="Adele Vance", time_zone="Pacific Standard Time")
-    state.add_user(upn=MEGAN, display_name="Megan Bowen", time_zone="Europe/London",
-                   working_start="09:00:00", working_end="17:30:00")
-    state.add_user(upn=PRIYA, display_name="Priya Raman", time_zone="India Standard Time",
-                   working_start="09:30", working_end="18:00")
+    state.add_user(
+        upn=MEGAN,
+        display_name="Megan Bowen",
+        time_zone="Europe/London",
+        working_start="09:00:00",
+        working_end="17:30:00",
+    )
+    state.add_user(
+        upn=PRIYA,
+        display_name="Priya Raman",
+        time_zone="India Standard Time",
+        working_start="09:30",
+        working_end="18:00",
+    )
 
 
 @lru_cache(maxsize=1)
@@ -111,8 +130,13 @@ def _tls() -> ssl.SSLContext:
 
 
 @asynccontextmanager
-async def running(*, people: bool = True, now: datetime | None = None, prefix: str = "",
-                  setup: Callable[[EmulatorState], None] | None = None) -> AsyncIterator[Emu]:
+async def running(
+    *,
+    people: bool = True,
+    now: datetime | None = None,
+    prefix: str = "",
+    setup: Callable[[EmulatorState], None] | None = None,
+) -> AsyncIterator[Emu]:
     """The Graph app (at ``{prefix}/v1.0``) and the login app (at ``/login``) on one server."""
     clock = Clock(now or T0 - timedelta(days=3))
     state = EmulatorState(clock=clock, seed=7)
@@ -191,13 +215,21 @@ def _components() -> dict[str, Any]:
         return out
 
     flattened = {name: flat(copy.deepcopy(schema)) for name, schema in schemas.items()}
-    offset = {"type": "object", "properties": {
-        "time": {"type": "string", "pattern": r"^\d{2}:\d{2}:\d{2}(\.\d{1,7})?$"},
-        "dayOccurrence": {"type": "integer"}, "month": {"type": "integer"}, "year": {"type": "integer"},
-        "dayOfWeek": {"$ref": "#/components/schemas/microsoft.graph.dayOfWeek"},
-        "daylightBias": {"type": "integer"}}, "additionalProperties": False}
+    offset = {
+        "type": "object",
+        "properties": {
+            "time": {"type": "string", "pattern": r"^\d{2}:\d{2}:\d{2}(\.\d{1,7})?$"},
+            "dayOccurrence": {"type": "integer"},
+            "month": {"type": "integer"},
+            "year": {"type": "integer"},
+            "dayOfWeek": {"$ref": "#/components/schemas/microsoft.graph.dayOfWeek"},
+            "daylightBias": {"type": "integer"},
+        },
+        "additionalProperties": False,
+    }
     flattened["microsoft.graph.timeZoneBase"]["properties"].update(
-        {"bias": {"type": "integer"}, "standardOffset": offset, "daylightOffset": offset})
+        {"bias": {"type": "integer"}, "standardOffset": offset, "daylightOffset": offset}
+    )
     return flattened
 
 

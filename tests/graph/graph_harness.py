@@ -55,8 +55,7 @@ class Emulator:
         return GraphClient(self.graph_base, **kwargs)
 
     def graph_requests(self, path_contains: str = "", method: str | None = None) -> list[Any]:
-        return [r for r in self.state.request_log
-                if path_contains in r.path and (method is None or r.method == method)]
+        return [r for r in self.state.request_log if path_contains in r.path and (method is None or r.method == method)]
 
 
 class Recording(httpx.AsyncHTTPTransport):
@@ -98,8 +97,9 @@ def running_emulator(*, clock: Any = None) -> Iterator[Emulator]:
     server = ServerThread(create_graph_app(state), create_login_app(state), notification_receiver(received))
     graph_url, login_url, receiver_url = server.start()
     try:
-        yield Emulator(state, graph_base=f"{graph_url}/v1.0", login_base=login_url, receiver_base=receiver_url,
-                       received=received)
+        yield Emulator(
+            state, graph_base=f"{graph_url}/v1.0", login_base=login_url, receiver_base=receiver_url, received=received
+        )
     finally:
         server.stop()
 

@@ -64,8 +64,12 @@ class Receiver:
 
     def lifecycle_events(self) -> list[tuple[str, str]]:
         """(subscriptionId, lifecycleEvent) of every accepted lifecycle notification, in order."""
-        return [(n["subscriptionId"], n["lifecycleEvent"]) for body in self.notifications
-                if body["path"] == "/lifecycle" for n in body["value"]]
+        return [
+            (n["subscriptionId"], n["lifecycleEvent"])
+            for body in self.notifications
+            if body["path"] == "/lifecycle"
+            for n in body["value"]
+        ]
 
     def changes(self) -> list[dict[str, Any]]:
         """Every accepted change notification (the entries of each ``value``), in order."""

@@ -73,10 +73,16 @@ def assert_valid(validator: OAS30Validator, body: dict[str, Any]) -> None:
 
 
 DRAFT = EventDraft(
-    subject="Intro call <Ada & Bob>", body_text="Agenda:\n1. <b>hello</b> & welcome",
-    start=datetime(2030, 3, 10, 17, 0, tzinfo=UTC), end=datetime(2030, 3, 10, 17, 30, tzinfo=UTC),
-    time_zone="America/Los_Angeles", attendees=(Attendee("Ada Lovelace", "ada@example.com"),),
-    location=Location(LocationKind.TEAMS), transaction_id="tx-1", booking_id="bk-1")
+    subject="Intro call <Ada & Bob>",
+    body_text="Agenda:\n1. <b>hello</b> & welcome",
+    start=datetime(2030, 3, 10, 17, 0, tzinfo=UTC),
+    end=datetime(2030, 3, 10, 17, 30, tzinfo=UTC),
+    time_zone="America/Los_Angeles",
+    attendees=(Attendee("Ada Lovelace", "ada@example.com"),),
+    location=Location(LocationKind.TEAMS),
+    transaction_id="tx-1",
+    booking_id="bk-1",
+)
 
 
 def test_the_strict_validator_rejects_invented_properties(validator_for: Any) -> None:
@@ -86,8 +92,14 @@ def test_the_strict_validator_rejects_invented_properties(validator_for: Any) ->
     assert not list(v.iter_errors({"subject": "x", "transactionId": "ok"}))
 
 
-@pytest.mark.parametrize("location", [Location(LocationKind.TEAMS), Location(LocationKind.IN_PERSON, "HQ 4.01"),
-                                      Location(LocationKind.PHONE, "+1 555 0100")])
+@pytest.mark.parametrize(
+    "location",
+    [
+        Location(LocationKind.TEAMS),
+        Location(LocationKind.IN_PERSON, "HQ 4.01"),
+        Location(LocationKind.PHONE, "+1 555 0100"),
+    ],
+)
 def test_event_body_is_a_valid_graph_event(validator_for: Any, location: Location) -> None:
     draft = replace(DRAFT, location=location)
     body = event_body(draft)
@@ -128,19 +140,33 @@ class Capture:
             return httpx.Response(201, json={**body, "id": "sub-1"})
         if request.method == "PATCH" and "/subscriptions/" in path:
             body = json.loads(request.content)
-            return httpx.Response(200, json={"id": "sub-1", "resource": "me/events", "changeType": "created",
-                                             "notificationUrl": "https://x.example/n", **body})
+            return httpx.Response(
+                200,
+                json={
+                    "id": "sub-1",
+                    "resource": "me/events",
+                    "changeType": "created",
+                    "notificationUrl": "https://x.example/n",
+                    **body,
+                },
+            )
         if path.endswith("/getSchedule"):
             return httpx.Response(200, json={"value": []})
         if path.endswith("/cancel"):
             return httpx.Response(202)
-        event = {"id": "AAMk/1+=", "start": {"dateTime": "2030-03-10T17:00:00.0000000", "timeZone": "UTC"},
-                 "end": {"dateTime": "2030-03-10T17:30:00.0000000", "timeZone": "UTC"}}
+        event = {
+            "id": "AAMk/1+=",
+            "start": {"dateTime": "2030-03-10T17:00:00.0000000", "timeZone": "UTC"},
+            "end": {"dateTime": "2030-03-10T17:30:00.0000000", "timeZone": "UTC"},
+        }
         return httpx.Response(201 if request.method == "POST" else 200, json=event)
 
     def bodies(self, method: str, suffix: str) -> list[dict[str, Any]]:
-        return [json.loads(r.content) for r in self.requests
-                if r.method == method and r.url.raw_path.decode().split("?")[0].endswith(suffix)]
+        return [
+            json.loads(r.content)
+            for r in self.requests
+            if r.method == method and r.url.raw_path.decode().split("?")[0].endswith(suffix)
+        ]
 
 
 async def _token(user_id: str) -> str:
@@ -149,13 +175,18 @@ async def _token(user_id: str) -> str:
 
 async def test_wire_bodies_of_the_client_validate(validator_for: Any) -> None:
     capture = Capture()
-    async with GraphClient("https://graph.example/v1.0", token_provider=_token,
-                           transport=httpx.MockTransport(capture)) as client:
+    async with GraphClient(
+        "https://graph.example/v1.0", token_provider=_token, transport=httpx.MockTransport(capture)
+    ) as client:
         await client.create_event("u1", DRAFT)
         await client.reschedule_event("u1", "AAMk/1+=", DRAFT.start, DRAFT.end, "America/Los_Angeles")
-        await client.create_subscription("u1", notification_url="https://x.example/n",
-                                         lifecycle_notification_url="https://x.example/l",
-                                         expiration=datetime(2030, 3, 12, tzinfo=UTC), client_state="s3cret")
+        await client.create_subscription(
+            "u1",
+            notification_url="https://x.example/n",
+            lifecycle_notification_url="https://x.example/l",
+            expiration=datetime(2030, 3, 12, tzinfo=UTC),
+            client_state="s3cret",
+        )
         await client.renew_subscription("u1", "sub-1", datetime(2030, 3, 14, tzinfo=UTC))
         await client.get_schedule("u1", ["a@example.com"], DRAFT.start, DRAFT.end)
         await client.cancel_event("u1", "AAMk/1+=", "Sorry, something came up")

@@ -36,10 +36,17 @@ def emu() -> Iterator[Emulator]:
 
 
 def draft(**changes: object) -> EventDraft:
-    base = EventDraft(subject="Intro call", body_text="Booked with Slotwise.\nSee you!",
-                      start=T0 + timedelta(hours=17), end=T0 + timedelta(hours=17, minutes=30),
-                      time_zone="America/Los_Angeles", attendees=(Attendee("Ivy Invitee", "ivy@fabrikam.example"),),
-                      location=Location(LocationKind.TEAMS), transaction_id="tx-1", booking_id="bk-1")
+    base = EventDraft(
+        subject="Intro call",
+        body_text="Booked with Slotwise.\nSee you!",
+        start=T0 + timedelta(hours=17),
+        end=T0 + timedelta(hours=17, minutes=30),
+        time_zone="America/Los_Angeles",
+        attendees=(Attendee("Ivy Invitee", "ivy@fabrikam.example"),),
+        location=Location(LocationKind.TEAMS),
+        transaction_id="tx-1",
+        booking_id="bk-1",
+    )
     return replace(base, **changes)  # type: ignore[arg-type]
 
 
@@ -56,7 +63,7 @@ async def test_calendar_view_follows_next_links_to_the_end_without_repeating_par
         assert record.query.lower().count("startdatetime=") == 1
 
     emu.state.request_log.clear()
-    async with emu.client() as client:                          # default $top=500: one round trip
+    async with emu.client() as client:  # default $top=500: one round trip
         assert len(await client.calendar_view(ADELE, T0, T0 + timedelta(days=3))) == 25
     assert len(emu.graph_requests("/calendarView")) == 1
 
@@ -66,8 +73,9 @@ async def test_calendar_views_batch_more_than_20_calendars_and_match_answers(emu
     for i in range(25):
         cal = emu.state.add_calendar(ADELE, f"Cal {i}")
         ids.append(cal["id"])
-        emu.state.add_event(ADELE, f"in {i}", T0 + timedelta(hours=i), T0 + timedelta(hours=i, minutes=15),
-                            calendar_id=cal["id"])
+        emu.state.add_event(
+            ADELE, f"in {i}", T0 + timedelta(hours=i), T0 + timedelta(hours=i, minutes=15), calendar_id=cal["id"]
+        )
     async with emu.client() as client:
         views = await client.calendar_views(ADELE, ids, T0, T0 + timedelta(days=2), select="id,subject,start,end")
     outer = [r for r in emu.state.request_log if r.path == "/$batch"]
@@ -110,15 +118,15 @@ async def test_ten_concurrent_calls_for_one_mailbox_stay_under_the_limit(emu: Em
     emu.state.faults.latency_ms = 40
     emu.state.faults.mailbox_concurrency_limit = 4
     async with emu.client(max_retries=0) as client:
-        results = await asyncio.gather(*(client.calendar_view(ADELE, T0, T0 + timedelta(days=1))
-                                         for _ in range(10)))
+        results = await asyncio.gather(*(client.calendar_view(ADELE, T0, T0 + timedelta(days=1)) for _ in range(10)))
     assert len(results) == 10
     assert all(r.status == 200 for r in emu.state.request_log)
 
     # control: without the client-side limit the emulator really throttles the fifth request
     async with emu.client(max_retries=0, max_concurrency_per_mailbox=10) as client:
-        outcomes = await asyncio.gather(*(client.calendar_view(ADELE, T0, T0 + timedelta(days=1))
-                                          for _ in range(10)), return_exceptions=True)
+        outcomes = await asyncio.gather(
+            *(client.calendar_view(ADELE, T0, T0 + timedelta(days=1)) for _ in range(10)), return_exceptions=True
+        )
     assert any(isinstance(o, GraphThrottled) for o in outcomes)
 
 
@@ -165,8 +173,7 @@ async def test_get_schedule_surfaces_per_schedule_errors(emu: Emulator) -> None:
     async with emu.client() as client:
         result = await client.get_schedule(ADELE, wanted, T0, T0 + timedelta(days=1))
     assert list(result) == wanted
-    assert [(i.start.hour, i.status) for i in result[MEGAN].items] == [(9, BusyStatus.BUSY),
-                                                                       (11, BusyStatus.TENTATIVE)]
+    assert [(i.start.hour, i.status) for i in result[MEGAN].items] == [(9, BusyStatus.BUSY), (11, BusyStatus.TENTATIVE)]
     assert result[MEGAN].working_hours is not None
     assert result[MEGAN].working_hours.time_zone == "Europe/Berlin"
     for bad in wanted[1:]:
@@ -194,15 +201,35 @@ async def test_get_schedule_splits_by_20_schedules_and_by_61_days(emu: Emulator)
 
 
 async def test_mailbox_settings_map_windows_custom_and_missing_zones(emu: Emulator) -> None:
-    pst_rule = {"@odata.type": "#microsoft.graph.customTimeZone", "bias": 480, "name": "Customized Time Zone",
-                "standardOffset": {"time": "02:00:00.0000000", "dayOccurrence": 1, "dayOfWeek": "sunday",
-                                   "month": 11, "year": 0},
-                "daylightOffset": {"time": "02:00:00.0000000", "dayOccurrence": 2, "dayOfWeek": "sunday",
-                                   "month": 3, "year": 0, "daylightBias": -60}}
-    emu.state.add_user(upn="c@contoso.example", display_name="C", time_zone="Pacific Standard Time",
-                       working_time_zone=pst_rule, working_start="07:30:00", working_end="16:00:00")
-    emu.state.add_user(upn="n@contoso.example", display_name="N", time_zone="",
-                       working_time_zone="Tokyo Standard Time")
+    pst_rule = {
+        "@odata.type": "#microsoft.graph.customTimeZone",
+        "bias": 480,
+        "name": "Customized Time Zone",
+        "standardOffset": {
+            "time": "02:00:00.0000000",
+            "dayOccurrence": 1,
+            "dayOfWeek": "sunday",
+            "month": 11,
+            "year": 0,
+        },
+        "daylightOffset": {
+            "time": "02:00:00.0000000",
+            "dayOccurrence": 2,
+            "dayOfWeek": "sunday",
+            "month": 3,
+            "year": 0,
+            "daylightBias": -60,
+        },
+    }
+    emu.state.add_user(
+        upn="c@contoso.example",
+        display_name="C",
+        time_zone="Pacific Standard Time",
+        working_time_zone=pst_rule,
+        working_start="07:30:00",
+        working_end="16:00:00",
+    )
+    emu.state.add_user(upn="n@contoso.example", display_name="N", time_zone="", working_time_zone="Tokyo Standard Time")
     async with emu.client() as client:
         megan = await client.mailbox_settings(MEGAN)
         custom = await client.mailbox_settings("c@contoso.example")
@@ -228,7 +255,7 @@ async def test_list_calendars_includes_shared_ones(emu: Emulator) -> None:
 async def test_event_lifecycle_keeps_the_teams_meeting_and_tag(emu: Emulator) -> None:
     async with emu.client() as client:
         created = await client.create_event(ADELE, draft())
-        again = await client.create_event(ADELE, draft())             # a retried POST: same transactionId
+        again = await client.create_event(ADELE, draft())  # a retried POST: same transactionId
         assert again.id == created.id
         assert len(emu.state.events(ADELE)) == 1
         assert created.join_url and created.join_url.startswith("https://teams.microsoft.com/")
@@ -239,8 +266,9 @@ async def test_event_lifecycle_keeps_the_teams_meeting_and_tag(emu: Emulator) ->
         assert [a.email for a in fetched.attendees] == ["ivy@fabrikam.example"]
 
         body_before = emu.state.get_event(ADELE, created.id)["body"]  # type: ignore[index]
-        moved = await client.reschedule_event(ADELE, created.id, T0 + timedelta(days=1, hours=18),
-                                              T0 + timedelta(days=1, hours=19), "America/Los_Angeles")
+        moved = await client.reschedule_event(
+            ADELE, created.id, T0 + timedelta(days=1, hours=18), T0 + timedelta(days=1, hours=19), "America/Los_Angeles"
+        )
         assert moved.start == T0 + timedelta(days=1, hours=18)
         assert moved.join_url == created.join_url
         assert emu.state.get_event(ADELE, created.id)["body"] == body_before  # type: ignore[index]
@@ -293,15 +321,20 @@ async def test_all_day_events_come_back_as_dates(emu: Emulator) -> None:
     async with emu.client() as client:
         events = await client.calendar_view(ADELE, T0, T0 + timedelta(days=3))
     assert [(e.is_all_day, e.all_day_dates, e.show_as) for e in events] == [
-        (True, (date(2030, 3, 5), date(2030, 3, 6)), BusyStatus.OOF)]
+        (True, (date(2030, 3, 5), date(2030, 3, 6)), BusyStatus.OOF)
+    ]
 
 
 async def test_subscriptions_are_created_renewed_and_deleted(emu: Emulator) -> None:
     now = datetime.now(UTC)
     async with emu.client() as client:
         sub = await client.create_subscription(
-            ADELE, notification_url=f"{emu.receiver_base}/notify", expiration=now + timedelta(days=2),
-            client_state="s3cret", lifecycle_notification_url=f"{emu.receiver_base}/lifecycle")
+            ADELE,
+            notification_url=f"{emu.receiver_base}/notify",
+            expiration=now + timedelta(days=2),
+            client_state="s3cret",
+            lifecycle_notification_url=f"{emu.receiver_base}/lifecycle",
+        )
         assert sub.id and sub.resource == "me/events" and sub.client_state == "s3cret"
         assert sub.expiration == pytest.approx(now + timedelta(days=2), abs=timedelta(seconds=1))
         renewed = await client.renew_subscription(ADELE, sub.id, now + timedelta(days=2, hours=12))
@@ -319,6 +352,6 @@ async def test_throttled_inner_batch_requests_are_retried_in_a_new_batch(emu: Em
     assert all(views[cid] == [] for cid in ids)
     outer = [r for r in emu.state.request_log if r.path == "/$batch"]
     inner = [r for r in emu.state.request_log if r.path.startswith("$batch:")]
-    assert len(outer) == 2 and len(inner) == 5          # 3, then only the 2 throttled ones again
+    assert len(outer) == 2 and len(inner) == 5  # 3, then only the 2 throttled ones again
     assert sorted(r.status for r in inner) == [200, 200, 200, 429, 429]
     assert emu.sleeps == [0.05]

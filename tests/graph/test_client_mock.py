@@ -26,14 +26,21 @@ class Sleeps(list[float]):
         self.append(seconds)
 
 
-def make(handler: Callable[[httpx.Request], httpx.Response], sleeps: Sleeps | None = None,
-         token: Any = None, **kwargs: Any) -> GraphClient:
+def make(
+    handler: Callable[[httpx.Request], httpx.Response], sleeps: Sleeps | None = None, token: Any = None, **kwargs: Any
+) -> GraphClient:
     async def default_token(user_id: str, force_refresh: bool = False) -> str:
         return f"tok-{user_id}"
 
-    return GraphClient(BASE, token_provider=token or default_token, transport=httpx.MockTransport(handler),
-                       sleep=sleeps if sleeps is not None else Sleeps(), backoff_base=0.01, backoff_cap=0.02,
-                       **kwargs)
+    return GraphClient(
+        BASE,
+        token_provider=token or default_token,
+        transport=httpx.MockTransport(handler),
+        sleep=sleeps if sleeps is not None else Sleeps(),
+        backoff_base=0.01,
+        backoff_cap=0.02,
+        **kwargs,
+    )
 
 
 async def test_every_request_carries_a_fresh_client_request_id_and_the_bearer_token() -> None:
@@ -68,11 +75,23 @@ async def test_batch_matches_shuffled_answers_and_retries_only_the_throttled_one
             if r["id"] in throttled_once:
                 throttled_once.discard(r["id"])
                 wait = "0.05" if r["id"] == "17" else "0.02"
-                answers.append({"id": r["id"], "status": 429, "headers": {"Retry-After": wait},
-                                "body": {"error": {"code": "TooManyRequests", "message": "Please retry"}}})
+                answers.append(
+                    {
+                        "id": r["id"],
+                        "status": 429,
+                        "headers": {"Retry-After": wait},
+                        "body": {"error": {"code": "TooManyRequests", "message": "Please retry"}},
+                    }
+                )
             else:
-                answers.append({"id": r["id"], "status": 200, "headers": {"Content-Type": "application/json"},
-                                "body": {"echo": r["url"]}})
+                answers.append(
+                    {
+                        "id": r["id"],
+                        "status": 200,
+                        "headers": {"Content-Type": "application/json"},
+                        "body": {"echo": r["url"]},
+                    }
+                )
         return httpx.Response(200, json={"responses": answers})
 
     sleeps = Sleeps()
@@ -80,8 +99,8 @@ async def test_batch_matches_shuffled_answers_and_retries_only_the_throttled_one
     async with make(handler, sleeps) as client:
         result = await client.batch("u1", requests)
     assert [len(p) for p in posts[:3]] == [20, 20, 5]
-    assert sorted(posts[3]) == ["17", "3", "33"]           # only the throttled ones, in a new batch
-    assert sleeps == [0.05]                               # after the longest Retry-After
+    assert sorted(posts[3]) == ["17", "3", "33"]  # only the throttled ones, in a new batch
+    assert sleeps == [0.05]  # after the longest Retry-After
     assert list(result) == [r.id for r in requests]
     assert all(result[r.id].body == {"echo": r.url} for r in requests)
 
@@ -93,9 +112,20 @@ async def test_batch_gives_up_after_bounded_retries_and_reports_throttling() -> 
         nonlocal calls
         calls += 1
         reqs = json.loads(request.content)["requests"]
-        return httpx.Response(200, json={"responses": [
-            {"id": r["id"], "status": 429, "headers": {"Retry-After": "0.01"},
-             "body": {"error": {"code": "TooManyRequests", "message": "Please retry"}}} for r in reqs]})
+        return httpx.Response(
+            200,
+            json={
+                "responses": [
+                    {
+                        "id": r["id"],
+                        "status": 429,
+                        "headers": {"Retry-After": "0.01"},
+                        "body": {"error": {"code": "TooManyRequests", "message": "Please retry"}},
+                    }
+                    for r in reqs
+                ]
+            },
+        )
 
     async with make(handler, max_retries=2) as client:
         result = await client.batch("u1", [BatchRequest("a", "GET", "/me")])
@@ -119,8 +149,15 @@ async def test_401_asks_the_provider_once_more_with_force_refresh() -> None:
 
     def handler(request: httpx.Request) -> httpx.Response:
         if request.headers["Authorization"] == "Bearer stale":
-            return httpx.Response(401, json={"error": {"code": "InvalidAuthenticationToken",
-                                                       "message": "Access token has expired or is not yet valid."}})
+            return httpx.Response(
+                401,
+                json={
+                    "error": {
+                        "code": "InvalidAuthenticationToken",
+                        "message": "Access token has expired or is not yet valid.",
+                    }
+                },
+            )
         return httpx.Response(200, json={"id": "u"})
 
     async with make(handler, token=token) as client:
@@ -150,8 +187,11 @@ async def test_a_cae_claims_challenge_is_raised_at_once() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         nonlocal calls
         calls += 1
-        return httpx.Response(401, headers={"WWW-Authenticate": 'Bearer error="insufficient_claims", claims="e30="'},
-                              json={"error": {"code": "InvalidAuthenticationToken", "message": "claims"}})
+        return httpx.Response(
+            401,
+            headers={"WWW-Authenticate": 'Bearer error="insufficient_claims", claims="e30="'},
+            json={"error": {"code": "InvalidAuthenticationToken", "message": "claims"}},
+        )
 
     async with make(handler) as client:
         with pytest.raises(ClaimsChallenge) as info:
@@ -186,8 +226,9 @@ async def test_a_retry_after_longer_than_we_will_wait_fails_fast() -> None:
     sleeps = Sleeps()
 
     def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(429, headers={"Retry-After": "120"},
-                              json={"error": {"code": "TooManyRequests", "message": "later"}})
+        return httpx.Response(
+            429, headers={"Retry-After": "120"}, json={"error": {"code": "TooManyRequests", "message": "later"}}
+        )
 
     async with make(handler, sleeps) as client:
         with pytest.raises(GraphThrottled) as info:
@@ -198,12 +239,13 @@ async def test_a_retry_after_longer_than_we_will_wait_fails_fast() -> None:
 async def test_links_on_graphs_public_host_are_rerooted_and_mailbox_keys() -> None:
     async with make(lambda r: httpx.Response(200)) as client:
         assert client.url("/me/events") == f"{BASE}/me/events"
-        assert client.url("https://graph.microsoft.com/v1.0/me/calendarView?$skip=10") == \
-            f"{BASE}/me/calendarView?$skip=10"
+        assert (
+            client.url("https://graph.microsoft.com/v1.0/me/calendarView?$skip=10")
+            == f"{BASE}/me/calendarView?$skip=10"
+        )
         assert client.url(f"{BASE}/me?x=1") == f"{BASE}/me?x=1"
         assert client.mailbox_key("U1", "/me/calendarView") == "u1"
-        assert client.mailbox_key("u1", "/users/Adele@Contoso.example/calendar/getSchedule") == \
-            "adele@contoso.example"
+        assert client.mailbox_key("u1", "/users/Adele@Contoso.example/calendar/getSchedule") == "adele@contoso.example"
 
 
 async def test_get_schedule_failed_calls_and_missing_answers_are_error_values() -> None:
@@ -211,20 +253,24 @@ async def test_get_schedule_failed_calls_and_missing_answers_are_error_values() 
         schedules = json.loads(request.content)["schedules"]
         if "boom@x.example" in schedules:
             return httpx.Response(500, json={"error": {"code": "generalException", "message": "oops"}})
-        value = [{"scheduleId": s, "availabilityView": "0230", "scheduleItems": None}
-                 for s in schedules if s != "ghost@x.example"]
+        value = [
+            {"scheduleId": s, "availabilityView": "0230", "scheduleItems": None}
+            for s in schedules
+            if s != "ghost@x.example"
+        ]
         return httpx.Response(200, json={"value": value})
 
     ids = [f"p{i}@x.example" for i in range(19)] + ["ghost@x.example", "boom@x.example"]
     async with make(handler) as client:
         result = await client.get_schedule("u1", ids, START, START + timedelta(hours=2), interval=30)
     assert list(result) == ids
-    assert result["ghost@x.example"].error is not None           # absent from the answer: never "free"
-    assert result["boom@x.example"].error is not None            # its call failed (2nd chunk)
-    items = result["p0@x.example"].items                          # availabilityView fallback
+    assert result["ghost@x.example"].error is not None  # absent from the answer: never "free"
+    assert result["boom@x.example"].error is not None  # its call failed (2nd chunk)
+    items = result["p0@x.example"].items  # availabilityView fallback
     assert [(i.start, i.end, i.status) for i in items] == [
         (START + timedelta(minutes=30), START + timedelta(minutes=60), BusyStatus.BUSY),
-        (START + timedelta(minutes=60), START + timedelta(minutes=90), BusyStatus.OOF)]
+        (START + timedelta(minutes=60), START + timedelta(minutes=90), BusyStatus.OOF),
+    ]
 
 
 async def test_get_schedule_raises_when_the_callers_own_sign_in_fails() -> None:

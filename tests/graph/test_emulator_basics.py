@@ -45,8 +45,9 @@ async def test_expired_and_unknown_tokens_are_401_expired(emu: Emu) -> None:
     r = await emu.http.get(f"{emu.graph}/me", headers={"Authorization": f"Bearer {forged}"})
     assert_graph_error(r, 401, "InvalidAuthenticationToken", "Access token has expired or is not yet valid.")
     garbage = await emu.http.get(f"{emu.graph}/me", headers={"Authorization": "Bearer not-a-token"})
-    assert_graph_error(garbage, 401, "InvalidAuthenticationToken",
-                       "CompactToken parsing failed with error code: 80049217")
+    assert_graph_error(
+        garbage, 401, "InvalidAuthenticationToken", "CompactToken parsing failed with error code: 80049217"
+    )
 
 
 async def test_expire_tokens_only_affects_that_user(emu: Emu) -> None:
@@ -70,8 +71,9 @@ async def test_every_response_has_request_ids_and_echoes_client_request_id(emu: 
 
 
 async def test_unknown_segment_and_wrong_method(emu: Emu) -> None:
-    assert_graph_error(await emu.get(ADELE, "/me/calendarz"), 400, "BadRequest",
-                       "Resource not found for the segment 'calendarz'.")
+    assert_graph_error(
+        await emu.get(ADELE, "/me/calendarz"), 400, "BadRequest", "Resource not found for the segment 'calendarz'."
+    )
     assert_graph_error(await emu.get(ADELE, "/nothing"), 400, "BadRequest")
     r = await emu.call("PUT", ADELE, "/me/events")
     assert r.status_code == 405
@@ -93,17 +95,24 @@ async def test_me_and_users_by_id_or_upn(emu: Emu) -> None:
 async def test_users_of_another_tenant_are_invisible(emu: Emu) -> None:
     emu.state.add_user(upn="zoe@fabrikam.example", display_name="Zoe", tenant_id="11111111-2222-4333-8444-555555555555")
     assert_graph_error(await emu.get(ADELE, "/users/zoe@fabrikam.example"), 404, "Request_ResourceNotFound")
-    assert_graph_error(await emu.get(ADELE, "/users/zoe@fabrikam.example/calendar"), 404, "ErrorInvalidUser",
-                       "The requested user 'zoe@fabrikam.example' is invalid.")
+    assert_graph_error(
+        await emu.get(ADELE, "/users/zoe@fabrikam.example/calendar"),
+        404,
+        "ErrorInvalidUser",
+        "The requested user 'zoe@fabrikam.example' is invalid.",
+    )
 
 
 async def test_mailbox_settings_shapes(emu: Emu) -> None:
     r = await emu.get(ADELE, "/me/mailboxSettings")
     body = r.json()
     assert body["timeZone"] == "Pacific Standard Time"
-    assert body["workingHours"] == {"daysOfWeek": ["monday", "tuesday", "wednesday", "thursday", "friday"],
-                                    "startTime": "08:00:00.0000000", "endTime": "17:00:00.0000000",
-                                    "timeZone": {"name": "Pacific Standard Time"}}
+    assert body["workingHours"] == {
+        "daysOfWeek": ["monday", "tuesday", "wednesday", "thursday", "friday"],
+        "startTime": "08:00:00.0000000",
+        "endTime": "17:00:00.0000000",
+        "timeZone": {"name": "Pacific Standard Time"},
+    }
     assert body["@odata.context"].endswith("/mailboxSettings")
     assert_contract("microsoft.graph.mailboxSettings", body)
     priya = (await emu.get(PRIYA, "/me/mailboxSettings")).json()
@@ -117,13 +126,22 @@ async def test_mailbox_settings_shapes(emu: Emu) -> None:
 
 
 async def test_mailbox_settings_custom_zone_and_empty_zone(emu: Emu) -> None:
-    custom = {"bias": 300, "name": "Customized Time Zone",
-              "standardOffset": {"time": "02:00:00", "dayOccurrence": 1, "dayOfWeek": "sunday", "month": 11,
-                                 "year": 0},
-              "daylightOffset": {"time": "02:00:00", "dayOccurrence": 2, "dayOfWeek": "sunday", "month": 3, "year": 0,
-                                 "daylightBias": -60}}
-    emu.state.add_user(upn="diego@contoso.example", display_name="Diego", time_zone="Eastern Standard Time",
-                       working_time_zone=custom)
+    custom = {
+        "bias": 300,
+        "name": "Customized Time Zone",
+        "standardOffset": {"time": "02:00:00", "dayOccurrence": 1, "dayOfWeek": "sunday", "month": 11, "year": 0},
+        "daylightOffset": {
+            "time": "02:00:00",
+            "dayOccurrence": 2,
+            "dayOfWeek": "sunday",
+            "month": 3,
+            "year": 0,
+            "daylightBias": -60,
+        },
+    }
+    emu.state.add_user(
+        upn="diego@contoso.example", display_name="Diego", time_zone="Eastern Standard Time", working_time_zone=custom
+    )
     emu.state.add_user(upn="new@contoso.example", display_name="New Hire", time_zone="")
     zone = (await emu.get("diego@contoso.example", "/me/mailboxSettings")).json()["workingHours"]["timeZone"]
     assert zone["@odata.type"] == "#microsoft.graph.customTimeZone" and zone["bias"] == 300
@@ -136,10 +154,18 @@ async def test_mailbox_settings_custom_zone_and_empty_zone(emu: Emu) -> None:
 
 async def test_mailbox_not_enabled(emu: Emu) -> None:
     emu.state.user(ADELE).mailbox_enabled = False
-    for path in ("/me/calendar", "/me/calendarView?startDateTime=2030-01-01&endDateTime=2030-01-02",
-                 "/me/mailboxSettings", "/me/events"):
-        assert_graph_error(await emu.get(ADELE, path), 404, "MailboxNotEnabledForRESTAPI",
-                           "The mailbox is either inactive, soft-deleted, or is hosted on-premise.")
+    for path in (
+        "/me/calendar",
+        "/me/calendarView?startDateTime=2030-01-01&endDateTime=2030-01-02",
+        "/me/mailboxSettings",
+        "/me/events",
+    ):
+        assert_graph_error(
+            await emu.get(ADELE, path),
+            404,
+            "MailboxNotEnabledForRESTAPI",
+            "The mailbox is either inactive, soft-deleted, or is hosted on-premise.",
+        )
     assert (await emu.get(ADELE, "/me")).status_code == 200  # the directory object is still there
 
 
@@ -172,8 +198,15 @@ async def test_other_users_calendar_needs_sharing(emu: Emu) -> None:
     assert_graph_error(await emu.get(ADELE, f"/users/{MEGAN}/calendar"), 403, "ErrorAccessDenied")
     emu.state.add_calendar(ADELE, "Calendar", can_edit=False, owner_upn=MEGAN)
     assert (await emu.get(ADELE, f"/users/{MEGAN}/calendarView", params=window)).status_code == 200
-    r = await emu.post(ADELE, f"/users/{MEGAN}/events", {"subject": "x", "start": {"dateTime": "2030-03-04T09:00:00",
-                       "timeZone": "UTC"}, "end": {"dateTime": "2030-03-04T10:00:00", "timeZone": "UTC"}})
+    r = await emu.post(
+        ADELE,
+        f"/users/{MEGAN}/events",
+        {
+            "subject": "x",
+            "start": {"dateTime": "2030-03-04T09:00:00", "timeZone": "UTC"},
+            "end": {"dateTime": "2030-03-04T10:00:00", "timeZone": "UTC"},
+        },
+    )
     assert_graph_error(r, 403, "ErrorAccessDenied")
 
 
@@ -183,8 +216,11 @@ async def test_mounted_under_a_prefix_links_keep_the_prefix() -> None:
         assert emu.state.notifier is not None  # the sub-app's cleanup context runs under the mount
         for i in range(3):
             emu.state.add_event(ADELE, f"e{i}", *_hour(i))
-        r = await emu.get(ADELE, "/me/calendarView", params={"startDateTime": "2030-03-04T00:00:00Z",
-                                                              "endDateTime": "2030-03-05T00:00:00Z", "$top": "2"})
+        r = await emu.get(
+            ADELE,
+            "/me/calendarView",
+            params={"startDateTime": "2030-03-04T00:00:00Z", "endDateTime": "2030-03-05T00:00:00Z", "$top": "2"},
+        )
         body = r.json()
         assert body["@odata.nextLink"].startswith(f"{emu.root}/sandbox/graph/v1.0/me/calendarView?")
         assert body["@odata.context"].startswith(f"{emu.root}/sandbox/graph/v1.0/$metadata#")

@@ -40,11 +40,18 @@ async def batch(emu: Emu, requests: list[dict[str, Any]], who: str = ADELE) -> d
 
 async def test_batch_runs_inner_requests_and_answers_in_another_order(emu: Emu) -> None:
     emu.state.add_event(ADELE, "Busy", T0 + timedelta(hours=9), T0 + timedelta(hours=10))
-    reqs = [{"id": "1", "method": "GET", "url": VIEW},
-            {"id": "2", "method": "GET", "url": "/me/mailboxSettings"},
-            {"id": "3", "method": "POST", "url": "/me/events", "headers": {"Content-Type": "application/json"},
-             "body": event_body("New", T0 + timedelta(hours=11), T0 + timedelta(hours=12))},
-            {"id": "4", "method": "GET", "url": "/me/nothing"}]
+    reqs = [
+        {"id": "1", "method": "GET", "url": VIEW},
+        {"id": "2", "method": "GET", "url": "/me/mailboxSettings"},
+        {
+            "id": "3",
+            "method": "POST",
+            "url": "/me/events",
+            "headers": {"Content-Type": "application/json"},
+            "body": event_body("New", T0 + timedelta(hours=11), T0 + timedelta(hours=12)),
+        },
+        {"id": "4", "method": "GET", "url": "/me/nothing"},
+    ]
     r = await emu.post(ADELE, "/$batch", {"requests": reqs})
     order = [resp["id"] for resp in r.json()["responses"]]
     assert order != ["1", "2", "3", "4"] and sorted(order) == ["1", "2", "3", "4"]
@@ -57,7 +64,11 @@ async def test_batch_runs_inner_requests_and_answers_in_another_order(emu: Emu) 
     paths = [rec.path for rec in emu.state.request_log]
     assert paths.count("/$batch") == 1
     assert sorted(p for p in paths if p.startswith("$batch:")) == [
-        "$batch:/me/calendarView", "$batch:/me/events", "$batch:/me/mailboxSettings", "$batch:/me/nothing"]
+        "$batch:/me/calendarView",
+        "$batch:/me/events",
+        "$batch:/me/mailboxSettings",
+        "$batch:/me/nothing",
+    ]
 
 
 async def test_inner_next_links_are_absolute(emu: Emu) -> None:
@@ -86,11 +97,18 @@ async def test_malformed_batches_are_400(emu: Emu) -> None:
 
 
 async def test_depends_on_runs_in_order_and_fails_dependents_with_424(emu: Emu) -> None:
-    reqs = [{"id": "1", "method": "POST", "url": "/me/events", "headers": {"Content-Type": "application/json"},
-             "body": event_body("First", T0 + timedelta(hours=9), T0 + timedelta(hours=10))},
-            {"id": "2", "method": "GET", "url": "/me/events?$orderby=createdDateTime", "dependsOn": ["1"]},
-            {"id": "3", "method": "GET", "url": "/me/events/bad-id", "dependsOn": ["2"]},
-            {"id": "4", "method": "GET", "url": "/me", "dependsOn": ["3"]}]
+    reqs = [
+        {
+            "id": "1",
+            "method": "POST",
+            "url": "/me/events",
+            "headers": {"Content-Type": "application/json"},
+            "body": event_body("First", T0 + timedelta(hours=9), T0 + timedelta(hours=10)),
+        },
+        {"id": "2", "method": "GET", "url": "/me/events?$orderby=createdDateTime", "dependsOn": ["1"]},
+        {"id": "3", "method": "GET", "url": "/me/events/bad-id", "dependsOn": ["2"]},
+        {"id": "4", "method": "GET", "url": "/me", "dependsOn": ["3"]},
+    ]
     out = await batch(emu, reqs)
     assert out["1"]["status"] == 201
     assert [e["subject"] for e in out["2"]["body"]["value"]] == ["First"]
@@ -100,8 +118,13 @@ async def test_depends_on_runs_in_order_and_fails_dependents_with_424(emu: Emu) 
 
 async def test_inner_throttling_carries_its_own_retry_after(emu: Emu) -> None:
     emu.state.faults.throttle(count=1, retry_after=2.128, user=MEGAN)
-    out = await batch(emu, [{"id": "a", "method": "GET", "url": f"/users/{ADELE}"},
-                            {"id": "m", "method": "GET", "url": f"/users/{MEGAN}"}])
+    out = await batch(
+        emu,
+        [
+            {"id": "a", "method": "GET", "url": f"/users/{ADELE}"},
+            {"id": "m", "method": "GET", "url": f"/users/{MEGAN}"},
+        ],
+    )
     assert out["a"]["status"] == 200
     assert out["m"]["status"] == 429 and out["m"]["headers"]["Retry-After"] == "2.128"
     assert out["m"]["body"]["error"]["code"] == "TooManyRequests"
@@ -165,8 +188,9 @@ async def test_fifth_concurrent_request_to_one_mailbox_is_throttled(emu: Emu) ->
     assert statuses == [200, 200, 200, 200, 429]
     assert results[5].status_code == 200  # another mailbox has its own budget
     throttled = next(r for r in results if r.status_code == 429)
-    body = assert_graph_error(throttled, 429, "ApplicationThrottled",
-                              "Application is over its MailboxConcurrency limit.")
+    body = assert_graph_error(
+        throttled, 429, "ApplicationThrottled", "Application is over its MailboxConcurrency limit."
+    )
     assert "innerError" not in body["error"]
     assert emu.state.inflight[emu.state.user(ADELE).id] == 0
 

@@ -28,8 +28,9 @@ async def emu() -> AsyncIterator[Emu]:
         yield e
 
 
-async def view(emu: Emu, who: str = ADELE, path: str = "/me/calendarView", headers: dict[str, str] | None = None,
-               **params: str) -> list[dict[str, Any]]:
+async def view(
+    emu: Emu, who: str = ADELE, path: str = "/me/calendarView", headers: dict[str, str] | None = None, **params: str
+) -> list[dict[str, Any]]:
     """Every instance in the window, following nextLinks."""
     r = await emu.get(who, path, params=params, headers=headers)
     assert r.status_code == 200, r.text
@@ -42,15 +43,17 @@ async def view(emu: Emu, who: str = ADELE, path: str = "/me/calendarView", heade
 
 
 async def test_window_is_required(emu: Emu) -> None:
-    msg = ("This request requires a time window specified by the query string parameters StartDateTime and "
-           "EndDateTime.")
+    msg = "This request requires a time window specified by the query string parameters StartDateTime and EndDateTime."
     assert_graph_error(await emu.get(ADELE, "/me/calendarView"), 400, "ErrorInvalidParameter", msg)
     r = await emu.get(ADELE, "/me/calendarView", params={"startDateTime": "2030-03-04T00:00:00Z"})
     assert_graph_error(r, 400, "ErrorInvalidParameter", msg)
     r = await emu.get(ADELE, "/me/calendarView", params={"startDateTime": "yesterday", "endDateTime": "today"})
     assert_graph_error(r, 400, "ErrorInvalidParameter")
-    r = await emu.get(ADELE, "/me/calendarView", params={"startDateTime": "2020-01-01T00:00:00Z",
-                                                          "endDateTime": "2030-01-01T00:00:00Z"})
+    r = await emu.get(
+        ADELE,
+        "/me/calendarView",
+        params={"startDateTime": "2020-01-01T00:00:00Z", "endDateTime": "2030-01-01T00:00:00Z"},
+    )
     assert_graph_error(r, 400, "ErrorInvalidRequest")
 
 
@@ -61,8 +64,10 @@ async def test_offsets_are_honoured_and_no_offset_means_utc(emu: Emu) -> None:
     pacific = await view(emu, startDateTime="2030-03-04T00:00:00-08:00", endDateTime="2030-03-04T03:00:00-08:00")
     assert pacific == []  # 08:00-11:00 UTC
     # an unencoded '+' in a query string is a space: the offset is lost and Graph rejects the value
-    r = await emu.http.get(f"{emu.graph}/me/calendarView?startDateTime=2030-03-04T00:00:00+01:00"
-                           "&endDateTime=2030-03-05T00:00:00Z", headers=emu.headers(ADELE))
+    r = await emu.http.get(
+        f"{emu.graph}/me/calendarView?startDateTime=2030-03-04T00:00:00+01:00&endDateTime=2030-03-05T00:00:00Z",
+        headers=emu.headers(ADELE),
+    )
     assert r.status_code == 400
 
 
@@ -106,8 +111,9 @@ async def test_select_returns_only_the_asked_properties(emu: Emu) -> None:
     [both] = await view(emu, **DAY, **{"$select": "onlineMeeting,isOnlineMeeting"})
     assert both["onlineMeeting"]["joinUrl"].startswith("https://teams.microsoft.com/")
     r = await emu.get(ADELE, "/me/calendarView", params={**DAY, "$select": "subjekt"})
-    assert_graph_error(r, 400, "RequestBroker--ParseUri",
-                       "Could not find a property named 'subjekt' on type 'microsoft.graph.event'.")
+    assert_graph_error(
+        r, 400, "RequestBroker--ParseUri", "Could not find a property named 'subjekt' on type 'microsoft.graph.event'."
+    )
 
 
 async def test_prefer_timezone_sets_response_zone(emu: Emu) -> None:
@@ -116,8 +122,9 @@ async def test_prefer_timezone_sets_response_zone(emu: Emu) -> None:
     assert utc["start"] == {"dateTime": "2030-03-04T17:00:00.0000000", "timeZone": "UTC"}
     [iana] = await view(emu, headers={"Prefer": 'outlook.timezone="America/Los_Angeles"'}, **DAY)
     assert iana["end"] == {"dateTime": "2030-03-04T10:30:00.0000000", "timeZone": "America/Los_Angeles"}
-    [win] = await view(emu, headers={"Prefer": 'outlook.timezone="W. Europe Standard Time", odata.maxpagesize=5'},
-                       **DAY)
+    [win] = await view(
+        emu, headers={"Prefer": 'outlook.timezone="W. Europe Standard Time", odata.maxpagesize=5'}, **DAY
+    )
     assert win["start"] == {"dateTime": "2030-03-04T18:00:00.0000000", "timeZone": "W. Europe Standard Time"}
     r = await emu.get(ADELE, "/me/calendarView", params=DAY, headers={"Prefer": 'outlook.timezone="Mars/Olympus"'})
     assert_graph_error(r, 400, "TimeZoneNotSupportedException")
@@ -133,67 +140,119 @@ async def test_calendar_view_variants_and_calendars(emu: Emu) -> None:
     assert [e["subject"] for e in await view(emu, path="/me/calendar/calendarView", **DAY)] == ["main"]
     from urllib.parse import quote
 
-    assert [e["subject"] for e in await view(emu, path=f"/me/calendars/{quote(side['id'], safe='')}/calendarView",
-                                            **DAY)] == ["side"]
+    assert [
+        e["subject"] for e in await view(emu, path=f"/me/calendars/{quote(side['id'], safe='')}/calendarView", **DAY)
+    ] == ["side"]
 
 
 async def test_weekly_recurrence_keeps_wall_time_across_dst(emu: Emu) -> None:
     # 09:00 Los Angeles every Monday; US DST starts 2030-03-10.
     start = datetime(2030, 3, 4, 17, tzinfo=UTC)
-    emu.state.add_event(ADELE, "Standup", start, start + timedelta(minutes=15), time_zone="Pacific Standard Time",
-                        recurrence={"pattern": {"type": "weekly", "interval": 1, "daysOfWeek": ["monday"]},
-                                    "range": {"type": "noEnd", "startDate": "2030-03-04"}})
-    items = await view(emu, startDateTime="2030-03-01T00:00:00Z", endDateTime="2030-03-20T00:00:00Z",
-                       **{"$orderby": "start/dateTime"})
-    assert [i["start"]["dateTime"] for i in items] == ["2030-03-04T17:00:00.0000000", "2030-03-11T16:00:00.0000000",
-                                                       "2030-03-18T16:00:00.0000000"]
-    local = await view(emu, headers={"Prefer": 'outlook.timezone="Pacific Standard Time"'},
-                       startDateTime="2030-03-01T00:00:00Z", endDateTime="2030-03-20T00:00:00Z")
+    emu.state.add_event(
+        ADELE,
+        "Standup",
+        start,
+        start + timedelta(minutes=15),
+        time_zone="Pacific Standard Time",
+        recurrence={
+            "pattern": {"type": "weekly", "interval": 1, "daysOfWeek": ["monday"]},
+            "range": {"type": "noEnd", "startDate": "2030-03-04"},
+        },
+    )
+    items = await view(
+        emu, startDateTime="2030-03-01T00:00:00Z", endDateTime="2030-03-20T00:00:00Z", **{"$orderby": "start/dateTime"}
+    )
+    assert [i["start"]["dateTime"] for i in items] == [
+        "2030-03-04T17:00:00.0000000",
+        "2030-03-11T16:00:00.0000000",
+        "2030-03-18T16:00:00.0000000",
+    ]
+    local = await view(
+        emu,
+        headers={"Prefer": 'outlook.timezone="Pacific Standard Time"'},
+        startDateTime="2030-03-01T00:00:00Z",
+        endDateTime="2030-03-20T00:00:00Z",
+    )
     assert {i["start"]["dateTime"][11:] for i in local} == {"09:00:00.0000000"}
 
 
-@pytest.mark.parametrize(("recurrence", "expected"), [
-    ({"pattern": {"type": "daily", "interval": 2}, "range": {"type": "numbered", "numberOfOccurrences": 3}},
-     ["2030-03-04", "2030-03-06", "2030-03-08"]),
-    ({"pattern": {"type": "weekly", "interval": 2, "daysOfWeek": ["monday", "thursday"]},
-      "range": {"type": "endDate", "endDate": "2030-03-21"}},
-     ["2030-03-04", "2030-03-07", "2030-03-18", "2030-03-21"]),
-    ({"pattern": {"type": "absoluteMonthly", "interval": 1, "dayOfMonth": 31},
-      "range": {"type": "numbered", "numberOfOccurrences": 3}},
-     ["2030-03-31", "2030-04-30", "2030-05-31"]),
-    ({"pattern": {"type": "relativeMonthly", "interval": 1, "daysOfWeek": ["friday"], "index": "last"},
-      "range": {"type": "numbered", "numberOfOccurrences": 2}},
-     ["2030-03-29", "2030-04-26"]),
-])
+@pytest.mark.parametrize(
+    ("recurrence", "expected"),
+    [
+        (
+            {"pattern": {"type": "daily", "interval": 2}, "range": {"type": "numbered", "numberOfOccurrences": 3}},
+            ["2030-03-04", "2030-03-06", "2030-03-08"],
+        ),
+        (
+            {
+                "pattern": {"type": "weekly", "interval": 2, "daysOfWeek": ["monday", "thursday"]},
+                "range": {"type": "endDate", "endDate": "2030-03-21"},
+            },
+            ["2030-03-04", "2030-03-07", "2030-03-18", "2030-03-21"],
+        ),
+        (
+            {
+                "pattern": {"type": "absoluteMonthly", "interval": 1, "dayOfMonth": 31},
+                "range": {"type": "numbered", "numberOfOccurrences": 3},
+            },
+            ["2030-03-31", "2030-04-30", "2030-05-31"],
+        ),
+        (
+            {
+                "pattern": {"type": "relativeMonthly", "interval": 1, "daysOfWeek": ["friday"], "index": "last"},
+                "range": {"type": "numbered", "numberOfOccurrences": 2},
+            },
+            ["2030-03-29", "2030-04-26"],
+        ),
+    ],
+)
 async def test_recurrence_patterns_expand(emu: Emu, recurrence: dict[str, Any], expected: list[str]) -> None:
     start = T0 + timedelta(hours=12)
     emu.state.add_event(ADELE, "Series", start, start + timedelta(hours=1), recurrence=recurrence)
-    items = await view(emu, startDateTime="2030-03-01T00:00:00Z", endDateTime="2030-07-01T00:00:00Z",
-                       **{"$orderby": "start/dateTime", "$top": "100"})
+    items = await view(
+        emu,
+        startDateTime="2030-03-01T00:00:00Z",
+        endDateTime="2030-07-01T00:00:00Z",
+        **{"$orderby": "start/dateTime", "$top": "100"},
+    )
     assert [i["start"]["dateTime"][:10] for i in items] == expected
     assert all(i["type"] == "occurrence" for i in items)
 
 
 async def test_bad_recurrence_is_400(emu: Emu) -> None:
-    body = {"subject": "x", "start": {"dateTime": "2030-03-04T09:00:00", "timeZone": "UTC"},
-            "end": {"dateTime": "2030-03-04T10:00:00", "timeZone": "UTC"},
-            "recurrence": {"pattern": {"type": "weekly", "interval": 1}, "range": {"type": "noEnd"}}}
+    body = {
+        "subject": "x",
+        "start": {"dateTime": "2030-03-04T09:00:00", "timeZone": "UTC"},
+        "end": {"dateTime": "2030-03-04T10:00:00", "timeZone": "UTC"},
+        "recurrence": {"pattern": {"type": "weekly", "interval": 1}, "range": {"type": "noEnd"}},
+    }
     r = await emu.post(ADELE, "/me/events", body)
     assert_graph_error(r, 400, "ErrorInvalidRequest")
     assert "daysOfWeek" in r.json()["error"]["message"]
 
 
 async def test_all_day_events_match_the_window_as_utc_days(emu: Emu) -> None:
-    emu.state.add_event(ADELE, "Holiday", date(2030, 3, 5), date(2030, 3, 6), is_all_day=True, show_as="oof",
-                        time_zone="Pacific Standard Time")
+    emu.state.add_event(
+        ADELE,
+        "Holiday",
+        date(2030, 3, 5),
+        date(2030, 3, 6),
+        is_all_day=True,
+        show_as="oof",
+        time_zone="Pacific Standard Time",
+    )
     inside = await view(emu, startDateTime="2030-03-05T00:00:00Z", endDateTime="2030-03-05T01:00:00Z")
     assert [e["subject"] for e in inside] == ["Holiday"]
     # 2030-03-05 00:00-24:00 in Los Angeles is 08:00 UTC on the 5th to 08:00 on the 6th, but Graph
     # matches all-day events as UTC days: a window late on the 5th (UTC) in Los Angeles misses it.
     late = await view(emu, startDateTime="2030-03-06T02:00:00Z", endDateTime="2030-03-06T06:00:00Z")
     assert late == []
-    [local] = await view(emu, headers={"Prefer": 'outlook.timezone="Pacific Standard Time"'},
-                         startDateTime="2030-03-05T00:00:00Z", endDateTime="2030-03-06T00:00:00Z")
+    [local] = await view(
+        emu,
+        headers={"Prefer": 'outlook.timezone="Pacific Standard Time"'},
+        startDateTime="2030-03-05T00:00:00Z",
+        endDateTime="2030-03-06T00:00:00Z",
+    )
     assert local["start"] == {"dateTime": "2030-03-05T00:00:00.0000000", "timeZone": "Pacific Standard Time"}
     assert local["end"]["dateTime"] == "2030-03-06T00:00:00.0000000" and local["isAllDay"]
 
@@ -206,8 +265,9 @@ async def test_zero_length_events_at_the_window_start_are_included(emu: Emu) -> 
 # ------------------------------------------------------------------------------------------- delta
 
 
-async def delta_round(emu: Emu, first: str, headers: dict[str, str] | None = None,
-                      params: dict[str, str] | None = None) -> tuple[list[dict[str, Any]], str, int]:
+async def delta_round(
+    emu: Emu, first: str, headers: dict[str, str] | None = None, params: dict[str, str] | None = None
+) -> tuple[list[dict[str, Any]], str, int]:
     r = await emu.get(ADELE, first, params=params, headers=headers)
     assert r.status_code == 200, r.text
     body = r.json()
@@ -222,8 +282,10 @@ async def delta_round(emu: Emu, first: str, headers: dict[str, str] | None = Non
 
 
 async def test_delta_full_sync_then_changes_and_removals(emu: Emu) -> None:
-    ids = [emu.state.add_event(ADELE, f"e{i}", T0 + timedelta(hours=i), T0 + timedelta(hours=i, minutes=30))["id"]
-           for i in range(5)]
+    ids = [
+        emu.state.add_event(ADELE, f"e{i}", T0 + timedelta(hours=i), T0 + timedelta(hours=i, minutes=30))["id"]
+        for i in range(5)
+    ]
     emu.state.add_event(ADELE, "outside", T0 + timedelta(days=30), T0 + timedelta(days=30, hours=1))
     prefer = {"Prefer": "odata.maxpagesize=2"}
     items, link, pages = await delta_round(emu, "/me/calendarView/delta", prefer, DAY)
@@ -236,8 +298,14 @@ async def test_delta_full_sync_then_changes_and_removals(emu: Emu) -> None:
 
     emu.state.patch_event(ADELE, ids[0], {"subject": "renamed"})
     emu.state.remove_event(ADELE, ids[1])
-    emu.state.patch_event(ADELE, ids[2], {"start": {"dateTime": "2030-03-10T09:00:00", "timeZone": "UTC"},
-                                          "end": {"dateTime": "2030-03-10T10:00:00", "timeZone": "UTC"}})
+    emu.state.patch_event(
+        ADELE,
+        ids[2],
+        {
+            "start": {"dateTime": "2030-03-10T09:00:00", "timeZone": "UTC"},
+            "end": {"dateTime": "2030-03-10T10:00:00", "timeZone": "UTC"},
+        },
+    )
     new = emu.state.add_event(ADELE, "new", T0 + timedelta(hours=20), T0 + timedelta(hours=21))
     changes, link3, _ = await delta_round(emu, link2)
     changed = {c["id"]: c for c in changes}
@@ -272,17 +340,17 @@ async def test_delta_tokens_expire_on_their_own(emu: Emu) -> None:
     _, link, _ = await delta_round(emu, "/me/calendarView/delta", params=DAY)
     emu.clock.advance(hours=5, minutes=59)
     emu.tokens.clear()
-    _, fresh, _ = await delta_round(emu, link)                   # still known; its new link starts a new age
+    _, fresh, _ = await delta_round(emu, link)  # still known; its new link starts a new age
     emu.clock.advance(minutes=2)
     emu.tokens.clear()
-    r = await emu.get(ADELE, link)                                # 6 h 1 min old: Outlook forgot it
+    r = await emu.get(ADELE, link)  # 6 h 1 min old: Outlook forgot it
     assert_graph_error(r, 410, "syncStateNotFound")
     location = r.headers["Location"]
     assert location.startswith(f"{emu.graph}/me/calendarView/delta?startDateTime=2030-03-04T00:00:00")
     assert "endDateTime=2030-03-05T00:00:00" in location
-    items, _, _ = await delta_round(emu, location)               # the Location is a full sync of the window
+    items, _, _ = await delta_round(emu, location)  # the Location is a full sync of the window
     assert [i["subject"] for i in items] == ["e"]
-    assert (await delta_round(emu, fresh))[0] == []               # 2 minutes old: fine
+    assert (await delta_round(emu, fresh))[0] == []  # 2 minutes old: fine
 
 
 async def test_a_skip_token_expires_too(emu: Emu) -> None:
@@ -297,8 +365,13 @@ async def test_a_skip_token_expires_too(emu: Emu) -> None:
 
 
 async def test_delta_expands_series_and_reports_deleted_occurrences(emu: Emu) -> None:
-    master = emu.state.add_event(ADELE, "Standup", T0 + timedelta(hours=9), T0 + timedelta(hours=9, minutes=15),
-                                 recurrence={"pattern": {"type": "daily", "interval": 1}, "range": {"type": "noEnd"}})
+    master = emu.state.add_event(
+        ADELE,
+        "Standup",
+        T0 + timedelta(hours=9),
+        T0 + timedelta(hours=9, minutes=15),
+        recurrence={"pattern": {"type": "daily", "interval": 1}, "range": {"type": "noEnd"}},
+    )
     window = {"startDateTime": "2030-03-04T00:00:00Z", "endDateTime": "2030-03-07T00:00:00Z"}
     items, link, _ = await delta_round(emu, "/me/calendarView/delta", params=window)
     assert len(items) == 3 and {i["seriesMasterId"] for i in items} == {master["id"]}

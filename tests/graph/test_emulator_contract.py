@@ -50,12 +50,31 @@ async def test_users_mailbox_settings_and_calendars_match_the_schema(emu: Emu) -
         assert_contract("microsoft.graph.calendarCollectionResponse", calendars)
         for cal in calendars["value"]:
             # graph-facts §3: every property of the documented calendar example is present
-            assert {"id", "name", "color", "changeKey", "canShare", "canViewPrivateItems", "canEdit",
-                    "allowedOnlineMeetingProviders", "defaultOnlineMeetingProvider", "isTallyingResponses",
-                    "isRemovable", "owner"} <= set(cal)
+            assert {
+                "id",
+                "name",
+                "color",
+                "changeKey",
+                "canShare",
+                "canViewPrivateItems",
+                "canEdit",
+                "allowedOnlineMeetingProviders",
+                "defaultOnlineMeetingProvider",
+                "isTallyingResponses",
+                "isRemovable",
+                "owner",
+            } <= set(cal)
     # graph-facts §4 documented mailboxSettings example keys
-    assert {"automaticRepliesSetting", "timeZone", "language", "workingHours", "userPurpose", "dateFormat",
-            "timeFormat", "delegateMeetingMessageDeliveryOptions"} <= set(settings)
+    assert {
+        "automaticRepliesSetting",
+        "timeZone",
+        "language",
+        "workingHours",
+        "userPurpose",
+        "dateFormat",
+        "timeFormat",
+        "delegateMeetingMessageDeliveryOptions",
+    } <= set(settings)
 
 
 async def test_every_seeded_event_matches_the_schema(emu: Emu) -> None:
@@ -74,7 +93,7 @@ async def test_every_seeded_event_matches_the_schema(emu: Emu) -> None:
 async def test_seeded_world_has_the_hard_cases(emu: Emu) -> None:
     events = (await emu.get(ADELE, "/me/calendarView", params=WEEKS)).json()["value"]
     kinds = {(e["type"], e["showAs"], e["isAllDay"], e["sensitivity"]) for e in events}
-    assert ("occurrence", "busy", False, "normal") in kinds           # daily standup / weekly 1:1
+    assert ("occurrence", "busy", False, "normal") in kinds  # daily standup / weekly 1:1
     assert any(e["showAs"] == "tentative" and not e["isOrganizer"] for e in events)  # an invitation
     assert any(e["isAllDay"] and e["showAs"] == "oof" for e in events)
     assert any(e["isAllDay"] and e["showAs"] == "busy" for e in events)
@@ -95,12 +114,15 @@ async def test_seeded_world_has_the_hard_cases(emu: Emu) -> None:
 
 async def test_get_schedule_documented_request_and_response(emu: Emu) -> None:
     # graph-facts §1 request, with the seeded people and a window in the seeded weeks
-    body = {"schedules": [MEGAN, PRIYA, DIEGO, LEE, ADELE, "nobody@contoso.example"],
-            "startTime": {"dateTime": "2030-03-04T09:00:00", "timeZone": "Pacific Standard Time"},
-            "endTime": {"dateTime": "2030-03-04T18:00:00", "timeZone": "Pacific Standard Time"},
-            "availabilityViewInterval": 60}
-    r = await emu.post(ADELE, "/me/calendar/getSchedule", body,
-                       headers={"Prefer": 'outlook.timezone="Pacific Standard Time"'})
+    body = {
+        "schedules": [MEGAN, PRIYA, DIEGO, LEE, ADELE, "nobody@contoso.example"],
+        "startTime": {"dateTime": "2030-03-04T09:00:00", "timeZone": "Pacific Standard Time"},
+        "endTime": {"dateTime": "2030-03-04T18:00:00", "timeZone": "Pacific Standard Time"},
+        "availabilityViewInterval": 60,
+    }
+    r = await emu.post(
+        ADELE, "/me/calendar/getSchedule", body, headers={"Prefer": 'outlook.timezone="Pacific Standard Time"'}
+    )
     data = r.json()
     for info in data["value"][:5]:
         assert_contract("microsoft.graph.scheduleInformation", info)
@@ -126,23 +148,49 @@ async def test_subscription_and_notification_shapes(emu: Emu) -> None:
     app.router.add_post("/graph/notify", handle)
     async with serve(app) as root:
         # graph-facts §5 documented create body
-        body = {"changeType": "created,updated,deleted", "notificationUrl": f"{root}/graph/notify",
-                "lifecycleNotificationUrl": f"{root}/graph/notify", "resource": "me/events",
-                "expirationDateTime": fmt_stamp(T0 + timedelta(days=2)), "clientState": "<secret <=128 chars>",
-                "latestSupportedTlsVersion": "v1_2"}
+        body = {
+            "changeType": "created,updated,deleted",
+            "notificationUrl": f"{root}/graph/notify",
+            "lifecycleNotificationUrl": f"{root}/graph/notify",
+            "resource": "me/events",
+            "expirationDateTime": fmt_stamp(T0 + timedelta(days=2)),
+            "clientState": "<secret <=128 chars>",
+            "latestSupportedTlsVersion": "v1_2",
+        }
         sub = (await emu.post(ADELE, "/subscriptions", body)).json()
         assert_contract("microsoft.graph.subscription", sub)
-        assert {"id", "resource", "applicationId", "changeType", "clientState", "notificationUrl",
-                "lifecycleNotificationUrl", "expirationDateTime", "creatorId", "includeResourceData",
-                "latestSupportedTlsVersion", "encryptionCertificate", "encryptionCertificateId",
-                "notificationUrlAppId", "notificationQueryOptions"} <= set(sub)
+        assert {
+            "id",
+            "resource",
+            "applicationId",
+            "changeType",
+            "clientState",
+            "notificationUrl",
+            "lifecycleNotificationUrl",
+            "expirationDateTime",
+            "creatorId",
+            "includeResourceData",
+            "latestSupportedTlsVersion",
+            "encryptionCertificate",
+            "encryptionCertificateId",
+            "notificationUrlAppId",
+            "notificationQueryOptions",
+        } <= set(sub)
         listing = (await emu.get(ADELE, "/subscriptions")).json()
         assert_contract("microsoft.graph.subscriptionCollectionResponse", listing)
         emu.state.add_event(ADELE, "poke", T0 + timedelta(hours=3), T0 + timedelta(hours=4))
         await emu.state.notifier.drain()
     [note] = received[0]["value"]
-    assert set(note) == {"id", "subscriptionId", "subscriptionExpirationDateTime", "clientState", "changeType",
-                         "resource", "tenantId", "resourceData"}
+    assert set(note) == {
+        "id",
+        "subscriptionId",
+        "subscriptionExpirationDateTime",
+        "clientState",
+        "changeType",
+        "resource",
+        "tenantId",
+        "resourceData",
+    }
     assert re.fullmatch(r"Users/[0-9a-f-]{36}/Events/[A-Za-z0-9+/=]+", note["resource"])
 
 
@@ -156,22 +204,29 @@ async def test_delta_items_and_documented_removed_shape(emu: Emu) -> None:
         body = (await emu.get(PRIYA, body["@odata.nextLink"])).json()
     assert body["@odata.context"].endswith("$metadata#Collection(event)")
     mine = (await emu.get(PRIYA, "/me/events", params={"$top": "500"})).json()["value"]
-    single = next(e for e in mine
-                  if e["type"] == "singleInstance" and "2030-03-04" <= e["start"]["dateTime"] < "2030-03-06")
+    single = next(
+        e for e in mine if e["type"] == "singleInstance" and "2030-03-04" <= e["start"]["dateTime"] < "2030-03-06"
+    )
     await emu.delete(PRIYA, f"/me/events/{quote(single['id'], safe='')}")
     changes = (await emu.get(PRIYA, body["@odata.deltaLink"])).json()["value"]
     assert {"@odata.type": "#microsoft.graph.event", "id": single["id"], "@removed": {"reason": "deleted"}} in changes
 
 
 async def test_created_event_matches_schema_and_facts_example(emu: Emu) -> None:
-    body = {"subject": "Let's go for lunch", "body": {"contentType": "HTML", "content": "Does noon work for you?"},
-            "start": {"dateTime": "2030-03-05T12:00:00", "timeZone": "Pacific Standard Time"},
-            "end": {"dateTime": "2030-03-05T14:00:00", "timeZone": "Pacific Standard Time"},
-            "location": {"displayName": "Harry's Bar"},
-            "attendees": [{"emailAddress": {"address": "samanthab@contoso.example", "name": "Samantha Booth"},
-                           "type": "required"}],
-            "allowNewTimeProposals": True, "transactionId": "7E163156-7762-4BEB-A1C6-729EA81755A7",
-            "isOnlineMeeting": True, "onlineMeetingProvider": "teamsForBusiness"}
+    body = {
+        "subject": "Let's go for lunch",
+        "body": {"contentType": "HTML", "content": "Does noon work for you?"},
+        "start": {"dateTime": "2030-03-05T12:00:00", "timeZone": "Pacific Standard Time"},
+        "end": {"dateTime": "2030-03-05T14:00:00", "timeZone": "Pacific Standard Time"},
+        "location": {"displayName": "Harry's Bar"},
+        "attendees": [
+            {"emailAddress": {"address": "samanthab@contoso.example", "name": "Samantha Booth"}, "type": "required"}
+        ],
+        "allowNewTimeProposals": True,
+        "transactionId": "7E163156-7762-4BEB-A1C6-729EA81755A7",
+        "isOnlineMeeting": True,
+        "onlineMeetingProvider": "teamsForBusiness",
+    }
     r = await emu.post(ADELE, "/me/events", body)
     assert r.status_code == 201
     event = r.json()

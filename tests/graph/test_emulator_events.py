@@ -32,12 +32,18 @@ async def emu() -> AsyncIterator[Emu]:
 
 
 def booking(**extra: object) -> dict[str, object]:
-    body = event_body("Intro call", NINE, TEN, "America/Los_Angeles",
-                      attendees=[{"emailAddress": {"address": "ivy@fabrikam.example", "name": "Ivy"},
-                                  "type": "Required"}],
-                      body={"contentType": "html", "content": "<p>Booked with Slotwise.</p>"},
-                      isOnlineMeeting=True, onlineMeetingProvider="teamsForBusiness", transactionId="tx-1",
-                      singleValueExtendedProperties=[{"id": TAG, "value": "bk-1"}])
+    body = event_body(
+        "Intro call",
+        NINE,
+        TEN,
+        "America/Los_Angeles",
+        attendees=[{"emailAddress": {"address": "ivy@fabrikam.example", "name": "Ivy"}, "type": "Required"}],
+        body={"contentType": "html", "content": "<p>Booked with Slotwise.</p>"},
+        isOnlineMeeting=True,
+        onlineMeetingProvider="teamsForBusiness",
+        transactionId="tx-1",
+        singleValueExtendedProperties=[{"id": TAG, "value": "bk-1"}],
+    )
     body.update(extra)
     return body
 
@@ -56,8 +62,13 @@ async def test_create_returns_201_with_the_full_event(emu: Emu) -> None:
     assert ev["start"] == {"dateTime": "2030-03-04T09:00:00.0000000", "timeZone": "America/Los_Angeles"}
     assert ev["end"]["dateTime"] == "2030-03-04T10:00:00.0000000"
     assert ev["originalStartTimeZone"] == "America/Los_Angeles"
-    assert ev["attendees"] == [{"type": "required", "status": {"response": "none", "time": "0001-01-01T00:00:00Z"},
-                                "emailAddress": {"name": "Ivy", "address": "ivy@fabrikam.example"}}]
+    assert ev["attendees"] == [
+        {
+            "type": "required",
+            "status": {"response": "none", "time": "0001-01-01T00:00:00Z"},
+            "emailAddress": {"name": "Ivy", "address": "ivy@fabrikam.example"},
+        }
+    ]
     assert ev["organizer"] == {"emailAddress": {"name": "Adele Vance", "address": ADELE}}
     assert ev["isOrganizer"] and ev["responseStatus"] == {"response": "organizer", "time": "0001-01-01T00:00:00Z"}
     assert ev["showAs"] == "busy" and ev["type"] == "singleInstance" and ev["transactionId"] == "tx-1"
@@ -71,8 +82,11 @@ async def test_teams_meeting_is_attached_with_join_url_and_body_blob(emu: Emu) -
     ev = (await emu.post(ADELE, "/me/events", booking())).json()
     assert ev["isOnlineMeeting"] and ev["onlineMeetingProvider"] == "teamsForBusiness"
     join = ev["onlineMeeting"]["joinUrl"]
-    assert re.fullmatch(r"https://teams\.microsoft\.com/l/meetup-join/19%3ameeting_[A-Za-z0-9]+%40thread\.v2/0"
-                        r"\?context=%7b%22tid%22%3a%22[0-9a-f-]+%22%2c%22oid%22%3a%22[0-9a-f-]+%22%7d", join)
+    assert re.fullmatch(
+        r"https://teams\.microsoft\.com/l/meetup-join/19%3ameeting_[A-Za-z0-9]+%40thread\.v2/0"
+        r"\?context=%7b%22tid%22%3a%22[0-9a-f-]+%22%2c%22oid%22%3a%22[0-9a-f-]+%22%7d",
+        join,
+    )
     assert ev["onlineMeeting"]["conferenceId"].isdigit() and ev["onlineMeeting"]["tollNumber"]
     assert ev["onlineMeetingUrl"] is None
     assert ev["body"]["contentType"] == "html"
@@ -139,8 +153,12 @@ async def test_unencoded_ids_and_bad_ids(emu: Emu) -> None:
     gone = ev["id"][:-4] + ("AAA=" if not ev["id"].endswith("AAA=") else "AQA=")
     assert (await emu.get(ADELE, path(gone))).status_code in (400, 404)
     await emu.delete(ADELE, path(ev["id"]))
-    assert_graph_error(await emu.get(ADELE, path(ev["id"])), 404, "ErrorItemNotFound",
-                       "The specified object was not found in the store.")
+    assert_graph_error(
+        await emu.get(ADELE, path(ev["id"])),
+        404,
+        "ErrorItemNotFound",
+        "The specified object was not found in the store.",
+    )
     assert_graph_error(await emu.get(MEGAN, path(ev["id"])), 404, "ErrorItemNotFound")
 
 
@@ -149,29 +167,45 @@ async def test_invalid_bodies_are_rejected_like_graph(emu: Emu) -> None:
     assert_graph_error(r, 400, "RequestBodyRead")
     assert "isOnlineMeetting" in r.json()["error"]["message"]
     bad_zone = booking(start={"dateTime": "2030-03-04T09:00:00", "timeZone": "Greenwich Mean Time"})
-    assert_graph_error(await emu.post(ADELE, "/me/events", bad_zone), 400, "TimeZoneNotSupportedException",
-                       "A valid TimeZone value must be specified. The following TimeZone value is not supported: "
-                       "'Greenwich Mean Time'.")
+    assert_graph_error(
+        await emu.post(ADELE, "/me/events", bad_zone),
+        400,
+        "TimeZoneNotSupportedException",
+        "A valid TimeZone value must be specified. The following TimeZone value is not supported: "
+        "'Greenwich Mean Time'.",
+    )
     assert_graph_error(await emu.post(ADELE, "/me/events", booking(showAs="maybe")), 400, "RequestBodyRead")
     backwards = event_body("x", TEN, NINE)
     assert_graph_error(await emu.post(ADELE, "/me/events", backwards), 400, "ErrorInvalidRequest")
-    r = await emu.http.post(f"{emu.graph}/me/events", content=b"{not json", headers={
-        **emu.headers(ADELE), "Content-Type": "application/json"})
+    r = await emu.http.post(
+        f"{emu.graph}/me/events",
+        content=b"{not json",
+        headers={**emu.headers(ADELE), "Content-Type": "application/json"},
+    )
     assert_graph_error(r, 400, "BadRequest")
     assert len(emu.state.events(ADELE)) == 0
 
 
 async def test_enums_are_case_insensitive_and_windows_zones_echo(emu: Emu) -> None:
-    ev = (await emu.post(ADELE, "/me/events", event_body("x", NINE, TEN, "Pacific Standard Time",
-                                                         showAs="Tentative", importance="HIGH"))).json()
+    ev = (
+        await emu.post(
+            ADELE,
+            "/me/events",
+            event_body("x", NINE, TEN, "Pacific Standard Time", showAs="Tentative", importance="HIGH"),
+        )
+    ).json()
     assert ev["showAs"] == "tentative" and ev["importance"] == "high"
     assert ev["start"] == {"dateTime": "2030-03-04T09:00:00.0000000", "timeZone": "Pacific Standard Time"}
 
 
 async def test_all_day_events_must_be_midnight_to_midnight(emu: Emu) -> None:
-    body = {"subject": "Holiday", "isAllDay": True, "showAs": "oof",
-            "start": {"dateTime": "2030-03-05T00:00:00", "timeZone": "Pacific Standard Time"},
-            "end": {"dateTime": "2030-03-06T00:00:00", "timeZone": "Pacific Standard Time"}}
+    body = {
+        "subject": "Holiday",
+        "isAllDay": True,
+        "showAs": "oof",
+        "start": {"dateTime": "2030-03-05T00:00:00", "timeZone": "Pacific Standard Time"},
+        "end": {"dateTime": "2030-03-06T00:00:00", "timeZone": "Pacific Standard Time"},
+    }
     ev = (await emu.post(ADELE, "/me/events", body)).json()
     assert ev["isAllDay"] and ev["start"]["dateTime"] == "2030-03-05T00:00:00.0000000"
     utc = (await emu.get(ADELE, path(ev["id"]))).json()
@@ -182,9 +216,14 @@ async def test_all_day_events_must_be_midnight_to_midnight(emu: Emu) -> None:
 
 async def test_patch_merges_and_keeps_the_teams_meeting(emu: Emu) -> None:
     ev = (await emu.post(ADELE, "/me/events", booking())).json()
-    moved = await emu.patch(ADELE, path(ev["id"]), {
-        "start": {"dateTime": "2030-03-05T11:00:00", "timeZone": "Pacific Standard Time"},
-        "end": {"dateTime": "2030-03-05T11:30:00", "timeZone": "Pacific Standard Time"}})
+    moved = await emu.patch(
+        ADELE,
+        path(ev["id"]),
+        {
+            "start": {"dateTime": "2030-03-05T11:00:00", "timeZone": "Pacific Standard Time"},
+            "end": {"dateTime": "2030-03-05T11:30:00", "timeZone": "Pacific Standard Time"},
+        },
+    )
     assert moved.status_code == 200
     body = moved.json()
     assert body["start"] == {"dateTime": "2030-03-05T11:00:00.0000000", "timeZone": "Pacific Standard Time"}
@@ -201,12 +240,29 @@ async def test_patch_replaces_collections_whole_as_graph_does(emu: Emu) -> None:
     """A PATCH with ``attendees`` (or ``categories``, ``locations``) replaces the whole collection: whoever
     is not in the list is removed. Extended properties are set by id, the others stay."""
     ev = (await emu.post(ADELE, "/me/events", booking(categories=["Slotwise"]))).json()
-    added = (await emu.patch(ADELE, path(ev["id"]), {"attendees": [
-        *ev["attendees"], {"emailAddress": {"address": MEGAN, "name": "Megan"}, "type": "optional"}]})).json()
+    added = (
+        await emu.patch(
+            ADELE,
+            path(ev["id"]),
+            {
+                "attendees": [
+                    *ev["attendees"],
+                    {"emailAddress": {"address": MEGAN, "name": "Megan"}, "type": "optional"},
+                ]
+            },
+        )
+    ).json()
     assert [a["emailAddress"]["address"] for a in added["attendees"]] == ["ivy@fabrikam.example", MEGAN]
-    replaced = (await emu.patch(ADELE, path(ev["id"]), {"attendees": [
-        {"emailAddress": {"address": "joe@fabrikam.example", "name": "Joe"}, "type": "required"}],
-        "categories": ["Red"]})).json()
+    replaced = (
+        await emu.patch(
+            ADELE,
+            path(ev["id"]),
+            {
+                "attendees": [{"emailAddress": {"address": "joe@fabrikam.example", "name": "Joe"}, "type": "required"}],
+                "categories": ["Red"],
+            },
+        )
+    ).json()
     assert [a["emailAddress"]["address"] for a in replaced["attendees"]] == ["joe@fabrikam.example"]
     assert replaced["categories"] == ["Red"]
     emptied = (await emu.patch(ADELE, path(ev["id"]), {"attendees": []})).json()
@@ -230,8 +286,9 @@ async def test_patch_that_drops_the_join_blob_is_recorded(emu: Emu) -> None:
 async def test_patch_can_turn_an_event_into_a_teams_meeting(emu: Emu) -> None:
     ev = (await emu.post(ADELE, "/me/events", event_body("Plain", NINE, TEN))).json()
     assert not ev["isOnlineMeeting"]
-    online = (await emu.patch(ADELE, path(ev["id"]), {"isOnlineMeeting": True,
-                                                      "onlineMeetingProvider": "teamsForBusiness"})).json()
+    online = (
+        await emu.patch(ADELE, path(ev["id"]), {"isOnlineMeeting": True, "onlineMeetingProvider": "teamsForBusiness"})
+    ).json()
     assert online["isOnlineMeeting"] and online["onlineMeeting"]["joinUrl"] in online["body"]["content"]
 
 
@@ -247,16 +304,23 @@ async def test_cancel_is_organizer_only_and_removes_the_event(emu: Emu) -> None:
     ev = (await emu.post(ADELE, "/me/events", booking())).json()
     r = await emu.post(ADELE, path(ev["id"], "/cancel"), {"comment": "Sorry, something came up."})
     assert r.status_code == 202 and r.content == b""
-    assert emu.state.cancellations[-1] == {"mailbox": ADELE, "eventId": ev["id"],
-                                           "comment": "Sorry, something came up.",
-                                           "attendees": ["ivy@fabrikam.example"]}
+    assert emu.state.cancellations[-1] == {
+        "mailbox": ADELE,
+        "eventId": ev["id"],
+        "comment": "Sorry, something came up.",
+        "attendees": ["ivy@fabrikam.example"],
+    }
     assert_graph_error(await emu.get(ADELE, path(ev["id"])), 404, "ErrorItemNotFound")
 
     invite = emu.state.add_event(ADELE, "Megan's meeting", NINE, TEN, organizer=MEGAN)
     assert invite["isOrganizer"] is False
     r = await emu.post(ADELE, path(invite["id"], "/cancel"), {"Comment": "no"})
-    assert_graph_error(r, 400, "ErrorInvalidRequest",
-                       "Your request can't be completed. You need to be an organizer to cancel a meeting.")
+    assert_graph_error(
+        r,
+        400,
+        "ErrorInvalidRequest",
+        "Your request can't be completed. You need to be an organizer to cancel a meeting.",
+    )
 
 
 async def test_extended_property_tag_filter_and_expand(emu: Emu) -> None:
@@ -267,40 +331,71 @@ async def test_extended_property_tag_filter_and_expand(emu: Emu) -> None:
     flt = f"singleValueExtendedProperties/Any(ep: ep/id eq '{TAG}' and ep/value eq 'bk-1')"
     found = (await emu.get(ADELE, "/me/events", params={"$filter": flt})).json()["value"]
     assert [e["id"] for e in found] == [ours["id"]]
-    tagged = (await emu.get(ADELE, "/me/events", params={
-        "$filter": f"singleValueExtendedProperties/any(ep: ep/id eq '{TAG}')"})).json()["value"]
+    tagged = (
+        await emu.get(
+            ADELE, "/me/events", params={"$filter": f"singleValueExtendedProperties/any(ep: ep/id eq '{TAG}')"}
+        )
+    ).json()["value"]
     assert len(tagged) == 2
     expand = f"singleValueExtendedProperties($filter=id eq '{TAG}')"
     got = (await emu.get(ADELE, path(ours["id"]), params={"$expand": expand})).json()
     assert got["singleValueExtendedProperties"] == [{"id": TAG, "value": "bk-1"}]
-    view = (await emu.get(ADELE, "/me/calendarView", params={
-        "startDateTime": "2030-03-04T00:00:00Z", "endDateTime": "2030-03-05T00:00:00Z", "$expand": expand,
-        "$filter": flt})).json()["value"]
+    view = (
+        await emu.get(
+            ADELE,
+            "/me/calendarView",
+            params={
+                "startDateTime": "2030-03-04T00:00:00Z",
+                "endDateTime": "2030-03-05T00:00:00Z",
+                "$expand": expand,
+                "$filter": flt,
+            },
+        )
+    ).json()["value"]
     assert [(e["id"], e["singleValueExtendedProperties"]) for e in view] == [
-        (ours["id"], [{"id": TAG, "value": "bk-1"}])]
+        (ours["id"], [{"id": TAG, "value": "bk-1"}])
+    ]
     unsupported = await emu.get(ADELE, "/me/events", params={"$filter": "contains(subject, 'x')"})
     assert_graph_error(unsupported, 400, "BadRequest")
 
 
 async def test_open_extensions_roundtrip(emu: Emu) -> None:
-    ext = {"@odata.type": "microsoft.graph.openTypeExtension", "extensionName": "com.slotwise.booking",
-           "bookingId": "bk-1"}
+    ext = {
+        "@odata.type": "microsoft.graph.openTypeExtension",
+        "extensionName": "com.slotwise.booking",
+        "bookingId": "bk-1",
+    }
     ev = (await emu.post(ADELE, "/me/events", booking(extensions=[ext]))).json()
     plain = (await emu.get(ADELE, path(ev["id"]))).json()
     assert "extensions" not in plain
     got = (await emu.get(ADELE, path(ev["id"]), params={"$expand": "extensions"})).json()
-    assert got["extensions"] == [{"@odata.type": "#microsoft.graph.openTypeExtension",
-                                  "id": "Microsoft.OutlookServices.OpenTypeExtension.com.slotwise.booking",
-                                  "extensionName": "com.slotwise.booking", "bookingId": "bk-1"}]
+    assert got["extensions"] == [
+        {
+            "@odata.type": "#microsoft.graph.openTypeExtension",
+            "id": "Microsoft.OutlookServices.OpenTypeExtension.com.slotwise.booking",
+            "extensionName": "com.slotwise.booking",
+            "bookingId": "bk-1",
+        }
+    ]
 
 
 async def test_list_events_returns_series_masters_unexpanded(emu: Emu) -> None:
-    emu.state.add_event(ADELE, "Standup", NINE, NINE + timedelta(minutes=15), recurrence={
-        "pattern": {"type": "daily", "interval": 1}, "range": {"type": "numbered", "numberOfOccurrences": 5}})
+    emu.state.add_event(
+        ADELE,
+        "Standup",
+        NINE,
+        NINE + timedelta(minutes=15),
+        recurrence={
+            "pattern": {"type": "daily", "interval": 1},
+            "range": {"type": "numbered", "numberOfOccurrences": 5},
+        },
+    )
     emu.state.add_event(ADELE, "Single", TEN, TEN + timedelta(hours=1))
     events = (await emu.get(ADELE, "/me/events", params={"$orderby": "start/dateTime"})).json()
     assert [(e["subject"], e["type"]) for e in events["value"]] == [
-        ("Standup", "seriesMaster"), ("Single", "singleInstance")]
+        ("Standup", "seriesMaster"),
+        ("Single", "singleInstance"),
+    ]
     master = events["value"][0]
     assert master["recurrence"]["pattern"]["type"] == "daily"
     assert master["recurrence"]["range"]["numberOfOccurrences"] == 5
@@ -308,23 +403,44 @@ async def test_list_events_returns_series_masters_unexpanded(emu: Emu) -> None:
 
 
 async def test_occurrences_can_be_changed_or_deleted_alone(emu: Emu) -> None:
-    master = emu.state.add_event(ADELE, "Standup", NINE, NINE + timedelta(minutes=15), time_zone="America/Los_Angeles",
-                                 recurrence={"pattern": {"type": "daily", "interval": 1},
-                                             "range": {"type": "numbered", "numberOfOccurrences": 3}})
-    window = {"startDateTime": "2030-03-04T00:00:00Z", "endDateTime": "2030-03-08T00:00:00Z",
-              "$orderby": "start/dateTime"}
+    master = emu.state.add_event(
+        ADELE,
+        "Standup",
+        NINE,
+        NINE + timedelta(minutes=15),
+        time_zone="America/Los_Angeles",
+        recurrence={
+            "pattern": {"type": "daily", "interval": 1},
+            "range": {"type": "numbered", "numberOfOccurrences": 3},
+        },
+    )
+    window = {
+        "startDateTime": "2030-03-04T00:00:00Z",
+        "endDateTime": "2030-03-08T00:00:00Z",
+        "$orderby": "start/dateTime",
+    }
     occ = (await emu.get(ADELE, "/me/calendarView", params=window)).json()["value"]
     assert [o["type"] for o in occ] == ["occurrence"] * 3 and {o["seriesMasterId"] for o in occ} == {master["id"]}
     assert len({o["iCalUId"] for o in occ}) == 3 and occ[0]["originalStart"].endswith("Z")
     second, third = occ[1], occ[2]
-    patched = (await emu.patch(ADELE, path(second["id"]), {"subject": "Standup (moved)", "start": {
-        "dateTime": "2030-03-05T10:00:00", "timeZone": "America/Los_Angeles"}, "end": {
-        "dateTime": "2030-03-05T10:15:00", "timeZone": "America/Los_Angeles"}})).json()
+    patched = (
+        await emu.patch(
+            ADELE,
+            path(second["id"]),
+            {
+                "subject": "Standup (moved)",
+                "start": {"dateTime": "2030-03-05T10:00:00", "timeZone": "America/Los_Angeles"},
+                "end": {"dateTime": "2030-03-05T10:15:00", "timeZone": "America/Los_Angeles"},
+            },
+        )
+    ).json()
     assert patched["type"] == "exception" and patched["id"] == second["id"]
     assert (await emu.delete(ADELE, path(third["id"]))).status_code == 204
     after = (await emu.get(ADELE, "/me/calendarView", params=window)).json()["value"]
     assert [(o["subject"], o["type"], o["start"]["dateTime"][11:16]) for o in after] == [
-        ("Standup", "occurrence", "17:00"), ("Standup (moved)", "exception", "18:00")]
+        ("Standup", "occurrence", "17:00"),
+        ("Standup (moved)", "exception", "18:00"),
+    ]
     assert_graph_error(await emu.get(ADELE, path(third["id"])), 404, "ErrorItemNotFound")
     instances = (await emu.get(ADELE, path(master["id"], "/instances"), params=window)).json()["value"]
     assert len(instances) == 2
@@ -333,8 +449,13 @@ async def test_occurrences_can_be_changed_or_deleted_alone(emu: Emu) -> None:
 
 
 async def test_cancelling_one_occurrence(emu: Emu) -> None:
-    emu.state.add_event(ADELE, "Weekly", NINE, TEN, recurrence={
-        "pattern": {"type": "weekly", "interval": 1, "daysOfWeek": ["monday"]}, "range": {"type": "noEnd"}})
+    emu.state.add_event(
+        ADELE,
+        "Weekly",
+        NINE,
+        TEN,
+        recurrence={"pattern": {"type": "weekly", "interval": 1, "daysOfWeek": ["monday"]}, "range": {"type": "noEnd"}},
+    )
     window = {"startDateTime": "2030-03-01T00:00:00Z", "endDateTime": "2030-03-22T00:00:00Z"}
     occ = (await emu.get(ADELE, "/me/calendarView", params=window)).json()["value"]
     assert len(occ) == 3
@@ -361,7 +482,16 @@ async def test_python_api_add_event_validates_like_post(emu: Emu) -> None:
 
     with pytest.raises(GraphError):
         emu.state.add_event(ADELE, "bad", TEN, NINE)
-    ev = emu.state.add_event(ADELE, "ok", NINE, TEN, time_zone="Europe/London", attendees=["x@y.example"],
-                             location="Room 1", body="hello", categories=["Blue"])
+    ev = emu.state.add_event(
+        ADELE,
+        "ok",
+        NINE,
+        TEN,
+        time_zone="Europe/London",
+        attendees=["x@y.example"],
+        location="Room 1",
+        body="hello",
+        categories=["Blue"],
+    )
     assert ev["start"]["timeZone"] == "Europe/London" and ev["location"]["displayName"] == "Room 1"
     assert emu.state.events(ADELE)[0]["categories"] == ["Blue"]

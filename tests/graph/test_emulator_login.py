@@ -45,8 +45,14 @@ def pkce() -> tuple[str, str]:
 
 
 async def authorize(emu: Emu, **params: str) -> httpx.Response:
-    query = {"client_id": CLIENT, "response_type": "code", "redirect_uri": REDIRECT, "scope": "openid profile "
-             "offline_access https://graph.microsoft.com/Calendars.ReadWrite", "state": "st4te", **params}
+    query = {
+        "client_id": CLIENT,
+        "response_type": "code",
+        "redirect_uri": REDIRECT,
+        "scope": "openid profile offline_access https://graph.microsoft.com/Calendars.ReadWrite",
+        "state": "st4te",
+        **params,
+    }
     return await emu.http.get(f"{emu.login}/{tenant(emu)}/oauth2/v2.0/authorize", params=query)
 
 
@@ -73,16 +79,20 @@ def picker_form(page: str) -> tuple[str, dict[str, str], str]:
     """The account picker's form: its action, hidden fields and the preselected account."""
     form = re.search(r'<form method="POST" action="([^"]*)" id="account-picker">(.*?)</form>', page, re.S)
     assert form is not None, page
-    hidden = {html.unescape(k): html.unescape(v)
-              for k, v in re.findall(r'<input type="hidden" name="([^"]*)" value="([^"]*)">', form.group(2))}
+    hidden = {
+        html.unescape(k): html.unescape(v)
+        for k, v in re.findall(r'<input type="hidden" name="([^"]*)" value="([^"]*)">', form.group(2))
+    }
     chosen = re.search(r'name="sandbox_user" type="text" value="([^"]*)"', form.group(2))
     assert chosen is not None
     return html.unescape(form.group(1)), hidden, html.unescape(chosen.group(1))
 
 
 def form_post_fields(page: str) -> dict[str, str]:
-    return {html.unescape(k): html.unescape(v)
-            for k, v in re.findall(r'<input type="hidden" name="([^"]*)" value="([^"]*)">', page)}
+    return {
+        html.unescape(k): html.unescape(v)
+        for k, v in re.findall(r'<input type="hidden" name="([^"]*)" value="([^"]*)">', page)
+    }
 
 
 def assert_aad_error(r: httpx.Response, error: str, code: int, suberror: str | None = None) -> dict[str, Any]:
@@ -104,8 +114,12 @@ async def test_openid_configuration(emu: Emu) -> None:
     assert (await emu.http.get(doc["jwks_uri"])).json() == {"keys": []}
     common = (await emu.http.get(f"{emu.login}/common/v2.0/.well-known/openid-configuration")).json()
     assert common["issuer"] == f"{emu.login}/{{tenantid}}/v2.0"
-    forwarded = (await emu.http.get(f"{emu.login}/common/v2.0/.well-known/openid-configuration", headers={
-        "X-Forwarded-Proto": "https", "X-Forwarded-Host": PUBLIC_HOST})).json()
+    forwarded = (
+        await emu.http.get(
+            f"{emu.login}/common/v2.0/.well-known/openid-configuration",
+            headers={"X-Forwarded-Proto": "https", "X-Forwarded-Host": PUBLIC_HOST},
+        )
+    ).json()
     assert forwarded["token_endpoint"] == f"https://{PUBLIC_HOST}/login/common/oauth2/v2.0/token"
     instance = (await emu.http.get(f"{emu.login}/common/discovery/instance")).json()
     assert instance["metadata"][0]["aliases"]
@@ -138,12 +152,26 @@ async def test_authorize_response_modes(emu: Emu) -> None:
 async def test_authorization_code_with_pkce_and_nonce(emu: Emu) -> None:
     verifier, challenge = pkce()
     code = await code_for(emu, code_challenge=challenge, code_challenge_method="S256", nonce="n0nce")
-    r = await token(emu, grant_type="authorization_code", code=code, redirect_uri=REDIRECT, code_verifier=verifier,
-                    scope="https://graph.microsoft.com/Calendars.ReadWrite openid profile offline_access")
+    r = await token(
+        emu,
+        grant_type="authorization_code",
+        code=code,
+        redirect_uri=REDIRECT,
+        code_verifier=verifier,
+        scope="https://graph.microsoft.com/Calendars.ReadWrite openid profile offline_access",
+    )
     assert r.status_code == 200, r.text
     body = r.json()
-    assert set(body) == {"token_type", "scope", "expires_in", "ext_expires_in", "access_token", "refresh_token",
-                         "id_token", "client_info"}
+    assert set(body) == {
+        "token_type",
+        "scope",
+        "expires_in",
+        "ext_expires_in",
+        "access_token",
+        "refresh_token",
+        "id_token",
+        "client_info",
+    }
     assert body["token_type"] == "Bearer" and body["scope"] == "https://graph.microsoft.com/Calendars.ReadWrite"
     claims = decode_jwt(body["id_token"])
     user = emu.state.user(ADELE)
@@ -182,19 +210,27 @@ async def test_authorization_code_failures(emu: Emu) -> None:
 async def test_refresh_token_grant_and_revocation(emu: Emu) -> None:
     code = await code_for(emu)
     first = (await token(emu, grant_type="authorization_code", code=code, redirect_uri=REDIRECT)).json()
-    again = await token(emu, grant_type="refresh_token", refresh_token=first["refresh_token"],
-                        scope="https://graph.microsoft.com/Calendars.ReadWrite offline_access")
+    again = await token(
+        emu,
+        grant_type="refresh_token",
+        refresh_token=first["refresh_token"],
+        scope="https://graph.microsoft.com/Calendars.ReadWrite offline_access",
+    )
     assert again.status_code == 200 and again.json()["access_token"] != first["access_token"]
     assert "nonce" not in decode_jwt(again.json()["id_token"])
     emu.state.revoke_refresh_tokens(ADELE)
-    assert_aad_error(await token(emu, grant_type="refresh_token", refresh_token=first["refresh_token"]),
-                     "invalid_grant", 50173)
+    assert_aad_error(
+        await token(emu, grant_type="refresh_token", refresh_token=first["refresh_token"]), "invalid_grant", 50173
+    )
     assert_aad_error(await token(emu, grant_type="refresh_token", refresh_token="0.Abogus"), "invalid_grant", 9002313)
 
 
 async def test_on_behalf_of_grant(emu: Emu) -> None:
-    obo = {"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "requested_token_use": "on_behalf_of",
-           "scope": "https://graph.microsoft.com/.default offline_access openid profile"}
+    obo = {
+        "grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
+        "requested_token_use": "on_behalf_of",
+        "scope": "https://graph.microsoft.com/.default offline_access openid profile",
+    }
     user = emu.state.user(MEGAN)
     r = await token(emu, assertion=teams_sso_token(user.id), **obo)
     assert r.status_code == 200, r.text
@@ -207,12 +243,15 @@ async def test_on_behalf_of_grant(emu: Emu) -> None:
     assert_aad_error(await token(emu, assertion=teams_sso_token("nobody"), **obo), "invalid_grant", 50034)
     expired = teams_sso_token(user.id, exp=1_000_000)
     assert_aad_error(await token(emu, assertion=expired, **obo), "invalid_grant", 500133)
-    no_secret = await emu.http.post(f"{emu.login}/{tenant(emu)}/oauth2/v2.0/token",
-                                    data={"client_id": CLIENT, "assertion": teams_sso_token(user.id), **obo})
+    no_secret = await emu.http.post(
+        f"{emu.login}/{tenant(emu)}/oauth2/v2.0/token",
+        data={"client_id": CLIENT, "assertion": teams_sso_token(user.id), **obo},
+    )
     assert no_secret.status_code == 401
     assert_aad_error(no_secret, "invalid_client", 7000218)
-    other_tenant = await token(emu, tenant_segment="99999999-9999-4999-8999-999999999999",
-                               assertion=teams_sso_token(user.id), **obo)
+    other_tenant = await token(
+        emu, tenant_segment="99999999-9999-4999-8999-999999999999", assertion=teams_sso_token(user.id), **obo
+    )
     assert_aad_error(other_tenant, "invalid_grant", 50020)
     for segment in ("contoso.example", "organizations"):
         r = await token(emu, tenant_segment=segment, assertion=teams_sso_token(user.id), **obo)
@@ -221,8 +260,12 @@ async def test_on_behalf_of_grant(emu: Emu) -> None:
 
 async def _grant_form(emu: Emu, grant: str) -> dict[str, str]:
     if grant == "obo":
-        return {"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "requested_token_use": "on_behalf_of",
-                "assertion": teams_sso_token(emu.state.user(ADELE).id), "scope": "https://graph.microsoft.com/.default"}
+        return {
+            "grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
+            "requested_token_use": "on_behalf_of",
+            "assertion": teams_sso_token(emu.state.user(ADELE).id),
+            "scope": "https://graph.microsoft.com/.default",
+        }
     code = await code_for(emu)
     first = (await token(emu, grant_type="authorization_code", code=code, redirect_uri=REDIRECT)).json()
     if grant == "refresh":
@@ -231,14 +274,18 @@ async def _grant_form(emu: Emu, grant: str) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("grant", ["code", "refresh", "obo"])
-@pytest.mark.parametrize(("kind", "error", "code", "suberror"), [
-    ("invalid_grant", "invalid_grant", None, None),
-    ("consent_required", "invalid_grant", 65001, "consent_required"),
-    ("mfa_required", None, 50076, "basic_action"),
-    ("interaction_required", "interaction_required", 50079, "additional_action"),
-])
-async def test_injected_token_errors(emu: Emu, grant: str, kind: str, error: str | None, code: int | None,
-                                     suberror: str | None) -> None:
+@pytest.mark.parametrize(
+    ("kind", "error", "code", "suberror"),
+    [
+        ("invalid_grant", "invalid_grant", None, None),
+        ("consent_required", "invalid_grant", 65001, "consent_required"),
+        ("mfa_required", None, 50076, "basic_action"),
+        ("interaction_required", "interaction_required", 50079, "additional_action"),
+    ],
+)
+async def test_injected_token_errors(
+    emu: Emu, grant: str, kind: str, error: str | None, code: int | None, suberror: str | None
+) -> None:
     form = await _grant_form(emu, grant)
     emu.state.set_token_error(ADELE, kind)
     r = await token(emu, **form)
@@ -259,8 +306,13 @@ async def test_injected_token_errors(emu: Emu, grant: str, kind: str, error: str
 async def test_token_errors_are_per_user_and_validated(emu: Emu) -> None:
     emu.state.set_token_error(ADELE, "invalid_grant")
     megan = teams_sso_token(emu.state.user(MEGAN).id)
-    r = await token(emu, grant_type="urn:ietf:params:oauth:grant-type:jwt-bearer", assertion=megan,
-                    requested_token_use="on_behalf_of", scope="https://graph.microsoft.com/.default")
+    r = await token(
+        emu,
+        grant_type="urn:ietf:params:oauth:grant-type:jwt-bearer",
+        assertion=megan,
+        requested_token_use="on_behalf_of",
+        scope="https://graph.microsoft.com/.default",
+    )
     assert r.status_code == 200
     with pytest.raises(ValueError):
         emu.state.set_token_error(ADELE, "weird")
@@ -269,9 +321,15 @@ async def test_token_errors_are_per_user_and_validated(emu: Emu) -> None:
 async def test_admin_consent_redirects_and_lifts_consent_errors(emu: Emu) -> None:
     emu.state.set_token_error(ADELE, "consent_required")
     emu.state.set_token_error(MEGAN, "mfa_required")
-    r = await emu.http.get(f"{emu.login}/{tenant(emu)}/v2.0/adminconsent", params={
-        "client_id": CLIENT, "redirect_uri": REDIRECT, "state": "xyz",
-        "scope": "https://graph.microsoft.com/Calendars.ReadWrite"})
+    r = await emu.http.get(
+        f"{emu.login}/{tenant(emu)}/v2.0/adminconsent",
+        params={
+            "client_id": CLIENT,
+            "redirect_uri": REDIRECT,
+            "state": "xyz",
+            "scope": "https://graph.microsoft.com/Calendars.ReadWrite",
+        },
+    )
     assert r.status_code == 302
     query = parse_qs(urlsplit(r.headers["Location"]).query)
     assert query["admin_consent"] == ["True"] and query["tenant"] == [tenant(emu)] and query["state"] == ["xyz"]
@@ -302,19 +360,25 @@ class Forwarding(httpx.BaseTransport):
 
 def msal_app(emu: Emu, http: httpx.Client) -> msal.ConfidentialClientApplication:
     return msal.ConfidentialClientApplication(
-        CLIENT, client_credential="s3cret", authority=f"https://{PUBLIC_HOST}/login/{tenant(emu)}",
-        instance_discovery=False, http_client=http, http_cache={})
+        CLIENT,
+        client_credential="s3cret",
+        authority=f"https://{PUBLIC_HOST}/login/{tenant(emu)}",
+        instance_discovery=False,
+        http_client=http,
+        http_cache={},
+    )
 
 
 async def test_msal_auth_code_flow_refresh_and_obo(emu: Emu) -> None:
     def run() -> dict[str, Any]:
         with httpx.Client(transport=Forwarding(emu.root)) as http:
             app = msal_app(emu, http)
-            flow = app.initiate_auth_code_flow(GRAPH_SCOPES, redirect_uri=REDIRECT, login_hint=ADELE,
-                                               response_mode="form_post")
+            flow = app.initiate_auth_code_flow(
+                GRAPH_SCOPES, redirect_uri=REDIRECT, login_hint=ADELE, response_mode="form_post"
+            )
             picker = http.get(flow["auth_uri"])
             action, fields, preselected = picker_form(picker.text)
-            assert preselected == ADELE                       # the hint preselects; the person confirms
+            assert preselected == ADELE  # the hint preselects; the person confirms
             page = http.post(str(picker.url.join(action)), data={**fields, "sandbox_user": preselected})
             assert page.status_code == 200 and f'action="{REDIRECT}"' in page.text
             reply = form_post_fields(page.text)
@@ -323,7 +387,8 @@ async def test_msal_auth_code_flow_refresh_and_obo(emu: Emu) -> None:
             refreshed = app.acquire_token_silent_with_error(GRAPH_SCOPES, account=account, force_refresh=True)
             cached = app.acquire_token_silent(GRAPH_SCOPES, account=account)
             obo = msal_app(emu, http).acquire_token_on_behalf_of(
-                teams_sso_token(emu.state.user(MEGAN).id), ["https://graph.microsoft.com/.default"])
+                teams_sso_token(emu.state.user(MEGAN).id), ["https://graph.microsoft.com/.default"]
+            )
             return {"code": result, "account": account, "refreshed": refreshed, "cached": cached, "obo": obo}
 
     out = await asyncio.to_thread(run)
@@ -345,7 +410,8 @@ async def test_msal_sees_injected_errors_as_error_dicts(emu: Emu) -> None:
     def run() -> dict[str, Any]:
         with httpx.Client(transport=Forwarding(emu.root)) as http:
             return msal_app(emu, http).acquire_token_on_behalf_of(
-                teams_sso_token(emu.state.user(MEGAN).id), ["https://graph.microsoft.com/.default"])
+                teams_sso_token(emu.state.user(MEGAN).id), ["https://graph.microsoft.com/.default"]
+            )
 
     result = await asyncio.to_thread(run)
     assert result["error"] == "invalid_grant" and result["suberror"] == "consent_required"
@@ -401,30 +467,42 @@ async def test_prompt_none_without_a_signed_in_browser_is_login_required(emu: Em
 async def test_on_behalf_of_needs_an_assertion_issued_to_the_app(emu: Emu) -> None:
     """Entra ID refuses an assertion whose audience is not the client id or one of the app's Application ID
     URIs (AADSTS500131): a wrong SSO resource in the manifest or a token for another app fails here too."""
-    obo = {"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "requested_token_use": "on_behalf_of",
-           "scope": "https://graph.microsoft.com/.default"}
+    obo = {
+        "grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
+        "requested_token_use": "on_behalf_of",
+        "scope": "https://graph.microsoft.com/.default",
+    }
     megan = emu.state.user(MEGAN).id
-    for aud in (f"api://botid-{CLIENT}", CLIENT, CLIENT.upper()):       # Teams' default URI, or the client id
+    for aud in (f"api://botid-{CLIENT}", CLIENT, CLIENT.upper()):  # Teams' default URI, or the client id
         assert (await token(emu, assertion=teams_sso_token(megan, aud=aud), **obo)).status_code == 200, aud
     for aud in ("api://bot.example/botid-" + CLIENT, "00000003-0000-0000-c000-000000000000", None):
-        body = assert_aad_error(await token(emu, assertion=teams_sso_token(megan, aud=aud), **obo),
-                                "invalid_grant", 500131)
+        body = assert_aad_error(
+            await token(emu, assertion=teams_sso_token(megan, aud=aud), **obo), "invalid_grant", 500131
+        )
         assert "Assertion audience does not match the Client app presenting the assertion" in body["error_description"]
 
     resource = f"api://bot.example/botid-{CLIENT}"
-    emu.state.register_app(CLIENT, resource)                              # the app's registered identifierUris
+    emu.state.register_app(CLIENT, resource)  # the app's registered identifierUris
     assert (await token(emu, assertion=teams_sso_token(megan, aud=resource), **obo)).status_code == 200
-    assert_aad_error(await token(emu, assertion=teams_sso_token(megan, aud=f"api://botid-{CLIENT}"), **obo),
-                     "invalid_grant", 500131)
-    other_app = {"client_id": "99999999-aaaa-4bbb-8ccc-999999999999"}   # a token for us, presented by another app
-    assert_aad_error(await token(emu, assertion=teams_sso_token(megan, aud=resource), **obo, **other_app),
-                     "invalid_grant", 500131)
+    assert_aad_error(
+        await token(emu, assertion=teams_sso_token(megan, aud=f"api://botid-{CLIENT}"), **obo), "invalid_grant", 500131
+    )
+    other_app = {"client_id": "99999999-aaaa-4bbb-8ccc-999999999999"}  # a token for us, presented by another app
+    assert_aad_error(
+        await token(emu, assertion=teams_sso_token(megan, aud=resource), **obo, **other_app), "invalid_grant", 500131
+    )
 
 
 async def test_the_token_endpoint_records_the_tenant_each_request_was_sent_to(emu: Emu) -> None:
-    obo = {"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "requested_token_use": "on_behalf_of",
-           "assertion": teams_sso_token(emu.state.user(MEGAN).id), "scope": "https://graph.microsoft.com/.default"}
+    obo = {
+        "grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
+        "requested_token_use": "on_behalf_of",
+        "assertion": teams_sso_token(emu.state.user(MEGAN).id),
+        "scope": "https://graph.microsoft.com/.default",
+    }
     await token(emu, tenant_segment="organizations", **obo)
     await token(emu, **obo)
     assert [(r.tenant, r.grant_type, r.client_id) for r in emu.state.token_requests] == [
-        ("organizations", obo["grant_type"], CLIENT), (tenant(emu), obo["grant_type"], CLIENT)]
+        ("organizations", obo["grant_type"], CLIENT),
+        (tenant(emu), obo["grant_type"], CLIENT),
+    ]

@@ -44,8 +44,15 @@ from graph.sandbox.seed import demo_user_id
 from tests.graph.emulator_fixtures import ADELE, MEGAN, T0, Clock, event_body, running, serve
 from tests.graph.receiver import Receiver, running_receiver
 
-ZONES = ("UTC", "Pacific Standard Time", "Europe/London", "India Standard Time", "AUS Eastern Standard Time",
-         "America/Sao_Paulo", "")
+ZONES = (
+    "UTC",
+    "Pacific Standard Time",
+    "Europe/London",
+    "India Standard Time",
+    "AUS Eastern Standard Time",
+    "America/Sao_Paulo",
+    "",
+)
 EVERYTHING = Expand(ext_props=frozenset(), extensions=frozenset())
 
 
@@ -61,8 +68,10 @@ def world_view(state: EmulatorState, start: datetime, end: datetime) -> dict[str
     return {
         "users": sorted((u.id, u.upn, u.tenant_id, u.time_zone) for u in state.users.values()),
         "events": {u.upn: state.events(u.id) for u in state.users.values()},
-        "views": {cal.id: [render_event(e, expand=EVERYTHING) for e in state.view(cal, start, end)]
-                  for cal in state.calendars.values()},
+        "views": {
+            cal.id: [render_event(e, expand=EVERYTHING) for e in state.view(cal, start, end)]
+            for cal in state.calendars.values()
+        },
         "directory": dict(state.directory),
     }
 
@@ -70,43 +79,65 @@ def world_view(state: EmulatorState, start: datetime, end: datetime) -> dict[str
 # ------------------------------------------------------------------------------- generated worlds
 
 texts = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=24)
-attendees = st.lists(st.tuples(texts, st.from_regex(r"[a-z]{1,8}@[a-z]{1,8}\.example", fullmatch=True)),
-                     max_size=3)
-event_specs = st.fixed_dictionaries({
-    "who": st.integers(0, 5), "subject": texts, "day": st.integers(-10, 40), "minute": st.integers(0, 24 * 60 - 1),
-    "length": st.integers(0, 600), "zone": st.sampled_from(ZONES[:-1]), "all_day": st.booleans(),
-    "recurrence": st.sampled_from([None, "daily", "weekly", "numbered"]), "online": st.booleans(),
-    "attendees": attendees, "show_as": st.sampled_from(["busy", "free", "tentative", "oof", "workingElsewhere"]),
-    "tx": st.one_of(st.none(), st.uuids().map(str)), "categories": st.lists(texts, max_size=2),
-    "change": st.sampled_from([None, "exception", "delete-occurrence", "delete", "patch"]),
-})
-worlds = st.fixed_dictionaries({
-    "people": st.lists(st.tuples(st.sampled_from(ZONES), st.booleans()), min_size=1, max_size=4),
-    "events": st.lists(event_specs, max_size=8),
-    "share": st.booleans(),
-    "links": st.lists(st.tuples(st.uuids().map(str), st.integers(0, 5)), max_size=3),
-})
+attendees = st.lists(st.tuples(texts, st.from_regex(r"[a-z]{1,8}@[a-z]{1,8}\.example", fullmatch=True)), max_size=3)
+event_specs = st.fixed_dictionaries(
+    {
+        "who": st.integers(0, 5),
+        "subject": texts,
+        "day": st.integers(-10, 40),
+        "minute": st.integers(0, 24 * 60 - 1),
+        "length": st.integers(0, 600),
+        "zone": st.sampled_from(ZONES[:-1]),
+        "all_day": st.booleans(),
+        "recurrence": st.sampled_from([None, "daily", "weekly", "numbered"]),
+        "online": st.booleans(),
+        "attendees": attendees,
+        "show_as": st.sampled_from(["busy", "free", "tentative", "oof", "workingElsewhere"]),
+        "tx": st.one_of(st.none(), st.uuids().map(str)),
+        "categories": st.lists(texts, max_size=2),
+        "change": st.sampled_from([None, "exception", "delete-occurrence", "delete", "patch"]),
+    }
+)
+worlds = st.fixed_dictionaries(
+    {
+        "people": st.lists(st.tuples(st.sampled_from(ZONES), st.booleans()), min_size=1, max_size=4),
+        "events": st.lists(event_specs, max_size=8),
+        "share": st.booleans(),
+        "links": st.lists(st.tuples(st.uuids().map(str), st.integers(0, 5)), max_size=3),
+    }
+)
 
 
 def _recurrence(kind: str | None, day: date) -> dict[str, Any] | None:
     if kind == "daily":
-        return {"pattern": {"type": "daily", "interval": 2},
-                "range": {"type": "endDate", "startDate": day.isoformat(),
-                          "endDate": (day + timedelta(20)).isoformat()}}
+        return {
+            "pattern": {"type": "daily", "interval": 2},
+            "range": {"type": "endDate", "startDate": day.isoformat(), "endDate": (day + timedelta(20)).isoformat()},
+        }
     if kind == "weekly":
-        return {"pattern": {"type": "weekly", "interval": 1, "daysOfWeek": [day.strftime("%A").lower(), "friday"]},
-                "range": {"type": "noEnd", "startDate": day.isoformat()}}
+        return {
+            "pattern": {"type": "weekly", "interval": 1, "daysOfWeek": [day.strftime("%A").lower(), "friday"]},
+            "range": {"type": "noEnd", "startDate": day.isoformat()},
+        }
     if kind == "numbered":
-        return {"pattern": {"type": "absoluteMonthly", "interval": 1, "dayOfMonth": day.day},
-                "range": {"type": "numbered", "startDate": day.isoformat(), "numberOfOccurrences": 4}}
+        return {
+            "pattern": {"type": "absoluteMonthly", "interval": 1, "dayOfMonth": day.day},
+            "range": {"type": "numbered", "startDate": day.isoformat(), "numberOfOccurrences": 4},
+        }
     return None
 
 
 def build_world(spec: dict[str, Any], clock: Clock) -> EmulatorState:
     state = EmulatorState(clock=clock, seed=11)
-    people = [state.add_user(f"p{i}@contoso.example", f"Person {i}", time_zone=zone,
-                             working_days=("monday", "tuesday") if short else ("monday", "tuesday", "wednesday"))
-              for i, (zone, short) in enumerate(spec["people"])]
+    people = [
+        state.add_user(
+            f"p{i}@contoso.example",
+            f"Person {i}",
+            time_zone=zone,
+            working_days=("monday", "tuesday") if short else ("monday", "tuesday", "wednesday"),
+        )
+        for i, (zone, short) in enumerate(spec["people"])
+    ]
     if spec["share"] and len(people) > 1:
         state.add_calendar(people[0].id, "Team", can_edit=False, owner_upn=people[1].upn)
     for e in spec["events"]:
@@ -115,13 +146,22 @@ def build_world(spec: dict[str, Any], clock: Clock) -> EmulatorState:
         start = datetime.combine(day, datetime.min.time(), UTC) + timedelta(minutes=e["minute"])
         try:
             created = state.add_event(
-                owner.id, e["subject"], day if e["all_day"] else start,
+                owner.id,
+                e["subject"],
+                day if e["all_day"] else start,
                 day + timedelta(days=1) if e["all_day"] else start + timedelta(minutes=e["length"]),
-                show_as=e["show_as"], is_all_day=e["all_day"], time_zone=e["zone"],
-                recurrence=_recurrence(e["recurrence"], day), is_online_meeting=e["online"],
-                attendees=e["attendees"], categories=e["categories"], transaction_id=e["tx"],
-                single_value_extended_properties=[{"id": "String {66f5a359-4659-4830-9070-00047ec6ac6e} Name Tag",
-                                                   "value": e["subject"]}])
+                show_as=e["show_as"],
+                is_all_day=e["all_day"],
+                time_zone=e["zone"],
+                recurrence=_recurrence(e["recurrence"], day),
+                is_online_meeting=e["online"],
+                attendees=e["attendees"],
+                categories=e["categories"],
+                transaction_id=e["tx"],
+                single_value_extended_properties=[
+                    {"id": "String {66f5a359-4659-4830-9070-00047ec6ac6e} Name Tag", "value": e["subject"]}
+                ],
+            )
         except GraphError:
             continue  # the emulator refused it, as Graph would: nothing to keep
         if e["change"] is not None:
@@ -141,14 +181,23 @@ def _change(state: EmulatorState, owner_id: str, created: dict[str, Any], e: dic
     elif e["change"] == "patch":
         state.patch_event(owner.id, created["id"], {"subject": e["subject"] + " (moved)", "showAs": "free"})
     elif created["type"] == "seriesMaster":
-        occurrences = [o for cal in state.calendars.values() if cal.owner_id == owner.id
-                       for o in state.view(cal, T0 - timedelta(days=20), T0 + timedelta(days=90))
-                       if o.series_master_id == created["id"]]
+        occurrences = [
+            o
+            for cal in state.calendars.values()
+            if cal.owner_id == owner.id
+            for o in state.view(cal, T0 - timedelta(days=20), T0 + timedelta(days=90))
+            if o.series_master_id == created["id"]
+        ]
         if occurrences and e["change"] == "exception":
-            state.patch_event(owner.id, occurrences[0].id, {
-                "subject": "just this once",
-                "start": {"dateTime": "2030-03-01T07:00:00", "timeZone": "UTC"},
-                "end": {"dateTime": "2030-03-01T07:30:00", "timeZone": "UTC"}})
+            state.patch_event(
+                owner.id,
+                occurrences[0].id,
+                {
+                    "subject": "just this once",
+                    "start": {"dateTime": "2030-03-01T07:00:00", "timeZone": "UTC"},
+                    "end": {"dateTime": "2030-03-01T07:30:00", "timeZone": "UTC"},
+                },
+            )
         elif occurrences:
             state.remove_event(owner.id, occurrences[-1].id)
 
@@ -172,8 +221,11 @@ def test_the_demo_world_round_trips_and_its_people_have_the_same_ids_on_every_ru
     state = EmulatorState(tenant_id="7e57e57e-0000-4000-8000-000000000001")
     people = seed_demo(state, T0)
     again = seed_demo(EmulatorState(tenant_id=state.default_tenant_id), T0 + timedelta(days=3))
-    assert [p.id for p in again] == [p.id for p in people] == [demo_user_id(state.default_tenant_id, p.upn)
-                                                                for p in people]
+    assert (
+        [p.id for p in again]
+        == [p.id for p in people]
+        == [demo_user_id(state.default_tenant_id, p.upn) for p in people]
+    )
     restored = reloaded(state)
     assert seed_demo(restored, T0) == [restored.user(p.upn) for p in people]  # seeding a restored world adds nothing
     assert dumps(restored) == dumps(state)
@@ -189,38 +241,81 @@ def test_every_field_of_every_record_has_a_codec() -> None:
 
 
 aware = st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC))
-json_values = st.recursive(st.none() | st.booleans() | st.integers(-(2**40), 2**40) | texts,
-                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(texts, inner, max_size=3),
-                           max_leaves=8)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**40), 2**40) | texts,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(texts, inner, max_size=3),
+    max_leaves=8,
+)
 objects = st.dictionaries(texts, json_values, max_size=3)
 dates = st.dates(min_value=date(1990, 1, 1), max_value=date(2100, 1, 1))
 recurrences = st.builds(
-    Recurrence, type=st.sampled_from(["daily", "weekly"]), interval=st.integers(1, 99),
-    days_of_week=st.lists(st.integers(0, 6), max_size=7).map(tuple), first_day_of_week=st.integers(0, 6),
-    day_of_month=st.integers(0, 31), month=st.integers(0, 12), index=st.sampled_from(["first", "last"]),
-    range_type=st.sampled_from(["endDate", "noEnd", "numbered"]), start_date=dates,
-    end_date=st.none() | dates, count=st.integers(0, 999), recurrence_time_zone=st.none() | st.sampled_from(ZONES))
+    Recurrence,
+    type=st.sampled_from(["daily", "weekly"]),
+    interval=st.integers(1, 99),
+    days_of_week=st.lists(st.integers(0, 6), max_size=7).map(tuple),
+    first_day_of_week=st.integers(0, 6),
+    day_of_month=st.integers(0, 31),
+    month=st.integers(0, 12),
+    index=st.sampled_from(["first", "last"]),
+    range_type=st.sampled_from(["endDate", "noEnd", "numbered"]),
+    start_date=dates,
+    end_date=st.none() | dates,
+    count=st.integers(0, 999),
+    recurrence_time_zone=st.none() | st.sampled_from(ZONES),
+)
 EVENT_FIELDS: dict[str, Any] = {
-    "id": texts, "key": st.binary(min_size=16, max_size=16), "owner_id": texts, "calendar_id": texts,
-    "ical_uid": texts, "change_key": texts, "created": aware, "modified": aware, "start": aware, "end": aware,
-    "start_tz": st.sampled_from(ZONES[:-1]), "end_tz": st.sampled_from(ZONES[:-1]), "subject": texts,
-    "body_type": st.sampled_from(["html", "text"]), "body_content": texts, "importance": texts,
-    "sensitivity": texts, "show_as": texts, "categories": st.lists(texts, max_size=3), "is_all_day": st.booleans(),
-    "all_day_start": st.none() | dates, "all_day_end": st.none() | dates, "location": objects,
-    "locations": st.lists(objects, max_size=2), "attendees": st.lists(objects, max_size=2), "organizer": objects,
-    "is_organizer": st.booleans(), "response_status": st.dictionaries(texts, texts, max_size=2),
-    "is_online_meeting": st.booleans(), "online_meeting_provider": texts, "online_meeting": st.none() | objects,
-    "recurrence": st.none() | recurrences, "exceptions": st.just({}),
-    "deleted_dates": st.sets(dates, max_size=3), "type": texts, "series_master_id": st.none() | texts,
-    "original_start": st.none() | aware, "original_date": st.none() | dates, "transaction_id": st.none() | texts,
+    "id": texts,
+    "key": st.binary(min_size=16, max_size=16),
+    "owner_id": texts,
+    "calendar_id": texts,
+    "ical_uid": texts,
+    "change_key": texts,
+    "created": aware,
+    "modified": aware,
+    "start": aware,
+    "end": aware,
+    "start_tz": st.sampled_from(ZONES[:-1]),
+    "end_tz": st.sampled_from(ZONES[:-1]),
+    "subject": texts,
+    "body_type": st.sampled_from(["html", "text"]),
+    "body_content": texts,
+    "importance": texts,
+    "sensitivity": texts,
+    "show_as": texts,
+    "categories": st.lists(texts, max_size=3),
+    "is_all_day": st.booleans(),
+    "all_day_start": st.none() | dates,
+    "all_day_end": st.none() | dates,
+    "location": objects,
+    "locations": st.lists(objects, max_size=2),
+    "attendees": st.lists(objects, max_size=2),
+    "organizer": objects,
+    "is_organizer": st.booleans(),
+    "response_status": st.dictionaries(texts, texts, max_size=2),
+    "is_online_meeting": st.booleans(),
+    "online_meeting_provider": texts,
+    "online_meeting": st.none() | objects,
+    "recurrence": st.none() | recurrences,
+    "exceptions": st.just({}),
+    "deleted_dates": st.sets(dates, max_size=3),
+    "type": texts,
+    "series_master_id": st.none() | texts,
+    "original_start": st.none() | aware,
+    "original_date": st.none() | dates,
+    "transaction_id": st.none() | texts,
     "ext_props": st.dictionaries(texts, st.tuples(texts, texts), max_size=2),
-    "extensions": st.lists(objects, max_size=2), "is_reminder_on": st.booleans(),
-    "reminder_minutes": st.integers(-(2**31), 2**31), "response_requested": st.booleans(),
-    "allow_new_time_proposals": st.booleans(), "hide_attendees": st.booleans(), "is_cancelled": st.booleans(),
+    "extensions": st.lists(objects, max_size=2),
+    "is_reminder_on": st.booleans(),
+    "reminder_minutes": st.integers(-(2**31), 2**31),
+    "response_requested": st.booleans(),
+    "allow_new_time_proposals": st.booleans(),
+    "hide_attendees": st.booleans(),
+    "is_cancelled": st.booleans(),
 }
 exception_events = st.builds(StoredEvent, **EVENT_FIELDS)
-stored_events = st.builds(StoredEvent, **(EVENT_FIELDS | {"exceptions": st.dictionaries(dates, exception_events,
-                                                                                          max_size=2)}))
+stored_events = st.builds(
+    StoredEvent, **(EVENT_FIELDS | {"exceptions": st.dictionaries(dates, exception_events, max_size=2)})
+)
 
 
 def test_the_event_strategy_sets_every_field() -> None:
@@ -235,8 +330,9 @@ def test_any_stored_event_round_trips_through_json_with_its_types(event: StoredE
         if f.name != "exceptions":
             assert getattr(back, f.name) == getattr(event, f.name), f.name
             assert type(getattr(back, f.name)) is type(getattr(event, f.name)), f.name
-    assert {d: EVENT.encode(x) for d, x in back.exceptions.items()} == \
-        {d: EVENT.encode(x) for d, x in event.exceptions.items()}
+    assert {d: EVENT.encode(x) for d, x in back.exceptions.items()} == {
+        d: EVENT.encode(x) for d, x in event.exceptions.items()
+    }
 
 
 # ------------------------------------------------------------------------ a restored emulator over HTTP
@@ -245,14 +341,13 @@ def test_any_stored_event_round_trips_through_json_with_its_types(event: StoredE
 def _relocate(link: str, base: str) -> str:
     """A link the first emulator handed out, pointed at the second one (same path and query)."""
     parts = urlsplit(link)
-    return f"{base}{parts.path[parts.path.index('/v1.0') + len('/v1.0'):]}?{parts.query}"
+    return f"{base}{parts.path[parts.path.index('/v1.0') + len('/v1.0') :]}?{parts.query}"
 
 
 async def test_a_restored_emulator_keeps_tokens_subscriptions_delta_links_and_transaction_ids() -> None:
     async with running_receiver() as receiver:
         doc, saved = await _first_life(receiver)
-        async with running(people=False, now=T0 + timedelta(minutes=30),
-                           setup=lambda s: restore(s, doc)) as emu:
+        async with running(people=False, now=T0 + timedelta(minutes=30), setup=lambda s: restore(s, doc)) as emu:
             old = {"Authorization": f"Bearer {saved['access_token']}"}
             events = await emu.http.get(f"{emu.graph}/me/events", headers=old)
             assert events.status_code == 200 and [e["subject"] for e in events.json()["value"]] == ["Booked yesterday"]
@@ -260,16 +355,28 @@ async def test_a_restored_emulator_keeps_tokens_subscriptions_delta_links_and_tr
             assert [s["id"] for s in subs.json()["value"]] == [saved["subscription"]]
             unchanged = await emu.http.get(_relocate(saved["delta"], emu.graph), headers=old)
             assert unchanged.status_code == 200 and unchanged.json()["value"] == []
-            again = await emu.http.post(f"{emu.graph}/me/events", headers=old, json=event_body(
-                "Booked yesterday", T0 + timedelta(days=1), T0 + timedelta(days=1, minutes=30),
-                transactionId=saved["tx"]))
+            again = await emu.http.post(
+                f"{emu.graph}/me/events",
+                headers=old,
+                json=event_body(
+                    "Booked yesterday",
+                    T0 + timedelta(days=1),
+                    T0 + timedelta(days=1, minutes=30),
+                    transactionId=saved["tx"],
+                ),
+            )
             assert again.json()["id"] == saved["event"]  # a retried create still finds yesterday's event
-            refreshed = await emu.http.post(f"{emu.login}/common/oauth2/v2.0/token", data={
-                "grant_type": "refresh_token", "refresh_token": saved["refresh_token"], "client_id": "client-1"})
+            refreshed = await emu.http.post(
+                f"{emu.login}/common/oauth2/v2.0/token",
+                data={"grant_type": "refresh_token", "refresh_token": saved["refresh_token"], "client_id": "client-1"},
+            )
             assert refreshed.status_code == 200, refreshed.text
             receiver.notifications.clear()
-            created = await emu.post(ADELE, "/me/events", event_body("Booked today", T0 + timedelta(days=2),
-                                                                     T0 + timedelta(days=2, minutes=30)))
+            created = await emu.post(
+                ADELE,
+                "/me/events",
+                event_body("Booked today", T0 + timedelta(days=2), T0 + timedelta(days=2, minutes=30)),
+            )
             assert created.status_code == 201
             await emu.state.notifier.drain()
             assert [n["value"][0]["subscriptionId"] for n in receiver.notifications] == [saved["subscription"]]
@@ -280,19 +387,39 @@ async def test_a_restored_emulator_keeps_tokens_subscriptions_delta_links_and_tr
 async def _first_life(receiver: Receiver) -> tuple[dict[str, Any], dict[str, str]]:
     async with running(now=T0) as emu:
         tx = "5a1d0b0c-0000-4000-8000-0000000000aa"
-        created = await emu.post(ADELE, "/me/events", event_body(
-            "Booked yesterday", T0 + timedelta(days=1), T0 + timedelta(days=1, minutes=30), transactionId=tx))
-        sub = await emu.post(ADELE, "/subscriptions", {
-            "changeType": "created,updated,deleted", "notificationUrl": f"{receiver.url}/notify",
-            "resource": "me/events", "expirationDateTime": (T0 + timedelta(days=2)).isoformat().replace("+00:00", "Z"),
-            "clientState": "s3cret"})
+        created = await emu.post(
+            ADELE,
+            "/me/events",
+            event_body(
+                "Booked yesterday", T0 + timedelta(days=1), T0 + timedelta(days=1, minutes=30), transactionId=tx
+            ),
+        )
+        sub = await emu.post(
+            ADELE,
+            "/subscriptions",
+            {
+                "changeType": "created,updated,deleted",
+                "notificationUrl": f"{receiver.url}/notify",
+                "resource": "me/events",
+                "expirationDateTime": (T0 + timedelta(days=2)).isoformat().replace("+00:00", "Z"),
+                "clientState": "s3cret",
+            },
+        )
         assert sub.status_code == 201, sub.text
-        delta = await emu.get(ADELE, "/me/calendarView/delta", params={
-            "startDateTime": T0.isoformat(), "endDateTime": (T0 + timedelta(days=7)).isoformat()})
+        delta = await emu.get(
+            ADELE,
+            "/me/calendarView/delta",
+            params={"startDateTime": T0.isoformat(), "endDateTime": (T0 + timedelta(days=7)).isoformat()},
+        )
         assert delta.status_code == 200 and "@odata.deltaLink" in delta.json()
-        saved = {"access_token": emu.token(ADELE), "tx": tx, "event": created.json()["id"],
-                 "subscription": sub.json()["id"], "delta": delta.json()["@odata.deltaLink"],
-                 "refresh_token": emu.state.issue_refresh_token(emu.state.user(ADELE), "client-1", "User.Read")}
+        saved = {
+            "access_token": emu.token(ADELE),
+            "tx": tx,
+            "event": created.json()["id"],
+            "subscription": sub.json()["id"],
+            "delta": delta.json()["@odata.deltaLink"],
+            "refresh_token": emu.state.issue_refresh_token(emu.state.user(ADELE), "client-1", "User.Read"),
+        }
         return json.loads(dumps(emu.state)), saved
 
 
@@ -340,9 +467,19 @@ def _broken(change: str) -> Any:
         doc["ids"] = [3, [1, 2, 3], None]
     elif change == "interval":  # a series that would never end expanding
         doc["events"][0]["recurrence"] = {
-            "type": "daily", "interval": 0, "days_of_week": [], "first_day_of_week": 6, "day_of_month": 0, "month": 0,
-            "index": "first", "range_type": "noEnd", "start_date": "2030-03-04", "end_date": None, "count": 0,
-            "recurrence_time_zone": None}
+            "type": "daily",
+            "interval": 0,
+            "days_of_week": [],
+            "first_day_of_week": 6,
+            "day_of_month": 0,
+            "month": 0,
+            "index": "first",
+            "range_type": "noEnd",
+            "start_date": "2030-03-04",
+            "end_date": None,
+            "count": 0,
+            "recurrence_time_zone": None,
+        }
     elif change == "times":
         doc["events"][0]["end"] = "2030-03-03T00:00:00+00:00"
     elif change == "list":
@@ -350,17 +487,26 @@ def _broken(change: str) -> Any:
     return doc
 
 
-@pytest.mark.parametrize(("change", "reason"), [
-    ("version", f"format version {VERSION + 1}; this one reads version {VERSION}"),
-    ("format", "not a saved Graph sandbox"), ("missing", "events: missing"),
-    ("type", "users[0].upn: expected a string"),
-    ("owner", "owner or calendar is unknown"), ("zone", "unknown time zone"),
-    ("naive", "events[0].start: expected a date and time with its UTC offset"), ("ids", "ids:"),
-    ("list", "not a saved Graph sandbox"), ("not json", "it is not JSON"),
-    ("interval", "interval must be a positive integer"), ("times", "its times are inconsistent"),
-])
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ("version", f"format version {VERSION + 1}; this one reads version {VERSION}"),
+        ("format", "not a saved Graph sandbox"),
+        ("missing", "events: missing"),
+        ("type", "users[0].upn: expected a string"),
+        ("owner", "owner or calendar is unknown"),
+        ("zone", "unknown time zone"),
+        ("naive", "events[0].start: expected a date and time with its UTC offset"),
+        ("ids", "ids:"),
+        ("list", "not a saved Graph sandbox"),
+        ("not json", "it is not JSON"),
+        ("interval", "interval must be a positive integer"),
+        ("times", "its times are inconsistent"),
+    ],
+)
 def test_a_file_that_cannot_be_used_is_moved_aside_and_the_sandbox_starts_fresh(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture, change: str, reason: str) -> None:
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, change: str, reason: str
+) -> None:
     path = tmp_path / "sandbox-graph.json"
     text = "{ half a file" if change == "not json" else json.dumps(_broken(change))
     path.write_text(text)
@@ -397,18 +543,44 @@ SMALL_DOC = _doc()
 DOC_PATHS = [p for p in _paths(SMALL_DOC) if p and p[0] != "ids"]
 # Graph JSON kept as the client sent it (attendees, locations, extensions, a custom zone): its shape (an object,
 # a list of objects) is checked on load, its content was checked when it was POSTed.
-AS_SENT = {"location", "locations", "attendees", "organizer", "online_meeting", "extensions", "working_time_zone",
-           "response_status"}
+AS_SENT = {
+    "location",
+    "locations",
+    "attendees",
+    "organizer",
+    "online_meeting",
+    "extensions",
+    "working_time_zone",
+    "response_status",
+}
 
 
-TRICKY = st.sampled_from(["0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00", "2030-03-04", "", "UTC",
-                           "Mars/Olympus", "AAMkAG+/==", "daily", "weekly", "noEnd", "numbered", 0, -1, 2**63, True])
+TRICKY = st.sampled_from(
+    [
+        "0001-01-01T00:00:00+05:00",
+        "9999-12-31T23:59:59-05:00",
+        "2030-03-04",
+        "",
+        "UTC",
+        "Mars/Olympus",
+        "AAMkAG+/==",
+        "daily",
+        "weekly",
+        "noEnd",
+        "numbered",
+        0,
+        -1,
+        2**63,
+        True,
+    ]
+)
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.sampled_from(DOC_PATHS), st.one_of(TRICKY, json_values))
-def test_no_damage_to_a_file_crashes_the_start_or_a_later_read(tmp_path_factory: pytest.TempPathFactory,
-                                                                where: tuple[Any, ...], value: Any) -> None:
+def test_no_damage_to_a_file_crashes_the_start_or_a_later_read(
+    tmp_path_factory: pytest.TempPathFactory, where: tuple[Any, ...], value: Any
+) -> None:
     doc = json.loads(json.dumps(SMALL_DOC))
     target = doc
     for step in where[:-1]:
@@ -432,8 +604,9 @@ def test_no_damage_to_a_file_crashes_the_start_or_a_later_read(tmp_path_factory:
 # ------------------------------------------------------------------------------------- the file itself
 
 
-def test_saving_is_atomic_private_and_only_when_something_changed(tmp_path: Path,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_saving_is_atomic_private_and_only_when_something_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "var" / "sandbox-graph.json"
     state = EmulatorState()
     state.add_user(ADELE, "Adele")
@@ -468,8 +641,11 @@ async def test_a_kept_world_is_written_soon_after_a_change_and_on_shutdown(tmp_p
     async with serve(app) as root:
         token = state.issue_token(ADELE)
         async with httpx.AsyncClient() as http:
-            created = await http.post(f"{root}/v1.0/me/events", headers={"Authorization": f"Bearer {token}"},
-                                      json=event_body("Over HTTP", T0, T0 + timedelta(minutes=30)))
+            created = await http.post(
+                f"{root}/v1.0/me/events",
+                headers={"Authorization": f"Bearer {token}"},
+                json=event_body("Over HTTP", T0, T0 + timedelta(minutes=30)),
+            )
             assert created.status_code == 201
         for _ in range(200):
             if path.exists() and "Over HTTP" in path.read_text():
@@ -491,11 +667,21 @@ def test_a_loaded_world_is_not_written_again_until_it_changes(tmp_path: Path) ->
     state = EmulatorState(clock=Clock(T0))
     state.add_user(ADELE, "Adele")
     state.subscriptions["s1"] = Subscription(
-        id="s1", user_id=state.user(ADELE).id, resource="me/events", change_types=("created",),
-        notification_url="https://example.org/n", lifecycle_notification_url=None, expiration=T0 + timedelta(days=1),
-        client_state=None, application_id="app", creator_id=state.user(ADELE).id, tenant_id=state.default_tenant_id)
-    state.delta_syncs["d1"] = DeltaSync(state.user(ADELE).id, state.default_calendar(ADELE).id, T0,
-                                        T0 + timedelta(days=1), {"e": "k"}, issued=T0)
+        id="s1",
+        user_id=state.user(ADELE).id,
+        resource="me/events",
+        change_types=("created",),
+        notification_url="https://example.org/n",
+        lifecycle_notification_url=None,
+        expiration=T0 + timedelta(days=1),
+        client_state=None,
+        application_id="app",
+        creator_id=state.user(ADELE).id,
+        tenant_id=state.default_tenant_id,
+    )
+    state.delta_syncs["d1"] = DeltaSync(
+        state.user(ADELE).id, state.default_calendar(ADELE).id, T0, T0 + timedelta(days=1), {"e": "k"}, issued=T0
+    )
     StateFile(path).save(state)
     again = EmulatorState(clock=Clock(T0))
     keeper = StateFile(path)
@@ -511,8 +697,9 @@ def test_the_document_is_plain_json_with_format_and_version() -> None:
     assert json.loads(json.dumps(doc)) == doc
 
 
-async def test_a_failing_save_is_logged_once_and_retried_until_it_works(tmp_path: Path,
-                                                                       caplog: pytest.LogCaptureFixture) -> None:
+async def test_a_failing_save_is_logged_once_and_retried_until_it_works(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     blocker = tmp_path / "var"
     blocker.write_text("a file where the var directory should be")
     path = blocker / "sandbox-graph.json"

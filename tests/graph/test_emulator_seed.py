@@ -20,8 +20,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def summary(state: EmulatorState, user: EmUser) -> list[tuple[object, ...]]:
-    return [(e["subject"], e["start"]["dateTime"], e["end"]["dateTime"], e["showAs"], e["type"], e["isAllDay"])
-            for e in state.events(user.id)]
+    return [
+        (e["subject"], e["start"]["dateTime"], e["end"]["dateTime"], e["showAs"], e["type"], e["isAllDay"])
+        for e in state.events(user.id)
+    ]
 
 
 def test_seed_demo_is_deterministic_for_a_given_now() -> None:
@@ -40,8 +42,13 @@ def test_seed_demo_people_cover_the_zone_cases() -> None:
     state = EmulatorState()
     people = seed_demo(state, NOW)
     zones = {p.upn.split("@")[0]: p.time_zone for p in people}
-    assert zones == {"adele": "Pacific Standard Time", "megan": "Europe/London", "priya": "India Standard Time",
-                     "diego": "Eastern Standard Time", "lee": "AUS Eastern Standard Time"}
+    assert zones == {
+        "adele": "Pacific Standard Time",
+        "megan": "Europe/London",
+        "priya": "India Standard Time",
+        "diego": "Eastern Standard Time",
+        "lee": "AUS Eastern Standard Time",
+    }
     assert isinstance(state.user("diego@contoso.example").working_time_zone, dict)
     assert state.user("lee@contoso.example").working_days == ("monday", "tuesday", "wednesday", "thursday")
     assert len({p.tenant_id for p in people}) == 1
@@ -49,12 +56,14 @@ def test_seed_demo_people_cover_the_zone_cases() -> None:
 
 def test_seed_mailbox_fills_working_hours_but_leaves_room() -> None:
     state = EmulatorState()
-    user = state.add_user("kim@contoso.example", "Kim", time_zone="Europe/Berlin", working_start="09:00",
-                          working_end="17:00")
+    user = state.add_user(
+        "kim@contoso.example", "Kim", time_zone="Europe/Berlin", working_start="09:00", working_end="17:00"
+    )
     events = seed_mailbox(state, user, NOW, weeks=2, rng_seed=3)
     twin_state = EmulatorState()
-    twin = twin_state.add_user("kim@contoso.example", "Kim", time_zone="Europe/Berlin", working_start="09:00",
-                               working_end="17:00")
+    twin = twin_state.add_user(
+        "kim@contoso.example", "Kim", time_zone="Europe/Berlin", working_start="09:00", working_end="17:00"
+    )
     seed_mailbox(twin_state, twin, NOW, weeks=2, rng_seed=3)
     assert summary(state, user) == summary(twin_state, twin)
     other_state = EmulatorState()
@@ -72,7 +81,8 @@ def test_seed_mailbox_fills_working_hours_but_leaves_room() -> None:
         assert start.weekday() < 5
         assert start.hour * 60 + start.minute >= 9 * 60 and end.hour * 60 + end.minute <= 17 * 60
         busy_minutes_by_day[start.date()] = busy_minutes_by_day.get(start.date(), 0) + int(
-            (end - start).total_seconds() // 60)
+            (end - start).total_seconds() // 60
+        )
     assert all(minutes <= 6 * 60 for minutes in busy_minutes_by_day.values())
     series = [e for e in events if e["type"] == "seriesMaster"]
     assert [s["subject"] for s in series] == ["Weekly team sync"]
@@ -92,10 +102,12 @@ def test_ensure_user_creates_and_seeds_once() -> None:
 def test_python_api_rejects_bad_users() -> None:
     state = EmulatorState()
     state.add_user("a@contoso.example", "A")
-    for kwargs in ({"upn": "A@contoso.example", "display_name": "dup"},
-                   {"upn": "b@contoso.example", "display_name": "B", "time_zone": "Nowhere/City"},
-                   {"upn": "c@contoso.example", "display_name": "C", "working_days": ("funday",)},
-                   {"upn": "d@contoso.example", "display_name": "D", "working_start": "25:00"}):
+    for kwargs in (
+        {"upn": "A@contoso.example", "display_name": "dup"},
+        {"upn": "b@contoso.example", "display_name": "B", "time_zone": "Nowhere/City"},
+        {"upn": "c@contoso.example", "display_name": "C", "working_days": ("funday",)},
+        {"upn": "d@contoso.example", "display_name": "D", "working_start": "25:00"},
+    ):
         try:
             state.add_user(**kwargs)  # type: ignore[arg-type]
         except ValueError:
@@ -113,8 +125,14 @@ def _free_port() -> int:
 def test_python_m_graph_sandbox_serves_the_demo() -> None:
     port = _free_port()
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "graph.sandbox", "--port", str(port)], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "graph.sandbox", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         with httpx.Client(timeout=2) as http:

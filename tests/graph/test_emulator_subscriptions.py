@@ -39,9 +39,13 @@ async def receiver() -> AsyncIterator[Receiver]:
 
 
 def sub_body(rec: Receiver, **extra: Any) -> dict[str, Any]:
-    body = {"changeType": "created,updated,deleted", "notificationUrl": f"{rec.url}/notify?tenant=t1",
-            "resource": "me/events", "expirationDateTime": fmt_stamp(T0 + timedelta(days=2)),
-            "clientState": "s3cret"}
+    body = {
+        "changeType": "created,updated,deleted",
+        "notificationUrl": f"{rec.url}/notify?tenant=t1",
+        "resource": "me/events",
+        "expirationDateTime": fmt_stamp(T0 + timedelta(days=2)),
+        "clientState": "s3cret",
+    }
     body.update(extra)
     return body
 
@@ -78,8 +82,12 @@ async def test_failed_handshake_means_no_subscription(emu: Emu, receiver: Receiv
 
 
 async def test_unreachable_notification_url(emu: Emu) -> None:
-    body = {"changeType": "created", "notificationUrl": "http://127.0.0.1:9/notify", "resource": "me/events",
-            "expirationDateTime": fmt_stamp(T0 + timedelta(hours=1))}
+    body = {
+        "changeType": "created",
+        "notificationUrl": "http://127.0.0.1:9/notify",
+        "resource": "me/events",
+        "expirationDateTime": fmt_stamp(T0 + timedelta(hours=1)),
+    }
     assert_graph_error(await emu.post(ADELE, "/subscriptions", body), 400, "InvalidRequest")
 
 
@@ -101,26 +109,34 @@ async def test_create_validation_errors(emu: Emu, receiver: Receiver) -> None:
     assert_graph_error(other, 403, "ExtensionError")
     own = await emu.post(ADELE, "/subscriptions", sub_body(receiver, resource=f"users/{ADELE}/events"))
     assert own.status_code == 201
-    assert (await emu.post(ADELE, "/subscriptions", sub_body(
-        receiver, expirationDateTime=fmt_stamp(T0 + timedelta(minutes=10080))))).status_code == 201
+    assert (
+        await emu.post(
+            ADELE, "/subscriptions", sub_body(receiver, expirationDateTime=fmt_stamp(T0 + timedelta(minutes=10080)))
+        )
+    ).status_code == 201
     assert receiver.validations and not receiver.notifications
 
 
 async def test_renew_delete_and_expiry(emu: Emu, receiver: Receiver) -> None:
     sub = (await emu.post(ADELE, "/subscriptions", sub_body(receiver))).json()
-    renewed = await emu.patch(ADELE, f"/subscriptions/{sub['id']}",
-                              {"expirationDateTime": fmt_stamp(T0 + timedelta(days=2, hours=12))})
+    renewed = await emu.patch(
+        ADELE, f"/subscriptions/{sub['id']}", {"expirationDateTime": fmt_stamp(T0 + timedelta(days=2, hours=12))}
+    )
     assert renewed.status_code == 200 and renewed.json()["expirationDateTime"].startswith("2030-03-06T12:00:00")
-    too_far = await emu.patch(ADELE, f"/subscriptions/{sub['id']}",
-                              {"expirationDateTime": fmt_stamp(T0 + timedelta(days=7, minutes=1))})
+    too_far = await emu.patch(
+        ADELE, f"/subscriptions/{sub['id']}", {"expirationDateTime": fmt_stamp(T0 + timedelta(days=7, minutes=1))}
+    )
     assert_graph_error(too_far, 400, "InvalidRequest")
     assert_graph_error(await emu.get(MEGAN, f"/subscriptions/{sub['id']}"), 404, "ResourceNotFound")
     emu.clock.advance(days=3)
     emu.tokens.clear()  # the cached access tokens expired too
     assert_graph_error(await emu.get(ADELE, f"/subscriptions/{sub['id']}"), 404, "ResourceNotFound")
     assert_graph_error(await emu.post(ADELE, f"/subscriptions/{sub['id']}/reauthorize"), 404, "ResourceNotFound")
-    sub2 = (await emu.post(ADELE, "/subscriptions", sub_body(
-        receiver, expirationDateTime=fmt_stamp(emu.clock.now + timedelta(days=1))))).json()
+    sub2 = (
+        await emu.post(
+            ADELE, "/subscriptions", sub_body(receiver, expirationDateTime=fmt_stamp(emu.clock.now + timedelta(days=1)))
+        )
+    ).json()
     r = await emu.delete(ADELE, f"/subscriptions/{sub2['id']}")
     assert r.status_code == 204
     assert_graph_error(await emu.delete(ADELE, f"/subscriptions/{sub2['id']}"), 404, "ResourceNotFound")
@@ -129,18 +145,28 @@ async def test_renew_delete_and_expiry(emu: Emu, receiver: Receiver) -> None:
 async def test_notifications_for_created_updated_deleted(emu: Emu, receiver: Receiver) -> None:
     sub = (await emu.post(ADELE, "/subscriptions", sub_body(receiver))).json()
     user_id = emu.state.user(ADELE).id
-    created = (await emu.post(ADELE, "/me/events", event_body("x", T0 + timedelta(hours=9),
-                                                              T0 + timedelta(hours=10)))).json()
+    created = (
+        await emu.post(ADELE, "/me/events", event_body("x", T0 + timedelta(hours=9), T0 + timedelta(hours=10)))
+    ).json()
     await receiver.wait(1)
     [note] = receiver.notifications[0]["value"]
     assert receiver.notifications[0]["query"] == {"tenant": "t1"}  # the notificationUrl's query is kept
     resource = f"Users/{user_id}/Events/{created['id']}"
     assert note == {
-        "id": note["id"], "subscriptionId": sub["id"], "subscriptionExpirationDateTime": "2030-03-06T00:00:00.000Z",
-        "clientState": "s3cret", "changeType": "created", "resource": resource,
+        "id": note["id"],
+        "subscriptionId": sub["id"],
+        "subscriptionExpirationDateTime": "2030-03-06T00:00:00.000Z",
+        "clientState": "s3cret",
+        "changeType": "created",
+        "resource": resource,
         "tenantId": emu.state.user(ADELE).tenant_id,
-        "resourceData": {"@odata.type": "#Microsoft.Graph.Event", "@odata.id": resource,
-                         "@odata.etag": created["@odata.etag"], "id": created["id"]}}
+        "resourceData": {
+            "@odata.type": "#Microsoft.Graph.Event",
+            "@odata.id": resource,
+            "@odata.etag": created["@odata.etag"],
+            "id": created["id"],
+        },
+    }
     await emu.patch(ADELE, f"/me/events/{quote(created['id'], safe='')}", {"subject": "y"})
     await emu.delete(ADELE, f"/me/events/{quote(created['id'], safe='')}")
     emu.state.add_event(MEGAN, "not subscribed", T0, T0 + timedelta(hours=1))
@@ -171,28 +197,32 @@ async def test_an_unreachable_receiver_is_retried_then_dropped(emu: Emu, receive
     emu.state.add_event(ADELE, "x", T0 + timedelta(hours=1), T0 + timedelta(hours=2))
     await emu.state.notifier.drain()
     log = [r for r in emu.state.notification_log if r.kind in ("notification", "dropped")]
-    assert [(r.kind, r.attempt) for r in log] == [("notification", 1), ("notification", 2), ("notification", 3),
-                                                  ("dropped", 3)]
+    assert [(r.kind, r.attempt) for r in log] == [
+        ("notification", 1),
+        ("notification", 2),
+        ("notification", 3),
+        ("dropped", 3),
+    ]
     assert all(r.status is None and r.error for r in log)
-    assert not receiver.lifecycle_events()      # no lifecycleNotificationUrl: no "missed" either
+    assert not receiver.lifecycle_events()  # no lifecycleNotificationUrl: no "missed" either
 
 
 async def test_a_failing_receiver_gets_retries_with_the_same_notification(emu: Emu, receiver: Receiver) -> None:
     emu.state.change_tracking.retry_delays = (0.05, 0.1, 0.2)
     await emu.post(ADELE, "/subscriptions", sub_body(receiver))
-    receiver.fail_next = 2                       # 500 twice, then 202
+    receiver.fail_next = 2  # 500 twice, then 202
     emu.state.add_event(ADELE, "x", T0 + timedelta(hours=1), T0 + timedelta(hours=2))
     await receiver.wait(1)
     await emu.state.notifier.drain()
     assert len(receiver.attempts) == 3 and len(receiver.notifications) == 1
-    assert all(a["value"] == receiver.attempts[0]["value"] for a in receiver.attempts)   # same ids, same clientState
+    assert all(a["value"] == receiver.attempts[0]["value"] for a in receiver.attempts)  # same ids, same clientState
     assert receiver.notifications[0]["value"][0]["clientState"] == "s3cret"
     attempts = [(r.attempt, r.status) for r in emu.state.notification_log if r.kind == "notification"]
     assert attempts == [(1, 500), (2, 500), (3, 202)]
 
 
 async def test_a_receiver_slower_than_three_seconds_counts_as_failed(emu: Emu, receiver: Receiver) -> None:
-    emu.state.change_tracking.delivery_timeout = 0.1       # Graph: 3 s
+    emu.state.change_tracking.delivery_timeout = 0.1  # Graph: 3 s
     await emu.post(ADELE, "/subscriptions", sub_body(receiver))
     receiver.delay = 0.3
     emu.state.add_event(ADELE, "x", T0 + timedelta(hours=1), T0 + timedelta(hours=2))
@@ -203,17 +233,24 @@ async def test_a_receiver_slower_than_three_seconds_counts_as_failed(emu: Emu, r
 
 
 async def test_a_dropped_delivery_sends_missed_to_the_lifecycle_url(emu: Emu, receiver: Receiver) -> None:
-    sub = (await emu.post(ADELE, "/subscriptions", sub_body(
-        receiver, lifecycleNotificationUrl=f"{receiver.url}/lifecycle"))).json()
-    receiver.fail_next = 3                       # every attempt of the change notification fails
+    sub = (
+        await emu.post(
+            ADELE, "/subscriptions", sub_body(receiver, lifecycleNotificationUrl=f"{receiver.url}/lifecycle")
+        )
+    ).json()
+    receiver.fail_next = 3  # every attempt of the change notification fails
     emu.state.add_event(ADELE, "x", T0 + timedelta(hours=1), T0 + timedelta(hours=2))
     await receiver.wait(1)
     await emu.state.notifier.drain()
     assert receiver.changes() == [] and receiver.lifecycle_events() == [(sub["id"], "missed")]
     [missed] = receiver.notifications[0]["value"]
-    assert missed == {"subscriptionId": sub["id"], "subscriptionExpirationDateTime": "2030-03-06T00:00:00.000Z",
-                      "tenantId": emu.state.user(ADELE).tenant_id, "clientState": "s3cret",
-                      "lifecycleEvent": "missed"}
+    assert missed == {
+        "subscriptionId": sub["id"],
+        "subscriptionExpirationDateTime": "2030-03-06T00:00:00.000Z",
+        "tenantId": emu.state.user(ADELE).tenant_id,
+        "clientState": "s3cret",
+        "lifecycleEvent": "missed",
+    }
 
 
 async def test_retries_stop_when_the_subscription_is_deleted(emu: Emu, receiver: Receiver) -> None:
@@ -230,67 +267,96 @@ async def test_retries_stop_when_the_subscription_is_deleted(emu: Emu, receiver:
 
 
 async def test_expiry_under_45_minutes_is_raised_to_45(emu: Emu, receiver: Receiver) -> None:
-    sub = (await emu.post(ADELE, "/subscriptions", sub_body(
-        receiver, expirationDateTime=fmt_stamp(T0 + timedelta(minutes=10))))).json()
+    sub = (
+        await emu.post(
+            ADELE, "/subscriptions", sub_body(receiver, expirationDateTime=fmt_stamp(T0 + timedelta(minutes=10)))
+        )
+    ).json()
     assert sub["expirationDateTime"] == "2030-03-04T00:45:00.0000000Z"
-    renewed = await emu.patch(ADELE, f"/subscriptions/{sub['id']}",
-                              {"expirationDateTime": fmt_stamp(T0 + timedelta(minutes=5))})
+    renewed = await emu.patch(
+        ADELE, f"/subscriptions/{sub['id']}", {"expirationDateTime": fmt_stamp(T0 + timedelta(minutes=5))}
+    )
     assert renewed.json()["expirationDateTime"] == "2030-03-04T00:45:00.0000000Z"
 
 
 async def test_expired_subscriptions_are_deleted_silently(emu: Emu, receiver: Receiver) -> None:
-    sub = (await emu.post(ADELE, "/subscriptions", sub_body(
-        receiver, lifecycleNotificationUrl=f"{receiver.url}/lifecycle",
-        expirationDateTime=fmt_stamp(T0 + timedelta(hours=2))))).json()
+    sub = (
+        await emu.post(
+            ADELE,
+            "/subscriptions",
+            sub_body(
+                receiver,
+                lifecycleNotificationUrl=f"{receiver.url}/lifecycle",
+                expirationDateTime=fmt_stamp(T0 + timedelta(hours=2)),
+            ),
+        )
+    ).json()
     emu.clock.advance(hours=2)
     emu.state.notifier.tick()
     assert sub["id"] not in emu.state.subscriptions
     emu.state.add_event(ADELE, "after expiry", T0 + timedelta(hours=5), T0 + timedelta(hours=6))
     await emu.state.notifier.drain()
-    assert receiver.notifications == []          # no change notification, and no lifecycle event for expiry
+    assert receiver.notifications == []  # no change notification, and no lifecycle event for expiry
 
 
 async def test_reauthorization_required_before_expiry_until_renewed(emu: Emu, receiver: Receiver) -> None:
-    sub = (await emu.post(ADELE, "/subscriptions", sub_body(
-        receiver, lifecycleNotificationUrl=f"{receiver.url}/lifecycle",
-        expirationDateTime=fmt_stamp(T0 + timedelta(hours=3))))).json()
+    sub = (
+        await emu.post(
+            ADELE,
+            "/subscriptions",
+            sub_body(
+                receiver,
+                lifecycleNotificationUrl=f"{receiver.url}/lifecycle",
+                expirationDateTime=fmt_stamp(T0 + timedelta(hours=3)),
+            ),
+        )
+    ).json()
     notifier = emu.state.notifier
     emu.clock.advance(hours=1, minutes=30)
     notifier.tick()
     await notifier.drain()
-    assert receiver.lifecycle_events() == []                   # 90 minutes left: not yet
-    emu.clock.advance(minutes=31)                              # 59 minutes left
+    assert receiver.lifecycle_events() == []  # 90 minutes left: not yet
+    emu.clock.advance(minutes=31)  # 59 minutes left
     notifier.tick()
     notifier.tick()
     await notifier.drain()
     assert receiver.lifecycle_events() == [(sub["id"], "reauthorizationRequired")]
     assert receiver.notifications[0]["value"][0]["clientState"] == "s3cret"
-    emu.tokens.clear()                                         # the first access token expired meanwhile
+    emu.tokens.clear()  # the first access token expired meanwhile
     r = await emu.post(ADELE, f"/subscriptions/{sub['id']}/reauthorize")
     assert r.status_code == 204 and not r.content
-    emu.clock.advance(minutes=15)                             # reauthorizing does not extend the expiry
+    emu.clock.advance(minutes=15)  # reauthorizing does not extend the expiry
     notifier.tick()
     await notifier.drain()
     assert receiver.lifecycle_events() == [(sub["id"], "reauthorizationRequired")] * 2
-    renewed = await emu.patch(ADELE, f"/subscriptions/{sub['id']}",
-                              {"expirationDateTime": fmt_stamp(emu.clock.now + timedelta(days=2))})
+    renewed = await emu.patch(
+        ADELE, f"/subscriptions/{sub['id']}", {"expirationDateTime": fmt_stamp(emu.clock.now + timedelta(days=2))}
+    )
     assert renewed.status_code == 200
     emu.clock.advance(minutes=30)
     notifier.tick()
     await notifier.drain()
-    assert len(receiver.lifecycle_events()) == 2               # renewed: no more challenges
+    assert len(receiver.lifecycle_events()) == 2  # renewed: no more challenges
 
 
 async def test_an_unanswered_challenge_pauses_delivery_until_reauthorized(emu: Emu, receiver: Receiver) -> None:
-    sub = (await emu.post(ADELE, "/subscriptions", sub_body(
-        receiver, lifecycleNotificationUrl=f"{receiver.url}/lifecycle",
-        expirationDateTime=fmt_stamp(T0 + timedelta(minutes=50))))).json()
-    emu.state.notifier.tick()                                  # 50 minutes left: challenged at once
+    sub = (
+        await emu.post(
+            ADELE,
+            "/subscriptions",
+            sub_body(
+                receiver,
+                lifecycleNotificationUrl=f"{receiver.url}/lifecycle",
+                expirationDateTime=fmt_stamp(T0 + timedelta(minutes=50)),
+            ),
+        )
+    ).json()
+    emu.state.notifier.tick()  # 50 minutes left: challenged at once
     emu.clock.advance(minutes=20)
     emu.state.add_event(ADELE, "still delivered", T0 + timedelta(hours=3), T0 + timedelta(hours=4))
     await emu.state.notifier.drain()
     assert [c["changeType"] for c in receiver.changes()] == ["created"]
-    emu.clock.advance(minutes=11)                              # unanswered for 31 minutes: paused
+    emu.clock.advance(minutes=11)  # unanswered for 31 minutes: paused
     emu.state.add_event(ADELE, "lost", T0 + timedelta(hours=5), T0 + timedelta(hours=6))
     await emu.state.notifier.drain()
     assert len(receiver.changes()) == 1
@@ -309,8 +375,11 @@ async def test_reauthorize_is_for_the_creator_only(emu: Emu, receiver: Receiver)
 
 
 async def test_lifecycle_notifications(emu: Emu, receiver: Receiver) -> None:
-    sub = (await emu.post(ADELE, "/subscriptions", sub_body(
-        receiver, lifecycleNotificationUrl=f"{receiver.url}/lifecycle"))).json()
+    sub = (
+        await emu.post(
+            ADELE, "/subscriptions", sub_body(receiver, lifecycleNotificationUrl=f"{receiver.url}/lifecycle")
+        )
+    ).json()
     assert await emu.state.notifier.lifecycle(sub["id"], "reauthorizationRequired")
     assert await emu.state.notifier.remove_subscription(sub["id"])
     assert [n["path"] for n in receiver.notifications] == ["/lifecycle", "/lifecycle"]
@@ -331,7 +400,7 @@ async def test_lifecycle_url_cannot_be_added_later(emu: Emu, receiver: Receiver)
 async def test_no_lifecycle_notifications_without_a_lifecycle_url(emu: Emu, receiver: Receiver) -> None:
     sub = (await emu.post(ADELE, "/subscriptions", sub_body(receiver))).json()
     assert not await emu.state.notifier.lifecycle(sub["id"], "missed")
-    emu.clock.advance(days=1, hours=23, minutes=30)           # 30 minutes before expiry
+    emu.clock.advance(days=1, hours=23, minutes=30)  # 30 minutes before expiry
     emu.state.notifier.tick()
     assert not await emu.state.notifier.remove_subscription(sub["id"])
     await emu.state.notifier.drain()

@@ -30,32 +30,52 @@ def rec(pattern: dict[str, object], rng: dict[str, object], start: date = date(2
 
 
 def test_weekly_interval_and_first_day_of_week() -> None:
-    r = rec({"type": "weekly", "interval": 2, "daysOfWeek": ["sunday", "wednesday"], "firstDayOfWeek": "monday"},
-            {"type": "numbered", "numberOfOccurrences": 4})
+    r = rec(
+        {"type": "weekly", "interval": 2, "daysOfWeek": ["sunday", "wednesday"], "firstDayOfWeek": "monday"},
+        {"type": "numbered", "numberOfOccurrences": 4},
+    )
     # weeks start on Monday: Wed 6, Sun 10, (skip a week), Wed 20, Sun 24
-    assert list(occurrence_dates(r, date(2031, 1, 1))) == [date(2030, 3, 6), date(2030, 3, 10), date(2030, 3, 20),
-                                                          date(2030, 3, 24)]
-    sunday_first = rec({"type": "weekly", "interval": 2, "daysOfWeek": ["sunday", "wednesday"]},
-                       {"type": "numbered", "numberOfOccurrences": 3})
+    assert list(occurrence_dates(r, date(2031, 1, 1))) == [
+        date(2030, 3, 6),
+        date(2030, 3, 10),
+        date(2030, 3, 20),
+        date(2030, 3, 24),
+    ]
+    sunday_first = rec(
+        {"type": "weekly", "interval": 2, "daysOfWeek": ["sunday", "wednesday"]},
+        {"type": "numbered", "numberOfOccurrences": 3},
+    )
     # weeks start on Sunday (default): Wed 6, (skip), Sun 17, Wed 20
-    assert list(occurrence_dates(sunday_first, date(2031, 1, 1))) == [date(2030, 3, 6), date(2030, 3, 17),
-                                                                     date(2030, 3, 20)]
+    assert list(occurrence_dates(sunday_first, date(2031, 1, 1))) == [
+        date(2030, 3, 6),
+        date(2030, 3, 17),
+        date(2030, 3, 20),
+    ]
 
 
 def test_monthly_and_yearly_patterns() -> None:
-    second_tuesday = rec({"type": "relativeMonthly", "daysOfWeek": ["tuesday"], "index": "second"},
-                         {"type": "numbered", "numberOfOccurrences": 2})
+    second_tuesday = rec(
+        {"type": "relativeMonthly", "daysOfWeek": ["tuesday"], "index": "second"},
+        {"type": "numbered", "numberOfOccurrences": 2},
+    )
     assert list(occurrence_dates(second_tuesday, date(2031, 1, 1))) == [date(2030, 3, 12), date(2030, 4, 9)]
-    last_weekday = rec({"type": "relativeMonthly", "index": "last",
-                        "daysOfWeek": ["monday", "tuesday", "wednesday", "thursday", "friday"]},
-                       {"type": "numbered", "numberOfOccurrences": 2})
+    last_weekday = rec(
+        {
+            "type": "relativeMonthly",
+            "index": "last",
+            "daysOfWeek": ["monday", "tuesday", "wednesday", "thursday", "friday"],
+        },
+        {"type": "numbered", "numberOfOccurrences": 2},
+    )
     assert list(occurrence_dates(last_weekday, date(2031, 1, 1))) == [date(2030, 3, 29), date(2030, 4, 30)]
-    yearly = rec({"type": "absoluteYearly", "dayOfMonth": 29, "month": 2}, {"type": "numbered",
-                                                                            "numberOfOccurrences": 3})
-    assert list(occurrence_dates(yearly, date(2040, 1, 1))) == [date(2031, 2, 28), date(2032, 2, 29),
-                                                                date(2033, 2, 28)]
-    thanksgiving = rec({"type": "relativeYearly", "month": 11, "daysOfWeek": ["thursday"], "index": "fourth"},
-                       {"type": "endDate", "endDate": "2031-12-31"})
+    yearly = rec(
+        {"type": "absoluteYearly", "dayOfMonth": 29, "month": 2}, {"type": "numbered", "numberOfOccurrences": 3}
+    )
+    assert list(occurrence_dates(yearly, date(2040, 1, 1))) == [date(2031, 2, 28), date(2032, 2, 29), date(2033, 2, 28)]
+    thanksgiving = rec(
+        {"type": "relativeYearly", "month": 11, "daysOfWeek": ["thursday"], "index": "fourth"},
+        {"type": "endDate", "endDate": "2031-12-31"},
+    )
     assert list(occurrence_dates(thanksgiving, date(2040, 1, 1))) == [date(2030, 11, 28), date(2031, 11, 27)]
 
 
@@ -63,35 +83,44 @@ def test_ranges_stop_at_end_date_or_until() -> None:
     daily = rec({"type": "daily"}, {"type": "endDate", "endDate": "2030-03-06"})
     assert list(occurrence_dates(daily, date(2031, 1, 1))) == [date(2030, 3, 4), date(2030, 3, 5), date(2030, 3, 6)]
     forever = rec({"type": "daily", "interval": 3}, {"type": "noEnd"})
-    assert list(occurrence_dates(forever, date(2030, 3, 10))) == [date(2030, 3, 4), date(2030, 3, 7),
-                                                                  date(2030, 3, 10)]
+    assert list(occurrence_dates(forever, date(2030, 3, 10))) == [date(2030, 3, 4), date(2030, 3, 7), date(2030, 3, 10)]
     graph = forever.to_graph("UTC")
     assert graph["pattern"]["interval"] == 3 and graph["range"]["type"] == "noEnd"
 
 
-@pytest.mark.parametrize(("pattern", "rng", "needle"), [
-    ({"type": "hourly"}, {"type": "noEnd"}, "pattern.type"),
-    ({"type": "daily", "interval": 0}, {"type": "noEnd"}, "interval"),
-    ({"type": "weekly"}, {"type": "noEnd"}, "daysOfWeek"),
-    ({"type": "weekly", "daysOfWeek": ["funday"]}, {"type": "noEnd"}, "daysOfWeek"),
-    ({"type": "absoluteMonthly"}, {"type": "noEnd"}, "dayOfMonth"),
-    ({"type": "absoluteYearly", "dayOfMonth": 3}, {"type": "noEnd"}, "month"),
-    ({"type": "daily"}, {"type": "numbered"}, "numberOfOccurrences"),
-    ({"type": "daily"}, {"type": "endDate"}, "endDate"),
-    ({"type": "daily"}, {"type": "endDate", "endDate": "2030-01-01"}, "endDate"),
-    ({"type": "daily"}, {"type": "forever"}, "range.type"),
-])
+@pytest.mark.parametrize(
+    ("pattern", "rng", "needle"),
+    [
+        ({"type": "hourly"}, {"type": "noEnd"}, "pattern.type"),
+        ({"type": "daily", "interval": 0}, {"type": "noEnd"}, "interval"),
+        ({"type": "weekly"}, {"type": "noEnd"}, "daysOfWeek"),
+        ({"type": "weekly", "daysOfWeek": ["funday"]}, {"type": "noEnd"}, "daysOfWeek"),
+        ({"type": "absoluteMonthly"}, {"type": "noEnd"}, "dayOfMonth"),
+        ({"type": "absoluteYearly", "dayOfMonth": 3}, {"type": "noEnd"}, "month"),
+        ({"type": "daily"}, {"type": "numbered"}, "numberOfOccurrences"),
+        ({"type": "daily"}, {"type": "endDate"}, "endDate"),
+        ({"type": "daily"}, {"type": "endDate", "endDate": "2030-01-01"}, "endDate"),
+        ({"type": "daily"}, {"type": "forever"}, "range.type"),
+    ],
+)
 def test_invalid_recurrences(pattern: dict[str, object], rng: dict[str, object], needle: str) -> None:
     with pytest.raises(RecurrenceError, match=needle):
         rec(pattern, rng)
 
 
 @settings(max_examples=60, deadline=None)
-@given(days=st.sets(st.sampled_from(WEEKDAYS), min_size=1), interval=st.integers(1, 4),
-       count=st.integers(1, 30), start=st.dates(date(2020, 1, 1), date(2040, 1, 1)))
+@given(
+    days=st.sets(st.sampled_from(WEEKDAYS), min_size=1),
+    interval=st.integers(1, 4),
+    count=st.integers(1, 30),
+    start=st.dates(date(2020, 1, 1), date(2040, 1, 1)),
+)
 def test_weekly_occurrences_property(days: set[str], interval: int, count: int, start: date) -> None:
-    r = rec({"type": "weekly", "interval": interval, "daysOfWeek": sorted(days)},
-            {"type": "numbered", "numberOfOccurrences": count}, start)
+    r = rec(
+        {"type": "weekly", "interval": interval, "daysOfWeek": sorted(days)},
+        {"type": "numbered", "numberOfOccurrences": count},
+        start,
+    )
     dates = list(occurrence_dates(r, start + timedelta(days=7 * interval * (count + 1))))
     assert len(dates) == count
     assert all(d >= start for d in dates) and dates == sorted(set(dates))
@@ -121,12 +150,15 @@ def test_zones_windows_iana_and_unknown() -> None:
 
 
 def test_dttz_roundtrip_and_formats() -> None:
-    instant, zone, wall = parse_dttz({"dateTime": "2030-03-10T09:00:00", "timeZone": "Pacific Standard Time"},
-                                     field="start")
+    instant, zone, wall = parse_dttz(
+        {"dateTime": "2030-03-10T09:00:00", "timeZone": "Pacific Standard Time"}, field="start"
+    )
     assert instant == datetime(2030, 3, 10, 16, tzinfo=UTC) and zone == "Pacific Standard Time"
     assert wall == datetime(2030, 3, 10, 9)
-    assert to_dttz(instant, "India Standard Time") == {"dateTime": "2030-03-10T21:30:00.0000000",
-                                                       "timeZone": "India Standard Time"}
+    assert to_dttz(instant, "India Standard Time") == {
+        "dateTime": "2030-03-10T21:30:00.0000000",
+        "timeZone": "India Standard Time",
+    }
     assert fmt_wall(datetime(2030, 1, 2, 3, 4, 5, 600000)) == "2030-01-02T03:04:05.6000000"
     assert fmt_stamp(datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)) == "2030-01-02T03:04:05.0000000Z"
     explicit = parse_dttz({"dateTime": "2030-03-10T09:00:00Z", "timeZone": "Pacific Standard Time"}, field="s")
@@ -140,10 +172,14 @@ def test_dst_gap_moves_forward() -> None:
 
 
 def test_prefer_parsing() -> None:
-    prefs = parse_prefer(['outlook.timezone="Pacific Standard Time", odata.maxpagesize=5',
-                          'outlook.body-content-type="text"'])
-    assert prefs == {"outlook.timezone": "Pacific Standard Time", "odata.maxpagesize": "5",
-                     "outlook.body-content-type": "text"}
+    prefs = parse_prefer(
+        ['outlook.timezone="Pacific Standard Time", odata.maxpagesize=5', 'outlook.body-content-type="text"']
+    )
+    assert prefs == {
+        "outlook.timezone": "Pacific Standard Time",
+        "odata.maxpagesize": "5",
+        "outlook.body-content-type": "text",
+    }
     assert parse_prefer(['outlook.timezone="A, B"']) == {"outlook.timezone": "A, B"}
 
 

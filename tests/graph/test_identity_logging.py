@@ -26,7 +26,8 @@ def sign_in_errors(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
 
 @pytest.mark.parametrize("forgotten", ["restart", "revoked", "inactive"])
 async def test_a_refresh_token_no_longer_accepted_on_a_silent_refresh_is_info(
-        world: World, caplog: pytest.LogCaptureFixture, forgotten: str) -> None:
+    world: World, caplog: pytest.LogCaptureFixture, forgotten: str
+) -> None:
     identity = world.identity()
     await identity.exchange_sso_token(ADELE, world.sso_token())
     state = world.emu.state
@@ -44,8 +45,9 @@ async def test_a_refresh_token_no_longer_accepted_on_a_silent_refresh_is_info(
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
-async def test_sign_in_failures_that_need_attention_stay_warnings(world: World,
-                                                                  caplog: pytest.LogCaptureFixture) -> None:
+async def test_sign_in_failures_that_need_attention_stay_warnings(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
     identity = world.identity()
     await identity.exchange_sso_token(ADELE, world.sso_token())
     world.emu.state.set_token_error(ADELE, "mfa_required")

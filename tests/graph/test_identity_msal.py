@@ -64,16 +64,27 @@ class World:
 
     def identity(self, **kwargs: Any) -> MsalIdentity:
         """A fresh MsalIdentity (fresh MSAL http_cache, so flipped sign-in errors are not replayed)."""
-        config = IdentityConfig(client_id=CLIENT_ID, client_secret="app-secret", redirect_uri=REDIRECT,
-                                admin_consent_redirect_uri="https://slotwise.example/auth/admin",
-                                instance_discovery=False)
-        return MsalIdentity(config, self.store, SECRET_KEY, http_client=self.http,
-                            browser_login_base=self.emu.login_base, **kwargs)
+        config = IdentityConfig(
+            client_id=CLIENT_ID,
+            client_secret="app-secret",
+            redirect_uri=REDIRECT,
+            admin_consent_redirect_uri="https://slotwise.example/auth/admin",
+            instance_discovery=False,
+        )
+        return MsalIdentity(
+            config, self.store, SECRET_KEY, http_client=self.http, browser_login_base=self.emu.login_base, **kwargs
+        )
 
     def sso_token(self) -> str:
         """A Teams SSO token as the emulator's on-behalf-of grant accepts it (an unsigned JWT)."""
-        claims = {"aud": SSO_RESOURCE, "oid": self.user.id, "tid": self.user.tenant_id,
-                  "preferred_username": ADELE, "exp": int(time.time()) + 3600, "scp": "access_as_user"}
+        claims = {
+            "aud": SSO_RESOURCE,
+            "oid": self.user.id,
+            "tid": self.user.tenant_id,
+            "preferred_username": ADELE,
+            "exp": int(time.time()) + 3600,
+            "scp": "access_as_user",
+        }
 
         def part(obj: dict[str, Any]) -> str:
             return base64.urlsafe_b64encode(json.dumps(obj).encode()).decode().rstrip("=")
@@ -98,16 +109,21 @@ async def sign_in_in_browser(auth_uri: str, as_user: str | None = None) -> dict[
         assert picker.status_code == 200
         form = re.search(r'<form method="POST" action="([^"]*)" id="account-picker">(.*?)</form>', picker.text, re.S)
         assert form is not None, picker.text
-        fields = {html.unescape(k): html.unescape(v)
-                  for k, v in re.findall(r'<input type="hidden" name="([^"]*)" value="([^"]*)">', form.group(2))}
+        fields = {
+            html.unescape(k): html.unescape(v)
+            for k, v in re.findall(r'<input type="hidden" name="([^"]*)" value="([^"]*)">', form.group(2))
+        }
         chosen = as_user or fields.get("login_hint", "")
-        page = await browser.post(str(picker.url.join(html.unescape(form.group(1)))),
-                                  data={**fields, "sandbox_user": chosen})
+        page = await browser.post(
+            str(picker.url.join(html.unescape(form.group(1)))), data={**fields, "sandbox_user": chosen}
+        )
     assert page.status_code == 200
     action = re.search(r'<form method="POST" action="([^"]+)"', page.text)
     assert action is not None and html.unescape(action.group(1)) == REDIRECT
-    return {html.unescape(k): html.unescape(v)
-            for k, v in re.findall(r'<input type="hidden" name="([^"]*)" value="([^"]*)">', page.text)}
+    return {
+        html.unescape(k): html.unescape(v)
+        for k, v in re.findall(r'<input type="hidden" name="([^"]*)" value="([^"]*)">', page.text)
+    }
 
 
 def token_posts(world: World) -> int:
@@ -126,30 +142,30 @@ async def test_sso_exchange_stores_an_encrypted_cache_and_graph_calls_use_it(wor
     refresh_tokens = list(world.emu.state.refresh_tokens)
     assert refresh_tokens and not any(rt.encode() in blob for rt in refresh_tokens)
     assert b"RefreshToken" not in blob and b"secret" not in blob
-    clear = json.loads(TokenCacheCipher(SECRET_KEY).decrypt(blob, ADELE))   # round-trips
+    clear = json.loads(TokenCacheCipher(SECRET_KEY).decrypt(blob, ADELE))  # round-trips
     assert clear["RefreshToken"] and clear["AccessToken"]
 
     async with world.graph(identity) as graph:
         me = await graph.me(ADELE)
         settings = await graph.mailbox_settings(ADELE)
     assert me.mail == ADELE and settings.time_zone == "America/Los_Angeles"
-    assert token_posts(world) == 1                       # silent calls were served from the cache
+    assert token_posts(world) == 1  # silent calls were served from the cache
 
 
 async def test_an_expired_access_token_is_refreshed_transparently(world: World) -> None:
     identity = world.identity()
     await identity.exchange_sso_token(ADELE, world.sso_token())
     blob_before = world.store.blobs[ADELE]
-    world.emu.state.expire_tokens(ADELE)                 # Graph rejects it; MSAL still thinks it is valid
+    world.emu.state.expire_tokens(ADELE)  # Graph rejects it; MSAL still thinks it is valid
     async with world.graph(identity) as graph:
         assert (await graph.me(ADELE)).mail == ADELE
     assert [r.status for r in world.emu.state.request_log] == [401, 200]
-    assert token_posts(world) == 2                       # one refresh_token grant
-    assert world.store.blobs[ADELE] != blob_before       # the refreshed cache was saved
+    assert token_posts(world) == 2  # one refresh_token grant
+    assert world.store.blobs[ADELE] != blob_before  # the refreshed cache was saved
 
 
 async def test_short_lived_tokens_are_refreshed_before_graph_sees_them(world: World) -> None:
-    world.emu.state.access_token_lifetime = 120          # inside MSAL's 5-minute expiry margin
+    world.emu.state.access_token_lifetime = 120  # inside MSAL's 5-minute expiry margin
     identity = world.identity()
     await identity.exchange_sso_token(ADELE, world.sso_token())
     async with world.graph(identity) as graph:
@@ -211,7 +227,7 @@ async def test_mfa_is_a_claims_challenge_with_the_claims(world: World) -> None:
     identity = world.identity()
     await identity.exchange_sso_token(ADELE, world.sso_token())
     world.emu.state.set_token_error(ADELE, "mfa_required")
-    with pytest.raises(ClaimsChallenge) as silent:        # the refresh grant answers interaction_required
+    with pytest.raises(ClaimsChallenge) as silent:  # the refresh grant answers interaction_required
         await identity.access_token(ADELE, force_refresh=True)
     assert "capolids" in silent.value.claims
 
@@ -233,7 +249,7 @@ async def test_auth_code_flow_with_pkce_and_the_callers_state(world: World) -> N
     params = parse_qs(auth.query)
     assert params["state"] == ["st-123"] and params["code_challenge_method"] == ["S256"]
     assert params["redirect_uri"] == [REDIRECT]
-    assert "offline_access" in params["scope"][0]        # added by MSAL, never by us
+    assert "offline_access" in params["scope"][0]  # added by MSAL, never by us
     assert start.flow["code_verifier"]
 
     assert params["response_mode"] == ["form_post"]
@@ -264,8 +280,9 @@ async def test_unconnected_unreadable_and_disconnected_caches(world: World) -> N
         await other_key.access_token(ADELE)
     assert info.value.graph_code == "token_cache_unreadable"
 
-    rotated = MsalIdentity(identity.config, world.store, "new-key", previous_secret_keys=[SECRET_KEY],
-                           http_client=world.http)
+    rotated = MsalIdentity(
+        identity.config, world.store, "new-key", previous_secret_keys=[SECRET_KEY], http_client=world.http
+    )
     assert await rotated.access_token(ADELE)
 
     await identity.disconnect(ADELE)

@@ -41,16 +41,33 @@ class Setup:
     repos: Repositories
 
     def identity(self) -> MsalIdentity:
-        config = IdentityConfig(client_id=CLIENT_ID, client_secret="app-secret",
-                                redirect_uri="https://slotwise.example/auth/callback", instance_discovery=False)
-        assert config.tenant == "organizations"                       # a multi-tenant app
-        return MsalIdentity(config, self.repos.tokens, SECRET, http_client=self.http, http_cache={},
-                            browser_login_base=self.emu.login_base)
+        config = IdentityConfig(
+            client_id=CLIENT_ID,
+            client_secret="app-secret",
+            redirect_uri="https://slotwise.example/auth/callback",
+            instance_discovery=False,
+        )
+        assert config.tenant == "organizations"  # a multi-tenant app
+        return MsalIdentity(
+            config,
+            self.repos.tokens,
+            SECRET,
+            http_client=self.http,
+            http_cache={},
+            browser_login_base=self.emu.login_base,
+        )
 
     def sso_token(self, upn: str) -> str:
         person = self.emu.state.user(upn)
-        return encode_jwt({"aud": f"api://botid-{CLIENT_ID}", "oid": person.id, "tid": person.tenant_id,
-                           "preferred_username": upn, "exp": int(time.time()) + 3600})
+        return encode_jwt(
+            {
+                "aud": f"api://botid-{CLIENT_ID}",
+                "oid": person.id,
+                "tid": person.tenant_id,
+                "preferred_username": upn,
+                "exp": int(time.time()) + 3600,
+            }
+        )
 
     def tenants(self, grant: str) -> list[str]:
         return [r.tenant for r in self.emu.state.token_requests if r.grant_type == grant]
@@ -70,15 +87,23 @@ async def setup(emulator: tuple[Emulator, httpx.Client], db: Database) -> AsyncI
     repos = repositories(db)
     for user_id, upn in (("u-adele", ADELE), ("u-megan", MEGAN)):
         person = emu.state.user(upn)
-        await repos.users.upsert(User(id=user_id, tenant_id=person.tenant_id, aad_object_id=person.id,
-                                      display_name=person.display_name, email=upn))
+        await repos.users.upsert(
+            User(
+                id=user_id,
+                tenant_id=person.tenant_id,
+                aad_object_id=person.id,
+                display_name=person.display_name,
+                email=upn,
+            )
+        )
     yield Setup(emu, http, repos)
 
 
 def legacy_encrypt(text: str, secret: str) -> bytes:
     """How the previous release stored a cache: Fernet under HKDF-SHA256(secret), not bound to a user."""
-    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"slotwise/msal-token-cache",
-               info=b"fernet-key-v1").derive(secret.encode())
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"slotwise/msal-token-cache", info=b"fernet-key-v1").derive(
+        secret.encode()
+    )
     return Fernet(base64.urlsafe_b64encode(key)).encrypt(text.encode())
 
 
@@ -90,7 +115,7 @@ async def test_on_behalf_of_and_refresh_use_the_tenant_of_the_token_not_organiza
     assert await identity.access_token("u-adele", force_refresh=True)
     assert setup.tenants("refresh_token") == [tenant]
 
-    start = await identity.start_sign_in("st", login_hint=MEGAN, tenant=tenant)   # the Teams user's tenant
+    start = await identity.start_sign_in("st", login_hint=MEGAN, tenant=tenant)  # the Teams user's tenant
     assert f"/{tenant}/oauth2/v2.0/authorize?" in start.auth_uri
 
 
@@ -100,12 +125,12 @@ async def test_a_cache_copied_to_another_users_row_is_not_connected_never_the_ot
     adele_blob = await setup.repos.tokens.load_token_cache("u-adele")
     assert adele_blob is not None and TokenCacheCipher.is_current(adele_blob)
 
-    await setup.repos.tokens.save_token_cache("u-megan", adele_blob)           # the attack: copy the row
+    await setup.repos.tokens.save_token_cache("u-megan", adele_blob)  # the attack: copy the row
     assert not await identity.is_connected("u-megan")
     with pytest.raises(CalendarAuthError) as info:
         await identity.access_token("u-megan")
     assert info.value.graph_code == "token_cache_unreadable"
-    assert await identity.is_connected("u-adele")                               # Adele's own row still works
+    assert await identity.is_connected("u-adele")  # Adele's own row still works
     adele_token = await identity.access_token("u-adele")
     record = setup.emu.state.authenticate(adele_token)
     assert record is not None and record.user_id == setup.emu.state.user(ADELE).id
@@ -115,10 +140,17 @@ async def test_a_cache_stored_by_the_previous_release_works_and_is_re_encrypted_
     # What the previous release stored: a cache from on-behalf-of against "organizations", Fernet-encrypted.
     cache = msal.SerializableTokenCache()
     old_app = msal.ConfidentialClientApplication(
-        CLIENT_ID, client_credential="app-secret", authority="https://login.microsoftonline.com/organizations",
-        token_cache=cache, http_client=setup.http, instance_discovery=False, http_cache={})
+        CLIENT_ID,
+        client_credential="app-secret",
+        authority="https://login.microsoftonline.com/organizations",
+        token_cache=cache,
+        http_client=setup.http,
+        instance_discovery=False,
+        http_cache={},
+    )
     result = await asyncio.to_thread(
-        old_app.acquire_token_on_behalf_of, setup.sso_token(ADELE), ["https://graph.microsoft.com/User.Read"])
+        old_app.acquire_token_on_behalf_of, setup.sso_token(ADELE), ["https://graph.microsoft.com/User.Read"]
+    )
     assert "access_token" in result, result
     await setup.repos.tokens.save_token_cache("u-adele", legacy_encrypt(cache.serialize(), SECRET))
     requests_before = len(setup.emu.state.token_requests)
@@ -126,13 +158,14 @@ async def test_a_cache_stored_by_the_previous_release_works_and_is_re_encrypted_
     identity = setup.identity()
     assert await identity.is_connected("u-adele")
     upgraded = await setup.repos.tokens.load_token_cache("u-adele")
-    assert upgraded is not None and TokenCacheCipher.is_current(upgraded)         # re-encrypted, user-bound
+    assert upgraded is not None and TokenCacheCipher.is_current(upgraded)  # re-encrypted, user-bound
     assert TokenCacheCipher(SECRET).decrypt(upgraded, "u-adele") == cache.serialize()
     token = await identity.access_token("u-adele")
     assert setup.emu.state.authenticate(token) is not None
     # Its tokens were issued for "organizations": the refresh goes to Adele's own tenant.
     assert [r.tenant for r in setup.emu.state.token_requests[requests_before:]] == [
-        setup.emu.state.user(ADELE).tenant_id]
+        setup.emu.state.user(ADELE).tenant_id
+    ]
 
-    await setup.repos.tokens.save_token_cache("u-megan", upgraded)             # and it is now bound to Adele
+    await setup.repos.tokens.save_token_cache("u-megan", upgraded)  # and it is now bound to Adele
     assert not await identity.is_connected("u-megan")

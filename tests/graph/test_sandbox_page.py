@@ -20,8 +20,30 @@ from graph.sandbox import EmulatorState
 from graph.sandbox.page import CSP, STYLE, render, sandbox_page
 from tests.graph.emulator_fixtures import ADELE, MEGAN, T0, Clock
 
-ALLOWED_TAGS = {"html", "head", "meta", "title", "style", "body", "main", "h1", "p", "code", "section", "h2",
-                "table", "caption", "thead", "tr", "th", "tbody", "td", "a", "br", "span"}
+ALLOWED_TAGS = {
+    "html",
+    "head",
+    "meta",
+    "title",
+    "style",
+    "body",
+    "main",
+    "h1",
+    "p",
+    "code",
+    "section",
+    "h2",
+    "table",
+    "caption",
+    "thead",
+    "tr",
+    "th",
+    "tbody",
+    "td",
+    "a",
+    "br",
+    "span",
+}
 
 
 class Page(HTMLParser):
@@ -73,15 +95,28 @@ def world() -> EmulatorState:
     state = EmulatorState(clock=Clock(T0))  # Monday 2030-03-04 00:00 UTC; US DST starts on 10 March
     state.add_user(ADELE, "Adele Vance", time_zone="Pacific Standard Time")
     state.add_user(MEGAN, "Megan Bowen", time_zone="Europe/London")
-    state.add_event(ADELE, "Intro call with Ivy", T0 + timedelta(days=1, hours=17),
-                    T0 + timedelta(days=1, hours=17, minutes=30), is_online_meeting=True,
-                    attendees=[("Ivy Invitee", "ivy@example.org")], time_zone="Pacific Standard Time")
+    state.add_event(
+        ADELE,
+        "Intro call with Ivy",
+        T0 + timedelta(days=1, hours=17),
+        T0 + timedelta(days=1, hours=17, minutes=30),
+        is_online_meeting=True,
+        attendees=[("Ivy Invitee", "ivy@example.org")],
+        time_zone="Pacific Standard Time",
+    )
     state.add_event(ADELE, "Long ago", T0 - timedelta(days=3), T0 - timedelta(days=3) + timedelta(hours=1))
     state.add_event(ADELE, "Next month", T0 + timedelta(days=30), T0 + timedelta(days=30, hours=1))
-    state.add_event(MEGAN, "Standup", T0 - timedelta(days=7, hours=-9), T0 - timedelta(days=7, hours=-9, minutes=-15),
-                    time_zone="Europe/London", recurrence={
-                        "pattern": {"type": "daily", "interval": 1},
-                        "range": {"type": "noEnd", "startDate": (T0 - timedelta(days=7)).date().isoformat()}})
+    state.add_event(
+        MEGAN,
+        "Standup",
+        T0 - timedelta(days=7, hours=-9),
+        T0 - timedelta(days=7, hours=-9, minutes=-15),
+        time_zone="Europe/London",
+        recurrence={
+            "pattern": {"type": "daily", "interval": 1},
+            "range": {"type": "noEnd", "startDate": (T0 - timedelta(days=7)).date().isoformat()},
+        },
+    )
     return state
 
 
@@ -105,8 +140,13 @@ def test_the_page_lists_a_booked_meeting_in_the_mailbox_zone_with_its_join_link(
 def test_whatever_a_subject_or_attendee_says_is_shown_as_text_never_as_markup(subject: str, name: str) -> None:
     state = EmulatorState(clock=Clock(T0))
     state.add_user(ADELE, "Adele <b>Vance</b>", time_zone="UTC")
-    state.add_event(ADELE, subject, T0 + timedelta(hours=2), T0 + timedelta(hours=3),
-                    attendees=[{"emailAddress": {"name": name, "address": "x@example.org"}, "type": "required"}])
+    state.add_event(
+        ADELE,
+        subject,
+        T0 + timedelta(hours=2),
+        T0 + timedelta(hours=3),
+        attendees=[{"emailAddress": {"name": name, "address": "x@example.org"}, "type": "required"}],
+    )
     page = Page(render(state))
     assert page.tags <= ALLOWED_TAGS
     [row] = [r for r in page.rows if len(r) > 2]
@@ -117,8 +157,7 @@ def test_whatever_a_subject_or_attendee_says_is_shown_as_text_never_as_markup(su
 
 def test_html_in_a_subject_is_escaped() -> None:
     state = world()
-    state.add_event(ADELE, '<script>alert("x")</script><b>Q&A</b>', T0 + timedelta(hours=20),
-                    T0 + timedelta(hours=21))
+    state.add_event(ADELE, '<script>alert("x")</script><b>Q&A</b>', T0 + timedelta(hours=20), T0 + timedelta(hours=21))
     html = render(state)
     assert "<script>" not in html and "<b>Q&A" not in html
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&lt;b&gt;Q&amp;A&lt;/b&gt;" in html
@@ -150,26 +189,35 @@ async def test_the_page_is_served_with_a_strict_policy(client: TestClient[Any, A
     assert one.headings == ["Megan Bowen <megan@contoso.example>"]
 
 
-@pytest.mark.parametrize(("query", "status", "message"), [
-    ({"days": "0"}, 400, "days must be a whole number from 1 to 62"),
-    ({"days": "63"}, 400, "days must be a whole number from 1 to 62"),
-    ({"days": "soon"}, 400, "days must be a whole number from 1 to 62"),
-    ({"days": "\u00b2"}, 400, "days must be a whole number from 1 to 62"),
-    ({"days": "9" * 5000}, 400, "days must be a whole number from 1 to 62"),
-    ({"mailbox": "nobody@contoso.example"}, 404, "There is no sandbox mailbox"),
-])
-async def test_bad_query_parameters_get_a_clear_answer(client: TestClient[Any, Any], query: dict[str, str],
-                                                       status: int, message: str) -> None:
+@pytest.mark.parametrize(
+    ("query", "status", "message"),
+    [
+        ({"days": "0"}, 400, "days must be a whole number from 1 to 62"),
+        ({"days": "63"}, 400, "days must be a whole number from 1 to 62"),
+        ({"days": "soon"}, 400, "days must be a whole number from 1 to 62"),
+        ({"days": "\u00b2"}, 400, "days must be a whole number from 1 to 62"),
+        ({"days": "9" * 5000}, 400, "days must be a whole number from 1 to 62"),
+        ({"mailbox": "nobody@contoso.example"}, 404, "There is no sandbox mailbox"),
+    ],
+)
+async def test_bad_query_parameters_get_a_clear_answer(
+    client: TestClient[Any, Any], query: dict[str, str], status: int, message: str
+) -> None:
     resp = await client.get("/sandbox", params=query)
     assert resp.status == status and message in await resp.text()
 
 
 async def test_only_this_computer_is_answered() -> None:
     handler = sandbox_page(world())
-    for peer, status in ((("10.0.0.5", 4242), 403), (("192.168.1.9", 1), 403), (("127.0.0.1", 5), 200),
-                         (("::1", 5, 0, 0), 200)):
+    for peer, status in (
+        (("10.0.0.5", 4242), 403),
+        (("192.168.1.9", 1), 403),
+        (("127.0.0.1", 5), 200),
+        (("::1", 5, 0, 0), 200),
+    ):
         transport = mock.Mock()
-        transport.get_extra_info.side_effect = lambda name, default=None, peer=peer: \
+        transport.get_extra_info.side_effect = lambda name, default=None, peer=peer: (
             peer if name == "peername" else default
+        )
         resp = await handler(make_mocked_request("GET", "/sandbox", transport=transport))
         assert resp.status == status, peer

@@ -60,9 +60,14 @@ class World:
 
     def service_with(self, **ports: Any) -> BookingService:
         """The same service with some ports replaced (crash injection)."""
-        return BookingService(calendar=ports.get("calendar", self.calendar),
-                              bookings=ports.get("bookings", self.repos.bookings), users=self.repos.users,
-                              event_types=self.repos.event_types, clock=self.clock, token_secret=b"s" * 32)
+        return BookingService(
+            calendar=ports.get("calendar", self.calendar),
+            bookings=ports.get("bookings", self.repos.bookings),
+            users=self.repos.users,
+            event_types=self.repos.event_types,
+            clock=self.clock,
+            token_secret=b"s" * 32,
+        )
 
     def events(self) -> list[dict[str, Any]]:
         return self.emulator.state.events(HOST_UPN)
@@ -77,15 +82,19 @@ def invitee(name: str = "Ivy Invitee", email: str = "ivy@example.org") -> Invite
 
 
 def rules(**kw: Any) -> EventRules:
-    base: dict[str, Any] = {"durations": (30,), "availability": Availability.business_hours("Europe/London"),
-                            "window": BookingWindow(rolling_days=30)}
+    base: dict[str, Any] = {
+        "durations": (30,),
+        "availability": Availability.business_hours("Europe/London"),
+        "window": BookingWindow(rolling_days=30),
+    }
     base.update(kw)
     return EventRules(**base)
 
 
 @asynccontextmanager
-async def booking_world(kind: Kind, *, link_rules: EventRules | None = None, single_use: bool = False,
-                        msal: bool = False) -> AsyncIterator[World]:
+async def booking_world(
+    kind: Kind, *, link_rules: EventRules | None = None, single_use: bool = False, msal: bool = False
+) -> AsyncIterator[World]:
     """``msal``: tokens come from the real MSAL identity (signed in on-behalf-of against the emulator's
     login app) instead of being minted directly, so refresh and revocation run the production path."""
     with running_emulator() as emu:
@@ -93,9 +102,17 @@ async def booking_world(kind: Kind, *, link_rules: EventRules | None = None, sin
         async with database(kind) as db:
             clock = Clock()
             repos = repositories(db, clock=clock.now)
-            host = await repos.users.upsert(User(
-                id="u-harriet", tenant_id=TENANT, aad_object_id=mailbox.id, display_name="Harriet Host",
-                email=HOST_UPN, time_zone="Europe/London", connection_status=ConnectionStatus.CONNECTED))
+            host = await repos.users.upsert(
+                User(
+                    id="u-harriet",
+                    tenant_id=TENANT,
+                    aad_object_id=mailbox.id,
+                    display_name="Harriet Host",
+                    email=HOST_UPN,
+                    time_zone="Europe/London",
+                    connection_status=ConnectionStatus.CONNECTED,
+                )
+            )
             await repos.users.set_connection(host.id, ConnectionStatus.CONNECTED)
             host = await repos.users.get(host.id) or host
             mailbox_of = {host.id: HOST_UPN}
@@ -106,21 +123,47 @@ async def booking_world(kind: Kind, *, link_rules: EventRules | None = None, sin
             identity = None
             provider: Any = tokens
             if msal:
-                config = IdentityConfig(client_id="11111111-2222-3333-4444-555555555555", client_secret="s",
-                                        redirect_uri="http://127.0.0.1/auth/callback")
+                config = IdentityConfig(
+                    client_id="11111111-2222-3333-4444-555555555555",
+                    client_secret="s",
+                    redirect_uri="http://127.0.0.1/auth/callback",
+                )
                 identity = sandbox_identity(config, repos.tokens, "k" * 40, emu.login_base)
-                await identity.exchange_sso_token(host.id, sandbox_sso_token(
-                    oid=mailbox.id, tenant_id=mailbox.tenant_id, upn=HOST_UPN, name="Harriet Host",
-                    audience=f"api://botid-{config.client_id}"))
+                await identity.exchange_sso_token(
+                    host.id,
+                    sandbox_sso_token(
+                        oid=mailbox.id,
+                        tenant_id=mailbox.tenant_id,
+                        upn=HOST_UPN,
+                        name="Harriet Host",
+                        audience=f"api://botid-{config.client_id}",
+                    ),
+                )
                 provider = identity.token_provider()
-            graph = GraphClient(emu.graph_base, token_provider=provider, sleep=emu.sleep, backoff_base=0.01,
-                                backoff_cap=0.05)
+            graph = GraphClient(
+                emu.graph_base, token_provider=provider, sleep=emu.sleep, backoff_base=0.01, backoff_cap=0.05
+            )
             calendar = GraphCalendar(graph)
-            link = await repos.event_types.create(EventType(
-                id="link-intro", tenant_id=TENANT, slug="intro", title="Intro call", rules=link_rules or rules(),
-                owner_user_id=host.id, location=Location(), single_use=single_use))
-            service = BookingService(calendar=calendar, bookings=repos.bookings, users=repos.users,
-                                     event_types=repos.event_types, clock=clock, token_secret=b"s" * 32)
+            link = await repos.event_types.create(
+                EventType(
+                    id="link-intro",
+                    tenant_id=TENANT,
+                    slug="intro",
+                    title="Intro call",
+                    rules=link_rules or rules(),
+                    owner_user_id=host.id,
+                    location=Location(),
+                    single_use=single_use,
+                )
+            )
+            service = BookingService(
+                calendar=calendar,
+                bookings=repos.bookings,
+                users=repos.users,
+                event_types=repos.event_types,
+                clock=clock,
+                token_secret=b"s" * 32,
+            )
             try:
                 reconciler = Reconciler(service, bookings=repos.bookings, users=repos.users, calendar=calendar)
                 yield World(emu, db, repos, graph, calendar, clock, service, reconciler, host, link, mailbox_of)

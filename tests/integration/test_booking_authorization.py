@@ -29,16 +29,19 @@ IVAN = Caller.teams(TENANT, IVAN_OID)
 
 
 def teams_user(tenant: str, oid: str, email: str = "ivy@example.org", user_id: str = "") -> User:
-    return User(id=user_id or f"u-{oid[:8]}", tenant_id=tenant, aad_object_id=oid, display_name="Someone",
-                email=email)
+    return User(id=user_id or f"u-{oid[:8]}", tenant_id=tenant, aad_object_id=oid, display_name="Someone", email=email)
 
 
 async def test_a_teams_key_sent_by_another_caller_reaches_nothing(kind: str) -> None:
     async with booking_world(kind) as w:
         mine = await w.service.book(w.link, MONDAY_10, invitee(), caller=IVAN, idempotency_key="attempt-1")
         assert mine.confirmed and len(mine.manage_token) == 43
-        for other in (Caller.public(), Caller.teams(TENANT, "someone-else"), Caller.teams("other-tenant", IVAN_OID),
-                      Caller.api("key-1", TENANT)):
+        for other in (
+            Caller.public(),
+            Caller.teams(TENANT, "someone-else"),
+            Caller.teams("other-tenant", IVAN_OID),
+            Caller.api("key-1", TENANT),
+        ):
             with pytest.raises(SlotUnavailable) as taken:  # a new request for a taken slot, nothing more
                 await w.service.book(w.link, MONDAY_10, invitee(), caller=other, idempotency_key="attempt-1")
             assert mine.booking.id not in str(taken.value) and mine.manage_token not in str(taken.value)
@@ -64,9 +67,13 @@ async def test_a_replay_with_another_body_is_refused_and_reveals_nothing(kind: s
     async with booking_world(kind) as w:
         link = await w.repos.event_types.update(replace(w.link, questions=(Question("q", "Anything else?"),)))
         first = await w.service.book(link, MONDAY_10, invitee(), idempotency_key="client-key")
-        for changed in (replace(invitee(), notes="other"), replace(invitee(), name="Ivo Invitee"),
-                        replace(invitee(), time_zone="Europe/Paris"), replace(invitee(), answers={"q": "a"}),
-                        invitee(email="other@example.org")):
+        for changed in (
+            replace(invitee(), notes="other"),
+            replace(invitee(), name="Ivo Invitee"),
+            replace(invitee(), time_zone="Europe/Paris"),
+            replace(invitee(), answers={"q": "a"}),
+            invitee(email="other@example.org"),
+        ):
             with pytest.raises(IdempotencyKeyReused) as reused:
                 await w.service.book(link, MONDAY_10, changed, idempotency_key="client-key")
             assert first.manage_token not in str(reused.value.fields) and first.booking.id not in reused.value.message
@@ -80,8 +87,13 @@ async def test_a_replay_with_another_body_is_refused_and_reveals_nothing(kind: s
 async def test_manage_tokens_are_random_stored_hashed_and_not_derived_from_the_key(kind: str) -> None:
     async with booking_world(kind) as w:
         first = await w.service.book(w.link, MONDAY_10, invitee(), caller=IVAN, idempotency_key="same-key")
-        second = await w.service.book(w.link, MONDAY_10.replace(hour=11), invitee(),
-                                      caller=Caller.teams(TENANT, "other"), idempotency_key="same-key")
+        second = await w.service.book(
+            w.link,
+            MONDAY_10.replace(hour=11),
+            invitee(),
+            caller=Caller.teams(TENANT, "other"),
+            idempotency_key="same-key",
+        )
         tokens = {first.manage_token, second.manage_token}
         assert len(tokens) == 2 and all(len(base64.urlsafe_b64decode(t + "=")) == 32 for t in tokens)
         # the old derivation (HMAC of link id and key under the secret) gives neither
@@ -113,10 +125,12 @@ async def test_only_the_teams_user_who_booked_is_its_invitee_never_an_equal_emai
         ivan = teams_user(TENANT, IVAN_OID, email="changed@example.org")  # his email may change: still him
         assert await w.service.for_actor(booking.id, ivan) == (booking, "invitee")
         assert await w.service.for_actor(booking.id, w.host) == (booking, "host")
-        for impostor in (teams_user("other-tenant", "x-1"),  # same email, another tenant
-                         teams_user(TENANT, "x-2"),  # same email, same tenant, another account
-                         teams_user("other-tenant", IVAN_OID),  # his object id in another tenant
-                         replace(w.host, tenant_id="other-tenant")):  # the host's id, another tenant
+        for impostor in (
+            teams_user("other-tenant", "x-1"),  # same email, another tenant
+            teams_user(TENANT, "x-2"),  # same email, same tenant, another account
+            teams_user("other-tenant", IVAN_OID),  # his object id in another tenant
+            replace(w.host, tenant_id="other-tenant"),
+        ):  # the host's id, another tenant
             with pytest.raises(NotFound):
                 await w.service.for_actor(booking.id, impostor)
         with pytest.raises(NotFound):

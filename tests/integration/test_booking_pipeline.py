@@ -63,19 +63,20 @@ async def test_a_booking_whose_teams_link_was_dropped_reads_the_event_back_once(
 async def test_book_validates_what_the_invitee_entered_and_writes_nothing_when_it_is_wrong(kind: str) -> None:
     async with booking_world(kind) as w:
         w.emulator.state.request_log.clear()
-        wrong = InviteeForm(name=" ", email="not-an-email", time_zone="Nowhere/Land", notes=7,
-                            answers={"unknown": "x"})
+        wrong = InviteeForm(name=" ", email="not-an-email", time_zone="Nowhere/Land", notes=7, answers={"unknown": "x"})
         with pytest.raises(ValidationFailed) as failed:
             await w.service.book(w.link, MONDAY_10, wrong)
         assert set(failed.value.fields) == {"name", "email", "timeZone", "notes", "answers.unknown"}
         with pytest.raises(ValidationFailed) as failed:
-            await w.service.book(w.link, MONDAY_10, InviteeForm(name=["x"], email="ivy@example.org",
-                                                                time_zone="UTC", answers=["a"]))
+            await w.service.book(
+                w.link, MONDAY_10, InviteeForm(name=["x"], email="ivy@example.org", time_zone="UTC", answers=["a"])
+            )
         assert failed.value.fields == {"name": "Must be text.", "answers": "Answers must map question ids to text."}
         assert w.emulator.state.request_log == [] and w.events() == []
         assert await w.repos.bookings.upcoming_for_host(w.host.tenant_id, w.host.id, NOW) == []
-        made = await w.service.book(w.link, MONDAY_10, InviteeForm(name="  Ivy  ", email=" ivy@example.org ",
-                                                                   time_zone="Asia/Tokyo"))
+        made = await w.service.book(
+            w.link, MONDAY_10, InviteeForm(name="  Ivy  ", email=" ivy@example.org ", time_zone="Asia/Tokyo")
+        )
         assert (made.booking.invitee.name, made.booking.invitee.email) == ("Ivy", "ivy@example.org")  # cleaned
 
 
@@ -92,12 +93,14 @@ async def test_host_who_became_busy_in_outlook_since_page_load_gets_slot_unavail
     async with booking_world(kind) as w:
         slots = await w.service.slots(w.link, Interval(NOW, NOW + timedelta(days=1)))
         assert MONDAY_10 in [s.start for s in slots]
-        w.emulator.state.add_event(HOST_UPN, subject="Dentist", start=MONDAY_10 - timedelta(minutes=15),
-                                   end=MONDAY_10 + timedelta(minutes=15))
+        w.emulator.state.add_event(
+            HOST_UPN, subject="Dentist", start=MONDAY_10 - timedelta(minutes=15), end=MONDAY_10 + timedelta(minutes=15)
+        )
         with pytest.raises(SlotUnavailable):
             await w.service.book(w.link, MONDAY_10, invitee())
         assert await w.repos.bookings.host_bookings([w.host.id], Interval(NOW, NOW + timedelta(days=1))) == {
-            w.host.id: []}
+            w.host.id: []
+        }
 
 
 async def test_unreadable_calendar_fails_closed_and_books_nothing(kind: str) -> None:
@@ -110,7 +113,8 @@ async def test_unreadable_calendar_fails_closed_and_books_nothing(kind: str) -> 
         w.emulator.state.faults.clear()
         assert w.events() == []
         assert (await w.repos.bookings.host_bookings([w.host.id], Interval(NOW, NOW + timedelta(days=2))))[
-            w.host.id] == []
+            w.host.id
+        ] == []
 
 
 async def test_tenant_policy_without_teams_link_is_flagged_for_the_host(kind: str) -> None:
@@ -128,8 +132,11 @@ async def test_invitee_reschedules_with_the_manage_token_keeping_the_same_teams_
         booking = await w.service.by_manage_token(outcome.manage_token)
         later = MONDAY_10 + timedelta(hours=3)
         moved = await w.service.reschedule(booking, later, "invitee")
-        assert (moved.start, moved.status, moved.calendar_sync) == (later, BookingStatus.CONFIRMED,
-                                                                    CalendarSync.IN_SYNC)
+        assert (moved.start, moved.status, moved.calendar_sync) == (
+            later,
+            BookingStatus.CONFIRMED,
+            CalendarSync.IN_SYNC,
+        )
         [event] = w.events()
         assert event["id"] == booking.graph_event_id and event["onlineMeeting"]["joinUrl"] == booking.join_url
         assert event["start"]["dateTime"].startswith("2027-03-01T13:00")
@@ -183,8 +190,10 @@ async def test_single_use_link_books_once_then_is_used(kind: str) -> None:
 
 async def test_concurrent_bookers_in_one_process_exactly_one_wins(kind: str) -> None:
     async with booking_world(kind) as w:
-        results = await asyncio.gather(*(w.service.book(w.link, MONDAY_10, invitee(f"P{i}", f"p{i}@example.org"))
-                                         for i in range(8)), return_exceptions=True)
+        results = await asyncio.gather(
+            *(w.service.book(w.link, MONDAY_10, invitee(f"P{i}", f"p{i}@example.org")) for i in range(8)),
+            return_exceptions=True,
+        )
         wins = [r for r in results if not isinstance(r, BaseException)]
         losses = [r for r in results if isinstance(r, SlotUnavailable)]
         assert len(wins) == 1 and len(losses) == 7, results
@@ -200,8 +209,9 @@ async def test_slot_views_reuse_a_graph_answer_briefly_yet_see_new_bookings_at_o
         assert len(w.emulator.state.request_log) == 1  # one getSchedule for two views
         await w.service.book(w.link, MONDAY_10, invitee())
         assert MONDAY_10 not in [s.start for s in await w.service.slots(w.link, window)]
-        w.emulator.state.add_event(HOST_UPN, subject="Late add", start=MONDAY_10 + timedelta(hours=2),
-                                   end=MONDAY_10 + timedelta(hours=3))
+        w.emulator.state.add_event(
+            HOST_UPN, subject="Late add", start=MONDAY_10 + timedelta(hours=2), end=MONDAY_10 + timedelta(hours=3)
+        )
         w.clock.advance(seconds=31)  # past the 30 s reuse: Outlook changes show up
         later = [s.start for s in await w.service.slots(w.link, window)]
         assert MONDAY_10 + timedelta(hours=2) not in later

@@ -29,8 +29,13 @@ class ProductionLikeConnector:
 async def test_revoked_sign_in_marks_the_host_broken_and_sends_one_reconnect_notice(kind: str) -> None:
     async with booking_world(kind, msal=True) as w:
         w.service.connections = ConnectionService(
-            users=w.repos.users, connector=ProductionLikeConnector(), calendar=w.calendar, outbox=w.repos.outbox,
-            clock=w.clock, state_secret=b"x" * 32)
+            users=w.repos.users,
+            connector=ProductionLikeConnector(),
+            calendar=w.calendar,
+            outbox=w.repos.outbox,
+            clock=w.clock,
+            state_secret=b"x" * 32,
+        )
         assert await w.service.slots(w.link, Interval(NOW, NOW + timedelta(days=1)))  # works while valid
         w.emulator.state.revoke_refresh_tokens(HOST_UPN)
         w.emulator.state.expire_tokens(HOST_UPN)

@@ -31,13 +31,24 @@ from tests.storage.fixtures import database
 pytestmark = pytest.mark.parametrize("kind", ["sqlite", "postgres"])
 
 
-def sync_service(emu: Emulator, repos: Repositories, graph: GraphClient, booking: BookingService,
-                 clock: Any) -> CalendarSyncService:
-    tracking = GraphChangeTracking(graph, notification_url=f"{emu.receiver_base}/notify",
-                                   lifecycle_url=f"{emu.receiver_base}/lifecycle")
+def sync_service(
+    emu: Emulator, repos: Repositories, graph: GraphClient, booking: BookingService, clock: Any
+) -> CalendarSyncService:
+    tracking = GraphChangeTracking(
+        graph, notification_url=f"{emu.receiver_base}/notify", lifecycle_url=f"{emu.receiver_base}/lifecycle"
+    )
     store = repos.calendar_sync
-    return CalendarSyncService(sync=tracking, calendar=GraphCalendar(graph), subscriptions=store, cache=store,
-                               queue=store, index=store, users=repos.users, bookings=booking, clock=clock)
+    return CalendarSyncService(
+        sync=tracking,
+        calendar=GraphCalendar(graph),
+        subscriptions=store,
+        cache=store,
+        queue=store,
+        index=store,
+        users=repos.users,
+        bookings=booking,
+        clock=clock,
+    )
 
 
 def world_sync(w: World) -> CalendarSyncService:
@@ -64,8 +75,9 @@ async def test_outlook_deletes_and_moves_reach_their_bookings_once(kind: str) ->
 
         w.emulator.state.remove_event(HOST_UPN, gone.graph_event_id or "")
         later = MONDAY_10 + timedelta(days=1, hours=3)
-        w.emulator.state.patch_event(HOST_UPN, moved.graph_event_id or "",
-                                     {"start": wall(later), "end": wall(later + timedelta(minutes=30))})
+        w.emulator.state.patch_event(
+            HOST_UPN, moved.graph_event_id or "", {"start": wall(later), "end": wall(later + timedelta(minutes=30))}
+        )
         report = SyncReport()
         changes = await sync.delta_round(w.host, report)
         assert not changes.full and report.cancelled == [gone.id] and report.moved == [moved.id]
@@ -78,7 +90,10 @@ async def test_outlook_deletes_and_moves_reach_their_bookings_once(kind: str) ->
         assert [(n["bookingId"], n["by"]) for n in await outbox_of(w, "booking.cancelled")] == [(gone.id, "outlook")]
         [rescheduled] = await outbox_of(w, "booking.rescheduled")
         assert (rescheduled["bookingId"], rescheduled["source"], rescheduled["outsideRules"]) == (
-            moved.id, "outlook", False)
+            moved.id,
+            "outlook",
+            False,
+        )
         # the slot of the cancelled booking is free again in the database
         assert await w.service.book(w.link, MONDAY_10 + timedelta(hours=1), invitee("New")) is not None
 
@@ -94,9 +109,12 @@ async def test_a_move_slotwise_has_not_written_yet_is_not_taken_for_an_outlook_m
         booking = (await w.service.book(w.link, MONDAY_10, invitee())).booking
         await sync.delta_round(w.host, SyncReport())
         # Slotwise moves the booking in the database; the Outlook PATCH has not happened yet (crash, outage)
-        pending = await w.repos.bookings.move(booking.id, start=MONDAY_10 + timedelta(hours=3),
-                                              end=MONDAY_10 + timedelta(hours=3, minutes=30),
-                                              expected_version=booking.version)
+        pending = await w.repos.bookings.move(
+            booking.id,
+            start=MONDAY_10 + timedelta(hours=3),
+            end=MONDAY_10 + timedelta(hours=3, minutes=30),
+            expected_version=booking.version,
+        )
         assert pending.calendar_sync is CalendarSync.UPDATE_PENDING
         w.emulator.state.patch_event(HOST_UPN, booking.graph_event_id or "", {"subject": "renamed in Outlook"})
         report = SyncReport()
@@ -137,8 +155,9 @@ async def test_a_full_round_finds_an_event_deleted_while_nobody_listened(kind: s
 
 
 @asynccontextmanager
-async def replicas(kind: str, hosts: int) -> AsyncIterator[tuple[Emulator, list[CalendarSyncService], list[User],
-                                                                 Repositories]]:
+async def replicas(
+    kind: str, hosts: int
+) -> AsyncIterator[tuple[Emulator, list[CalendarSyncService], list[User], Repositories]]:
     """Two sync services (each its own engine and Graph client) on one database and one Graph emulator."""
 
     class RealClock:
@@ -154,9 +173,16 @@ async def replicas(kind: str, hosts: int) -> AsyncIterator[tuple[Emulator, list[
             for i in range(hosts):
                 upn = f"host{i}@contoso.example"
                 mailbox = emu.state.add_user(upn=upn, display_name=f"Host {i}", time_zone="UTC")
-                user = await repos.users.upsert(User(id=f"u-{i}", tenant_id="t", aad_object_id=mailbox.id,
-                                                     display_name=f"Host {i}", email=upn,
-                                                     connection_status=ConnectionStatus.CONNECTED))
+                user = await repos.users.upsert(
+                    User(
+                        id=f"u-{i}",
+                        tenant_id="t",
+                        aad_object_id=mailbox.id,
+                        display_name=f"Host {i}",
+                        email=upn,
+                        connection_status=ConnectionStatus.CONNECTED,
+                    )
+                )
                 await repos.users.set_connection(user.id, ConnectionStatus.CONNECTED)
                 mailbox_of[user.id] = upn
                 users.append(await repos.users.get(user.id) or user)
@@ -170,8 +196,14 @@ async def replicas(kind: str, hosts: int) -> AsyncIterator[tuple[Emulator, list[
                 r = repositories(handle)
                 graph = GraphClient(emu.graph_base, token_provider=tokens, sleep=emu.sleep, backoff_base=0.01)
                 clients.append(graph)
-                booking = BookingService(calendar=GraphCalendar(graph), bookings=r.bookings, users=r.users,
-                                         event_types=r.event_types, clock=RealClock(), token_secret=b"s" * 32)
+                booking = BookingService(
+                    calendar=GraphCalendar(graph),
+                    bookings=r.bookings,
+                    users=r.users,
+                    event_types=r.event_types,
+                    clock=RealClock(),
+                    token_secret=b"s" * 32,
+                )
                 services.append(sync_service(emu, r, graph, booking, RealClock()))
             try:
                 yield emu, services, users, repos

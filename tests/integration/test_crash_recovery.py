@@ -135,8 +135,7 @@ async def test_an_event_that_lands_after_its_booking_was_released_is_cancelled(k
             await w.service.book(w.link, MONDAY_10, invitee(), idempotency_key="k")
 
 
-async def test_an_outlook_outage_during_create_leaves_a_pending_booking_that_reconciliation_settles(
-        kind: str) -> None:
+async def test_an_outlook_outage_during_create_leaves_a_pending_booking_that_reconciliation_settles(kind: str) -> None:
     async with booking_world(kind) as w:
         w.emulator.state.faults.unavailable(count=50, status=503, path="/events")
         outcome = await w.service.book(w.link, MONDAY_10, invitee(), idempotency_key="k")

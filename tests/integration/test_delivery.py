@@ -54,10 +54,17 @@ def notice(n: int, channel: str = TEAMS, host: str = "dana") -> OutboxItem:
     return OutboxItem("booking.created", TENANT, {"hostId": host, "n": n}, f"booking.created:{channel}:{n}", channel)
 
 
-def service(repos: Repositories, notifier: Script, clock: Clock, channel: str = TEAMS,
-            **options: object) -> DeliveryService:
-    settings: dict[str, object] = {"outbox": repos.outbox, "notifier": notifier, "channel": channel, "clock": clock,
-                                   "spread": lambda: 0.0, **options}
+def service(
+    repos: Repositories, notifier: Script, clock: Clock, channel: str = TEAMS, **options: object
+) -> DeliveryService:
+    settings: dict[str, object] = {
+        "outbox": repos.outbox,
+        "notifier": notifier,
+        "channel": channel,
+        "clock": clock,
+        "spread": lambda: 0.0,
+        **options,
+    }
     return DeliveryService(**settings)  # type: ignore[arg-type]
 
 
@@ -83,7 +90,8 @@ async def test_a_channel_delivers_its_own_items_once_each(repos: Repositories, c
 
 
 async def test_failures_are_retried_by_the_policy_under_one_id_then_kept_as_a_dead_letter(
-        repos: Repositories, clock: Clock) -> None:
+    repos: Repositories, clock: Clock
+) -> None:
     async def down(_delivery: Delivery) -> None:
         raise ConnectionError("the receiver is down")
 
@@ -95,9 +103,11 @@ async def test_failures_are_retried_by_the_policy_under_one_id_then_kept_as_a_de
         clock.advance(seconds=wait)
         outcomes += [(a.outcome, a.attempt, a.retry_at) for a in (await delivery.run_once()).attempts]
     first = NOW
-    assert outcomes == [(Outcome.RETRY, 1, first + timedelta(seconds=30)),
-                        (Outcome.RETRY, 2, first + timedelta(seconds=90)),
-                        (Outcome.DEAD, 3, None)]
+    assert outcomes == [
+        (Outcome.RETRY, 1, first + timedelta(seconds=30)),
+        (Outcome.RETRY, 2, first + timedelta(seconds=90)),
+        (Outcome.DEAD, 3, None),
+    ]
     assert len({d.id for d in hooks.seen}) == 1 and [d.attempt for d in hooks.seen] == [1, 2, 3]
     clock.advance(days=2)
     assert (await delivery.run_once()).leased == 0
@@ -130,10 +140,12 @@ async def test_retry_after_undeliverable_and_obsolete(repos: Repositories, clock
     assert stored[notice(3).dedupe_key].delivered_at is not None and not stored[notice(3).dedupe_key].dead
 
 
-async def test_an_unreachable_host_is_held_once_and_released_by_their_first_chat(repos: Repositories,
-                                                                                   clock: Clock) -> None:
-    dana = await repos.users.upsert(User(id="dana", tenant_id=TENANT, aad_object_id="oid-dana", display_name="Dana",
-                                         email="dana@contoso.example"))
+async def test_an_unreachable_host_is_held_once_and_released_by_their_first_chat(
+    repos: Repositories, clock: Clock
+) -> None:
+    dana = await repos.users.upsert(
+        User(id="dana", tenant_id=TENANT, aad_object_id="oid-dana", display_name="Dana", email="dana@contoso.example")
+    )
     reachable: list[str] = []
 
     async def chat(delivery: Delivery) -> None:
@@ -205,8 +217,7 @@ async def test_an_attempt_starts_only_while_it_can_end_inside_the_lease(repos: R
     assert len(other.seen) == 3
 
 
-async def test_stopping_finishes_the_send_in_flight_and_gives_the_rest_back(repos: Repositories,
-                                                                           clock: Clock) -> None:
+async def test_stopping_finishes_the_send_in_flight_and_gives_the_rest_back(repos: Repositories, clock: Clock) -> None:
     notifier = Script()
     await repos.outbox.enqueue([notice(n) for n in range(5)])
     report = await service(repos, notifier, clock).run_once(stop=lambda: len(notifier.seen) >= 2)

@@ -27,8 +27,13 @@ def test_processes_racing_for_overlapping_slots_of_different_lengths(kind: str) 
         ten = NOW.replace(hour=10) + timedelta(days=1)
         # 10:00-11:00, 10:30-11:00, 10:00-10:30 and 10:30-11:30 all overlap pairwise in some way;
         # 13:00-13:30 stands alone.
-        plan = [(ten, 60), (ten + timedelta(minutes=30), 30), (ten, 30), (ten + timedelta(minutes=30), 60),
-                (ten + timedelta(hours=3), 30)]
+        plan = [
+            (ten, 60),
+            (ten + timedelta(minutes=30), 30),
+            (ten, 30),
+            (ten + timedelta(minutes=30), 60),
+            (ten + timedelta(hours=3), 30),
+        ]
         figures = run_contention(db_url, f"{graph_url}/v1.0", state, processes=4, attempts=20, plan_slots=plan)
         assert figures["errors"] == []
         assert figures["double_bookings"] == 0 and figures["orphans"] == 0

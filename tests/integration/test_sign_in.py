@@ -38,9 +38,14 @@ def free_port() -> int:
 @pytest.fixture
 async def running(tmp_path: Path) -> AsyncIterator[tuple[str, app_module.Services]]:
     port = free_port()
-    settings = Settings(_env_file=None, SLOTWISE_VAR_DIR=str(tmp_path), SLOTWISE_PORT=port,  # type: ignore[call-arg]
-                        SLOTWISE_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}",
-                        SLOTWISE_SANDBOX_SEED="false", SLOTWISE_OUTBOX_SECONDS="0")
+    settings = Settings(
+        _env_file=None,
+        SLOTWISE_VAR_DIR=str(tmp_path),
+        SLOTWISE_PORT=port,  # type: ignore[call-arg]
+        SLOTWISE_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}",
+        SLOTWISE_SANDBOX_SEED="false",
+        SLOTWISE_OUTBOX_SECONDS="0",
+    )
     application = build_app(settings)
     server = TestServer(application, host="127.0.0.1", port=port)
     await server.start_server()
@@ -52,9 +57,16 @@ async def running(tmp_path: Path) -> AsyncIterator[tuple[str, app_module.Service
 
 async def new_host(services: app_module.Services) -> User:
     mailbox = services.emulator.ensure_user(UPN, "Sam Signin", "Europe/Berlin")  # type: ignore[union-attr]
-    return await services.repos.users.upsert(User(
-        id="u-sam", tenant_id=mailbox.tenant_id, aad_object_id=mailbox.id, display_name="Sam Signin",
-        email=UPN, time_zone="UTC"))
+    return await services.repos.users.upsert(
+        User(
+            id="u-sam",
+            tenant_id=mailbox.tenant_id,
+            aad_object_id=mailbox.id,
+            display_name="Sam Signin",
+            email=UPN,
+            time_zone="UTC",
+        )
+    )
 
 
 def hidden_fields(page: str) -> dict[str, str]:
@@ -72,15 +84,18 @@ async def walk_sign_in(client: httpx.AsyncClient, base: str, path: str, as_upn: 
     picker = re.search(r'<form method="POST" action="([^"]+)" id="account-picker">(.*?)</form>', login.text, re.S)
     if picker is not None:
         fields = hidden_fields(picker.group(2))
-        login = await client.post(str(login.url.join(unescape(picker.group(1)))),
-                                  data={**fields, "sandbox_user": as_upn or fields["login_hint"]})
+        login = await client.post(
+            str(login.url.join(unescape(picker.group(1)))),
+            data={**fields, "sandbox_user": as_upn or fields["login_hint"]},
+        )
         assert login.status_code == 200, login.text
     action = unescape(re.search(r'action="([^"]+)"', login.text).group(1))  # type: ignore[union-attr]
     return await client.post(action, data=hidden_fields(login.text))
 
 
 async def test_sign_in_connects_the_user_who_asked_and_tells_them_in_chat(
-        running: tuple[str, app_module.Services]) -> None:
+    running: tuple[str, app_module.Services],
+) -> None:
     base, services = running
     host = await new_host(services)
     async with httpx.AsyncClient() as client:
@@ -105,9 +120,13 @@ async def test_forged_or_expired_state_is_refused(running: tuple[str, app_module
         def now(self) -> datetime:
             return datetime.now(UTC) - timedelta(hours=1)
 
-    old = ConnectionService(users=services.repos.users, connector=services.connections.connector,
-                            calendar=services.calendar, clock=Past(),
-                            state_secret=services.connections._secret).sign_in_path(host)
+    old = ConnectionService(
+        users=services.repos.users,
+        connector=services.connections.connector,
+        calendar=services.calendar,
+        clock=Past(),
+        state_secret=services.connections._secret,
+    ).sign_in_path(host)
     async with httpx.AsyncClient() as client:
         for path in ("/auth/start?state=" + state[:-2] + "xx", "/auth/start", old):
             response = await client.get(base + path)
@@ -119,7 +138,8 @@ async def test_forged_or_expired_state_is_refused(running: tuple[str, app_module
 
 
 async def test_consent_blocked_by_the_tenant_shows_the_admin_consent_link(
-        running: tuple[str, app_module.Services]) -> None:
+    running: tuple[str, app_module.Services],
+) -> None:
     base, services = running
     host = await new_host(services)
     services.emulator.set_token_error(UPN, "consent_required")  # type: ignore[union-attr]
@@ -131,7 +151,8 @@ async def test_consent_blocked_by_the_tenant_shows_the_admin_consent_link(
 
 
 async def test_mfa_claims_challenge_restarts_the_sign_in_with_the_claims(
-        running: tuple[str, app_module.Services]) -> None:
+    running: tuple[str, app_module.Services],
+) -> None:
     base, services = running
     host = await new_host(services)
     services.emulator.set_token_error(UPN, "mfa_required")  # type: ignore[union-attr]
@@ -154,7 +175,8 @@ async def nothing_stored_for(services: app_module.Services, host: User) -> None:
 
 @pytest.mark.parametrize("eve_tenant", [None, OTHER_TENANT], ids=["same-tenant", "other-tenant"])
 async def test_someone_else_finishing_the_sign_in_connects_nothing(
-        running: tuple[str, app_module.Services], eve_tenant: str | None) -> None:
+    running: tuple[str, app_module.Services], eve_tenant: str | None
+) -> None:
     """Sam asks to connect in a group chat; Eve opens his link and signs in as herself. Sam's links must not
     read Eve's calendar: the callback refuses, stores no token and leaves Sam not connected."""
     base, services = running
@@ -177,8 +199,9 @@ async def test_an_sso_token_of_someone_else_connects_nothing(running: tuple[str,
     eve = services.emulator.ensure_user(EVE, "Eve Elsewhere")  # type: ignore[union-attr]
 
     def token(oid: str, upn: str) -> str:
-        return sandbox_sso_token(oid=oid, tenant_id=host.tenant_id, upn=upn, name="x",
-                                 audience=f"api://botid-{SANDBOX_CLIENT_ID}")
+        return sandbox_sso_token(
+            oid=oid, tenant_id=host.tenant_id, upn=upn, name="x", audience=f"api://botid-{SANDBOX_CLIENT_ID}"
+        )
 
     with pytest.raises(WrongAccount):
         await services.connections.connect_with_sso(host, token(eve.id, EVE))
@@ -189,7 +212,8 @@ async def test_an_sso_token_of_someone_else_connects_nothing(running: tuple[str,
 
 
 async def test_admin_consent_lands_on_its_own_page_and_tells_the_host_in_chat(
-        running: tuple[str, app_module.Services]) -> None:
+    running: tuple[str, app_module.Services],
+) -> None:
     base, services = running
     host = await new_host(services)
     services.emulator.set_token_error(UPN, "consent_required")  # type: ignore[union-attr]
@@ -198,7 +222,7 @@ async def test_admin_consent_lands_on_its_own_page_and_tells_the_host_in_chat(
         assert blocked.status_code == 403
         consent_url = unescape(re.search(r'value="([^"]+adminconsent[^"]+)"', blocked.text).group(1))  # type: ignore[union-attr]
         assert parse_qs(urlsplit(consent_url).query)["redirect_uri"] == [f"{base}/auth/consent"]
-        approved = await client.get(consent_url)               # the admin accepts on Microsoft's page
+        approved = await client.get(consent_url)  # the admin accepts on Microsoft's page
         assert approved.status_code == 302
         landing = await client.get(approved.headers["location"])
     assert landing.status_code == 200 and "Consent granted" in landing.text and "Sign-in expired" not in landing.text
@@ -206,7 +230,7 @@ async def test_admin_consent_lands_on_its_own_page_and_tells_the_host_in_chat(
     leased = await services.repos.outbox.lease(datetime.now(UTC), 10, 60)
     assert [(x.item.kind, x.item.payload["hostId"]) for x in leased] == [("host.consent_granted", host.id)]
 
-    async with httpx.AsyncClient() as client:                  # and Sam can connect now
+    async with httpx.AsyncClient() as client:  # and Sam can connect now
         final = await walk_sign_in(client, base, services.connections.sign_in_path(host))
     assert final.status_code == 200 and "Outlook connected" in final.text
 
@@ -217,23 +241,26 @@ async def test_a_refused_foreign_or_forged_admin_consent_tells_nobody(running: t
     state = services.connections.admin_consent_state(host)
     sign_in_state = parse_qs(urlsplit(services.connections.sign_in_path(host)).query)["state"][0]
     async with httpx.AsyncClient() as client:
+
         async def consent(**params: str) -> httpx.Response:
             return await client.get(f"{base}/auth/consent", params=params)
 
-        refused = await consent(error="access_denied", error_description="AADSTS65004: <b>Call +1 555 0100</b>",
-                                state=state)
+        refused = await consent(
+            error="access_denied", error_description="AADSTS65004: <b>Call +1 555 0100</b>", state=state
+        )
         assert refused.status_code == 400 and "Consent was not granted" in refused.text
         assert "access_denied" in refused.text and "555" not in refused.text  # no text from the URL is echoed
         assert (await consent(admin_consent="False", tenant=host.tenant_id, state=state)).status_code == 400
-        for params in ({"tenant": OTHER_TENANT, "state": state},                 # another organisation's admin
-                       {"tenant": host.tenant_id, "state": state[:-2] + "xx"},  # forged
-                       {"tenant": host.tenant_id, "state": sign_in_state},      # a sign-in state is not a consent one
-                       {"tenant": host.tenant_id}):
+        for params in (
+            {"tenant": OTHER_TENANT, "state": state},  # another organisation's admin
+            {"tenant": host.tenant_id, "state": state[:-2] + "xx"},  # forged
+            {"tenant": host.tenant_id, "state": sign_in_state},  # a sign-in state is not a consent one
+            {"tenant": host.tenant_id},
+        ):
             granted = await consent(admin_consent="True", **params)
             assert granted.status_code == 200 and "Consent granted" in granted.text
             assert "Sam Signin" not in granted.text
     await nothing_stored_for(services, host)
-
 
 
 async def test_a_state_in_any_alphabet_is_just_not_valid(running: tuple[str, app_module.Services]) -> None:

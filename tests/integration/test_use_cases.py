@@ -86,7 +86,8 @@ async def test_a_teams_request_without_a_key_books_once_and_again_after_a_cancel
         again = await w.service.book(w.link, MONDAY_10, invitee(), caller=IVAN)  # Confirm clicked twice
         assert again.replayed and again.booking.id == first.booking.id and again.manage_token == first.manage_token
         assert first.booking.idempotency_key == IVAN.scoped_key(
-            await w.service.attempt_key(w.link, IVAN, MONDAY_10, invitee()))
+            await w.service.attempt_key(w.link, IVAN, MONDAY_10, invitee())
+        )
         assert len(w.tagged_events()) == 1
         await w.service.cancel(first.booking, "changed my mind", "invitee")
         rebooked = await w.service.book(w.link, MONDAY_10, invitee(), caller=IVAN)
@@ -147,8 +148,9 @@ async def test_the_personal_chat_is_remembered_when_it_changes_and_forgotten_on_
     async with database(kind) as db:
         repos = repositories(db)
         people = PeopleService(users=repos.users, outbox=repos.outbox)
-        user = await repos.users.upsert(User(id="u1", tenant_id="t1", aad_object_id="oid-1", display_name="U",
-                                             email="u@example.org"))
+        user = await repos.users.upsert(
+            User(id="u1", tenant_id="t1", aad_object_id="oid-1", display_name="U", email="u@example.org")
+        )
         reference = {"tenantId": "t1", "reference": {"conversation": {"id": "a:1"}}}
         user = await people.remember_conversation(user, reference)
         stored = await repos.users.get("u1")
@@ -164,8 +166,9 @@ async def test_a_member_is_found_only_in_their_own_tenant_and_zones_are_checked(
     async with database(kind) as db:
         repos = repositories(db)
         people = PeopleService(users=repos.users, outbox=repos.outbox)
-        user = await repos.users.upsert(User(id="u1", tenant_id="t1", aad_object_id="oid-1", display_name="U",
-                                             email="u@example.org"))
+        user = await repos.users.upsert(
+            User(id="u1", tenant_id="t1", aad_object_id="oid-1", display_name="U", email="u@example.org")
+        )
         assert await people.member("t1", "u1") == user
         assert await people.member("t2", "u1") is None and await people.member("t1", "nobody") is None
         assert (await people.set_time_zone(user, "Europe/Paris")).time_zone == "Europe/Paris"
@@ -181,8 +184,14 @@ async def test_one_notice_per_occasion_for_the_user_told(kind: Kind) -> None:
     async with database(kind) as db:
         repos = repositories(db, clock=lambda: NOW)
         notices = NoticeService(outbox=repos.outbox)
-        host = User(id="u1", tenant_id="t1", aad_object_id="oid-1", display_name="Dana", email="d@example.org",
-                    time_zone="Europe/London")
+        host = User(
+            id="u1",
+            tenant_id="t1",
+            aad_object_id="oid-1",
+            display_name="Dana",
+            email="d@example.org",
+            time_zone="Europe/London",
+        )
         assert await notices.host_connected(host, "sso:x1")
         assert not await notices.host_connected(host, "sso:x1")  # the same exchange, seen twice
         assert await notices.tell(host, "host.private", "turn-7", {"reply": {"text": "hi"}, "hostId": "someone-else"})

@@ -85,13 +85,22 @@ def test_version_defaults_to_the_installed_distribution(tmp_path: Path) -> None:
         (["--app-id", "nope", "--domain", DOMAIN], {}, "error: the app id 'nope' is not a GUID"),
         (["--domain", DOMAIN], {"MicrosoftAppId": "bot-123"}, "error: the app id 'bot-123' is not a GUID"),
         (["--app-id", APP_ID], {}, "error: the public domain is missing"),
-        (["--app-id", APP_ID, "--domain", ""], {"SLOTWISE_PUBLIC_BASE_URL": f"https://{DOMAIN}"},
-         "error: the public domain is missing"),
+        (
+            ["--app-id", APP_ID, "--domain", ""],
+            {"SLOTWISE_PUBLIC_BASE_URL": f"https://{DOMAIN}"},
+            "error: the public domain is missing",
+        ),
         (["--app-id", APP_ID, "--domain", "*.com"], {}, "error: the domain '*.com' has a wildcard"),
-        (["--app-id", APP_ID], {"SLOTWISE_PUBLIC_BASE_URL": "http://127.0.0.1:3978"},
-         "error: SLOTWISE_PUBLIC_BASE_URL='http://127.0.0.1:3978' is not an https URL"),
-        (["--app-id", APP_ID, "--domain", DOMAIN, "--app-version", "1.0"], {},
-         "error: the app version '1.0' is not MAJOR.MINOR.PATCH"),
+        (
+            ["--app-id", APP_ID],
+            {"SLOTWISE_PUBLIC_BASE_URL": "http://127.0.0.1:3978"},
+            "error: SLOTWISE_PUBLIC_BASE_URL='http://127.0.0.1:3978' is not an https URL",
+        ),
+        (
+            ["--app-id", APP_ID, "--domain", DOMAIN, "--app-version", "1.0"],
+            {},
+            "error: the app version '1.0' is not MAJOR.MINOR.PATCH",
+        ),
     ],
 )
 def test_bad_input_is_refused_with_a_clear_message_and_no_zip(
@@ -117,11 +126,23 @@ def test_python_dash_m_entry_point(tmp_path: Path) -> None:
     env["SLOTWISE_PUBLIC_BASE_URL"] = f"https://{DOMAIN}"
     env["PYTHONPATH"] = str(REPO)
     out = tmp_path / "cli.zip"
-    ok = subprocess.run([sys.executable, "-m", "manifest.build", "--app-id", APP_ID, "--out", str(out)],
-                        cwd=tmp_path, env=env, capture_output=True, text=True, check=False)
+    ok = subprocess.run(
+        [sys.executable, "-m", "manifest.build", "--app-id", APP_ID, "--out", str(out)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert (ok.returncode, ok.stdout.strip(), ok.stderr) == (0, str(out), "")
-    bad = subprocess.run([sys.executable, "-m", "manifest.build", "--app-id", "x", "--out", str(out)],
-                         cwd=tmp_path, env=env, capture_output=True, text=True, check=False)
+    bad = subprocess.run(
+        [sys.executable, "-m", "manifest.build", "--app-id", "x", "--out", str(out)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert bad.returncode == 2
     assert bad.stderr.startswith("error: the app id 'x' is not a GUID")
 
@@ -136,6 +157,9 @@ def test_manifest_package_imports_no_adapter() -> None:
     forbidden = {"graph", "storage", "bot", "web", "cards"}
     for path in Path(manifest.__file__).parent.glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text("utf-8"))):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
-                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else ([node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            )
             assert not {n.split(".")[0] for n in names} & forbidden, f"{path.name} imports {names}"

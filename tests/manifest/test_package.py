@@ -52,8 +52,11 @@ def test_schema_url_and_manifest_version_name_the_bundled_schema(manifest: dict[
 
 def test_manifest_uses_nothing_newer_than_1_19(manifest: dict[str, Any]) -> None:
     """Stepping MANIFEST_VERSION back to 1.19 for an older client would need no other change."""
-    older = {**manifest, "manifestVersion": "1.19",
-             "$schema": "https://developer.microsoft.com/json-schemas/teams/v1.19/MicrosoftTeams.schema.json"}
+    older = {
+        **manifest,
+        "manifestVersion": "1.19",
+        "$schema": "https://developer.microsoft.com/json-schemas/teams/v1.19/MicrosoftTeams.schema.json",
+    }
     assert schema_errors(older, "1.19") == []
 
 
@@ -134,8 +137,10 @@ def test_every_scope_has_the_command_list(manifest: dict[str, Any]) -> None:
 
 def test_private_commands_are_offered_in_the_personal_scope_only(manifest: dict[str, Any]) -> None:
     """A sign-in link or someone's bookings must not be offered to a group chat or team (issue 10, item 7)."""
-    lists = {tuple(entry["scopes"]): [parse(c["title"]).kind for c in entry["commands"]]
-             for entry in manifest["bots"][0]["commandLists"]}
+    lists = {
+        tuple(entry["scopes"]): [parse(c["title"]).kind for c in entry["commands"]]
+        for entry in manifest["bots"][0]["commandLists"]
+    }
     assert {"upcoming", "connect"} <= PRIVATE_COMMANDS
     assert set(lists[("personal",)]) >= {"upcoming", "connect"}
     assert not set(lists[("team", "groupChat")]) & PRIVATE_COMMANDS, lists

@@ -46,9 +46,16 @@ def _ceil_minute(ts: float) -> int:
     return m if m * 60 >= ts else m + 1
 
 
-def reference_starts(rules: EventRules, *, now: datetime, window: Interval,
-                     busy: Sequence[BusyInterval] = (), bookings: Sequence[BookedInterval] = (),
-                     duration: int | None = None, availability: Availability | None = None) -> list[int]:
+def reference_starts(
+    rules: EventRules,
+    *,
+    now: datetime,
+    window: Interval,
+    busy: Sequence[BusyInterval] = (),
+    bookings: Sequence[BookedInterval] = (),
+    duration: int | None = None,
+    availability: Availability | None = None,
+) -> list[int]:
     """Epoch-second starts of every slot the documented semantics allow (minute granularity)."""
     minutes = rules.durations[0] if duration is None else duration
     avail = availability if availability is not None else rules.availability
@@ -86,15 +93,17 @@ def reference_starts(rules: EventRules, *, now: datetime, window: Interval,
         if b.status in rules.blocking_statuses:
             mark(blocked, b.start.timestamp(), b.end.timestamp())
     for bk in live_bookings:
-        mark(blocked, (bk.start - timedelta(minutes=bk.buffer_before)).timestamp(),
-             (bk.end + timedelta(minutes=bk.buffer_after)).timestamp())
+        mark(
+            blocked,
+            (bk.start - timedelta(minutes=bk.buffer_before)).timestamp(),
+            (bk.end + timedelta(minutes=bk.buffer_after)).timestamp(),
+        )
 
     work_sum = [0, *itertools.accumulate(work)]
     blocked_sum = [0, *itertools.accumulate(blocked)]
 
     # Caps: bookings that count, by host-local date of their start, and by ISO week of that date.
-    per_day: Counter[date] = Counter(bk.start.astimezone(tz).date() for bk in live_bookings
-                                      if bk.counts_toward_caps)
+    per_day: Counter[date] = Counter(bk.start.astimezone(tz).date() for bk in live_bookings if bk.counts_toward_caps)
     per_week: Counter[tuple[int, int]] = Counter()
     for d, n in per_day.items():
         per_week[d.isocalendar()[:2]] += n

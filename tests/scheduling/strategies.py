@@ -56,19 +56,30 @@ def wall(tz: str, y: int, mo: int, d: int, h: int = 0, mi: int = 0, *, fold: int
     return datetime(y, mo, d, h, mi, tzinfo=ZoneInfo(tz), fold=fold).astimezone(UTC)
 
 
-def hours(time_zone: str, start: str = "09:00", end: str = "17:00",
-          weekdays: Iterable[int] = range(7), overrides: dict[date, tuple[LocalRange, ...]] | None = None
-          ) -> Availability:
+def hours(
+    time_zone: str,
+    start: str = "09:00",
+    end: str = "17:00",
+    weekdays: Iterable[int] = range(7),
+    overrides: dict[date, tuple[LocalRange, ...]] | None = None,
+) -> Availability:
     """Working hours ``start``-``end`` on ``weekdays`` (default: every day) plus overrides."""
     base = Availability.business_hours(time_zone, start, end, weekdays)
     return Availability(time_zone, base.weekly, overrides or {})
 
 
-def rules(time_zone: str = "UTC", *, durations: tuple[int, ...] = (30,), start: str = "09:00",
-          end: str = "17:00", weekdays: Iterable[int] = range(5),
-          overrides: dict[date, tuple[LocalRange, ...]] | None = None,
-          availability: Availability | None = None, window: BookingWindow | None = None,
-          **kw: object) -> EventRules:
+def rules(
+    time_zone: str = "UTC",
+    *,
+    durations: tuple[int, ...] = (30,),
+    start: str = "09:00",
+    end: str = "17:00",
+    weekdays: Iterable[int] = range(5),
+    overrides: dict[date, tuple[LocalRange, ...]] | None = None,
+    availability: Availability | None = None,
+    window: BookingWindow | None = None,
+    **kw: object,
+) -> EventRules:
     avail = availability or hours(time_zone, start, end, weekdays, overrides)
     return EventRules(durations, avail, window=window or BookingWindow(rolling_days=365), **kw)  # type: ignore[arg-type]
 
@@ -123,8 +134,10 @@ ZONES = (
 )
 
 ANCHORS: dict[str, list[date]] = {
-    z: sorted({d + timedelta(days=k) for d in transition_days(z, 2027) for k in (-1, 0, 1)}
-              | {date(2027, 1, 4), date(2027, 6, 30)})
+    z: sorted(
+        {d + timedelta(days=k) for d in transition_days(z, 2027) for k in (-1, 0, 1)}
+        | {date(2027, 1, 4), date(2027, 6, 30)}
+    )
     for z in ZONES
 }
 
@@ -150,13 +163,15 @@ def day_ranges(draw: st.DrawFn) -> tuple[LocalRange, ...]:
     g = draw(_GRANULARITY)
     n = draw(_RANGE_COUNT)
     points = sorted(draw(_POINT_LISTS[g, n]))
-    out = [LocalRange(points[i] * g, points[i + 1] * g) for i in range(0, 2 * n, 2)
-           if points[i] < points[i + 1]]
+    out = [LocalRange(points[i] * g, points[i + 1] * g) for i in range(0, 2 * n, 2) if points[i] < points[i + 1]]
     return tuple(out)
 
 
-_POINT_LISTS = {(g, n): st.lists(st.integers(0, 1440 // g), min_size=2 * n, max_size=2 * n)
-                for g in (5, 15, 30, 60) for n in (1, 2, 3)}
+_POINT_LISTS = {
+    (g, n): st.lists(st.integers(0, 1440 // g), min_size=2 * n, max_size=2 * n)
+    for g in (5, 15, 30, 60)
+    for n in (1, 2, 3)
+}
 DAY_RANGES = day_ranges()
 _WEEKLY = st.tuples(*[DAY_RANGES] * 7)
 _OVERRIDES = st.dictionaries(st.integers(-2, 3), DAY_RANGES, max_size=3)
@@ -177,8 +192,13 @@ class Scenario:
         return ZoneInfo(self.rules.time_zone)
 
     def kwargs(self) -> dict[str, object]:
-        return {"now": self.now, "window": self.window, "busy": self.busy, "bookings": self.bookings,
-                "duration": self.duration}
+        return {
+            "now": self.now,
+            "window": self.window,
+            "busy": self.busy,
+            "bookings": self.bookings,
+            "duration": self.duration,
+        }
 
 
 def _minute_floor(dt: datetime) -> datetime:
@@ -187,8 +207,9 @@ def _minute_floor(dt: datetime) -> datetime:
 
 def availabilities(time_zone: str, anchor: date) -> st.SearchStrategy[Availability]:
     """Random weekly hours plus up to three overrides on the days around ``anchor``."""
-    return st.tuples(_WEEKLY, _OVERRIDES).map(lambda wo: Availability(
-        time_zone, wo[0], {anchor + timedelta(days=k): v for k, v in wo[1].items()}))
+    return st.tuples(_WEEKLY, _OVERRIDES).map(
+        lambda wo: Availability(time_zone, wo[0], {anchor + timedelta(days=k): v for k, v in wo[1].items()})
+    )
 
 
 _BOOL = st.booleans()
@@ -234,8 +255,13 @@ _ZONE_STRATEGIES: dict[tuple[str, ...], st.SearchStrategy[str]] = {}
 
 
 @st.composite
-def scenarios(draw: st.DrawFn, zones: Sequence[str] = ZONES, max_window_hours: int = 72,
-              with_caps: bool = True, focus: str | None = None) -> Scenario:
+def scenarios(
+    draw: st.DrawFn,
+    zones: Sequence[str] = ZONES,
+    max_window_hours: int = 72,
+    with_caps: bool = True,
+    focus: str | None = None,
+) -> Scenario:
     """A random scenario. ``focus="dst"``: the anchor is a DST change day and the query window covers
     it; ``focus="caps"``: caps are always set and every booking counts toward them."""
     if focus == "dst":
@@ -293,15 +319,21 @@ def scenarios(draw: st.DrawFn, zones: Sequence[str] = ZONES, max_window_hours: i
     for _ in range(draw(_BOOKING_COUNT_CAPS if focus == "caps" else _BOOKING_COUNT)):
         s, e = stretch(180)
         expiry = draw(_EXPIRY)
-        bookings.append(BookedInterval(s, e, buffer_before=draw(_BUFFER), buffer_after=draw(_BUFFER),
-                                       counts_toward_caps=focus == "caps" or draw(_BOOL),
-                                       expires_at=None if expiry is None else now + timedelta(minutes=expiry)))
+        bookings.append(
+            BookedInterval(
+                s,
+                e,
+                buffer_before=draw(_BUFFER),
+                buffer_after=draw(_BUFFER),
+                counts_toward_caps=focus == "caps" or draw(_BOOL),
+                expires_at=None if expiry is None else now + timedelta(minutes=expiry),
+            )
+        )
     duration = draw(st.sampled_from(durations))
     return Scenario(event_rules, now, window, tuple(busy_list), tuple(bookings), duration, anchor)
 
 
 def small_spans(max_value: int = 24, max_size: int = 6) -> st.SearchStrategy[list[tuple[int, int]]]:
     """Lists of integer spans (possibly empty, touching, overlapping, unsorted) on a small line."""
-    pair = st.tuples(st.integers(0, max_value), st.integers(0, max_value)).map(
-        lambda p: (min(p), max(p)))
+    pair = st.tuples(st.integers(0, max_value), st.integers(0, max_value)).map(lambda p: (min(p), max(p)))
     return st.lists(pair, max_size=max_size)

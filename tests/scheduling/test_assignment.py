@@ -53,8 +53,15 @@ class Team:
         self.away: dict[str, list[Interval]] = {}
 
     def order(self, free: Collection[str]) -> list[str]:
-        return assignment_order(self.members, free, history=self.history, period=PERIOD, last_booked=self.last,
-                                mode=self.mode, away=self.away)
+        return assignment_order(
+            self.members,
+            free,
+            history=self.history,
+            period=PERIOD,
+            last_booked=self.last,
+            mode=self.mode,
+            away=self.away,
+        )
 
     def book(self, free: Collection[str] | None = None, busy_at_confirmation: Collection[str] = ()) -> str | None:
         self.clock += timedelta(minutes=7)
@@ -83,8 +90,9 @@ def at(minutes: int) -> datetime:
 def test_the_period_is_the_calendar_month_in_the_teams_zone() -> None:
     # London is on GMT on 1 March and on BST on 1 April: the month ends at 23:00 UTC on 31 March.
     assert Interval(utc(2027, 3, 1), utc(2027, 3, 31, 23)) == PERIOD
-    assert period_containing(utc(2027, 12, 31, 23, 30), "Asia/Tokyo") == Interval(utc(2027, 12, 31, 15),
-                                                                                  utc(2028, 1, 31, 15))
+    assert period_containing(utc(2027, 12, 31, 23, 30), "Asia/Tokyo") == Interval(
+        utc(2027, 12, 31, 15), utc(2028, 1, 31, 15)
+    )
     assert period_containing(utc(2027, 12, 31, 23, 30), "UTC") == Interval(utc(2027, 12, 1), utc(2028, 1, 1))
 
 
@@ -177,11 +185,13 @@ def test_a_member_back_from_out_of_office_is_calibrated_for_the_time_away() -> N
 
 def test_only_the_period_and_the_active_members_count() -> None:
     members = [Member("a"), Member("b"), Member("gone", active=False)]
-    history = [PastAssignment("a", START - timedelta(minutes=1)),  # last period
-               PastAssignment("a", PERIOD.end),  # next period
-               PastAssignment("b", at(5)),
-               PastAssignment("gone", at(6)),
-               PastAssignment("stranger", at(7))]
+    history = [
+        PastAssignment("a", START - timedelta(minutes=1)),  # last period
+        PastAssignment("a", PERIOD.end),  # next period
+        PastAssignment("b", at(5)),
+        PastAssignment("gone", at(6)),
+        PastAssignment("stranger", at(7)),
+    ]
     table = standings(members, history, period=PERIOD)
     assert list(table) == ["a", "b"]
     assert (table["a"].bookings, table["b"].bookings) == (0, 1)
@@ -202,8 +212,12 @@ def test_a_member_who_took_a_booking_before_their_joined_at_was_there_then() -> 
 
 
 def test_priority_tiers_are_honoured() -> None:
-    members = [Member("low", priority=Priority.LOW), Member("mid"), Member("high", priority=Priority.HIGH),
-               Member("high2", priority=Priority.HIGH)]
+    members = [
+        Member("low", priority=Priority.LOW),
+        Member("mid"),
+        Member("high", priority=Priority.HIGH),
+        Member("high2", priority=Priority.HIGH),
+    ]
     team = Team(members)
     got = [team.book() for _ in range(40)]
     assert set(got) == {"high", "high2"}
@@ -229,12 +243,22 @@ def test_maximise_availability_takes_any_free_member_by_priority_then_least_rece
     history = [PastAssignment("a", at(i)) for i in range(10)] + [PastAssignment("b", at(20))]
     last = {"a": at(9), "b": at(20)}
     fair = assignment_order(members, "ab", history=history, period=PERIOD, last_booked=last)
-    available = assignment_order(members, "ab", history=history, period=PERIOD, last_booked=last,
-                                 mode=AssignmentMode.AVAILABILITY)
+    available = assignment_order(
+        members, "ab", history=history, period=PERIOD, last_booked=last, mode=AssignmentMode.AVAILABILITY
+    )
     assert fair == ["b", "a"]  # b is far below their share
     assert available == ["a", "b"]  # a waited longest, whatever the counts
-    assert assignment_order(members, ["a", "b", "vip"], history=history, period=PERIOD, last_booked=last,
-                            mode=AssignmentMode.AVAILABILITY)[0] == "vip"
+    assert (
+        assignment_order(
+            members,
+            ["a", "b", "vip"],
+            history=history,
+            period=PERIOD,
+            last_booked=last,
+            mode=AssignmentMode.AVAILABILITY,
+        )[0]
+        == "vip"
+    )
     team = Team([Member("a", weight=1), Member("b", weight=100)], mode=AssignmentMode.AVAILABILITY)
     assert [team.book() for _ in range(6)] == ["a", "b"] * 3  # weights play no part
 
@@ -311,8 +335,13 @@ def test_caps_per_member_hold_across_a_simulated_week() -> None:
 
 
 def test_invalid_rotation_settings_are_listed_and_refused() -> None:
-    members = [Member("a", weight=0), Member("b", priority=7), Member("c", weight=101, daily_cap=0),
-               Member("a"), Member("d", weekly_cap=0)]
+    members = [
+        Member("a", weight=0),
+        Member("b", priority=7),
+        Member("c", weight=101, daily_cap=0),
+        Member("a"),
+        Member("d", weekly_cap=0),
+    ]
     assert member_problems(members) == {
         "members.a.weight": "A weight must be a whole number from 1 to 100.",
         "members.b.priority": "Priority must be high, medium or low.",
@@ -335,20 +364,34 @@ _MEMBER_COUNT = st.integers(1, 6)
 
 
 @st.composite
-def situations(draw: st.DrawFn) -> tuple[list[Member], list[str], list[PastAssignment], dict[str, datetime | None],
-                                         dict[str, list[Interval]]]:
+def situations(
+    draw: st.DrawFn,
+) -> tuple[list[Member], list[str], list[PastAssignment], dict[str, datetime | None], dict[str, list[Interval]]]:
     n = draw(_MEMBER_COUNT)
     ids = [f"m{i}" for i in range(n)]
-    members = [Member(user_id, priority=draw(st.sampled_from(Priority)), weight=draw(st.integers(1, 100)),
-                      active=draw(st.integers(0, 5)) > 0,
-                      joined_at=draw(st.one_of(st.none(), st.integers(0, 3000).map(at))))
-               for user_id in ids]
-    history = [PastAssignment(draw(st.sampled_from(ids)), at(draw(st.integers(-100, 3000))))
-               for _ in range(draw(st.integers(0, 30)))]
+    members = [
+        Member(
+            user_id,
+            priority=draw(st.sampled_from(Priority)),
+            weight=draw(st.integers(1, 100)),
+            active=draw(st.integers(0, 5)) > 0,
+            joined_at=draw(st.one_of(st.none(), st.integers(0, 3000).map(at))),
+        )
+        for user_id in ids
+    ]
+    history = [
+        PastAssignment(draw(st.sampled_from(ids)), at(draw(st.integers(-100, 3000))))
+        for _ in range(draw(st.integers(0, 30)))
+    ]
     last: dict[str, datetime | None] = {
-        user_id: draw(st.one_of(st.none(), st.integers(-5000, 3000).map(at))) for user_id in ids}
-    away = {user_id: [Interval(at(s), at(s + d))] for user_id in ids if draw(st.booleans())
-            for s, d in [(draw(st.integers(0, 2000)), draw(st.integers(1, 1000)))]}
+        user_id: draw(st.one_of(st.none(), st.integers(-5000, 3000).map(at))) for user_id in ids
+    }
+    away = {
+        user_id: [Interval(at(s), at(s + d))]
+        for user_id in ids
+        if draw(st.booleans())
+        for s, d in [(draw(st.integers(0, 2000)), draw(st.integers(1, 1000)))]
+    }
     free = draw(st.lists(st.sampled_from([*ids, "stranger"]), unique=True))
     return members, free, history, last, away
 
@@ -356,8 +399,11 @@ def situations(draw: st.DrawFn) -> tuple[list[Member], list[str], list[PastAssig
 @props(200)
 @given(situations(), st.sampled_from(AssignmentMode))
 def test_the_order_is_every_free_active_member_once_by_tier_then_fairness_then_waiting(
-        situation: tuple[list[Member], list[str], list[PastAssignment], dict[str, datetime | None],
-                         dict[str, list[Interval]]], mode: AssignmentMode) -> None:
+    situation: tuple[
+        list[Member], list[str], list[PastAssignment], dict[str, datetime | None], dict[str, list[Interval]]
+    ],
+    mode: AssignmentMode,
+) -> None:
     members, free, history, last, away = situation
     order = assignment_order(members, free, history=history, period=PERIOD, last_booked=last, mode=mode, away=away)
     active = {m.user_id for m in members if m.active}
@@ -376,8 +422,12 @@ def test_the_order_is_every_free_active_member_once_by_tier_then_fairness_then_w
 @props(200)
 @given(situations(), st.sampled_from(AssignmentMode), st.data())
 def test_dropping_a_busy_candidate_never_reorders_the_others(
-        situation: tuple[list[Member], list[str], list[PastAssignment], dict[str, datetime | None],
-                         dict[str, list[Interval]]], mode: AssignmentMode, data: st.DataObject) -> None:
+    situation: tuple[
+        list[Member], list[str], list[PastAssignment], dict[str, datetime | None], dict[str, list[Interval]]
+    ],
+    mode: AssignmentMode,
+    data: st.DataObject,
+) -> None:
     members, free, history, last, away = situation
     kw = {"history": history, "period": PERIOD, "last_booked": last, "mode": mode, "away": away}
     order = assignment_order(members, free, **kw)  # type: ignore[arg-type]

@@ -53,17 +53,27 @@ def test_jitter_only_shortens_a_wait_by_its_fraction() -> None:
 
 
 def test_retry_after_is_respected_and_gives_up_when_it_is_past_the_deadline() -> None:
-    policy = RetryPolicy(first_retry=timedelta(seconds=10), max_retry=timedelta(hours=1), max_attempts=9,
-                         max_age=timedelta(hours=1), jitter=0)
+    policy = RetryPolicy(
+        first_retry=timedelta(seconds=10),
+        max_retry=timedelta(hours=1),
+        max_attempts=9,
+        max_age=timedelta(hours=1),
+        jitter=0,
+    )
     assert seconds(policy.next_attempt(1, now=NOW, enqueued_at=NOW, retry_after=timedelta(minutes=5))) == 300
     assert seconds(policy.next_attempt(1, now=NOW, enqueued_at=NOW, retry_after=timedelta(seconds=1))) == 10
     assert policy.next_attempt(1, now=NOW, enqueued_at=NOW, retry_after=timedelta(hours=2)) is None
 
 
-@given(failures=st.integers(1, 200), spread=st.floats(0, 1, exclude_max=True),
-       age=st.integers(0, 3 * 86400), retry_after=st.none() | st.integers(0, 86400))
+@given(
+    failures=st.integers(1, 200),
+    spread=st.floats(0, 1, exclude_max=True),
+    age=st.integers(0, 3 * 86400),
+    retry_after=st.none() | st.integers(0, 86400),
+)
 def test_a_planned_attempt_is_after_now_within_the_cap_and_never_past_the_age_limit(
-        failures: int, spread: float, age: int, retry_after: int | None) -> None:
+    failures: int, spread: float, age: int, retry_after: int | None
+) -> None:
     after = None if retry_after is None else timedelta(seconds=retry_after)
     enqueued = NOW - timedelta(seconds=age)
     at = WEBHOOK_RETRY.next_attempt(failures, now=NOW, enqueued_at=enqueued, spread=spread, retry_after=after)
@@ -79,16 +89,23 @@ def test_a_planned_attempt_is_after_now_within_the_cap_and_never_past_the_age_li
         assert at - NOW >= min(after, enqueued + timedelta(hours=24) - NOW)
 
 
-@pytest.mark.parametrize("bad", [
-    {"first_retry": timedelta(0)},
-    {"first_retry": timedelta(hours=3)},  # longer than max_retry
-    {"max_attempts": 0},
-    {"max_age": timedelta(0)},
-    {"jitter": 1.0},
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"first_retry": timedelta(0)},
+        {"first_retry": timedelta(hours=3)},  # longer than max_retry
+        {"max_attempts": 0},
+        {"max_age": timedelta(0)},
+        {"jitter": 1.0},
+    ],
+)
 def test_a_policy_that_makes_no_sense_is_refused(bad: dict[str, object]) -> None:
-    options: dict[str, object] = {"first_retry": timedelta(seconds=1), "max_retry": timedelta(hours=1),
-                                  "max_attempts": 3, **bad}
+    options: dict[str, object] = {
+        "first_retry": timedelta(seconds=1),
+        "max_retry": timedelta(hours=1),
+        "max_attempts": 3,
+        **bad,
+    }
     with pytest.raises(ValueError):
         RetryPolicy(**options)  # type: ignore[arg-type]
 
@@ -99,8 +116,13 @@ def test_a_send_must_end_well_inside_its_lease_and_a_channel_needs_a_policy() ->
             return NOW
 
     def service(**options: object) -> DeliveryService:
-        settings: dict[str, object] = {"outbox": object(), "notifier": object(), "channel": TEAMS, "clock": Clock(),
-                                       **options}
+        settings: dict[str, object] = {
+            "outbox": object(),
+            "notifier": object(),
+            "channel": TEAMS,
+            "clock": Clock(),
+            **options,
+        }
         return DeliveryService(**settings)  # type: ignore[arg-type]
 
     assert service().policy is TEAMS_RETRY and service(channel=WEBHOOK).policy is WEBHOOK_RETRY

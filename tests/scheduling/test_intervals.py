@@ -23,8 +23,13 @@ from scheduling.intervals import (
 from tests.scheduling.strategies import props, small_spans
 from tests.scheduling.strategies import utc as at
 
-T9, T930, T10, T1030, T11 = at(2027, 1, 4, 9), at(2027, 1, 4, 9, 30), at(2027, 1, 4, 10), \
-    at(2027, 1, 4, 10, 30), at(2027, 1, 4, 11)
+T9, T930, T10, T1030, T11 = (
+    at(2027, 1, 4, 9),
+    at(2027, 1, 4, 9, 30),
+    at(2027, 1, 4, 10),
+    at(2027, 1, 4, 10, 30),
+    at(2027, 1, 4, 11),
+)
 
 
 # --------------------------------------------------------------------------- Interval
@@ -87,8 +92,9 @@ class TestInterval:
             pytest.param((T9, T10), (T9, T9), False, id="empty-at-start"),
         ],
     )
-    def test_overlaps_is_half_open_and_symmetric(self, a: tuple[datetime, datetime],
-                                                 b: tuple[datetime, datetime], expected: bool) -> None:
+    def test_overlaps_is_half_open_and_symmetric(
+        self, a: tuple[datetime, datetime], b: tuple[datetime, datetime], expected: bool
+    ) -> None:
         assert Interval(*a).overlaps(Interval(*b)) is expected
         assert Interval(*b).overlaps(Interval(*a)) is expected
 
@@ -105,8 +111,7 @@ class TestInterval:
             pytest.param((T9, T10), (T10, T11), False, id="back-to-back"),
         ],
     )
-    def test_contains(self, outer: tuple[datetime, datetime], inner: tuple[datetime, datetime],
-                      expected: bool) -> None:
+    def test_contains(self, outer: tuple[datetime, datetime], inner: tuple[datetime, datetime], expected: bool) -> None:
         assert Interval(*outer).contains(Interval(*inner)) is expected
 
     def test_ordering_and_equality(self) -> None:
@@ -164,8 +169,9 @@ def test_union_spans_table(spans: list[tuple[int, int]], expected: list[tuple[in
         pytest.param([], [(1, 2)], [], id="empty-left"),
     ],
 )
-def test_intersect_spans_table(a: list[tuple[int, int]], b: list[tuple[int, int]],
-                               expected: list[tuple[int, int]]) -> None:
+def test_intersect_spans_table(
+    a: list[tuple[int, int]], b: list[tuple[int, int]], expected: list[tuple[int, int]]
+) -> None:
     assert intersect_spans(a, b) == expected
     assert intersect_spans(b, a) == expected
 
@@ -188,8 +194,9 @@ def test_intersect_spans_table(a: list[tuple[int, int]], b: list[tuple[int, int]
         pytest.param([(1, 20)], [(2, 4), (3, 5), (10, 12)], [(1, 2), (5, 10), (12, 20)], id="overlapping-cuts"),
     ],
 )
-def test_subtract_spans_table(a: list[tuple[int, int]], b: list[tuple[int, int]],
-                              expected: list[tuple[int, int]]) -> None:
+def test_subtract_spans_table(
+    a: list[tuple[int, int]], b: list[tuple[int, int]], expected: list[tuple[int, int]]
+) -> None:
     assert subtract_spans(a, b) == expected
 
 
@@ -298,8 +305,7 @@ def test_interval_wrappers_agree_with_spans(a: Spans, b: Spans) -> None:
         return [Interval(T9 + timedelta(minutes=s), T9 + timedelta(minutes=e)) for s, e in spans]
 
     def back(intervals: list[Interval]) -> Spans:
-        return [(int((i.start - T9).total_seconds() // 60), int((i.end - T9).total_seconds() // 60))
-                for i in intervals]
+        return [(int((i.start - T9).total_seconds() // 60), int((i.end - T9).total_seconds() // 60)) for i in intervals]
 
     assert back(union(iv(a) + iv(b))) == union_spans(a + b)
     assert back(intersect(iv(a), iv(b))) == intersect_spans(a, b)

@@ -18,8 +18,15 @@ from scheduling.rules import DURATION_RULE
 from scheduling.stores import EventTypeStore
 from tests.scheduling.strategies import props
 
-HOST = User(id="u1", tenant_id="t1", aad_object_id="a1", display_name="Dana", email="dana@contoso.example",
-            time_zone="Europe/London", handle="dana")
+HOST = User(
+    id="u1",
+    tenant_id="t1",
+    aad_object_id="a1",
+    display_name="Dana",
+    email="dana@contoso.example",
+    time_zone="Europe/London",
+    handle="dana",
+)
 
 
 class Links:
@@ -54,13 +61,19 @@ class Mailbox:
 def service() -> tuple[LinkService, Links]:
     store = Links()
     ids = iter(range(10**6))
-    return LinkService(event_types=cast(EventTypeStore, store), calendar=cast(CalendarPort, Mailbox()),
-                       new_id=lambda: f"id{next(ids):06d}"), store
+    return LinkService(
+        event_types=cast(EventTypeStore, store),
+        calendar=cast(CalendarPort, Mailbox()),
+        new_id=lambda: f"id{next(ids):06d}",
+    ), store
 
 
 @props(60)
-@given(st.text(st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=MAX_TITLE)
-       .filter(lambda t: t.strip()))
+@given(
+    st.text(st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=MAX_TITLE).filter(
+        lambda t: t.strip()
+    )
+)
 @example("Quarterly planning sync with the whole product team about the roadmap, hiring, budget and risks")
 async def test_a_title_within_the_limit_is_stored_as_typed(title: str) -> None:
     links, store = service()
@@ -110,12 +123,15 @@ async def test_a_length_out_of_bounds_is_refused_with_the_rule(duration: int) ->
     assert store.rows == {}
 
 
-@pytest.mark.parametrize(("request_", "field"), [
-    (NewLink(window_days=0), "booking_window"),
-    (NewLink(window_days=-3), "booking_window"),
-    (NewLink(minimum_notice=-60), "minimum_notice"),
-    (NewLink(buffer_before=-5), "buffer_before"),
-])
+@pytest.mark.parametrize(
+    ("request_", "field"),
+    [
+        (NewLink(window_days=0), "booking_window"),
+        (NewLink(window_days=-3), "booking_window"),
+        (NewLink(minimum_notice=-60), "minimum_notice"),
+        (NewLink(buffer_before=-5), "buffer_before"),
+    ],
+)
 async def test_zero_or_negative_rules_are_refused_not_replaced_by_defaults(request_: NewLink, field: str) -> None:
     links, store = service()
     with pytest.raises(InvalidRule) as raised:

@@ -83,8 +83,7 @@ def test_grouping_around_a_dst_change() -> None:
         (utc(2026, 12, 1, 14, 30), "Asia/Kolkata", "20:00", "Tue 1 Dec 20:00"),
         (utc(2027, 7, 4, 0, 5), "America/Los_Angeles", "17:05", "Sat 3 Jul 17:05"),
         (utc(2027, 3, 28, 1), "Europe/London", "02:00", "Sun 28 Mar 02:00"),
-        (datetime(2027, 1, 4, 9, tzinfo=UTC).astimezone(ZoneInfo("Asia/Tokyo")), "UTC",
-         "09:00", "Mon 4 Jan 09:00"),
+        (datetime(2027, 1, 4, 9, tzinfo=UTC).astimezone(ZoneInfo("Asia/Tokyo")), "UTC", "09:00", "Mon 4 Jan 09:00"),
     ],
 )
 def test_local_time_label(instant: datetime, zone: str, plain: str, dated: str) -> None:
@@ -93,9 +92,10 @@ def test_local_time_label(instant: datetime, zone: str, plain: str, dated: str) 
 
 
 @props(100)
-@given(st.lists(st.integers(0, 14 * 24 * 4).map(lambda q: slot(utc(2027, 3, 1) + timedelta(minutes=15 * q))),
-                max_size=30),
-       st.sampled_from((*ZONES, "Pacific/Auckland", "America/Los_Angeles", "Pacific/Kiritimati", "Pacific/Pago_Pago")))
+@given(
+    st.lists(st.integers(0, 14 * 24 * 4).map(lambda q: slot(utc(2027, 3, 1) + timedelta(minutes=15 * q))), max_size=30),
+    st.sampled_from((*ZONES, "Pacific/Auckland", "America/Los_Angeles", "Pacific/Kiritimati", "Pacific/Pago_Pago")),
+)
 def test_grouping_partitions_the_slots_in_order(slots: list[Slot], viewer: str) -> None:
     tz = ZoneInfo(viewer)
     groups = group_by_local_date(slots, viewer)

@@ -55,8 +55,7 @@ def test_stored_dates_lie_in_the_calendar_and_booking_windows_say_so() -> None:
     assert "9999-12-01" in window.problems()["booking_window"]
 
 
-instants = st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30),
-                        timezones=st.just(UTC))
+instants = st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.just(UTC))
 
 
 @props(300)
@@ -79,19 +78,26 @@ def _widened(window: Interval) -> tuple[datetime, datetime, int, int]:
     """The arithmetic the use cases do around a query window: a week and a day either side (bookings that
     touch it), a booking window's reach past it, and its local midnights in the zones furthest from UTC."""
     low, high = window.start - timedelta(days=8), window.end + timedelta(days=62)
-    first = wall_to_epoch(window.start.astimezone(ZoneInfo("Etc/GMT+12")).date() - timedelta(days=1), 0,
-                          ZoneInfo("Etc/GMT+12"))
-    last = wall_to_epoch(window.end.astimezone(ZoneInfo("Pacific/Kiritimati")).date() + timedelta(days=1), 0,
-                         ZoneInfo("Pacific/Kiritimati"))
+    first = wall_to_epoch(
+        window.start.astimezone(ZoneInfo("Etc/GMT+12")).date() - timedelta(days=1), 0, ZoneInfo("Etc/GMT+12")
+    )
+    last = wall_to_epoch(
+        window.end.astimezone(ZoneInfo("Pacific/Kiritimati")).date() + timedelta(days=1),
+        0,
+        ZoneInfo("Pacific/Kiritimati"),
+    )
     return low, high, first, last
 
 
 edge_windows = st.builds(
-    lambda start, seconds: Interval(start, start + min(timedelta(seconds=seconds), datetime.max.replace(tzinfo=UTC)
-                                                       - start)),
-    st.one_of(st.datetimes(max_value=datetime(1, 1, 10)), st.datetimes(min_value=datetime(9999, 12, 20)),
-              st.datetimes()).map(lambda d: d.replace(tzinfo=UTC)),
-    st.integers(min_value=0, max_value=62 * 86400))
+    lambda start, seconds: Interval(
+        start, start + min(timedelta(seconds=seconds), datetime.max.replace(tzinfo=UTC) - start)
+    ),
+    st.one_of(
+        st.datetimes(max_value=datetime(1, 1, 10)), st.datetimes(min_value=datetime(9999, 12, 20)), st.datetimes()
+    ).map(lambda d: d.replace(tzinfo=UTC)),
+    st.integers(min_value=0, max_value=62 * 86400),
+)
 
 
 @props(200)
@@ -102,8 +108,10 @@ def test_the_arithmetic_around_a_clamped_window_never_leaves_the_calendar(window
 
 
 def test_without_the_clamp_it_would() -> None:
-    for window in (Interval(datetime(9999, 12, 30, tzinfo=UTC), datetime(9999, 12, 31, tzinfo=UTC)),
-                   Interval(datetime(1, 1, 1, tzinfo=UTC), datetime(1, 1, 2, tzinfo=UTC))):
+    for window in (
+        Interval(datetime(9999, 12, 30, tzinfo=UTC), datetime(9999, 12, 31, tzinfo=UTC)),
+        Interval(datetime(1, 1, 1, tzinfo=UTC), datetime(1, 1, 2, tzinfo=UTC)),
+    ):
         with pytest.raises(OverflowError):
             _widened(window)
         assert _widened(bounded_window(window, NOW))

@@ -125,8 +125,10 @@ def test_busy_status_values_are_graph_spellings() -> None:
 
 
 def test_default_blocking_statuses() -> None:
-    assert frozenset({BusyStatus.TENTATIVE, BusyStatus.BUSY, BusyStatus.OOF, BusyStatus.UNKNOWN}) \
+    assert (
+        frozenset({BusyStatus.TENTATIVE, BusyStatus.BUSY, BusyStatus.OOF, BusyStatus.UNKNOWN})
         == DEFAULT_BLOCKING_STATUSES
+    )
     assert BusyStatus.FREE not in DEFAULT_BLOCKING_STATUSES
     assert BusyStatus.WORKING_ELSEWHERE not in DEFAULT_BLOCKING_STATUSES
     assert EventRules((30,), hours("UTC")).blocking_statuses == DEFAULT_BLOCKING_STATUSES
@@ -147,17 +149,17 @@ def test_business_hours() -> None:
 
 def test_ranges_on_uses_overrides_first() -> None:
     extra = (rng("10:00", "12:00"),)
-    a = Availability("UTC", Availability.business_hours("UTC").weekly,
-                     {date(2027, 1, 9): extra, date(2027, 1, 4): ()})
+    a = Availability("UTC", Availability.business_hours("UTC").weekly, {date(2027, 1, 9): extra, date(2027, 1, 4): ()})
     assert a.ranges_on(date(2027, 1, 9)) == extra  # a Saturday with added hours
     assert a.ranges_on(date(2027, 1, 4)) == ()  # a Monday blocked
     assert a.ranges_on(date(2027, 1, 5)) == (rng("09:00", "17:00"),)  # an ordinary Tuesday
     assert a.ranges_on(date(2027, 1, 10)) == ()  # an ordinary Sunday
 
 
-@pytest.mark.parametrize(("duration", "interval"),
-                         [(5, 5), (10, 10), (15, 15), (20, 20), (30, 30), (25, 30), (45, 30), (60, 30),
-                          (90, 30), (1, 30)])
+@pytest.mark.parametrize(
+    ("duration", "interval"),
+    [(5, 5), (10, 10), (15, 15), (20, 20), (30, 30), (25, 30), (45, 30), (60, 30), (90, 30), (1, 30)],
+)
 def test_default_slot_interval(duration: int, interval: int) -> None:
     assert default_slot_interval(duration) == interval
     assert EventRules((duration,), hours("UTC")).interval == interval
@@ -203,42 +205,94 @@ INVALID_CASES = [
     pytest.param({"minimum_notice": 365 * 1440 + 1}, "minimum_notice", "365 days", id="notice-too-long"),
     pytest.param({"daily_cap": 0}, "daily_cap", "at least 1 booking", id="daily-cap-zero"),
     pytest.param({"weekly_cap": -2}, "weekly_cap", "at least 1 booking", id="weekly-cap-negative"),
-    pytest.param({"window": BookingWindow(rolling_days=366)}, "booking_window", "1 to 365 days",
-                 id="rolling-over-365"),
+    pytest.param({"window": BookingWindow(rolling_days=366)}, "booking_window", "1 to 365 days", id="rolling-over-365"),
     pytest.param({"window": BookingWindow(rolling_days=0)}, "booking_window", "1 to 365 days", id="rolling-zero"),
-    pytest.param({"window": BookingWindow.fixed(date(2027, 1, 1), date(2028, 1, 1))}, "booking_window",
-                 "longer than 365 days", id="fixed-over-365"),
-    pytest.param({"window": BookingWindow.fixed(date(2027, 3, 2), date(2027, 3, 1))}, "booking_window",
-                 "before its first date", id="fixed-inverted"),
-    pytest.param({"window": BookingWindow(rolling_days=None, start_date=date(2027, 3, 1))}, "booking_window",
-                 "both a first and a last date", id="fixed-missing-end"),
-    pytest.param({"window": BookingWindow(rolling_days=30, end_date=date(2027, 3, 1))}, "booking_window",
-                 "not both", id="rolling-and-fixed"),
-    pytest.param({"availability": hours("Mars/Olympus_Mons")}, "time_zone", "Mars/Olympus_Mons",
-                 id="unknown-zone"),
-    pytest.param({"availability": hours("Pacific Standard Time")}, "time_zone", "IANA name",
-                 id="windows-name-is-not-iana"),
-    pytest.param({"availability": hours("UTC", "17:00", "09:00")}, "weekly_hours.monday", "ends before it starts",
-                 id="inverted-weekly-range"),
-    pytest.param({"availability": hours("UTC", "09:00", "09:00")}, "weekly_hours.monday", "ends before it starts",
-                 id="empty-weekly-range"),
-    pytest.param({"availability": Availability("UTC", ((rng("09:00", "12:00"), rng("11:00", "13:00")),)
-                                               + ((),) * 6)},
-                 "weekly_hours.monday", "overlap", id="overlapping-weekly-ranges"),
-    pytest.param({"availability": Availability("UTC", ((),) * 3 + ((rng("11:00", "13:00"), rng("09:00", "12:00")),)
-                                               + ((),) * 3)},
-                 "weekly_hours.thursday", "overlap", id="overlapping-unsorted-thursday"),
-    pytest.param({"availability": Availability("UTC", ((),) * 6 + ((LocalRange(-60, 600),),))},
-                 "weekly_hours.sunday", "outside 00:00-24:00", id="range-before-midnight"),
-    pytest.param({"availability": Availability("UTC", ((LocalRange(600, 1500),),) + ((),) * 6)},
-                 "weekly_hours.monday", "outside 00:00-24:00", id="range-past-24h"),
-    pytest.param({"availability": Availability("UTC", ((),) * 6)},  # type: ignore[arg-type]
-                 "weekly_hours", "7 weekdays", id="six-weekdays"),
-    pytest.param({"availability": hours("UTC", overrides={date(2027, 1, 4): (rng("12:00", "10:00"),)})},
-                 "date_overrides.2027-01-04", "ends before it starts", id="inverted-override"),
-    pytest.param({"availability": hours("UTC", overrides={date(2027, 1, 4): (rng("10:00", "12:00"),
-                                                                              rng("11:30", "13:00"))})},
-                 "date_overrides.2027-01-04", "overlap", id="overlapping-override"),
+    pytest.param(
+        {"window": BookingWindow.fixed(date(2027, 1, 1), date(2028, 1, 1))},
+        "booking_window",
+        "longer than 365 days",
+        id="fixed-over-365",
+    ),
+    pytest.param(
+        {"window": BookingWindow.fixed(date(2027, 3, 2), date(2027, 3, 1))},
+        "booking_window",
+        "before its first date",
+        id="fixed-inverted",
+    ),
+    pytest.param(
+        {"window": BookingWindow(rolling_days=None, start_date=date(2027, 3, 1))},
+        "booking_window",
+        "both a first and a last date",
+        id="fixed-missing-end",
+    ),
+    pytest.param(
+        {"window": BookingWindow(rolling_days=30, end_date=date(2027, 3, 1))},
+        "booking_window",
+        "not both",
+        id="rolling-and-fixed",
+    ),
+    pytest.param({"availability": hours("Mars/Olympus_Mons")}, "time_zone", "Mars/Olympus_Mons", id="unknown-zone"),
+    pytest.param(
+        {"availability": hours("Pacific Standard Time")}, "time_zone", "IANA name", id="windows-name-is-not-iana"
+    ),
+    pytest.param(
+        {"availability": hours("UTC", "17:00", "09:00")},
+        "weekly_hours.monday",
+        "ends before it starts",
+        id="inverted-weekly-range",
+    ),
+    pytest.param(
+        {"availability": hours("UTC", "09:00", "09:00")},
+        "weekly_hours.monday",
+        "ends before it starts",
+        id="empty-weekly-range",
+    ),
+    pytest.param(
+        {"availability": Availability("UTC", ((rng("09:00", "12:00"), rng("11:00", "13:00")),) + ((),) * 6)},
+        "weekly_hours.monday",
+        "overlap",
+        id="overlapping-weekly-ranges",
+    ),
+    pytest.param(
+        {
+            "availability": Availability(
+                "UTC", ((),) * 3 + ((rng("11:00", "13:00"), rng("09:00", "12:00")),) + ((),) * 3
+            )
+        },
+        "weekly_hours.thursday",
+        "overlap",
+        id="overlapping-unsorted-thursday",
+    ),
+    pytest.param(
+        {"availability": Availability("UTC", ((),) * 6 + ((LocalRange(-60, 600),),))},
+        "weekly_hours.sunday",
+        "outside 00:00-24:00",
+        id="range-before-midnight",
+    ),
+    pytest.param(
+        {"availability": Availability("UTC", ((LocalRange(600, 1500),),) + ((),) * 6)},
+        "weekly_hours.monday",
+        "outside 00:00-24:00",
+        id="range-past-24h",
+    ),
+    pytest.param(
+        {"availability": Availability("UTC", ((),) * 6)},  # type: ignore[arg-type]
+        "weekly_hours",
+        "7 weekdays",
+        id="six-weekdays",
+    ),
+    pytest.param(
+        {"availability": hours("UTC", overrides={date(2027, 1, 4): (rng("12:00", "10:00"),)})},
+        "date_overrides.2027-01-04",
+        "ends before it starts",
+        id="inverted-override",
+    ),
+    pytest.param(
+        {"availability": hours("UTC", overrides={date(2027, 1, 4): (rng("10:00", "12:00"), rng("11:30", "13:00"))})},
+        "date_overrides.2027-01-04",
+        "overlap",
+        id="overlapping-override",
+    ),
 ]
 
 
@@ -273,8 +327,11 @@ def test_problems_lists_every_problem_at_once() -> None:
     weekly = ((rng("12:00", "10:00"),), (rng("09:00", "12:00"), rng("11:00", "13:00"))) + ((),) * 5
     bad = EventRules(
         durations=(0,),
-        availability=Availability("Nowhere/Special", weekly,  # type: ignore[arg-type]
-                                  {date(2027, 5, 1): (rng("13:00", "13:00"),)}),
+        availability=Availability(
+            "Nowhere/Special",
+            weekly,  # type: ignore[arg-type]
+            {date(2027, 5, 1): (rng("13:00", "13:00"),)},
+        ),
         slot_interval=0,
         buffer_before=-1,
         buffer_after=-1,
@@ -284,8 +341,17 @@ def test_problems_lists_every_problem_at_once() -> None:
         weekly_cap=0,
     )
     assert set(bad.problems()) == {
-        "durations", "slot_interval", "buffer_before", "buffer_after", "minimum_notice", "daily_cap",
-        "weekly_cap", "booking_window", "time_zone", "weekly_hours.monday", "weekly_hours.tuesday",
+        "durations",
+        "slot_interval",
+        "buffer_before",
+        "buffer_after",
+        "minimum_notice",
+        "daily_cap",
+        "weekly_cap",
+        "booking_window",
+        "time_zone",
+        "weekly_hours.monday",
+        "weekly_hours.tuesday",
         "date_overrides.2027-05-01",
     }
     with pytest.raises(InvalidRule) as info:
@@ -309,10 +375,11 @@ def test_problems_lists_every_problem_at_once() -> None:
         pytest.param({"window": BookingWindow.fixed(date(2027, 1, 1), date(2027, 1, 1))}, id="fixed-one-day"),
         pytest.param({"window": BookingWindow.fixed(date(2027, 1, 1), date(2027, 12, 31))}, id="fixed-365"),
         pytest.param({"availability": hours("UTC", "00:00", "24:00")}, id="whole-day"),
-        pytest.param({"availability": Availability("UTC", ((rng("09:00", "12:00"), rng("12:00", "13:00")),)
-                                                   + ((),) * 6)}, id="touching-ranges"),
-        pytest.param({"availability": hours("Asia/Kolkata", overrides={date(2027, 1, 4): ()})},
-                     id="blocked-day"),
+        pytest.param(
+            {"availability": Availability("UTC", ((rng("09:00", "12:00"), rng("12:00", "13:00")),) + ((),) * 6)},
+            id="touching-ranges",
+        ),
+        pytest.param({"availability": hours("Asia/Kolkata", overrides={date(2027, 1, 4): ()})}, id="blocked-day"),
         pytest.param({"blocking_statuses": frozenset()}, id="nothing-blocks"),
     ],
 )
@@ -330,7 +397,8 @@ def test_availability_problems_prefix() -> None:
     a = hours("Nowhere/Special")
     assert a.problems(prefix="members.ann.") == {
         "members.ann.time_zone": "'Nowhere/Special' is not a time zone we know. Use an IANA name such as "
-                                 "'Europe/London'."}
+        "'Europe/London'."
+    }
 
 
 # --------------------------------------------------------------------------- several durations

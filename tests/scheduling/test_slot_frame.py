@@ -28,8 +28,9 @@ from tests.scheduling.strategies import Scenario, props, rules, scenarios, small
 
 @props(300)
 @given(small_spans(max_value=40, max_size=8), small_spans(max_value=40, max_size=10))
-def test_subtracting_sorted_blockers_equals_the_interval_algebra(a: list[tuple[int, int]],
-                                                                 b: list[tuple[int, int]]) -> None:
+def test_subtracting_sorted_blockers_equals_the_interval_algebra(
+    a: list[tuple[int, int]], b: list[tuple[int, int]]
+) -> None:
     allowed = union_spans(a)  # the engine's working time is always normalised
     blockers = [s for s in b if s[0] < s[1]]  # and its blockers never empty
     if blockers:

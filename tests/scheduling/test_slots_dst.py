@@ -48,8 +48,7 @@ def day_window(day: date, tz: str) -> Interval:
 
 
 def slots_on(r: EventRules, day: date, *, now: datetime = NOW, **kw: object) -> list[tuple[datetime, datetime]]:
-    return [(s.start, s.end) for s in compute_slots(r, now=now, window=day_window(day, r.time_zone),
-                                                    **kw)]  # type: ignore[arg-type]
+    return [(s.start, s.end) for s in compute_slots(r, now=now, window=day_window(day, r.time_zone), **kw)]  # type: ignore[arg-type]
 
 
 def labels(r: EventRules, day: date, **kw: object) -> list[str]:
@@ -99,21 +98,42 @@ def test_working_hours_stay_on_the_wall_clock(tz: str, day: date, first_utc: dat
 @pytest.mark.parametrize(
     ("tz", "day", "expected"),
     [
-        pytest.param("America/New_York", date(2027, 3, 14),
-                     ["00:00 EST", "01:00 EST", "03:00 EDT", "04:00 EDT", "05:00 EDT"], id="new-york-spring"),
-        pytest.param("America/New_York", date(2027, 11, 7),
-                     ["00:00 EDT", "01:00 EDT", "01:00 EST", "02:00 EST", "03:00 EST", "04:00 EST", "05:00 EST"],
-                     id="new-york-fall"),
-        pytest.param("Europe/London", date(2027, 3, 28),
-                     ["00:00 GMT", "02:00 BST", "03:00 BST", "04:00 BST", "05:00 BST"], id="london-spring"),
-        pytest.param("Europe/London", date(2027, 10, 31),
-                     ["00:00 BST", "01:00 BST", "01:00 GMT", "02:00 GMT", "03:00 GMT", "04:00 GMT", "05:00 GMT"],
-                     id="london-fall"),
-        pytest.param("Australia/Sydney", date(2027, 10, 3),
-                     ["00:00 AEST", "01:00 AEST", "03:00 AEDT", "04:00 AEDT", "05:00 AEDT"], id="sydney-spring"),
-        pytest.param("Australia/Sydney", date(2027, 4, 4),
-                     ["00:00 AEDT", "01:00 AEDT", "02:00 AEDT", "02:00 AEST", "03:00 AEST", "04:00 AEST",
-                      "05:00 AEST"], id="sydney-fall"),
+        pytest.param(
+            "America/New_York",
+            date(2027, 3, 14),
+            ["00:00 EST", "01:00 EST", "03:00 EDT", "04:00 EDT", "05:00 EDT"],
+            id="new-york-spring",
+        ),
+        pytest.param(
+            "America/New_York",
+            date(2027, 11, 7),
+            ["00:00 EDT", "01:00 EDT", "01:00 EST", "02:00 EST", "03:00 EST", "04:00 EST", "05:00 EST"],
+            id="new-york-fall",
+        ),
+        pytest.param(
+            "Europe/London",
+            date(2027, 3, 28),
+            ["00:00 GMT", "02:00 BST", "03:00 BST", "04:00 BST", "05:00 BST"],
+            id="london-spring",
+        ),
+        pytest.param(
+            "Europe/London",
+            date(2027, 10, 31),
+            ["00:00 BST", "01:00 BST", "01:00 GMT", "02:00 GMT", "03:00 GMT", "04:00 GMT", "05:00 GMT"],
+            id="london-fall",
+        ),
+        pytest.param(
+            "Australia/Sydney",
+            date(2027, 10, 3),
+            ["00:00 AEST", "01:00 AEST", "03:00 AEDT", "04:00 AEDT", "05:00 AEDT"],
+            id="sydney-spring",
+        ),
+        pytest.param(
+            "Australia/Sydney",
+            date(2027, 4, 4),
+            ["00:00 AEDT", "01:00 AEDT", "02:00 AEDT", "02:00 AEST", "03:00 AEST", "04:00 AEST", "05:00 AEST"],
+            id="sydney-fall",
+        ),
     ],
 )
 def test_overnight_hours_across_the_change(tz: str, day: date, expected: list[str]) -> None:
@@ -187,9 +207,25 @@ def test_half_hour_dst_shift_lord_howe() -> None:
     r = every_day("Australia/Lord_Howe", "00:00", "04:00")
     spring, fall = transition_days("Australia/Lord_Howe", 2027)[::-1]
     assert local_labels([s for s, _ in slots_on(r, spring)], r.time_zone) == [
-        "00:00", "00:30", "01:00", "01:30", "02:30", "03:00", "03:30"]
+        "00:00",
+        "00:30",
+        "01:00",
+        "01:30",
+        "02:30",
+        "03:00",
+        "03:30",
+    ]
     assert local_labels([s for s, _ in slots_on(r, fall)], r.time_zone) == [
-        "00:00", "00:30", "01:00", "01:30", "01:30", "02:00", "02:30", "03:00", "03:30"]
+        "00:00",
+        "00:30",
+        "01:00",
+        "01:30",
+        "01:30",
+        "02:00",
+        "02:30",
+        "03:00",
+        "03:30",
+    ]
     hourly = every_day("Australia/Lord_Howe", "00:00", "04:00", durations=(60,), slot_interval=60)
     assert local_labels([s for s, _ in slots_on(hourly, spring)], r.time_zone) == ["00:00", "01:00", "03:00"]
 
@@ -204,8 +240,7 @@ def test_change_at_midnight_santiago() -> None:
     r2 = every_day(tz, availability=avail, durations=(120,), slot_interval=60)
     window = Interval(wall(tz, 2027, 9, 4), wall(tz, 2027, 9, 6))
     got = compute_slots(r2, now=NOW, window=window)
-    assert local_labels([s.start for s in got], tz, "%d %H:%M %Z") == [
-        "04 22:00 -04", "04 23:00 -04", "05 01:00 -03"]
+    assert local_labels([s.start for s in got], tz, "%d %H:%M %Z") == ["04 22:00 -04", "04 23:00 -04", "05 01:00 -03"]
     # 3 April 2027: 23:00-24:00 happens twice.
     r3 = every_day(tz, "22:00", "24:00", durations=(60,), slot_interval=60)
     assert labels(r3, date(2027, 4, 3)) == ["22:00 -03", "23:00 -03", "23:00 -04"]
@@ -228,8 +263,10 @@ def test_kolkata_grid_is_on_the_local_quarter_hours() -> None:
     assert len(got) == (16 * 60 + 30 - 9 * 60) // 15 + 1
 
 
-@pytest.mark.parametrize(("tz", "utc_minute"), [("Asia/Kolkata", 30), ("Asia/Kathmandu", 15),
-                                                ("Pacific/Chatham", 15), ("America/St_Johns", 30)])
+@pytest.mark.parametrize(
+    ("tz", "utc_minute"),
+    [("Asia/Kolkata", 30), ("Asia/Kathmandu", 15), ("Pacific/Chatham", 15), ("America/St_Johns", 30)],
+)
 def test_hourly_grid_follows_the_local_hour(tz: str, utc_minute: int) -> None:
     r = every_day(tz, durations=(60,), slot_interval=60)
     got = slots_on(r, date(2027, 1, 4))
@@ -256,8 +293,7 @@ def test_notice_counts_real_time_across_spring_forward() -> None:
 
 
 def test_rolling_window_ends_at_local_midnight_after_a_change_day() -> None:
-    r = every_day("America/New_York", "00:00", "24:00", durations=(60,),
-                  window=BookingWindow(rolling_days=2))
+    r = every_day("America/New_York", "00:00", "24:00", durations=(60,), window=BookingWindow(rolling_days=2))
     now = wall("America/New_York", 2027, 3, 13, 8)
     got = slots_on(r, date(2027, 3, 14), now=now)
     assert got[-1][1] == wall("America/New_York", 2027, 3, 15, 0) == utc(2027, 3, 15, 4)
@@ -275,7 +311,13 @@ def test_busy_in_the_second_occurrence_of_the_repeated_hour() -> None:
     second = wall("America/New_York", 2027, 11, 7, 1, fold=1)
     busy = (BusyInterval(second, second + timedelta(hours=1)),)
     assert labels(r, date(2027, 11, 7), busy=busy) == [
-        "00:00 EDT", "01:00 EDT", "02:00 EST", "03:00 EST", "04:00 EST", "05:00 EST"]
+        "00:00 EDT",
+        "01:00 EDT",
+        "02:00 EST",
+        "03:00 EST",
+        "04:00 EST",
+        "05:00 EST",
+    ]
 
 
 def test_caps_count_the_local_date_on_a_fall_back_night() -> None:
@@ -358,6 +400,10 @@ def test_offset_local_date_and_days_between() -> None:
     assert offset_at(epoch(utc(2027, 3, 14, 7)), NY) == -4 * 3600
     assert local_date(epoch(utc(2027, 1, 5, 3)), NY) == date(2027, 1, 4)
     assert list(days_between(date(2027, 1, 30), date(2027, 2, 2))) == [
-        date(2027, 1, 30), date(2027, 1, 31), date(2027, 2, 1), date(2027, 2, 2)]
+        date(2027, 1, 30),
+        date(2027, 1, 31),
+        date(2027, 2, 1),
+        date(2027, 2, 2),
+    ]
     assert list(days_between(date(2027, 1, 2), date(2027, 1, 1))) == []
     assert local_midnight_wall(date(1970, 1, 2)) == DAY

@@ -25,8 +25,9 @@ def offered(sc: Scenario) -> list[Slot]:
 
 
 def padded(sc: Scenario, s: Slot) -> Interval:
-    return Interval(s.start - timedelta(minutes=sc.rules.buffer_before),
-                    s.end + timedelta(minutes=sc.rules.buffer_after))
+    return Interval(
+        s.start - timedelta(minutes=sc.rules.buffer_before), s.end + timedelta(minutes=sc.rules.buffer_after)
+    )
 
 
 def live(sc: Scenario) -> list[BookedInterval]:
@@ -42,10 +43,12 @@ def working_time(sc: Scenario) -> list[Interval]:
     out = []
     while day <= last:
         for r in avail.ranges_on(day):
+
             def at(m: int, d: date = day) -> datetime:
                 # (same-zone datetimes compare by wall clock, so go to UTC before comparing)
                 wall = datetime.combine(d + timedelta(days=m // 1440), time((m % 1440) // 60, m % 60), tz)
                 return wall.astimezone(UTC)
+
             if at(r.start) < at(r.end):  # a range wholly inside a DST gap is empty
                 out.append(Interval(at(r.start), at(r.end)))
         day += timedelta(days=1)
@@ -87,8 +90,10 @@ def test_agrees_with_the_reference_model_when_caps_bind(sc: Scenario) -> None:
 @given(scenarios())
 def test_no_slot_overlaps_blocking_busy_time_or_bookings(sc: Scenario) -> None:
     blocking = [Interval(b.start, b.end) for b in sc.busy if b.status in sc.rules.blocking_statuses]
-    booked = [Interval(b.start - timedelta(minutes=b.buffer_before), b.end + timedelta(minutes=b.buffer_after))
-              for b in live(sc)]
+    booked = [
+        Interval(b.start - timedelta(minutes=b.buffer_before), b.end + timedelta(minutes=b.buffer_after))
+        for b in live(sc)
+    ]
     for s in offered(sc):
         p = padded(sc, s)
         assert not any(p.overlaps(b) for b in blocking), (s, "padded slot meets raw busy time")
@@ -151,8 +156,14 @@ def test_slot_starts_are_on_the_local_grid(sc: Scenario) -> None:
 
 
 @props(100)
-@given(scenarios(), st.lists(st.sampled_from((*ZONES, "Pacific/Auckland", "America/Los_Angeles",
-                                               "Pacific/Kiritimati", "Pacific/Pago_Pago")), min_size=1, max_size=3))
+@given(
+    scenarios(),
+    st.lists(
+        st.sampled_from((*ZONES, "Pacific/Auckland", "America/Los_Angeles", "Pacific/Kiritimati", "Pacific/Pago_Pago")),
+        min_size=1,
+        max_size=3,
+    ),
+)
 def test_the_set_of_slots_does_not_depend_on_the_viewer(sc: Scenario, viewers: list[str]) -> None:
     slots = offered(sc)
     for viewer in viewers:
@@ -174,8 +185,9 @@ def test_the_query_window_only_filters_starts(sc: Scenario, cut_minutes: int, cu
     left = compute_slots(sc.rules, **{**kw, "window": Interval(sc.window.start, cut)})  # type: ignore[arg-type]
     right = compute_slots(sc.rules, **{**kw, "window": Interval(cut, sc.window.end)})  # type: ignore[arg-type]
     assert left + right == whole
-    wider = compute_slots(sc.rules, **{**kw, "window": Interval(sc.window.start - timedelta(days=1),
-                                                                sc.window.end + timedelta(days=1))})  # type: ignore[arg-type]
+    wider = compute_slots(
+        sc.rules, **{**kw, "window": Interval(sc.window.start - timedelta(days=1), sc.window.end + timedelta(days=1))}
+    )  # type: ignore[arg-type]
     assert [s for s in wider if sc.window.start <= s.start < sc.window.end] == whole
 
 
@@ -230,13 +242,17 @@ def test_results_are_sorted_unique_utc(sc: Scenario) -> None:
 
 @props(60)
 @given(scenarios(), st.lists(st.integers(-3 * 24 * 60, 3 * 24 * 60), min_size=1, max_size=5), st.data())
-def test_empty_busy_time_and_empty_bookings_block_nothing(sc: Scenario, minutes: list[int],
-                                                          data: st.DataObject) -> None:
+def test_empty_busy_time_and_empty_bookings_block_nothing(
+    sc: Scenario, minutes: list[int], data: st.DataObject
+) -> None:
     """Zero-length busy time blocks nothing, with or without the slot's buffers; so does a booking
     whose padded interval is empty (zero length and no buffers of its own; kept out of the caps here)."""
     base = sc.window.start.replace(second=0, microsecond=0)
-    instants = [base + timedelta(minutes=m, microseconds=data.draw(st.sampled_from((0, 0, 1, 500_000))))
-                for m in minutes]
-    empties = dict(busy=(*sc.busy, *(BusyInterval(t, t) for t in instants)),
-                   bookings=(*sc.bookings, *(BookedInterval(t, t, counts_toward_caps=False) for t in instants)))
+    instants = [
+        base + timedelta(minutes=m, microseconds=data.draw(st.sampled_from((0, 0, 1, 500_000)))) for m in minutes
+    ]
+    empties = dict(
+        busy=(*sc.busy, *(BusyInterval(t, t) for t in instants)),
+        bookings=(*sc.bookings, *(BookedInterval(t, t, counts_toward_caps=False) for t in instants)),
+    )
     assert compute_slots(sc.rules, **{**sc.kwargs(), **empties}) == offered(sc)  # type: ignore[arg-type]

@@ -42,12 +42,20 @@ def day_window(day: date, tz: str = "UTC") -> Interval:
     return Interval(datetime.combine(day, time(0), zi), datetime.combine(day + timedelta(days=1), time(0), zi))
 
 
-def offered(r: EventRules, *, day: date = MON, now: datetime = NOW, busy: tuple[BusyInterval, ...] = (),
-            bookings: tuple[BookedInterval, ...] = (), duration: int | None = None,
-            window: Interval | None = None) -> list[str]:
+def offered(
+    r: EventRules,
+    *,
+    day: date = MON,
+    now: datetime = NOW,
+    busy: tuple[BusyInterval, ...] = (),
+    bookings: tuple[BookedInterval, ...] = (),
+    duration: int | None = None,
+    window: Interval | None = None,
+) -> list[str]:
     """Wall-clock starts (host zone) of the slots offered on ``day`` (or in ``window``)."""
-    slots = compute_slots(r, now=now, window=window or day_window(day, r.time_zone), busy=busy,
-                          bookings=bookings, duration=duration)
+    slots = compute_slots(
+        r, now=now, window=window or day_window(day, r.time_zone), busy=busy, bookings=bookings, duration=duration
+    )
     length = timedelta(minutes=duration or r.duration)
     assert all(s.end - s.start == length for s in slots)
     assert slots == sorted(set(slots)), "sorted and without duplicates"
@@ -59,8 +67,11 @@ def offered(r: EventRules, *, day: date = MON, now: datetime = NOW, busy: tuple[
 
 BUSY_CASES = [
     pytest.param((), ALL, id="free-day"),
-    pytest.param((busy(hm(10), hm(10, 30)), busy(hm(10, 30), hm(11))),
-                 [t for t in ALL if t not in ("10:00", "10:30")], id="back-to-back-busy"),
+    pytest.param(
+        (busy(hm(10), hm(10, 30)), busy(hm(10, 30), hm(11))),
+        [t for t in ALL if t not in ("10:00", "10:30")],
+        id="back-to-back-busy",
+    ),
     pytest.param((busy(hm(8), hm(9)),), ALL, id="busy-ends-exactly-at-day-start"),
     pytest.param((busy(hm(17), hm(18)),), ALL, id="busy-starts-exactly-at-day-end"),
     pytest.param((busy(hm(8), hm(9, 1)),), ALL[1:], id="busy-one-minute-into-day"),
@@ -68,25 +79,44 @@ BUSY_CASES = [
     pytest.param((busy(hm(12), hm(12)),), ALL, id="zero-length-busy"),
     pytest.param((busy(hm(9, 10), hm(9, 20)),), ALL[1:], id="busy-inside-one-slot"),
     pytest.param((busy(hm(10), hm(10, 30)),), [t for t in ALL if t != "10:00"], id="busy-exactly-one-slot"),
-    pytest.param((busy(hm(9, 45), hm(10, 15)),), [t for t in ALL if t not in ("09:30", "10:00")],
-                 id="busy-straddling-two-slots"),
-    pytest.param((busy(hm(22, 0, date(2027, 1, 3)), hm(10)),), grid("10:00", "16:30"),
-                 id="busy-crossing-midnight-into-the-day"),
+    pytest.param(
+        (busy(hm(9, 45), hm(10, 15)),), [t for t in ALL if t not in ("09:30", "10:00")], id="busy-straddling-two-slots"
+    ),
+    pytest.param(
+        (busy(hm(22, 0, date(2027, 1, 3)), hm(10)),), grid("10:00", "16:30"), id="busy-crossing-midnight-into-the-day"
+    ),
     pytest.param((busy(hm(16), hm(2, 0, TUE)),), grid("09:00", "15:30"), id="busy-crossing-midnight-out"),
     pytest.param((busy(hm(0), hm(0, 0, TUE)),), [], id="busy-all-day"),
     pytest.param((busy(hm(12), hm(11)),), ALL, id="inverted-busy-blocks-nothing"),
-    pytest.param((busy(hm(9), hm(9, 29, s=59) + timedelta(microseconds=500_000)),), ALL[1:],
-                 id="fractional-end-before-next-slot"),
-    pytest.param((busy(hm(9, 30) + timedelta(microseconds=1), hm(9, 40)),), [t for t in ALL if t != "09:30"],
-                 id="fractional-start-inside-slot"),
+    pytest.param(
+        (busy(hm(9), hm(9, 29, s=59) + timedelta(microseconds=500_000)),), ALL[1:], id="fractional-end-before-next-slot"
+    ),
+    pytest.param(
+        (busy(hm(9, 30) + timedelta(microseconds=1), hm(9, 40)),),
+        [t for t in ALL if t != "09:30"],
+        id="fractional-start-inside-slot",
+    ),
     pytest.param((busy(hm(9, 59, s=59), hm(10)),), [t for t in ALL if t != "09:30"], id="last-second-of-slot"),
-    pytest.param((busy(hm(12) + timedelta(microseconds=1), hm(12) + timedelta(microseconds=1)),), ALL,
-                 id="zero-length-fractional-busy"),
-    pytest.param((busy(datetime(2027, 1, 4, 5, tzinfo=ZoneInfo("America/New_York")),
-                       datetime(2027, 1, 4, 6, tzinfo=ZoneInfo("America/New_York"))),),
-                 [t for t in ALL if t not in ("10:00", "10:30")], id="busy-given-in-another-zone"),
-    pytest.param((busy(hm(10), hm(11), BusyStatus.FREE), busy(hm(13), hm(14), BusyStatus.WORKING_ELSEWHERE)),
-                 ALL, id="free-and-working-elsewhere-do-not-block"),
+    pytest.param(
+        (busy(hm(12) + timedelta(microseconds=1), hm(12) + timedelta(microseconds=1)),),
+        ALL,
+        id="zero-length-fractional-busy",
+    ),
+    pytest.param(
+        (
+            busy(
+                datetime(2027, 1, 4, 5, tzinfo=ZoneInfo("America/New_York")),
+                datetime(2027, 1, 4, 6, tzinfo=ZoneInfo("America/New_York")),
+            ),
+        ),
+        [t for t in ALL if t not in ("10:00", "10:30")],
+        id="busy-given-in-another-zone",
+    ),
+    pytest.param(
+        (busy(hm(10), hm(11), BusyStatus.FREE), busy(hm(13), hm(14), BusyStatus.WORKING_ELSEWHERE)),
+        ALL,
+        id="free-and-working-elsewhere-do-not-block",
+    ),
     pytest.param((busy(hm(0, 0, date(2027, 2, 1)), hm(0, 0, date(2027, 2, 2))),), ALL, id="busy-far-away"),
 ]
 
@@ -136,48 +166,96 @@ def test_custom_blocking_statuses_do_not_change_bookings() -> None:
 # --------------------------------------------------------------------------- buffers
 
 BUFFER_CASES = [
-    pytest.param({"buffer_before": 15, "slot_interval": 15}, (), (), grid("09:15", "16:30", 15),
-                 id="buffer-before-at-day-start"),
+    pytest.param(
+        {"buffer_before": 15, "slot_interval": 15}, (), (), grid("09:15", "16:30", 15), id="buffer-before-at-day-start"
+    ),
     pytest.param({"buffer_before": 15}, (), (), grid("09:30", "16:30"), id="buffer-before-then-grid"),
-    pytest.param({"buffer_after": 15, "slot_interval": 15}, (), (), grid("09:00", "16:15", 15),
-                 id="buffer-after-at-day-end"),
+    pytest.param(
+        {"buffer_after": 15, "slot_interval": 15}, (), (), grid("09:00", "16:15", 15), id="buffer-after-at-day-end"
+    ),
     pytest.param({"buffer_before": 240, "buffer_after": 210}, (), (), ["13:00"], id="buffers-fill-the-day"),
     pytest.param({"buffer_before": 240, "buffer_after": 211}, (), (), [], id="buffers-overfill-the-day"),
-    pytest.param({"buffer_after": 10, "slot_interval": 10}, (busy(hm(12), hm(13)),), (),
-                 [t for t in grid("09:00", "16:20", 10) if not "11:20" < t < "13:00"], id="buffer-after-vs-busy"),
-    pytest.param({"buffer_before": 10, "slot_interval": 10}, (busy(hm(12), hm(13)),), (),
-                 [t for t in grid("09:10", "16:30", 10) if not "11:30" < t < "13:10"],
-                 id="buffer-before-vs-busy-busy-has-no-buffer"),
-    pytest.param({"buffer_before": 10, "slot_interval": 10}, (busy(hm(12), hm(12)),), (),
-                 grid("09:10", "16:30", 10), id="zero-length-busy-with-buffers"),
-    pytest.param({"buffer_before": 15, "buffer_after": 15, "slot_interval": 15}, (busy(hm(12), hm(12)),), (),
-                 grid("09:15", "16:15", 15), id="zero-length-busy-with-both-buffers"),
-    pytest.param({"buffer_before": 10, "slot_interval": 10}, (),
-                 (BookedInterval(hm(10), hm(10, 30), buffer_after=10),),
-                 [t for t in grid("09:10", "16:30", 10) if not "09:30" < t < "10:50"],
-                 id="buffers-add-up-between-bookings"),
-    pytest.param({"slot_interval": 10}, (), (BookedInterval(hm(10), hm(10, 30), buffer_before=5, buffer_after=10),),
-                 [t for t in grid("09:00", "16:30", 10) if not "09:20" < t < "10:40"],
-                 id="booking-own-buffers-block"),
-    pytest.param({"buffer_after": 5, "slot_interval": 5, "durations": (25,)}, (),
-                 (BookedInterval(hm(10), hm(10, 30)),),
-                 [t for t in grid("09:00", "16:30", 5) if not "09:30" < t < "10:30"],
-                 id="slot-and-buffer-end-exactly-at-booking"),
-    pytest.param({"slot_interval": 30}, (),
-                 (BookedInterval(hm(12), hm(12), buffer_before=30, buffer_after=30),),
-                 [t for t in ALL if t not in ("11:30", "12:00")], id="zero-length-booking-with-buffers-blocks"),
+    pytest.param(
+        {"buffer_after": 10, "slot_interval": 10},
+        (busy(hm(12), hm(13)),),
+        (),
+        [t for t in grid("09:00", "16:20", 10) if not "11:20" < t < "13:00"],
+        id="buffer-after-vs-busy",
+    ),
+    pytest.param(
+        {"buffer_before": 10, "slot_interval": 10},
+        (busy(hm(12), hm(13)),),
+        (),
+        [t for t in grid("09:10", "16:30", 10) if not "11:30" < t < "13:10"],
+        id="buffer-before-vs-busy-busy-has-no-buffer",
+    ),
+    pytest.param(
+        {"buffer_before": 10, "slot_interval": 10},
+        (busy(hm(12), hm(12)),),
+        (),
+        grid("09:10", "16:30", 10),
+        id="zero-length-busy-with-buffers",
+    ),
+    pytest.param(
+        {"buffer_before": 15, "buffer_after": 15, "slot_interval": 15},
+        (busy(hm(12), hm(12)),),
+        (),
+        grid("09:15", "16:15", 15),
+        id="zero-length-busy-with-both-buffers",
+    ),
+    pytest.param(
+        {"buffer_before": 10, "slot_interval": 10},
+        (),
+        (BookedInterval(hm(10), hm(10, 30), buffer_after=10),),
+        [t for t in grid("09:10", "16:30", 10) if not "09:30" < t < "10:50"],
+        id="buffers-add-up-between-bookings",
+    ),
+    pytest.param(
+        {"slot_interval": 10},
+        (),
+        (BookedInterval(hm(10), hm(10, 30), buffer_before=5, buffer_after=10),),
+        [t for t in grid("09:00", "16:30", 10) if not "09:20" < t < "10:40"],
+        id="booking-own-buffers-block",
+    ),
+    pytest.param(
+        {"buffer_after": 5, "slot_interval": 5, "durations": (25,)},
+        (),
+        (BookedInterval(hm(10), hm(10, 30)),),
+        [t for t in grid("09:00", "16:30", 5) if not "09:30" < t < "10:30"],
+        id="slot-and-buffer-end-exactly-at-booking",
+    ),
+    pytest.param(
+        {"slot_interval": 30},
+        (),
+        (BookedInterval(hm(12), hm(12), buffer_before=30, buffer_after=30),),
+        [t for t in ALL if t not in ("11:30", "12:00")],
+        id="zero-length-booking-with-buffers-blocks",
+    ),
     pytest.param({}, (), (BookedInterval(hm(12), hm(12)),), ALL, id="zero-length-booking-without-buffers"),
-    pytest.param({"buffer_before": 10, "buffer_after": 10, "slot_interval": 10}, (),
-                 (BookedInterval(hm(12), hm(12)),), grid("09:10", "16:20", 10),
-                 id="zero-length-booking-without-own-buffers-vs-slot-buffers"),
-    pytest.param({}, (), (BookedInterval(hm(12) + timedelta(microseconds=5), hm(12) + timedelta(microseconds=5)),),
-                 ALL, id="zero-length-fractional-booking-without-buffers"),
+    pytest.param(
+        {"buffer_before": 10, "buffer_after": 10, "slot_interval": 10},
+        (),
+        (BookedInterval(hm(12), hm(12)),),
+        grid("09:10", "16:20", 10),
+        id="zero-length-booking-without-own-buffers-vs-slot-buffers",
+    ),
+    pytest.param(
+        {},
+        (),
+        (BookedInterval(hm(12) + timedelta(microseconds=5), hm(12) + timedelta(microseconds=5)),),
+        ALL,
+        id="zero-length-fractional-booking-without-buffers",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("changes", "busy_time", "bookings", "expected"), BUFFER_CASES)
-def test_buffers(changes: dict[str, object], busy_time: tuple[BusyInterval, ...],
-                 bookings: tuple[BookedInterval, ...], expected: list[str]) -> None:
+def test_buffers(
+    changes: dict[str, object],
+    busy_time: tuple[BusyInterval, ...],
+    bookings: tuple[BookedInterval, ...],
+    expected: list[str],
+) -> None:
     r = dataclasses.replace(rules(), **changes)  # type: ignore[arg-type]
     assert offered(r, busy=busy_time, bookings=bookings) == expected
 
@@ -252,8 +330,10 @@ def test_weekly_cap_uses_the_iso_week_across_new_year() -> None:
     # 2026-12-28 (Monday) to 2027-01-03 is ISO week 2026-W53.
     r = rules(weekly_cap=2)
     now = utc(2026, 12, 27)
-    booked = (BookedInterval(hm(9, 0, date(2026, 12, 28)), hm(9, 30, date(2026, 12, 28))),
-              BookedInterval(hm(9, 0, date(2027, 1, 1)), hm(9, 30, date(2027, 1, 1))))
+    booked = (
+        BookedInterval(hm(9, 0, date(2026, 12, 28)), hm(9, 30, date(2026, 12, 28))),
+        BookedInterval(hm(9, 0, date(2027, 1, 1)), hm(9, 30, date(2027, 1, 1))),
+    )
     for d in (date(2026, 12, 29), date(2026, 12, 30), date(2026, 12, 31)):
         assert offered(r, day=d, now=now, bookings=booked) == []
     assert offered(r, day=MON, now=now, bookings=booked) == ALL
@@ -311,8 +391,7 @@ def test_notice_counts_real_minutes_across_days() -> None:
 
 
 def test_rolling_window_ends_at_local_midnight() -> None:
-    r = rules(window=BookingWindow(rolling_days=1), start="00:00", end="24:00", weekdays=range(7),
-              durations=(60,))
+    r = rules(window=BookingWindow(rolling_days=1), start="00:00", end="24:00", weekdays=range(7), durations=(60,))
     now = hm(8)
     window = Interval(hm(0), hm(0, 0, date(2027, 1, 6)))
     got = offered(r, now=now, window=window)
@@ -344,8 +423,7 @@ def test_fixed_window_bounds_both_ends() -> None:
 
 
 def test_fixed_window_edges_are_local_midnights() -> None:
-    r = rules(window=BookingWindow.fixed(TUE, TUE), start="00:00", end="24:00", weekdays=range(7),
-              durations=(60,))
+    r = rules(window=BookingWindow.fixed(TUE, TUE), start="00:00", end="24:00", weekdays=range(7), durations=(60,))
     window = Interval(hm(0), hm(0, 0, date(2027, 1, 7)))
     got = compute_slots(r, now=NOW, window=window)
     assert got[0].start == hm(0, 0, TUE)
@@ -497,8 +575,7 @@ def test_is_bookable(start: datetime, expected: bool) -> None:
     kw = {"now": NOW, "busy": (busy(hm(10), hm(10, 30)),), "bookings": (BookedInterval(hm(11), hm(11, 30)),)}
     r = rules()
     assert is_bookable(r, start, **kw) is expected  # type: ignore[arg-type]
-    offered_starts = [s.start for s in compute_slots(r, window=day_window(start.astimezone(UTC).date()),
-                                                     **kw)]  # type: ignore[arg-type]
+    offered_starts = [s.start for s in compute_slots(r, window=day_window(start.astimezone(UTC).date()), **kw)]  # type: ignore[arg-type]
     assert (start in offered_starts) is expected
 
 

@@ -26,8 +26,14 @@ NOW = datetime(2030, 3, 4, 9, 17, tzinfo=UTC)
 WINDOW = Interval(NOW - timedelta(days=1), NOW + timedelta(days=92))
 ASKED = Interval(NOW, NOW + timedelta(days=7))
 LAG = timedelta(seconds=30)
-FRESH = CachedBusy(host_id="h", window=WINDOW, has_cursor=True, stale_since=None, dirty_since=None,
-                   subscription_expires_at=NOW + timedelta(days=3))
+FRESH = CachedBusy(
+    host_id="h",
+    window=WINDOW,
+    has_cursor=True,
+    stale_since=None,
+    dirty_since=None,
+    subscription_expires_at=NOW + timedelta(days=3),
+)
 
 
 def test_a_fresh_cache_serves_what_lies_inside_its_window() -> None:
@@ -35,13 +41,16 @@ def test_a_fresh_cache_serves_what_lies_inside_its_window() -> None:
     assert FRESH.serves(WINDOW, NOW, LAG)
 
 
-@pytest.mark.parametrize(("change", "why"), [
-    ({"has_cursor": False}, "never synced"),
-    ({"stale_since": NOW - timedelta(seconds=1)}, "notifications missed / subscription removed"),
-    ({"subscription_expires_at": None}, "no subscription"),
-    ({"subscription_expires_at": NOW}, "subscription expired (Graph says nothing then)"),
-    ({"dirty_since": NOW - LAG - timedelta(seconds=1)}, "a notified change waits too long (worker down)"),
-])
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        ({"has_cursor": False}, "never synced"),
+        ({"stale_since": NOW - timedelta(seconds=1)}, "notifications missed / subscription removed"),
+        ({"subscription_expires_at": None}, "no subscription"),
+        ({"subscription_expires_at": NOW}, "subscription expired (Graph says nothing then)"),
+        ({"dirty_since": NOW - LAG - timedelta(seconds=1)}, "a notified change waits too long (worker down)"),
+    ],
+)
 def test_a_cache_that_cant_be_trusted_does_not_serve(change: dict[str, object], why: str) -> None:
     assert not replace(FRESH, **change).serves(ASKED, NOW, LAG), why  # type: ignore[arg-type]
 
@@ -116,18 +125,33 @@ class Clock:
         return NOW
 
 
-HOST = User(id="h", tenant_id="t", aad_object_id="a", display_name="Hana", email="hana@x",
-            connection_status=ConnectionStatus.CONNECTED)
+HOST = User(
+    id="h",
+    tenant_id="t",
+    aad_object_id="a",
+    display_name="Hana",
+    email="hana@x",
+    connection_status=ConnectionStatus.CONNECTED,
+)
 
 
 def service(cache: Cache, calendar: Calendar) -> BookingService:
-    return BookingService(calendar=calendar, bookings=object(), users=object(), event_types=object(),  # type: ignore[arg-type]
-                          clock=Clock(), token_secret=b"k" * 32, busy_cache=cache)  # type: ignore[arg-type]
+    return BookingService(
+        calendar=calendar,
+        bookings=object(),
+        users=object(),
+        event_types=object(),  # type: ignore[arg-type]
+        clock=Clock(),
+        token_secret=b"k" * 32,
+        busy_cache=cache,
+    )  # type: ignore[arg-type]
 
 
 async def test_a_view_reads_the_fresh_cache_and_no_calendar() -> None:
-    held = (BusyInterval(NOW + timedelta(hours=1), NOW + timedelta(hours=2)),
-            BusyInterval(NOW + timedelta(days=20), NOW + timedelta(days=20, hours=1)))
+    held = (
+        BusyInterval(NOW + timedelta(hours=1), NOW + timedelta(hours=2)),
+        BusyInterval(NOW + timedelta(days=20), NOW + timedelta(days=20, hours=1)),
+    )
     cache, calendar = Cache(replace(FRESH, busy=held)), Calendar()
     svc = service(cache, calendar)
     assert await svc.viewing_busy(HOST, ASKED) == [held[0]]  # only what overlaps the question

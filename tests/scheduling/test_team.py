@@ -230,8 +230,9 @@ def counting(monkeypatch: pytest.MonkeyPatch, name: str) -> list[object]:
 def test_working_time_is_computed_once_per_distinct_availability(monkeypatch: pytest.MonkeyPatch) -> None:
     calls = counting(monkeypatch, "working_spans")
     london, kolkata = hours("Europe/London", "08:00", "18:00"), hours("Asia/Kolkata", "08:00", "18:00")
-    members = [TeamMember(f"m{i}", availability=dataclasses.replace(london if i % 2 else kolkata))
-               for i in range(10)] + [TeamMember("own-hours-1"), TeamMember("own-hours-2")]
+    members = [
+        TeamMember(f"m{i}", availability=dataclasses.replace(london if i % 2 else kolkata)) for i in range(10)
+    ] + [TeamMember("own-hours-1"), TeamMember("own-hours-2")]
     week = Interval(WINDOW.start, WINDOW.start + timedelta(days=7))
     got = round_robin_slots(rules(), members, now=NOW, window=week)
     assert len(calls) == 3  # London, Kolkata and the link's own hours: once each, for 12 members
@@ -276,15 +277,25 @@ def test_hosts_across_a_dst_change_follow_each_segments_grid() -> None:
 
 def member_rules(r: EventRules, m: TeamMember) -> EventRules:
     """The link's rules as they apply to one member: their own caps on top of the link's."""
-    return dataclasses.replace(r, daily_cap=tighter_cap(r.daily_cap, m.daily_cap),
-                               weekly_cap=tighter_cap(r.weekly_cap, m.weekly_cap))
+    return dataclasses.replace(
+        r, daily_cap=tighter_cap(r.daily_cap, m.daily_cap), weekly_cap=tighter_cap(r.weekly_cap, m.weekly_cap)
+    )
 
 
 def reference_set(sc: Scenario, m: TeamMember) -> set[int]:
     if not m.readable:
         return set()
-    return set(reference_starts(member_rules(sc.rules, m), now=sc.now, window=sc.window, busy=m.busy,
-                                bookings=m.bookings, duration=sc.duration, availability=m.availability))
+    return set(
+        reference_starts(
+            member_rules(sc.rules, m),
+            now=sc.now,
+            window=sc.window,
+            busy=m.busy,
+            bookings=m.bookings,
+            duration=sc.duration,
+            availability=m.availability,
+        )
+    )
 
 
 @st.composite
@@ -302,22 +313,24 @@ def teams(draw: st.DrawFn, extras: bool = False) -> tuple[Scenario, list[TeamMem
             avail = draw(availabilities(zone, sc.anchor))
         caps: dict[str, object] = {}
         if extras:
-            caps = {"daily_cap": draw(st.one_of(st.none(), st.integers(1, 2))),
-                    "weekly_cap": draw(st.one_of(st.none(), st.integers(1, 3))),
-                    "readable": draw(st.integers(0, 4)) > 0}
-        members.append(TeamMember(f"m{i}", busy=busy, bookings=bookings, availability=avail,
-                                  **caps))  # type: ignore[arg-type]
+            caps = {
+                "daily_cap": draw(st.one_of(st.none(), st.integers(1, 2))),
+                "weekly_cap": draw(st.one_of(st.none(), st.integers(1, 3))),
+                "readable": draw(st.integers(0, 4)) > 0,
+            }
+        members.append(TeamMember(f"m{i}", busy=busy, bookings=bookings, availability=avail, **caps))  # type: ignore[arg-type]
     return sc, members
 
 
 @props(60)
 @given(teams())
-def test_round_robin_and_collective_match_each_members_reference_slots(
-        team: tuple[Scenario, list[TeamMember]]) -> None:
+def test_round_robin_and_collective_match_each_members_reference_slots(team: tuple[Scenario, list[TeamMember]]) -> None:
     sc, members = team
     kw = {"now": sc.now, "window": sc.window, "duration": sc.duration}
-    per_member = [set(reference_starts(sc.rules, busy=m.busy, bookings=m.bookings, availability=m.availability,
-                                       **kw)) for m in members]  # type: ignore[arg-type]
+    per_member = [
+        set(reference_starts(sc.rules, busy=m.busy, bookings=m.bookings, availability=m.availability, **kw))
+        for m in members
+    ]  # type: ignore[arg-type]
     rr = round_robin_slots(sc.rules, members, **kw)  # type: ignore[arg-type]
     union_starts = set().union(*per_member)
     assert [int(s.start.timestamp()) for s in rr] == sorted(union_starts)
@@ -333,7 +346,8 @@ def test_round_robin_and_collective_match_each_members_reference_slots(
 @props(60)
 @given(teams(extras=True))
 def test_with_caps_and_unreadable_members_round_robin_is_the_union_and_collective_the_intersection(
-        team: tuple[Scenario, list[TeamMember]]) -> None:
+    team: tuple[Scenario, list[TeamMember]],
+) -> None:
     sc, members = team
     kw = {"now": sc.now, "window": sc.window, "duration": sc.duration}
     per_member = [reference_set(sc, m) for m in members]
@@ -363,15 +377,17 @@ def test_no_team_slot_overlaps_a_listed_hosts_busy_time_or_bookings(team: tuple[
                     assert not padded.overlaps(Interval(b.start, b.end)), (host, s, b)
             for bk in m.bookings:
                 if bk.expires_at is None or bk.expires_at > sc.now:
-                    held = Interval(bk.start - timedelta(minutes=bk.buffer_before),
-                                    bk.end + timedelta(minutes=bk.buffer_after))
+                    held = Interval(
+                        bk.start - timedelta(minutes=bk.buffer_before), bk.end + timedelta(minutes=bk.buffer_after)
+                    )
                     assert not padded.overlaps(held), (host, s, bk)
 
 
 @props(40)
 @given(teams(extras=True), st.data())
-def test_members_free_at_agrees_with_the_round_robin_view(team: tuple[Scenario, list[TeamMember]],
-                                                          data: st.DataObject) -> None:
+def test_members_free_at_agrees_with_the_round_robin_view(
+    team: tuple[Scenario, list[TeamMember]], data: st.DataObject
+) -> None:
     sc, members = team
     rr = round_robin_slots(sc.rules, members, now=sc.now, window=sc.window, duration=sc.duration)
     if rr:
@@ -390,8 +406,7 @@ def test_members_on_the_event_types_hours_equal_single_host_slots(team: tuple[Sc
     kw = {"now": sc.now, "window": sc.window, "duration": sc.duration}
     for m in members:
         if m.availability is None or m.availability.time_zone == sc.rules.time_zone:
-            r = sc.rules if m.availability is None else dataclasses.replace(
-                sc.rules, availability=m.availability)
+            r = sc.rules if m.availability is None else dataclasses.replace(sc.rules, availability=m.availability)
             alone = compute_slots(r, busy=m.busy, bookings=m.bookings, **kw)  # type: ignore[arg-type]
             rr = round_robin_slots(sc.rules, [m], **kw)  # type: ignore[arg-type]
             assert [(s.start, s.end) for s in rr] == [(s.start, s.end) for s in alone]

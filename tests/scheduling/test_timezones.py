@@ -34,18 +34,30 @@ def test_india_maps_to_a_zone_for_kolkata() -> None:
     # CLDR still spells it Asia/Calcutta; it must be a zone that behaves like Asia/Kolkata.
     name = windows_to_iana("India Standard Time")
     assert name in ("Asia/Calcutta", "Asia/Kolkata")
-    assert datetime(2027, 1, 4, tzinfo=zone(name)).utcoffset() == datetime(
-        2027, 1, 4, tzinfo=ZoneInfo("Asia/Kolkata")).utcoffset()
+    assert (
+        datetime(2027, 1, 4, tzinfo=zone(name)).utcoffset()
+        == datetime(2027, 1, 4, tzinfo=ZoneInfo("Asia/Kolkata")).utcoffset()
+    )
 
 
-@pytest.mark.parametrize("spelling", ["pacific standard time", "PACIFIC STANDARD TIME", "Pacific standard Time",
-                                      "  Pacific Standard Time  "])
+@pytest.mark.parametrize(
+    "spelling", ["pacific standard time", "PACIFIC STANDARD TIME", "Pacific standard Time", "  Pacific Standard Time  "]
+)
 def test_windows_names_are_case_insensitive_and_trimmed(spelling: str) -> None:
     assert windows_to_iana(spelling) == "America/Los_Angeles"
 
 
-@pytest.mark.parametrize("iana", ["Europe/London", "America/New_York", "Asia/Kolkata", "Australia/Sydney",
-                                  "America/Argentina/Buenos_Aires", "Etc/GMT+8"])
+@pytest.mark.parametrize(
+    "iana",
+    [
+        "Europe/London",
+        "America/New_York",
+        "Asia/Kolkata",
+        "Australia/Sydney",
+        "America/Argentina/Buenos_Aires",
+        "Etc/GMT+8",
+    ],
+)
 def test_iana_names_pass_through_unchanged(iana: str) -> None:
     assert windows_to_iana(iana) == iana
 
@@ -55,8 +67,9 @@ def test_utc_maps_to_utc(name: str) -> None:
     assert windows_to_iana(name) == "UTC"
 
 
-@pytest.mark.parametrize("name", ["Mars Standard Time", "Pacific Standard", "", "   ", "Not/AZone",
-                                  "Europe/Londn", "europe/london"])
+@pytest.mark.parametrize(
+    "name", ["Mars Standard Time", "Pacific Standard", "", "   ", "Not/AZone", "Europe/Londn", "europe/london"]
+)
 def test_unknown_names_are_an_explicit_error_never_utc(name: str) -> None:
     with pytest.raises(UnknownTimeZone) as info:
         windows_to_iana(name)
@@ -104,9 +117,19 @@ class TestZone:
     @pytest.mark.parametrize(
         "name",
         [
-            "", " ", "Europe/London ", " Europe/London", "Mars/Olympus_Mons", "Pacific Standard Time",
-            "../../etc/passwd", "Europe/../Europe/London", "/etc/localtime", "/usr/share/zoneinfo/UTC",
-            "America", "europe/london", "zone.tab",
+            "",
+            " ",
+            "Europe/London ",
+            " Europe/London",
+            "Mars/Olympus_Mons",
+            "Pacific Standard Time",
+            "../../etc/passwd",
+            "Europe/../Europe/London",
+            "/etc/localtime",
+            "/usr/share/zoneinfo/UTC",
+            "America",
+            "europe/london",
+            "zone.tab",
         ],
     )
     def test_unknown_zones_raise_never_fall_back(self, name: str) -> None:

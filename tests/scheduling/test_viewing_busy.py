@@ -37,8 +37,11 @@ def noon_hours(window: Interval) -> list[BusyInterval]:
     """The truth of the test calendar: one busy hour every day at 12:00 UTC."""
     first = window.start.replace(hour=0, minute=0, second=0, microsecond=0)
     starts = (first + timedelta(days=d, hours=12) for d in range((window.end - first).days + 1))
-    return [BusyInterval(s, s + timedelta(hours=1)) for s in starts
-            if s < window.end and window.start < s + timedelta(hours=1)]
+    return [
+        BusyInterval(s, s + timedelta(hours=1))
+        for s in starts
+        if s < window.end and window.start < s + timedelta(hours=1)
+    ]
 
 
 @dataclass

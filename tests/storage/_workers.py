@@ -25,8 +25,12 @@ BARRIER_TIMEOUT = 120
 def warm_up() -> None:
     """Pool initializer (runs when a worker starts, importing this module and the stores with it): also
     load the database drivers, so the first race starts as fast as later ones."""
-    for module in ("asyncpg", "aiosqlite", "sqlalchemy.dialects.postgresql.asyncpg",
-                   "sqlalchemy.dialects.sqlite.aiosqlite"):
+    for module in (
+        "asyncpg",
+        "aiosqlite",
+        "sqlalchemy.dialects.postgresql.asyncpg",
+        "sqlalchemy.dialects.sqlite.aiosqlite",
+    ):
         importlib.import_module(module)
 
 
@@ -36,17 +40,34 @@ async def _ready(db: Any, barrier: Any) -> None:
     await asyncio.to_thread(barrier.wait, BARRIER_TIMEOUT)
 
 
-async def _reserve(url: str, barrier: Any, booking_id: str, event_type_id: str, host_ids: list[str],
-                   start: str, minutes: int, before: int, after: int, key: str | None) -> str:
+async def _reserve(
+    url: str,
+    barrier: Any,
+    booking_id: str,
+    event_type_id: str,
+    host_ids: list[str],
+    start: str,
+    minutes: int,
+    before: int,
+    after: int,
+    key: str | None,
+) -> str:
     db = create_database(url, pool_size=1, max_overflow=0)
     try:
         store = SqlBookingStore(db)
         begin = datetime.fromisoformat(start)
         booking = Booking(
-            id=booking_id, tenant_id="tenant-a", event_type_id=event_type_id, host_ids=tuple(host_ids),
-            start=begin, end=begin + timedelta(minutes=minutes), buffer_before=before, buffer_after=after,
+            id=booking_id,
+            tenant_id="tenant-a",
+            event_type_id=event_type_id,
+            host_ids=tuple(host_ids),
+            start=begin,
+            end=begin + timedelta(minutes=minutes),
+            buffer_before=before,
+            buffer_after=after,
             invitee=Invitee(name=f"Invitee {booking_id}", email=f"{booking_id}@example.com"),
-            idempotency_key=key, manage_token_hash=f"hash-{booking_id}",
+            idempotency_key=key,
+            manage_token_hash=f"hash-{booking_id}",
         )
         await _ready(db, barrier)
         try:
@@ -60,11 +81,20 @@ async def _reserve(url: str, barrier: Any, booking_id: str, event_type_id: str, 
         await db.dispose()
 
 
-def reserve(url: str, barrier: Any, booking_id: str, event_type_id: str, host_ids: list[str], start: str,
-            minutes: int, before: int = 0, after: int = 0, key: str | None = None) -> str:
+def reserve(
+    url: str,
+    barrier: Any,
+    booking_id: str,
+    event_type_id: str,
+    host_ids: list[str],
+    start: str,
+    minutes: int,
+    before: int = 0,
+    after: int = 0,
+    key: str | None = None,
+) -> str:
     """Try to reserve one booking; returns "won:<id>", "replayed:<id>", "taken" or "error:<repr>"."""
-    return asyncio.run(_reserve(url, barrier, booking_id, event_type_id, host_ids, start, minutes, before, after,
-                                key))
+    return asyncio.run(_reserve(url, barrier, booking_id, event_type_id, host_ids, start, minutes, before, after, key))
 
 
 async def _lease_all(url: str, barrier: Any, now: str, limit: int) -> list[str]:

@@ -48,8 +48,20 @@ from bench.support import drop_scratch_database as drop_test_database
 from storage.db import Database, create_database
 from storage.models import Base
 
-__all__ = ["KINDS", "Kind", "clear", "create_test_database", "database", "db", "db_kind", "db_url",
-           "drop_test_database", "postgres_base_url", "require_postgres", "run_sync"]
+__all__ = [
+    "KINDS",
+    "Kind",
+    "clear",
+    "create_test_database",
+    "database",
+    "db",
+    "db_kind",
+    "db_url",
+    "drop_test_database",
+    "postgres_base_url",
+    "require_postgres",
+    "run_sync",
+]
 
 KINDS: tuple[Kind, ...] = ("sqlite", "postgres")
 
@@ -118,8 +130,10 @@ async def clear(db: Database) -> None:
 # ---------------------------------------------------------------------------- pytest fixtures
 
 
-@pytest.fixture(scope="session", params=[
-    pytest.param(kind, marks=[pytest.mark.postgres] if kind == "postgres" else []) for kind in KINDS])
+@pytest.fixture(
+    scope="session",
+    params=[pytest.param(kind, marks=[pytest.mark.postgres] if kind == "postgres" else []) for kind in KINDS],
+)
 def db_kind(request: pytest.FixtureRequest) -> Kind:
     kind: Kind = request.param
     if kind == "postgres":

@@ -24,20 +24,23 @@ async def _count(repos: Repositories, model: type, *where: object) -> int:
 
 
 async def _confirmed(repos: Repositories, b: Booking, event_id: str = "evt-1") -> Booking:
-    return await repos.bookings.confirm(b.id, graph_event_id=event_id, ical_uid="uid-1",
-                                        join_url="https://teams.example/join", join_url_missing=False)
+    return await repos.bookings.confirm(
+        b.id, graph_event_id=event_id, ical_uid="uid-1", join_url="https://teams.example/join", join_url_missing=False
+    )
 
 
 # ---------------------------------------------------------------------------- reserve and read back
 
 
-async def test_reserve_stores_a_pending_booking_that_reads_back_identically(repos: Repositories,
-                                                                           clock: FakeClock) -> None:
+async def test_reserve_stores_a_pending_booking_that_reads_back_identically(
+    repos: Repositories, clock: FakeClock
+) -> None:
     host = await make_user(repos)
     link = await make_link(repos, host)
     deadline = at(8, 15)
-    wanted = booking(link, [host], at(10), before=5, after=10, key="k-1", token_hash="secret-hash",
-                     pending_deadline=deadline)
+    wanted = booking(
+        link, [host], at(10), before=5, after=10, key="k-1", token_hash="secret-hash", pending_deadline=deadline
+    )
     stored, created = await repos.bookings.reserve(wanted)
     assert created
     assert stored.status is BookingStatus.PENDING and stored.version == 1
@@ -262,14 +265,39 @@ async def test_idempotency_race_returns_the_winner(repos: Repositories, clock: F
     loser = booking(link, [b], at(12), key="dup")
     now = clock.now_value
     async with repos.db.write() as s:  # the winner's transaction, still open
-        s.add(BookingRow(
-            id=winner.id, tenant_id=winner.tenant_id, event_type_id=link.id, organizer_id=a.id, host_ids=[a.id],
-            start_at=winner.start, end_at=winner.end, buffer_before=0, buffer_after=0, invitee_name="W",
-            invitee_email="w@example.com", invitee_time_zone="UTC", invitee_notes="", invitee_answers={},
-            status="pending", single_use=False, idempotency_key="dup", manage_token_hash=None,
-            graph_event_id=None, ical_uid=None, transaction_id=winner.id, join_url=None, join_url_missing=False,
-            calendar_sync="in_sync", cancel_reason="", created_at=now, updated_at=now, pending_deadline=None,
-            version=1))
+        s.add(
+            BookingRow(
+                id=winner.id,
+                tenant_id=winner.tenant_id,
+                event_type_id=link.id,
+                organizer_id=a.id,
+                host_ids=[a.id],
+                start_at=winner.start,
+                end_at=winner.end,
+                buffer_before=0,
+                buffer_after=0,
+                invitee_name="W",
+                invitee_email="w@example.com",
+                invitee_time_zone="UTC",
+                invitee_notes="",
+                invitee_answers={},
+                status="pending",
+                single_use=False,
+                idempotency_key="dup",
+                manage_token_hash=None,
+                graph_event_id=None,
+                ical_uid=None,
+                transaction_id=winner.id,
+                join_url=None,
+                join_url_missing=False,
+                calendar_sync="in_sync",
+                cancel_reason="",
+                created_at=now,
+                updated_at=now,
+                pending_deadline=None,
+                version=1,
+            )
+        )
         await s.flush()
         racing = asyncio.create_task(repos.bookings.reserve(loser))
         await asyncio.sleep(0.3)
@@ -290,8 +318,9 @@ async def test_caps_count_holding_bookings_of_the_event_type(repos: Repositories
     await repos.bookings.reserve(booking(link, [b], at(11)), cap_checks=[day])  # per link, across hosts
     with pytest.raises(SlotUnavailable):
         await repos.bookings.reserve(booking(link, [a], at(12)), cap_checks=[day])
-    await repos.bookings.reserve(booking(link, [a], at(12, day=1)),
-                                 cap_checks=[CapCheck(link.id, at(0, day=1), at(0, day=2), limit=2)])
+    await repos.bookings.reserve(
+        booking(link, [a], at(12, day=1)), cap_checks=[CapCheck(link.id, at(0, day=1), at(0, day=2), limit=2)]
+    )
     week = CapCheck(link.id, at(0), at(0, day=7), limit=3)
     with pytest.raises(SlotUnavailable):
         await repos.bookings.reserve(booking(link, [a], at(12, day=2)), cap_checks=[week])
@@ -316,11 +345,13 @@ async def test_single_use_is_also_a_database_constraint(repos: Repositories) -> 
     host = await make_user(repos)
     link = await make_link(repos, host, single_use=True)
     first, _ = await repos.bookings.reserve(booking(link, [host], at(10)), single_use=True)
-    sql = text("INSERT INTO bookings SELECT 'copy', tenant_id, event_type_id, organizer_id, host_ids, start_at, "
-               "end_at, buffer_before, buffer_after, invitee_name, invitee_email, invitee_time_zone, "
-               "invitee_notes, invitee_answers, status, single_use, NULL, NULL, graph_event_id, ical_uid, "
-               "transaction_id, join_url, join_url_missing, calendar_sync, cancel_reason, created_at, "
-               "updated_at, pending_deadline, version, NULL, NULL, NULL, NULL FROM bookings WHERE id = :id")
+    sql = text(
+        "INSERT INTO bookings SELECT 'copy', tenant_id, event_type_id, organizer_id, host_ids, start_at, "
+        "end_at, buffer_before, buffer_after, invitee_name, invitee_email, invitee_time_zone, "
+        "invitee_notes, invitee_answers, status, single_use, NULL, NULL, graph_event_id, ical_uid, "
+        "transaction_id, join_url, join_url_missing, calendar_sync, cancel_reason, created_at, "
+        "updated_at, pending_deadline, version, NULL, NULL, NULL, NULL FROM bookings WHERE id = :id"
+    )
     with pytest.raises(IntegrityError):
         async with repos.db.write() as s:
             await s.execute(sql, {"id": first.id})
@@ -333,22 +364,30 @@ async def test_confirm_is_atomic_with_its_outbox_and_idempotent(repos: Repositor
     host = await make_user(repos)
     link = await make_link(repos, host)
     pending, _ = await repos.bookings.reserve(booking(link, [host], at(10)))
-    items = [OutboxItem("booking.created", link.tenant_id, {"id": pending.id}, f"booking.created:{pending.id}"),
-             OutboxItem("booking.created", link.tenant_id, {"id": pending.id}, f"booking.created:{pending.id}",
-                        channel="webhook")]
-    done = await repos.bookings.confirm(pending.id, graph_event_id="evt", ical_uid="ical", join_url=None,
-                                        join_url_missing=True, outbox=items)
+    items = [
+        OutboxItem("booking.created", link.tenant_id, {"id": pending.id}, f"booking.created:{pending.id}"),
+        OutboxItem(
+            "booking.created", link.tenant_id, {"id": pending.id}, f"booking.created:{pending.id}", channel="webhook"
+        ),
+    ]
+    done = await repos.bookings.confirm(
+        pending.id, graph_event_id="evt", ical_uid="ical", join_url=None, join_url_missing=True, outbox=items
+    )
     assert done.status is BookingStatus.CONFIRMED and done.version == 1
     assert (done.graph_event_id, done.ical_uid, done.join_url, done.join_url_missing) == ("evt", "ical", None, True)
     assert await repos.bookings.get(pending.id) == done
     assert await _count(repos, OutboxRow) == 1  # same dedupe key twice: stored once
-    again = await repos.bookings.confirm(pending.id, graph_event_id="other", ical_uid=None, join_url="x",
-                                         join_url_missing=False,
-                                         outbox=[OutboxItem("booking.created", link.tenant_id, {}, "second")])
+    again = await repos.bookings.confirm(
+        pending.id,
+        graph_event_id="other",
+        ical_uid=None,
+        join_url="x",
+        join_url_missing=False,
+        outbox=[OutboxItem("booking.created", link.tenant_id, {}, "second")],
+    )
     assert again == done and await _count(repos, OutboxRow) == 1
     with pytest.raises(NotFound):
-        await repos.bookings.confirm("nope", graph_event_id="e", ical_uid=None, join_url=None,
-                                     join_url_missing=False)
+        await repos.bookings.confirm("nope", graph_event_id="e", ical_uid=None, join_url=None, join_url_missing=False)
 
 
 async def test_confirm_after_release_changes_nothing(repos: Repositories) -> None:
@@ -357,9 +396,14 @@ async def test_confirm_after_release_changes_nothing(repos: Repositories) -> Non
     pending, _ = await repos.bookings.reserve(booking(link, [host], at(10)))
     released = await repos.bookings.release(pending.id, "deadline passed")
     assert released.status is BookingStatus.RELEASED and released.cancel_reason == "deadline passed"
-    late = await repos.bookings.confirm(pending.id, graph_event_id="evt", ical_uid=None, join_url=None,
-                                        join_url_missing=False,
-                                        outbox=[OutboxItem("booking.created", "t", {}, "late")])
+    late = await repos.bookings.confirm(
+        pending.id,
+        graph_event_id="evt",
+        ical_uid=None,
+        join_url=None,
+        join_url_missing=False,
+        outbox=[OutboxItem("booking.created", "t", {}, "late")],
+    )
     assert late == released and await _count(repos, OutboxRow) == 0
 
 
@@ -406,8 +450,13 @@ async def test_move_refuses_overlap_caps_stale_versions_and_unconfirmed(repos: R
     day = CapCheck(link.id, at(0), at(0, day=1), limit=2)
     await repos.bookings.move(b.id, start=at(14), end=at(14, 30), expected_version=1, cap_checks=[day])  # self excluded
     with pytest.raises(SlotUnavailable):
-        await repos.bookings.move(b.id, start=at(15), end=at(15, 30), expected_version=2,
-                                  cap_checks=[CapCheck(link.id, at(0), at(0, day=1), limit=1)])
+        await repos.bookings.move(
+            b.id,
+            start=at(15),
+            end=at(15, 30),
+            expected_version=2,
+            cap_checks=[CapCheck(link.id, at(0), at(0, day=1), limit=1)],
+        )
     with pytest.raises(Conflict):
         await repos.bookings.move(b.id, start=at(16), end=at(16, 30), expected_version=1)  # stale
     pending, _ = await repos.bookings.reserve(booking(link, [host], at(17)))
@@ -483,12 +532,15 @@ async def test_host_bookings_reports_padded_overlaps_per_host(repos: Repositorie
     await repos.bookings.reserve(booking(link, [a], at(15)))  # outside the window
     await repos.bookings.place_hold("h", [b.id], at(12), at(12, 30), 0, 0, clock.now_value + timedelta(hours=1))
 
-    found = await repos.bookings.host_bookings([a.id, b.id, c.id], Interval(at(9, 45), at(13)),
-                                               caps_event_type_id=link.id)
+    found = await repos.bookings.host_bookings(
+        [a.id, b.id, c.id], Interval(at(9, 45), at(13)), caps_event_type_id=link.id
+    )
     assert set(found) == {a.id, b.id, c.id} and found[c.id] == []
     assert [(x.start, x.counts_toward_caps) for x in found[a.id]] == [(at(9), True), (at(11), False)]
     assert [(x.start, x.counts_toward_caps, x.expires_at is not None) for x in found[b.id]] == [
-        (at(11), False, False), (at(12), False, True)]
+        (at(11), False, False),
+        (at(12), False, True),
+    ]
     without = await repos.bookings.host_bookings([a.id], Interval(at(9, 45), at(13)), exclude_booking_id=padded.id)
     assert [x.start for x in without[a.id]] == [at(11)]
     assert all(not x.counts_toward_caps for x in without[a.id])
@@ -509,7 +561,9 @@ async def test_upcoming_for_host_is_scoped_ordered_and_limited(repos: Repositori
     assert [x.id for x in result] == [shared.id, first.id, third.id]
     assert past.id not in [x.id for x in result]
     assert [x.id for x in await repos.bookings.upcoming_for_host(link.tenant_id, a.id, at(9), limit=2)] == [
-        shared.id, first.id]
+        shared.id,
+        first.id,
+    ]
     assert await repos.bookings.upcoming_for_host("another-tenant", a.id, at(9)) == []
     assert [x.id for x in await repos.bookings.upcoming_for_host(link.tenant_id, b.id, at(9))] == [shared.id]
     # a meeting in progress (ends after ``after``) is still upcoming

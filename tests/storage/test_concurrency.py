@@ -62,19 +62,27 @@ async def test_eight_processes_one_slot_one_winner(pool: Any, db_url: str, repos
     assert len(found[host.id]) == 1
 
 
-async def test_overlapping_slots_of_different_lengths_never_both_win(pool: Any, db_url: str,
-                                                                     repos: Repositories) -> None:
+async def test_overlapping_slots_of_different_lengths_never_both_win(
+    pool: Any, db_url: str, repos: Repositories
+) -> None:
     a = await make_user(repos, "a@contoso.com")
     b = await make_user(repos, "b@contoso.com")
     link = await make_link(repos, a)
     # (hosts, start, minutes, buffer before, buffer after): every request collides with some other
     wanted = [
-        ([a], at(10), 30, 0, 0), ([a], at(10, 15), 60, 0, 0), ([a, b], at(10, 20), 30, 0, 0),
-        ([b], at(10, 40), 30, 0, 10), ([b], at(10), 60, 5, 0), ([a], at(10, 30), 15, 0, 15),
-        ([a, b], at(9, 45), 30, 0, 0), ([b], at(11, 0), 30, 15, 0),
+        ([a], at(10), 30, 0, 0),
+        ([a], at(10, 15), 60, 0, 0),
+        ([a, b], at(10, 20), 30, 0, 0),
+        ([b], at(10, 40), 30, 0, 10),
+        ([b], at(10), 60, 5, 0),
+        ([a], at(10, 30), 15, 0, 15),
+        ([a, b], at(9, 45), 30, 0, 0),
+        ([b], at(11, 0), 30, 15, 0),
     ]
-    calls = [(db_url, f"mix-{i}", link.id, [h.id for h in hosts], start.isoformat(), minutes, before, after)
-             for i, (hosts, start, minutes, before, after) in enumerate(wanted)]
+    calls = [
+        (db_url, f"mix-{i}", link.id, [h.id for h in hosts], start.isoformat(), minutes, before, after)
+        for i, (hosts, start, minutes, before, after) in enumerate(wanted)
+    ]
     results = await race(pool, _workers.reserve, calls)
     assert not [r for r in results if r.startswith("error")], results
     won = [w for w, r in zip(wanted, results, strict=True) if r.startswith("won")]
@@ -88,21 +96,25 @@ async def test_overlapping_slots_of_different_lengths_never_both_win(pool: Any, 
     assert sum(len(v) for v in stored.values()) == sum(len(hosts) for hosts, *_ in won)
 
 
-async def test_same_idempotency_key_from_eight_processes_makes_one_booking(pool: Any, db_url: str,
-                                                                            repos: Repositories) -> None:
+async def test_same_idempotency_key_from_eight_processes_makes_one_booking(
+    pool: Any, db_url: str, repos: Repositories
+) -> None:
     hosts = [await make_user(repos, f"host{i}@contoso.com") for i in range(WORKERS)]
     link = await make_link(repos, hosts[0])
     # different hosts, so nothing but the (event type, key) uniqueness stands between them
-    calls = [(db_url, f"key-{i}", link.id, [hosts[i].id], at(10).isoformat(), 30, 0, 0, "client-retry-1")
-             for i in range(WORKERS)]
+    calls = [
+        (db_url, f"key-{i}", link.id, [hosts[i].id], at(10).isoformat(), 30, 0, 0, "client-retry-1")
+        for i in range(WORKERS)
+    ]
     results = await race(pool, _workers.reserve, calls)
     assert not [r for r in results if r.startswith("error")], results
     assert len([r for r in results if r.startswith("won")]) == 1, results
     assert len({r.split(":", 1)[1] for r in results}) == 1, results  # everyone got the winner back
 
 
-async def test_outbox_leasers_in_four_processes_never_share_an_item(pool: Any, db_url: str, repos: Repositories,
-                                                                     clock: FakeClock) -> None:
+async def test_outbox_leasers_in_four_processes_never_share_an_item(
+    pool: Any, db_url: str, repos: Repositories, clock: FakeClock
+) -> None:
     await repos.outbox.enqueue([OutboxItem("booking.created", TENANT, {"n": n}, f"lease-{n}") for n in range(40)])
     now = (clock.now_value + timedelta(seconds=1)).isoformat()
     results = await race(pool, _workers.lease_all, [(db_url, now, 3) for _ in range(4)])

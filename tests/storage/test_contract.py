@@ -42,10 +42,11 @@ def test_every_port_method_is_implemented_with_the_same_signature(port: type, im
         got = list(inspect.signature(implementation).parameters.values())
         shape = [(p.name, p.kind, p.default) for p in wanted]
         # an implementation may add optional keyword-only parameters at the end, nothing else
-        extra = got[len(wanted):]
+        extra = got[len(wanted) :]
         assert [(p.name, p.kind, p.default) for p in got[: len(wanted)]] == shape, f"{impl.__name__}.{name}"
-        assert all(p.kind is inspect.Parameter.KEYWORD_ONLY and p.default is not inspect.Parameter.empty
-                   for p in extra), f"{impl.__name__}.{name}"
+        assert all(
+            p.kind is inspect.Parameter.KEYWORD_ONLY and p.default is not inspect.Parameter.empty for p in extra
+        ), f"{impl.__name__}.{name}"
 
 
 def test_storage_never_imports_the_other_adapters() -> None:
@@ -54,7 +55,12 @@ def test_storage_never_imports_the_other_adapters() -> None:
     for path in root.rglob("*.py"):
         tree = ast.parse(path.read_text(), str(path))
         for node in ast.walk(tree):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
-                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
             for name in names:
                 assert name.split(".")[0] not in forbidden, f"{path.relative_to(root.parent)} imports {name}"

@@ -17,25 +17,47 @@ from tests.storage.helpers import OTHER_TENANT, at, booking, make_link, make_use
 
 def rich_rules() -> EventRules:
     hours = Availability.business_hours("America/New_York", "08:30", "12:00")
-    hours = replace(hours, weekly=(*hours.weekly[:2], (LocalRange.parse("09:00", "11:00"),
-                                                       LocalRange.parse("13:00", "17:30")), *hours.weekly[3:]),
-                    overrides={date(2030, 1, 1): (), date(2030, 1, 4): (LocalRange.parse("10:00", "24:00"),)})
-    return EventRules(durations=(30, 45, 60), availability=hours, slot_interval=15, buffer_before=5,
-                      buffer_after=10, minimum_notice=120, window=BookingWindow.fixed(date(2030, 1, 1),
-                                                                                     date(2030, 3, 1)),
-                      daily_cap=4, weekly_cap=10,
-                      blocking_statuses=frozenset({BusyStatus.BUSY, BusyStatus.OOF}))
+    hours = replace(
+        hours,
+        weekly=(
+            *hours.weekly[:2],
+            (LocalRange.parse("09:00", "11:00"), LocalRange.parse("13:00", "17:30")),
+            *hours.weekly[3:],
+        ),
+        overrides={date(2030, 1, 1): (), date(2030, 1, 4): (LocalRange.parse("10:00", "24:00"),)},
+    )
+    return EventRules(
+        durations=(30, 45, 60),
+        availability=hours,
+        slot_interval=15,
+        buffer_before=5,
+        buffer_after=10,
+        minimum_notice=120,
+        window=BookingWindow.fixed(date(2030, 1, 1), date(2030, 3, 1)),
+        daily_cap=4,
+        weekly_cap=10,
+        blocking_statuses=frozenset({BusyStatus.BUSY, BusyStatus.OOF}),
+    )
 
 
 async def test_a_link_round_trips_with_every_field(repos: Repositories) -> None:
     owner = await make_user(repos)
     link = EventType(
-        id="et-rich", tenant_id=owner.tenant_id, slug="intro", title="Intro call", rules=rich_rules(),
-        owner_user_id=owner.id, location=Location(LocationKind.IN_PERSON, "Room 4"),
+        id="et-rich",
+        tenant_id=owner.tenant_id,
+        slug="intro",
+        title="Intro call",
+        rules=rich_rules(),
+        owner_user_id=owner.id,
+        location=Location(LocationKind.IN_PERSON, "Room 4"),
         fallback_location=Location(LocationKind.PHONE, "+1 555 0100"),
-        questions=(Question("topic", "What about?", required=True, multiline=True, max_length=200),
-                   Question("company", "Company")),
-        description="A first chat.", single_use=True, active=False,
+        questions=(
+            Question("topic", "What about?", required=True, multiline=True, max_length=200),
+            Question("company", "Company"),
+        ),
+        description="A first chat.",
+        single_use=True,
+        active=False,
     )
     stored = await repos.event_types.create(link)
     assert stored == link
@@ -52,8 +74,9 @@ async def test_slugs_are_unique_per_owner(repos: Repositories) -> None:
     with pytest.raises(Conflict):
         await make_link(repos, adele, "chat")
     await make_link(repos, alex, "chat")
-    await repos.teams.save(Team(id="team-1", tenant_id=adele.tenant_id, name="Sales", slug="sales",
-                                members=(TeamMember(adele.id),)))
+    await repos.teams.save(
+        Team(id="team-1", tenant_id=adele.tenant_id, name="Sales", slug="sales", members=(TeamMember(adele.id),))
+    )
     team_link = await make_link(repos, None, "chat", team_id="team-1", kind=LinkKind.ROUND_ROBIN)
     assert await repos.event_types.get_by_team_slug("team-1", "chat") == team_link
     with pytest.raises(Conflict):

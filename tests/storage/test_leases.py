@@ -57,7 +57,8 @@ async def test_renew_and_release_touch_only_the_holders_lease(repos: Repositorie
 
 
 async def test_a_lease_taken_over_after_running_out_is_no_longer_renewable_by_the_old_holder(
-        repos: Repositories) -> None:
+    repos: Repositories,
+) -> None:
     leases = repos.job_leases
     assert await leases.acquire("reconcile", "replica-a", T0, TTL)
     assert await leases.acquire("reconcile", "replica-b", T0 + timedelta(seconds=31), TTL)

@@ -53,8 +53,7 @@ def clashes(new: Entry, entries: dict[str, Entry], now: datetime, ignore: str | 
 
 
 @pytest.mark.parametrize("seed", [2024])
-async def test_store_accepts_exactly_what_the_model_accepts(repos: Repositories, clock: FakeClock,
-                                                            seed: int) -> None:
+async def test_store_accepts_exactly_what_the_model_accepts(repos: Repositories, clock: FakeClock, seed: int) -> None:
     rnd = random.Random(seed)
     users: list[User] = [await make_user(repos, f"h{i}@contoso.com") for i in range(3)]
     link = await make_link(repos, users[0])
@@ -64,13 +63,20 @@ async def test_store_accepts_exactly_what_the_model_accepts(repos: Repositories,
     def random_entry(expires: datetime | None = None) -> Entry:
         hosts = frozenset(u.id for u in rnd.sample(users, rnd.choice([1, 1, 1, 2])))
         start = at(9) + timedelta(minutes=5 * rnd.randrange(0, 60))
-        return Entry(hosts, start, start + timedelta(minutes=rnd.choice([5, 15, 30, 45, 60])),
-                     rnd.choice([0, 0, 5, 10]), rnd.choice([0, 0, 5, 15]), expires)
+        return Entry(
+            hosts,
+            start,
+            start + timedelta(minutes=rnd.choice([5, 15, 30, 45, 60])),
+            rnd.choice([0, 0, 5, 10]),
+            rnd.choice([0, 0, 5, 15]),
+            expires,
+        )
 
     for step in range(STEPS):
         now = clock.now_value
-        action = rnd.choices(["reserve", "hold", "release_hold", "cancel", "move", "tick"],
-                             weights=[8, 3, 1, 2, 2, 1])[0]
+        action = rnd.choices(["reserve", "hold", "release_hold", "cancel", "move", "tick"], weights=[8, 3, 1, 2, 2, 1])[
+            0
+        ]
         if action in ("reserve", "hold"):
             entry = random_entry(now + timedelta(minutes=rnd.choice([1, 5, 20])) if action == "hold" else None)
             expected = not clashes(entry, model, now)
@@ -78,12 +84,28 @@ async def test_store_accepts_exactly_what_the_model_accepts(repos: Repositories,
             key = f"{action}-{step}"
             try:
                 if action == "hold":
-                    await repos.bookings.place_hold(key, [u.id for u in host_users], entry.start, entry.end,
-                                                    entry.before, entry.after, entry.expires)  # type: ignore[arg-type]
+                    await repos.bookings.place_hold(
+                        key,
+                        [u.id for u in host_users],
+                        entry.start,
+                        entry.end,
+                        entry.before,
+                        entry.after,
+                        entry.expires,
+                    )  # type: ignore[arg-type]
                 else:
                     minutes = int((entry.end - entry.start).total_seconds() // 60)
-                    await repos.bookings.reserve(booking(link, host_users, entry.start, minutes, before=entry.before,
-                                                         after=entry.after, booking_id=key))
+                    await repos.bookings.reserve(
+                        booking(
+                            link,
+                            host_users,
+                            entry.start,
+                            minutes,
+                            before=entry.before,
+                            after=entry.after,
+                            booking_id=key,
+                        )
+                    )
                 accepted = True
             except SlotUnavailable:
                 accepted = False
@@ -91,8 +113,9 @@ async def test_store_accepts_exactly_what_the_model_accepts(repos: Repositories,
             outcomes["accepted" if accepted else "refused"] += 1
             if accepted:
                 # expired holds of these hosts are gone from the store now; mirror that
-                for gone in [k for k, e in model.items()
-                             if e.expires is not None and e.expires <= now and e.hosts & entry.hosts]:
+                for gone in [
+                    k for k, e in model.items() if e.expires is not None and e.expires <= now and e.hosts & entry.hosts
+                ]:
                     del model[gone]
                 model[key] = entry
         elif action == "release_hold":
@@ -115,16 +138,16 @@ async def test_store_accepts_exactly_what_the_model_accepts(repos: Repositories,
                 current = await repos.bookings.get(key)
                 assert current is not None
                 if current.status.value == "pending":
-                    await repos.bookings.confirm(key, graph_event_id=f"evt-{key}", ical_uid=None, join_url=None,
-                                                 join_url_missing=False)
+                    await repos.bookings.confirm(
+                        key, graph_event_id=f"evt-{key}", ical_uid=None, join_url=None, join_url_missing=False
+                    )
                     current = await repos.bookings.get(key)
                     assert current is not None
                 shift = timedelta(minutes=5 * rnd.randrange(-6, 7))
                 moved = Entry(old.hosts, old.start + shift, old.end + shift, old.before, old.after)
                 expected = not clashes(moved, model, now, ignore=key)
                 try:
-                    await repos.bookings.move(key, start=moved.start, end=moved.end,
-                                              expected_version=current.version)
+                    await repos.bookings.move(key, start=moved.start, end=moved.end, expected_version=current.version)
                     accepted = True
                 except SlotUnavailable:
                     accepted = False
@@ -132,8 +155,9 @@ async def test_store_accepts_exactly_what_the_model_accepts(repos: Repositories,
                 if accepted:
                     model[key] = moved
                 with pytest.raises(Conflict):  # the version we used is stale now (or was refused: same)
-                    await repos.bookings.move(key, start=moved.start, end=moved.end,
-                                              expected_version=current.version - 1)
+                    await repos.bookings.move(
+                        key, start=moved.start, end=moved.end, expected_version=current.version - 1
+                    )
         else:
             clock.advance(minutes=rnd.choice([1, 3, 10]))
 
@@ -141,8 +165,9 @@ async def test_store_accepts_exactly_what_the_model_accepts(repos: Repositories,
     now = clock.now_value
     found = await repos.bookings.host_bookings([u.id for u in users], Interval(at(0), at(23, 59)))
     for user in users:
-        live = sorted((e.start, e.end) for e in model.values()
-                      if user.id in e.hosts and (e.expires is None or e.expires > now))
+        live = sorted(
+            (e.start, e.end) for e in model.values() if user.id in e.hosts and (e.expires is None or e.expires > now)
+        )
         stored = sorted((b.start, b.end) for b in found[user.id] if b.expires_at is None or b.expires_at > now)
         assert stored == live
     assert outcomes["accepted"] > 10 and outcomes["refused"] > 10, outcomes

@@ -24,8 +24,13 @@ from tests.storage.helpers import TENANT, FakeClock, at
 
 
 def item(n: int, channel: str = "teams") -> OutboxItem:
-    return OutboxItem(kind="booking.created", tenant_id=TENANT, payload={"n": n, "nested": {"ok": True}},
-                      dedupe_key=f"key-{n}", channel=channel)
+    return OutboxItem(
+        kind="booking.created",
+        tenant_id=TENANT,
+        payload={"n": n, "nested": {"ok": True}},
+        dedupe_key=f"key-{n}",
+        channel=channel,
+    )
 
 
 async def test_enqueue_skips_duplicates(repos: Repositories) -> None:
@@ -35,8 +40,7 @@ async def test_enqueue_skips_duplicates(repos: Repositories) -> None:
         await repos.outbox.enqueue([OutboxItem("x", TENANT, {}, "")])
 
 
-async def test_lease_returns_due_items_once_until_the_lease_runs_out(repos: Repositories,
-                                                                     clock: FakeClock) -> None:
+async def test_lease_returns_due_items_once_until_the_lease_runs_out(repos: Repositories, clock: FakeClock) -> None:
     first = clock.now_value
     await repos.outbox.enqueue([item(1)])
     clock.advance(seconds=1)
@@ -202,15 +206,33 @@ async def empty_url(db_kind: Kind, tmp_path: Path) -> AsyncIterator[str]:
 
 async def test_items_queued_before_0003_survive_the_upgrade_and_are_leased_by_their_channel(empty_url: str) -> None:
     assert await migrate.upgrade(empty_url, "0002") == "0002"
-    row = {"tenant_id": TENANT, "kind": "booking.created", "payload": {"hostId": "u1"}, "created_at": at(8),
-           "attempts": 0, "next_attempt_at": at(8), "leased_until": None, "delivered_at": None, "last_error": "",
-           "dead": False}
-    rows = [{**row, "id": "due-teams", "channel": "teams", "dedupe_key": "k1"},
-            {**row, "id": "due-hook", "channel": "webhook", "dedupe_key": "k2"},
-            {**row, "id": "retrying", "channel": "teams", "dedupe_key": "k3", "attempts": 2,
-             "next_attempt_at": at(12), "last_error": "HTTP 503"},
-            {**row, "id": "done", "channel": "teams", "dedupe_key": "k4", "delivered_at": at(9)},
-            {**row, "id": "dead", "channel": "teams", "dedupe_key": "k5", "dead": True, "attempts": 8}]
+    row = {
+        "tenant_id": TENANT,
+        "kind": "booking.created",
+        "payload": {"hostId": "u1"},
+        "created_at": at(8),
+        "attempts": 0,
+        "next_attempt_at": at(8),
+        "leased_until": None,
+        "delivered_at": None,
+        "last_error": "",
+        "dead": False,
+    }
+    rows = [
+        {**row, "id": "due-teams", "channel": "teams", "dedupe_key": "k1"},
+        {**row, "id": "due-hook", "channel": "webhook", "dedupe_key": "k2"},
+        {
+            **row,
+            "id": "retrying",
+            "channel": "teams",
+            "dedupe_key": "k3",
+            "attempts": 2,
+            "next_attempt_at": at(12),
+            "last_error": "HTTP 503",
+        },
+        {**row, "id": "done", "channel": "teams", "dedupe_key": "k4", "delivered_at": at(9)},
+        {**row, "id": "dead", "channel": "teams", "dedupe_key": "k5", "dead": True, "attempts": 8},
+    ]
     db = create_database(empty_url)
     try:
         async with db.write() as s:
@@ -229,7 +251,8 @@ async def test_items_queued_before_0003_survive_the_upgrade_and_are_leased_by_th
         assert await outbox.lease(at(23), 10, 60) == []  # delivered and dead items stay so
         async with db.read() as s:
             assert {r.id: r.held_for for r in await s.scalars(select(OutboxRow))} == dict.fromkeys(
-                ["due-teams", "due-hook", "retrying", "done", "dead"])
+                ["due-teams", "due-hook", "retrying", "done", "dead"]
+            )
     finally:
         await db.dispose()
 
@@ -252,8 +275,18 @@ async def test_0003_downgrades_to_plain_due_items_and_upgrades_again(empty_url: 
         async with engine.connect() as connection:
             tables = set(await connection.run_sync(lambda c: inspect(c).get_table_names()))
             columns = {c["name"] for c in await connection.run_sync(lambda c: inspect(c).get_columns("outbox"))}
-            due = (await connection.execute(text("SELECT dedupe_key FROM outbox WHERE delivered_at IS NULL "
-                                                 "AND NOT dead AND leased_until IS NULL"))).scalars().all()
+            due = (
+                (
+                    await connection.execute(
+                        text(
+                            "SELECT dedupe_key FROM outbox WHERE delivered_at IS NULL "
+                            "AND NOT dead AND leased_until IS NULL"
+                        )
+                    )
+                )
+                .scalars()
+                .all()
+            )
     finally:
         await engine.dispose()
     assert "job_leases" not in tables and "held_for" not in columns

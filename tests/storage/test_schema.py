@@ -51,15 +51,23 @@ async def _tables(url: str) -> set[str]:
         await db.dispose()
 
 
-async def test_migrate_command_from_empty_then_again_from_the_environment(empty_url: str,
-                                                                          monkeypatch: pytest.MonkeyPatch,
-                                                                          capsys: pytest.CaptureFixture[str]) -> None:
+async def test_migrate_command_from_empty_then_again_from_the_environment(
+    empty_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert await migrate.current_revision(empty_url) is None
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("SLOTWISE_DATABASE_URL", None)
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "storage.migrate", "--url", empty_url, cwd=ROOT, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        sys.executable,
+        "-m",
+        "storage.migrate",
+        "--url",
+        empty_url,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     out, err = await proc.communicate()
     assert proc.returncode == 0, err.decode()
     assert f"revision {migrate.head_revision()}" in out.decode()
@@ -82,7 +90,8 @@ async def test_replicas_starting_together_migrate_once(empty_url: str) -> None:
 async def test_the_models_match_the_migrated_schema(db: Database) -> None:
     async with db.engine.connect() as conn:
         diff = await conn.run_sync(
-            lambda c: compare_metadata(MigrationContext.configure(c, opts={"compare_type": True}), Base.metadata))
+            lambda c: compare_metadata(MigrationContext.configure(c, opts={"compare_type": True}), Base.metadata)
+        )
     assert diff == []
 
 
@@ -122,17 +131,32 @@ async def test_instants_are_stored_in_utc_and_naive_ones_refused(repos: Reposito
         assert raw == at(10)
     with pytest.raises(StatementError, match="Naive datetime"):
         async with repos.db.write() as s:
-            s.add(UserRow(id="x", tenant_id="t", aad_object_id="a", email="", display_name="", time_zone="UTC",
-                          handle="x", conversation_reference=None, connection_status="not_connected",
-                          connection_error="", conflict_calendar_ids=[], write_calendar_id=None,
-                          created_at=datetime(2030, 1, 1), updated_at=at(0)))
+            s.add(
+                UserRow(
+                    id="x",
+                    tenant_id="t",
+                    aad_object_id="a",
+                    email="",
+                    display_name="",
+                    time_zone="UTC",
+                    handle="x",
+                    conversation_reference=None,
+                    connection_status="not_connected",
+                    connection_error="",
+                    conflict_calendar_ids=[],
+                    write_calendar_id=None,
+                    created_at=datetime(2030, 1, 1),
+                    updated_at=at(0),
+                )
+            )
     assert stored.start == at(10)
 
 
 RAW_CLAIM = text(
     "INSERT INTO reservations (host_id, booking_id, hold_id, event_type_id, blocked_from, blocked_until, starts_at, "
     "ends_at, buffer_before, buffer_after, expires_at, active) VALUES (:host, NULL, :hold, NULL, :start, :end, "
-    ":start, :end, 0, 0, :expires, :active)")
+    ":start, :end, 0, 0, :expires, :active)"
+)
 
 
 @pytest.mark.postgres
@@ -164,16 +188,41 @@ async def test_bookings_made_before_0002_survive_the_upgrade_and_keep_their_mana
     assert await migrate.upgrade(empty_url, "0001") == "0001"
     token = "old-manage-token-" + "x" * 30
     old_columns = {c.name for c in BookingRow.__table__.columns} - {
-        "manage_token_nonce", "request_fingerprint", "invitee_tenant_id", "invitee_aad_object_id"}
+        "manage_token_nonce",
+        "request_fingerprint",
+        "invitee_tenant_id",
+        "invitee_aad_object_id",
+    }
     row = {
-        "id": "bk-old", "tenant_id": "tenant-a", "event_type_id": "et-old", "organizer_id": "user-old",
-        "host_ids": ["user-old"], "start_at": at(10), "end_at": at(10, 30), "buffer_before": 0, "buffer_after": 0,
-        "invitee_name": "Olga Old", "invitee_email": "olga@example.com", "invitee_time_zone": "Europe/Paris",
-        "invitee_notes": "", "invitee_answers": {}, "status": "confirmed", "single_use": False,
-        "idempotency_key": "teams:0123456789abcdef", "manage_token_hash": hash_token(token),
-        "graph_event_id": "evt-old", "ical_uid": None, "transaction_id": "bk-old", "join_url": None,
-        "join_url_missing": False, "calendar_sync": "in_sync", "cancel_reason": "", "created_at": at(9),
-        "updated_at": at(9), "pending_deadline": None, "version": 1,
+        "id": "bk-old",
+        "tenant_id": "tenant-a",
+        "event_type_id": "et-old",
+        "organizer_id": "user-old",
+        "host_ids": ["user-old"],
+        "start_at": at(10),
+        "end_at": at(10, 30),
+        "buffer_before": 0,
+        "buffer_after": 0,
+        "invitee_name": "Olga Old",
+        "invitee_email": "olga@example.com",
+        "invitee_time_zone": "Europe/Paris",
+        "invitee_notes": "",
+        "invitee_answers": {},
+        "status": "confirmed",
+        "single_use": False,
+        "idempotency_key": "teams:0123456789abcdef",
+        "manage_token_hash": hash_token(token),
+        "graph_event_id": "evt-old",
+        "ical_uid": None,
+        "transaction_id": "bk-old",
+        "join_url": None,
+        "join_url_missing": False,
+        "calendar_sync": "in_sync",
+        "cancel_reason": "",
+        "created_at": at(9),
+        "updated_at": at(9),
+        "pending_deadline": None,
+        "version": 1,
     }
     assert set(row) == old_columns
     db = create_database(empty_url)

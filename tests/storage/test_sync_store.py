@@ -54,7 +54,8 @@ async def test_subscriptions_are_one_per_host_and_found_by_id(repos: Repositorie
 
 
 async def test_renewal_leases_due_subscriptions_once_and_respects_a_recent_reauthorization(
-        repos: Repositories, clock: FakeClock) -> None:
+    repos: Repositories, clock: FakeClock
+) -> None:
     store = repos.calendar_sync
     now = clock()
     hosts = [await make_user(repos, f"h{i}@contoso.com") for i in range(4)]
@@ -64,8 +65,13 @@ async def test_renewal_leases_due_subscriptions_once_and_respects_a_recent_reaut
     await store.save_subscription(sub(hosts[3].id, "urgent", now + timedelta(minutes=5), now))
     await store.reauthorized("quiet", now - timedelta(minutes=2))
     await store.reauthorized("urgent", now - timedelta(minutes=2))
-    args = {"due_before": now + timedelta(days=1), "quiet_since": now - timedelta(minutes=10),
-            "urgent_before": now + timedelta(minutes=10), "limit": 10, "lease_seconds": 60}
+    args = {
+        "due_before": now + timedelta(days=1),
+        "quiet_since": now - timedelta(minutes=10),
+        "urgent_before": now + timedelta(minutes=10),
+        "limit": 10,
+        "lease_seconds": 60,
+    }
     first = await store.lease_renewals(now, **args)  # type: ignore[arg-type]
     assert [s.subscription_id for s in first] == ["urgent", "due"]  # soonest first; "quiet" waits, "later" not due
     assert await store.lease_renewals(now, **args) == []  # type: ignore[arg-type]  # leased
@@ -78,7 +84,8 @@ async def test_renewal_leases_due_subscriptions_once_and_respects_a_recent_reaut
 
 
 async def test_hosts_out_of_step_are_connected_without_one_or_subscribed_without_a_connection(
-        repos: Repositories, clock: FakeClock) -> None:
+    repos: Repositories, clock: FakeClock
+) -> None:
     store = repos.calendar_sync
     now = clock()
     missing, fine, gone, queued = [await make_user(repos, f"{n}@contoso.com") for n in ("m", "f", "g", "q")]
@@ -91,7 +98,8 @@ async def test_hosts_out_of_step_are_connected_without_one_or_subscribed_without
 
 
 async def test_subscriptions_made_for_another_address_are_found_unless_already_queued(
-        repos: Repositories, clock: FakeClock) -> None:
+    repos: Repositories, clock: FakeClock
+) -> None:
     store = repos.calendar_sync
     now = clock()
     here, there, queued = [await make_user(repos, f"{n}@contoso.com") for n in ("h", "t", "q")]
@@ -103,34 +111,59 @@ async def test_subscriptions_made_for_another_address_are_found_unless_already_q
     assert (await store.subscription_of(there.id)).endpoint == "https://b/n"  # type: ignore[union-attr]
 
 
-async def test_the_busy_cache_is_replaced_then_applied_on_its_own_cursor_only(repos: Repositories,
-                                                                            clock: FakeClock) -> None:
+async def test_the_busy_cache_is_replaced_then_applied_on_its_own_cursor_only(
+    repos: Repositories, clock: FakeClock
+) -> None:
     store = repos.calendar_sync
     host = await make_user(repos)
     now = clock()
     assert await store.cached_busy(host.id, WINDOW) is None
-    await store.replace_busy(host.id, window=WINDOW, cursor="c1", busy={"a": busy(9), "b": busy(11), "c": busy(14)},
-                             synced_at=now, started_at=now)
+    await store.replace_busy(
+        host.id,
+        window=WINDOW,
+        cursor="c1",
+        busy={"a": busy(9), "b": busy(11), "c": busy(14)},
+        synced_at=now,
+        started_at=now,
+    )
     cached = await store.cached_busy(host.id, Interval(at(10), at(15)))
     assert cached is not None and cached.has_cursor and cached.window == WINDOW
     assert [(b.start, b.end) for b in cached.busy] == [(at(11), at(12)), (at(14), at(15))]
     assert cached.subscription_expires_at is None  # no subscription: the core won't trust it
     # an apply on a cursor that moved meanwhile writes nothing
-    assert not await store.apply_busy(host.id, expected_cursor="old", cursor="c9", blocking={"z": busy(16)},
-                                      cleared=["a"], synced_at=now, started_at=now)
-    assert await store.apply_busy(host.id, expected_cursor="c1", cursor="c2", blocking={"b": busy(12), "d": busy(8)},
-                                  cleared=["a", "unknown"], synced_at=now, started_at=now)
+    assert not await store.apply_busy(
+        host.id,
+        expected_cursor="old",
+        cursor="c9",
+        blocking={"z": busy(16)},
+        cleared=["a"],
+        synced_at=now,
+        started_at=now,
+    )
+    assert await store.apply_busy(
+        host.id,
+        expected_cursor="c1",
+        cursor="c2",
+        blocking={"b": busy(12), "d": busy(8)},
+        cleared=["a", "unknown"],
+        synced_at=now,
+        started_at=now,
+    )
     state = await store.cache_state(host.id)
     assert state is not None and state.cursor == "c2"
     whole = await store.cached_busy(host.id, WINDOW)
     assert whole is not None and [(b.start, b.end) for b in whole.busy] == [
-        (at(8), at(9)), (at(12), at(13)), (at(14), at(15))]
+        (at(8), at(9)),
+        (at(12), at(13)),
+        (at(14), at(15)),
+    ]
     await store.drop_cache(host.id)
     assert await store.cached_busy(host.id, WINDOW) is None and await store.cache_state(host.id) is None
 
 
 async def test_dirty_and_stale_marks_are_cleared_only_by_a_round_that_began_after_them(
-        repos: Repositories, clock: FakeClock) -> None:
+    repos: Repositories, clock: FakeClock
+) -> None:
     store = repos.calendar_sync
     host = await make_user(repos)
     t0 = clock()
@@ -141,13 +174,21 @@ async def test_dirty_and_stale_marks_are_cleared_only_by_a_round_that_began_afte
     cached = await store.cached_busy(host.id, WINDOW)
     assert cached is not None and cached.dirty_since == t1 and cached.stale_since is None  # the oldest kept
     # a round that started before the notification arrived does not answer it
-    await store.apply_busy(host.id, expected_cursor="c1", cursor="c2", blocking={}, cleared=[], synced_at=t1,
-                           started_at=t0)
+    await store.apply_busy(
+        host.id, expected_cursor="c1", cursor="c2", blocking={}, cleared=[], synced_at=t1, started_at=t0
+    )
     assert (await store.cached_busy(host.id, WINDOW)).dirty_since == t1  # type: ignore[union-attr]
     t2 = t1 + timedelta(seconds=5)
     await store.request_work(host.id, SyncRequest(delta=True), due_at=t2, now=t2, stale_reason="notifications missed")
-    await store.apply_busy(host.id, expected_cursor="c2", cursor="c3", blocking={}, cleared=[], synced_at=t2,
-                           started_at=t2 - timedelta(seconds=1))
+    await store.apply_busy(
+        host.id,
+        expected_cursor="c2",
+        cursor="c3",
+        blocking={},
+        cleared=[],
+        synced_at=t2,
+        started_at=t2 - timedelta(seconds=1),
+    )
     cached = await store.cached_busy(host.id, WINDOW)
     assert cached is not None and cached.dirty_since is None and cached.stale_since == t2
     await store.replace_busy(host.id, window=WINDOW, cursor="c4", busy={}, synced_at=t2, started_at=t2)
@@ -184,14 +225,16 @@ async def test_requests_merge_into_one_row_leased_by_one_worker(repos: Repositor
     assert await store.lease_work(now, 10, 60) == []
 
 
-async def test_concurrent_workers_never_lease_the_same_host(db: Database, repos: Repositories,
-                                                            clock: FakeClock) -> None:
+async def test_concurrent_workers_never_lease_the_same_host(
+    db: Database, repos: Repositories, clock: FakeClock
+) -> None:
     now = clock()
     hosts = [await make_user(repos, f"w{i}@contoso.com") for i in range(12)]
     for host in hosts:
         await repos.calendar_sync.request_work(host.id, SyncRequest(delta=True), due_at=now, now=now)
-    engines = [create_database(db.url.render_as_string(hide_password=False), pool_size=2, max_overflow=0)
-               for _ in range(3)]
+    engines = [
+        create_database(db.url.render_as_string(hide_password=False), pool_size=2, max_overflow=0) for _ in range(3)
+    ]
     try:
         stores = [SqlCalendarSyncStore(e, clock=clock) for e in engines]
         leased = await asyncio.gather(*(s.lease_work(now, 5, 60) for s in stores))
@@ -203,14 +246,14 @@ async def test_concurrent_workers_never_lease_the_same_host(db: Database, repos:
 
 
 @pytest.mark.parametrize("status", ["confirmed", "cancelled"])
-async def test_bookings_are_found_by_their_outlook_event_or_tag(repos: Repositories, clock: FakeClock,
-                                                              status: str) -> None:
+async def test_bookings_are_found_by_their_outlook_event_or_tag(
+    repos: Repositories, clock: FakeClock, status: str
+) -> None:
     host = await make_user(repos)
     other = await make_user(repos, "other@contoso.com")
     link = await make_link(repos, host)
     stored, _ = await repos.bookings.reserve(booking(link, [host], at(10)))
-    await repos.bookings.confirm(stored.id, graph_event_id="ev-1", ical_uid=None, join_url=None,
-                                 join_url_missing=False)
+    await repos.bookings.confirm(stored.id, graph_event_id="ev-1", ical_uid=None, join_url=None, join_url_missing=False)
     if status == "cancelled":
         await repos.bookings.cancel(stored.id, reason="x")
     store = repos.calendar_sync
@@ -262,8 +305,9 @@ async def test_0004_keeps_existing_bookings_and_downgrades_cleanly(empty_url: st
         host = await make_user(repos)
         link = await make_link(repos, host)
         stored, _ = await repos.bookings.reserve(booking(link, [host], at(10)))
-        await repos.bookings.confirm(stored.id, graph_event_id="ev-1", ical_uid=None, join_url=None,
-                                     join_url_missing=False)
+        await repos.bookings.confirm(
+            stored.id, graph_event_id="ev-1", ical_uid=None, join_url=None, join_url_missing=False
+        )
     finally:
         await db.dispose()
     assert await migrate.upgrade(empty_url) == migrate.head_revision()
@@ -271,7 +315,8 @@ async def test_0004_keeps_existing_bookings_and_downgrades_cleanly(empty_url: st
     try:
         repos = repositories(db)
         [kept] = await repos.calendar_sync.confirmed_bookings_for_events(
-            host.id, ["ev-1"], [], unchanged_since=datetime.now(UTC) + timedelta(days=1))
+            host.id, ["ev-1"], [], unchanged_since=datetime.now(UTC) + timedelta(days=1)
+        )
         assert kept.id == stored.id and kept.graph_event_id == "ev-1"
     finally:
         await db.dispose()

@@ -18,22 +18,27 @@ async def test_team_round_trip_keeps_member_order(repos: Repositories) -> None:
     a = await make_user(repos, "a@contoso.com")
     b = await make_user(repos, "b@contoso.com")
     c = await make_user(repos, "c@contoso.com")
-    team = Team(id="team-1", tenant_id=TENANT, name="Sales", slug="sales",
-                members=(TeamMember(c.id, priority=3, weight=50), TeamMember(a.id), TeamMember(b.id, active=False)),
-                conversation_reference={"conversation": {"id": "19:channel"}})
+    team = Team(
+        id="team-1",
+        tenant_id=TENANT,
+        name="Sales",
+        slug="sales",
+        members=(TeamMember(c.id, priority=3, weight=50), TeamMember(a.id), TeamMember(b.id, active=False)),
+        conversation_reference={"conversation": {"id": "19:channel"}},
+    )
     assert await repos.teams.save(team) == team
     assert await repos.teams.get("team-1") == team
     assert await repos.teams.get_by_slug("sales") == team
     assert await repos.teams.get("nope") is None and await repos.teams.get_by_slug("nope") is None
 
 
-async def test_saving_again_replaces_members_and_keeps_fairness_data(repos: Repositories,
-                                                                      clock: FakeClock) -> None:
+async def test_saving_again_replaces_members_and_keeps_fairness_data(repos: Repositories, clock: FakeClock) -> None:
     a = await make_user(repos, "a@contoso.com")
     b = await make_user(repos, "b@contoso.com")
     c = await make_user(repos, "c@contoso.com")
-    team = await repos.teams.save(Team(id="team-1", tenant_id=TENANT, name="Sales", slug="sales",
-                                       members=(TeamMember(a.id), TeamMember(b.id))))
+    team = await repos.teams.save(
+        Team(id="team-1", tenant_id=TENANT, name="Sales", slug="sales", members=(TeamMember(a.id), TeamMember(b.id)))
+    )
     link = await make_link(repos, None, "demo", team_id=team.id, kind=LinkKind.ROUND_ROBIN)
     await repos.bookings.reserve(booking(link, [b], at(10)))
     assert await repos.teams.last_booked(team.id) == {a.id: None, b.id: clock.now_value}
@@ -50,14 +55,16 @@ async def test_team_conflicts_and_errors(repos: Repositories) -> None:
     with pytest.raises(Conflict):
         await repos.teams.save(Team(id="team-2", tenant_id=TENANT, name="Other sales", slug="sales"))
     with pytest.raises(NotFound):
-        await repos.teams.save(Team(id="team-3", tenant_id=TENANT, name="X", slug="x",
-                                    members=(TeamMember("no-such-user"),)))
+        await repos.teams.save(
+            Team(id="team-3", tenant_id=TENANT, name="X", slug="x", members=(TeamMember("no-such-user"),))
+        )
     assert await repos.teams.get("team-3") is None  # nothing half-saved
     with pytest.raises(NotFound):
         await repos.teams.save(Team(id="team-1", tenant_id=OTHER_TENANT, name="Stolen", slug="stolen"))
     with pytest.raises(ValidationFailed):
-        await repos.teams.save(Team(id="team-4", tenant_id=TENANT, name="Dup", slug="dup",
-                                    members=(TeamMember(a.id), TeamMember(a.id))))
+        await repos.teams.save(
+            Team(id="team-4", tenant_id=TENANT, name="Dup", slug="dup", members=(TeamMember(a.id), TeamMember(a.id)))
+        )
 
 
 async def test_token_cache_round_trip(repos: Repositories) -> None:

@@ -19,19 +19,36 @@ from storage.users import HANDLE_MAX, handle_base, slugify
 from tests.storage.helpers import OTHER_TENANT, TENANT, make_user
 
 
-def person(aad: str, email: str = "adele.vance@contoso.com", *, tenant: str = TENANT, handle: str = "",
-           name: str = "Adele Vance", user_id: str = "") -> User:
-    return User(id=user_id, tenant_id=tenant, aad_object_id=aad, display_name=name, email=email,
-                time_zone="Europe/Berlin", handle=handle)
+def person(
+    aad: str,
+    email: str = "adele.vance@contoso.com",
+    *,
+    tenant: str = TENANT,
+    handle: str = "",
+    name: str = "Adele Vance",
+    user_id: str = "",
+) -> User:
+    return User(
+        id=user_id,
+        tenant_id=tenant,
+        aad_object_id=aad,
+        display_name=name,
+        email=email,
+        time_zone="Europe/Berlin",
+        handle=handle,
+    )
 
 
-@pytest.mark.parametrize(("email", "name", "expected"), [
-    ("adele.vance@contoso.com", "", "adele-vance"),
-    ("Adele_Vance+cal@contoso.com", "", "adele-vance-cal"),
-    ("zoë.ångström@contoso.com", "", "zoe-angstrom"),
-    ("", "Alex Wilber", "alex-wilber"),
-    ("...@contoso.com", "李", "user"),
-])
+@pytest.mark.parametrize(
+    ("email", "name", "expected"),
+    [
+        ("adele.vance@contoso.com", "", "adele-vance"),
+        ("Adele_Vance+cal@contoso.com", "", "adele-vance-cal"),
+        ("zoë.ångström@contoso.com", "", "zoe-angstrom"),
+        ("", "Alex Wilber", "alex-wilber"),
+        ("...@contoso.com", "李", "user"),
+    ],
+)
 def test_handle_base(email: str, name: str, expected: str) -> None:
     assert handle_base(email, name) == expected
 
@@ -64,9 +81,13 @@ async def test_upsert_updates_the_profile_of_the_same_person(repos: Repositories
     stored = await repos.users.upsert(person("aad-1", user_id="u-1"))
     await repos.users.set_connection(stored.id, ConnectionStatus.CONNECTED)
     await repos.users.set_conversation_reference(stored.id, {"conversation": {"id": "a:1"}})
-    changed = replace(person("aad-1", "adele@contoso.com", name="Adele V.", user_id="ignored"),
-                      time_zone="Asia/Tokyo", conflict_calendar_ids=("cal-1", "cal-2"), write_calendar_id="cal-1",
-                      connection_status=ConnectionStatus.NOT_CONNECTED)
+    changed = replace(
+        person("aad-1", "adele@contoso.com", name="Adele V.", user_id="ignored"),
+        time_zone="Asia/Tokyo",
+        conflict_calendar_ids=("cal-1", "cal-2"),
+        write_calendar_id="cal-1",
+        connection_status=ConnectionStatus.NOT_CONNECTED,
+    )
     updated = await repos.users.upsert(changed)
     assert updated.id == "u-1" and updated.handle == "adele-vance"  # identity and handle kept
     assert (updated.display_name, updated.email, updated.time_zone) == ("Adele V.", "adele@contoso.com", "Asia/Tokyo")

@@ -65,11 +65,14 @@ class Site:
         assert link is not None
         return link
 
-    async def slots(self, path: str = DEMO_PATH, tz: str = "UTC", days: int = 14,
-                    first: date | None = None) -> list[dict[str, str]]:
+    async def slots(
+        self, path: str = DEMO_PATH, tz: str = "UTC", days: int = 14, first: date | None = None
+    ) -> list[dict[str, str]]:
         first = first or datetime.now(UTC).date()
-        resp = await self.client.get(f"{path}/slots", params={
-            "start": first.isoformat(), "end": (first + timedelta(days=days - 1)).isoformat(), "timeZone": tz})
+        resp = await self.client.get(
+            f"{path}/slots",
+            params={"start": first.isoformat(), "end": (first + timedelta(days=days - 1)).isoformat(), "timeZone": tz},
+        )
         assert resp.status == 200, await resp.text()
         slots: list[dict[str, str]] = (await resp.json())["slots"]
         return slots
@@ -86,18 +89,30 @@ class Site:
         assert resp.status == 200, html
         return html, csrf_of(html)
 
-    async def book_via_form(self, start: str, *, path: str = DEMO_PATH, tz: str = "Europe/Paris",
-                            **fields: str) -> Any:
+    async def book_via_form(self, start: str, *, path: str = DEMO_PATH, tz: str = "Europe/Paris", **fields: str) -> Any:
         """Open the form for ``start`` and submit it (not following the redirect)."""
         _html, token = await self.form(path, start=start, tz=tz)
-        data = {"csrf_token": token, "start": start, "timeZone": tz, "name": "Ivy Invitee",
-                "email": "ivy@example.org", "notes": ""} | fields
+        data = {
+            "csrf_token": token,
+            "start": start,
+            "timeZone": tz,
+            "name": "Ivy Invitee",
+            "email": "ivy@example.org",
+            "notes": "",
+        } | fields
         return await self.client.post(path, data=data, allow_redirects=False)
 
-    async def book_json(self, start: str, *, path: str = DEMO_PATH, headers: dict[str, str] | None = None,
-                        **fields: Any) -> Any:
-        body = {"start": start, "name": "Jo Json", "email": "jo@example.org", "timeZone": "Asia/Kolkata",
-                "notes": "", "answers": {}} | fields
+    async def book_json(
+        self, start: str, *, path: str = DEMO_PATH, headers: dict[str, str] | None = None, **fields: Any
+    ) -> Any:
+        body = {
+            "start": start,
+            "name": "Jo Json",
+            "email": "jo@example.org",
+            "timeZone": "Asia/Kolkata",
+            "notes": "",
+            "answers": {},
+        } | fields
         return await self.client.post(path, json=body, headers=headers or {})
 
     async def event_of(self, token: str) -> dict[str, Any] | None:
@@ -134,8 +149,11 @@ class Site:
                         await asyncio.wait(set(notifier.tasks), timeout=seconds)
                     now = datetime.now(UTC)
                     async with self.services.repos.db.read() as s:
-                        busy = await s.scalar(select(func.count()).select_from(SyncWorkRow).where(
-                            or_(SyncWorkRow.due_at <= now, SyncWorkRow.leased_until > now)))
+                        busy = await s.scalar(
+                            select(func.count())
+                            .select_from(SyncWorkRow)
+                            .where(or_(SyncWorkRow.due_at <= now, SyncWorkRow.leased_until > now))
+                        )
                     if not busy and not (notifier is not None and notifier.tasks):
                         return
                     await asyncio.sleep(0.01)
@@ -149,8 +167,9 @@ class Site:
         in-process reads: slot views read Graph live until a delta round succeeds."""
         host = await self.host()
         now = datetime.now(UTC)
-        await self.services.repos.calendar_sync.request_work(host.id, SyncRequest(delta=True), due_at=now, now=now,
-                                                             stale_reason=reason)
+        await self.services.repos.calendar_sync.request_work(
+            host.id, SyncRequest(delta=True), due_at=now, now=now, stale_reason=reason
+        )
         self.services.booking.forget_busy()
 
     def cancellations_of(self, event_id: str) -> list[dict[str, Any]]:
@@ -179,8 +198,11 @@ def page_slots(html: str) -> list[tuple[str, str, str]]:
     """(day heading, UTC start, time label) of every slot a week page offers, in page order."""
     out = []
     for day in re.finditer(r'<section class="day"[^>]*>\s*<h3[^>]*>(.*?)</h3>(.*?)</section>', html, re.S):
-        for slot in re.finditer(r'(?:start=|name="start" value=")([0-9T%:A-Z-]+?)(?:"|&amp;)[^>]*>\s*'
-                                r'(?:<input[^>]*>\s*)*(?:<button[^>]*>)?([0-9:]{5})<', day.group(2)):
+        for slot in re.finditer(
+            r'(?:start=|name="start" value=")([0-9T%:A-Z-]+?)(?:"|&amp;)[^>]*>\s*'
+            r"(?:<input[^>]*>\s*)*(?:<button[^>]*>)?([0-9:]{5})<",
+            day.group(2),
+        ):
             out.append((text_of(day.group(1)), slot.group(1).replace("%3A", ":"), slot.group(2)))
     return out
 
@@ -196,10 +218,18 @@ def text_of(html: str) -> str:
 
 
 def sandbox_settings(tmp_path: Path, **extra: Any) -> Settings:
-    values: dict[str, Any] = {"SLOTWISE_BOOKING_RATE_LIMIT": 1000, "SLOTWISE_SLOT_READ_RATE_LIMIT": 100_000,
-                              "SLOTWISE_RECONCILE_SECONDS": 3600, "SLOTWISE_PORT": free_port()} | extra
-    return Settings(_env_file=None, SLOTWISE_VAR_DIR=str(tmp_path),  # type: ignore[call-arg]
-                    SLOTWISE_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'slotwise.db'}", **values)
+    values: dict[str, Any] = {
+        "SLOTWISE_BOOKING_RATE_LIMIT": 1000,
+        "SLOTWISE_SLOT_READ_RATE_LIMIT": 100_000,
+        "SLOTWISE_RECONCILE_SECONDS": 3600,
+        "SLOTWISE_PORT": free_port(),
+    } | extra
+    return Settings(
+        _env_file=None,
+        SLOTWISE_VAR_DIR=str(tmp_path),  # type: ignore[call-arg]
+        SLOTWISE_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'slotwise.db'}",
+        **values,
+    )
 
 
 @asynccontextmanager
@@ -251,8 +281,10 @@ async def shared_site(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator
 
 
 ICS_NAME = re.compile(r"[A-Za-z0-9-]+")
-ICS_PARAM = re.compile(r';[A-Za-z0-9-]+=(?:"[^"\x00-\x08\x0a-\x1f\x7f]*"|[^";:,\x00-\x08\x0a-\x1f\x7f]*)'
-                       r'(?:,(?:"[^"\x00-\x08\x0a-\x1f\x7f]*"|[^";:,\x00-\x08\x0a-\x1f\x7f]*))*')
+ICS_PARAM = re.compile(
+    r';[A-Za-z0-9-]+=(?:"[^"\x00-\x08\x0a-\x1f\x7f]*"|[^";:,\x00-\x08\x0a-\x1f\x7f]*)'
+    r'(?:,(?:"[^"\x00-\x08\x0a-\x1f\x7f]*"|[^";:,\x00-\x08\x0a-\x1f\x7f]*))*'
+)
 
 
 def parse_ics(data: bytes) -> list[tuple[str, str, str]]:
@@ -281,13 +313,13 @@ def parse_ics(data: bytes) -> list[tuple[str, str, str]]:
     for line in logical:
         name = ICS_NAME.match(line)
         assert name, f"no property name in {line!r}"
-        rest = line[name.end():]
+        rest = line[name.end() :]
         params = ""
         while rest.startswith(";"):
             param = ICS_PARAM.match(rest)
             assert param, f"malformed parameter in {line!r}"
             params += param.group(0)
-            rest = rest[param.end():]
+            rest = rest[param.end() :]
         assert rest.startswith(":"), f"no ':' after the name and parameters in {line!r}"
         value = rest[1:]
         assert not re.search(r"[\x00-\x08\x0a-\x1f\x7f]", value), f"control character in {line!r}"

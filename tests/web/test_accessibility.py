@@ -51,8 +51,14 @@ async def page(browser: Any) -> AsyncIterator[Any]:
     opened = await context.new_page()
     errors: list[str] = []
     # 4xx pages log "Failed to load resource" (expected here); anything else (a CSP report, a script error) is not
-    opened.on("console", lambda msg: errors.append(msg.text)
-              if msg.type == "error" and not msg.text.startswith("Failed to load resource") else None)
+    opened.on(
+        "console",
+        lambda msg: (
+            errors.append(msg.text)
+            if msg.type == "error" and not msg.text.startswith("Failed to load resource")
+            else None
+        ),
+    )
     opened.on("pageerror", lambda exc: errors.append(str(exc)))
     yield opened
     await context.close()
@@ -109,8 +115,9 @@ class Keyboard:
             self.path.append(f"Tab -> {focused['what']}")
             if focused["body"]:
                 continue  # past the last element: the focus leaves the page for a moment
-            assert focused["ring"], (f"no visible focus ring on {focused['what']} "
-                                     f"(outline contrast {focused['contrast']}:1)\n{self.trail()}")
+            assert focused["ring"], (
+                f"no visible focus ring on {focused['what']} (outline contrast {focused['contrast']}:1)\n{self.trail()}"
+            )
             if focused["hit"]:
                 return
         raise AssertionError(f"{selector} not reached with {limit} Tabs\n{self.trail()}")
@@ -137,7 +144,8 @@ def utc(iso: str) -> datetime:
 
 
 async def test_an_invitee_books_reschedules_and_cancels_by_keyboard_on_pages_axe_passes(
-        site: Site, page: Any, axe: str) -> None:
+    site: Site, page: Any, axe: str
+) -> None:
     from playwright.async_api import expect
 
     keys = Keyboard(page)
@@ -228,18 +236,26 @@ async def test_an_invitee_books_reschedules_and_cancels_by_keyboard_on_pages_axe
 
 async def test_the_message_and_conflict_pages_pass_axe(site: Site, page: Any, axe: str) -> None:
     base = str(site.client.make_url("")).rstrip("/")
-    for path, status, what in (("/", 200, "the home page"),
-                               ("/book/nobody/intro-call", 404, "the 404 page of an unknown link"),
-                               ("/manage/nope", 404, "the 404 page of an unknown manage link")):
+    for path, status, what in (
+        ("/", 200, "the home page"),
+        ("/book/nobody/intro-call", 404, "the 404 page of an unknown link"),
+        ("/manage/nope", 404, "the 404 page of an unknown manage link"),
+    ):
         response = await page.goto(base + path)
         assert response.status == status
         await audit(page, axe, what)
 
     # a link with its own questions, sent empty
     link = await site.link()
-    await site.services.repos.event_types.update(replace(link, questions=(
-        Question("company", "Company", required=True, max_length=40),
-        Question("agenda", "What should we cover?", multiline=True, max_length=300))))
+    await site.services.repos.event_types.update(
+        replace(
+            link,
+            questions=(
+                Question("company", "Company", required=True, max_length=40),
+                Question("agenda", "What should we cover?", multiline=True, max_length=300),
+            ),
+        )
+    )
     starts = await site.free_starts(count=3)
     await page.goto(base + DEMO_PATH + f"?tz=UTC&start={starts[1]}")
     async with page.expect_navigation():

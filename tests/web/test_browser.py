@@ -29,8 +29,9 @@ VISITOR_TZ = "Asia/Tokyo"
 @pytest_asyncio.fixture(loop_scope="session")
 async def browser_page() -> AsyncIterator[Any]:
     async with launched_chromium() as browser:
-        context = await browser.new_context(timezone_id=VISITOR_TZ, locale="en-GB",
-                                            viewport={"width": 1100, "height": 900})
+        context = await browser.new_context(
+            timezone_id=VISITOR_TZ, locale="en-GB", viewport={"width": 1100, "height": 900}
+        )
         page = await context.new_page()
         problems: list[str] = []
         page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
@@ -105,7 +106,8 @@ async def test_a_visitor_in_tokyo_books_a_slot_in_chromium(site: Site, browser_p
     await page.wait_for_url("**reschedule=1**")
     later = page.locator("button.slot").nth(3)
     new_start = datetime.fromisoformat(
-        (await later.locator("xpath=..").locator("input[name=start]").input_value()).replace("Z", "+00:00"))
+        (await later.locator("xpath=..").locator("input[name=start]").input_value()).replace("Z", "+00:00")
+    )
     await shot(page, "web-reschedule.png")
     await later.click()
     await page.wait_for_url("**done=rescheduled**")

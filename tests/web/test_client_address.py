@@ -29,29 +29,33 @@ def request_from(peer: str, *forwarded: str) -> Any:
     return make_mocked_request("GET", "/book/a/b", headers=headers, transport=transport)
 
 
-@pytest.mark.parametrize(("peer", "forwarded", "expected"), [
-    # no trusted proxies configured, or a peer that isn't one: the header is ignored
-    ("203.0.113.9", ("1.2.3.4",), "203.0.113.9"),
-    ("203.0.113.9", ("10.1.2.3, 192.0.2.10",), "203.0.113.9"),
-    # through a trusted proxy: the address the proxy saw (the right-most entry)
-    ("10.0.0.5", ("198.51.100.7",), "198.51.100.7"),
-    # a client that sends its own header through the proxy only controls what is left of its address
-    ("10.0.0.5", ("6.6.6.6, 198.51.100.7",), "198.51.100.7"),
-    ("10.0.0.5", ("6.6.6.6", "198.51.100.7"), "198.51.100.7"),  # repeated headers are one list
-    # through two trusted proxies: skip both
-    ("192.0.2.10", ("6.6.6.6, 198.51.100.7, 10.9.9.9",), "198.51.100.7"),
-    # garbage (or nothing) from the proxy: the proxy's own address, never the garbage
-    ("10.0.0.5", ("6.6.6.6, not-an-ip",), "10.0.0.5"),
-    ("10.0.0.5", (), "10.0.0.5"),
-    # only proxies in the chain: the left-most
-    ("10.0.0.5", ("10.0.0.7, 10.0.0.6",), "10.0.0.7"),
-    # ports, brackets, IPv6 and IPv4-mapped forms
-    ("10.0.0.5", ("198.51.100.7:5555",), "198.51.100.7"),
-    ("fd00::1", ("[2001:db8::7]:443",), "2001:db8::7"),
-    ("::ffff:10.0.0.5", ("2001:db8::8",), "2001:db8::8"),
-])
+@pytest.mark.parametrize(
+    ("peer", "forwarded", "expected"),
+    [
+        # no trusted proxies configured, or a peer that isn't one: the header is ignored
+        ("203.0.113.9", ("1.2.3.4",), "203.0.113.9"),
+        ("203.0.113.9", ("10.1.2.3, 192.0.2.10",), "203.0.113.9"),
+        # through a trusted proxy: the address the proxy saw (the right-most entry)
+        ("10.0.0.5", ("198.51.100.7",), "198.51.100.7"),
+        # a client that sends its own header through the proxy only controls what is left of its address
+        ("10.0.0.5", ("6.6.6.6, 198.51.100.7",), "198.51.100.7"),
+        ("10.0.0.5", ("6.6.6.6", "198.51.100.7"), "198.51.100.7"),  # repeated headers are one list
+        # through two trusted proxies: skip both
+        ("192.0.2.10", ("6.6.6.6, 198.51.100.7, 10.9.9.9",), "198.51.100.7"),
+        # garbage (or nothing) from the proxy: the proxy's own address, never the garbage
+        ("10.0.0.5", ("6.6.6.6, not-an-ip",), "10.0.0.5"),
+        ("10.0.0.5", (), "10.0.0.5"),
+        # only proxies in the chain: the left-most
+        ("10.0.0.5", ("10.0.0.7, 10.0.0.6",), "10.0.0.7"),
+        # ports, brackets, IPv6 and IPv4-mapped forms
+        ("10.0.0.5", ("198.51.100.7:5555",), "198.51.100.7"),
+        ("fd00::1", ("[2001:db8::7]:443",), "2001:db8::7"),
+        ("::ffff:10.0.0.5", ("2001:db8::8",), "2001:db8::8"),
+    ],
+)
 def test_the_client_address_honours_x_forwarded_for_only_from_trusted_proxies(
-        peer: str, forwarded: tuple[str, ...], expected: str) -> None:
+    peer: str, forwarded: tuple[str, ...], expected: str
+) -> None:
     assert client_ip(request_from(peer, *forwarded), PROXIES) == expected
     # without the setting: always the peer, whatever the header says
     assert client_ip(request_from(peer, *forwarded), ()) == client_ip(request_from(peer), ())
@@ -60,7 +64,10 @@ def test_the_client_address_honours_x_forwarded_for_only_from_trusted_proxies(
 def test_the_setting_is_parsed_once_and_a_typo_stops_the_start(tmp_path: Path) -> None:
     assert parse_trusted_proxies("") == () and parse_trusted_proxies(" , ") == ()
     assert [str(n) for n in parse_trusted_proxies("10.0.0.1, 172.16.0.0/12,::1")] == [
-        "10.0.0.1/32", "172.16.0.0/12", "::1/128"]
+        "10.0.0.1/32",
+        "172.16.0.0/12",
+        "::1/128",
+    ]
     with pytest.raises(ValueError, match=re.escape("'10.0.0.300'")):
         parse_trusted_proxies("10.0.0.1, 10.0.0.300")
     with pytest.raises(ValidationError, match="SLOTWISE_TRUSTED_PROXIES"):

@@ -19,8 +19,14 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 PROBLEM = "application/problem+json"
 EXTREME_DATES = ["0001-01-01", "0001-01-02", "9999-12-31", "9999-12-25", "2300-06-01"]
-EXTREME_INSTANTS = ["0001-01-01T00:00:00Z", "0001-01-01T00:00:00+23:59", "9999-12-31T23:59:00Z",
-                    "9999-12-31T23:00:00-23:59", "9999-12-31T23:30:00+00:00", "2400-01-01T09:00:00Z"]
+EXTREME_INSTANTS = [
+    "0001-01-01T00:00:00Z",
+    "0001-01-01T00:00:00+23:59",
+    "9999-12-31T23:59:00Z",
+    "9999-12-31T23:00:00-23:59",
+    "9999-12-31T23:30:00+00:00",
+    "2400-01-01T09:00:00Z",
+]
 
 
 def tagged(site: Site) -> int:
@@ -36,10 +42,12 @@ async def problem_of(resp: Any, status: int) -> dict[str, Any]:
 
 # ------------------------------------------------------------------------------------- extreme dates
 
+
 @pytest.mark.parametrize("day", EXTREME_DATES)
 @pytest.mark.parametrize("parameter", ["start", "end"])
-async def test_a_slot_query_at_the_end_of_the_calendar_is_400_naming_it(shared_site: Site, parameter: str,
-                                                                        day: str) -> None:
+async def test_a_slot_query_at_the_end_of_the_calendar_is_400_naming_it(
+    shared_site: Site, parameter: str, day: str
+) -> None:
     today = datetime.now(UTC).date()
     query = {"start": today.isoformat(), "end": today.isoformat(), "timeZone": "Pacific/Kiritimati"}
     query[parameter] = day
@@ -88,8 +96,9 @@ async def test_manage_pages_refuse_extreme_weeks_and_starts(site: Site) -> None:
         assert resp.status == 400 and "'week'" in text_of(await resp.text())
     _html, csrf = await site.form(path, tz="UTC", reschedule="1")
     for start in EXTREME_INSTANTS:
-        resp = await site.client.post(f"{path}/reschedule", data={"csrf_token": csrf, "start": start, "tz": "UTC"},
-                                      allow_redirects=False)
+        resp = await site.client.post(
+            f"{path}/reschedule", data={"csrf_token": csrf, "start": start, "tz": "UTC"}, allow_redirects=False
+        )
         assert resp.status == 422 and "between" in text_of(await resp.text())
     after = await site.services.booking.by_manage_token(token)
     assert (after.start, after.version, after.status) == (booking.start, booking.version, booking.status)
@@ -106,6 +115,7 @@ async def test_the_reach_is_a_span_around_now_not_just_the_calendar(shared_site:
 
 
 # ------------------------------------------------------------------------------------- bodies
+
 
 @pytest.mark.parametrize("depth", [MAX_JSON_DEPTH + 1, 5_000, 30_000])
 @pytest.mark.parametrize("closed", [True, False])
@@ -126,8 +136,16 @@ async def test_json_nested_within_the_limit_is_read(shared_site: Site) -> None:
     assert (await problem_of(resp, 422))["errors"]["start"]
 
 
-@pytest.mark.parametrize("data", ["[" * 100 + "]" * 100, '{"type": "message", "value": ' + "[" * 65 + "]" * 65 + "}",
-                                  "[" * 5_000, "[" * 100_000, "[" * 50_000 + "]" * 50_000])
+@pytest.mark.parametrize(
+    "data",
+    [
+        "[" * 100 + "]" * 100,
+        '{"type": "message", "value": ' + "[" * 65 + "]" * 65 + "}",
+        "[" * 5_000,
+        "[" * 100_000,
+        "[" * 50_000 + "]" * 50_000,
+    ],
+)
 async def test_deeply_nested_json_at_the_bot_endpoint_is_400(shared_site: Site, data: str) -> None:
     resp = await shared_site.client.post("/api/messages", data=data, headers={"Content-Type": "application/json"})
     assert resp.status == 400 and resp.content_type == PROBLEM
@@ -138,24 +156,31 @@ async def test_a_number_too_long_to_convert_is_400_not_500(shared_site: Site) ->
     body = '{"type": "message", "x": ' + "9" * 5000 + "}"
     bot = await shared_site.client.post("/api/messages", data=body, headers={"Content-Type": "application/json"})
     assert bot.status == 400 and bot.content_type == PROBLEM
-    book = await shared_site.client.post(DEMO_PATH, data='{"duration": ' + "9" * 5000 + "}",
-                                         headers={"Content-Type": "application/json"})
+    book = await shared_site.client.post(
+        DEMO_PATH, data='{"duration": ' + "9" * 5000 + "}", headers={"Content-Type": "application/json"}
+    )
     assert (await problem_of(book, 400))["code"] == "invalid_json"
 
 
-@pytest.mark.parametrize("content_type", ["multipart/form-data; boundary=x", "multipart/form-data",
-                                          "multipart/mixed; boundary=x"])
+@pytest.mark.parametrize(
+    "content_type", ["multipart/form-data; boundary=x", "multipart/form-data", "multipart/mixed; boundary=x"]
+)
 async def test_a_multipart_body_at_the_booking_endpoint_is_a_clear_4xx(shared_site: Site, content_type: str) -> None:
     before = tagged(shared_site)
-    resp = await shared_site.client.post(DEMO_PATH, data=b"--x\r\n\r\n{\"start\": 1}\r\n--x--\r\n",
-                                         headers={"Content-Type": content_type, "Accept": "application/json"})
+    resp = await shared_site.client.post(
+        DEMO_PATH,
+        data=b'--x\r\n\r\n{"start": 1}\r\n--x--\r\n',
+        headers={"Content-Type": content_type, "Accept": "application/json"},
+    )
     assert resp.status in (400, 403, 415) and resp.content_type == PROBLEM, await resp.text()
     assert tagged(shared_site) == before
 
 
 async def test_a_json_body_in_another_charset_or_not_utf8_is_400(shared_site: Site) -> None:
-    for data, content_type in ((b'{"start": "\xff"}', "application/json"),
-                               (b'{"start": "x"}', "application/json; charset=no-such-charset")):
+    for data, content_type in (
+        (b'{"start": "\xff"}', "application/json"),
+        (b'{"start": "x"}', "application/json; charset=no-such-charset"),
+    ):
         resp = await shared_site.client.post(DEMO_PATH, data=data, headers={"Content-Type": content_type})
         assert resp.status in (400, 422) and resp.content_type == PROBLEM, await resp.text()
 
@@ -182,8 +207,10 @@ async def test_a_duplicate_key_is_400_naming_it(shared_site: Site) -> None:
 async def test_a_form_field_given_twice_is_400(shared_site: Site) -> None:
     start = (await shared_site.free_starts())[0]
     _html, csrf = await shared_site.form(DEMO_PATH, start=start)
-    resp = await shared_site.client.post(DEMO_PATH, data=[("csrf_token", csrf), ("start", start), ("start", "x"),
-                                                          ("name", "A"), ("email", "a@example.org")])
+    resp = await shared_site.client.post(
+        DEMO_PATH,
+        data=[("csrf_token", csrf), ("start", start), ("start", "x"), ("name", "A"), ("email", "a@example.org")],
+    )
     assert resp.status == 400 and "was sent twice" in text_of(await resp.text())
 
 
@@ -195,6 +222,7 @@ async def test_an_unknown_field_is_named(shared_site: Site) -> None:
 
 
 # ------------------------------------------------------------------------------------- end and duration
+
 
 async def test_an_end_that_contradicts_the_duration_is_422_naming_end(shared_site: Site) -> None:
     start = (await shared_site.free_starts())[0]
@@ -221,6 +249,7 @@ async def test_an_end_that_agrees_books(site: Site) -> None:
 
 
 # ------------------------------------------------------------------------------------- request lines
+
 
 @pytest.mark.parametrize("length", [MAX_TARGET + 1, 9_000, 40_000, MAX_REQUEST_LINE - 100])
 async def test_a_long_path_is_a_414_problem(shared_site: Site, length: int) -> None:

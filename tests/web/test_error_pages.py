@@ -21,8 +21,10 @@ def no_slots(html: str) -> bool:
 
 async def slots_query(site: Site, path: str = DEMO_PATH) -> object:
     today = datetime.now(UTC).date()
-    return await site.client.get(f"{path}/slots", params={
-        "start": today.isoformat(), "end": (today + timedelta(days=6)).isoformat(), "timeZone": "UTC"})
+    return await site.client.get(
+        f"{path}/slots",
+        params={"start": today.isoformat(), "end": (today + timedelta(days=6)).isoformat(), "timeZone": "UTC"},
+    )
 
 
 async def test_a_switched_off_link_is_410_with_a_clear_message(site: Site) -> None:
@@ -36,8 +38,10 @@ async def test_a_switched_off_link_is_410_with_a_clear_message(site: Site) -> No
     assert "Ask the host for a current link." in text_of(html) and no_slots(html)
     form = await site.client.get(DEMO_PATH, params={"start": start})
     assert form.status == 410
-    post = await site.client.post(DEMO_PATH, data={"csrf_token": csrf, "start": start, "name": "Ivy",
-                                                    "email": "ivy@example.org", "timeZone": "UTC"})
+    post = await site.client.post(
+        DEMO_PATH,
+        data={"csrf_token": csrf, "start": start, "name": "Ivy", "email": "ivy@example.org", "timeZone": "UTC"},
+    )
     assert post.status == 410
     api = await slots_query(site)
     assert api.status == 410 and (await api.json())["type"] == "urn:slotwise:problem:link_inactive"  # type: ignore[attr-defined]
@@ -72,8 +76,9 @@ async def test_a_used_single_use_link_is_410_and_says_so(site: Site) -> None:
     assert no_slots(html)
     second = await site.book_json((await site.free_starts(count=2))[1], path=path, email="late@example.org")
     assert second.status == 410
-    post = await site.client.post(path, data={"csrf_token": csrf, "start": start, "name": "Late",
-                                              "email": "late@example.org", "timeZone": "UTC"})
+    post = await site.client.post(
+        path, data={"csrf_token": csrf, "start": start, "name": "Late", "email": "late@example.org", "timeZone": "UTC"}
+    )
     assert post.status == 410 and "already been used" in await post.text()
 
 
@@ -127,8 +132,10 @@ async def test_a_host_whose_calendar_cant_be_read_gets_a_503_page_without_slots(
     body = await api.json()  # type: ignore[attr-defined]
     assert body["type"] == "urn:slotwise:problem:host_unavailable" and "slots" not in body
     # booking fails closed too: nothing is written to the calendar
-    post = await site.client.post(DEMO_PATH, data={"csrf_token": csrf, "start": start, "name": "Ivy",
-                                                   "email": "ivy@example.org", "timeZone": "UTC"})
+    post = await site.client.post(
+        DEMO_PATH,
+        data={"csrf_token": csrf, "start": start, "name": "Ivy", "email": "ivy@example.org", "timeZone": "UTC"},
+    )
     assert post.status == 503 and no_slots(await post.text())
     assert (await site.book_json(start)).status == 503
     if breakage is not mailbox_off:

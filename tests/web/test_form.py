@@ -23,10 +23,15 @@ def field_block(html: str, name: str) -> str:
 
 async def with_questions(site: Site) -> None:
     link = await site.link()
-    await site.services.repos.event_types.update(replace(link, questions=(
-        Question("company", "Company", required=True, max_length=40),
-        Question("agenda", "What should we cover?", multiline=True, max_length=300),
-    )))
+    await site.services.repos.event_types.update(
+        replace(
+            link,
+            questions=(
+                Question("company", "Company", required=True, max_length=40),
+                Question("agenda", "What should we cover?", multiline=True, max_length=300),
+            ),
+        )
+    )
 
 
 async def test_questions_are_rendered_with_their_labels(shared_site: Site) -> None:
@@ -55,11 +60,17 @@ async def test_questions_are_rendered_with_their_labels(shared_site: Site) -> No
     ],
 )
 async def test_each_invalid_field_gets_its_error_next_to_it_and_the_input_is_kept(
-        shared_site: Site, fields: dict[str, str], field: str, message: str) -> None:
+    shared_site: Site, fields: dict[str, str], field: str, message: str
+) -> None:
     await with_questions(shared_site)
     start = (await shared_site.free_starts())[0]
-    typed = {"name": "Ivy Invitee", "email": "ivy@example.org", "notes": "Looking forward <3",
-             "answer_company": "Contoso & Sons", "answer_agenda": "Line one\nLine two"} | fields
+    typed = {
+        "name": "Ivy Invitee",
+        "email": "ivy@example.org",
+        "notes": "Looking forward <3",
+        "answer_company": "Contoso & Sons",
+        "answer_agenda": "Line one\nLine two",
+    } | fields
     resp = await shared_site.book_via_form(start, **typed)
     html = await resp.text()
     assert resp.status == 422, html
@@ -104,8 +115,16 @@ async def test_a_tampered_zone_is_replaced_not_shown_as_an_error_nobody_can_fix(
 
 async def test_a_malformed_start_returns_to_the_slot_list(shared_site: Site) -> None:
     _html, token = await shared_site.form(DEMO_PATH, start=(await shared_site.free_starts())[0])
-    resp = await shared_site.client.post(DEMO_PATH, data={"csrf_token": token, "start": "tomorrow at 3", "name": "Ivy",
-                                                   "email": "ivy@example.org", "timeZone": "UTC"})
+    resp = await shared_site.client.post(
+        DEMO_PATH,
+        data={
+            "csrf_token": token,
+            "start": "tomorrow at 3",
+            "name": "Ivy",
+            "email": "ivy@example.org",
+            "timeZone": "UTC",
+        },
+    )
     html = await resp.text()
     assert resp.status == 400 and "Please pick one of the times below." in html
 
@@ -127,8 +146,14 @@ async def test_submitting_the_same_form_twice_books_once(site: Site) -> None:
     html, token = await site.form(DEMO_PATH, start=start, tz="UTC")
     key = re.search(r'name="idempotency_key" value="([^"]+)"', html)
     assert key, "the form carries an idempotency key"
-    data = {"csrf_token": token, "start": start, "timeZone": "UTC", "name": "Ivy", "email": "ivy@example.org",
-            "idempotency_key": key.group(1)}
+    data = {
+        "csrf_token": token,
+        "start": start,
+        "timeZone": "UTC",
+        "name": "Ivy",
+        "email": "ivy@example.org",
+        "idempotency_key": key.group(1),
+    }
     first = await site.client.post(DEMO_PATH, data=data, allow_redirects=False)
     second = await site.client.post(DEMO_PATH, data=data, allow_redirects=False)
     assert first.status == second.status == 303

@@ -34,17 +34,52 @@ PROBLEM = "application/problem+json"
 
 # ------------------------------------------------------------------------------------------ strategies
 
-OFFSETS = [UTC, timezone(timedelta(hours=23, minutes=59)), timezone(-timedelta(hours=23, minutes=59)),
-           timezone(timedelta(hours=14)), timezone(timedelta(hours=-12)), timezone(timedelta(minutes=30))]
-EDGE_DATES = [date.min, date(1, 1, 2), date(1969, 12, 31), date(1970, 1, 1), date(2038, 1, 19), date(9999, 12, 25),
-              date.max]
-JUNK = ["", " ", "now", "today", "null", "9" * 400, "-1", "1e309", "NaN", "Infinity", "2026-13-01", "2026-02-30",
-        "2026-12-01T25:00:00Z", "2026-12-01T10:00:00+99:00", "+999999-01-01T00:00:00Z", "\x00", "%00", "../..",
-        "2026-12-01T10:00:00Z\x00", "2026-W49", "\uff11\uff12\uff13", "2026-12-01T10:00:00.123456789Z"]
+OFFSETS = [
+    UTC,
+    timezone(timedelta(hours=23, minutes=59)),
+    timezone(-timedelta(hours=23, minutes=59)),
+    timezone(timedelta(hours=14)),
+    timezone(timedelta(hours=-12)),
+    timezone(timedelta(minutes=30)),
+]
+EDGE_DATES = [
+    date.min,
+    date(1, 1, 2),
+    date(1969, 12, 31),
+    date(1970, 1, 1),
+    date(2038, 1, 19),
+    date(9999, 12, 25),
+    date.max,
+]
+JUNK = [
+    "",
+    " ",
+    "now",
+    "today",
+    "null",
+    "9" * 400,
+    "-1",
+    "1e309",
+    "NaN",
+    "Infinity",
+    "2026-13-01",
+    "2026-02-30",
+    "2026-12-01T25:00:00Z",
+    "2026-12-01T10:00:00+99:00",
+    "+999999-01-01T00:00:00Z",
+    "\x00",
+    "%00",
+    "../..",
+    "2026-12-01T10:00:00Z\x00",
+    "2026-W49",
+    "\uff11\uff12\uff13",
+    "2026-12-01T10:00:00.123456789Z",
+]
 
 #: Dates anywhere in the calendar, half of them within weeks of its ends, where the date arithmetic overflows.
-dates = st.one_of(st.dates(max_value=date(1, 2, 28)), st.dates(min_value=date(9999, 11, 1)),
-                  st.sampled_from(EDGE_DATES), st.dates())
+dates = st.one_of(
+    st.dates(max_value=date(1, 2, 28)), st.dates(min_value=date(9999, 11, 1)), st.sampled_from(EDGE_DATES), st.dates()
+)
 VALID_ZONES = ["UTC", "Pacific/Kiritimati", "Etc/GMT+12", "Asia/Kolkata", "America/St_Johns", "Europe/London"]
 
 
@@ -62,13 +97,17 @@ date_ranges = st.one_of(
     st.dates(max_value=date(1, 2, 28)).map(lambda d: (date.min, d)),  # from the very first
 )
 #: Instants at any offset, two thirds of them within days of the calendar's ends.
-instants = st.builds(lambda naive, tz: naive.replace(tzinfo=tz),
-                     st.one_of(st.datetimes(max_value=datetime(1, 1, 3)),
-                               st.datetimes(min_value=datetime(9999, 12, 29)), st.datetimes()),
-                     st.sampled_from(OFFSETS))
+instants = st.builds(
+    lambda naive, tz: naive.replace(tzinfo=tz),
+    st.one_of(
+        st.datetimes(max_value=datetime(1, 1, 3)), st.datetimes(min_value=datetime(9999, 12, 29)), st.datetimes()
+    ),
+    st.sampled_from(OFFSETS),
+)
 #: Well-formed instants with their offset ('Z' or '+hh:mm'): the ones that get past parsing.
-zoned_instant_texts = st.one_of(instants.map(datetime.isoformat),
-                                instants.map(lambda d: d.isoformat().replace("+00:00", "Z")))
+zoned_instant_texts = st.one_of(
+    instants.map(datetime.isoformat), instants.map(lambda d: d.isoformat().replace("+00:00", "Z"))
+)
 instant_texts = st.one_of(
     zoned_instant_texts,
     st.datetimes().map(datetime.isoformat),  # no zone at all
@@ -77,26 +116,52 @@ instant_texts = st.one_of(
     st.text(max_size=30),
 )
 date_texts = st.one_of(dates.map(date.isoformat), instant_texts)
-zone_texts = st.one_of(st.sampled_from(["UTC", "Europe/Paris", "Pacific/Kiritimati", "Etc/GMT+12", "Mars/Olympus",
-                                        "Pacific Standard Time", "../../etc/passwd", "/etc/localtime", "utc",
-                                        " UTC", "", "\x00", "a" * 300]),
-                       st.text(max_size=40))
-numbers_as_text = st.one_of(st.integers(min_value=-(10**30), max_value=10**30).map(str),
-                            st.sampled_from(["", "30", "0", "-30", "1441", "30.0", "1e3", "9" * 400, "true", " 30"]))
+zone_texts = st.one_of(
+    st.sampled_from(
+        [
+            "UTC",
+            "Europe/Paris",
+            "Pacific/Kiritimati",
+            "Etc/GMT+12",
+            "Mars/Olympus",
+            "Pacific Standard Time",
+            "../../etc/passwd",
+            "/etc/localtime",
+            "utc",
+            " UTC",
+            "",
+            "\x00",
+            "a" * 300,
+        ]
+    ),
+    st.text(max_size=40),
+)
+numbers_as_text = st.one_of(
+    st.integers(min_value=-(10**30), max_value=10**30).map(str),
+    st.sampled_from(["", "30", "0", "-30", "1441", "30.0", "1e3", "9" * 400, "true", " 30"]),
+)
 hostile_text = st.one_of(date_texts, zone_texts, numbers_as_text, st.text(max_size=60))
 
-json_scalars = st.one_of(st.none(), st.booleans(), st.integers(min_value=-(10**40), max_value=10**40),
-                         st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=30), instant_texts)
-json_values = st.recursive(json_scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
-                                                                 st.dictionaries(st.text(max_size=8), inner,
-                                                                                 max_size=4)),
-                           max_leaves=12)
+json_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**40), max_value=10**40),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=30),
+    instant_texts,
+)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)),
+    max_leaves=12,
+)
 
 BOOKING_FIELDS = {
     "start": st.one_of(instant_texts, json_values),
     "end": st.one_of(instant_texts, json_values),
-    "duration": st.one_of(st.integers(min_value=-(10**40), max_value=10**40), st.sampled_from([0, 1, 30, 1440, 1441]),
-                          json_values),
+    "duration": st.one_of(
+        st.integers(min_value=-(10**40), max_value=10**40), st.sampled_from([0, 1, 30, 1440, 1441]), json_values
+    ),
     "name": st.one_of(st.text(max_size=120), json_values),
     "email": st.one_of(st.emails(), st.text(max_size=60), json_values),
     "timeZone": st.one_of(zone_texts, json_values),
@@ -105,13 +170,20 @@ BOOKING_FIELDS = {
 }
 booking_bodies = st.one_of(
     # anything in any field, and fields nobody asked for
-    st.tuples(st.fixed_dictionaries({}, optional=BOOKING_FIELDS),
-              st.dictionaries(st.text(max_size=10), json_values, max_size=2)).map(
-        lambda parts: {**parts[1], **parts[0]}),
+    st.tuples(
+        st.fixed_dictionaries({}, optional=BOOKING_FIELDS),
+        st.dictionaries(st.text(max_size=10), json_values, max_size=2),
+    ).map(lambda parts: {**parts[1], **parts[0]}),
     # a well-filled form whose times are hostile: what reaches the core's date arithmetic
-    st.fixed_dictionaries({"start": zoned_instant_texts, "name": st.just("Hostile Tester"),
-                           "email": st.just("tester@example.org"), "timeZone": st.sampled_from(VALID_ZONES)},
-                          optional={"end": instant_texts, "duration": BOOKING_FIELDS["duration"]}),
+    st.fixed_dictionaries(
+        {
+            "start": zoned_instant_texts,
+            "name": st.just("Hostile Tester"),
+            "email": st.just("tester@example.org"),
+            "timeZone": st.sampled_from(VALID_ZONES),
+        },
+        optional={"end": instant_texts, "duration": BOOKING_FIELDS["duration"]},
+    ),
 )
 
 
@@ -125,23 +197,56 @@ raw_json = st.one_of(
     st.integers(min_value=1_000, max_value=70_000).map(lambda n: b"[" * n),
     st.integers(min_value=33, max_value=3_000).map(lambda n: ('{"a":' * n + "1" + "}" * n).encode()),
     st.integers(min_value=4_300, max_value=20_000).map(lambda n: b'{"duration": ' + b"9" * n + b"}"),
-    st.sampled_from([b'{"start": NaN}', b'{"duration": Infinity}', b"[1, 2]", b'"text"', b"null", b"{", b"",
-                     b"\xef\xbb\xbf{}", b'{"start": "\xff\xfe"}', b"\x00" * 50]),
+    st.sampled_from(
+        [
+            b'{"start": NaN}',
+            b'{"duration": Infinity}',
+            b"[1, 2]",
+            b'"text"',
+            b"null",
+            b"{",
+            b"",
+            b"\xef\xbb\xbf{}",
+            b'{"start": "\xff\xfe"}',
+            b"\x00" * 50,
+        ]
+    ),
     st.text(max_size=10).map(_duplicated),
     booking_bodies.map(lambda body: json.dumps(body).encode()),
 )
-JSON_TYPES = ["application/json", "application/json; charset=utf-8", "application/json; charset=latin-1",
-              "application/json; charset=no-such-charset", "application/merge-patch+json", "application/problem+json"]
-OTHER_TYPES = ["multipart/form-data; boundary=x", "multipart/form-data", "multipart/mixed; boundary=x",
-               "application/x-www-form-urlencoded", "text/plain", "application/octet-stream", "", "*/*",
-               "application/xml", "text/html; charset=utf-8"]
+JSON_TYPES = [
+    "application/json",
+    "application/json; charset=utf-8",
+    "application/json; charset=latin-1",
+    "application/json; charset=no-such-charset",
+    "application/merge-patch+json",
+    "application/problem+json",
+]
+OTHER_TYPES = [
+    "multipart/form-data; boundary=x",
+    "multipart/form-data",
+    "multipart/mixed; boundary=x",
+    "application/x-www-form-urlencoded",
+    "text/plain",
+    "application/octet-stream",
+    "",
+    "*/*",
+    "application/xml",
+    "text/html; charset=utf-8",
+]
 content_types = st.sampled_from(JSON_TYPES + OTHER_TYPES)
 raw_multipart = st.one_of(
     st.binary(max_size=300),
-    st.sampled_from([b"--x\r\n\r\n\r\n--x--\r\n", b"--x\r\nContent-Disposition: form-data\r\n\r\nv\r\n--x--\r\n",
-                     b'--x\r\nContent-Disposition: form-data; name="start"\r\n\r\n9999-12-31T23:59:00Z\r\n--x--\r\n',
-                     b'--x\r\nContent-Disposition: form-data; name="a"; filename="f"\r\n\r\n\xff\r\n--x--\r\n',
-                     b"--x--", b"--y\r\n\r\n"]),
+    st.sampled_from(
+        [
+            b"--x\r\n\r\n\r\n--x--\r\n",
+            b"--x\r\nContent-Disposition: form-data\r\n\r\nv\r\n--x--\r\n",
+            b'--x\r\nContent-Disposition: form-data; name="start"\r\n\r\n9999-12-31T23:59:00Z\r\n--x--\r\n',
+            b'--x\r\nContent-Disposition: form-data; name="a"; filename="f"\r\n\r\n\xff\r\n--x--\r\n',
+            b"--x--",
+            b"--y\r\n\r\n",
+        ]
+    ),
 )
 
 # ------------------------------------------------------------------------------------------ the app
@@ -167,20 +272,38 @@ class Hostile:
 
         async def read() -> tuple[Any, ...]:
             async with site.services.repos.db.read() as s:
-                bookings = (await s.execute(select(BookingRow.id, BookingRow.status, BookingRow.start_at,
-                                                   BookingRow.end_at, BookingRow.version)
-                                            .order_by(BookingRow.id))).all()
-                links = (await s.execute(select(EventTypeRow.id, EventTypeRow.version, EventTypeRow.active)
-                                         .order_by(EventTypeRow.id))).all()
+                bookings = (
+                    await s.execute(
+                        select(
+                            BookingRow.id, BookingRow.status, BookingRow.start_at, BookingRow.end_at, BookingRow.version
+                        ).order_by(BookingRow.id)
+                    )
+                ).all()
+                links = (
+                    await s.execute(
+                        select(EventTypeRow.id, EventTypeRow.version, EventTypeRow.active).order_by(EventTypeRow.id)
+                    )
+                ).all()
                 users = (await s.execute(select(UserRow.id, UserRow.connection_status).order_by(UserRow.id))).all()
-                connections = (await s.execute(select(CalendarConnectionRow.user_id, CalendarConnectionRow.status,
-                                                      CalendarConnectionRow.updated_at)
-                                               .order_by(CalendarConnectionRow.user_id))).all()
-            return tuple(map(tuple, bookings)), tuple(map(tuple, links)), tuple(map(tuple, users)), \
-                tuple(map(tuple, connections))
+                connections = (
+                    await s.execute(
+                        select(
+                            CalendarConnectionRow.user_id,
+                            CalendarConnectionRow.status,
+                            CalendarConnectionRow.updated_at,
+                        ).order_by(CalendarConnectionRow.user_id)
+                    )
+                ).all()
+            return (
+                tuple(map(tuple, bookings)),
+                tuple(map(tuple, links)),
+                tuple(map(tuple, users)),
+                tuple(map(tuple, connections)),
+            )
 
-        events = sorted((e["id"], e["start"]["dateTime"], bool(e.get("isCancelled"))) for e in
-                        site.emulator.events(DEMO_UPN))
+        events = sorted(
+            (e["id"], e["start"]["dateTime"], bool(e.get("isCancelled"))) for e in site.emulator.events(DEMO_UPN)
+        )
         return (*self.app.call(read()), tuple(events))
 
     def send(self, method: str, path: str, **options: Any) -> Answer:
@@ -212,10 +335,10 @@ def _is_problem(answer: Answer) -> bool:
 
 
 @props(200)
-@given(body=raw_json, content_type=content_types,
-       key=st.one_of(st.none(), st.text(max_size=5), st.just("k" * 201)))
-def test_the_booking_endpoint_refuses_any_body_cleanly(hostile: Hostile, body: bytes, content_type: str,
-                                                       key: str | None) -> None:
+@given(body=raw_json, content_type=content_types, key=st.one_of(st.none(), st.text(max_size=5), st.just("k" * 201)))
+def test_the_booking_endpoint_refuses_any_body_cleanly(
+    hostile: Hostile, body: bytes, content_type: str, key: str | None
+) -> None:
     headers = {"Content-Type": content_type, "Accept": "application/json"}
     if key is not None and key.isascii() and key.isprintable():
         headers["Idempotency-Key"] = key
@@ -235,12 +358,13 @@ def test_the_booking_endpoint_names_every_wrong_field(hostile: Hostile, body: di
 
 
 slot_queries = st.one_of(
-    st.builds(lambda days, tz, more: [("start", days[0].isoformat()), ("end", days[1].isoformat()), ("timeZone", tz),
-                                      *more],
-              date_ranges, st.one_of(st.sampled_from(VALID_ZONES), zone_texts),
-              st.lists(st.tuples(st.sampled_from(["duration", "start", "x"]), hostile_text), max_size=2)),
-    st.lists(st.tuples(st.sampled_from(["start", "end", "timeZone", "duration", "tz", "x"]), hostile_text),
-             max_size=6),
+    st.builds(
+        lambda days, tz, more: [("start", days[0].isoformat()), ("end", days[1].isoformat()), ("timeZone", tz), *more],
+        date_ranges,
+        st.one_of(st.sampled_from(VALID_ZONES), zone_texts),
+        st.lists(st.tuples(st.sampled_from(["duration", "start", "x"]), hostile_text), max_size=2),
+    ),
+    st.lists(st.tuples(st.sampled_from(["start", "end", "timeZone", "duration", "tz", "x"]), hostile_text), max_size=6),
 )
 
 
@@ -260,15 +384,22 @@ def _queries(names: list[str], timed: str) -> st.SearchStrategy[list[tuple[str, 
     """Junk in any of ``names``, or a plausible query whose ``timed`` parameter is a hostile date or instant."""
     return st.one_of(
         st.lists(st.tuples(st.sampled_from(names), hostile_text), max_size=4),
-        st.builds(lambda value, tz, more: [(timed, value), ("tz", tz), *more],
-                  zoned_instant_texts if timed == "start" else dates.map(date.isoformat), st.sampled_from(VALID_ZONES),
-                  st.lists(st.tuples(st.sampled_from(names), hostile_text), max_size=2)),
+        st.builds(
+            lambda value, tz, more: [(timed, value), ("tz", tz), *more],
+            zoned_instant_texts if timed == "start" else dates.map(date.isoformat),
+            st.sampled_from(VALID_ZONES),
+            st.lists(st.tuples(st.sampled_from(names), hostile_text), max_size=2),
+        ),
     )
 
 
 @props(120)
-@given(params=st.one_of(_queries(["week", "start", "tz", "duration", "booked"], "week"),
-                        _queries(["week", "start", "tz", "duration", "booked"], "start")))
+@given(
+    params=st.one_of(
+        _queries(["week", "start", "tz", "duration", "booked"], "week"),
+        _queries(["week", "start", "tz", "duration", "booked"], "start"),
+    )
+)
 def test_the_booking_page_answers_any_query_cleanly(hostile: Hostile, params: list[tuple[str, str]]) -> None:
     answer = hostile.send("GET", DEMO_PATH, params=params)
     assert answer.status in (200, 400, 414) and answer.content_type in ("text/html", PROBLEM), answer.text[:300]
@@ -290,15 +421,25 @@ def _fields(size: int) -> st.SearchStrategy[list[tuple[str, str]]]:
     """Junk in any form field, or a well-filled form whose ``start`` is a hostile date or instant."""
     return st.one_of(
         st.lists(st.tuples(st.sampled_from(FORM_FIELDS), hostile_text), max_size=size),
-        st.builds(lambda start, tz: [("start", start), ("name", "Hostile Tester"), ("email", "tester@example.org"),
-                                     ("timeZone", tz), ("tz", tz)], zoned_instant_texts, st.sampled_from(VALID_ZONES)),
+        st.builds(
+            lambda start, tz: [
+                ("start", start),
+                ("name", "Hostile Tester"),
+                ("email", "tester@example.org"),
+                ("timeZone", tz),
+                ("tz", tz),
+            ],
+            zoned_instant_texts,
+            st.sampled_from(VALID_ZONES),
+        ),
     )
 
 
 @props(150)
 @given(fields=_fields(6), csrf=st.sampled_from(["valid", "valid", "none", "junk"]), multipart=st.booleans())
-def test_the_booking_form_answers_any_post_cleanly(hostile: Hostile, fields: list[tuple[str, str]], csrf: str,
-                                                   multipart: bool) -> None:
+def test_the_booking_form_answers_any_post_cleanly(
+    hostile: Hostile, fields: list[tuple[str, str]], csrf: str, multipart: bool
+) -> None:
     token = {"valid": [("csrf_token", hostile.book_csrf)], "none": [], "junk": [("csrf_token", "x" * 64)]}[csrf]
     answer = hostile.send("POST", DEMO_PATH, data=_form(token + fields, multipart))
     assert answer.status in (303, 400, 403, 409, 415, 422), answer.text[:300]
@@ -312,10 +453,15 @@ def test_the_booking_form_refuses_unreadable_bodies_cleanly(hostile: Hostile, bo
 
 
 @props(150)
-@given(action=st.sampled_from(["reschedule", "reschedule", "cancel", "delete", "", "..", "reschedule.json"]),
-       fields=_fields(5), csrf=st.sampled_from(["valid", "valid", "none", "junk"]), multipart=st.booleans())
-def test_the_manage_forms_answer_any_post_cleanly(hostile: Hostile, action: str, fields: list[tuple[str, str]],
-                                                  csrf: str, multipart: bool) -> None:
+@given(
+    action=st.sampled_from(["reschedule", "reschedule", "cancel", "delete", "", "..", "reschedule.json"]),
+    fields=_fields(5),
+    csrf=st.sampled_from(["valid", "valid", "none", "junk"]),
+    multipart=st.booleans(),
+)
+def test_the_manage_forms_answer_any_post_cleanly(
+    hostile: Hostile, action: str, fields: list[tuple[str, str]], csrf: str, multipart: bool
+) -> None:
     if action == "cancel" and csrf == "valid":
         csrf = "junk"  # a real cancel with a real token is a legitimate request; it is not what this test sends
     token = {"valid": [("csrf_token", hostile.manage_csrf)], "none": [], "junk": [("csrf_token", "0" * 64)]}[csrf]
@@ -325,12 +471,17 @@ def test_the_manage_forms_answer_any_post_cleanly(hostile: Hostile, action: str,
 
 
 @props(60)
-@given(body=st.one_of(raw_multipart, raw_json), content_type=st.sampled_from(OTHER_TYPES + JSON_TYPES),
-       action=st.sampled_from(["reschedule", "cancel"]))
-def test_the_manage_forms_refuse_unreadable_bodies_cleanly(hostile: Hostile, body: bytes, content_type: str,
-                                                           action: str) -> None:
-    answer = hostile.send("POST", f"/manage/{hostile.manage}/{action}", data=body,
-                          headers={"Content-Type": content_type})
+@given(
+    body=st.one_of(raw_multipart, raw_json),
+    content_type=st.sampled_from(OTHER_TYPES + JSON_TYPES),
+    action=st.sampled_from(["reschedule", "cancel"]),
+)
+def test_the_manage_forms_refuse_unreadable_bodies_cleanly(
+    hostile: Hostile, body: bytes, content_type: str, action: str
+) -> None:
+    answer = hostile.send(
+        "POST", f"/manage/{hostile.manage}/{action}", data=body, headers={"Content-Type": content_type}
+    )
     assert 400 <= answer.status < 500
 
 
@@ -344,26 +495,43 @@ def test_the_manage_page_answers_any_query_cleanly(hostile: Hostile, params: lis
 # ------------------------------------------------------------------------------------------ sign-in
 
 
-AUTH_FIELDS = ["state", "code", "claims", "error", "error_description", "admin_consent", "tenant", "session_state",
-               "client_info", "scope"]
+AUTH_FIELDS = [
+    "state",
+    "code",
+    "claims",
+    "error",
+    "error_description",
+    "admin_consent",
+    "tenant",
+    "session_state",
+    "client_info",
+    "scope",
+]
 
 
 @props(80)
-@given(path=st.sampled_from(["/auth/start", "/auth/callback", "/auth/consent"]),
-       params=st.lists(st.tuples(st.sampled_from(AUTH_FIELDS), hostile_text), max_size=5),
-       cookie=st.one_of(st.none(), st.text(max_size=40), st.sampled_from(["gAAAAA" + "A" * 100])))
-def test_the_sign_in_pages_answer_any_query_cleanly(hostile: Hostile, path: str, params: list[tuple[str, str]],
-                                                    cookie: str | None) -> None:
+@given(
+    path=st.sampled_from(["/auth/start", "/auth/callback", "/auth/consent"]),
+    params=st.lists(st.tuples(st.sampled_from(AUTH_FIELDS), hostile_text), max_size=5),
+    cookie=st.one_of(st.none(), st.text(max_size=40), st.sampled_from(["gAAAAA" + "A" * 100])),
+)
+def test_the_sign_in_pages_answer_any_query_cleanly(
+    hostile: Hostile, path: str, params: list[tuple[str, str]], cookie: str | None
+) -> None:
     headers = {"Cookie": f"sw_signin={quote(cookie, safe='')}"} if cookie is not None else {}
     answer = hostile.send("GET", path, params=params, headers=headers)
     assert answer.status in (200, 302, 400, 403, 404, 414)
 
 
 @props(60)
-@given(fields=st.lists(st.tuples(st.sampled_from(AUTH_FIELDS), hostile_text), max_size=5),
-       body=st.one_of(st.none(), raw_multipart), content_type=st.sampled_from(OTHER_TYPES + JSON_TYPES))
-def test_the_sign_in_callback_answers_any_post_cleanly(hostile: Hostile, fields: list[tuple[str, str]],
-                                                       body: bytes | None, content_type: str) -> None:
+@given(
+    fields=st.lists(st.tuples(st.sampled_from(AUTH_FIELDS), hostile_text), max_size=5),
+    body=st.one_of(st.none(), raw_multipart),
+    content_type=st.sampled_from(OTHER_TYPES + JSON_TYPES),
+)
+def test_the_sign_in_callback_answers_any_post_cleanly(
+    hostile: Hostile, fields: list[tuple[str, str]], body: bytes | None, content_type: str
+) -> None:
     if body is None:
         answer = hostile.send("POST", "/auth/callback", data=fields)
     else:
@@ -375,19 +543,25 @@ def test_the_sign_in_callback_answers_any_post_cleanly(hostile: Hostile, fields:
 
 
 @props(80)
-@given(segments=st.lists(st.text(min_size=1, max_size=40), min_size=1, max_size=3),
-       where=st.sampled_from(["/book/", "/book/adele/", "/manage/", f"/manage/{'x' * 43}/"]),
-       method=st.sampled_from(["GET", "POST"]), tail=st.sampled_from(["", "/slots", "/invite.ics"]))
-def test_any_path_is_answered_cleanly(hostile: Hostile, segments: list[str], where: str, method: str,
-                                      tail: str) -> None:
+@given(
+    segments=st.lists(st.text(min_size=1, max_size=40), min_size=1, max_size=3),
+    where=st.sampled_from(["/book/", "/book/adele/", "/manage/", f"/manage/{'x' * 43}/"]),
+    method=st.sampled_from(["GET", "POST"]),
+    tail=st.sampled_from(["", "/slots", "/invite.ics"]),
+)
+def test_any_path_is_answered_cleanly(
+    hostile: Hostile, segments: list[str], where: str, method: str, tail: str
+) -> None:
     path = where + "/".join(quote(s, safe="") for s in segments) + tail
     answer = hostile.send(method, path, data=b"{}", headers={"Content-Type": "application/json"})
     assert answer.status < 500
 
 
 @props(20)
-@given(length=st.integers(min_value=MAX_TARGET + 1, max_value=3 * MAX_REQUEST_LINE),
-       where=st.sampled_from(["/book/", f"{DEMO_PATH}/slots?start=", "/manage/", "/api/messages?x="]))
+@given(
+    length=st.integers(min_value=MAX_TARGET + 1, max_value=3 * MAX_REQUEST_LINE),
+    where=st.sampled_from(["/book/", f"{DEMO_PATH}/slots?start=", "/manage/", "/api/messages?x="]),
+)
 def test_an_overlong_address_is_a_clean_4xx(hostile: Hostile, length: int, where: str) -> None:
     path = where + "a" * (length - len(where))
     answer = hostile.send("GET", path)

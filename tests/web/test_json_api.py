@@ -27,8 +27,9 @@ def tagged_events(site: Site) -> list[dict[str, Any]]:
 async def test_slots_are_sorted_utc_instants_for_the_asked_local_days(shared_site: Site) -> None:
     first = (datetime.now(UTC) + timedelta(days=2)).date()
     last = first + timedelta(days=6)
-    resp = await shared_site.client.get(f"{DEMO_PATH}/slots", params={
-        "start": first.isoformat(), "end": last.isoformat(), "timeZone": "Asia/Kolkata"})
+    resp = await shared_site.client.get(
+        f"{DEMO_PATH}/slots", params={"start": first.isoformat(), "end": last.isoformat(), "timeZone": "Asia/Kolkata"}
+    )
     assert resp.status == 200 and resp.content_type == "application/json"
     body = await resp.json()
     assert body["timeZone"] == "Asia/Kolkata" and body["duration"] == 30
@@ -53,8 +54,10 @@ async def test_the_same_days_in_another_zone_are_other_instants_of_the_same_avai
 
 async def test_a_62_day_range_is_allowed(shared_site: Site) -> None:
     first = datetime.now(UTC).date()
-    resp = await shared_site.client.get(f"{DEMO_PATH}/slots", params={
-        "start": first.isoformat(), "end": (first + timedelta(days=61)).isoformat(), "timeZone": "UTC"})
+    resp = await shared_site.client.get(
+        f"{DEMO_PATH}/slots",
+        params={"start": first.isoformat(), "end": (first + timedelta(days=61)).isoformat(), "timeZone": "UTC"},
+    )
     assert resp.status == 200, await resp.text()
 
 
@@ -67,16 +70,26 @@ async def test_a_62_day_range_is_allowed(shared_site: Site) -> None:
         ({"start": "2026-12-01", "end": "2026-02-30"}, "end", "is not a date like 2026-12-01"),
         ({"start": "2026-12-07", "end": "2026-12-01"}, "end", "'end' is before 'start'"),
         ({"start": "2026-12-01", "end": "2027-02-01"}, "end", "at most 62 days"),
-        ({"start": "2026-12-01", "end": "2026-12-07", "timeZone": "Mars/Olympus"}, "timeZone",
-         "is not an IANA time zone"),
-        ({"start": "2026-12-01", "end": "2026-12-07", "timeZone": "Pacific Standard Time"}, "timeZone",
-         "is not an IANA time zone"),
-        ({"start": "2026-12-01", "end": "2026-12-07", "duration": "half an hour"}, "duration",
-         "whole number of minutes"),
+        (
+            {"start": "2026-12-01", "end": "2026-12-07", "timeZone": "Mars/Olympus"},
+            "timeZone",
+            "is not an IANA time zone",
+        ),
+        (
+            {"start": "2026-12-01", "end": "2026-12-07", "timeZone": "Pacific Standard Time"},
+            "timeZone",
+            "is not an IANA time zone",
+        ),
+        (
+            {"start": "2026-12-01", "end": "2026-12-07", "duration": "half an hour"},
+            "duration",
+            "whole number of minutes",
+        ),
     ],
 )
 async def test_bad_slot_queries_are_400_problem_details_naming_the_parameter(
-        shared_site: Site, params: dict[str, str], parameter: str, detail: str) -> None:
+    shared_site: Site, params: dict[str, str], parameter: str, detail: str
+) -> None:
     resp = await shared_site.client.get(f"{DEMO_PATH}/slots", params={"timeZone": "UTC"} | params)
     assert resp.status == 400 and resp.content_type == PROBLEM
     body = await resp.json()
@@ -86,8 +99,9 @@ async def test_bad_slot_queries_are_400_problem_details_naming_the_parameter(
 
 
 async def test_slots_of_an_unknown_link_are_a_404_problem(shared_site: Site) -> None:
-    resp = await shared_site.client.get("/book/adele/no-such-link/slots", params={
-        "start": "2026-12-01", "end": "2026-12-02", "timeZone": "UTC"})
+    resp = await shared_site.client.get(
+        "/book/adele/no-such-link/slots", params={"start": "2026-12-01", "end": "2026-12-02", "timeZone": "UTC"}
+    )
     assert resp.status == 404 and resp.content_type == PROBLEM
     assert (await resp.json())["type"] == "urn:slotwise:problem:not_found"
 
@@ -114,8 +128,9 @@ async def test_a_slot_taken_meanwhile_is_409_with_alternatives(shared_site: Site
     starts = await shared_site.free_starts(count=3)
     taken = starts[1]
     before = len(tagged_events(shared_site))
-    shared_site.emulator.add_event(DEMO_UPN, "Booked elsewhere", start=utc(taken),
-                                   end=utc(taken) + timedelta(minutes=30))
+    shared_site.emulator.add_event(
+        DEMO_UPN, "Booked elsewhere", start=utc(taken), end=utc(taken) + timedelta(minutes=30)
+    )
     resp = await shared_site.book_json(taken)
     body = await resp.json()
     assert resp.status == 409 and resp.content_type == PROBLEM
@@ -144,8 +159,9 @@ async def test_a_start_that_is_not_an_offered_time_is_409(shared_site: Site) -> 
 
 async def test_invalid_fields_are_422_with_one_error_per_field(shared_site: Site) -> None:
     before = len(tagged_events(shared_site))
-    resp = await shared_site.book_json("soon", name="", email="not-an-email", timeZone="Nowhere/Land",
-                                notes=7, answers={"unknown": "x"})
+    resp = await shared_site.book_json(
+        "soon", name="", email="not-an-email", timeZone="Nowhere/Land", notes=7, answers={"unknown": "x"}
+    )
     body = await resp.json()
     assert resp.status == 422 and resp.content_type == PROBLEM
     assert body["type"] == "urn:slotwise:problem:validation_failed"
@@ -201,11 +217,13 @@ async def test_json_booking_needs_no_csrf_but_form_posts_do(shared_site: Site) -
     CSRF token; a form-encoded post without one is refused."""
     start = (await shared_site.free_starts())[0]
     before = len(tagged_events(shared_site))
-    resp = await shared_site.client.post(DEMO_PATH, data={"start": start, "name": "A", "email": "a@example.org",
-                                                   "timeZone": "UTC"})
+    resp = await shared_site.client.post(
+        DEMO_PATH, data={"start": start, "name": "A", "email": "a@example.org", "timeZone": "UTC"}
+    )
     assert resp.status == 403
     assert "Access-Control-Allow-Origin" not in resp.headers
-    options = await shared_site.client.options(DEMO_PATH, headers={"Origin": "https://evil.example",
-                                                            "Access-Control-Request-Method": "POST"})
+    options = await shared_site.client.options(
+        DEMO_PATH, headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"}
+    )
     assert "Access-Control-Allow-Origin" not in options.headers
     assert len(tagged_events(shared_site)) == before

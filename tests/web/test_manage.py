@@ -100,12 +100,16 @@ async def test_reschedule_moves_the_same_outlook_event_and_keeps_the_teams_link(
     assert offered and starts[0] not in offered, "the booked slot is not offered again"
     new_start = starts[3]
     assert new_start in offered
-    form = re.search(rf'<form method="post" action="(/manage/{token}/reschedule)">\s*'
-                     rf'<input type="hidden" name="csrf_token" value="([0-9a-f]+)">\s*'
-                     rf'<input type="hidden" name="start" value="{new_start}">', html)
+    form = re.search(
+        rf'<form method="post" action="(/manage/{token}/reschedule)">\s*'
+        rf'<input type="hidden" name="csrf_token" value="([0-9a-f]+)">\s*'
+        rf'<input type="hidden" name="start" value="{new_start}">',
+        html,
+    )
     assert form, "each offered slot is a small POST form"
     resp = await shared_site.client.post(
-        form.group(1), data={"csrf_token": form.group(2), "start": new_start, "tz": "UTC"}, allow_redirects=False)
+        form.group(1), data={"csrf_token": form.group(2), "start": new_start, "tz": "UTC"}, allow_redirects=False
+    )
     assert resp.status == 303, await resp.text()
     assert "done=rescheduled" in resp.headers["Location"]
     after = await booked_event(shared_site, token)
@@ -128,19 +132,26 @@ async def test_reschedule_to_a_slot_that_was_taken_is_409_with_alternatives(shar
     token = token_of(await shared_site.book(starts[0]))
     _html, csrf = await shared_site.form(f"/manage/{token}")
     shared_site.emulator.add_event(DEMO_UPN, "Other", start=utc(starts[2]), end=utc(starts[2]) + timedelta(minutes=30))
-    resp = await shared_site.client.post(f"/manage/{token}/reschedule", data={
-        "csrf_token": csrf, "start": starts[2], "tz": "UTC"}, allow_redirects=False)
+    resp = await shared_site.client.post(
+        f"/manage/{token}/reschedule", data={"csrf_token": csrf, "start": starts[2], "tz": "UTC"}, allow_redirects=False
+    )
     html = await resp.text()
     assert resp.status == 409
     assert "That time is no longer available" in text_of(html) and '<ul class="alternatives">' in html
     assert event_start(await booked_event(shared_site, token)) == utc(starts[0])
     # each alternative is a one-click reschedule
-    offered = re.findall(rf'<form method="post" action="/manage/{token}/reschedule">\s*'
-                         r'<input type="hidden" name="csrf_token" value="[0-9a-f]+">\s*'
-                         r'<input type="hidden" name="start" value="([^"]+)">', html.split("alternatives")[1])
+    offered = re.findall(
+        rf'<form method="post" action="/manage/{token}/reschedule">\s*'
+        r'<input type="hidden" name="csrf_token" value="[0-9a-f]+">\s*'
+        r'<input type="hidden" name="start" value="([^"]+)">',
+        html.split("alternatives")[1],
+    )
     assert offered and starts[2] not in offered
-    again = await shared_site.client.post(f"/manage/{token}/reschedule", data={
-        "csrf_token": csrf_of(html), "start": offered[0], "tz": "UTC"}, allow_redirects=False)
+    again = await shared_site.client.post(
+        f"/manage/{token}/reschedule",
+        data={"csrf_token": csrf_of(html), "start": offered[0], "tz": "UTC"},
+        allow_redirects=False,
+    )
     assert again.status == 303
     assert event_start(await booked_event(shared_site, token)) == utc(offered[0])
 
@@ -150,12 +161,20 @@ async def test_cancel_with_a_reason_cancels_the_outlook_event(shared_site: Site)
     event_id = (await booked_event(shared_site, token))["id"]
     html, csrf = await shared_site.form(f"/manage/{token}")
     assert '<textarea id="reason" name="reason"' in html
-    resp = await shared_site.client.post(f"/manage/{token}/cancel", data={
-        "csrf_token": csrf, "reason": "Something came up, sorry!", "tz": "Europe/Oslo"}, allow_redirects=False)
+    resp = await shared_site.client.post(
+        f"/manage/{token}/cancel",
+        data={"csrf_token": csrf, "reason": "Something came up, sorry!", "tz": "Europe/Oslo"},
+        allow_redirects=False,
+    )
     assert resp.status == 303 and "done=cancelled" in resp.headers["Location"]
-    assert shared_site.cancellations_of(event_id) == [{"mailbox": DEMO_UPN, "eventId": event_id,
-                                            "comment": "Something came up, sorry!",
-                                            "attendees": ["ivy@example.org"]}]
+    assert shared_site.cancellations_of(event_id) == [
+        {
+            "mailbox": DEMO_UPN,
+            "eventId": event_id,
+            "comment": "Something came up, sorry!",
+            "attendees": ["ivy@example.org"],
+        }
+    ]
     page = await (await shared_site.client.get(resp.headers["Location"])).text()
     assert "This booking is cancelled." in text_of(page)
     assert "/reschedule" not in page and "/cancel" not in page, "nothing left to change"

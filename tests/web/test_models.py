@@ -34,8 +34,9 @@ def test_the_schema_is_camel_case_and_every_model_example_is_valid(model: type[B
         assert model.model_validate(example, context={"now": NOW})
 
 
-@pytest.mark.parametrize("model", [SlotsQuery, BookingRequest, SlotsResponse, BookingResponse],
-                         ids=lambda m: m.__name__)
+@pytest.mark.parametrize(
+    "model", [SlotsQuery, BookingRequest, SlotsResponse, BookingResponse], ids=lambda m: m.__name__
+)
 def test_every_field_documents_an_example(model: type[BaseModel]) -> None:
     schema = model.model_json_schema(by_alias=True)
     for name, field in schema["properties"].items():
@@ -51,39 +52,61 @@ def test_meeting_lengths_publish_the_cores_bounds() -> None:
 
 def test_a_booking_answer_is_camel_case_with_utc_instants() -> None:
     start = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)
-    answer = BookingResponse(id="b1", status=BookingStatus.CONFIRMED, start=start, end=start + timedelta(minutes=30),
-                             join_url="https://teams.example/j", manage_url=None).wire()
-    assert answer == {"id": "b1", "status": "confirmed", "start": "2026-12-01T14:00:00Z",
-                      "end": "2026-12-01T14:30:00Z", "joinUrl": "https://teams.example/j", "manageUrl": None}
+    answer = BookingResponse(
+        id="b1",
+        status=BookingStatus.CONFIRMED,
+        start=start,
+        end=start + timedelta(minutes=30),
+        join_url="https://teams.example/j",
+        manage_url=None,
+    ).wire()
+    assert answer == {
+        "id": "b1",
+        "status": "confirmed",
+        "start": "2026-12-01T14:00:00Z",
+        "end": "2026-12-01T14:30:00Z",
+        "joinUrl": "https://teams.example/j",
+        "manageUrl": None,
+    }
 
 
 def test_a_booking_request_reads_either_spelling_and_refuses_unknown_fields() -> None:
-    by_wire = BookingRequest.model_validate({"start": "2026-12-02T10:00:00+01:00", "timeZone": "Europe/Paris"},
-                                            context={"now": NOW})
+    by_wire = BookingRequest.model_validate(
+        {"start": "2026-12-02T10:00:00+01:00", "timeZone": "Europe/Paris"}, context={"now": NOW}
+    )
     assert by_wire.start == datetime(2026, 12, 2, 9, 0, tzinfo=UTC) and by_wire.time_zone == "Europe/Paris"
     with pytest.raises(ValidationError) as refused:
-        BookingRequest.model_validate({"start": "2026-12-02T10:00:00Z", "timezone": "Europe/Paris",
-                                       "duration": True}, context={"now": NOW})
-    assert field_errors(refused.value) == {"timezone": "'timezone' is not a field of this request.",
-                                           "duration": "Duration must be a whole number of minutes."}
+        BookingRequest.model_validate(
+            {"start": "2026-12-02T10:00:00Z", "timezone": "Europe/Paris", "duration": True}, context={"now": NOW}
+        )
+    assert field_errors(refused.value) == {
+        "timezone": "'timezone' is not a field of this request.",
+        "duration": "Duration must be a whole number of minutes.",
+    }
 
 
-@pytest.mark.parametrize(("body", "length"), [
-    ({"start": "2026-12-02T10:00:00Z"}, None),
-    ({"start": "2026-12-02T10:00:00Z", "duration": 45}, 45),
-    ({"start": "2026-12-02T10:00:00Z", "end": "2026-12-02T11:00:00Z"}, 60),
-    ({"start": "2026-12-02T10:00:00Z", "end": "2026-12-02T10:15:00Z", "duration": 15}, 15),
-])
+@pytest.mark.parametrize(
+    ("body", "length"),
+    [
+        ({"start": "2026-12-02T10:00:00Z"}, None),
+        ({"start": "2026-12-02T10:00:00Z", "duration": 45}, 45),
+        ({"start": "2026-12-02T10:00:00Z", "end": "2026-12-02T11:00:00Z"}, 60),
+        ({"start": "2026-12-02T10:00:00Z", "end": "2026-12-02T10:15:00Z", "duration": 15}, 15),
+    ],
+)
 def test_the_length_asked_for(body: dict[str, Any], length: int | None) -> None:
     assert BookingRequest.model_validate(body, context={"now": NOW}).length() == length
 
 
-@pytest.mark.parametrize("body", [
-    {"start": "2026-12-02T10:00:00Z", "end": "2026-12-02T11:00:00Z", "duration": 30},
-    {"start": "2026-12-02T10:00:00Z", "end": "2026-12-02T10:00:30Z"},
-    {"start": "2026-12-02T10:00:00Z", "end": "2026-12-02T09:00:00Z"},
-    {"start": "2026-12-02T10:00:00Z", "end": "2026-12-04T10:00:00Z"},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"start": "2026-12-02T10:00:00Z", "end": "2026-12-02T11:00:00Z", "duration": 30},
+        {"start": "2026-12-02T10:00:00Z", "end": "2026-12-02T10:00:30Z"},
+        {"start": "2026-12-02T10:00:00Z", "end": "2026-12-02T09:00:00Z"},
+        {"start": "2026-12-02T10:00:00Z", "end": "2026-12-04T10:00:00Z"},
+    ],
+)
 def test_an_end_that_does_not_fit_is_an_error_on_end(body: dict[str, Any]) -> None:
     with pytest.raises(ValidationError) as refused:
         BookingRequest.model_validate(body, context={"now": NOW})
@@ -103,10 +126,12 @@ def test_instants_are_bounded_by_the_calendar_always_and_by_now_when_given() -> 
 # ------------------------------------------------------------------------------------- the JSON reader
 
 json_values = st.recursive(
-    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False, allow_infinity=False),
-              st.text(max_size=10)),
+    st.one_of(
+        st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=10)
+    ),
     lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=5), inner, max_size=3)),
-    max_leaves=20)
+    max_leaves=20,
+)
 
 
 @props(300)
@@ -128,7 +153,7 @@ def test_any_bytes_are_json_or_a_refusal(data: bytes) -> None:
 @props(100)
 @given(key=st.text(max_size=10), depth=st.integers(min_value=0, max_value=10))
 def test_a_duplicate_key_at_any_depth_is_refused_naming_it(key: str, depth: int) -> None:
-    text = "[" * depth + f"{{{json.dumps(key)}: 1, \"other\": 2, {json.dumps(key)}: 3}}" + "]" * depth
+    text = "[" * depth + f'{{{json.dumps(key)}: 1, "other": 2, {json.dumps(key)}: 3}}' + "]" * depth
     with pytest.raises(WireRefusal) as refused:
         loads_strict(text.encode())
     assert refused.value.code == "duplicate_key" and refused.value.parameter == key

@@ -151,8 +151,14 @@ async def test_form_page_shows_the_time_in_both_zones_and_the_fields(shared_site
     host = utc(start).astimezone(ZoneInfo(HOST_TZ))
     assert f"{tokyo:%A} {tokyo.day} {tokyo:%B %Y}, {tokyo:%H:%M}" in text and "(Asia/Tokyo)" in text
     assert f"{host:%A} {host.day} {host:%B %Y}, {host:%H:%M} for Adele Vance ({HOST_TZ})" in text
-    for field in ('name="name"', 'name="email"', 'name="notes"', 'name="csrf_token"',
-                  f'name="start" value="{start}"', 'name="timeZone" value="Asia/Tokyo"'):
+    for field in (
+        'name="name"',
+        'name="email"',
+        'name="notes"',
+        'name="csrf_token"',
+        f'name="start" value="{start}"',
+        'name="timeZone" value="Asia/Tokyo"',
+    ):
         assert field in html
     assert re.search(r'<label for="name">', html) and re.search(r'<label for="email">', html)
     assert 'href="/book/adele/intro-call?tz=Asia%2FTokyo">' in html, "a way back to the week"

@@ -34,8 +34,17 @@ IMG = '"><img src=x onerror=alert(1)>'
 TEMPLATE = "{{7*7}}"
 PAYLOADS = (SCRIPT, IMG, TEMPLATE)
 RAW_MARKERS = ("<script>alert", "<img src=x", "onerror=alert(1)>")
-TRACEBACK_MARKERS = ("Traceback", 'File "/', ".py\"", "Exception", "jinja2", "sqlalchemy", "aiohttp.web",
-                     "site-packages", "raise ")
+TRACEBACK_MARKERS = (
+    "Traceback",
+    'File "/',
+    '.py"',
+    "Exception",
+    "jinja2",
+    "sqlalchemy",
+    "aiohttp.web",
+    "site-packages",
+    "raise ",
+)
 
 
 def assert_no_raw_payload(content: str, where: str) -> None:
@@ -53,8 +62,9 @@ def token_of(location: str) -> str:
 
 async def with_question(site: Site) -> None:
     link = await site.link()
-    await site.services.repos.event_types.update(replace(link, questions=(
-        Question("topic", "Topic", required=True, multiline=True, max_length=500),)))
+    await site.services.repos.event_types.update(
+        replace(link, questions=(Question("topic", "Topic", required=True, multiline=True, max_length=500),))
+    )
 
 
 def tagged_events(site: Site) -> list[dict[str, Any]]:
@@ -68,8 +78,9 @@ def tagged_events(site: Site) -> list[dict[str, Any]]:
 async def test_payloads_come_back_escaped_on_a_validation_error(shared_site: Site, payload: str) -> None:
     await with_question(shared_site)
     start = (await shared_site.free_starts())[0]
-    resp = await shared_site.book_via_form(start, name=f"Eve {payload}", email="not an email", notes=f"n {payload}",
-                                    answer_topic=f"t {payload}")
+    resp = await shared_site.book_via_form(
+        start, name=f"Eve {payload}", email="not an email", notes=f"n {payload}", answer_topic=f"t {payload}"
+    )
     page = await resp.text()
     assert resp.status == 422
     assert_no_raw_payload(page, "the re-rendered form")
@@ -122,8 +133,10 @@ async def test_host_controlled_text_is_escaped_in_pages_and_in_the_ics(site: Sit
     lines = parse_ics(await (await site.client.get(f"/manage/{token_of(location)}/invite.ics")).read())
     assert ics_text(ics_value(lines, "SUMMARY")) == f"{title} with {display}"
     [organizer] = [(params, value) for prop, params, value in lines if prop == "ORGANIZER"]
-    assert organizer == (";CN=\"Adele ^'Ace^' Vance, PhD ^'><img src=x onerror=alert(1)>\"",
-                         "mailto:adele@contoso.example")
+    assert organizer == (
+        ";CN=\"Adele ^'Ace^' Vance, PhD ^'><img src=x onerror=alert(1)>\"",
+        "mailto:adele@contoso.example",
+    )
 
 
 # ------------------------------------------------------------------------------------------------- CSRF
@@ -131,7 +144,8 @@ async def test_host_controlled_text_is_escaped_in_pages_and_in_the_ics(site: Sit
 
 @pytest.mark.parametrize("token", ["", "0" * 64, "forged", "é" * 64, None])
 async def test_booking_without_a_valid_csrf_token_is_403_and_books_nothing(
-        shared_site: Site, token: str | None) -> None:
+    shared_site: Site, token: str | None
+) -> None:
     start = (await shared_site.free_starts())[0]
     await shared_site.form(DEMO_PATH, start=start)  # the visitor has a CSRF cookie
     data = {"start": start, "name": "Ivy", "email": "ivy@example.org", "timeZone": "UTC"}
@@ -148,8 +162,10 @@ async def test_a_csrf_token_from_another_browser_is_refused(shared_site: Site) -
     _page, token = await shared_site.form(DEMO_PATH, start=start)
     shared_site.client.session.cookie_jar.clear()  # the attacker's browser: no cookie, or its own
     await shared_site.client.get(DEMO_PATH)
-    resp = await shared_site.client.post(DEMO_PATH, data={"csrf_token": token, "start": start, "name": "Ivy",
-                                                   "email": "ivy@example.org", "timeZone": "UTC"})
+    resp = await shared_site.client.post(
+        DEMO_PATH,
+        data={"csrf_token": token, "start": start, "name": "Ivy", "email": "ivy@example.org", "timeZone": "UTC"},
+    )
     assert resp.status == 403 and tagged_events(shared_site) == []
 
 
@@ -158,8 +174,10 @@ async def test_a_csrf_token_of_one_link_is_refused_on_another(shared_site: Site)
     other = await shared_site.services.links.create(host, NewLink(duration=30, title="Other call"))
     start = (await shared_site.free_starts())[0]
     _page, token = await shared_site.form(DEMO_PATH, start=start)
-    resp = await shared_site.client.post(f"/book/{host.handle}/{other.slug}", data={
-        "csrf_token": token, "start": start, "name": "Ivy", "email": "ivy@example.org", "timeZone": "UTC"})
+    resp = await shared_site.client.post(
+        f"/book/{host.handle}/{other.slug}",
+        data={"csrf_token": token, "start": start, "name": "Ivy", "email": "ivy@example.org", "timeZone": "UTC"},
+    )
     assert resp.status == 403 and tagged_events(shared_site) == []
 
 
@@ -192,9 +210,17 @@ async def test_one_manage_link_can_neither_read_nor_change_another_booking(site:
         resp = await site.client.post(f"/manage/{theirs}/{action}", data={"csrf_token": csrf, "tz": "UTC"} | data)
         assert resp.status == 403
     # smuggling their booking's id or token into my form acts on mine only
-    resp = await site.client.post(f"/manage/{mine}/cancel", data={
-        "csrf_token": csrf, "reason": "mine only", "token": theirs, "booking_id": their_booking.id,
-        "id": their_booking.id}, allow_redirects=False)
+    resp = await site.client.post(
+        f"/manage/{mine}/cancel",
+        data={
+            "csrf_token": csrf,
+            "reason": "mine only",
+            "token": theirs,
+            "booking_id": their_booking.id,
+            "id": their_booking.id,
+        },
+        allow_redirects=False,
+    )
     assert resp.status == 303
     assert (await site.services.booking.by_manage_token(mine)).status is BookingStatus.CANCELLED
     assert await site.services.booking.by_manage_token(theirs) == their_booking
@@ -214,11 +240,15 @@ async def test_the_booking_rate_limit_holds_for_form_and_json_submissions(tmp_pa
         start = (await site.free_starts())[0]
         _page, token = await site.form(DEMO_PATH, start=start)
         for _ in range(3):  # three tries within the minute (invalid ones count too)
-            resp = await site.client.post(DEMO_PATH, data={"csrf_token": token, "start": start, "name": "",
-                                                           "email": "ivy@example.org", "timeZone": "UTC"})
+            resp = await site.client.post(
+                DEMO_PATH,
+                data={"csrf_token": token, "start": start, "name": "", "email": "ivy@example.org", "timeZone": "UTC"},
+            )
             assert resp.status == 422
-        form = await site.client.post(DEMO_PATH, data={"csrf_token": token, "start": start, "name": "Ivy",
-                                                       "email": "ivy@example.org", "timeZone": "UTC"})
+        form = await site.client.post(
+            DEMO_PATH,
+            data={"csrf_token": token, "start": start, "name": "Ivy", "email": "ivy@example.org", "timeZone": "UTC"},
+        )
         assert form.status == 429 and 1 <= int(form.headers["Retry-After"]) <= 60
         assert "Too many attempts" in await form.text()
         api = await site.book_json(start)
@@ -279,16 +309,32 @@ async def collect_responses(site: Site, monkeypatch: pytest.MonkeyPatch) -> list
     await record("json 400", client.post(DEMO_PATH, data=b"{", headers={"Content-Type": "application/json"}))
     await record("form 422", client.post(DEMO_PATH, data={"csrf_token": token, "start": starts[0], "name": ""}))
     await record("form 403", client.post(DEMO_PATH, data={"start": starts[0]}))
-    redirect = await record("form 303", client.post(DEMO_PATH, allow_redirects=False, data={
-        "csrf_token": token, "start": starts[0], "name": "Ivy", "email": "ivy@example.org", "timeZone": "UTC"}))
+    redirect = await record(
+        "form 303",
+        client.post(
+            DEMO_PATH,
+            allow_redirects=False,
+            data={
+                "csrf_token": token,
+                "start": starts[0],
+                "name": "Ivy",
+                "email": "ivy@example.org",
+                "timeZone": "UTC",
+            },
+        ),
+    )
     assert form.status == 200 and redirect.status == 303
     manage = redirect.headers["Location"]
     await record("manage page", client.get(manage))
     await record("ics", client.get(f"/manage/{token_of(manage)}/invite.ics"))
-    await record("json 201", client.post(DEMO_PATH, json={"start": starts[1], "name": "J", "email": "j@example.org",
-                                                          "timeZone": "UTC"}))
-    await record("json 409", client.post(DEMO_PATH, json={"start": starts[1], "name": "K", "email": "k@example.org",
-                                                          "timeZone": "UTC"}))
+    await record(
+        "json 201",
+        client.post(DEMO_PATH, json={"start": starts[1], "name": "J", "email": "j@example.org", "timeZone": "UTC"}),
+    )
+    await record(
+        "json 409",
+        client.post(DEMO_PATH, json={"start": starts[1], "name": "K", "email": "k@example.org", "timeZone": "UTC"}),
+    )
     await record("unknown page 404", client.get("/no/such/page"))
     await record("unknown link 404", client.get("/book/nobody/nothing"))
     await record("unknown manage 404", client.get("/manage/nothing"))
@@ -313,7 +359,8 @@ async def collect_responses(site: Site, monkeypatch: pytest.MonkeyPatch) -> list
 
 
 async def test_every_response_has_the_security_headers_and_no_error_shows_a_trace(
-        site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
     responses = await collect_responses(site, monkeypatch)
     statuses = {resp.status for _label, resp, _body in responses}
     assert {200, 303, 400, 403, 404, 405, 409, 410, 413, 422, 500, 503} <= statuses, statuses

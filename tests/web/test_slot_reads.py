@@ -15,8 +15,16 @@ from web.security import RateLimiter
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
-ZONES = ("UTC", "Europe/London", "America/Los_Angeles", "Asia/Kolkata", "Pacific/Kiritimati", "Pacific/Pago_Pago",
-         "America/St_Johns", "Australia/Adelaide")
+ZONES = (
+    "UTC",
+    "Europe/London",
+    "America/Los_Angeles",
+    "Asia/Kolkata",
+    "Pacific/Kiritimati",
+    "Pacific/Pago_Pago",
+    "America/St_Johns",
+    "Australia/Adelaide",
+)
 
 
 def schedule_calls(site: Site, since: int) -> int:
@@ -24,7 +32,8 @@ def schedule_calls(site: Site, since: int) -> int:
 
 
 async def test_random_windows_and_zones_inside_the_booking_window_cost_at_most_three_graph_calls(
-        live_site: Site) -> None:
+    live_site: Site,
+) -> None:
     """(The live read, as for a host whose busy cache is stale; a fresh cache costs none: tests/web/test_sync.py.)"""
     site = live_site
     site.services.booking.forget_busy()  # start cold
@@ -35,8 +44,9 @@ async def test_random_windows_and_zones_inside_the_booking_window_cost_at_most_t
         first = today + timedelta(days=rng.randrange(0, 58))
         last = first + timedelta(days=rng.randrange(0, 62 - (first - today).days if i % 10 == 0 else 7))
         tz = rng.choice(ZONES)
-        resp = await site.client.get(f"{DEMO_PATH}/slots", params={
-            "start": first.isoformat(), "end": last.isoformat(), "timeZone": tz})
+        resp = await site.client.get(
+            f"{DEMO_PATH}/slots", params={"start": first.isoformat(), "end": last.isoformat(), "timeZone": tz}
+        )
         assert resp.status == 200, await resp.text()
         if i % 15 == 0:  # the HTML week views share the same cache
             page = await site.client.get(DEMO_PATH, params={"tz": tz, "week": first.isoformat()})
@@ -45,7 +55,8 @@ async def test_random_windows_and_zones_inside_the_booking_window_cost_at_most_t
 
 
 async def test_an_outlook_change_shows_in_slot_views_after_the_cache_expires_and_bookings_read_fresh(
-        live_site: Site) -> None:
+    live_site: Site,
+) -> None:
     """Without calendar sync (or with a stale busy cache): the live read's 30 s in-process cache."""
     site = live_site
     first = (await site.slots(days=21))[0]
@@ -70,11 +81,14 @@ async def test_slot_reads_are_rate_limited_per_client_on_the_json_endpoint_and_t
         today = datetime.now(UTC).date()
         for days in range(3):
             end = today + timedelta(days=days)
-            resp = await site.client.get(f"{DEMO_PATH}/slots", params={"start": today.isoformat(),
-                                                                      "end": end.isoformat()})
+            resp = await site.client.get(
+                f"{DEMO_PATH}/slots", params={"start": today.isoformat(), "end": end.isoformat()}
+            )
             assert resp.status == 200
-        limited = await site.client.get(f"{DEMO_PATH}/slots", params={
-            "start": today.isoformat(), "end": today.isoformat(), "timeZone": "Asia/Tokyo"})
+        limited = await site.client.get(
+            f"{DEMO_PATH}/slots",
+            params={"start": today.isoformat(), "end": today.isoformat(), "timeZone": "Asia/Tokyo"},
+        )
         body = await limited.json()
         assert limited.status == 429 and 1 <= int(limited.headers["Retry-After"]) <= 60
         assert limited.content_type == "application/problem+json" and body["type"].endswith("rate_limited")

@@ -91,7 +91,8 @@ async def synced(site: Site) -> Site:
 
 
 async def test_a_busy_event_made_in_outlook_hides_the_slot_within_2_s_and_views_cost_no_graph_call(
-        synced: Site) -> None:
+    synced: Site,
+) -> None:
     site = synced
     site.services.booking.forget_busy()  # nothing in process: only the database cache can answer
     before = len(site.emulator.request_log)
@@ -112,9 +113,11 @@ async def test_a_busy_event_made_in_outlook_hides_the_slot_within_2_s_and_views_
     assert calls and all("calendarView/delta" in c for c in calls), calls  # one delta round, no getSchedule
     host = await site.host()
     cached = await site.services.calendar_sync.cached_busy(  # type: ignore[union-attr]
-        host.id, Interval(utc(first), utc(first) + timedelta(minutes=30)))
+        host.id, Interval(utc(first), utc(first) + timedelta(minutes=30))
+    )
     assert cached is not None and [(b.start, b.end) for b in cached.busy] == [
-        (utc(first), utc(first) + timedelta(minutes=30))]
+        (utc(first), utc(first) + timedelta(minutes=30))
+    ]
 
 
 async def test_the_cache_survives_a_restart(tmp_path: Path) -> None:
@@ -199,9 +202,18 @@ async def test_deleting_a_booked_event_in_outlook_cancels_the_booking_and_tells_
 
     # Graph delivers at least once: the same notification again changes nothing and tells nobody twice
     sub = subscription(site)
-    again = {"value": [{"subscriptionId": sub.id, "clientState": sub.client_state, "changeType": "deleted",
-                        "resource": f"Users/{sub.user_id}/Events/{event['id']}", "tenantId": sub.tenant_id,
-                        "resourceData": {"id": event["id"]}}]}
+    again = {
+        "value": [
+            {
+                "subscriptionId": sub.id,
+                "clientState": sub.client_state,
+                "changeType": "deleted",
+                "resource": f"Users/{sub.user_id}/Events/{event['id']}",
+                "tenantId": sub.tenant_id,
+                "resourceData": {"id": event["id"]},
+            }
+        ]
+    }
     for _ in range(2):
         assert (await site.client.post("/graph/notifications", json=again)).status == 202
     await site.synced()
@@ -219,8 +231,9 @@ async def test_moving_a_booked_event_in_outlook_reschedules_the_booking(synced: 
     await site.synced()
     before = len(site.emulator.request_log)
     new_start = utc(starts[3])
-    site.emulator.patch_event(DEMO_UPN, event["id"], {"start": wall(new_start),
-                                                      "end": wall(new_start + timedelta(minutes=30))})
+    site.emulator.patch_event(
+        DEMO_UPN, event["id"], {"start": wall(new_start), "end": wall(new_start + timedelta(minutes=30))}
+    )
 
     async def moved() -> bool:
         return (await booking_of(site, location)).start == new_start
@@ -229,7 +242,10 @@ async def test_moving_a_booked_event_in_outlook_reschedules_the_booking(synced: 
     await site.synced()
     after = await booking_of(site, location)
     assert (after.status, after.end, after.calendar_sync) == (
-        BookingStatus.CONFIRMED, new_start + timedelta(minutes=30), CalendarSync.IN_SYNC)
+        BookingStatus.CONFIRMED,
+        new_start + timedelta(minutes=30),
+        CalendarSync.IN_SYNC,
+    )
     [notice] = await outbox(site, "booking.rescheduled", booking.id)
     assert (notice["by"], notice["source"], notice["outsideRules"]) == ("outlook", "outlook", False)
     assert notice["previousStart"] == starts[0] and notice["start"] == starts[3]
@@ -392,7 +408,8 @@ async def test_an_expired_subscription_is_created_again_and_the_cache_is_stale_m
         async with site.services.repos.db.write() as s:
             await s.execute(update(CalendarSubscriptionRow).values(expires_at=past))
         cached = await site.services.calendar_sync.cached_busy(  # type: ignore[union-attr]
-            host.id, Interval(past, past + timedelta(days=1)))
+            host.id, Interval(past, past + timedelta(days=1))
+        )
         assert cached is not None and not cached.serves(cached.window, datetime.now(UTC), timedelta(seconds=30))
 
         async def recreated() -> bool:
@@ -437,14 +454,24 @@ async def test_a_forged_notification_changes_nothing(synced: Site, caplog: pytes
     before = len(site.emulator.request_log)
     starts = await offered(site)
     forged: list[dict[str, Any]] = [
-        {"subscriptionId": sub.id, "clientState": "guessed", "changeType": "deleted",
-         "resource": f"Users/{sub.user_id}/Events/{event['id']}", "resourceData": {"id": event["id"]}},
+        {
+            "subscriptionId": sub.id,
+            "clientState": "guessed",
+            "changeType": "deleted",
+            "resource": f"Users/{sub.user_id}/Events/{event['id']}",
+            "resourceData": {"id": event["id"]},
+        },
         {"subscriptionId": sub.id, "changeType": "created", "resourceData": {"id": event["id"]}},  # no clientState
-        {"subscriptionId": "00000000-0000-0000-0000-000000000000", "clientState": sub.client_state,
-         "changeType": "updated"},  # the right secret, someone else's id
+        {
+            "subscriptionId": "00000000-0000-0000-0000-000000000000",
+            "clientState": sub.client_state,
+            "changeType": "updated",
+        },  # the right secret, someone else's id
     ]
-    lifecycle = [{"subscriptionId": sub.id, "clientState": "guessed", "lifecycleEvent": ev}
-                 for ev in ("subscriptionRemoved", "missed", "reauthorizationRequired")]
+    lifecycle = [
+        {"subscriptionId": sub.id, "clientState": "guessed", "lifecycleEvent": ev}
+        for ev in ("subscriptionRemoved", "missed", "reauthorizationRequired")
+    ]
     with caplog.at_level(logging.WARNING, logger="slotwise.web.graph"):
         assert (await site.client.post("/graph/notifications", json={"value": forged})).status == 202
         assert (await site.client.post("/graph/lifecycle", json={"value": lifecycle})).status == 202
@@ -470,8 +497,17 @@ async def test_a_body_that_is_not_a_notification_is_400_and_queues_nothing(synce
 async def test_notifications_are_answered_at_once_and_processed_by_the_worker(synced: Site) -> None:
     site = synced
     sub = subscription(site)
-    note = {"value": [{"subscriptionId": sub.id, "clientState": sub.client_state, "changeType": "updated",
-                       "resourceData": {"id": "x"}}] * 30}
+    note = {
+        "value": [
+            {
+                "subscriptionId": sub.id,
+                "clientState": sub.client_state,
+                "changeType": "updated",
+                "resourceData": {"id": "x"},
+            }
+        ]
+        * 30
+    }
     started = time.perf_counter()
     resp = await site.client.post("/graph/notifications", json=note)
     assert resp.status == 202 and time.perf_counter() - started < 1.0

@@ -40,11 +40,13 @@ class Threaded(Generic[S]):
 
     def request(self, method: str, path: str, **options: Any) -> Answer:
         """One HTTP request through the site's test client (its cookie jar included); the whole answer."""
+
         async def send() -> Answer:
             client = self.site.client  # type: ignore[attr-defined]
             async with client.request(method, path, allow_redirects=False, **options) as resp:
                 body = await resp.read()
                 return Answer(resp.status, resp.content_type, dict(resp.headers), body)
+
         return self.call(send())
 
 
