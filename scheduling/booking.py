@@ -72,6 +72,7 @@ from scheduling.ports import (
     Location,
     LocationKind,
 )
+from scheduling.reach import bounded_window, check_instant
 from scheduling.rules import EventRules
 from scheduling.slots import Slot, booking_window_bounds, compute_slots, is_bookable, resolve_duration
 from scheduling.stores import BookingStore, BusyCacheStore, EventTypeStore, UserStore
@@ -592,6 +593,7 @@ class BookingService:
         when the caller already loaded it (``resolve_link``), saving a read."""
         if window.duration > timedelta(days=MAX_QUERY_DAYS):
             raise InvalidQuery("end", f"Ask for at most {MAX_QUERY_DAYS} days of slots at a time.")
+        window = bounded_window(window, self.clock.now())  # no adapter can walk the arithmetic off the calendar
         if not link.active:
             raise LinkInactive(used=link.single_use)
         host = await self.host_of(link, owner)
@@ -688,6 +690,7 @@ class BookingService:
         Confirm books once. The outcome carries the manage token for the request that created the booking
         and for a replay of the same key by the same caller with an identical request; any other request
         with that key is IdempotencyKeyReused."""
+        check_instant(start, self.clock.now(), "start")
         invitee = validate_form(form, link.questions)
         minutes = resolve_duration(link.rules, duration)
         fingerprint = request_fingerprint(start, minutes, invitee)
@@ -899,6 +902,7 @@ class BookingService:
     async def reschedule(self, booking: Booking, new_start: datetime, actor: Actor) -> Booking:
         if booking.status is not BookingStatus.CONFIRMED:
             raise Conflict("Only a confirmed booking can be moved.")
+        check_instant(new_start, self.clock.now(), "start")
         link, organizer = await self.booking_context(booking)
         host = await self.host_of(link, organizer)
         rules = link.rules.validate()

@@ -4,6 +4,7 @@ window the core computes on inside it (so no date arithmetic can leave Python's 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -115,3 +116,45 @@ def test_without_the_clamp_it_would() -> None:
         with pytest.raises(OverflowError):
             _widened(window)
         assert _widened(bounded_window(window, NOW))
+
+
+async def test_the_booking_use_cases_refuse_instants_out_of_reach_whoever_calls_them() -> None:
+    """The core defends itself: a start in year 1 or 9999 is InvalidQuery naming 'start' before any store or
+    calendar is touched, and a slot window far out is clamped to nothing instead of overflowing."""
+    from scheduling.booking import BookingService
+    from scheduling.domain import Booking, BookingStatus, EventType, Invitee
+    from scheduling.errors import InvalidQuery
+    from scheduling.invitee import InviteeForm
+    from scheduling.rules import Availability, EventRules
+
+    class Untouchable:
+        def __getattr__(self, name: str) -> object:
+            raise AssertionError(f"{name} must not be reached")
+
+    now = datetime(2027, 3, 1, 9, tzinfo=UTC)
+    clock = type("Clock", (), {"now": staticmethod(lambda: now)})()
+    nothing: Any = Untouchable()
+    service = BookingService(
+        calendar=nothing, bookings=nothing, users=nothing, event_types=nothing, clock=clock, token_secret=b"k" * 32
+    )
+    rules = EventRules(durations=(30,), availability=Availability("UTC", tuple(() for _ in range(7))))
+    link = EventType(id="l", tenant_id="t", slug="s", title="T", rules=rules, owner_user_id="u")
+    form = InviteeForm("Ana", "ana@example.org", "UTC")
+    for far in (datetime(1, 1, 1, tzinfo=UTC), datetime(9999, 12, 31, 23, 30, tzinfo=UTC)):
+        with pytest.raises(InvalidQuery) as refused:
+            await service.book(link, far, form)
+        assert refused.value.parameter == "start"
+        booking = Booking(
+            id="b",
+            tenant_id="t",
+            event_type_id="l",
+            host_ids=("u",),
+            start=now,
+            end=now,
+            buffer_before=0,
+            buffer_after=0,
+            invitee=Invitee("Ana", "ana@example.org"),
+            status=BookingStatus.CONFIRMED,
+        )
+        with pytest.raises(InvalidQuery):
+            await service.reschedule(booking, far, "invitee")
