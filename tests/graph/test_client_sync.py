@@ -19,6 +19,7 @@ from scheduling.ports import CalendarSyncPort, HostCalendar
 from scheduling.rules import BusyStatus
 from tests.graph.emulator_fixtures import ADELE, T0, Emu, running
 from tests.graph.receiver import Receiver, running_receiver
+from tests.ports import assert_implements
 
 WEEK = Interval(T0, T0 + timedelta(days=7))
 HOST = HostCalendar(user_id=ADELE, mailbox=ADELE, time_zone="America/Los_Angeles")
@@ -156,9 +157,8 @@ async def test_subscription_create_get_renew_reauthorize_delete(world: World) ->
 # ------------------------------------------------------------------------------- GraphChangeTracking
 
 
-def test_graph_change_tracking_implements_the_port(world: World) -> None:
-    port: CalendarSyncPort = world.sync()
-    assert isinstance(port, GraphChangeTracking)
+def test_graph_change_tracking_implements_the_port() -> None:
+    assert_implements(CalendarSyncPort, GraphChangeTracking)
 
 
 async def test_busy_changes_full_then_incremental(world: World) -> None:
