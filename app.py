@@ -39,26 +39,47 @@ from graph.sandbox.persist import StateFile
 from graph.sandbox.seed import SANDBOX_TENANT_ID
 from graph.signin import MsalSignIn
 from graph.sync import OUTLOOK_EVENT_SUBSCRIPTION_MAX_MINUTES, GraphChangeTracking
+from scheduling.api import ApiService
+from scheduling.api_keys import ApiKeyService
 from scheduling.booking import BookingService
 from scheduling.connect import ConnectionService
-from scheduling.delivery import TEAMS, DeliveryService
+from scheduling.delivery import TEAMS, WEBHOOK, DeliveryService
 from scheduling.domain import ConnectionStatus, EventType, User
 from scheduling.keys import CSRF, MANAGE_TOKENS, SIGN_IN_FLOW, SIGN_IN_STATE, derive_key
 from scheduling.links import LinkService, NewLink
 from scheduling.notices import NoticeService
+from scheduling.observe import NO_EVENTS
+from scheduling.operations import OperationsService
 from scheduling.people import PeopleService
+from scheduling.ratelimit import RateLimit, RateLimitService
 from scheduling.reconcile import Reconciler
+from scheduling.reminders import ReminderService
 from scheduling.sso import sso_resource
 from scheduling.sync import CalendarSyncService, SyncPolicy
+from scheduling.teams import TeamLinkService
+from scheduling.webhooks import SECRET_KEY_PURPOSE, WebhookService
+from storage.api import SqlWebhookStore
 from storage.db import Database, create_database
 from storage.migrate import upgrade
+from storage.operations import SqlOperationsStore
 from storage.repositories import Repositories, repositories
+from web.api import API, ApiContext, setup_api
 from web.auth import setup_auth
 from web.context import WEB, WebContext, make_templates
 from web.graph_notifications import GRAPH_SYNC, setup_graph_notifications
+from web.health import READINESS, Check, Readiness, setup_health
+from web.observability import (
+    OPERATIONS,
+    LogFormat,
+    Metrics,
+    MetricsAccess,
+    configure_logging,
+    request_middleware,
+    setup_observability,
+)
 from web.pages import setup_pages
-from web.redaction import install_log_redaction
 from web.security import HANDLER_ARGS, Csrf, RateLimiter, parse_trusted_proxies, security_middleware
+from web.webhooks import HttpWebhookSender
 
 log = logging.getLogger("slotwise")
 
@@ -100,6 +121,12 @@ class Settings(BaseSettings):
     trusted_proxies: str = Field("", validation_alias="SLOTWISE_TRUSTED_PROXIES")
     reconcile_interval: float = Field(60.0, validation_alias="SLOTWISE_RECONCILE_SECONDS")  # 0: no reconciliation
     outbox_interval: float = Field(2.0, validation_alias="SLOTWISE_OUTBOX_SECONDS")  # 0: no delivery worker
+    # REST API v1 (issue 13): requests per API key a minute (shared by every replica through the database), and how
+    # often the webhook delivery looks for due items (it is also woken at once by the API's own changes)
+    api_rate_limit: int = Field(600, ge=1, validation_alias="SLOTWISE_API_RATE_LIMIT")
+    webhook_interval: float = Field(1.0, gt=0, validation_alias="SLOTWISE_WEBHOOK_SECONDS")
+    # How often the reminder job looks for meetings whose reminder is due (one replica at a time); 0: no reminders
+    reminder_interval: float = Field(30.0, ge=0, validation_alias="SLOTWISE_REMINDER_SECONDS")
     var_dir: str = Field("var", validation_alias="SLOTWISE_VAR_DIR")
     # How long a booking interrupted while its Outlook event was written holds its slot before reconciliation
     # settles it; at least a minute, so a booking still being written (Graph retries) is never released.
@@ -118,6 +145,11 @@ class Settings(BaseSettings):
     subscription_renew_minutes: int = Field(24 * 60, ge=1, validation_alias="SLOTWISE_SUBSCRIPTION_RENEW_MINUTES")
     sync_horizon_days: int = Field(92, ge=1, le=400, validation_alias="SLOTWISE_SYNC_HORIZON_DAYS")
     sync_max_lag: float = Field(30.0, gt=0, validation_alias="SLOTWISE_SYNC_MAX_LAG_SECONDS")
+    # Operations (issue 15): log lines as JSON or the human format (default: JSON in production, human in
+    # sandbox); /metrics only with a bearer token, or from this machine when SLOTWISE_METRICS_LOOPBACK is on.
+    log_format: LogFormat | None = Field(None, validation_alias="SLOTWISE_LOG_FORMAT")
+    metrics_token: str = Field("", validation_alias="SLOTWISE_METRICS_TOKEN")
+    metrics_loopback: bool = Field(False, validation_alias="SLOTWISE_METRICS_LOOPBACK")
     # The Agents Playground's port, read from the variable the Playground itself reads (for the guide).
     playground_port_setting: str = Field("", validation_alias="TEAMSAPPTESTER_PORT")
 
@@ -125,6 +157,13 @@ class Settings(BaseSettings):
     @classmethod
     def _valid_trusted_proxies(cls, value: str) -> str:
         parse_trusted_proxies(value)  # a typo must stop the start, not silently trust nobody (or everybody)
+        return value
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _long_metrics_token(cls, value: str) -> str:
+        if value and len(value) < 16:
+            raise ValueError("SLOTWISE_METRICS_TOKEN must be at least 16 characters (or unset: no /metrics)")
         return value
 
     @model_validator(mode="after")
@@ -141,6 +180,11 @@ class Settings(BaseSettings):
     def sandbox(self) -> bool:
         """No bot app id means sandbox mode: local emulator, no bot authentication."""
         return not self.microsoft_app_id
+
+    @property
+    def effective_log_format(self) -> LogFormat:
+        """SLOTWISE_LOG_FORMAT, else JSON lines in production and the human format in sandbox mode."""
+        return self.log_format or ("text" if self.sandbox else "json")
 
     @property
     def emulator_enabled(self) -> bool:
@@ -239,6 +283,8 @@ class Services:
     reconciler: Reconciler
     emulator: EmulatorState | None
     calendar_sync: CalendarSyncService | None = None  # None when SLOTWISE_CALENDAR_SYNC is off
+    operations: SqlOperationsStore | None = None  # metrics' database figures and the readiness schema check
+    teams: TeamLinkService | None = None  # team links (round-robin and collective, made in channels)
 
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -248,6 +294,9 @@ TEAMS_DELIVERY = web.AppKey("teams_delivery", DeliveryService)
 EMULATOR = web.AppKey("emulator", EmulatorState)
 SYNC_JOB = "calendar_sync.work"
 RENEW_JOB = "calendar_sync.subscriptions"
+REMINDER_JOB = "reminders"
+WEBHOOK_WORKERS = 8  # webhook delivery passes per replica (each leases its own items)
+WEBHOOK_BATCH = 4  # items a pass leases: small, so the passes share a burst instead of queueing it behind one
 
 
 def sandbox_secret(settings: Settings) -> str:
@@ -260,10 +309,6 @@ def sandbox_secret(settings: Settings) -> str:
     return path.read_text().strip()
 
 
-async def healthz(_request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
-
-
 def _database_url(settings: Settings) -> str:
     url = settings.database_url
     if url.startswith("sqlite") and ":///" in url and not url.endswith(":memory:"):
@@ -271,7 +316,9 @@ def _database_url(settings: Settings) -> str:
     return url
 
 
-async def build_services(settings: Settings, emulator: EmulatorState | None) -> Services:
+async def build_services(
+    settings: Settings, emulator: EmulatorState | None, metrics: Metrics | None = None
+) -> Services:
     clock = SystemClock()
     secret = settings.secret_key or sandbox_secret(settings)
     url = _database_url(settings)
@@ -298,7 +345,7 @@ async def build_services(settings: Settings, emulator: EmulatorState | None) -> 
         )
         identity = MsalIdentity(config, repos.tokens, secret)
         graph_base = settings.graph_base_url or "https://graph.microsoft.com/v1.0"
-    graph = GraphClient(graph_base, token_provider=identity.token_provider())
+    graph = GraphClient(graph_base, token_provider=identity.token_provider(), observer=metrics)
     calendar = GraphCalendar(graph)
     connector: SandboxConnector | ProductionConnector
     if emulator is not None:
@@ -327,8 +374,23 @@ async def build_services(settings: Settings, emulator: EmulatorState | None) -> 
         pending_timeout=timedelta(seconds=settings.pending_seconds),
         busy_cache=repos.calendar_sync if settings.calendar_sync else None,
         cache_max_lag=policy.max_lag,
+        events=metrics or NO_EVENTS,
     )
-    links = LinkService(event_types=repos.event_types, calendar=calendar)
+    links = LinkService(event_types=repos.event_types, calendar=calendar, outbox=repos.outbox)  # link.created
+    teams = TeamLinkService(
+        teams=repos.teams,
+        event_types=repos.event_types,
+        bookings=repos.bookings,
+        users=repos.users,
+        outbox=repos.outbox,
+        calendar=calendar,
+        booking=booking,
+        links=links,
+        clock=clock,
+        connections=connections,
+    )
+    booking.teams = teams  # team links are shown, booked and moved by their own use cases (scheduling.teams)
+    booking.fan_outs.append(teams.fan_out)  # a team booking's change tells every member and the channel
     calendar_sync = None
     if settings.calendar_sync:
         tracking = GraphChangeTracking(
@@ -364,6 +426,8 @@ async def build_services(settings: Settings, emulator: EmulatorState | None) -> 
         Reconciler(booking, bookings=repos.bookings, users=repos.users, calendar=calendar),
         emulator,
         calendar_sync,
+        SqlOperationsStore(db),
+        teams=teams,
     )
 
 
@@ -384,6 +448,20 @@ def calendar_sync_pass(sync: CalendarSyncService) -> Callable[[], Awaitable[bool
         for host_id, why in report.failed:
             log.warning("calendar sync of host %s failed (retried later): %s", host_id, why)
         return report.leased >= sync.policy.batch
+
+    return run
+
+
+def reminder_pass(reminders: ReminderService, jobs: Background) -> Callable[[], Awaitable[bool]]:
+    """The reminder job's pass: enqueue the reminders that are due and wake the Teams delivery for them; True
+    (run again at once) after a full batch."""
+
+    async def run() -> bool:
+        report = await reminders.run()
+        if report.enqueued:
+            log.info("reminders enqueued for %d booking(s)", len(report.enqueued))
+            jobs.wake(delivery_job(TEAMS))
+        return report.more
 
     return run
 
@@ -414,10 +492,69 @@ class ProductionConnector:
         await self.identity.disconnect(user.id)
 
 
+def readiness(services: Services) -> Readiness:
+    """/readyz (web.health): the database answers and is at the head revision; Graph's base URL answers
+    (checked every few seconds at most: a balancer polls every second)."""
+    checks = {"graph": Check(services.graph.unreachable, ttl=5.0, timeout=3.0)}
+    if services.operations is not None:
+        checks = {"database": Check(services.operations.schema_problem, ttl=1.0, timeout=2.0)} | checks
+    return Readiness(checks)
+
+
+@dataclass
+class ApiWiring:
+    service: ApiService
+    webhooks: WebhookService
+    sender: HttpWebhookSender
+    limits: RateLimitService
+
+
+API_WIRING = web.AppKey("api_wiring", ApiWiring)
+
+
+def build_api(services: Services, secret: str, wake: Callable[[], None]) -> ApiWiring:
+    """REST API v1 and webhooks (issue 13): API keys, the rate limit shared through the database, webhook
+    subscriptions (their signing secrets encrypted under a key of their own) and the webhook channel's notifier;
+    ``wake`` starts the webhook delivery at once."""
+    settings, repos, clock = services.settings, services.repos, SystemClock()
+    sender = HttpWebhookSender(sandbox=settings.sandbox)  # sandbox mode: http://127.0.0.1 receivers too
+    webhooks = WebhookService(
+        store=SqlWebhookStore(repos.db, secret_key=derive_key(secret, SECRET_KEY_PURPOSE)),
+        event_types=repos.event_types,
+        users=repos.users,
+        expiries=repos.link_expiries,
+        sender=sender,
+        clock=clock,
+        base_url=settings.base_url,
+        sandbox=settings.sandbox,
+        on_work=wake,
+    )
+    limits = RateLimitService(store=repos.counters, clock=clock)
+    service = ApiService(
+        keys=ApiKeyService(keys=repos.api_keys, users=repos.users, clock=clock),
+        limits=limits,
+        rate=RateLimit("api", settings.api_rate_limit),
+        links=services.links,
+        booking=services.booking,
+        webhooks=webhooks,
+        queries=repos.booking_queries,
+        expiries=repos.link_expiries,
+        event_types=repos.event_types,
+        clock=clock,
+        base_url=settings.base_url,
+    )
+    return ApiWiring(service, webhooks, sender, limits)
+
+
 def bot_deps(services: Services, jobs: Background) -> BotDeps:
     repos = services.repos
     # a host's first chat with Slotwise releases the messages held for them: deliver them now
-    people = PeopleService(users=repos.users, outbox=repos.outbox, reachable=lambda: jobs.wake(delivery_job(TEAMS)))
+    people = PeopleService(
+        users=repos.users,
+        outbox=repos.outbox,
+        reachable=lambda: jobs.wake(delivery_job(TEAMS)),
+        calendar=services.calendar,  # the profile card lists the host's calendars
+    )
     return BotDeps(
         booking=services.booking,
         links=services.links,
@@ -428,6 +565,8 @@ def bot_deps(services: Services, jobs: Background) -> BotDeps:
         base_url=services.settings.base_url,
         sandbox=services.settings.sandbox,
         app_id=services.settings.microsoft_app_id,
+        api_keys=ApiKeyService(keys=repos.api_keys, users=repos.users, clock=SystemClock()),
+        teams=services.teams,
     )
 
 
@@ -489,11 +628,16 @@ def build_app(settings: Settings) -> web.Application:
     if problems:
         mode = "sandbox" if settings.sandbox else "production"
         raise SystemExit(f"Slotwise can't start in {mode} mode:\n  - " + "\n  - ".join(problems))
+    metrics = Metrics()
+    observe = request_middleware(metrics=metrics, trusted_proxies=parse_trusted_proxies(settings.trusted_proxies))
     app = web.Application(
-        middlewares=[security_middleware], client_max_size=256 * 1024, handler_args=HANDLER_ARGS
-    )  # long request lines reach the 414 (web.security)
+        middlewares=[observe, security_middleware], client_max_size=256 * 1024, handler_args=HANDLER_ARGS
+    )  # request ids, access log and metrics (web.observability) outermost; long request lines reach the 414
     app[SETTINGS] = settings
-    app.router.add_get("/healthz", healthz)
+    setup_health(app)
+    setup_observability(
+        app, metrics=metrics, access=MetricsAccess(token=settings.metrics_token, loopback=settings.metrics_loopback)
+    )
     emulator: EmulatorState | None = None
     if settings.emulator_enabled:
         emulator = EmulatorState(tenant_id=SANDBOX_TENANT_ID)
@@ -511,13 +655,19 @@ def build_app(settings: Settings) -> web.Application:
         app.add_subapp("/sandbox/login", create_login_app(emulator, public_base_url=None))
         app.router.add_get("/sandbox", sandbox_page(emulator))  # a read-only look inside "Outlook"
     setup_pages(app)
+    setup_api(app)  # REST API v1 and its OpenAPI document (/api/v1)
     setup_graph_notifications(app)
     setup_auth(app)
     setup_bot(app)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        services = await build_services(settings, emulator)
+        services = await build_services(settings, emulator, metrics)
         app[SERVICES] = services
+        app[READINESS] = readiness(services)
+        if services.operations is not None:
+            app[OPERATIONS] = OperationsService(
+                store=services.operations, clock=SystemClock(), channels=(TEAMS, WEBHOOK)
+            )
         secret = settings.secret_key or sandbox_secret(settings)
         app[WEB] = WebContext(
             service=services.booking,
@@ -530,8 +680,17 @@ def build_app(settings: Settings) -> web.Application:
             secret=derive_key(secret, SIGN_IN_FLOW),
             slot_limiter=RateLimiter(settings.slot_read_rate_limit, 60.0),
             trusted_proxies=parse_trusted_proxies(settings.trusted_proxies),
+            teams=services.teams,
         )
         jobs = app[BACKGROUND] = Background(leases=services.repos.job_leases, clock=SystemClock())
+        webhook_jobs = [delivery_job(WEBHOOK)] + [f"{delivery_job(WEBHOOK)}.{n}" for n in range(2, WEBHOOK_WORKERS + 1)]
+
+        def wake_webhooks() -> None:
+            for name in webhook_jobs:
+                jobs.wake(name)
+
+        api = app[API_WIRING] = build_api(services, secret, wake=wake_webhooks)
+        app[API] = ApiContext(api.service, wake=wake_webhooks)
         bot = create_runtime(
             bot_deps(services, jobs),
             app_id=settings.microsoft_app_id,
@@ -548,8 +707,28 @@ def build_app(settings: Settings) -> web.Application:
         # replica), reconciliation (one replica at a time, under a job lease).
         if settings.outbox_interval > 0:
             jobs.add(delivery_job(TEAMS), settings.outbox_interval, delivery_pass(teams, jobs), at_once=True)
+            hooks = DeliveryService(  # webhooks: fan-out, then one signed POST per subscription and event
+                outbox=services.repos.outbox,
+                notifier=api.webhooks,
+                channel=WEBHOOK,
+                clock=SystemClock(),
+                send_timeout=15,
+                batch=WEBHOOK_BATCH,
+            )
+            for name in webhook_jobs:  # a few passes side by side: a slow receiver never holds up the others
+                jobs.add(name, settings.webhook_interval, delivery_pass(hooks, jobs), at_once=True)
+        jobs.add("api.rate_counters", 600.0, api.limits.purge, exclusive=True)  # forget old rate-limit windows
+        jobs.add("links.expire", 15.0, api.service.expire_due, exclusive=True)  # links past their expiry: off
         if settings.reconcile_interval > 0:
             jobs.add("reconcile", settings.reconcile_interval, services.reconciler.run, exclusive=True)
+        if settings.reminder_interval > 0:  # reminders before booked meetings (one replica at a time, job lease)
+            reminders = ReminderService(
+                reminders=services.repos.reminders,
+                event_types=services.repos.event_types,
+                users=services.repos.users,
+                clock=SystemClock(),
+            )
+            jobs.add(REMINDER_JOB, settings.reminder_interval, reminder_pass(reminders, jobs), exclusive=True)
         sync = services.calendar_sync
         if sync is not None:  # calendar sync: queued work (row leases: every replica), renewal (one replica)
             app[GRAPH_SYNC] = sync
@@ -574,6 +753,7 @@ def build_app(settings: Settings) -> web.Application:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await close_services(services)
+        await api.sender.aclose()
 
     app.cleanup_ctx.append(lifecycle)
     return app
@@ -632,10 +812,11 @@ def _playground_line(settings: Settings) -> str:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    install_log_redaction()  # no manage token, sign-in code/state, bearer token or webhook secret in any log line
-    logging.getLogger("httpx").setLevel(logging.WARNING)
     settings = Settings()
+    # JSON lines or the human format (SLOTWISE_LOG_FORMAT), each line with its request id; no manage token,
+    # sign-in code/state, bearer token or webhook secret in any log line (web.redaction, on the handler)
+    configure_logging(settings.effective_log_format)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         app = build_app(settings)
     except SystemExit as exc:

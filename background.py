@@ -35,6 +35,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from scheduling.correlation import begin_request
 from scheduling.delivery import Attempt, DeliveryService, Outcome
 from scheduling.ports import Clock
 from scheduling.stores import JobLease
@@ -156,6 +157,7 @@ class Background:
         while not self._stop.is_set():
             job.woken.clear()  # a wake during the pass below starts the next one at once
             again = False
+            begin_request()  # each pass has a request id of its own: its log lines and Graph calls carry it
             try:
                 again = await self._pass(job) is True
                 failures = 0

@@ -286,6 +286,55 @@ class Help(ActionData):
     verb: Literal["help"]
 
 
+class ApiKeyCreate(ActionData):
+    verb: Literal["apikey.create"]
+
+
+class ApiKeysList(ActionData):
+    verb: Literal["apikeys.list"]
+
+
+class ApiKeyRevoke(ActionData):
+    verb: Literal["apikey.revoke"]
+    key_id: Id
+
+
+class TeamView(ActionData):
+    verb: Literal["team.view"]
+    link_id: Id
+
+
+class TeamJoin(ActionData):
+    verb: Literal["team.join"]
+    link_id: Id
+
+
+class TeamLeave(ActionData):
+    verb: Literal["team.leave"]
+    link_id: Id
+
+
+class TeamEdit(ActionData):
+    verb: Literal["team.edit"]
+    link_id: Id
+
+
+class TeamSave(ActionData):
+    verb: Literal["team.save"]
+    link_id: Id
+    version: Version
+
+
+class TeamPreview(ActionData):
+    verb: Literal["team.preview"]
+    link_id: Id
+
+
+class TeamDelete(ActionData):
+    verb: Literal["team.delete"]
+    link_id: Id
+
+
 AnyAction = Annotated[
     LinkCreate
     | LinkView
@@ -306,7 +355,17 @@ AnyAction = Annotated[
     | ProfileSave
     | Connect
     | RunCommand
-    | Help,
+    | ApiKeyCreate
+    | ApiKeysList
+    | ApiKeyRevoke
+    | Help
+    | TeamView
+    | TeamJoin
+    | TeamLeave
+    | TeamEdit
+    | TeamSave
+    | TeamPreview
+    | TeamDelete,
     Field(discriminator="verb"),
 ]
 #: Validates any action's data (with ``verb`` in it) into its verb's model.

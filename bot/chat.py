@@ -18,8 +18,8 @@ from collections.abc import Awaitable
 from dataclasses import replace
 from typing import Final
 
-from bot import host, picker
-from bot.commands import Clarify, CommandKind, CreateLink, Unknown, parse
+from bot import api_keys, host, picker, team
+from bot.commands import Clarify, CommandKind, CreateLink, CreateTeamLink, Unknown, parse
 from bot.context import Turn
 from bot.errors import error_reply
 from bot.reply import Private, Reply
@@ -27,7 +27,9 @@ from cards import help_card, link_created
 from scheduling.errors import SlotwiseError
 from scheduling.links import NewLink
 
-PRIVATE_COMMANDS: Final[frozenset[CommandKind]] = frozenset({"connect", "upcoming", "cancel_booking"})
+PRIVATE_COMMANDS: Final[frozenset[CommandKind]] = frozenset(
+    {"connect", "upcoming", "cancel_booking", "api_key", "api_keys"}
+)
 
 
 async def _private(turn: Turn, work: Awaitable[Reply], private: Private) -> Reply:
@@ -42,6 +44,10 @@ async def _private(turn: Turn, work: Awaitable[Reply], private: Private) -> Repl
 async def run_command(turn: Turn, text: str) -> Reply:
     command = parse(text)
     kind = command.kind
+    if isinstance(command, CreateTeamLink):  # a team link, in a channel or group chat (bot.team)
+        return await team.create_team_link(turn, command)
+    if kind == "team_links":
+        return await team.list_team_links(turn)
     if isinstance(command, CreateLink):
         return await host.create_link(
             turn,
@@ -69,6 +75,12 @@ async def run_command(turn: Turn, text: str) -> Reply:
         return await host.list_links(turn)
     if kind == "upcoming":
         return await host.upcoming(turn)
+    if kind == "api_key":
+        return await _private(turn, api_keys.create_api_key(turn), Private(notice=api_keys.KEY_NOTICE, again="api key"))
+    if kind == "api_keys":
+        return await _private(
+            turn, api_keys.list_api_keys(turn), Private(notice=api_keys.KEYS_NOTICE, again="api keys")
+        )
     if kind == "cancel_booking":
         again = f"cancel booking {command.target[:40]}"
         return await _private(

@@ -52,6 +52,10 @@ CommandKind = Literal[
     "delete_link",
     "upcoming",
     "cancel_booking",
+    "create_team_link",
+    "team_links",
+    "api_key",
+    "api_keys",
     "clarify",
     "unknown",
 ]
@@ -71,6 +75,13 @@ class CreateLink(Command):
     buffer_after: int | None = None
     minimum_notice: int | None = None  # minutes
     window_days: int | None = None
+
+
+@dataclass(frozen=True)
+class CreateTeamLink(CreateLink):
+    """A team link (said in a channel or group chat): round-robin unless "collective" was said."""
+
+    collective: bool = False
 
 
 @dataclass(frozen=True)
@@ -807,6 +818,12 @@ def _parse_create(text: str) -> Command | None:
 # --------------------------------------------------------------------------- the other commands
 
 _SIMPLE: list[tuple[CommandKind, re.Pattern[str]]] = [
+    # personal API keys (REST API v1): "api keys" lists them, "api key" / "create an api key" makes one
+    ("api_keys", re.compile(r"^(?:(?:list|show|see)\s+)?(?:my\s+|all\s+)?api[\s-]*keys$")),
+    (
+        "api_key",
+        re.compile(r"^(?:(?:create|make|new|get|generate|give\s+me)\s+)?(?:an?\s+|my\s+)?(?:new\s+)?api[\s-]*key$"),
+    ),
     ("help", re.compile(r"^(?:help|\?|what\s+can\s+you\s+do\??|commands|hi|hello|hey|start)$")),
     (
         "disconnect",
@@ -854,6 +871,10 @@ KNOWN = [
     "delete",
     "upcoming",
     "cancel booking",
+    "api key",
+    "api keys",
+    "make a 30-min round-robin link",
+    "team links",
 ]
 
 
@@ -866,6 +887,37 @@ def _normalise(text: str) -> str:
         text = wrapped.group(2)  # a whole message in one paragraph tag
     text = text.strip().strip(".!").strip()
     return re.sub(r"\s+", " ", text)
+
+
+# "round-robin", "round robin", "team link", "collective": a team link, read like a personal one once the words
+# naming the kind are taken out ("round robin 45 minutes for sales demos" -> a 45-minute link "Sales demos").
+_TEAM_WORDS = re.compile(r"\b(?:round[\s-]*robin|collective)\b|\bteam(?=\s+links?\b)", re.IGNORECASE)
+_TEAM_LIST = re.compile(r"^(?:(?:list|show|see)\s+)?(?:our\s+|the\s+|all\s+)?team\s+links$")
+
+
+def _parse_team(text: str) -> Command | None:
+    quoted = _quoted(text)  # a name in quotes is the user's own words ("called 'Round robin review'")
+    outside = [m for m in _TEAM_WORDS.finditer(text) if quoted is None or not quoted[1] <= m.start() < quoted[2]]
+    if not outside:
+        return None
+    found = [m.group().lower() for m in outside]
+    rest = _spans_blanked(text, iter((m.start(), m.end()) for m in outside))
+    rest = " ".join(rest.split()) if quoted is None else rest.strip()
+    if not _CREATE_VERB.search(rest.lower()):
+        rest = f"make {rest}"  # "round robin 45 minutes ..." asks for a link too
+    created = _parse_create(rest)
+    if not isinstance(created, CreateLink):
+        return created
+    return CreateTeamLink(
+        kind="create_team_link",
+        duration=created.duration,
+        title=created.title,
+        buffer_before=created.buffer_before,
+        buffer_after=created.buffer_after,
+        minimum_notice=created.minimum_notice,
+        window_days=created.window_days,
+        collective="collective" in found,
+    )
 
 
 def parse(text: str) -> Command:
@@ -881,10 +933,15 @@ def parse(text: str) -> Command:
     for kind, pattern in _SIMPLE:
         if pattern.match(low):
             return Command(kind)
+    if _TEAM_LIST.match(low):
+        return Command("team_links")
     for kind, pattern in _TARGETED:
         m = pattern.match(low)
         if m:
             return Command(kind, target=m.group(1).strip())
+    team = _parse_team(clean)
+    if team is not None:
+        return team
     created = _parse_create(clean)
     if created is not None:
         return created

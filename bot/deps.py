@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from scheduling.api_keys import ApiKeyService
 from scheduling.booking import BookingService
 from scheduling.connect import ConnectionService
 from scheduling.links import LinkService
@@ -14,6 +15,7 @@ from scheduling.notices import NoticeService
 from scheduling.people import PeopleService
 from scheduling.ports import Clock
 from scheduling.sso import sso_resource
+from scheduling.teams import TeamLinkService
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +29,8 @@ class BotDeps:
     base_url: str  # public base URL of the web pages: {base}/book/..., {base}/manage/..., {base}/auth/...
     sandbox: bool = False  # no Azure bot: users get a sandbox mailbox address when Teams gives none
     app_id: str = ""  # the bot's Entra app id: with it, sign-in cards also offer Teams SSO
+    api_keys: ApiKeyService | None = None  # "api key" / "api keys" in chat (REST API v1); None: not offered
+    teams: TeamLinkService | None = None  # team links in channels and group chats (bot.team); None: not offered
 
     @property
     def sso_resource(self) -> str:

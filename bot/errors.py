@@ -13,12 +13,15 @@ SignInRequired (the viewer's own sign-in)     consent -> ``consent_blocked`` wit
 HostUnavailable (reconnect required)          ``reconnect_required``: a Reconnect button for the host
                                               themselves, "try again later" for anyone else
 any other IntegrationError (Graph, storage)   ``generic_error``: "on our side", its own message, try
-                                              again, a reference id logged (WARNING) with the details
+                                              again, a reference logged (WARNING) with the details
 any other SlotwiseError (InvalidRule,         ``request_refused``: "I can't do that", its own message
 ValidationFailed, NotFound, Conflict...)      (the rule), nothing changed; not logged as a problem
 anything else (a bug)                         ``generic_error`` with a reference id only; the details
                                               are logged (ERROR), never shown
 ===========================================  ==================================================
+
+The reference is the request id of the turn (the ``/api/messages`` request: ``scheduling.correlation``), the
+same id the web's 500 page shows and the turn's log lines and Graph calls carry; outside a request, a fresh one.
 
 A sign-in link only ever goes on a card for the person it signs in, and that card (like the consent
 card) is private (``Reply.private``): in a group chat or channel it is sent to the person's personal chat
@@ -28,11 +31,11 @@ and the conversation only hears "I've sent you a private message to connect" (bo
 from __future__ import annotations
 
 import logging
-import uuid
 
 from bot.context import ErrorScope
 from bot.reply import Json, Private, Reply, SignIn, sign_in_private
 from cards import consent_blocked, generic_error, link_inactive, reconnect_required, request_refused, slot_taken
+from scheduling.correlation import error_reference
 from scheduling.errors import (
     HostUnavailable,
     IntegrationError,
@@ -48,8 +51,8 @@ log = logging.getLogger("slotwise.bot")
 
 
 def _on_our_side(exc: BaseException) -> Json:
-    """The "try again" card, with a fresh reference id that is logged with the details."""
-    reference = uuid.uuid4().hex[:12]
+    """The "try again" card, with a reference (the request id) that is logged with the details."""
+    reference = error_reference()
     if isinstance(exc, SlotwiseError):
         log.warning("%s in a Teams turn (reference %s): %s", type(exc).__name__, reference, exc.message, exc_info=exc)
         return generic_error(exc.message, reference)

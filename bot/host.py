@@ -1,6 +1,6 @@
 """What a host does in chat or from a card: connect / disconnect Outlook (by sign-in link or Teams single
 sign-on), create, list, view, edit, save and delete links, see upcoming bookings, pick one to cancel,
-adjust their zone and hours.
+adjust their profile (zone, hours, and which calendars count and which one bookings go into).
 
 Every function acts for the turn's own user and only ever loads links through ``LinkService.get`` /
 ``find`` (owner and tenant checked), so a link id from someone else's card is "No such link".
@@ -18,7 +18,7 @@ from dataclasses import replace
 
 from bot.context import Turn
 from bot.deps import BotDeps
-from bot.reply import Private, Reply, SignIn, sign_in_private, sso_oauth_card
+from bot.reply import Json, Private, Reply, SignIn, sign_in_private, sso_oauth_card
 from cards import (
     connect_prompt,
     consent_blocked,
@@ -31,11 +31,20 @@ from cards import (
     settings_editor,
     upcoming_bookings,
 )
+from cards.help import (
+    CALENDAR_INPUTS,
+    PROFILE_CONFLICTS,
+    PROFILE_HOURS,
+    PROFILE_TIME_ZONE,
+    PROFILE_WRITE,
+    parse_calendar_choice,
+)
 from cards.links import booking_url
 from cards.settings import FORM_ERROR
 from scheduling.domain import Booking, ConnectionStatus, EventType, LinkKind, User
-from scheduling.errors import Conflict, NotFound, SignInRequired
+from scheduling.errors import Conflict, HostUnavailable, NotFound, SignInRequired
 from scheduling.links import NewLink, availability_from_mailbox
+from scheduling.people import CalendarOptions, calendar_options, calendar_problems
 
 UPCOMING_LIMIT = 200
 SETTINGS_NOTICE = "You're connected. I've sent you your calendar settings in a private message."
@@ -83,10 +92,25 @@ async def connect(turn: Turn) -> Reply:
     if isinstance(host, Reply):
         return host
     defaults = await turn.deps.links.mailbox_defaults(host)
+    calendars = await host_calendars(turn, host)
     return Reply(
-        card=first_run(defaults.time_zone, availability_from_mailbox(defaults)),
+        card=first_run(
+            defaults.time_zone,
+            availability_from_mailbox(defaults),
+            calendars=calendars,
+            calendars_unreadable=calendars is None,
+        ),
         private=Private(notice=SETTINGS_NOTICE, again="connect"),
     )
+
+
+async def host_calendars(turn: Turn, host: User) -> CalendarOptions | None:
+    """The host's calendars (own and shared with them) and current choice, for the profile card; None when
+    Graph can't list them just now (the card then leaves the calendars out and says so)."""
+    try:
+        return await turn.deps.people.calendar_options(host)
+    except HostUnavailable:
+        return None
 
 
 async def connect_with_sso(turn: Turn, token: str, exchange_id: str) -> User:
@@ -217,20 +241,51 @@ def _choose(bookings: Sequence[Booking], target: str) -> Booking | None:
     return next((b for b in ordered if b.id == target), None)
 
 
+#: The core's problem keys (scheduling.people.save_profile) -> the profile card's inputs.
+PROFILE_PROBLEM_INPUTS = {"timeZone": PROFILE_TIME_ZONE, **CALENDAR_INPUTS}
+
+
 async def save_profile(turn: Turn, values: Mapping[str, object]) -> Reply:
-    """The first-run Adjust form: the host's zone, and those hours on every one of their links."""
-    availability, errors = parse_profile(values)
-    if availability is None:
-        zone_value, hours_value = values.get("profile.time_zone"), values.get("profile.hours")
-        return Reply(
-            card=first_run(
-                zone_value if isinstance(zone_value, str) else "",
-                hours_value if isinstance(hours_value, str) else "",
-                errors=errors,
-            )
-        )
+    """The profile card's Adjust form: the host's zone, those hours on every one of their links, and (when the
+    card listed them) the calendars that count for conflicts and the one bookings go into. Every problem is
+    shown at once (the zone and hours as parsed here, the calendars as the core judges them against the list
+    Graph gives now) and nothing is saved until all are fixed."""
     user = await turn.actor()
-    user = turn.refresh_actor(await turn.deps.people.set_time_zone(user, availability.time_zone))
+    availability, errors = parse_profile(values)
+    calendars: CalendarOptions | None = None
+    choice = None
+    if PROFILE_CONFLICTS in values or PROFILE_WRITE in values:
+        try:
+            calendars = await turn.deps.people.calendar_options(user)
+        except HostUnavailable as exc:
+            errors.setdefault(PROFILE_CONFLICTS, exc.message)
+        else:
+            choice, choice_errors = parse_calendar_choice(values, calendars)
+            errors |= choice_errors
+            if choice is not None:
+                for key, message in calendar_problems(calendars.calendars, choice).items():
+                    errors.setdefault(CALENDAR_INPUTS[key], message)
+
+    def form(found: Mapping[str, str]) -> Json:
+        zone_value, hours_value = values.get(PROFILE_TIME_ZONE), values.get(PROFILE_HOURS)
+        return first_run(
+            zone_value if isinstance(zone_value, str) else "",
+            hours_value if isinstance(hours_value, str) else "",
+            errors=found,
+            calendars=calendars,
+            values=values,
+        )
+
+    if availability is None or errors:
+        return Reply(card=form(errors))
+    # A calendar that stopped being shared between the check above and the save: the same form, with the
+    # core's words (scheduling.people.save_profile checks again and saves nothing).
+    turn.scope.form = lambda found: form(
+        {PROFILE_PROBLEM_INPUTS.get(k, PROFILE_CONFLICTS): v for k, v in found.items()}
+    )
+    user = turn.refresh_actor(
+        await turn.deps.people.save_profile(user, time_zone=availability.time_zone, calendars=choice)
+    )
     updated = 0
     for link in await turn.deps.links.list(user):
         if link.kind is not LinkKind.SINGLE_HOST:
@@ -241,4 +296,5 @@ async def save_profile(turn: Turn, values: Mapping[str, object]) -> Reply:
         except Conflict:
             continue  # edited at the same moment: that edit wins
         updated += 1
-    return Reply(card=first_run(availability.time_zone, availability, saved_links=updated))
+    shown = calendar_options(calendars.calendars, user) if calendars is not None else await host_calendars(turn, user)
+    return Reply(card=first_run(availability.time_zone, availability, saved_links=updated, calendars=shown))

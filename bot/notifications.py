@@ -13,7 +13,11 @@ or on their messages) with ``continue_conversation``. Kinds:
 * ``host.consent_granted`` (an admin approved Slotwise from the link made for this host): the connect prompt;
 * ``host.sign_in`` (a sign-in, consent or MFA card asked for in a group chat or channel, bot.private):
   the card drawn now, with a fresh sign-in link;
-* ``host.private`` (another private reply asked for in a group chat or channel, bot.private): the reply.
+* ``host.private`` (another private reply asked for in a group chat or channel, bot.private): the reply;
+* ``team.announcement`` (a team link's booking change): a message in the thread of the link's card in its
+  channel (bot.team); ``team.unreadable``: the link's creator is told which members were left out today;
+* ``booking.reminder`` (the reminder job, scheduling.reminders): the reminder card, unless the booking was
+  cancelled or moved meanwhile or the meeting is over (then it is obsolete).
 
 An item whose host no longer exists, or of a kind with no Teams message, is undeliverable; a host with no
 chat with Slotwise yet is not reachable (the item is held until they have one).
@@ -32,12 +36,19 @@ from bot.deps import BotDeps
 from bot.host import sign_in_reply
 from bot.private import PRIVATE_KIND, SIGN_IN_KIND, reply_from_payload
 from bot.reply import Json, Reply, message_activity
-from cards import consent_blocked, first_run, host_notification, reconnect_required
+from bot.team import deliver_announcement
+from cards import consent_blocked, first_run, host_notification, reconnect_required, reminder_card
 from cards.bookings import NotificationKind
 from cards.help import connect_prompt
-from scheduling.domain import ConnectionStatus, OutboxItem, User
+from cards.team import unreadable_card
+from cards.webhooks import webhook_disabled
+from scheduling.domain import Booking, ConnectionStatus, OutboxItem, User
+from scheduling.errors import HostUnavailable, NotFound
 from scheduling.links import availability_from_mailbox
 from scheduling.ports import Delivery, NotReachable, Obsolete, Undeliverable
+from scheduling.reminders import REMINDER_KIND, reminder_obsolete
+from scheduling.teams import ANNOUNCEMENT, UNREADABLE
+from scheduling.webhooks import WEBHOOK_DISABLED
 
 BOOKING_KINDS: Mapping[str, NotificationKind] = {
     "booking.created": "booking.created",
@@ -85,6 +96,9 @@ class TeamsNotifier:
 
     async def deliver(self, delivery: Delivery) -> None:
         item = delivery.item
+        if item.kind == ANNOUNCEMENT:  # a team link's booking change, in its channel thread (bot.team)
+            await deliver_announcement(self.deps, self.sender, item)
+            return
         host_id = item.payload.get("hostId")
         host = await self.deps.people.member(item.tenant_id, host_id) if isinstance(host_id, str) else None
         if host is None:
@@ -131,9 +145,43 @@ class TeamsNotifier:
             return reconnect_required(deps.url(deps.connections.sign_in_path(host)), host_is_viewer=True)
         if item.kind == "host.connected":
             defaults = await deps.links.mailbox_defaults(host)
-            return first_run(defaults.time_zone, availability_from_mailbox(defaults))
+            try:
+                calendars = await deps.people.calendar_options(host)  # the profile card lists them
+            except HostUnavailable:
+                calendars = None
+            return first_run(
+                defaults.time_zone,
+                availability_from_mailbox(defaults),
+                calendars=calendars,
+                calendars_unreadable=calendars is None,
+            )
+        if item.kind == UNREADABLE:  # a team link's creator: members left out today (scheduling.teams)
+            return unreadable_card(item.payload)
         if item.kind == "host.consent_granted":  # an admin approved Slotwise from the link made for this host
             if host.connection_status is ConnectionStatus.CONNECTED:
                 raise Obsolete("the host has connected meanwhile")
             return connect_prompt(deps.url(deps.connections.sign_in_path(host)), admin_approved=True)
+        if item.kind == REMINDER_KIND:
+            return await self.reminder_for(item, host)
+        if item.kind == WEBHOOK_DISABLED:  # one of the host's webhook subscriptions was switched off
+            return webhook_disabled(item.payload, deps.url("/api/v1/openapi.json"))
         raise Undeliverable(f"there is no Teams message for '{item.kind}'")
+
+    async def reminder_for(self, item: OutboxItem, host: User) -> Json:
+        """The reminder card, drawn from the booking as it stands now: Obsolete when it was cancelled or moved
+        after the reminder was enqueued, or the meeting is over (scheduling.reminders.reminder_obsolete)."""
+        deps = self.deps
+        booking_id = item.payload.get("bookingId")
+        booking: Booking | None = None
+        if isinstance(booking_id, str):
+            try:
+                booking = await deps.booking.for_host(host.id, booking_id)
+            except NotFound:
+                booking = None
+        now = deps.clock.now()
+        reason = reminder_obsolete(booking, item.payload, now)
+        if reason is not None:
+            raise Obsolete(reason)
+        assert booking is not None
+        link = await deps.booking.link_in_tenant(host.tenant_id, booking.event_type_id)
+        return reminder_card(item.payload, host.time_zone, now, link.questions if link is not None else ())

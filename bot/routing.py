@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from bot import chat, host, picker
+from bot import api_keys, chat, host, picker, team
 from bot.actions import (
     AnyAction,
+    ApiKeyRevoke,
     BadAction,
     BookingCancel,
     BookingConfirm,
@@ -38,6 +39,13 @@ from bot.actions import (
     SlotsPick,
     SlotsTimezone,
     SlotsWeek,
+    TeamDelete,
+    TeamEdit,
+    TeamJoin,
+    TeamLeave,
+    TeamPreview,
+    TeamSave,
+    TeamView,
     parse_data,
 )
 from bot.context import Turn
@@ -196,7 +204,17 @@ ROUTES: Mapping[Verb, Handler] = {
     "profile.save": lambda turn, a: host.save_profile(turn, a.data),
     "connect": lambda turn, _a: host.connect(turn),
     "command": lambda turn, a: chat.run_command(turn, a.of(RunCommand).text),
+    "apikey.create": lambda turn, _a: api_keys.create_api_key(turn),
+    "apikeys.list": lambda turn, _a: api_keys.list_api_keys(turn),
+    "apikey.revoke": lambda turn, a: api_keys.revoke_api_key(turn, a.of(ApiKeyRevoke).key_id),
     "help": lambda _turn, _a: _help(),
+    "team.view": lambda turn, a: team.view(turn, a.of(TeamView).link_id),
+    "team.join": lambda turn, a: team.join(turn, a.of(TeamJoin).link_id),
+    "team.leave": lambda turn, a: team.leave(turn, a.of(TeamLeave).link_id),
+    "team.edit": lambda turn, a: team.edit(turn, a.of(TeamEdit).link_id),
+    "team.save": lambda turn, a: team.save(turn, a.of(TeamSave).link_id, a.of(TeamSave).version, a.data),
+    "team.preview": lambda turn, a: team.preview(turn, a.of(TeamPreview).link_id),
+    "team.delete": lambda turn, a: team.delete(turn, a.of(TeamDelete).link_id),
 }
 
 

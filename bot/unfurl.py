@@ -1,7 +1,8 @@
 """The messaging extension: link unfurling (``composeExtension/queryLink``) and the "searchLinks" search
 command (``composeExtension/query``).
 
-Unfurling: a URL under the public base URL's ``/book/{handle}/{slug}`` becomes the 1.3 slot card
+Unfurling: a URL under the public base URL's ``/book/{handle}/{slug}`` (or a team link's
+``/book/team/{team}/{slug}``, the card naming the team) becomes the 1.3 slot card
 (the next free times as links to the booking page, in the sender's zone) with its preview. Any other
 URL gets an empty result, so Teams shows the plain link. A link that can't take bookings right now
 unfurls into a short notice instead of times (never a guess).
@@ -22,7 +23,7 @@ from bot.invokes import BadInvoke, link_query_of
 from bot.reply import ADAPTIVE_CARD, Json
 from cards import slot_picker_unfurl, unfurl_notice, unfurl_preview, unfurl_response
 from cards.format import durations_label
-from cards.links import booking_url
+from cards.links import booking_url, team_booking_url
 from scheduling.errors import HostUnavailable, IntegrationError, LinkInactive, NotFound, SlotwiseError
 from scheduling.intervals import Interval
 
@@ -40,8 +41,8 @@ def message_result(text: str) -> Json:
     return {"composeExtension": {"type": "message", "text": text}}
 
 
-def booking_target(base_url: str, url: str) -> tuple[str, str] | None:
-    """(handle, slug) when ``url`` is a personal booking page of this Slotwise, else None."""
+def _segments(base_url: str, url: str) -> list[str] | None:
+    """The path segments of ``url`` after ``{base}/book/``, when it is a booking page address of this Slotwise."""
     try:
         base, target = urlsplit(base_url), urlsplit(url.strip())
     except ValueError:
@@ -51,8 +52,21 @@ def booking_target(base_url: str, url: str) -> tuple[str, str] | None:
     prefix = base.path.rstrip("/") + "/book/"
     if not target.path.startswith(prefix):
         return None
-    parts = [unquote(p) for p in target.path[len(prefix) :].strip("/").split("/")]
-    if len(parts) != 2 or not all(parts) or parts[0] == "team":
+    return [unquote(p) for p in target.path[len(prefix) :].strip("/").split("/")]
+
+
+def team_target(base_url: str, url: str) -> tuple[str, str] | None:
+    """(team, slug) when ``url`` is a team link's booking page (``/book/team/{team}/{slug}``), else None."""
+    parts = _segments(base_url, url)
+    if parts is None or len(parts) != 3 or parts[0] != "team" or not all(parts):
+        return None
+    return parts[1], parts[2]
+
+
+def booking_target(base_url: str, url: str) -> tuple[str, str] | None:
+    """(handle, slug) when ``url`` is a personal booking page of this Slotwise, else None."""
+    parts = _segments(base_url, url)
+    if parts is None or len(parts) != 2 or not all(parts) or parts[0] == "team":
         return None
     return parts[0], parts[1]
 
@@ -65,17 +79,29 @@ async def query_link(turn: Turn, value: object) -> Json:
     except BadInvoke:
         return empty_result()
     target = booking_target(turn.deps.base_url, query.url)
-    if target is None:
+    team = team_target(turn.deps.base_url, query.url)
+    if target is None and team is None:
         return empty_result()
     service = turn.deps.booking
     try:
-        link, owner = await service.resolve_link(*target)
+        if team is not None:  # a team link: the same card, with the team's name (bot.team)
+            if turn.deps.teams is None:
+                return empty_result()
+            link, found = await turn.deps.teams.resolve(*team)
+            owner = turn.deps.teams.face(found, link)
+        else:
+            assert target is not None
+            link, owner = await service.resolve_link(*target)
     except LinkInactive as exc:
         notice = unfurl_notice("This link isn't taking bookings", exc.message)
         return unfurl_response(notice, notice)
     except NotFound:
         return empty_result()
-    page = booking_url(turn.deps.base_url, owner.handle, link.slug)
+    page = (
+        team_booking_url(turn.deps.base_url, owner.handle, link.slug)
+        if team is not None
+        else booking_url(turn.deps.base_url, owner.handle, link.slug)
+    )
     preview = unfurl_preview(link, owner.display_name)
     tz = client_zone(turn.activity) or owner.time_zone
     now = turn.now()

@@ -9,13 +9,14 @@ Map of the package (one module per concept):
 * :mod:`cards.elements`: tiny node builders (TextBlock, inputs, actions) and :func:`escape_markdown`.
 * :mod:`cards.format`: human formatting of rules, times and zones (and the inverse parsers).
 * :mod:`cards.links`, :mod:`cards.settings`, :mod:`cards.slots`, :mod:`cards.unfurl`,
-  :mod:`cards.bookings`, :mod:`cards.errors`, :mod:`cards.help`: the cards themselves.
+  :mod:`cards.bookings`, :mod:`cards.errors`, :mod:`cards.help`, :mod:`cards.reminders`: the cards themselves.
 
 Every builder returns a fresh ``dict`` ready for ``json.dumps``; nothing is templated from strings and
 no ``$data`` binding is used. Text typed by people (titles, names, notes, answers) is escaped with
 :func:`cards.elements.escape_markdown` before it reaches a ``TextBlock``.
 """
 
+from cards.apikeys import api_key_created, api_key_offer, api_keys_list
 from cards.bookings import booked, confirm_reschedule, host_notification, upcoming_bookings
 from cards.elements import escape_markdown
 from cards.errors import (
@@ -28,14 +29,19 @@ from cards.errors import (
 )
 from cards.help import connect_prompt, first_run, help_card, parse_profile
 from cards.links import booking_url, link_created, links_list, team_booking_url
+from cards.reminders import reminder_card
 from cards.settings import parse_settings, settings_editor
 from cards.slots import confirm_booking, slot_picker
 from cards.unfurl import slot_picker_unfurl, unfurl_notice, unfurl_preview, unfurl_response
 from cards.verbs import ALL_VERBS, Verb, is_verb
+from cards.webhooks import webhook_disabled
 
 __all__ = [
     "ALL_VERBS",
     "Verb",
+    "api_key_created",
+    "api_key_offer",
+    "api_keys_list",
     "booked",
     "booking_url",
     "confirm_booking",
@@ -54,6 +60,7 @@ __all__ = [
     "parse_profile",
     "parse_settings",
     "reconnect_required",
+    "reminder_card",
     "request_refused",
     "settings_editor",
     "slot_picker",
@@ -64,4 +71,5 @@ __all__ = [
     "unfurl_preview",
     "unfurl_response",
     "upcoming_bookings",
+    "webhook_disabled",
 ]

@@ -96,6 +96,7 @@ LOCATION_KIND: Final = "location_kind"
 LOCATION_TEXT: Final = "location_text"
 SINGLE_USE: Final = "single_use"
 ACTIVE: Final = "active"
+REMINDER: Final = "reminder"
 FORM_ERROR: Final = "form"
 
 SETTINGS_INPUT_IDS: Final[tuple[str, ...]] = (
@@ -117,6 +118,7 @@ SETTINGS_INPUT_IDS: Final[tuple[str, ...]] = (
     DAILY_CAP,
     WEEKLY_CAP,
     BLOCKING_STATUSES,
+    REMINDER,
     SINGLE_USE,
     ACTIVE,
 )
@@ -165,6 +167,7 @@ def current_values(link: EventType) -> dict[str, str]:
         LOCATION_TEXT: link.location.text,
         SINGLE_USE: "true" if link.single_use else "false",
         ACTIVE: "true" if link.active else "false",
+        REMINDER: REMINDER_OFF if r.reminder is None else minutes_value(r.reminder),
     }
     for input_id, ranges in zip(WEEKLY_HOURS, r.availability.weekly, strict=True):
         out[input_id] = ranges_value(ranges)
@@ -393,6 +396,16 @@ def settings_editor(
         )
     )
 
+    section("Reminder")
+    add(
+        input_text(
+            REMINDER,
+            "Remind me in Teams this long before each meeting (like 15m or 1h; off for none)",
+            v[REMINDER],
+            placeholder="15m",
+        )
+    )
+
     section("Link")
     add(toggle(SINGLE_USE, "Single use", "Stop working after one booking", v[SINGLE_USE].lower() == "true"))
     add(toggle(ACTIVE, "Active", "People can book this link", v[ACTIVE].lower() == "true"))
@@ -577,6 +590,22 @@ def parse_location_text(value: str, kind: LocationKind) -> str:
     return details
 
 
+REMINDER_OFF: Final = "off"
+_OFF_WORDS: Final = frozenset({"", "off", "none", "no", "never"})
+
+
+def parse_reminder(value: str) -> int | None:
+    """How long before each meeting the host is reminded ("15", "15m", "1h"), None for "off" or empty; the
+    core judges the length (``EventRules.problems()``: 1 minute to 24 hours)."""
+    cleaned = value.strip().lower()
+    if cleaned in _OFF_WORDS:
+        return None
+    try:
+        return parse_minutes(cleaned)
+    except OverflowError:  # hundreds of digits: no length at all
+        raise ValueError(f"'{value.strip()[:40]}' is not a length of time like 15m or 1h.") from None
+
+
 def parse_flag(value: str) -> bool:
     raw = value.strip().lower()
     if raw not in ("true", "false"):
@@ -675,6 +704,7 @@ def parse_settings(values: Mapping[str, object], current: EventType) -> tuple[Ev
         daily_cap=form.read(DAILY_CAP, parse_cap, r.daily_cap),
         weekly_cap=form.read(WEEKLY_CAP, parse_cap, r.weekly_cap),
         blocking_statuses=form.read(BLOCKING_STATUSES, parse_statuses, r.blocking_statuses),
+        reminder=form.read(REMINDER, parse_reminder, r.reminder),
     )
     location = form.location(current.location)
     single_use = form.read(SINGLE_USE, parse_flag, current.single_use)

@@ -28,6 +28,7 @@ Data keys (all strings unless noted):
 ``page``         int, 0-based page of a list card
 ``reasonInputId``  the id of the input holding the cancellation reason (``cancelReason.<bookingId>``)
 ``text``         a command line to run as if typed (``command``)
+``keyId``        ApiKey.id (``apikey.revoke``: the bot checks the key is the clicking person's)
 """
 
 from __future__ import annotations
@@ -54,9 +55,19 @@ Verb = Literal[
     "booking.cancel",
     "bookings.upcoming",
     "profile.save",
+    "apikey.create",
+    "apikeys.list",
+    "apikey.revoke",
     "connect",
     "command",
     "help",
+    "team.view",
+    "team.join",
+    "team.leave",
+    "team.edit",
+    "team.save",
+    "team.preview",
+    "team.delete",
 ]
 
 ALL_VERBS: Final[frozenset[Verb]] = frozenset(get_args(Verb))
@@ -114,10 +125,28 @@ VERB_DATA: Final[Mapping[Verb, VerbSpec]] = {
     "booking.move": _spec("bookingId start tz"),
     "booking.cancel": _spec("bookingId reasonInputId", inputs="cancelReason.<bookingId> (see cancel_reason_input_id)"),
     "bookings.upcoming": _spec(optional="page"),
-    "profile.save": _spec(inputs="profile.time_zone, profile.hours (pass to cards.help.parse_profile)"),
+    "profile.save": _spec(
+        inputs="profile.time_zone, profile.hours (pass to cards.help.parse_profile); profile.conflict_calendars, "
+        "profile.write_calendar when the card listed calendars (cards.help.parse_calendar_choice)"
+    ),
+    "apikey.create": _spec(),
+    "apikeys.list": _spec(),
+    "apikey.revoke": _spec("keyId"),
     "connect": _spec(),
     "command": _spec("text"),
     "help": _spec(),
+    # team links (cards.team): the card in the channel, its refresh, and its settings
+    "team.view": _spec("linkId"),
+    "team.join": _spec("linkId"),
+    "team.leave": _spec("linkId"),
+    "team.edit": _spec("linkId"),
+    "team.save": _spec(
+        "linkId version",
+        inputs="every settings input (cards.settings.SETTINGS_INPUT_IDS) and the team's "
+        "(cards.team.TEAM_INPUT_IDS, members.<userId>.<field>); pass the merged data to cards.team.parse_team_settings",
+    ),
+    "team.preview": _spec("linkId"),
+    "team.delete": _spec("linkId"),
 }
 
 #: The slot picker's time-zone ChoiceSet (submitted with ``slots.timezone``).

@@ -4,7 +4,10 @@ and the typed calendar operations Slotwise uses.
 Every operation takes ``user_id`` first: the Slotwise user whose delegated token is used (the
 ``token_provider`` is asked for it) and whose mailbox ``/me`` means. What the client guarantees:
 
-* a fresh ``client-request-id`` GUID on every HTTP request; Graph's ``request-id`` is logged on errors;
+* a ``client-request-id`` GUID on every HTTP request: the id of the request (or background job pass) being
+  served (``scheduling.correlation``; an id that is not a GUID is mapped to one, the same every time), else a
+  fresh one per attempt; Graph's ``request-id`` is logged on errors;
+* an optional :class:`GraphObserver` (metrics) is told every attempt's status and every wait before a retry;
 * at most ``max_concurrency_per_mailbox`` (Outlook's limit: 4) requests in flight per target mailbox
   (``/me`` -> the token's user, ``/users/{x}`` -> ``x``); the slot is released while waiting to retry;
 * 429, 503, 504, connect errors and timeouts are retried, honouring ``Retry-After`` (fractional
@@ -28,7 +31,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote, urlencode, urlsplit
 
 import httpx
@@ -60,6 +63,7 @@ from graph.models import (
 )
 from graph.retry import RETRYABLE_STATUSES, RetryPolicy, parse_retry_after
 from graph.timefmt import iso_z, to_dtz
+from scheduling.correlation import current_request_id
 from scheduling.ports import EventDraft
 from scheduling.rules import BusyStatus
 
@@ -88,6 +92,41 @@ _AVAILABILITY_DIGITS = {
 
 TokenProvider = Callable[..., Awaitable[str]]
 Sleep = Callable[[float], Awaitable[None]]
+#: the namespace of the GUIDs derived from request ids that are not GUIDs themselves
+_REQUEST_ID_NAMESPACE = uuid.UUID("5a0d1e0b-51a7-4c6e-9d1e-c0441e7a7e1d")
+PROBE_TIMEOUT = 2.0  # seconds: how long the readiness probe waits for Graph to answer
+
+
+class GraphObserver(Protocol):
+    """Told what the client does (metrics). Must not raise or block."""
+
+    def graph_response(self, method: str, status: int | None) -> None:
+        """One HTTP attempt ended with ``status`` (None: no answer: a timeout or a network error)."""
+
+    def graph_retry_wait(self, reason: str, seconds: float) -> None:
+        """The client waits ``seconds`` before retrying, because of ``reason`` (``"429"``, ``"503"``, ``"504"``,
+        ``"network"``, or ``"batch"`` for inner ``$batch`` answers)."""
+
+
+class _NoObserver:
+    def graph_response(self, method: str, status: int | None) -> None:
+        return None
+
+    def graph_retry_wait(self, reason: str, seconds: float) -> None:
+        return None
+
+
+def client_request_id(request_id: str | None = None) -> str:
+    """The ``client-request-id`` for a call made while serving ``request_id`` (default: the current one): that
+    id when it is a GUID, else a GUID derived from it (the same each time; Graph wants a GUID); a fresh GUID
+    when no request is being served."""
+    rid = request_id if request_id is not None else current_request_id()
+    if rid is None:
+        return str(uuid.uuid4())
+    try:
+        return str(uuid.UUID(rid))
+    except ValueError:
+        return str(uuid.uuid5(_REQUEST_ID_NAMESPACE, rid))
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,8 +199,10 @@ class GraphClient:
         sleep: Sleep = asyncio.sleep,
         page_size: int = DEFAULT_PAGE_SIZE,
         now: Callable[[], datetime] | None = None,
+        observer: GraphObserver | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.observer: GraphObserver = observer or _NoObserver()
         self._base = urlsplit(self.base_url)
         self._token_provider = token_provider
         self._force_refresh_kw = _accepts_force_refresh(token_provider)
@@ -183,6 +224,19 @@ class GraphClient:
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+    async def unreachable(self, seconds: float = PROBE_TIMEOUT) -> str | None:
+        """None when Graph's base URL answers HTTP within ``seconds`` (any status: an answer without a
+        token is a 401, and that is enough to know Graph is there), else why not. For the readiness probe: one
+        unauthenticated GET, no retries, not counted as a Graph call."""
+        try:
+            response = await self._http.get(self.base_url + "/", timeout=seconds)
+            await response.aclose()
+        except httpx.TimeoutException:
+            return f"no answer within {seconds:g} s"
+        except httpx.HTTPError as exc:
+            return f"unreachable ({type(exc).__name__})"
+        return None
 
     async def __aenter__(self) -> GraphClient:
         return self
@@ -245,7 +299,7 @@ class GraphClient:
         attempt, waited, refreshed = 0, 0.0, False
         while True:
             token = await self._token(user_id, force_refresh=refreshed)
-            crid = str(uuid.uuid4())
+            crid = client_request_id()
             req_headers = {
                 "Authorization": f"Bearer {token}",
                 "client-request-id": crid,
@@ -256,16 +310,19 @@ class GraphClient:
                 async with self._semaphore(key):
                     response = await self._http.request(method, url, json=json, headers=req_headers)
             except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+                self.observer.graph_response(method, None)
                 delay = self.retry.delay(attempt, None, waited)
                 log.info(
                     "graph %s failed (%s, client-request-id=%s); retry in %s", what, type(exc).__name__, crid, delay
                 )
                 if delay is None:
                     raise GraphTransient(detail=str(exc) or type(exc).__name__, client_request_id=crid) from exc
+                self.observer.graph_retry_wait("network", delay)
                 await self._sleep(delay)
                 attempt, waited = attempt + 1, waited + delay
                 continue
             status = response.status_code
+            self.observer.graph_response(method, status)
             log.debug(
                 "graph %s -> %s client-request-id=%s request-id=%s",
                 what,
@@ -296,6 +353,7 @@ class GraphClient:
                         attempt + 1,
                         delay,
                     )
+                    self.observer.graph_retry_wait(str(status), delay)
                     await self._sleep(delay)
                     attempt, waited = attempt + 1, waited + delay
                     continue
@@ -370,6 +428,7 @@ class GraphClient:
                 )
                 break
             log.info("batch: retrying %d inner requests in %.3fs", len(retry), delay)
+            self.observer.graph_retry_wait("batch", delay)
             await self._sleep(delay)
             attempt, waited = attempt + 1, waited + delay
             pending = retry
@@ -821,4 +880,13 @@ def _from_availability_view(view: str, start: datetime, interval: int) -> tuple[
     return tuple(out)
 
 
-__all__ = ["GRAPH_V1", "GraphClient", "GraphResponse", "inner_error", "query", "quote_id"]
+__all__ = [
+    "GRAPH_V1",
+    "GraphClient",
+    "GraphObserver",
+    "GraphResponse",
+    "client_request_id",
+    "inner_error",
+    "query",
+    "quote_id",
+]

@@ -53,6 +53,8 @@ PERSONAL_COMMANDS: tuple[tuple[str, str], ...] = (
 GROUP_COMMANDS: tuple[tuple[str, str], ...] = (
     ("help", "What Slotwise can do here, with examples"),
     ("make a 30-min link", "Create a scheduling link and share its card in this conversation"),
+    ("make a 30-min round-robin link", 'A team link people here join; also "collective 1h link"'),
+    ("team links", "The team links of this team or chat"),
     ("my links", "Your scheduling links, to share one here"),
     ("disconnect", "Disconnect your calendar and delete the stored sign-in"),
 )

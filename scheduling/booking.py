@@ -29,7 +29,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
-from typing import Literal
+from typing import Literal, Protocol
 from zoneinfo import ZoneInfo
 
 from scheduling.connect import ConnectionService
@@ -60,6 +60,7 @@ from scheduling.errors import (
 from scheduling.intervals import Interval, subtract
 from scheduling.invitee import InviteeForm, validate_form
 from scheduling.localtime import from_epoch, to_epoch, wall_to_epoch
+from scheduling.observe import NO_EVENTS, BookingEvents, observed
 from scheduling.ports import (
     Attendee,
     BookedInterval,
@@ -77,6 +78,7 @@ from scheduling.rules import EventRules
 from scheduling.slots import Slot, booking_window_bounds, compute_slots, is_bookable, resolve_duration
 from scheduling.stores import BookingStore, BusyCacheStore, EventTypeStore, UserStore
 from scheduling.sync import CachedBusy
+from scheduling.webhooks import announce
 
 MAX_QUERY_DAYS = 62
 MAX_REBOOKS = 20  # how often one Teams user may book, cancel and book the same time again
@@ -383,8 +385,37 @@ class BusyCacheMemo:
             self._generation[host_id] = self._generation.get(host_id, 0) + 1
 
 
+class TeamBookings(Protocol):
+    """What :class:`BookingService` hands a team link to (``scheduling.teams.TeamLinkService``): a link with a
+    ``team_id`` is never shown, booked or moved as a personal one."""
+
+    async def public_link(self, link: EventType) -> tuple[EventType, User]: ...
+
+    async def slots(self, link: EventType, window: Interval, duration: int | None = None) -> list[Slot]: ...
+
+    async def book(
+        self,
+        link: EventType,
+        start: datetime,
+        form: InviteeForm,
+        *,
+        caller: Caller,
+        duration: int | None = None,
+        idempotency_key: str | None = None,
+        hold_id: str | None = None,
+    ) -> BookingOutcome: ...
+
+    async def reschedule(self, booking: Booking, link: EventType, new_start: datetime, actor: Actor) -> Booking: ...
+
+    def forget_busy(self, host_ids: Sequence[str] | None = None) -> None: ...
+
+
+#: More outbox items for a booking change (team links: every member's notice, the channel's announcement).
+OutboxFanOut = Callable[[Sequence[OutboxItem], EventType, Booking], Awaitable[list[OutboxItem]]]
+
+
 class BookingService:
-    """Slots, booking, rescheduling and cancelling for single-host links."""
+    """Slots, booking, rescheduling and cancelling for single-host links; team links are handed to ``teams``."""
 
     def __init__(
         self,
@@ -404,6 +435,7 @@ class BookingService:
         busy_cache: BusyCacheStore | None = None,
         cache_max_lag: timedelta = timedelta(seconds=30),
         cache_memo_ttl: timedelta = timedelta(seconds=1),
+        events: BookingEvents = NO_EVENTS,
     ) -> None:
         self._calendar = calendar  # the ports and stores are the service's own: adapters only call its use cases
         self._bookings = bookings
@@ -420,6 +452,9 @@ class BookingService:
         # the database busy cache kept by calendar sync (scheduling.sync), read through a short in-process copy
         self._busy_cache = BusyCacheMemo(busy_cache, clock, cache_memo_ttl) if busy_cache is not None else None
         self.cache_max_lag = cache_max_lag
+        self.events = events  # told the outcome of each book, reschedule and cancel (scheduling.observe)
+        self.teams: TeamBookings | None = None  # team links (scheduling.teams), set once built: it needs this service
+        self.fan_outs: list[OutboxFanOut] = []  # what else a booking change enqueues (see outbox_for)
 
     @property
     def busy_ttl(self) -> timedelta:
@@ -448,6 +483,8 @@ class BookingService:
         if link is None:
             raise NotFound("This booking link no longer exists. Ask the host for a current link.")
         _open(link)
+        if (team := self._team(link)) is not None:
+            return await team.public_link(link)
         owner = await self._users.get(link.owner_user_id) if link.owner_user_id else None
         if owner is None:
             raise NotFound(
@@ -456,6 +493,14 @@ class BookingService:
                 else "This link's host no longer exists."
             )
         return link, owner
+
+    def _team(self, link: EventType) -> TeamBookings | None:
+        """Who handles a team link (None for a personal one); NotFound when team links are not set up."""
+        if link.team_id is None:
+            return None
+        if self.teams is None:
+            raise NotFound("Team links can't be booked yet.")
+        return self.teams
 
     async def link_of(self, booking: Booking) -> EventType:
         link = await self._event_types.get(booking.event_type_id)
@@ -551,11 +596,19 @@ class BookingService:
 
         Safe because nothing is booked from it: a booking re-reads Graph fresh for its exact interval,
         and Slotwise's own bookings always come from the database."""
+        cached = await self.cached_busy(host, window)
+        if cached is not None:
+            return cached
+        return await self._viewing.busy(host, window, horizon)
+
+    async def cached_busy(self, host: User, window: Interval) -> list[BusyInterval] | None:
+        """The host's busy time in ``window`` from the database busy cache when it serves ``window`` now (see
+        :meth:`viewing_busy`); None when it doesn't (read the calendar instead)."""
         if self._busy_cache is not None and not host.conflict_calendar_ids and not window.is_empty:
             cached = await self._busy_cache.get(host.id)
             if cached is not None and cached.serves(window, self.clock.now(), self.cache_max_lag):
                 return [b for b in cached.busy if b.start < window.end and window.start < b.end]
-        return await self._viewing.busy(host, window, horizon)
+        return None
 
     def forget_busy(self, host_ids: Sequence[str] | None = None) -> None:
         """Drop busy time kept in this process for these hosts (all hosts when None): the live reads and the
@@ -563,6 +616,8 @@ class BookingService:
         self._viewing.forget(host_ids)
         if self._busy_cache is not None:
             self._busy_cache.forget(host_ids)
+        if self.teams is not None:
+            self.teams.forget_busy(host_ids)
 
     def viewing_horizon(self, rules: EventRules) -> Interval:
         """Where busy time can matter to the slots of a link with ``rules`` right now: from the earliest
@@ -591,6 +646,8 @@ class BookingService:
     ) -> list[Slot]:
         """Bookable slots of ``link`` starting in ``window`` (at most 62 days). ``owner``: the link's owner
         when the caller already loaded it (``resolve_link``), saving a read."""
+        if (team := self._team(link)) is not None:
+            return await team.slots(link, window, duration)
         if window.duration > timedelta(days=MAX_QUERY_DAYS):
             raise InvalidQuery("end", f"Ask for at most {MAX_QUERY_DAYS} days of slots at a time.")
         window = bounded_window(window, self.clock.now())  # no adapter can walk the arithmetic off the calendar
@@ -644,6 +701,16 @@ class BookingService:
         token = self._manage_token(booking.manage_token_nonce)
         return token if hmac.compare_digest(hash_token(token), booking.manage_token_hash) else ""
 
+    def new_manage_token(self) -> tuple[str, str]:
+        """(nonce, manage token) for a new booking (see :meth:`_manage_token`; the store keeps the nonce and
+        the token's hash). For the other booking pipelines (team links)."""
+        nonce = secrets.token_urlsafe(32)
+        return nonce, self._manage_token(nonce)
+
+    def token_of(self, booking: Booking) -> str:
+        """:meth:`_token_of`, for the other booking pipelines' replays (team links)."""
+        return self._token_of(booking)
+
     async def attempt_key(
         self, link: EventType, caller: Caller, start: datetime, form: InviteeForm, duration: int | None = None
     ) -> str:
@@ -668,6 +735,7 @@ class BookingService:
             key = f"{base}:{n}"
         raise Conflict("You have booked and cancelled this time too often; please pick another time.")
 
+    @observed("book")
     async def book(
         self,
         link: EventType,
@@ -690,6 +758,10 @@ class BookingService:
         Confirm books once. The outcome carries the manage token for the request that created the booking
         and for a replay of the same key by the same caller with an identical request; any other request
         with that key is IdempotencyKeyReused."""
+        if (team := self._team(link)) is not None:
+            return await team.book(
+                link, start, form, caller=caller, duration=duration, idempotency_key=idempotency_key, hold_id=hold_id
+            )
         check_instant(start, self.clock.now(), "start")
         invitee = validate_form(form, link.questions)
         minutes = resolve_duration(link.rules, duration)
@@ -743,6 +815,7 @@ class BookingService:
             invitee_aad_object_id=caller.subject if from_teams else None,
             created_at=now,
             pending_deadline=now + self.pending_timeout,
+            event_calendar_id=host.write_calendar_id,  # where its event goes, and is looked for ever after
         )
         try:
             stored, created = await self._bookings.reserve(
@@ -791,10 +864,19 @@ class BookingService:
             booking_id=booking.id,
         )
 
-    async def _write_event(self, link: EventType, host: User, booking: Booking, token: str) -> BookingOutcome:
-        cal = host.host_calendar()
+    async def write_event(
+        self, link: EventType, host: User, booking: Booking, token: str, draft: EventDraft | None = None
+    ) -> BookingOutcome:
+        """Steps 4 to 6 of the pipeline for a reserved (PENDING) booking: create its Outlook event (``draft``, or
+        :meth:`draft_for`), read it back, confirm. For the other booking pipelines (team links)."""
+        return await self._write_event(link, host, booking, token, draft)
+
+    async def _write_event(
+        self, link: EventType, host: User, booking: Booking, token: str, draft: EventDraft | None = None
+    ) -> BookingOutcome:
+        cal = host.calendar_for(booking)  # the calendar recorded at reserve: a replay writes to the same one
         try:
-            created = await self._calendar.create_event(cal, self.draft_for(link, host, booking))
+            created = await self._calendar.create_event(cal, draft or self.draft_for(link, host, booking))
         except IntegrationError as exc:
             if exc.write_may_have_happened:
                 # The event may exist: keep the reservation; reconciliation confirms or releases it.
@@ -817,23 +899,25 @@ class BookingService:
     async def confirm_with_event(self, link: EventType, host: User, booking: Booking, event: CalendarEvent) -> Booking:
         missing = link.location.kind is LocationKind.TEAMS and not event.join_url
         draft = replace(booking, join_url=event.join_url, join_url_missing=missing, status=BookingStatus.CONFIRMED)
-        outbox = [
+        outbox = announce(  # the host's Teams notice, and the webhook event (scheduling.webhooks)
             OutboxItem(
                 "booking.created", link.tenant_id, booking_payload(link, draft, host), f"booking.created:{booking.id}"
             )
-        ]
+        )
         confirmed = await self._bookings.confirm(
             booking.id,
             graph_event_id=event.event_id,
             ical_uid=event.ical_uid,
             join_url=event.join_url,
             join_url_missing=missing,
-            outbox=outbox,
+            outbox=await self.outbox_for(outbox, link, draft),
         )
         self.forget_busy(booking.host_ids)
         if confirmed.status is not BookingStatus.CONFIRMED:
             # Reconciliation released it while Graph was slow: take the event back out.
-            await self.cancel_event_quietly(host, event.event_id, "This booking could not be completed.")
+            await self.cancel_event_quietly(
+                host, event.event_id, "This booking could not be completed.", booking=booking
+            )
             raise SlotUnavailable("That booking took too long to complete; please pick a time again.")
         if missing and link.fallback_location is not None:
             await self._apply_fallback_location(link, host, confirmed)
@@ -854,17 +938,29 @@ class BookingService:
         assert booking.graph_event_id is not None and link.fallback_location is not None
         try:
             await self._calendar.set_event_location(
-                host.host_calendar(), booking.graph_event_id, link.fallback_location
+                host.calendar_for(booking), booking.graph_event_id, link.fallback_location
             )
         except IntegrationError:
             return  # the host is told the Teams link is missing; the location is a nicety
 
-    async def cancel_event_quietly(self, host: User, event_id: str, comment: str) -> bool:
+    async def cancel_event_quietly(
+        self, host: User, event_id: str, comment: str, *, booking: Booking | None = None
+    ) -> bool:
+        """Cancel an event of ``host``'s, in the calendar ``booking``'s event was written to when given."""
+        cal = host.calendar_for(booking) if booking is not None else host.host_calendar()
         try:
-            await self._calendar.cancel_event(host.host_calendar(), event_id, comment)
+            await self._calendar.cancel_event(cal, event_id, comment)
         except IntegrationError:
             return False
         return True
+
+    async def outbox_for(self, items: Sequence[OutboxItem], link: EventType, booking: Booking) -> list[OutboxItem]:
+        """Everything a change of ``booking`` (as it stands after the change) enqueues: ``items`` and what each of
+        :attr:`fan_outs` adds (a team link's members and channel, ``scheduling.teams``), written together."""
+        out = list(items)
+        for fan_out in self.fan_outs:
+            out = await fan_out(out, link, booking)
+        return out
 
     # ------------------------------------------------------------------ manage: find, reschedule, cancel
 
@@ -899,11 +995,14 @@ class BookingService:
             raise NotFound("No such booking.")
         return booking
 
+    @observed("reschedule")
     async def reschedule(self, booking: Booking, new_start: datetime, actor: Actor) -> Booking:
         if booking.status is not BookingStatus.CONFIRMED:
             raise Conflict("Only a confirmed booking can be moved.")
         check_instant(new_start, self.clock.now(), "start")
         link, organizer = await self.booking_context(booking)
+        if (team := self._team(link)) is not None:
+            return await team.reschedule(booking, link, new_start, actor)
         host = await self.host_of(link, organizer)
         rules = link.rules.validate()
         minutes = int((booking.end - booking.start).total_seconds() // 60)
@@ -927,19 +1026,24 @@ class BookingService:
             end=new_end,
             expected_version=booking.version,
             cap_checks=cap_checks(rules, link.id, new_start),
-            outbox=[
-                OutboxItem(
-                    "booking.rescheduled",
-                    link.tenant_id,
-                    payload,
-                    f"booking.rescheduled:{booking.id}:{booking.version + 1}",
-                )
-            ],
+            outbox=await self.outbox_for(
+                announce(
+                    OutboxItem(
+                        "booking.rescheduled",
+                        link.tenant_id,
+                        payload,
+                        f"booking.rescheduled:{booking.id}:{booking.version + 1}",
+                    )
+                ),
+                link,
+                moved_view,
+            ),
         )
         await self.sync_calendar(moved)
         self.forget_busy(moved.host_ids)
         return await self._bookings.get(moved.id) or moved
 
+    @observed("cancel")
     async def cancel(self, booking: Booking, reason: str, actor: Actor) -> Booking:
         """Cancel ``booking`` with ``reason`` (trimmed to :data:`MAX_CANCEL_REASON` characters), as ``actor``."""
         if not booking.status.holds_time:
@@ -953,7 +1057,11 @@ class BookingService:
             booking.id,
             reason=reason,
             expected_version=booking.version,
-            outbox=[OutboxItem("booking.cancelled", link.tenant_id, payload, f"booking.cancelled:{booking.id}")],
+            outbox=await self.outbox_for(
+                announce(OutboxItem("booking.cancelled", link.tenant_id, payload, f"booking.cancelled:{booking.id}")),
+                link,
+                booking,
+            ),
         )
         await self.sync_calendar(cancelled)
         self.forget_busy(cancelled.host_ids)
@@ -979,7 +1087,13 @@ class BookingService:
                 booking.id,
                 reason=reason,
                 expected_version=booking.version,
-                outbox=[OutboxItem("booking.cancelled", link.tenant_id, payload, f"booking.cancelled:{booking.id}")],
+                outbox=await self.outbox_for(
+                    announce(
+                        OutboxItem("booking.cancelled", link.tenant_id, payload, f"booking.cancelled:{booking.id}")
+                    ),
+                    link,
+                    view,
+                ),
             )
         except Conflict:
             return None
@@ -1033,14 +1147,18 @@ class BookingService:
                 start=start,
                 end=end,
                 expected_version=booking.version,
-                outbox=[
-                    OutboxItem(
-                        "booking.rescheduled",
-                        link.tenant_id,
-                        payload,
-                        f"booking.rescheduled:{booking.id}:{booking.version + 1}",
-                    )
-                ],
+                outbox=await self.outbox_for(
+                    announce(
+                        OutboxItem(
+                            "booking.rescheduled",
+                            link.tenant_id,
+                            payload,
+                            f"booking.rescheduled:{booking.id}:{booking.version + 1}",
+                        )
+                    ),
+                    link,
+                    replace(booking, start=start, end=end),
+                ),
             )
         except (Conflict, SlotUnavailable):
             return None
@@ -1056,7 +1174,7 @@ class BookingService:
             _link, host = await self.booking_context(booking)
         except NotFound:
             return False
-        cal = host.host_calendar()
+        cal = host.calendar_for(booking)  # where the event was written, whatever the host writes to now
         try:
             if booking.calendar_sync is CalendarSync.UPDATE_PENDING:
                 await self._calendar.move_event(cal, booking.graph_event_id, booking.start, booking.end, host.time_zone)

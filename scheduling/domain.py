@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import IntEnum, StrEnum
 from typing import Literal
@@ -47,6 +47,13 @@ class User:
             conflict_calendar_ids=self.conflict_calendar_ids,
             write_calendar_id=self.write_calendar_id,
         )
+
+    def calendar_for(self, booking: Booking) -> HostCalendar:
+        """Where ``booking``'s Outlook event lives: this host's mailbox, through the calendar the event was
+        written to (recorded on the booking), not the one they write to now. A host who later picks another
+        calendar (or loses a shared one) never makes an existing booking's event unreachable, so
+        reconciliation and sync never take "not found there" for "deleted"."""
+        return replace(self.host_calendar(), write_calendar_id=booking.event_calendar_id)
 
 
 class LinkKind(StrEnum):
@@ -119,6 +126,7 @@ class Team:
     slug: str
     members: tuple[TeamMember, ...] = ()
     conversation_reference: Mapping[str, object] | None = None
+    external_id: str = ""  # the Teams team (or group chat) it is: unique per tenant, "" for none
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,6 +240,7 @@ class Booking:
     created_at: datetime | None = None
     pending_deadline: datetime | None = None
     version: int = 1
+    event_calendar_id: str | None = None  # the calendar its event is written to (None: the default calendar)
 
     @property
     def transaction_id(self) -> str:
@@ -256,9 +265,11 @@ class OutboxItem:
 
 @dataclass(frozen=True, slots=True)
 class CapCheck:
-    """Reserve only if fewer than ``limit`` bookings of ``event_type_id`` start in [start, end)."""
+    """Reserve only if fewer than ``limit`` bookings of ``event_type_id`` start in [start, end) (with ``host_id``:
+    only those that host holds time for, a team member's own cap)."""
 
     event_type_id: str
     start: datetime
     end: datetime
     limit: int
+    host_id: str | None = None

@@ -10,11 +10,13 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from scheduling.domain import EventType, LinkKind, User
-from scheduling.errors import Conflict, IntegrationError, InvalidRule, NotFound
-from scheduling.ports import CalendarPort, Location, MailboxDefaults
+from scheduling.delivery import WEBHOOK
+from scheduling.domain import EventType, LinkKind, OutboxItem, User
+from scheduling.errors import Conflict, IntegrationError, InvalidRule, NotFound, ValidationFailed
+from scheduling.invitee import has_control
+from scheduling.ports import CalendarPort, Location, LocationKind, MailboxDefaults
 from scheduling.rules import Availability, BookingWindow, EventRules, LocalRange, duration_problem
-from scheduling.stores import EventTypeStore
+from scheduling.stores import EventTypeStore, OutboxStore
 
 #: The longest title a link may have, in characters. The settings card's input, the chat parser and
 #: :class:`LinkService` all use this one limit; a longer title is refused (:func:`title_problem`), never cut.
@@ -52,6 +54,46 @@ def title_problem(title: str) -> str | None:
     return None
 
 
+#: The longest description and location details a link may have (the REST API; the settings card uses the same).
+MAX_DESCRIPTION = 500
+MAX_LOCATION = 200
+LINK_CREATED = "link.created"  # the webhook event (scheduling.webhooks) of a new link
+
+
+def location_problem(location: Location) -> str | None:
+    """What is wrong with a link's location, or None: Teams needs no details; the others need them (an address,
+    a phone number, a description) of at most :data:`MAX_LOCATION` characters."""
+    details = location.text.strip()
+    if location.kind is LocationKind.TEAMS:
+        return None
+    if not details:
+        return {
+            LocationKind.IN_PERSON: "Give the address people should come to.",
+            LocationKind.PHONE: "Give the phone number (or say who calls whom).",
+        }.get(location.kind, "Describe where the meeting happens.")
+    if len(details) > MAX_LOCATION:
+        return f"Keep this under {MAX_LOCATION} characters."
+    if has_control(details):
+        return "This contains characters we can't use."
+    return None
+
+
+def link_problems(link: EventType) -> dict[str, str]:
+    """Every problem of ``link`` at once, keyed by field (``title``, ``description``, ``location`` and the keys of
+    :meth:`EventRules.problems`): the rules a link must meet, whoever edits it."""
+    problems: dict[str, str] = {}
+    if (title := title_problem(link.title)) is not None:
+        problems["title"] = title
+    if len(link.description) > MAX_DESCRIPTION:
+        problems["description"] = f"A description can be at most {MAX_DESCRIPTION} characters long."
+    elif has_control(link.description, allow_newlines=True):
+        problems["description"] = "The description contains characters we can't use."
+    if (where := location_problem(link.location)) is not None:
+        problems["location"] = where
+    problems.update(link.rules.problems())
+    return problems
+
+
 def _checked_title(title: str) -> str:
     problem = title_problem(title)
     if problem:
@@ -83,10 +125,12 @@ class LinkService:
         event_types: EventTypeStore,
         calendar: CalendarPort,
         new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
+        outbox: OutboxStore | None = None,
     ) -> None:
         self.event_types = event_types
         self.calendar = calendar
         self._new_id = new_id
+        self._outbox = outbox  # link.created goes to webhooks through it
 
     async def mailbox_defaults(self, host: User) -> MailboxDefaults:
         """The host's Outlook time zone and working hours; their stored zone and 9-5 if unreadable."""
@@ -112,26 +156,50 @@ class LinkService:
             ),
         )
         rules.validate()
-        base = slugify(title) or "meeting"
-        if request.single_use:
+        link = EventType(
+            id=self._new_id(),
+            tenant_id=host.tenant_id,
+            slug="",
+            title=title,
+            rules=rules,
+            owner_user_id=host.id,
+            kind=LinkKind.SINGLE_HOST,
+            location=Location(),
+            single_use=request.single_use,
+        )
+        return await self.create_from(host, link)
+
+    async def create_from(self, host: User, draft: EventType) -> EventType:
+        """``draft`` (a whole link of ``host``, e.g. from the REST API) as a new link: every problem at once
+        (ValidationFailed, :func:`link_problems`), its slug made from its title and unique among the host's links,
+        then announced to webhooks (``link.created``, queued right after the link is stored)."""
+        if draft.owner_user_id != host.id or draft.tenant_id != host.tenant_id:
+            raise NotFound("No such link.")
+        problems = link_problems(draft)
+        if problems:
+            raise ValidationFailed(problems)
+        base = slugify(draft.title) or "meeting"
+        if draft.single_use:
             base = f"{base}-{self._new_id()[:8]}"
         for attempt in range(50):
             slug = base if attempt == 0 else f"{base}-{attempt + 1}"
-            link = EventType(
-                id=self._new_id(),
-                tenant_id=host.tenant_id,
-                slug=slug,
-                title=title,
-                rules=rules,
-                owner_user_id=host.id,
-                kind=LinkKind.SINGLE_HOST,
-                location=Location(),
-                single_use=request.single_use,
-            )
             try:
-                return await self.event_types.create(link)
+                created = await self.event_types.create(replace(draft, slug=slug, title=draft.title.strip()))
             except Conflict:
                 continue
+            if self._outbox is not None:
+                await self._outbox.enqueue(
+                    [
+                        OutboxItem(
+                            LINK_CREATED,
+                            created.tenant_id,
+                            {"eventTypeId": created.id, "ownerId": host.id},
+                            f"webhook:{LINK_CREATED}:{created.id}",
+                            channel=WEBHOOK,
+                        )
+                    ]
+                )
+            return created
         raise Conflict("You already have many links with this name; please choose another name.")
 
     async def list(self, host: User) -> list[EventType]:

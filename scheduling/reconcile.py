@@ -65,7 +65,7 @@ class Reconciler:
             return []
         window = Interval(booking.start - timedelta(days=1), booking.end + timedelta(days=1))
         try:
-            events = await self._calendar.find_booking_events(host.host_calendar(), window)
+            events = await self._calendar.find_booking_events(host.calendar_for(booking), window)
         except IntegrationError:
             return None
         return [(e.event_id, e.booking_id) for e in events if e.booking_id == booking.id]
@@ -86,7 +86,7 @@ class Reconciler:
             report.deferred.append(booking.id)
             return
         try:
-            event = await self._calendar.get_event(host.host_calendar(), found[0][0])
+            event = await self._calendar.get_event(host.calendar_for(booking), found[0][0])
         except IntegrationError:
             report.deferred.append(booking.id)
             return
@@ -103,5 +103,7 @@ class Reconciler:
         if not found or host is None:
             return
         for event_id, _ in found:
-            if await self.service.cancel_event_quietly(host, event_id, "This booking could not be completed."):
+            if await self.service.cancel_event_quietly(
+                host, event_id, "This booking could not be completed.", booking=booking
+            ):
                 report.orphans_cancelled.append(event_id)

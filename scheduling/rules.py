@@ -32,6 +32,11 @@ DURATION_RULE = (
     f"A meeting must last at least {MIN_DURATION} minute and can't be longer than {MAX_DURATION // 60} hours."
 )
 WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+#: The host's chat reminder before each booked meeting: minutes before its start, per link (None: off).
+DEFAULT_REMINDER = 15
+MIN_REMINDER = 1
+MAX_REMINDER = MINUTES_PER_DAY
+REMINDER_RULE = f"A reminder can be {MIN_REMINDER} minute to {MAX_REMINDER // 60} hours before the meeting, or off."
 
 
 class BusyStatus(StrEnum):
@@ -195,6 +200,11 @@ def duration_problem(minutes: int) -> str | None:
     return None if MIN_DURATION <= minutes <= MAX_DURATION else DURATION_RULE
 
 
+def reminder_problem(minutes: int | None) -> str | None:
+    """:data:`REMINDER_RULE` when ``minutes`` is no reminder lead (None, off, is fine), else None."""
+    return None if minutes is None or MIN_REMINDER <= minutes <= MAX_REMINDER else REMINDER_RULE
+
+
 def default_slot_interval(duration: int) -> int:
     """The start-time grid when none is set: the duration for short meetings, else every 30 minutes."""
     return duration if duration in (5, 10, 15, 20, 30) else 30
@@ -214,6 +224,7 @@ class EventRules:
     daily_cap: int | None = None
     weekly_cap: int | None = None
     blocking_statuses: frozenset[BusyStatus] = DEFAULT_BLOCKING_STATUSES
+    reminder: int | None = DEFAULT_REMINDER  # minutes before each booked meeting the host is reminded; None: off
 
     @property
     def duration(self) -> int:
@@ -252,6 +263,8 @@ class EventRules:
             value = getattr(self, name)
             if value is not None and value < 1:
                 out[name] = "A limit must be at least 1 booking (leave it empty for no limit)."
+        if (reminder := reminder_problem(self.reminder)) is not None:
+            out["reminder"] = reminder
         out.update(self.window.problems())
         out.update(self.availability.problems())
         return out

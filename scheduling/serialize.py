@@ -14,6 +14,7 @@ from typing import Any
 from scheduling.errors import InvalidRule
 from scheduling.rules import (
     DEFAULT_BLOCKING_STATUSES,
+    DEFAULT_REMINDER,
     WEEKDAY_NAMES,
     Availability,
     BookingWindow,
@@ -90,6 +91,7 @@ def rules_to_dict(r: EventRules) -> dict[str, Any]:
         "weekly_cap": r.weekly_cap,
         "blocking_statuses": sorted(s.value for s in r.blocking_statuses),
         "availability": availability_to_dict(r.availability),
+        "reminder": r.reminder,
     }
 
 
@@ -142,4 +144,5 @@ def rules_from_dict(data: Mapping[str, Any]) -> EventRules:
         daily_cap=_int(data, "daily_cap", None),
         weekly_cap=_int(data, "weekly_cap", None),
         blocking_statuses=blocking,
+        reminder=_int(data, "reminder", DEFAULT_REMINDER),  # omitted: the default; null: off
     )

@@ -12,7 +12,8 @@ replicas may run against one PostgreSQL):
 * caps are checked in the same transaction as the reservation;
 * an outbox item is written in the same transaction as the change it announces, at most once per
   ``dedupe_key``, and leased by one worker at a time;
-* a background job's lease has one holder at a time.
+* a background job's lease has one holder at a time;
+* a booking's reminder is enqueued at most once per start it has (``ReminderStore.mark_reminded``).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from scheduling.domain import (
     Booking,
@@ -34,6 +35,10 @@ from scheduling.domain import (
 from scheduling.intervals import Interval
 from scheduling.ports import BookedInterval, BusyInterval
 from scheduling.sync import CachedBusy, CacheState, HostSubscription, SyncRequest, SyncWork
+
+if TYPE_CHECKING:  # these modules use the ports below (REST API v1 and webhooks)
+    from scheduling.api_keys import ApiKey
+    from scheduling.webhooks import DeliveryRecord, DeliveryStatus, NewDelivery, WebhookSubscription
 
 
 class BookingStore(Protocol):
@@ -248,6 +253,28 @@ class OutboxStore(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class OutboxBacklog:
+    """A channel's undelivered outbox items (neither delivered, dead, nor held for their recipient): how many,
+    and when the oldest was written."""
+
+    channel: str
+    pending: int
+    oldest: datetime
+
+
+class OperationsStore(Protocol):
+    """What an operator watches, read when metrics are scraped (``scheduling.operations``)."""
+
+    async def outbox_backlog(self) -> list[OutboxBacklog]:
+        """One entry per channel that has undelivered items (none for a channel that is up to date)."""
+        ...
+
+    async def subscription_count(self) -> int:
+        """How many Graph subscriptions (one per synced host) are kept."""
+        ...
+
+
 class JobLease(Protocol):
     """Who runs a background job (reconciliation, subscription renewal...) across replicas: at most one holder
     per job name at a time, until the lease runs out. A replica that dies keeps it only until then."""
@@ -265,6 +292,20 @@ class JobLease(Protocol):
     async def release(self, name: str, holder: str) -> None:
         """Give the lease up (shutting down): another replica may take it at once. Nothing when
         ``holder`` does not hold it."""
+        ...
+
+
+class ReminderStore(Protocol):
+    """Booked meetings due a reminder to their hosts (``scheduling.reminders``), and recording one as sent."""
+
+    async def due_reminders(self, now: datetime, *, limit: int) -> list[Booking]:
+        """Up to ``limit`` CONFIRMED bookings, soonest first, that have not begun at ``now``, whose link's reminder
+        is on and due (``start - reminder <= now``) and that were not reminded for their current start."""
+        ...
+
+    async def mark_reminded(self, booking_id: str, start: datetime, outbox: Sequence[OutboxItem]) -> bool:
+        """In one transaction: record that the booking was reminded for ``start`` and enqueue ``outbox``, only if it
+        is still CONFIRMED at ``start`` and was not reminded for it yet; False (nothing written) otherwise."""
         ...
 
 
@@ -414,4 +455,132 @@ class OutlookBookingIndex(Protocol):
     ) -> list[Booking]:
         """CONFIRMED bookings organised by ``host_id`` with an Outlook event, overlapping ``window``, last changed
         at or before ``unchanged_since``."""
+        ...
+
+
+# ------------------------------------------------------------------ REST API v1, rate limits and webhooks (issue 13)
+
+
+class CounterStore(Protocol):
+    """Event counters per (key, window start), shared by every replica (``scheduling.ratelimit``)."""
+
+    async def counted(self, key: str, window_start: datetime) -> int:
+        """How many events of ``key`` are counted in the window starting at ``window_start`` (0 when none)."""
+        ...
+
+    async def take(self, key: str, window_start: datetime, *, limit: int, expires_at: datetime) -> int | None:
+        """Count one event of ``key`` in that window if fewer than ``limit`` are counted there, atomically (two
+        replicas never both take the last one); the new count, or None when the window is full (nothing
+        written; also when ``limit`` < 1). The counter may be forgotten after ``expires_at``."""
+        ...
+
+    async def purge(self, now: datetime) -> int:
+        """Forget counters whose ``expires_at`` has passed; how many."""
+        ...
+
+
+class ApiKeyStore(Protocol):
+    """API keys by the SHA-256 of the key (``scheduling.api_keys``); the key itself is never stored."""
+
+    async def add(self, key: ApiKey, key_hash: str) -> ApiKey: ...
+
+    async def by_hash(self, key_hash: str) -> ApiKey | None: ...
+
+    async def for_user(self, user_id: str) -> list[ApiKey]:
+        """Every key of the user, revoked ones included."""
+        ...
+
+    async def revoke(self, key_id: str, user_id: str, at: datetime) -> ApiKey | None:
+        """Revoke ``user_id``'s key ``key_id`` (kept revoked at its first revocation); None when they have no such
+        key."""
+        ...
+
+    async def touch(self, key_id: str, at: datetime, unless_since: datetime) -> None:
+        """Record a use at ``at`` unless one was recorded after ``unless_since``."""
+        ...
+
+
+class BookingQueries(Protocol):
+    """Bookings as the REST API lists them."""
+
+    async def hosted_page(
+        self,
+        user_id: str,
+        *,
+        event_type_id: str | None,
+        statuses: Sequence[str],
+        start_from: datetime | None,
+        start_before: datetime | None,
+        after: tuple[datetime, str] | None,
+        limit: int,
+    ) -> list[Booking]:
+        """Bookings ``user_id`` holds time for (any status), by (start, id), from just after ``after``; filtered by
+        link, by status (none: all) and by start in [start_from, start_before)."""
+        ...
+
+
+class LinkExpiryStore(Protocol):
+    """When a link stops taking bookings (``scheduling.api``: a single-use link with an expiry, for instance)."""
+
+    async def set_expiry(self, event_type_id: str, expires_at: datetime | None) -> None:
+        """Set (None: clear) the expiry of a link; a new expiry is due again."""
+        ...
+
+    async def expiries(self, event_type_ids: Sequence[str]) -> Mapping[str, datetime]: ...
+
+    async def due_expiries(self, now: datetime, limit: int) -> list[str]:
+        """Links whose expiry has passed and that were not switched off for it yet."""
+        ...
+
+    async def expired(self, event_type_id: str, at: datetime) -> None:
+        """The link was switched off for its expiry (or is gone)."""
+        ...
+
+
+class WebhookStore(Protocol):
+    """Webhook subscriptions (signing secrets encrypted at rest) and their deliveries (``scheduling.webhooks``)."""
+
+    async def add_subscription(self, subscription: WebhookSubscription) -> WebhookSubscription: ...
+
+    async def subscription(self, subscription_id: str) -> WebhookSubscription | None: ...
+
+    async def subscriptions_of(self, user_id: str) -> list[WebhookSubscription]: ...
+
+    async def save_subscription(self, subscription: WebhookSubscription) -> WebhookSubscription:
+        """Save if the stored version equals ``subscription.version`` (then bump it); else Conflict."""
+        ...
+
+    async def delete_subscription(self, subscription_id: str) -> None: ...
+
+    async def audience(self, tenant_id: str, user_ids: Sequence[str], event: str) -> list[WebhookSubscription]:
+        """The enabled subscriptions of these users (in ``tenant_id``) that want ``event``."""
+        ...
+
+    async def fan_out(self, deliveries: Sequence[NewDelivery]) -> list[str]:
+        """Write each delivery's outbox item and its (pending) delivery record, in one transaction; an item whose
+        ``dedupe_key`` exists already is skipped with its record. The ids (``webhook-id``) of what was written."""
+        ...
+
+    async def attempted(
+        self,
+        delivery_id: str,
+        subscription_id: str,
+        *,
+        status: DeliveryStatus,
+        response_code: int | None,
+        error: str,
+        at: datetime,
+        succeeded: bool = False,
+    ) -> None:
+        """Record an attempt on the delivery (``attempts`` + 1 unless ``status`` is SKIPPED) and, when it
+        ``succeeded``, the subscription's last success."""
+        ...
+
+    async def disable(self, subscription_id: str, reason: str, at: datetime, notice: OutboxItem) -> bool:
+        """Disable an enabled subscription and enqueue ``notice`` (its owner is told), in one transaction; False
+        when it was disabled or gone already (nothing written)."""
+        ...
+
+    async def deliveries(self, subscription_id: str, limit: int) -> list[DeliveryRecord]:
+        """The newest ``limit`` deliveries of the subscription, newest first."""
         ...

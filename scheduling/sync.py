@@ -607,7 +607,7 @@ class CalendarSyncService:
     async def _read_event(self, user: User, booking: Booking) -> CalendarEvent | None:
         if booking.graph_event_id is None:
             return None
-        return await self._calendar.get_event(user.host_calendar(), booking.graph_event_id)
+        return await self._calendar.get_event(user.calendar_for(booking), booking.graph_event_id)
 
     async def _apply_to_booking(self, booking: Booking, event: CalendarEvent | None, report: SyncReport) -> None:
         if booking.status is not BookingStatus.CONFIRMED or booking.calendar_sync is not CalendarSync.IN_SYNC:

@@ -82,6 +82,7 @@ def to_booking(row: BookingRow) -> Booking:
         created_at=row.created_at,
         pending_deadline=row.pending_deadline,
         version=row.version,
+        event_calendar_id=row.event_calendar_id,
     )
 
 
@@ -328,6 +329,7 @@ class SqlBookingStore:
             updated_at=now,
             pending_deadline=utc(booking.pending_deadline, "pending_deadline") if booking.pending_deadline else None,
             version=1,
+            event_calendar_id=booking.event_calendar_id or None,
         )
         s.add(row)
         await s.flush()
@@ -617,6 +619,9 @@ class SqlBookingStore:
             )
             if exclude_booking_id is not None:
                 query = query.where(b.id != exclude_booking_id)
+            if check.host_id is not None:  # a team member's own cap: the bookings they hold time for
+                r = ReservationRow
+                query = query.where(b.id.in_(select(r.booking_id).where(r.host_id == check.host_id)))
             if (await s.scalar(query) or 0) >= check.limit:
                 raise SlotUnavailable(CAP_REACHED)
 

@@ -1,7 +1,8 @@
 """SqlEventTypeStore: booking links and their rules (``scheduling.stores.EventTypeStore``).
 
 Rules are stored as the JSON of :func:`scheduling.serialize.rules_to_dict` (the same format the REST
-API speaks), locations and questions as small JSON objects. ``version`` is an optimistic lock: an update
+API speaks) except the reminder, which is the column ``reminder_minutes`` (the reminder job selects due
+bookings by it); locations and questions as small JSON objects. ``version`` is an optimistic lock: an update
 only lands if the stored version is the one the editor started from. A slug is unique per owner (the
 user of a personal link, the team of a team link), enforced by unique constraints.
 """
@@ -9,6 +10,7 @@ user of a personal link, the team of a team link), enforced by unique constraint
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import delete, select, update
@@ -17,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from scheduling.domain import EventType, LinkKind, Question
 from scheduling.errors import Conflict, NotFound, ValidationFailed
 from scheduling.ports import Location, LocationKind
+from scheduling.rules import EventRules
 from scheduling.serialize import rules_from_dict, rules_to_dict
 from storage._sql import Clock, utcnow, violation
 from storage.db import Database
@@ -51,7 +54,7 @@ def to_event_type(row: EventTypeRow) -> EventType:
         tenant_id=row.tenant_id,
         slug=row.slug,
         title=row.title,
-        rules=rules_from_dict(row.rules),
+        rules=replace(rules_from_dict(row.rules), reminder=row.reminder_minutes),
         owner_user_id=row.owner_user_id,
         team_id=row.team_id,
         kind=LinkKind(row.kind),
@@ -74,13 +77,22 @@ def _columns(et: EventType) -> dict[str, Any]:
         "title": et.title,
         "description": et.description,
         "kind": et.kind.value,
-        "rules": rules_to_dict(et.rules),
+        "rules": _rules_document(et.rules),
+        "reminder_minutes": et.rules.reminder,
         "location": location_to_dict(et.location),
         "fallback_location": location_to_dict(et.fallback_location) if et.fallback_location else None,
         "questions": [question_to_dict(q) for q in et.questions],
         "single_use": et.single_use,
         "active": et.active,
     }
+
+
+def _rules_document(rules: EventRules) -> dict[str, Any]:
+    """The ``rules`` column: :func:`rules_to_dict` without the reminder, which has a column of its own
+    (``reminder_minutes``, what the reminder job selects on): one stored value, never two that could differ."""
+    document = rules_to_dict(rules)
+    document.pop("reminder", None)
+    return document
 
 
 def _validate(et: EventType) -> None:

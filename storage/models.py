@@ -130,6 +130,10 @@ class CalendarConnectionRow(Base):
 
 class TeamRow(Base):
     __tablename__ = "teams"
+    __table_args__ = (
+        # the Teams team (or group chat) a team is: one per tenant (0006)
+        Index("uq_teams_tenant_id_external_id", "tenant_id", "external_id", unique=True),
+    )
 
     id: Mapped[str] = mapped_column(String, primary_key=True)
     tenant_id: Mapped[str] = mapped_column(String, index=True)
@@ -138,9 +142,13 @@ class TeamRow(Base):
     conversation_reference: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    external_id: Mapped[str | None] = mapped_column(String, nullable=True)  # (0006)
 
 
 class TeamMemberRow(Base):
+    """A member of a team's rotation. A member who leaves keeps their row (``active`` false, ``left_at``), so the
+    time away is remembered when they join again (``away``: the spans they were out, for fair assignment)."""
+
     __tablename__ = "team_members"
 
     team_id: Mapped[str] = mapped_column(String, ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True)
@@ -152,6 +160,42 @@ class TeamMemberRow(Base):
     weight: Mapped[int] = mapped_column(Integer)
     active: Mapped[bool] = mapped_column(Boolean)
     last_booked_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # (0006) the member's own caps, when they joined, when they last left, and the spans they were away
+    daily_cap: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    weekly_cap: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    joined_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    left_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    away: Mapped[list[Any]] = mapped_column(server_default=text("'[]'"))
+
+
+ASSIGNMENT_MODES = ("fair", "availability")
+PERIOD_UNITS = ("day", "week", "month")
+
+
+class TeamLinkRow(Base):
+    """What a team link has besides its rules (0006): who made it, how bookings are assigned, whether they are
+    announced in the channel, and where its card is (the channel thread's conversation reference, the card's
+    activity id) so announcements reply in its thread and the card can be refreshed in place."""
+
+    __tablename__ = "team_links"
+    __table_args__ = (
+        CheckConstraint(_in("assignment_mode", ASSIGNMENT_MODES), name="assignment_mode"),
+        CheckConstraint(_in("period", PERIOD_UNITS), name="period"),
+    )
+
+    event_type_id: Mapped[str] = mapped_column(
+        String, ForeignKey("event_types.id", ondelete="CASCADE"), primary_key=True
+    )
+    created_by: Mapped[str | None] = mapped_column(
+        String, ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    assignment_mode: Mapped[str] = mapped_column(String)
+    period: Mapped[str] = mapped_column(String)
+    announce: Mapped[bool] = mapped_column(Boolean)
+    thread: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)
+    card_activity_id: Mapped[str | None] = mapped_column(String, nullable=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
 
 
 class EventTypeRow(Base):
@@ -183,6 +227,9 @@ class EventTypeRow(Base):
     version: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # EventRules.reminder (minutes before each booked meeting the host is reminded; NULL: off), a column of
+    # its own rather than inside ``rules`` so the reminder job can select due bookings in SQL (0007)
+    reminder_minutes: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class BookingRow(Base):
@@ -209,6 +256,7 @@ class BookingRow(Base):
         Index("ix_bookings_status_updated_at", "status", "updated_at"),
         Index("ix_bookings_calendar_sync", "calendar_sync"),
         Index("ix_bookings_organizer_id_graph_event_id", "organizer_id", "graph_event_id"),  # calendar sync (0004)
+        Index("ix_bookings_status_start_at", "status", "start_at"),  # reminders due (0007)
     )
 
     id: Mapped[str] = mapped_column(String, primary_key=True)
@@ -244,6 +292,10 @@ class BookingRow(Base):
     updated_at: Mapped[datetime]
     pending_deadline: Mapped[datetime | None] = mapped_column(nullable=True)
     version: Mapped[int] = mapped_column(Integer)
+    # the calendar the Outlook event was written to (NULL: the host's default calendar) (0007)
+    event_calendar_id: Mapped[str | None] = mapped_column(String, nullable=True)
+    # the start the host's reminder was enqueued for (NULL: none yet); a moved booking is reminded again (0007)
+    reminded_start: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
 class ReservationRow(Base):
@@ -406,3 +458,98 @@ class SyncWorkRow(Base):
     leased_until: Mapped[datetime | None] = mapped_column(nullable=True)
     attempts: Mapped[int] = mapped_column(Integer)
     last_error: Mapped[str] = mapped_column(Text)
+
+
+# ------------------------------------------------------------------ REST API v1 and webhooks (issue 13; migration 0005)
+
+DELIVERY_STATUSES = ("pending", "retrying", "succeeded", "failed", "skipped")
+
+
+class ApiKeyRow(Base):
+    """A personal API key: its SHA-256 (``key_hash``) and first characters (``prefix``), never the key."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String, primary_key=True)
+    user_id: Mapped[str] = mapped_column(String, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    tenant_id: Mapped[str] = mapped_column(String)
+    prefix: Mapped[str] = mapped_column(String)
+    key_hash: Mapped[str] = mapped_column(String, unique=True)
+    name: Mapped[str] = mapped_column(String)
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class RateCounterRow(Base):
+    """How many events of ``key`` (a rule and a client) were counted in the window starting at ``window_start``."""
+
+    __tablename__ = "rate_counters"
+
+    key: Mapped[str] = mapped_column(String, primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class LinkExpiryRow(Base):
+    """When a link stops taking bookings (``expired_at``: when it was switched off for it). No foreign key: the
+    expiry is written before its link, which never exists without it; a row without its link is dropped."""
+
+    __tablename__ = "link_expiries"
+    __table_args__ = (
+        Index(
+            "ix_link_expiries_due",
+            "expires_at",
+            sqlite_where=text("expired_at IS NULL"),
+            postgresql_where=text("expired_at IS NULL"),
+        ),
+    )
+
+    event_type_id: Mapped[str] = mapped_column(String, primary_key=True)
+    expires_at: Mapped[datetime]
+    expired_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class WebhookSubscriptionRow(Base):
+    """A webhook subscription; its signing secrets encrypted (AES-256-GCM, bound to the row's id)."""
+
+    __tablename__ = "webhook_subscriptions"
+
+    id: Mapped[str] = mapped_column(String, primary_key=True)
+    user_id: Mapped[str] = mapped_column(String, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    tenant_id: Mapped[str] = mapped_column(String)
+    url: Mapped[str] = mapped_column(Text)
+    events: Mapped[list[Any]]
+    description: Mapped[str] = mapped_column(Text)
+    secret: Mapped[bytes] = mapped_column(LargeBinary)
+    previous_secret: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    previous_secret_expires_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    disabled_reason: Mapped[str] = mapped_column(Text)
+    disabled_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    last_success_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    version: Mapped[int] = mapped_column(Integer)
+
+
+class WebhookDeliveryRow(Base):
+    """One delivery of an event to a subscription; ``id`` is its outbox item's id (the ``webhook-id``)."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        CheckConstraint(_in("status", DELIVERY_STATUSES), name="status"),
+        Index("ix_webhook_deliveries_subscription_id_created_at", "subscription_id", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String, primary_key=True)
+    subscription_id: Mapped[str] = mapped_column(String, ForeignKey("webhook_subscriptions.id", ondelete="CASCADE"))
+    event: Mapped[str] = mapped_column(String)
+    status: Mapped[str] = mapped_column(String)
+    attempts: Mapped[int] = mapped_column(Integer)
+    response_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    error: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    last_attempt_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(nullable=True)

@@ -17,6 +17,7 @@ Slot reads are rate-limited per client (429 with ``Retry-After``), like booking 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -24,8 +25,8 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from scheduling.booking import BookingOutcome
-from scheduling.domain import Caller, EventType
-from scheduling.errors import InvalidRule, SlotwiseError, ValidationFailed
+from scheduling.domain import Caller, EventType, User
+from scheduling.errors import InvalidRule, NotFound, SlotwiseError, ValidationFailed
 from scheduling.intervals import Interval
 from scheduling.invitee import InviteeForm, form_errors
 from scheduling.localtime import from_epoch, wall_to_epoch
@@ -50,9 +51,31 @@ def too_many_problem(title: str, detail: str, wait: float) -> web.Response:
     return problem(429, title, detail, "rate_limited", headers={"Retry-After": str(int(wait) + 1)})
 
 
+Resolve = Callable[[], Awaitable[tuple[EventType, User]]]
+
+
+async def resolve_team(ctx: WebContext, team_slug: str, slug: str) -> tuple[EventType, User]:
+    """The team link at /book/team/{team}/{slug} and who its page says the meeting is with (the team)."""
+    if ctx.teams is None:
+        raise NotFound("There is no booking link at this address. Check it with the person who sent it.")
+    link, team = await ctx.teams.resolve(team_slug, slug)
+    return link, ctx.teams.face(team, link)
+
+
 async def slots_json(request: web.Request) -> web.Response:
     ctx: WebContext = request.app[WEB]
     handle, slug = request.match_info["handle"], request.match_info["slug"]
+    return await _slots_json(ctx, request, ("slots", handle, slug), lambda: ctx.service.resolve_link(handle, slug))
+
+
+async def team_slots_json(request: web.Request) -> web.Response:
+    """``GET /book/team/{team}/{slug}/slots``: a team link's slots, the same shape as a personal link's."""
+    ctx: WebContext = request.app[WEB]
+    team_slug, slug = request.match_info["team"], request.match_info["slug"]
+    return await _slots_json(ctx, request, ("team-slots", team_slug, slug), lambda: resolve_team(ctx, team_slug, slug))
+
+
+async def _slots_json(ctx: WebContext, request: web.Request, name: tuple[str, ...], resolve: Resolve) -> web.Response:
     wait = ctx.slot_limiter.hit(ctx.client_ip(request))
     if wait is not None:
         return too_many_problem("Too many slot requests", "Please wait a little before asking for more times.", wait)
@@ -65,7 +88,7 @@ async def slots_json(request: web.Request) -> web.Response:
         window = bounded_window(local_days_window(query.start, query.end, query.time_zone), now)
 
         async def read() -> bytes:
-            link, owner = await ctx.service.resolve_link(handle, slug)
+            link, owner = await resolve()
             slots = await ctx.service.slots(link, window, query.duration, owner)
             answer = SlotsResponse(
                 time_zone=query.time_zone,
@@ -74,7 +97,7 @@ async def slots_json(request: web.Request) -> web.Response:
             )
             return answer.model_dump_json(by_alias=True).encode()
 
-        key = ("slots", handle, slug, query.start, query.end, query.time_zone, query.duration)
+        key = (*name, query.start, query.end, query.time_zone, query.duration)
         body = await ctx.reads.run(key, read)
     except SlotwiseError as exc:
         return problem_response(exc)
@@ -104,11 +127,14 @@ def _as_sent(body: dict[str, Any]) -> InviteeForm:
     )
 
 
-def booking_request(body: dict[str, Any], link: EventType, now: datetime) -> tuple[BookingRequest, int | None]:
+def booking_request(
+    body: dict[str, Any], link: EventType, now: datetime, model: type[BookingRequest] = BookingRequest
+) -> tuple[BookingRequest, int | None]:
     """The request and the meeting length it asks for; ValidationFailed naming every wrong field at once (the
-    model's verdict on the request's shape, the core's on the invitee's fields, the link's lengths for ``end``)."""
+    model's verdict on the request's shape, the core's on the invitee's fields, the link's lengths for ``end``).
+    ``model``: the request's model (the REST API's adds the event type)."""
     try:
-        wanted = BookingRequest.model_validate(body, context={"now": now})
+        wanted = model.model_validate(body, context={"now": now})
     except ValidationError as exc:
         raise ValidationFailed({**field_errors(exc), **form_errors(_as_sent(body), link.questions)}) from None
     length = wanted.length()
@@ -122,6 +148,19 @@ def booking_request(body: dict[str, Any], link: EventType, now: datetime) -> tup
 
 async def book_json(request: web.Request) -> web.Response:
     ctx: WebContext = request.app[WEB]
+    handle, slug = request.match_info["handle"], request.match_info["slug"]
+    return await _book_json(ctx, request, lambda: ctx.service.resolve_link(handle, slug))
+
+
+async def team_book_json(request: web.Request) -> web.Response:
+    """``POST /book/team/{team}/{slug}`` (JSON): the personal answer plus ``hosts``, the member assigned (every
+    member of a collective link), each ``{"name", "email"}``."""
+    ctx: WebContext = request.app[WEB]
+    team_slug, slug = request.match_info["team"], request.match_info["slug"]
+    return await _book_json(ctx, request, lambda: resolve_team(ctx, team_slug, slug), hosts=True)
+
+
+async def _book_json(ctx: WebContext, request: web.Request, resolve: Resolve, *, hosts: bool = False) -> web.Response:
     wait = ctx.booking_limiter.hit(ctx.client_ip(request))
     if wait is not None:
         return too_many_problem("Too many booking attempts", "Please wait a little before trying again.", wait)
@@ -141,7 +180,7 @@ async def book_json(request: web.Request) -> web.Response:
             parameter="Idempotency-Key",
         )
     try:
-        link, _owner = await ctx.service.resolve_link(request.match_info["handle"], request.match_info["slug"])
+        link, _owner = await resolve()
         wanted, length = booking_request(body, link, ctx.clock.now())
         # Public: the key lives in the public namespace, whatever it says; only an identical request sent
         # with it again gets this booking (and its manage link) back. The core validates the invitee.
@@ -151,4 +190,8 @@ async def book_json(request: web.Request) -> web.Response:
     except SlotwiseError as exc:
         return problem_response(exc)
     status = 201 if outcome.confirmed and not outcome.replayed else 200 if outcome.confirmed else 202
-    return web.json_response(booking_response(ctx, outcome).wire(), status=status)
+    answer = booking_response(ctx, outcome).wire()
+    if hosts and ctx.teams is not None:
+        people = await ctx.teams.hosts(outcome.booking)
+        answer["hosts"] = [{"name": p.display_name, "email": p.email} for p in people]
+    return web.json_response(answer, status=status)

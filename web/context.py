@@ -14,6 +14,7 @@ from aiohttp import web
 from scheduling.booking import BookingService
 from scheduling.connect import ConnectionService
 from scheduling.ports import Clock
+from scheduling.teams import TeamLinkService
 from web.security import Csrf, Network, RateLimiter, client_ip
 
 SLOT_READS_PER_MINUTE = 120  # per client: paging through weeks and zones never gets near it
@@ -75,6 +76,7 @@ class WebContext:
     secret: bytes = b""  # the sign-in flow cookie key: derive_key(secret, scheduling.keys.SIGN_IN_FLOW)
     slot_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(SLOT_READS_PER_MINUTE, 60.0))
     trusted_proxies: tuple[Network, ...] = ()
+    teams: TeamLinkService | None = None  # team links' pages (/book/team/{team}/{slug}); None: not offered
 
     def client_ip(self, request: web.Request) -> str:
         """Who the request comes from, for rate limits (see ``web.security.client_ip``)."""

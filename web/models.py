@@ -18,17 +18,27 @@ Reading a request into a model (the body's JSON, duplicate keys, nesting, conten
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
 from scheduling.booking import MAX_QUERY_DAYS
+from scheduling.correlation import current_request_id
 from scheduling.domain import BookingStatus
 from scheduling.invitee import InviteeForm
+from scheduling.ports import LocationKind
 from scheduling.reach import FIRST_DATE, LAST_DATE, instant_problem
-from scheduling.rules import DURATION_RULE, MAX_DURATION, MIN_DURATION, duration_problem
+from scheduling.rules import (
+    DURATION_RULE,
+    MAX_DURATION,
+    MAX_WINDOW_DAYS,
+    MIN_DURATION,
+    MINUTES_PER_DAY,
+    BusyStatus,
+    duration_problem,
+)
 from scheduling.timezones import is_valid_zone
 
 #: Everything a request may name lies in this calendar, whatever ``now`` is (no arithmetic overflows).
@@ -333,6 +343,321 @@ class Problem(BaseModel):
     parameter: str | None = Field(None, description="The query parameter, header or field at fault.")
     errors: dict[str, str] | None = Field(None, description="Every wrong field and what to do about it.")
     alternatives: list[datetime] | None = Field(None, description="Free starts near a time just taken.")
+    requestId: str | None = Field(  # the wire name
+        default_factory=current_request_id,
+        description="The id of the request this answers (also its X-Request-Id header): quote it to support.",
+    )
 
     def body(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_none=True)
+
+
+# ------------------------------------------------------------------------------------------ REST API v1
+#
+# The models of /api/v1 (web.api): requests are read with them (unknown fields refused, every shape problem at
+# once), answers are written through them, and the OpenAPI document at /api/v1/openapi.json is generated from
+# them (web.api.openapi). The rules behind the shapes stay in the core (scheduling.links.link_problems,
+# scheduling.webhooks); the bounds a shape publishes are the core's own constants.
+
+HHMM = Annotated[str, Field(pattern=r"^(?:[01][0-9]|2[0-4]):[0-5][0-9]$", examples=["09:00"])]
+TimeRange = Annotated[list[HHMM], Field(min_length=2, max_length=2, examples=[["09:00", "17:00"]])]
+DayHours = Annotated[list[TimeRange], Field(max_length=12)]
+DateKey = Annotated[str, Field(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
+ResourceId = Annotated[str, Field(min_length=1, max_length=200, examples=["0f8e6b1c2d3a4e5f9a8b7c6d5e4f3a2b"])]
+LINK_EXAMPLE = "3c1d5e7f9a0b2c4d6e8f0a1b3c5d7e9f"
+BOOKING_EXAMPLE = "0f8e6b1c2d3a4e5f9a8b7c6d5e4f3a2b"
+WEBHOOK_EXAMPLE = "9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b"
+WebhookEvent = Literal["booking.created", "booking.rescheduled", "booking.cancelled", "link.created"]
+
+
+class WeeklyHours(WireModel):
+    """Working hours per weekday as ``[start, end]`` pairs (``24:00`` is midnight at the end of the day); a day
+    left out (or empty) is a day off."""
+
+    monday: DayHours = Field(default_factory=list, examples=[[["09:00", "12:00"], ["13:00", "17:00"]]])
+    tuesday: DayHours = Field(default_factory=list)
+    wednesday: DayHours = Field(default_factory=list)
+    thursday: DayHours = Field(default_factory=list)
+    friday: DayHours = Field(default_factory=list)
+    saturday: DayHours = Field(default_factory=list)
+    sunday: DayHours = Field(default_factory=list)
+
+
+class BookingWindowModel(WireModel):
+    """How far ahead people can book: ``rollingDays`` (today and the days after it), or ``startDate`` to
+    ``endDate`` (both included)."""
+
+    rolling_days: int | None = Field(None, ge=1, le=MAX_WINDOW_DAYS, examples=[60])
+    start_date: LocalDate | None = Field(None, examples=[DATE_EXAMPLE])
+    end_date: LocalDate | None = Field(None, examples=["2027-03-31"])
+
+
+class LocationModel(WireModel):
+    """Where the meeting happens: a Teams meeting (no details needed), in person (an address), by phone (a
+    number) or custom (a description)."""
+
+    kind: LocationKind = Field(examples=[LocationKind.TEAMS])
+    text: str = Field("", max_length=1000, examples=[""])
+
+
+class EventTypeChanges(WireModel):
+    """The fields of an event type a request sets; on create, what is left out takes the defaults a link made in
+    chat gets (the host's Outlook zone and working hours, 30 minutes, 4 hours' notice, 60 days ahead)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "title": "Intro call",
+                    "durations": [30, 60],
+                    "timeZone": "Europe/London",
+                    "weeklyHours": {"monday": [["09:00", "17:00"]], "tuesday": [["09:00", "17:00"]]},
+                    "bufferAfter": 10,
+                    "minimumNotice": 240,
+                    "bookingWindow": {"rollingDays": 30},
+                    "location": {"kind": "teams", "text": ""},
+                    "singleUse": False,
+                }
+            ]
+        }
+    )
+
+    title: str | None = Field(None, max_length=1000, description="Shown on the booking page.", examples=["Intro call"])
+    description: str | None = Field(None, max_length=5000, examples=["A first conversation."])
+    durations: list[Minutes] | None = Field(
+        None, min_length=1, max_length=10, description="The lengths offered; the first is the default.", examples=[[30]]
+    )
+    time_zone: TimeZoneName | None = Field(
+        None, description="The zone of the working hours.", examples=["Europe/London"]
+    )
+    weekly_hours: WeeklyHours | None = None
+    date_overrides: dict[DateKey, DayHours] | None = Field(
+        None,
+        max_length=400,
+        description="Hours that replace the weekly ones on a date ([] for a day off).",
+        examples=[{"2027-01-05": [], "2027-01-06": [["10:00", "14:00"]]}],
+    )
+    slot_interval: int | None = Field(
+        None, ge=1, le=MINUTES_PER_DAY, description="Minutes between start times (null: automatic).", examples=[30]
+    )
+    buffer_before: int | None = Field(None, ge=0, le=MINUTES_PER_DAY, examples=[0])
+    buffer_after: int | None = Field(None, ge=0, le=MINUTES_PER_DAY, examples=[10])
+    minimum_notice: int | None = Field(
+        None, ge=0, le=MAX_WINDOW_DAYS * MINUTES_PER_DAY, description="Minutes.", examples=[240]
+    )
+    booking_window: BookingWindowModel | None = None
+    daily_cap: int | None = Field(None, ge=1, le=10_000, description="null: no limit.", examples=[4])
+    weekly_cap: int | None = Field(None, ge=1, le=10_000, description="null: no limit.", examples=[None])
+    blocking_statuses: list[BusyStatus] | None = Field(
+        None, min_length=1, max_length=6, description="Outlook statuses that make the host unavailable."
+    )
+    location: LocationModel | None = None
+    single_use: bool | None = Field(None, description="Stop taking bookings after one.", examples=[False])
+    active: bool | None = Field(None, examples=[True])
+    expires_at: Instant | None = Field(
+        None, description="When the link stops taking bookings (null: never).", examples=["2027-01-31T17:00:00Z"]
+    )
+
+
+class EventTypeUpdate(EventTypeChanges):
+    """``PATCH``: only the fields given change. ``version``, when sent, must be the link's current one (409
+    otherwise), so two editors can't overwrite each other."""
+
+    version: int | None = Field(None, ge=1, le=10**9, examples=[3])
+
+
+class WeeklyHoursOut(WireModel):
+    monday: list[list[str]]
+    tuesday: list[list[str]]
+    wednesday: list[list[str]]
+    thursday: list[list[str]]
+    friday: list[list[str]]
+    saturday: list[list[str]]
+    sunday: list[list[str]]
+
+
+class BookingWindowOut(WireModel):
+    rolling_days: int | None
+    start_date: date | None
+    end_date: date | None
+
+
+class LocationOut(WireModel):
+    kind: LocationKind
+    text: str
+
+
+class EventType(WireModel):
+    """An event type (a booking link) as the API returns it; ``link.created`` webhooks carry the same."""
+
+    id: str = Field(examples=[LINK_EXAMPLE])
+    slug: str = Field(examples=["intro-call"])
+    title: str = Field(examples=["Intro call"])
+    description: str
+    kind: str = Field(examples=["single"])
+    booking_url: str | None = Field(examples=["https://slotwise.example.com/book/adele/intro-call"])
+    durations: list[int] = Field(examples=[[30]])
+    time_zone: str = Field(examples=["Europe/London"])
+    weekly_hours: WeeklyHoursOut
+    date_overrides: dict[str, list[list[str]]]
+    slot_interval: int | None
+    buffer_before: int
+    buffer_after: int
+    minimum_notice: int
+    booking_window: BookingWindowOut
+    daily_cap: int | None
+    weekly_cap: int | None
+    blocking_statuses: list[str]
+    location: LocationOut
+    single_use: bool
+    active: bool
+    expires_at: datetime | None = Field(examples=[None])
+    version: int = Field(examples=[1])
+
+
+class EventTypeList(WireModel):
+    data: list[EventType]
+
+
+class Booking(WireModel):
+    """A booking as the API returns it; booking webhooks carry the same (plus what the change adds)."""
+
+    id: str = Field(examples=[BOOKING_EXAMPLE])
+    event_type_id: str = Field(examples=[LINK_EXAMPLE])
+    title: str = Field(examples=["Intro call"])
+    status: BookingStatus = Field(examples=[BookingStatus.CONFIRMED])
+    start: datetime = Field(examples=[INSTANT_EXAMPLE])
+    end: datetime = Field(examples=["2026-12-01T14:30:00Z"])
+    host_id: str
+    host_name: str = Field(examples=["Adele Vance"])
+    host_time_zone: str = Field(examples=["Europe/London"])
+    invitee_name: str = Field(examples=["Ivy Invitee"])
+    invitee_email: str = Field(examples=["ivy@example.org"])
+    invitee_time_zone: str = Field(examples=["Europe/Paris"])
+    notes: str
+    answers: dict[str, str]
+    join_url: str | None = Field(examples=["https://teams.microsoft.com/l/meetup-join/..."])
+    join_url_missing: bool
+    cancel_reason: str
+
+
+class BookingList(WireModel):
+    data: list[Booking]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
+
+
+class ApiBookingRequest(BookingRequest):
+    """``POST /api/v1/bookings``: book one of your event types (the fields of the public booking endpoint, and the
+    event type). An ``Idempotency-Key`` header is required: a retry with the same key and body gets the same
+    booking; the same key with another body is 422."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "eventTypeId": LINK_EXAMPLE,
+                    "start": INSTANT_EXAMPLE,
+                    "duration": 30,
+                    "name": "Ivy Invitee",
+                    "email": "ivy@example.org",
+                    "timeZone": "Europe/Paris",
+                }
+            ]
+        }
+    )
+
+    event_type_id: ResourceId
+
+
+class BookingsQuery(WireModel):
+    """``GET /api/v1/bookings``: your bookings by start time, filtered, a page at a time."""
+
+    event_type_id: ResourceId | None = Field(None, description="Only this event type's.")
+    status: BookingStatus | None = Field(None, description="Only bookings in this status.")
+    start_from: Instant | None = Field(None, description="Only those starting at or after this.")
+    start_to: Instant | None = Field(None, description="Only those starting before this.")
+    cursor: str | None = Field(None, max_length=300, description="From `nextCursor` of the previous page.")
+    limit: int = Field(25, ge=1, le=100)
+
+
+class RescheduleRequest(WireModel):
+    start: Instant = Field(description="The new start (one of the offered times).", examples=[INSTANT_EXAMPLE])
+
+
+class CancelRequest(WireModel):
+    reason: str = Field("", max_length=2000, description="Told to the invitee.", examples=["The host is ill."])
+
+
+class WebhookCreate(WireModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "url": "https://hooks.example.com/slotwise",
+                    "events": ["booking.created", "booking.cancelled"],
+                    "description": "CRM sync",
+                }
+            ]
+        }
+    )
+
+    url: str = Field(max_length=4096, description="An https:// address that answers 2xx within 10 s.")
+    events: list[WebhookEvent] = Field(min_length=1, max_length=8)
+    description: str = Field("", max_length=1000)
+
+
+class WebhookUpdate(WireModel):
+    url: str | None = Field(None, max_length=4096)
+    events: list[WebhookEvent] | None = Field(None, min_length=1, max_length=8)
+    description: str | None = Field(None, max_length=1000)
+    enabled: bool | None = Field(None, description="Switch deliveries on or off (on again after a disable).")
+
+
+class Webhook(WireModel):
+    """A webhook subscription (its secret is only ever shown when it is made or rotated)."""
+
+    id: str = Field(examples=[WEBHOOK_EXAMPLE])
+    url: str = Field(examples=["https://hooks.example.com/slotwise"])
+    events: list[str] = Field(examples=[["booking.created"]])
+    description: str
+    enabled: bool
+    disabled_reason: str = Field(description="Why it was disabled ('' when enabled).")
+    disabled_at: datetime | None
+    last_success_at: datetime | None
+    previous_secret_expires_at: datetime | None = Field(
+        description="Until when the secret replaced by the last rotation still signs too."
+    )
+    created_at: datetime
+    updated_at: datetime
+
+
+class WebhookWithSecret(Webhook):
+    secret: str = Field(
+        description="The signing secret (Standard Webhooks): shown once, keep it safe.",
+        examples=["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"],
+    )
+
+
+class WebhookList(WireModel):
+    data: list[Webhook]
+
+
+class SecretRotation(WireModel):
+    secret: str = Field(description="The new signing secret: shown once.", examples=["whsec_MfKQ9r8GKYqrTwjUPD8I"])
+    previous_secret_expires_at: datetime = Field(description="The old secret signs too until then (24 h).")
+
+
+class WebhookDelivery(WireModel):
+    id: str = Field(description="The delivery's webhook-id (the same on every attempt).", examples=["msg_0f8e6b1c"])
+    event: str = Field(examples=["booking.created"])
+    status: Literal["pending", "retrying", "succeeded", "failed", "skipped"]
+    attempts: int
+    response_code: int | None
+    error: str
+    created_at: datetime
+    last_attempt_at: datetime | None
+    delivered_at: datetime | None
+
+
+class WebhookDeliveryList(WireModel):
+    data: list[WebhookDelivery]

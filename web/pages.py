@@ -12,6 +12,7 @@ body, a field given twice) is a 415/400 page (:mod:`web.wire`), never a 500.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -32,7 +33,14 @@ from scheduling.invitee import InviteeForm
 from scheduling.ports import LocationKind
 from scheduling.reach import bounded_window, check_date
 from scheduling.timezones import is_valid_zone, zone
-from web.booking_api import book_json, local_days_window, slots_json
+from web.booking_api import (
+    book_json,
+    local_days_window,
+    resolve_team,
+    slots_json,
+    team_book_json,
+    team_slots_json,
+)
 from web.context import STATIC, WEB, WebContext
 from web.ics import booking_ics
 from web.problems import status_and_title, wire_problem
@@ -161,6 +169,7 @@ async def _slots_page(
     notice: str = "",
     alternatives: tuple[datetime, ...] = (),
     status: int = 200,
+    path: str | None = None,
 ) -> web.Response:
     tz, detected = viewer_zone(request, owner.time_zone)
     try:
@@ -174,7 +183,7 @@ async def _slots_page(
         week = await _week(ctx, link, tz, week_start, owner=owner)
     except SlotwiseError as exc:
         return message_page(ctx, request, exc)
-    path = f"/book/{owner.handle}/{link.slug}"
+    path = path or f"/book/{owner.handle}/{link.slug}"
     return render(
         ctx,
         request,
@@ -204,18 +213,21 @@ async def _form_page(
     values: dict[str, str] | None = None,
     errors: dict[str, str] | None = None,
     status: int = 200,
+    path: str | None = None,
 ) -> web.Response:
     tz, _ = viewer_zone(request, owner.time_zone)
     raw_start = (values or {}).get("start") or request.query.get("start", "")
     try:
         start = parse_instant(raw_start, ctx.clock.now())
     except ValidationFailed:
-        return await _slots_page(ctx, request, link, owner, notice="Please pick one of the times below.", status=400)
+        return await _slots_page(
+            ctx, request, link, owner, notice="Please pick one of the times below.", status=400, path=path
+        )
     end = start + timedelta(minutes=link.rules.duration)
     values = dict(values or {"timeZone": tz})
     if not _usable_key(values.get("idempotency_key")):
         values["idempotency_key"] = secrets.token_urlsafe(24)  # a double submit books once
-    path = f"/book/{owner.handle}/{link.slug}"
+    path = path or f"/book/{owner.handle}/{link.slug}"
     return render(
         ctx,
         request,
@@ -249,15 +261,29 @@ async def book_submit(request: web.Request) -> web.StreamResponse:
         return await book_json(request)
     ctx: WebContext = request.app[WEB]
     handle, slug = request.match_info["handle"], request.match_info["slug"]
+    # the scope the form page used: the link's canonical path (handles are matched case-insensitively)
+    return await _submit(
+        ctx, request, f"/book/{handle.strip().lower()}/{slug}", lambda: ctx.service.resolve_link(handle, slug)
+    )
+
+
+async def _submit(
+    ctx: WebContext,
+    request: web.Request,
+    scope: str,
+    resolve: Callable[[], Awaitable[tuple[EventType, User]]],
+    path: str | None = None,
+) -> web.StreamResponse:
+    """A booking form posted for the link ``resolve`` finds (``scope``: its page's CSRF scope; ``path``: its
+    page, when not the personal one)."""
     try:
         values = await read_form(request)
     except WireRefusal as exc:
         return unreadable(ctx, request, exc)
-    # the scope the form page used: the link's canonical path (handles are matched case-insensitively)
-    if not ctx.csrf.check(request, values.get(CSRF_FIELD), f"/book/{handle.strip().lower()}/{slug}"):
+    if not ctx.csrf.check(request, values.get(CSRF_FIELD), scope):
         return render(ctx, request, "message.html", status=403, heading="Please try again", message=FORBIDDEN_MESSAGE)
     try:
-        link, owner = await ctx.service.resolve_link(handle, slug)
+        link, owner = await resolve()
     except SlotwiseError as exc:
         return message_page(ctx, request, exc)
     wait = ctx.booking_limiter.hit(ctx.client_ip(request))
@@ -287,10 +313,10 @@ async def book_submit(request: web.Request) -> web.StreamResponse:
         )
     except ValidationFailed as exc:
         errors = {k.replace("answers.", "answer_"): v for k, v in exc.fields.items()}
-        return await _form_page(ctx, request, link, owner, values, errors, status=422)
+        return await _form_page(ctx, request, link, owner, values, errors, status=422, path=path)
     except SlotUnavailable as exc:
         return await _slots_page(
-            ctx, request, link, owner, notice=exc.message, alternatives=exc.alternatives, status=409
+            ctx, request, link, owner, notice=exc.message, alternatives=exc.alternatives, status=409, path=path
         )
     except SlotwiseError as exc:
         return message_page(ctx, request, exc)
@@ -433,8 +459,42 @@ async def home_page(request: web.Request) -> web.Response:
     )
 
 
+# ---------------------------------------------------------------------------------------------- team links
+
+
+def team_path(team_slug: str, slug: str) -> str:
+    return f"/book/team/{team_slug}/{slug}"
+
+
+async def team_book_page(request: web.Request) -> web.Response:
+    """The same page as a personal link's, naming the team (never the members' calendars)."""
+    ctx: WebContext = request.app[WEB]
+    team_slug, slug = request.match_info["team"], request.match_info["slug"]
+    try:
+        link, face = await resolve_team(ctx, team_slug, slug)
+    except SlotwiseError as exc:
+        return message_page(ctx, request, exc)
+    path = team_path(face.handle, link.slug)
+    if "start" in request.query:
+        return await _form_page(ctx, request, link, face, path=path)
+    return await _slots_page(ctx, request, link, face, path=path)
+
+
+async def team_book_submit(request: web.Request) -> web.StreamResponse:
+    if is_json_type(request.headers.get("Content-Type", "")):
+        return await team_book_json(request)
+    ctx: WebContext = request.app[WEB]
+    team_slug, slug = request.match_info["team"], request.match_info["slug"]
+    path = team_path(team_slug, slug)
+    return await _submit(ctx, request, path, lambda: resolve_team(ctx, team_slug, slug), path)
+
+
 def setup_pages(app: web.Application) -> None:
     app.router.add_get("/", home_page)
+    # team links first: /book/team/{team}/{slug}/slots has as many segments as a personal page's slot query
+    app.router.add_get("/book/team/{team}/{slug}/slots", team_slots_json)
+    app.router.add_get("/book/team/{team}/{slug}", team_book_page)
+    app.router.add_post("/book/team/{team}/{slug}", team_book_submit)
     app.router.add_get("/book/{handle}/{slug}/slots", slots_json)
     app.router.add_get("/book/{handle}/{slug}", book_page)
     app.router.add_post("/book/{handle}/{slug}", book_submit)

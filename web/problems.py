@@ -11,6 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
+from scheduling.api_keys import InvalidApiKey
 from scheduling.errors import (
     Conflict,
     HostUnavailable,
@@ -25,6 +26,7 @@ from scheduling.errors import (
     SlotwiseError,
     ValidationFailed,
 )
+from scheduling.ratelimit import RateLimited
 from web.models import Problem
 from web.wire import WireRefusal
 
@@ -42,6 +44,8 @@ _TITLES: list[tuple[type[SlotwiseError], int, str]] = [
     (OutsideBookingWindow, 422, "That time can't be booked"),
     (HostUnavailable, 503, "The host can't take bookings right now"),
     (IntegrationError, 503, "A service we depend on is unavailable"),
+    (InvalidApiKey, 401, "Unauthorized"),
+    (RateLimited, 429, "Too many requests"),
     (SlotwiseError, 400, "Request failed"),
 ]
 

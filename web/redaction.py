@@ -16,8 +16,9 @@ import traceback
 REDACTED = "[redacted]"
 
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
-    # /manage/<token>[/...]: the token is the invitee's key to the booking
-    (re.compile(r"(/manage/)[^/\s?#\"'<>]+"), rf"\g<1>{REDACTED}"),
+    # /manage/<token>[/...]: the token is the invitee's key to the booking (a route pattern's ``{token}``
+    # placeholder, as access lines name routes, is no token: a real one never holds braces)
+    (re.compile(r"(/manage/)(?!\{\w+\}(?:[/\s?#\"'<>]|$))[^/\s?#\"'<>]+"), rf"\g<1>{REDACTED}"),
     # query strings and form bodies: sign-in codes and states, tokens, secrets, assertions, keys
     (
         re.compile(

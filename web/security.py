@@ -4,7 +4,9 @@
   Teams), ``X-Content-Type-Options: nosniff``, ``Referrer-Policy: no-referrer`` (manage links carry
   a secret token in the URL and must not leak through the Referer header).
 * Errors: any exception that escapes a handler becomes a plain 500 page or problem JSON with a
-  reference id; the traceback goes to the log only.
+  reference: the request id (``web.observability``; also in the ``X-Request-Id`` header and, as
+  ``requestId``, in every problem JSON), so the reference a person quotes finds the request's log lines; the
+  traceback goes to the log only.
 * Request size: a request target (path and query) longer than :data:`MAX_TARGET` is answered 414 with
   problem details before routing does anything with it. aiohttp itself reads a request line only up
   to its ``max_line_size`` and answers anything longer on its own, before any handler or middleware
@@ -31,11 +33,12 @@ import ipaddress
 import logging
 import secrets
 import time
-import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 
 from aiohttp import web
+
+from scheduling.correlation import current_request_id, error_reference
 
 log = logging.getLogger("slotwise.web")
 
@@ -75,7 +78,8 @@ async def security_middleware(request: web.Request, handler: Handler) -> web.Str
                 "status": 414,
                 "detail": f"The address is longer than {MAX_TARGET} characters.",
                 "code": "uri_too_long",
-            },
+            }
+            | _request_id_member(),
             status=414,
             content_type="application/problem+json",
         )
@@ -86,7 +90,8 @@ async def security_middleware(request: web.Request, handler: Handler) -> web.Str
     except web.HTTPException as exc:
         if exc.status >= 400 and wants_json(request) and exc.content_type != "application/problem+json":
             response = web.json_response(
-                {"type": "about:blank", "title": exc.reason, "status": exc.status, "detail": exc.reason},
+                {"type": "about:blank", "title": exc.reason, "status": exc.status, "detail": exc.reason}
+                | _request_id_member(),
                 status=exc.status,
                 content_type="application/problem+json",
             )
@@ -95,7 +100,7 @@ async def security_middleware(request: web.Request, handler: Handler) -> web.Str
             secure_headers(request, exc)
             raise
     except Exception:
-        ref = uuid.uuid4().hex[:12]
+        ref = error_reference()
         log.exception("unhandled error %s on %s %s", ref, request.method, request.path)
         if wants_json(request):
             response = web.json_response(
@@ -104,7 +109,8 @@ async def security_middleware(request: web.Request, handler: Handler) -> web.Str
                     "title": "Internal error",
                     "status": 500,
                     "detail": f"Something went wrong on our side (reference {ref}). Please try again.",
-                },
+                }
+                | _request_id_member(),
                 status=500,
                 content_type="application/problem+json",
             )
@@ -116,6 +122,12 @@ async def security_middleware(request: web.Request, handler: Handler) -> web.Str
             )
     secure_headers(request, response)
     return response
+
+
+def _request_id_member() -> dict[str, str]:
+    """``{"requestId": ...}`` for a problem JSON written while serving a request, else nothing."""
+    rid = current_request_id()
+    return {"requestId": rid} if rid is not None else {}
 
 
 def secure_headers(request: web.Request, response: web.StreamResponse) -> None:

@@ -47,6 +47,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 TENANT = "7e2c1d5a-3b4f-4a6e-8c9d-1f2e3d4c5b6a"
 OTHER_TENANT = "3a9f8e7d-6c5b-4a39-8271-605f4e3d2c1b"
 BOT_ID = "28:00000000-0000-0000-0000-00000000bb01"
+CHANNEL_TEAM = "19:team0123@thread.tacv2"  # the Teams team of the channel in fixtures/channel_message_mention.json
 ADAPTIVE = "application/vnd.microsoft.card.adaptive"
 
 Json = dict[str, Any]
@@ -60,6 +61,7 @@ class Person:
     email: str
     tenant: str = TENANT
     zone: str = "Europe/London"
+    role: str = "user"  # the roster's userRole ("owner" for a team's owner)
 
     @property
     def chat(self) -> str:
@@ -75,7 +77,7 @@ class Person:
             "email": self.email,
             "userPrincipalName": self.email,
             "tenantId": self.tenant,
-            "userRole": "user",
+            "userRole": self.role,
         }
 
 
@@ -272,6 +274,9 @@ class Bot:
         if conversation and conversation.startswith("19:"):  # a group chat (@thread.v2) or a channel thread
             kind = "groupChat" if conversation.endswith("@thread.v2") else "channel"
             body["conversation"].update({"conversationType": kind, "isGroup": True})
+            if kind == "channel":  # every activity in a channel names its team and channel (teams-facts §1.1)
+                body["channelData"].setdefault("team", {"id": CHANNEL_TEAM})
+                body["channelData"].setdefault("channel", {"id": conversation.split(";")[0]})
         body["conversation"]["tenantId"] = person.tenant
         body["channelData"]["tenant"]["id"] = person.tenant
         if "localTimezone" in body:

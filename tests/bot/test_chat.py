@@ -48,7 +48,12 @@ async def test_gibberish_gets_plain_help(bot: Bot) -> None:
 async def test_connect_shows_the_detected_zone_and_hours(bot: Bot) -> None:
     card = await bot.card(DANA, "connect my outlook")
     assert texts(card)[0] == "You're connected"
-    assert facts_of(card) == {"Time zone": "Europe/London", "Working hours": "Mon\u2013Fri 08:00\u201317:00"}
+    assert facts_of(card) == {
+        "Time zone": "Europe/London",
+        "Working hours": "Mon\u2013Fri 08:00\u201317:00",
+        "Busy time from": "Calendar (main)",  # the calendars that count, listed from Graph (issue 16 §4)
+        "New bookings go to": "Calendar (main)",
+    }
     user = await bot.repos.users.get_by_aad(DANA.tenant, DANA.aad)
     assert user.connection_status is ConnectionStatus.CONNECTED
     assert bot.emulator.get_user(DANA.email) is not None  # the sandbox gave Dana a mailbox

@@ -12,6 +12,7 @@ from bot.context import ErrorScope, UnknownSender
 from bot.errors import error_card
 from bot.routing import BadAction
 from graph.errors import GraphError
+from scheduling.correlation import request_scope
 from scheduling.errors import (
     Conflict,
     HostUnavailable,
@@ -96,3 +97,12 @@ def test_each_failure_gets_its_own_reference() -> None:
     first, second = (error_card(RuntimeError("x"), ErrorScope()) for _ in range(2))
     refs = [{m for t in texts(c) for m in REFERENCE.findall(t)} for c in (first, second)]
     assert refs[0] and refs[1] and refs[0] != refs[1]
+
+
+def test_inside_a_request_the_reference_is_its_request_id(caplog: pytest.LogCaptureFixture) -> None:
+    rid = "0f8fad5b-d9cb-469f-a165-70867728950e"
+    with request_scope(rid):  # a turn served over /api/messages (web.observability sets it)
+        card = check_card(error_card(GraphError(status=500), ErrorScope()))
+    shown = " ".join(unescape(t) for t in texts(card))
+    assert f"reference {rid}" in shown
+    assert [r for r in caplog.records if rid in r.getMessage()]  # the same id as the request's log lines

@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
+from bot.api_keys import KEY_NOTICE, KEYS_NOTICE
 from bot.chat import PRIVATE_COMMANDS
 from bot.commands import parse
 from bot.host import CANCEL_NOTICE, SETTINGS_NOTICE, UPCOMING_NOTICE
@@ -272,8 +273,20 @@ async def test_the_upcoming_button_in_a_group_answers_the_clicker_only(bot: Bot)
     assert "Upcoming meetings" in texts(private.cards[0])
 
 
-PHRASES = {"connect": "connect", "upcoming": "upcoming", "cancel_booking": "cancel booking 1"}
-NOTICES = {"connect": SETTINGS_NOTICE, "upcoming": UPCOMING_NOTICE, "cancel_booking": CANCEL_NOTICE}
+PHRASES = {
+    "connect": "connect",
+    "upcoming": "upcoming",
+    "cancel_booking": "cancel booking 1",
+    "api_key": "api key",
+    "api_keys": "api keys",
+}
+NOTICES = {
+    "connect": SETTINGS_NOTICE,
+    "upcoming": UPCOMING_NOTICE,
+    "cancel_booking": CANCEL_NOTICE,
+    "api_key": KEY_NOTICE,
+    "api_keys": KEYS_NOTICE,
+}
 
 
 async def test_every_private_command_answers_a_group_with_a_notice_only(bot: Bot) -> None:

@@ -9,7 +9,8 @@ from datetime import UTC, date, datetime, timedelta
 from scheduling.booking import booking_payload
 from scheduling.domain import Booking, BookingStatus, EventType, Invitee, Question, User
 from scheduling.intervals import Interval
-from scheduling.ports import BusyInterval, Location, LocationKind
+from scheduling.people import CalendarOptions, calendar_options
+from scheduling.ports import BusyInterval, CalendarInfo, Location, LocationKind
 from scheduling.rules import Availability, BookingWindow, BusyStatus, EventRules, LocalRange
 from scheduling.slots import Slot, compute_slots
 
@@ -147,3 +148,25 @@ def payload(kind: str = "booking.created", **booking_kwargs: object) -> dict[str
     if kind == "booking.cancelled":
         out |= {"by": "invitee", "status": "cancelled", "cancelReason": "Something came up, **sorry**"}
     return out
+
+
+def calendars(*, extra: int = 0, name: str = "Team rota") -> CalendarOptions:
+    """Dana's calendars as Graph lists them (own default, own secondary, one shared with edit rights, one shared
+    read-only, then ``extra`` more shared ones), with her current choice: the default and the rota for
+    conflicts, bookings into the rota. Ids are as long as Graph's."""
+
+    def cal_id(n: int) -> str:
+        return f"AAMkAGI2TGuLAAA{n:04d}" + "x" * 120 + "="
+
+    listed = [
+        CalendarInfo(cal_id(0), "Calendar", "Dana Host", "dana@contoso.example", True, True),
+        CalendarInfo(cal_id(1), "Interviews", "Dana Host", "dana@contoso.example", True, False),
+        CalendarInfo(cal_id(2), name, "Megan Bowen", "megan@contoso.example", True, False),
+        CalendarInfo(cal_id(3), "Holidays", "Megan Bowen", "megan@contoso.example", False, False),
+        *(
+            CalendarInfo(cal_id(10 + i), f"{name} {i}", "Alex Wilber", "alex@contoso.example", i % 2 == 0, False)
+            for i in range(extra)
+        ),
+    ]
+    dana = replace(host(), conflict_calendar_ids=(cal_id(0), cal_id(2)), write_calendar_id=cal_id(2))
+    return calendar_options(listed, dana)

@@ -18,6 +18,9 @@ import pytest
 
 import cards
 from cards import (
+    api_key_created,
+    api_key_offer,
+    api_keys_list,
     booked,
     confirm_booking,
     confirm_reschedule,
@@ -31,6 +34,7 @@ from cards import (
     link_inactive,
     links_list,
     reconnect_required,
+    reminder_card,
     request_refused,
     settings_editor,
     slot_picker,
@@ -39,7 +43,9 @@ from cards import (
     unfurl_notice,
     unfurl_preview,
     upcoming_bookings,
+    webhook_disabled,
 )
+from scheduling.api_keys import ApiKey
 from scheduling.domain import BookingStatus, LinkKind
 from scheduling.ports import Location, LocationKind
 from scheduling.rules import Availability
@@ -50,6 +56,7 @@ from tests.cards.data import (
     LONG_TEXT,
     QUESTIONS,
     booking,
+    calendars,
     link,
     payload,
     utc,
@@ -106,6 +113,26 @@ def _catalog() -> dict[str, Callable[[], dict[str, Any]]]:
         "first_run/saved": lambda: first_run(
             "Europe/London", Availability.business_hours("Europe/London"), saved_links=3
         ),
+        "first_run/calendars": lambda: first_run(
+            "Europe/London", Availability.business_hours("Europe/London"), calendars=calendars()
+        ),
+        "first_run/calendars-many-hostile": lambda: first_run(
+            "Europe/London",
+            HOSTILE_TEXT,
+            calendars=calendars(extra=60, name=HOSTILE_TEXT),
+            errors={"profile.conflict_calendars": HOSTILE_TEXT, "profile.write_calendar": "Read-only."},
+            values={"profile.conflict_calendars": HOSTILE_TEXT + ",x", "profile.write_calendar": "nope"},
+        ),
+        "first_run/calendars-unreadable": lambda: first_run("UTC", "Mon 09:00-17:00", calendars_unreadable=True),
+        "reminder_card": lambda: reminder_card(
+            payload() | {"reminderMinutes": 15}, "Europe/London", utc(2026, 12, 8, 14, 15), QUESTIONS
+        ),
+        "reminder_card/no-join-hostile": lambda: reminder_card(
+            payload(join_url=None, invitee_name=HOSTILE_TEXT, notes=LONG_TEXT * 3) | {"reminderMinutes": 1440},
+            "Asia/Kolkata",
+            utc(2026, 12, 7, 14, 30),
+        ),
+        "reminder_card/begun-unknown-zone": lambda: reminder_card(payload(), "Mars/Base", utc(2026, 12, 8, 14, 40)),
         "connect_prompt": lambda: connect_prompt(f"{BASE_URL}/auth/start?user=u1&sig=abc"),
         "connect_prompt/admin_approved": lambda: connect_prompt(
             f"{BASE_URL}/auth/start?user=u1&sig=abc", admin_approved=True
@@ -258,7 +285,70 @@ def _catalog() -> dict[str, Callable[[], dict[str, Any]]]:
         reschedule_booking_id="bk_0001",
         time_zones=("Mars/Base",),
     )
+    out.update(_api_cards(hostile_name=HOSTILE_TEXT))
+    out.update(_team_cards(hostile_name=HOSTILE_TEXT))
     return out
+
+
+def _team_cards(hostile_name: str) -> dict[str, Callable[[], dict[str, Any]]]:
+    """Team links' cards (issue 12, cards.team): the card in the channel, its settings, the list, the notes."""
+    from cards.team import team_link_card, team_links_list, team_settings_card, unreadable_card
+    from scheduling.domain import ConnectionStatus, Team, TeamMember, User
+    from scheduling.teams import MAX_MEMBERS, Member, TeamLinkSettings, TeamLinkView
+
+    team_link = replace(link(), team_id="team-1", owner_user_id=None, kind=LinkKind.ROUND_ROBIN)
+    people = [
+        User(
+            id=f"u{n:030d}",
+            tenant_id="t",
+            aad_object_id=f"a{n}",
+            display_name=hostile_name if n == 0 else f"Member {n}",
+            email=f"m{n}@contoso.example",
+            connection_status=ConnectionStatus.CONNECTED if n % 3 else ConnectionStatus.NOT_CONNECTED,
+        )
+        for n in range(MAX_MEMBERS)
+    ]
+    team = Team(id="team-1", tenant_id="t", name=hostile_name, slug="sales")
+    members = tuple(Member(TeamMember(u.id, daily_cap=2), u) for u in people)
+    full = TeamLinkView(team_link, team, TeamLinkSettings(team_link.id, created_by=people[0].id), members, people[0])
+    url = f"{BASE_URL}/book/team/sales/{team_link.slug}"
+    return {
+        "team_link_card": lambda: team_link_card(full, url),
+        "team_link_card/viewer": lambda: team_link_card(full, url, viewer_id=people[1].id, note=hostile_name),
+        "team_settings_card": lambda: team_settings_card(full),
+        "team_settings_card/errors": lambda: team_settings_card(
+            full, {"title": "Give the link a title.", f"members.{people[0].id}.weight": "Use 1 to 100."}
+        ),
+        "team_links_list": lambda: team_links_list(team, [team_link] * 25, {team_link.id: url}),
+        "unreadable_card": lambda: unreadable_card({"title": hostile_name, "unreadable": [hostile_name]}),
+    }
+
+
+def _api_cards(hostile_name: str) -> dict[str, Callable[[], dict[str, Any]]]:
+    """The REST API's cards (issue 13): API keys and the webhook-disabled notice."""
+    made = utc(2026, 10, 19, 9, 0)
+    key = ApiKey("k1", "u1", "t1", "swk_AbCdEfGh", "CRM sync", made, last_used_at=utc(2026, 10, 20, 16, 5))
+    hostile = ApiKey("k2", "u1", "t1", "swk_**x**_[a]", hostile_name, made)
+    docs = f"{BASE_URL}/api/v1/openapi.json"
+    disabled = {
+        "subscriptionId": "wh_1",
+        "url": "https://hooks.example.com/slotwise",
+        "description": "CRM",
+        "reason": "The receiver answered 410 Gone, so it was disabled at once.",
+    }
+    return {
+        "api_key_offer": lambda: api_key_offer(docs),
+        "api_key_created": lambda: api_key_created(key, "swk_" + "A_b-" * 10 + "xyz", docs),
+        "api_key_created/hostile": lambda: api_key_created(hostile, "swk_" + "_" * 43, docs),
+        "api_keys_list": lambda: api_keys_list([key, hostile], "Asia/Kolkata", "Revoked Old (swk_Zz)."),
+        "api_keys_list/empty": lambda: api_keys_list([], "Europe/London"),
+        "api_keys_list/many": lambda: api_keys_list([key] * 30, "America/New_York"),
+        "webhook_disabled": lambda: webhook_disabled(disabled, docs),
+        "webhook_disabled/hostile": lambda: webhook_disabled(
+            {"subscriptionId": hostile_name, "url": hostile_name, "description": hostile_name, "reason": hostile_name},
+            docs,
+        ),
+    }
 
 
 CATALOG = _catalog()

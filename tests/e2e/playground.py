@@ -239,6 +239,28 @@ class Playground:
         )
         return str(created["messageId"])
 
+    async def post_in_channel(self, channel_id: str, text: str, *, user: str = "user-id-0") -> tuple[str, str]:
+        """Start a post in a team channel that @mentions the bot (``<at>bot name</at> text``, with the mention
+        entity the Playground needs to send it to the bot); returns (the post's conversation id, its message id).
+        The bot gets a ``channel`` activity whose conversation is the post (``{channel};messageid={id}``)."""
+        name = str(self.config["bot"]["name"])
+        mention = f"<at>{name}</at>"
+        created = await self._post(
+            f"/_conversation/v1/conversations/{channel_id}/messages",
+            {
+                "from": {"id": user},
+                "text": f"{mention} {text}",
+                "textFormat": "plain",
+                "mentions": [{"type": "mention", "mentioned": {"id": self.bot_id, "name": name}, "text": mention}],
+            },
+        )
+        return str(created["postConversationId"]), str(created["messageId"])
+
+    @property
+    def team(self) -> Json:
+        team: Json = self.config["teams"][0]
+        return team
+
     async def post_card(self, conversation_id: str, card: Json, *, user: str) -> str:
         """Post a card as ``user`` (a card forwarded into a chat); returns the message id."""
         created = await self._post(

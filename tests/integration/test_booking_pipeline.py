@@ -30,7 +30,7 @@ async def test_booking_writes_one_outlook_event_with_teams_and_confirms(kind: st
         assert [a["emailAddress"]["address"] for a in event["attendees"]] == ["ivy@example.org"]
         assert event["originalStartTimeZone"] in ("Europe/London", "GMT Standard Time")
         # The notification was enqueued with the confirmation, exactly once.
-        leased = await w.repos.outbox.lease(NOW, 10, 60)
+        leased = await w.repos.outbox.lease(NOW, 10, 60, channel="teams")  # the host's notices
         assert [(x.item.kind, x.item.payload["bookingId"]) for x in leased] == [("booking.created", b.id)]
 
 
@@ -122,7 +122,7 @@ async def test_tenant_policy_without_teams_link_is_flagged_for_the_host(kind: st
         w.emulator.state.get_user(HOST_UPN).drop_online_meetings = True  # type: ignore[union-attr]
         outcome = await w.service.book(w.link, MONDAY_10, invitee())
         assert outcome.confirmed and outcome.booking.join_url is None and outcome.booking.join_url_missing
-        [leased] = await w.repos.outbox.lease(NOW, 10, 60)
+        [leased] = await w.repos.outbox.lease(NOW, 10, 60, channel="teams")  # the host's notices
         assert leased.item.payload["joinUrlMissing"] is True
 
 

@@ -57,7 +57,12 @@ def world_sync(w: World) -> CalendarSyncService:
 
 async def outbox_of(w: World, kind: str) -> list[dict[str, Any]]:
     async with w.db.read() as s:
-        return [dict(r.payload) for r in (await s.scalars(select(OutboxRow).where(OutboxRow.kind == kind))).all()]
+        return [
+            dict(r.payload)
+            for r in (
+                await s.scalars(select(OutboxRow).where(OutboxRow.kind == kind, OutboxRow.channel == "teams"))
+            ).all()
+        ]
 
 
 def wall(instant: datetime) -> dict[str, str]:

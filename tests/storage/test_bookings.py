@@ -345,13 +345,13 @@ async def test_single_use_is_also_a_database_constraint(repos: Repositories) -> 
     host = await make_user(repos)
     link = await make_link(repos, host, single_use=True)
     first, _ = await repos.bookings.reserve(booking(link, [host], at(10)), single_use=True)
-    sql = text(
-        "INSERT INTO bookings SELECT 'copy', tenant_id, event_type_id, organizer_id, host_ids, start_at, "
-        "end_at, buffer_before, buffer_after, invitee_name, invitee_email, invitee_time_zone, "
-        "invitee_notes, invitee_answers, status, single_use, NULL, NULL, graph_event_id, ical_uid, "
-        "transaction_id, join_url, join_url_missing, calendar_sync, cancel_reason, created_at, "
-        "updated_at, pending_deadline, version, NULL, NULL, NULL, NULL FROM bookings WHERE id = :id"
+    copied = (  # named, so columns added by later revisions (NULL or defaulted) don't shift anything
+        "tenant_id, event_type_id, organizer_id, host_ids, start_at, end_at, buffer_before, buffer_after, "
+        "invitee_name, invitee_email, invitee_time_zone, invitee_notes, invitee_answers, status, single_use, "
+        "graph_event_id, ical_uid, transaction_id, join_url, join_url_missing, calendar_sync, cancel_reason, "
+        "created_at, updated_at, pending_deadline, version"
     )
+    sql = text(f"INSERT INTO bookings (id, {copied}) SELECT 'copy', {copied} FROM bookings WHERE id = :id")
     with pytest.raises(IntegrityError):
         async with repos.db.write() as s:
             await s.execute(sql, {"id": first.id})

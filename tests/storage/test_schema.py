@@ -192,6 +192,8 @@ async def test_bookings_made_before_0002_survive_the_upgrade_and_keep_their_mana
         "request_fingerprint",
         "invitee_tenant_id",
         "invitee_aad_object_id",
+        "event_calendar_id",  # 0007
+        "reminded_start",  # 0007
     }
     row = {
         "id": "bk-old",

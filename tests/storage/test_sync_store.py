@@ -25,7 +25,7 @@ from storage.models import UserRow
 from storage.repositories import Repositories, repositories
 from storage.sync import SqlCalendarSyncStore
 from tests.storage.fixtures import Kind, create_test_database, drop_test_database
-from tests.storage.helpers import FakeClock, at, booking, make_link, make_user
+from tests.storage.helpers import FakeClock, at, booking, make_link, make_user, seed_confirmed_booking
 
 WINDOW = Interval(at(0, day=-1), at(0, day=90))
 
@@ -300,14 +300,8 @@ SYNC_TABLES = {"calendar_subscriptions", "busy_cache", "busy_cache_events", "syn
 async def test_0004_keeps_existing_bookings_and_downgrades_cleanly(empty_url: str) -> None:
     assert await migrate.upgrade(empty_url, "0003") == "0003"
     db = create_database(empty_url)
-    try:
-        repos = repositories(db)
-        host = await make_user(repos)
-        link = await make_link(repos, host)
-        stored, _ = await repos.bookings.reserve(booking(link, [host], at(10)))
-        await repos.bookings.confirm(
-            stored.id, graph_event_id="ev-1", ical_uid=None, join_url=None, join_url_missing=False
-        )
+    try:  # written column by column: the repositories write columns of later revisions
+        host_id, _link_id, booking_id = await seed_confirmed_booking(db, start=at(10), event_id="ev-1")
     finally:
         await db.dispose()
     assert await migrate.upgrade(empty_url) == migrate.head_revision()
@@ -315,9 +309,9 @@ async def test_0004_keeps_existing_bookings_and_downgrades_cleanly(empty_url: st
     try:
         repos = repositories(db)
         [kept] = await repos.calendar_sync.confirmed_bookings_for_events(
-            host.id, ["ev-1"], [], unchanged_since=datetime.now(UTC) + timedelta(days=1)
+            host_id, ["ev-1"], [], unchanged_since=datetime.now(UTC) + timedelta(days=1)
         )
-        assert kept.id == stored.id and kept.graph_event_id == "ev-1"
+        assert kept.id == booking_id and kept.graph_event_id == "ev-1"
     finally:
         await db.dispose()
     engine = create_engine_for(empty_url, pool_size=1, max_overflow=0)

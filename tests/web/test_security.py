@@ -4,6 +4,7 @@ isolation, headers on every response, and no stack traces."""
 from __future__ import annotations
 
 import html as html_lib
+import json
 import re
 import secrets
 from dataclasses import replace
@@ -376,9 +377,11 @@ async def test_every_response_has_the_security_headers_and_no_error_shows_a_trac
             assert "secret internal detail" not in body, label
     errors = {label: (resp, body) for label, resp, body in responses}
     page500, body500 = errors["page 500"]
-    assert page500.status == 500 and re.search(r"reference [0-9a-f]{12}", body500)
-    json500, _body = errors["json 500"]
+    # the reference shown is the request id (web.observability): the one in the header and the log lines
+    assert page500.status == 500 and f"reference {page500.headers['X-Request-Id']})" in body500
+    json500, json500_body = errors["json 500"]
     assert json500.status == 500 and json500.content_type == "application/problem+json"
+    assert json.loads(json500_body)["requestId"] == json500.headers["X-Request-Id"]
     assert errors["json 405"][0].content_type == "application/problem+json"
 
 

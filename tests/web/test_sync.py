@@ -65,7 +65,7 @@ async def offered(site: Site, days: int = 21, tz: str = "UTC") -> set[str]:
 
 async def outbox(site: Site, kind: str, booking_id: str) -> list[dict[str, Any]]:
     async with site.services.repos.db.read() as s:
-        rows = (await s.scalars(select(OutboxRow).where(OutboxRow.kind == kind))).all()
+        rows = (await s.scalars(select(OutboxRow).where(OutboxRow.kind == kind, OutboxRow.channel == "teams"))).all()
     return [dict(r.payload) for r in rows if r.payload.get("bookingId") == booking_id]
 
 
