@@ -95,6 +95,9 @@ _UNIT_MINUTES = {
 _AMOUNT = re.compile(r"(\d+(?:[.,]\d+)?)\s*([a-z]*)")
 
 
+_LONGEST = 400 * MINUTES_PER_DAY  # longer than every bounded setting (window, notice, buffers, durations)
+
+
 def parse_minutes(text: str) -> int:
     """ "45", "45m", "45 min", "1h", "1.5 h", "1h 30m", "2 days" -> whole minutes (a bare number is minutes)."""
     cleaned = text.strip().lower()
@@ -112,6 +115,8 @@ def parse_minutes(text: str) -> int:
         pos = m.end()
     if pos == 0 or cleaned[pos:].strip():
         raise ValueError(f"'{text.strip()}' is not a length of time like 15, 45m, 1h 30m or 2d.")
+    if not total <= _LONGEST:  # also inf (hundreds of digits) and nan: no setting is anywhere near this long
+        raise ValueError(f"'{text.strip()[:20]}' is far too long for any setting; enter at most a year or so.")
     if total != int(total):
         raise ValueError(f"'{text.strip()}' is not a whole number of minutes.")
     return int(total)

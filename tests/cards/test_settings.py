@@ -369,3 +369,28 @@ def test_each_field_has_its_own_parser_and_the_rules_stay_the_cores() -> None:
     assert settings.parse_flag(" TRUE ") is True
     with pytest.raises(ValueError, match="characters we can't use"):
         settings.parse_title("bad\u202etitle")
+
+
+# --------------------------------------------------------------------------- property: any number in any field
+
+_NUMERIC = [DURATIONS, SLOT_INTERVAL, BUFFER_BEFORE, BUFFER_AFTER, MINIMUM_NOTICE, WINDOW_DAYS, DAILY_CAP, WEEKLY_CAP]
+_NUMBERS = st.one_of(
+    st.integers(min_value=-(10**500), max_value=10**500).map(str),  # hundreds of digits, both signs
+    st.from_regex(r"\A[0-9]{1,400}(\.[0-9]{1,50})?\s?(m|min|h|d|days)?\Z"),
+    st.floats(allow_nan=True, allow_infinity=True).map(str),  # "inf", "nan", "1e+300"
+)
+
+
+@props(120)
+@given(st.sampled_from(_NUMERIC), _NUMBERS)
+def test_any_number_in_any_field_is_a_value_or_an_error_under_that_field(field: str, number: str) -> None:
+    """A length or count of any size never escapes the parser (an OverflowError was once a 500): the card either
+    saves a link within the rules or names that field."""
+    original = link()
+    values: dict[str, object] = dict(current_values(original))
+    values[field] = number
+    edited, errors = parse_settings(values, original)
+    if edited is None:
+        assert set(errors) == {field}, errors
+    else:
+        assert errors == {}
