@@ -64,6 +64,8 @@ COMMANDS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
     ),
     ("See and edit your links", ("my links",)),
     ("See who booked you", ("upcoming",)),
+    ("Set up a team link (in a channel)", ("make a 30-min round-robin link", "collective 1h link", "team links")),
+    ("Let other software book for you (REST API)", ("api key", "api keys")),
     ("Connect your Outlook calendar", ("connect",)),
     ("Remove Slotwise's access to your calendar", ("disconnect",)),
     ("Show this help", ("help",)),

@@ -49,6 +49,7 @@ PERSONAL_COMMANDS: tuple[tuple[str, str], ...] = (
     ("upcoming", "Your next bookings, with reschedule and cancel"),
     ("connect", "Connect your Outlook calendar"),
     ("disconnect", "Disconnect your calendar and delete the stored sign-in"),
+    ("api keys", 'Your REST API keys, with revoke; "api key" makes a new one'),
 )
 GROUP_COMMANDS: tuple[tuple[str, str], ...] = (
     ("help", "What Slotwise can do here, with examples"),

@@ -3,6 +3,7 @@
 import pytest
 
 from bot.commands import Command, CreateLink, Unknown, parse
+from cards.help import COMMANDS
 
 
 @pytest.mark.parametrize(
@@ -89,3 +90,10 @@ def test_anything_else_gets_the_closest_command(text: str, suggestion: str) -> N
     cmd = parse(text)
     assert isinstance(cmd, Unknown)
     assert cmd.suggestion == suggestion
+
+
+def test_every_example_the_help_card_gives_is_understood() -> None:
+    """The help card teaches by example; an example the parser doesn't know would teach a dead end."""
+    for _, examples in COMMANDS:
+        for example in examples:
+            assert not isinstance(parse(example), Unknown), example

@@ -117,6 +117,10 @@ def test_help_lists_every_command_with_examples() -> None:
         "connect",
         "disconnect",
         "help",
+        "make a 30-min round-robin link",
+        "team links",
+        "api key",
+        "api keys",
     ):
         assert any(f"“{example}”" in value for value in facts.values()), example
     assert len(facts) == len(COMMANDS)

@@ -122,8 +122,9 @@ EXPECTED_COMMANDS = {
     "disconnect": "disconnect",
     "make a 30-min round-robin link": "create_team_link",  # team links are made in a channel or group chat
     "team links": "team_links",
+    "api keys": "api_keys",  # keys are personal: made and listed in the personal chat only
 }
-PERSONAL_TITLES = ["help", "make a 30-min link", "my links", "upcoming", "connect", "disconnect"]
+PERSONAL_TITLES = ["help", "make a 30-min link", "my links", "upcoming", "connect", "disconnect", "api keys"]
 GROUP_TITLES = ["help", "make a 30-min link", "make a 30-min round-robin link", "team links", "my links", "disconnect"]
 
 
