@@ -36,7 +36,7 @@ from cards.format import (
     weekly_summary,
     window_label,
 )
-from scheduling.domain import EventType, LinkKind
+from scheduling.domain import TEAM_SEGMENT, EventType, LinkKind
 
 LINKS_PER_PAGE = 8
 TITLE_LIMIT = 200
@@ -55,7 +55,7 @@ def booking_url(base_url: str, handle: str, slug: str) -> str:
 
 def team_booking_url(base_url: str, team_slug: str, slug: str) -> str:
     """The public page of a team link: ``{base}/book/team/{team}/{slug}``."""
-    return f"{base_url.rstrip('/')}/book/team/{quote(team_slug, safe='')}/{quote(slug, safe='')}"
+    return f"{base_url.rstrip('/')}/book/{TEAM_SEGMENT}/{quote(team_slug, safe='')}/{quote(slug, safe='')}"
 
 
 def link_facts(link: EventType) -> list[tuple[str, str]]:

@@ -24,6 +24,12 @@ class ConnectionStatus(StrEnum):
     BROKEN = "broken"  # refresh token revoked/expired, consent withdrawn...: the host must reconnect
 
 
+#: The path segment of team pages (``/book/team/{team}/{slug}``): no person may have it as their handle, or
+#: ``/book/team/{slug}/slots`` would be read as a team page.
+TEAM_SEGMENT = "team"
+RESERVED_HANDLES = frozenset({TEAM_SEGMENT})
+
+
 @dataclass(frozen=True, slots=True)
 class User:
     id: str  # Slotwise's own id

@@ -21,7 +21,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from scheduling.domain import ConnectionStatus, User
+from scheduling.domain import RESERVED_HANDLES, ConnectionStatus, User
 from scheduling.errors import Conflict, NotFound, ValidationFailed
 from storage._sql import Clock, new_id, utcnow, violation
 from storage.db import Database
@@ -69,6 +69,7 @@ async def _free_handle(s: AsyncSession, base: str) -> str:
             await s.scalars(select(UserRow.handle).where(or_(UserRow.handle == base, UserRow.handle.like(base + "-%"))))
         ).all()
     )
+    taken |= RESERVED_HANDLES
     if base not in taken:
         return base
     n = 2
@@ -167,6 +168,8 @@ class SqlUserStore:
         return to_user(row)
 
     async def _handle_free(self, s: AsyncSession, handle: str) -> bool:
+        if handle in RESERVED_HANDLES:
+            return False
         return await s.scalar(select(UserRow.id).where(UserRow.handle == handle)) is None
 
     async def set_connection(self, user_id: str, status: ConnectionStatus, error: str = "") -> None:

@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from scheduling.domain import Booking, BookingStatus, Caller, EventType, User
+from scheduling.domain import TEAM_SEGMENT, Booking, BookingStatus, Caller, EventType, User
 from scheduling.errors import (
     HostUnavailable,
     IdempotencyKeyReused,
@@ -463,7 +463,7 @@ async def home_page(request: web.Request) -> web.Response:
 
 
 def team_path(team_slug: str, slug: str) -> str:
-    return f"/book/team/{team_slug}/{slug}"
+    return f"/book/{TEAM_SEGMENT}/{team_slug}/{slug}"
 
 
 async def team_book_page(request: web.Request) -> web.Response:
@@ -491,10 +491,11 @@ async def team_book_submit(request: web.Request) -> web.StreamResponse:
 
 def setup_pages(app: web.Application) -> None:
     app.router.add_get("/", home_page)
-    # team links first: /book/team/{team}/{slug}/slots has as many segments as a personal page's slot query
-    app.router.add_get("/book/team/{team}/{slug}/slots", team_slots_json)
-    app.router.add_get("/book/team/{team}/{slug}", team_book_page)
-    app.router.add_post("/book/team/{team}/{slug}", team_book_submit)
+    # team links first: a team page has as many segments as a personal slot query (no one's handle is "team":
+    # scheduling.domain.RESERVED_HANDLES)
+    app.router.add_get(f"/book/{TEAM_SEGMENT}/{{team}}/{{slug}}/slots", team_slots_json)
+    app.router.add_get(f"/book/{TEAM_SEGMENT}/{{team}}/{{slug}}", team_book_page)
+    app.router.add_post(f"/book/{TEAM_SEGMENT}/{{team}}/{{slug}}", team_book_submit)
     app.router.add_get("/book/{handle}/{slug}/slots", slots_json)
     app.router.add_get("/book/{handle}/{slug}", book_page)
     app.router.add_post("/book/{handle}/{slug}", book_submit)

@@ -77,6 +77,16 @@ async def test_a_free_requested_handle_is_used_and_a_taken_one_replaced(repos: R
     assert fallback.handle == "adele-vance"
 
 
+async def test_no_one_gets_the_team_pages_segment_as_their_handle(repos: Repositories) -> None:
+    """/book/team/{slug}/slots of a person called "team" would be read as a team page: the handle is reserved,
+    whether it comes from the email, is asked for, or is renamed to."""
+    from_email = await repos.users.upsert(person("aad-1", "team@contoso.com", name="Team"))
+    asked = await repos.users.upsert(person("aad-2", "sales@contoso.com", handle="Team"))
+    assert from_email.handle == "team-2" and asked.handle == "sales"
+    with pytest.raises(Conflict):
+        await repos.users.upsert(replace(asked, handle="team"))
+
+
 async def test_upsert_updates_the_profile_of_the_same_person(repos: Repositories) -> None:
     stored = await repos.users.upsert(person("aad-1", user_id="u-1"))
     await repos.users.set_connection(stored.id, ConnectionStatus.CONNECTED)
