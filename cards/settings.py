@@ -59,7 +59,7 @@ from cards.format import (
 from scheduling.domain import EventType
 from scheduling.errors import UnknownTimeZone
 from scheduling.invitee import has_control
-from scheduling.links import MAX_TITLE, title_problem
+from scheduling.links import MAX_LOCATION, MAX_TITLE, location_problem, title_problem
 from scheduling.ports import Location, LocationKind
 from scheduling.reach import calendar_date_problem
 from scheduling.rules import (
@@ -125,7 +125,7 @@ SETTINGS_INPUT_IDS: Final[tuple[str, ...]] = (
 
 TITLE_MAX = MAX_TITLE  # the core's one limit (scheduling.links)
 T = TypeVar("T")
-LOCATION_MAX = 200
+LOCATION_MAX = MAX_LOCATION  # the core's limit, shown as the input's maxLength
 ROLLING, DATE_RANGE = "rolling", "range"
 #: Statuses a host can choose to block on ("free" never blocks).
 CHOOSABLE_STATUSES: Final = (
@@ -572,21 +572,11 @@ def parse_location_kind(value: str) -> LocationKind:
 
 
 def parse_location_text(value: str, kind: LocationKind) -> str:
-    """The address, phone number or details ("" for Teams, which needs none)."""
-    details = " ".join(value.split())
-    if kind is LocationKind.TEAMS:
-        return ""
-    if not details:
-        raise ValueError(
-            {
-                LocationKind.IN_PERSON: "Give the address people should come to.",
-                LocationKind.PHONE: "Give the phone number (or say who calls whom).",
-            }.get(kind, "Describe where the meeting happens.")
-        )
-    if len(details) > LOCATION_MAX:
-        raise ValueError(f"Keep this under {LOCATION_MAX} characters.")
-    if has_control(details):
-        raise ValueError("This contains characters we can't use.")
+    """The address, phone number or details ("" for Teams, which needs none); the core says what is wrong with
+    them (``scheduling.links.location_problem``), so the card and the API refuse the same things."""
+    details = "" if kind is LocationKind.TEAMS else " ".join(value.split())
+    if (problem := location_problem(Location(kind, details))) is not None:
+        raise ValueError(problem)
     return details
 
 
