@@ -376,7 +376,7 @@ async def build_services(
         cache_max_lag=policy.max_lag,
         events=metrics or NO_EVENTS,
     )
-    links = LinkService(event_types=repos.event_types, calendar=calendar, outbox=repos.outbox)  # link.created
+    links = LinkService(event_types=repos.event_types, calendar=calendar)
     teams = TeamLinkService(
         teams=repos.teams,
         event_types=repos.event_types,

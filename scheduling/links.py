@@ -16,7 +16,7 @@ from scheduling.errors import Conflict, IntegrationError, InvalidRule, NotFound,
 from scheduling.invitee import has_control
 from scheduling.ports import CalendarPort, Location, LocationKind, MailboxDefaults
 from scheduling.rules import Availability, BookingWindow, EventRules, LocalRange, duration_problem
-from scheduling.stores import EventTypeStore, OutboxStore
+from scheduling.stores import EventTypeStore
 
 #: The longest title a link may have, in characters. The settings card's input, the chat parser and
 #: :class:`LinkService` all use this one limit; a longer title is refused (:func:`title_problem`), never cut.
@@ -58,6 +58,17 @@ def title_problem(title: str) -> str | None:
 MAX_DESCRIPTION = 500
 MAX_LOCATION = 200
 LINK_CREATED = "link.created"  # the webhook event (scheduling.webhooks) of a new link
+
+
+def link_created(host: User, link: EventType) -> OutboxItem:
+    """The webhook event of a new link (fanned out to subscriptions by ``scheduling.webhooks``)."""
+    return OutboxItem(
+        LINK_CREATED,
+        link.tenant_id,
+        {"eventTypeId": link.id, "ownerId": host.id},
+        f"webhook:{LINK_CREATED}:{link.id}",
+        channel=WEBHOOK,
+    )
 
 
 def location_problem(location: Location) -> str | None:
@@ -125,12 +136,10 @@ class LinkService:
         event_types: EventTypeStore,
         calendar: CalendarPort,
         new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
-        outbox: OutboxStore | None = None,
     ) -> None:
         self.event_types = event_types
         self.calendar = calendar
         self._new_id = new_id
-        self._outbox = outbox  # link.created goes to webhooks through it
 
     async def mailbox_defaults(self, host: User) -> MailboxDefaults:
         """The host's Outlook time zone and working hours; their stored zone and 9-5 if unreadable."""
@@ -172,7 +181,7 @@ class LinkService:
     async def create_from(self, host: User, draft: EventType) -> EventType:
         """``draft`` (a whole link of ``host``, e.g. from the REST API) as a new link: every problem at once
         (ValidationFailed, :func:`link_problems`), its slug made from its title and unique among the host's links,
-        then announced to webhooks (``link.created``, queued right after the link is stored)."""
+        then announced to webhooks (``link.created``, written to the outbox in the link's own transaction)."""
         if draft.owner_user_id != host.id or draft.tenant_id != host.tenant_id:
             raise NotFound("No such link.")
         problems = link_problems(draft)
@@ -184,22 +193,11 @@ class LinkService:
         for attempt in range(50):
             slug = base if attempt == 0 else f"{base}-{attempt + 1}"
             try:
-                created = await self.event_types.create(replace(draft, slug=slug, title=draft.title.strip()))
+                return await self.event_types.create(
+                    replace(draft, slug=slug, title=draft.title.strip()), outbox=[link_created(host, draft)]
+                )
             except Conflict:
                 continue
-            if self._outbox is not None:
-                await self._outbox.enqueue(
-                    [
-                        OutboxItem(
-                            LINK_CREATED,
-                            created.tenant_id,
-                            {"eventTypeId": created.id, "ownerId": host.id},
-                            f"webhook:{LINK_CREATED}:{created.id}",
-                            channel=WEBHOOK,
-                        )
-                    ]
-                )
-            return created
         raise Conflict("You already have many links with this name; please choose another name.")
 
     async def list(self, host: User) -> list[EventType]:

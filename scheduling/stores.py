@@ -172,8 +172,9 @@ class UserStore(Protocol):
 
 
 class EventTypeStore(Protocol):
-    async def create(self, event_type: EventType) -> EventType:
-        """Raises Conflict when the owner (user or team) already has a link with that slug."""
+    async def create(self, event_type: EventType, outbox: Sequence[OutboxItem] = ()) -> EventType:
+        """Raises Conflict when the owner (user or team) already has a link with that slug; ``outbox`` items are
+        written in the same transaction (none when the link isn't)."""
         ...
 
     async def update(self, event_type: EventType) -> EventType:

@@ -9,19 +9,19 @@ user of a personal link, the team of a team link), enforced by unique constraint
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
-from scheduling.domain import EventType, LinkKind, Question
+from scheduling.domain import EventType, LinkKind, OutboxItem, Question
 from scheduling.errors import Conflict, NotFound, ValidationFailed
 from scheduling.ports import Location, LocationKind
 from scheduling.rules import EventRules
 from scheduling.serialize import rules_from_dict, rules_to_dict
-from storage._sql import Clock, utcnow, violation
+from storage._sql import Clock, enqueue, utcnow, violation
 from storage.db import Database
 from storage.models import EventTypeRow
 
@@ -123,7 +123,7 @@ class SqlEventTypeStore:
         self._db = db
         self._clock = clock
 
-    async def create(self, event_type: EventType) -> EventType:
+    async def create(self, event_type: EventType, outbox: Sequence[OutboxItem] = ()) -> EventType:
         _validate(event_type)
         now = self._clock()
         try:
@@ -138,6 +138,7 @@ class SqlEventTypeStore:
                 )
                 s.add(row)
                 await s.flush()
+                await enqueue(s, outbox, now)
                 return to_event_type(row)
         except IntegrityError as exc:
             raise _mapped(exc, event_type) from None

@@ -310,7 +310,7 @@ async def test_outlook_cancellations_and_new_links_reach_webhooks(kind: Kind) ->
         booking = await book_one(world)
         cancelled = await world.service.cancelled_in_outlook(booking)
         assert cancelled is not None
-        links = LinkService(event_types=world.repos.event_types, calendar=world.calendar, outbox=world.repos.outbox)
+        links = LinkService(event_types=world.repos.event_types, calendar=world.calendar)
         link = await links.create(world.host, NewLink(duration=45, title="Deep dive"))
         await hooks.drain()
         events = {e["type"]: e for e in (verified(made.secret, h, b) for h, b in receiver.acknowledged())}

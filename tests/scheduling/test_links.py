@@ -3,6 +3,7 @@ refused with the rule rather than silently replaced by a default."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, cast
 
@@ -10,7 +11,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from scheduling.domain import EventType, User
+from scheduling.domain import EventType, OutboxItem, User
 from scheduling.errors import Conflict, InvalidRule
 from scheduling.links import MAX_TITLE, LinkService, NewLink, title_problem
 from scheduling.ports import CalendarPort, MailboxDefaults
@@ -35,7 +36,7 @@ class Links:
     def __init__(self) -> None:
         self.rows: dict[str, EventType] = {}
 
-    async def create(self, event_type: EventType) -> EventType:
+    async def create(self, event_type: EventType, outbox: Sequence[OutboxItem] = ()) -> EventType:
         if any(r.slug == event_type.slug and r.owner_user_id == event_type.owner_user_id for r in self.rows.values()):
             raise Conflict("slug taken")
         self.rows[event_type.id] = event_type

@@ -6,11 +6,14 @@ from dataclasses import replace
 from datetime import date
 
 import pytest
+from sqlalchemy import select
 
 from scheduling.domain import EventType, LinkKind, Question, Team, TeamMember
 from scheduling.errors import Conflict, NotFound, ValidationFailed
+from scheduling.links import link_created
 from scheduling.ports import Location, LocationKind
 from scheduling.rules import Availability, BookingWindow, BusyStatus, EventRules, LocalRange
+from storage.models import OutboxRow
 from storage.repositories import Repositories
 from tests.storage.helpers import OTHER_TENANT, at, booking, make_link, make_user
 
@@ -83,6 +86,25 @@ async def test_slugs_are_unique_per_owner(repos: Repositories) -> None:
         await make_link(repos, None, "chat", team_id="team-1")
     with pytest.raises(Conflict):
         await repos.event_types.create(replace(team_link, slug="other"))  # same id
+
+
+async def test_the_link_created_event_is_written_with_the_link_and_only_with_it(repos: Repositories) -> None:
+    """link.created goes in the link's own transaction: a crash between the two can't lose it, and a link that
+    was refused (its slug taken) announces nothing."""
+    adele = await make_user(repos, "adele@contoso.com")
+    first = await make_link(repos, adele, "chat")
+    second = replace(first, id="et-second")
+    with pytest.raises(Conflict):
+        await repos.event_types.create(second, outbox=[link_created(adele, second)])
+    assert await _outbox_keys(repos) == []
+    third = replace(first, id="et-third", slug="chat-2")
+    await repos.event_types.create(third, outbox=[link_created(adele, third)])
+    assert await _outbox_keys(repos) == [f"webhook:link.created:{third.id}"]
+
+
+async def _outbox_keys(repos: Repositories) -> list[str]:
+    async with repos.db.read() as s:
+        return list((await s.scalars(select(OutboxRow.dedupe_key))).all())
 
 
 async def test_owner_is_required_and_must_exist(repos: Repositories) -> None:
