@@ -32,11 +32,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def sandbox_settings(tmp_path: Path, **extra: object) -> Settings:
+def sandbox_settings(tmp_path: Path, **extra: Any) -> Settings:  # Settings takes its values as Any
     return Settings(
         _env_file=None,
         SLOTWISE_VAR_DIR=str(tmp_path),
-        SLOTWISE_PORT=free_port(),  # type: ignore[call-arg]
+        SLOTWISE_PORT=free_port(),
         SLOTWISE_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'slotwise.db'}",
         **extra,
     )
@@ -206,7 +206,7 @@ async def test_a_restart_keeps_the_booked_meeting_the_demo_link_and_the_connecti
 async def test_the_sandbox_page_is_absent_in_production_mode(tmp_path: Path) -> None:
     settings = Settings(
         _env_file=None,
-        MicrosoftAppId="11111111-2222-3333-4444-555555555555",  # type: ignore[call-arg]
+        MicrosoftAppId="11111111-2222-3333-4444-555555555555",
         MicrosoftAppPassword="p",
         SLOTWISE_SECRET_KEY="k" * 40,
         SLOTWISE_PORT=free_port(),

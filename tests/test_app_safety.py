@@ -8,6 +8,7 @@ import logging
 import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -28,11 +29,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def sandbox_settings(tmp_path: Path, **extra: object) -> Settings:
+def sandbox_settings(tmp_path: Path, **extra: Any) -> Settings:  # Settings takes its values as Any
     return Settings(
         _env_file=None,
         SLOTWISE_VAR_DIR=str(tmp_path),
-        SLOTWISE_PORT=free_port(),  # type: ignore[call-arg]
+        SLOTWISE_PORT=free_port(),
         SLOTWISE_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'slotwise.db'}",
         SLOTWISE_SANDBOX_SEED="false",
         SLOTWISE_OUTBOX_SECONDS="0",
@@ -59,7 +60,7 @@ def test_sandbox_mode_listens_on_loopback_addresses(tmp_path: Path, host: str) -
 def test_production_mode_may_listen_on_every_interface(tmp_path: Path) -> None:
     settings = Settings(
         _env_file=None,
-        MicrosoftAppId="11111111-2222-3333-4444-555555555555",  # type: ignore[call-arg]
+        MicrosoftAppId="11111111-2222-3333-4444-555555555555",
         MicrosoftAppPassword="p",
         SLOTWISE_SECRET_KEY="k" * 40,
         SLOTWISE_HOST="0.0.0.0",

@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import typing
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -36,6 +37,11 @@ class _Store:
     """Stands in for a store: only its identity matters here."""
 
 
+def _stand_in() -> Any:
+    """A :class:`_Store`, typed to be passed for any port (the services never call it here)."""
+    return _Store()
+
+
 @pytest.mark.parametrize("handed", [BotDeps, WebContext])
 def test_adapters_are_handed_no_store(handed: type) -> None:
     fields = typing.get_type_hints(handed)
@@ -43,29 +49,30 @@ def test_adapters_are_handed_no_store(handed: type) -> None:
 
 
 def test_services_keep_their_stores_private() -> None:
-    bookings, users, event_types, outbox, calendar = _Store(), _Store(), _Store(), _Store(), _Store()
+    bookings, users, event_types, outbox, calendar = _stand_in(), _stand_in(), _stand_in(), _stand_in(), _stand_in()
+    clock: Any = object()
     services = [
         BookingService(
             calendar=calendar,
             bookings=bookings,
-            users=users,  # type: ignore[arg-type]
+            users=users,
             event_types=event_types,
-            clock=object(),
+            clock=clock,
             token_secret=b"k" * 32,
-        ),  # type: ignore[arg-type]
-        PeopleService(users=users, outbox=outbox),  # type: ignore[arg-type]
-        NoticeService(outbox=outbox),  # type: ignore[arg-type]
+        ),
+        PeopleService(users=users, outbox=outbox),
+        NoticeService(outbox=outbox),
         CalendarSyncService(
             sync=calendar,
             calendar=calendar,
             subscriptions=bookings,
-            cache=bookings,  # type: ignore[arg-type]
+            cache=bookings,
             queue=outbox,
             index=bookings,
             users=users,
-            bookings=event_types,  # type: ignore[arg-type]
-            clock=object(),
-        ),  # type: ignore[arg-type]
+            bookings=event_types,
+            clock=clock,
+        ),
     ]
     held = {id(s) for s in (bookings, users, event_types, outbox, calendar)}
     for service in services:

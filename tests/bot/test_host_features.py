@@ -34,7 +34,7 @@ def choices(form: dict[str, Any], input_id: str) -> dict[str, str]:
 
 
 async def dana(bot: Bot) -> User:
-    user = await bot.repos.users.get_by_aad(DANA.tenant, DANA.aad)
+    user: User | None = await bot.repos.users.get_by_aad(DANA.tenant, DANA.aad)
     assert user is not None
     return user
 

@@ -137,7 +137,7 @@ async def test_when_no_personal_chat_can_be_made_the_group_is_told_plainly(
     bot.connector.refuse_conversations = True
     sent = await say_in(bot, (CHANNEL, "channel_message_mention"), DANA, "make a 30-min link")
     [text] = [s.body.get("text") for s in sent]
-    assert text.startswith("I couldn't send you a private message")
+    assert isinstance(text, str) and text.startswith("I couldn't send you a private message")
     assert "Message Slotwise directly" in text and "**connect**" in text
     nothing_private(bot.connector.to(CHANNEL))
     assert await delivered(bot, DANA) == []

@@ -41,7 +41,7 @@ def value_for(bot: Bot, person: Person, exchange_id: str | None = None) -> dict[
 
 
 async def user_of(bot: Bot, person: Person) -> User:
-    user = await bot.repos.users.get_by_aad(person.tenant, person.aad)
+    user: User | None = await bot.repos.users.get_by_aad(person.tenant, person.aad)
     assert user is not None
     return user
 

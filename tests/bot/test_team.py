@@ -77,7 +77,7 @@ async def delivered(bot: Bot) -> None:
 
 
 def link_path(card: Json, base_url: str) -> str:
-    url = next(a["url"] for a in nodes(card, "Action.OpenUrl") if a["title"] == "Open")
+    url: str = next(a["url"] for a in nodes(card, "Action.OpenUrl") if a["title"] == "Open")
     assert url.startswith(f"{base_url}/book/team/"), url
     return url.removeprefix(base_url)
 
@@ -282,5 +282,7 @@ async def test_joining_without_a_connected_outlook_sends_the_connect_card_privat
     assert not [s for s in bot.connector.sent[before:] if s.conversation_id == CHANNEL]  # nothing in the channel
     # she is left out of the times until she connects (never free): Dana alone makes the times
     team = await bot.repos.teams.get_by_external(DANA.tenant, "19:team0123@thread.tacv2")
-    view = await bot.runtime.bot.deps.teams.view((await bot.repos.teams.team_links(team.id))[0].id)
+    teams = bot.runtime.bot.deps.teams
+    assert teams is not None
+    view = await teams.view((await bot.repos.teams.team_links(team.id))[0].id)
     assert [m.user.email for m in view.waiting] == [MALLORY.email]

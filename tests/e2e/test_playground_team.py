@@ -123,8 +123,9 @@ async def test_team_link_in_a_channel_joined_booked_and_announced(stack: Stack) 
         since=mark,
     )
     valid(note.card)
-    user = await stack.services.repos.users.get_by_aad(pg.config["tenantId"], assigned["aadObjectId"])
-    assert user is not None and user.conversation_reference is not None
-    assert user.conversation_reference["reference"]["conversation"]["id"] == note.conversation_id
+    member = await stack.services.repos.users.get_by_aad(pg.config["tenantId"], assigned["aadObjectId"])
+    assert member is not None and member.conversation_reference is not None
+    reference = member.conversation_reference["reference"]
+    assert isinstance(reference, dict) and reference["conversation"]["id"] == note.conversation_id
     announced = await pg.wait_for(lambda m: m.conversation_id == post and m.shows("Ivy Invitee booked"), since=mark)
     assert announced.text.startswith(f"Ivy Invitee booked Sales demo with {assigned['name']}, "), announced.text

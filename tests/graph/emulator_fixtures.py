@@ -135,7 +135,7 @@ async def running(
     people: bool = True,
     now: datetime | None = None,
     prefix: str = "",
-    setup: Callable[[EmulatorState], None] | None = None,
+    setup: Callable[[EmulatorState], object] | None = None,
 ) -> AsyncIterator[Emu]:
     """The Graph app (at ``{prefix}/v1.0``) and the login app (at ``/login``) on one server."""
     clock = Clock(now or T0 - timedelta(days=3))
@@ -195,7 +195,7 @@ def _components() -> dict[str, Any]:
     properties (graph-facts §1) are added to ``timeZoneBase``.
     """
     doc = json.loads(SCHEMA_PATH.read_text())
-    schemas: dict[str, Any] = doc["components"]["schemas"]
+    schemas: dict[str, dict[str, Any]] = doc["components"]["schemas"]
 
     def resolve(ref: str) -> dict[str, Any]:
         return schemas[ref.rsplit("/", 1)[1]]
@@ -252,7 +252,7 @@ def assert_contract(component: str, instance: Any) -> None:
 def assert_graph_error(response: httpx.Response, status: int, code: str, message: str | None = None) -> dict[str, Any]:
     """Graph's error body, plus the request-id headers every response carries."""
     assert response.status_code == status, response.text
-    body = response.json()
+    body: dict[str, Any] = response.json()
     assert body["error"]["code"] == code, body
     if message is not None:
         assert body["error"]["message"] == message, body

@@ -127,7 +127,8 @@ async def test_busy_many_maps_failures_to_error_values_never_to_empty_lists(emu:
     cal = calendar(emu, token_provider=_provider(emu, broken=frozenset({ADELE})))
     async with cal.client:
         result = await cal.busy_many(hosts, MONTH)
-    assert isinstance(result[ADELE], CalendarAuthError) and result[ADELE].reconnect_required
+    adele = result[ADELE]
+    assert isinstance(adele, CalendarAuthError) and adele.reconnect_required
     megan = result[MEGAN]
     assert not isinstance(megan, IntegrationError) and len(megan) == 1  # read with Megan's token instead
     for bad in ("gone@contoso.example", "ghost@contoso.example"):

@@ -29,7 +29,7 @@ SPEC_PATH = GRAPH_CALENDAR_OPENAPI
 
 def _strict_components(spec: dict[str, Any]) -> dict[str, Any]:
     schemas: dict[str, Any] = spec["components"]["schemas"]
-    flat: dict[str, Any] = {}
+    flat: dict[str, dict[str, Any]] = {}
 
     def resolve(name: str) -> dict[str, Any]:
         if name in flat:

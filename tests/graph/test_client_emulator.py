@@ -174,8 +174,9 @@ async def test_get_schedule_surfaces_per_schedule_errors(emu: Emulator) -> None:
         result = await client.get_schedule(ADELE, wanted, T0, T0 + timedelta(days=1))
     assert list(result) == wanted
     assert [(i.start.hour, i.status) for i in result[MEGAN].items] == [(9, BusyStatus.BUSY), (11, BusyStatus.TENTATIVE)]
-    assert result[MEGAN].working_hours is not None
-    assert result[MEGAN].working_hours.time_zone == "Europe/Berlin"
+    working_hours = result[MEGAN].working_hours
+    assert working_hours is not None
+    assert working_hours.time_zone == "Europe/Berlin"
     for bad in wanted[1:]:
         assert result[bad].error is not None and not result[bad].items
     assert result["nobody@contoso.example"].error.graph_code == "5016"  # type: ignore[union-attr]

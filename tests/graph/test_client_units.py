@@ -157,7 +157,7 @@ def test_msal_errors_are_classified(result: dict[str, object], cls: type) -> Non
     elif isinstance(exc, ClaimsChallenge):
         assert "capolids" in exc.claims
     else:
-        assert exc.reconnect_required
+        assert isinstance(exc, CalendarAuthError) and exc.reconnect_required
 
 
 def test_retry_after_parsing() -> None:

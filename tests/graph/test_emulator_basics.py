@@ -4,6 +4,7 @@ calendars, mounting under a prefix."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import datetime
 
 import pytest
 
@@ -233,7 +234,7 @@ async def test_forwarded_headers_shape_links(emu: Emu) -> None:
     assert r.json()["@odata.context"] == "https://bot.example/v1.0/$metadata#users/$entity"
 
 
-def _hour(i: int) -> tuple[object, object]:
+def _hour(i: int) -> tuple[datetime, datetime]:
     from datetime import timedelta
 
     from tests.graph.emulator_fixtures import T0

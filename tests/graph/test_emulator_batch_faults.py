@@ -97,7 +97,7 @@ async def test_malformed_batches_are_400(emu: Emu) -> None:
 
 
 async def test_depends_on_runs_in_order_and_fails_dependents_with_424(emu: Emu) -> None:
-    reqs = [
+    reqs: list[dict[str, Any]] = [
         {
             "id": "1",
             "method": "POST",

@@ -3,7 +3,7 @@ expansion across DST, all-day events, and calendarView delta."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -29,7 +29,11 @@ async def emu() -> AsyncIterator[Emu]:
 
 
 async def view(
-    emu: Emu, who: str = ADELE, path: str = "/me/calendarView", headers: dict[str, str] | None = None, **params: str
+    emu: Emu,
+    params: Mapping[str, str],
+    who: str = ADELE,
+    path: str = "/me/calendarView",
+    headers: dict[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     """Every instance in the window, following nextLinks."""
     r = await emu.get(who, path, params=params, headers=headers)
@@ -59,9 +63,11 @@ async def test_window_is_required(emu: Emu) -> None:
 
 async def test_offsets_are_honoured_and_no_offset_means_utc(emu: Emu) -> None:
     emu.state.add_event(ADELE, "Early UTC", T0 + timedelta(hours=1), T0 + timedelta(hours=2))
-    utc = await view(emu, startDateTime="2030-03-04T00:00:00", endDateTime="2030-03-04T03:00:00")
+    utc = await view(emu, {"startDateTime": "2030-03-04T00:00:00", "endDateTime": "2030-03-04T03:00:00"})
     assert [e["subject"] for e in utc] == ["Early UTC"]
-    pacific = await view(emu, startDateTime="2030-03-04T00:00:00-08:00", endDateTime="2030-03-04T03:00:00-08:00")
+    pacific = await view(
+        emu, {"startDateTime": "2030-03-04T00:00:00-08:00", "endDateTime": "2030-03-04T03:00:00-08:00"}
+    )
     assert pacific == []  # 08:00-11:00 UTC
     # an unencoded '+' in a query string is a space: the offset is lost and Graph rejects the value
     r = await emu.http.get(
@@ -80,7 +86,7 @@ async def test_default_page_is_10_with_absolute_next_links(emu: Emu) -> None:
     assert link.startswith(f"{emu.graph}/me/calendarView?") and "$skip=10" in link
     assert "startDateTime=2030-03-04T00:00:00Z" in link
     assert_contract("microsoft.graph.eventCollectionResponse", first)
-    every = await view(emu, **DAY)
+    every = await view(emu, DAY)
     assert sorted(e["subject"] for e in every) == [f"e{i:02d}" for i in range(23)]
     assert len({e["id"] for e in every}) == 23
     big = (await emu.get(ADELE, "/me/calendarView", params={**DAY, "$top": "500"})).json()
@@ -94,21 +100,21 @@ async def test_default_page_is_10_with_absolute_next_links(emu: Emu) -> None:
 async def test_order_only_with_orderby(emu: Emu) -> None:
     for i in range(8):
         emu.state.add_event(ADELE, f"e{i}", T0 + timedelta(hours=i), T0 + timedelta(hours=i, minutes=30))
-    plain = [e["subject"] for e in await view(emu, **DAY)]
-    ordered = [e["subject"] for e in await view(emu, **DAY, **{"$orderby": "start/dateTime"})]
+    plain = [e["subject"] for e in await view(emu, DAY)]
+    ordered = [e["subject"] for e in await view(emu, {**DAY, "$orderby": "start/dateTime"})]
     assert ordered == [f"e{i}" for i in range(8)]
     assert plain != ordered and sorted(plain) == ordered
-    desc = [e["subject"] for e in await view(emu, **DAY, **{"$orderby": "start/dateTime desc"})]
+    desc = [e["subject"] for e in await view(emu, {**DAY, "$orderby": "start/dateTime desc"})]
     assert desc == ordered[::-1]
 
 
 async def test_select_returns_only_the_asked_properties(emu: Emu) -> None:
     emu.state.add_event(ADELE, "Call", T0 + timedelta(hours=9), T0 + timedelta(hours=10), is_online_meeting=True)
-    [item] = await view(emu, **DAY, **{"$select": "subject,start,end"})
+    [item] = await view(emu, {**DAY, "$select": "subject,start,end"})
     assert set(item) == {"@odata.etag", "id", "subject", "start", "end"}
-    [meeting] = await view(emu, **DAY, **{"$select": "onlineMeeting"})
+    [meeting] = await view(emu, {**DAY, "$select": "onlineMeeting"})
     assert meeting["onlineMeeting"] is None  # joinUrl needs isOnlineMeeting in $select on calendarView
-    [both] = await view(emu, **DAY, **{"$select": "onlineMeeting,isOnlineMeeting"})
+    [both] = await view(emu, {**DAY, "$select": "onlineMeeting,isOnlineMeeting"})
     assert both["onlineMeeting"]["joinUrl"].startswith("https://teams.microsoft.com/")
     r = await emu.get(ADELE, "/me/calendarView", params={**DAY, "$select": "subjekt"})
     assert_graph_error(
@@ -118,13 +124,11 @@ async def test_select_returns_only_the_asked_properties(emu: Emu) -> None:
 
 async def test_prefer_timezone_sets_response_zone(emu: Emu) -> None:
     emu.state.add_event(ADELE, "Call", T0 + timedelta(hours=17), T0 + timedelta(hours=18, minutes=30))
-    [utc] = await view(emu, **DAY)
+    [utc] = await view(emu, DAY)
     assert utc["start"] == {"dateTime": "2030-03-04T17:00:00.0000000", "timeZone": "UTC"}
-    [iana] = await view(emu, headers={"Prefer": 'outlook.timezone="America/Los_Angeles"'}, **DAY)
+    [iana] = await view(emu, DAY, headers={"Prefer": 'outlook.timezone="America/Los_Angeles"'})
     assert iana["end"] == {"dateTime": "2030-03-04T10:30:00.0000000", "timeZone": "America/Los_Angeles"}
-    [win] = await view(
-        emu, headers={"Prefer": 'outlook.timezone="W. Europe Standard Time", odata.maxpagesize=5'}, **DAY
-    )
+    [win] = await view(emu, DAY, headers={"Prefer": 'outlook.timezone="W. Europe Standard Time", odata.maxpagesize=5'})
     assert win["start"] == {"dateTime": "2030-03-04T18:00:00.0000000", "timeZone": "W. Europe Standard Time"}
     r = await emu.get(ADELE, "/me/calendarView", params=DAY, headers={"Prefer": 'outlook.timezone="Mars/Olympus"'})
     assert_graph_error(r, 400, "TimeZoneNotSupportedException")
@@ -136,12 +140,12 @@ async def test_calendar_view_variants_and_calendars(emu: Emu) -> None:
     side = emu.state.add_calendar(ADELE, "Side")
     emu.state.add_event(ADELE, "main", T0 + timedelta(hours=9), T0 + timedelta(hours=10))
     emu.state.add_event(ADELE, "side", T0 + timedelta(hours=9), T0 + timedelta(hours=10), calendar_id=side["id"])
-    assert [e["subject"] for e in await view(emu, **DAY)] == ["main"]
-    assert [e["subject"] for e in await view(emu, path="/me/calendar/calendarView", **DAY)] == ["main"]
+    assert [e["subject"] for e in await view(emu, DAY)] == ["main"]
+    assert [e["subject"] for e in await view(emu, DAY, path="/me/calendar/calendarView")] == ["main"]
     from urllib.parse import quote
 
     assert [
-        e["subject"] for e in await view(emu, path=f"/me/calendars/{quote(side['id'], safe='')}/calendarView", **DAY)
+        e["subject"] for e in await view(emu, DAY, path=f"/me/calendars/{quote(side['id'], safe='')}/calendarView")
     ] == ["side"]
 
 
@@ -160,7 +164,8 @@ async def test_weekly_recurrence_keeps_wall_time_across_dst(emu: Emu) -> None:
         },
     )
     items = await view(
-        emu, startDateTime="2030-03-01T00:00:00Z", endDateTime="2030-03-20T00:00:00Z", **{"$orderby": "start/dateTime"}
+        emu,
+        {"startDateTime": "2030-03-01T00:00:00Z", "endDateTime": "2030-03-20T00:00:00Z", "$orderby": "start/dateTime"},
     )
     assert [i["start"]["dateTime"] for i in items] == [
         "2030-03-04T17:00:00.0000000",
@@ -169,9 +174,8 @@ async def test_weekly_recurrence_keeps_wall_time_across_dst(emu: Emu) -> None:
     ]
     local = await view(
         emu,
+        {"startDateTime": "2030-03-01T00:00:00Z", "endDateTime": "2030-03-20T00:00:00Z"},
         headers={"Prefer": 'outlook.timezone="Pacific Standard Time"'},
-        startDateTime="2030-03-01T00:00:00Z",
-        endDateTime="2030-03-20T00:00:00Z",
     )
     assert {i["start"]["dateTime"][11:] for i in local} == {"09:00:00.0000000"}
 
@@ -211,9 +215,12 @@ async def test_recurrence_patterns_expand(emu: Emu, recurrence: dict[str, Any], 
     emu.state.add_event(ADELE, "Series", start, start + timedelta(hours=1), recurrence=recurrence)
     items = await view(
         emu,
-        startDateTime="2030-03-01T00:00:00Z",
-        endDateTime="2030-07-01T00:00:00Z",
-        **{"$orderby": "start/dateTime", "$top": "100"},
+        {
+            "startDateTime": "2030-03-01T00:00:00Z",
+            "endDateTime": "2030-07-01T00:00:00Z",
+            "$orderby": "start/dateTime",
+            "$top": "100",
+        },
     )
     assert [i["start"]["dateTime"][:10] for i in items] == expected
     assert all(i["type"] == "occurrence" for i in items)
@@ -241,17 +248,16 @@ async def test_all_day_events_match_the_window_as_utc_days(emu: Emu) -> None:
         show_as="oof",
         time_zone="Pacific Standard Time",
     )
-    inside = await view(emu, startDateTime="2030-03-05T00:00:00Z", endDateTime="2030-03-05T01:00:00Z")
+    inside = await view(emu, {"startDateTime": "2030-03-05T00:00:00Z", "endDateTime": "2030-03-05T01:00:00Z"})
     assert [e["subject"] for e in inside] == ["Holiday"]
     # 2030-03-05 00:00-24:00 in Los Angeles is 08:00 UTC on the 5th to 08:00 on the 6th, but Graph
     # matches all-day events as UTC days: a window late on the 5th (UTC) in Los Angeles misses it.
-    late = await view(emu, startDateTime="2030-03-06T02:00:00Z", endDateTime="2030-03-06T06:00:00Z")
+    late = await view(emu, {"startDateTime": "2030-03-06T02:00:00Z", "endDateTime": "2030-03-06T06:00:00Z"})
     assert late == []
     [local] = await view(
         emu,
+        {"startDateTime": "2030-03-05T00:00:00Z", "endDateTime": "2030-03-06T00:00:00Z"},
         headers={"Prefer": 'outlook.timezone="Pacific Standard Time"'},
-        startDateTime="2030-03-05T00:00:00Z",
-        endDateTime="2030-03-06T00:00:00Z",
     )
     assert local["start"] == {"dateTime": "2030-03-05T00:00:00.0000000", "timeZone": "Pacific Standard Time"}
     assert local["end"]["dateTime"] == "2030-03-06T00:00:00.0000000" and local["isAllDay"]
@@ -259,7 +265,7 @@ async def test_all_day_events_match_the_window_as_utc_days(emu: Emu) -> None:
 
 async def test_zero_length_events_at_the_window_start_are_included(emu: Emu) -> None:
     emu.state.add_event(ADELE, "Reminder", T0, T0)
-    assert [e["subject"] for e in await view(emu, **DAY)] == ["Reminder"]
+    assert [e["subject"] for e in await view(emu, DAY)] == ["Reminder"]
 
 
 # ------------------------------------------------------------------------------------------- delta

@@ -97,7 +97,7 @@ def form_post_fields(page: str) -> dict[str, str]:
 
 def assert_aad_error(r: httpx.Response, error: str, code: int, suberror: str | None = None) -> dict[str, Any]:
     assert r.status_code in (400, 401), r.text
-    body = r.json()
+    body: dict[str, Any] = r.json()
     assert body["error"] == error and body["error_codes"] == [code]
     assert body["error_description"].startswith(f"AADSTS{code}: ")
     assert "\r\nTrace ID: " in body["error_description"] and "\r\nCorrelation ID: " in body["error_description"]
@@ -409,9 +409,10 @@ async def test_msal_sees_injected_errors_as_error_dicts(emu: Emu) -> None:
 
     def run() -> dict[str, Any]:
         with httpx.Client(transport=Forwarding(emu.root)) as http:
-            return msal_app(emu, http).acquire_token_on_behalf_of(
+            result: dict[str, Any] = msal_app(emu, http).acquire_token_on_behalf_of(
                 teams_sso_token(emu.state.user(MEGAN).id), ["https://graph.microsoft.com/.default"]
             )
+            return result
 
     result = await asyncio.to_thread(run)
     assert result["error"] == "invalid_grant" and result["suberror"] == "consent_required"
@@ -475,9 +476,9 @@ async def test_on_behalf_of_needs_an_assertion_issued_to_the_app(emu: Emu) -> No
     megan = emu.state.user(MEGAN).id
     for aud in (f"api://botid-{CLIENT}", CLIENT, CLIENT.upper()):  # Teams' default URI, or the client id
         assert (await token(emu, assertion=teams_sso_token(megan, aud=aud), **obo)).status_code == 200, aud
-    for aud in ("api://bot.example/botid-" + CLIENT, "00000003-0000-0000-c000-000000000000", None):
+    for wrong in ("api://bot.example/botid-" + CLIENT, "00000003-0000-0000-c000-000000000000", None):
         body = assert_aad_error(
-            await token(emu, assertion=teams_sso_token(megan, aud=aud), **obo), "invalid_grant", 500131
+            await token(emu, assertion=teams_sso_token(megan, aud=wrong), **obo), "invalid_grant", 500131
         )
         assert "Assertion audience does not match the Client app presenting the assertion" in body["error_description"]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -52,7 +52,9 @@ async def schedule(emu: Emu, body: dict[str, Any], who: str = ADELE, **kw: Any) 
 
 
 async def test_availability_view_digits_take_the_strongest_status(emu: Emu) -> None:
-    h = lambda n: T0 + timedelta(hours=n)  # noqa: E731
+    def h(n: int) -> datetime:
+        return T0 + timedelta(hours=n)
+
     emu.state.add_event(MEGAN, "Busy", h(9), h(10))
     emu.state.add_event(MEGAN, "Maybe", h(10), h(11), show_as="tentative")
     emu.state.add_event(MEGAN, "Away", h(10) + timedelta(minutes=30), h(11), show_as="oof")

@@ -109,7 +109,7 @@ def test_python_api_rejects_bad_users() -> None:
         {"upn": "d@contoso.example", "display_name": "D", "working_start": "25:00"},
     ):
         try:
-            state.add_user(**kwargs)  # type: ignore[arg-type]
+            state.add_user(**kwargs)
         except ValueError:
             continue
         raise AssertionError(f"accepted {kwargs}")
@@ -148,7 +148,7 @@ def test_python_m_graph_sandbox_serves_the_demo() -> None:
             assert proc.stdout is not None
             header = proc.stdout.readline()
             assert f"{base}/v1.0" in header and "/login/" in header
-            tokens = {}
+            tokens: dict[str, str] = {}
             while len(tokens) < 5:
                 line = proc.stdout.readline()
                 if "<" in line:

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from graph.sandbox.errors import GraphError, format_retry_after
 from graph.sandbox.faults import Faults
 from graph.sandbox.ids import IdFactory, decode_event_id, occurrence_id
-from graph.sandbox.recurrence import WEEKDAYS, RecurrenceError, occurrence_dates, parse_recurrence
+from graph.sandbox.recurrence import WEEKDAYS, Recurrence, RecurrenceError, occurrence_dates, parse_recurrence
 from graph.sandbox.timefmt import (
     fmt_stamp,
     fmt_wall,
@@ -25,7 +25,7 @@ from graph.sandbox.timefmt import (
 )
 
 
-def rec(pattern: dict[str, object], rng: dict[str, object], start: date = date(2030, 3, 4)):
+def rec(pattern: dict[str, object], rng: dict[str, object], start: date = date(2030, 3, 4)) -> Recurrence:
     return parse_recurrence({"pattern": pattern, "range": rng}, start)
 
 

@@ -17,6 +17,7 @@ import httpx
 import pytest
 from aiohttp import web
 
+from bench.support import ServerThread
 from graph.client import GraphClient
 from graph.errors import CalendarAuthError, ClaimsChallenge, ConsentRequired, InteractionRequired
 from graph.identity import (
@@ -28,7 +29,7 @@ from graph.identity import (
     sandbox_identity,
 )
 from graph.sandbox import EmulatorState, create_login_app
-from tests.graph.graph_harness import Emulator, ServerThread, running_emulator
+from tests.graph.graph_harness import Emulator, running_emulator
 
 ADELE = "adele@contoso.example"
 CLIENT_ID = "5a4b3c2d-1e0f-4a1b-9c8d-7e6f5a4b3c2d"

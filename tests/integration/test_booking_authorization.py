@@ -21,6 +21,7 @@ from scheduling.booking import hash_token
 from scheduling.domain import BookingStatus, Caller, Question, User
 from scheduling.errors import IdempotencyKeyReused, NotFound, SlotUnavailable
 from tests.integration.harness import MONDAY_10, TENANT, booking_world, invitee
+from tests.storage.fixtures import Kind
 
 pytestmark = pytest.mark.parametrize("kind", ["sqlite", "postgres"])
 
@@ -32,7 +33,7 @@ def teams_user(tenant: str, oid: str, email: str = "ivy@example.org", user_id: s
     return User(id=user_id or f"u-{oid[:8]}", tenant_id=tenant, aad_object_id=oid, display_name="Someone", email=email)
 
 
-async def test_a_teams_key_sent_by_another_caller_reaches_nothing(kind: str) -> None:
+async def test_a_teams_key_sent_by_another_caller_reaches_nothing(kind: Kind) -> None:
     async with booking_world(kind) as w:
         mine = await w.service.book(w.link, MONDAY_10, invitee(), caller=IVAN, idempotency_key="attempt-1")
         assert mine.confirmed and len(mine.manage_token) == 43
@@ -52,7 +53,7 @@ async def test_a_teams_key_sent_by_another_caller_reaches_nothing(kind: str) -> 
         assert again.replayed and again.booking.id == mine.booking.id and again.manage_token == mine.manage_token
 
 
-async def test_public_keys_never_collide_with_teams_or_api_keys_even_when_crafted(kind: str) -> None:
+async def test_public_keys_never_collide_with_teams_or_api_keys_even_when_crafted(kind: Kind) -> None:
     async with booking_world(kind) as w:
         teams = await w.service.book(w.link, MONDAY_10, invitee(), caller=IVAN, idempotency_key="k")
         crafted = IVAN.scoped_key("k")  # the stored form, sent as a public key
@@ -63,7 +64,7 @@ async def test_public_keys_never_collide_with_teams_or_api_keys_even_when_crafte
         assert await w.repos.bookings.get_by_idempotency_key(w.link.id, crafted) == teams.booking
 
 
-async def test_a_replay_with_another_body_is_refused_and_reveals_nothing(kind: str) -> None:
+async def test_a_replay_with_another_body_is_refused_and_reveals_nothing(kind: Kind) -> None:
     async with booking_world(kind) as w:
         link = await w.repos.event_types.update(replace(w.link, questions=(Question("q", "Anything else?"),)))
         first = await w.service.book(link, MONDAY_10, invitee(), idempotency_key="client-key")
@@ -84,7 +85,7 @@ async def test_a_replay_with_another_body_is_refused_and_reveals_nothing(kind: s
         assert len(w.events()) == 1
 
 
-async def test_manage_tokens_are_random_stored_hashed_and_not_derived_from_the_key(kind: str) -> None:
+async def test_manage_tokens_are_random_stored_hashed_and_not_derived_from_the_key(kind: Kind) -> None:
     async with booking_world(kind) as w:
         first = await w.service.book(w.link, MONDAY_10, invitee(), caller=IVAN, idempotency_key="same-key")
         second = await w.service.book(
@@ -109,7 +110,7 @@ async def test_manage_tokens_are_random_stored_hashed_and_not_derived_from_the_k
         assert (await w.service.by_manage_token(first.manage_token)).id == first.booking.id
 
 
-async def test_a_booking_without_a_key_gets_its_token_once(kind: str) -> None:
+async def test_a_booking_without_a_key_gets_its_token_once(kind: Kind) -> None:
     async with booking_world(kind) as w:
         made = await w.service.book(w.link, MONDAY_10, invitee())
         assert made.manage_token and made.booking.idempotency_key is None
@@ -117,7 +118,7 @@ async def test_a_booking_without_a_key_gets_its_token_once(kind: str) -> None:
             await w.service.book(w.link, MONDAY_10, invitee())
 
 
-async def test_only_the_teams_user_who_booked_is_its_invitee_never_an_equal_email(kind: str) -> None:
+async def test_only_the_teams_user_who_booked_is_its_invitee_never_an_equal_email(kind: Kind) -> None:
     async with booking_world(kind) as w:
         made = await w.service.book(w.link, MONDAY_10, invitee(), caller=IVAN, idempotency_key="a")
         booking = made.booking
@@ -140,10 +141,11 @@ async def test_only_the_teams_user_who_booked_is_its_invitee_never_an_equal_emai
         assert (web.booking.invitee_tenant_id, web.booking.invitee_aad_object_id) == (None, None)
         with pytest.raises(NotFound):  # booked on the web: managed with the link, by nobody in Teams
             await w.service.for_actor(web.booking.id, ivan)
-        assert (await w.repos.bookings.get(booking.id)).status is BookingStatus.CONFIRMED
+        stored = await w.repos.bookings.get(booking.id)
+        assert stored is not None and stored.status is BookingStatus.CONFIRMED
 
 
-async def test_after_a_cancel_the_same_teams_user_books_the_same_time_again(kind: str) -> None:
+async def test_after_a_cancel_the_same_teams_user_books_the_same_time_again(kind: Kind) -> None:
     async with booking_world(kind) as w:
         key = await w.service.attempt_key(w.link, IVAN, MONDAY_10, invitee())
         first = await w.service.book(w.link, MONDAY_10, invitee(), caller=IVAN, idempotency_key=key)

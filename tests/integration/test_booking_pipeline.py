@@ -14,11 +14,12 @@ from scheduling.errors import Conflict, HostUnavailable, NotFound, SlotUnavailab
 from scheduling.intervals import Interval
 from scheduling.invitee import InviteeForm
 from tests.integration.harness import HOST_UPN, MONDAY_10, NOW, booking_world, invitee, rules
+from tests.storage.fixtures import Kind
 
 pytestmark = pytest.mark.parametrize("kind", ["sqlite", "postgres"])
 
 
-async def test_booking_writes_one_outlook_event_with_teams_and_confirms(kind: str) -> None:
+async def test_booking_writes_one_outlook_event_with_teams_and_confirms(kind: Kind) -> None:
     async with booking_world(kind) as w:
         outcome = await w.service.book(w.link, MONDAY_10, invitee(), idempotency_key="k1")
         b = outcome.booking
@@ -34,7 +35,7 @@ async def test_booking_writes_one_outlook_event_with_teams_and_confirms(kind: st
         assert [(x.item.kind, x.item.payload["bookingId"]) for x in leased] == [("booking.created", b.id)]
 
 
-async def test_idempotent_retry_returns_the_same_booking_and_never_a_second_event(kind: str) -> None:
+async def test_idempotent_retry_returns_the_same_booking_and_never_a_second_event(kind: Kind) -> None:
     async with booking_world(kind) as w:
         first = await w.service.book(w.link, MONDAY_10, invitee(), idempotency_key="retry-me")
         again = await w.service.book(w.link, MONDAY_10, invitee(), idempotency_key="retry-me")
@@ -43,14 +44,14 @@ async def test_idempotent_retry_returns_the_same_booking_and_never_a_second_even
         assert len(w.events()) == 1
 
 
-async def test_booking_request_counts_three_graph_calls(kind: str) -> None:
+async def test_booking_request_counts_three_graph_calls(kind: Kind) -> None:
     async with booking_world(kind) as w:
         w.emulator.state.request_log.clear()
         await w.service.book(w.link, MONDAY_10, invitee())
         assert [r.method for r in w.emulator.state.request_log] == ["POST", "POST", "GET"]
 
 
-async def test_a_booking_whose_teams_link_was_dropped_reads_the_event_back_once(kind: str) -> None:
+async def test_a_booking_whose_teams_link_was_dropped_reads_the_event_back_once(kind: Kind) -> None:
     """getSchedule, create, one read-back: the adapter does not read back a second time."""
     async with booking_world(kind) as w:
         w.emulator.state.get_user(HOST_UPN).drop_online_meetings = True  # type: ignore[union-attr]
@@ -60,7 +61,7 @@ async def test_a_booking_whose_teams_link_was_dropped_reads_the_event_back_once(
         assert [r.method for r in w.emulator.state.request_log] == ["POST", "POST", "GET"]
 
 
-async def test_book_validates_what_the_invitee_entered_and_writes_nothing_when_it_is_wrong(kind: str) -> None:
+async def test_book_validates_what_the_invitee_entered_and_writes_nothing_when_it_is_wrong(kind: Kind) -> None:
     async with booking_world(kind) as w:
         w.emulator.state.request_log.clear()
         wrong = InviteeForm(name=" ", email="not-an-email", time_zone="Nowhere/Land", notes=7, answers={"unknown": "x"})
@@ -80,7 +81,7 @@ async def test_book_validates_what_the_invitee_entered_and_writes_nothing_when_i
         assert (made.booking.invitee.name, made.booking.invitee.email) == ("Ivy", "ivy@example.org")  # cleaned
 
 
-async def test_a_taken_slot_gives_slot_unavailable_with_alternatives(kind: str) -> None:
+async def test_a_taken_slot_gives_slot_unavailable_with_alternatives(kind: Kind) -> None:
     async with booking_world(kind) as w:
         await w.service.book(w.link, MONDAY_10, invitee())
         with pytest.raises(SlotUnavailable) as err:
@@ -89,7 +90,7 @@ async def test_a_taken_slot_gives_slot_unavailable_with_alternatives(kind: str) 
         assert len(w.events()) == 1
 
 
-async def test_host_who_became_busy_in_outlook_since_page_load_gets_slot_unavailable(kind: str) -> None:
+async def test_host_who_became_busy_in_outlook_since_page_load_gets_slot_unavailable(kind: Kind) -> None:
     async with booking_world(kind) as w:
         slots = await w.service.slots(w.link, Interval(NOW, NOW + timedelta(days=1)))
         assert MONDAY_10 in [s.start for s in slots]
@@ -103,7 +104,7 @@ async def test_host_who_became_busy_in_outlook_since_page_load_gets_slot_unavail
         }
 
 
-async def test_unreadable_calendar_fails_closed_and_books_nothing(kind: str) -> None:
+async def test_unreadable_calendar_fails_closed_and_books_nothing(kind: Kind) -> None:
     async with booking_world(kind) as w:
         w.emulator.state.faults.unavailable(count=50, status=503)
         with pytest.raises(HostUnavailable):
@@ -117,7 +118,7 @@ async def test_unreadable_calendar_fails_closed_and_books_nothing(kind: str) -> 
         ] == []
 
 
-async def test_tenant_policy_without_teams_link_is_flagged_for_the_host(kind: str) -> None:
+async def test_tenant_policy_without_teams_link_is_flagged_for_the_host(kind: Kind) -> None:
     async with booking_world(kind) as w:
         w.emulator.state.get_user(HOST_UPN).drop_online_meetings = True  # type: ignore[union-attr]
         outcome = await w.service.book(w.link, MONDAY_10, invitee())
@@ -126,7 +127,7 @@ async def test_tenant_policy_without_teams_link_is_flagged_for_the_host(kind: st
         assert leased.item.payload["joinUrlMissing"] is True
 
 
-async def test_invitee_reschedules_with_the_manage_token_keeping_the_same_teams_event(kind: str) -> None:
+async def test_invitee_reschedules_with_the_manage_token_keeping_the_same_teams_event(kind: Kind) -> None:
     async with booking_world(kind) as w:
         outcome = await w.service.book(w.link, MONDAY_10, invitee())
         booking = await w.service.by_manage_token(outcome.manage_token)
@@ -146,14 +147,14 @@ async def test_invitee_reschedules_with_the_manage_token_keeping_the_same_teams_
         assert other.confirmed
 
 
-async def test_overlapping_reschedule_of_own_booking_is_allowed(kind: str) -> None:
+async def test_overlapping_reschedule_of_own_booking_is_allowed(kind: Kind) -> None:
     async with booking_world(kind, link_rules=rules(durations=(60,), slot_interval=30)) as w:
         outcome = await w.service.book(w.link, MONDAY_10, invitee())
         moved = await w.service.reschedule(outcome.booking, MONDAY_10 + timedelta(minutes=30), "invitee")
         assert moved.start == MONDAY_10 + timedelta(minutes=30)
 
 
-async def test_host_cancels_with_a_reason_sent_through_graph_cancel(kind: str) -> None:
+async def test_host_cancels_with_a_reason_sent_through_graph_cancel(kind: Kind) -> None:
     async with booking_world(kind) as w:
         outcome = await w.service.book(w.link, MONDAY_10, invitee())
         booking = await w.service.for_host(w.host.id, outcome.booking.id)
@@ -166,7 +167,7 @@ async def test_host_cancels_with_a_reason_sent_through_graph_cancel(kind: str) -
         assert again.confirmed
 
 
-async def test_manage_tokens_only_reach_their_own_booking(kind: str) -> None:
+async def test_manage_tokens_only_reach_their_own_booking(kind: Kind) -> None:
     async with booking_world(kind) as w:
         a = await w.service.book(w.link, MONDAY_10, invitee())
         b = await w.service.book(w.link, MONDAY_10 + timedelta(hours=1), invitee("Bob", "bob@example.org"))
@@ -179,7 +180,7 @@ async def test_manage_tokens_only_reach_their_own_booking(kind: str) -> None:
             await w.service.for_host("someone-else", a.booking.id)
 
 
-async def test_single_use_link_books_once_then_is_used(kind: str) -> None:
+async def test_single_use_link_books_once_then_is_used(kind: Kind) -> None:
     async with booking_world(kind, single_use=True) as w:
         await w.service.book(w.link, MONDAY_10, invitee())
         with pytest.raises(SlotUnavailable):
@@ -188,7 +189,7 @@ async def test_single_use_link_books_once_then_is_used(kind: str) -> None:
         assert link is not None and not link.active
 
 
-async def test_concurrent_bookers_in_one_process_exactly_one_wins(kind: str) -> None:
+async def test_concurrent_bookers_in_one_process_exactly_one_wins(kind: Kind) -> None:
     async with booking_world(kind) as w:
         results = await asyncio.gather(
             *(w.service.book(w.link, MONDAY_10, invitee(f"P{i}", f"p{i}@example.org")) for i in range(8)),
@@ -200,7 +201,7 @@ async def test_concurrent_bookers_in_one_process_exactly_one_wins(kind: str) -> 
         assert len(w.tagged_events()) == 1
 
 
-async def test_slot_views_reuse_a_graph_answer_briefly_yet_see_new_bookings_at_once(kind: str) -> None:
+async def test_slot_views_reuse_a_graph_answer_briefly_yet_see_new_bookings_at_once(kind: Kind) -> None:
     async with booking_world(kind) as w:
         window = Interval(NOW, NOW + timedelta(days=1))
         w.emulator.state.request_log.clear()

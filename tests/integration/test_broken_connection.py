@@ -13,6 +13,7 @@ from scheduling.domain import ConnectionStatus, User
 from scheduling.errors import HostUnavailable
 from scheduling.intervals import Interval
 from tests.integration.harness import HOST_UPN, MONDAY_10, NOW, booking_world, invitee
+from tests.storage.fixtures import Kind
 
 
 class ProductionLikeConnector:
@@ -26,7 +27,7 @@ class ProductionLikeConnector:
 
 
 @pytest.mark.parametrize("kind", ["sqlite"])
-async def test_revoked_sign_in_marks_the_host_broken_and_sends_one_reconnect_notice(kind: str) -> None:
+async def test_revoked_sign_in_marks_the_host_broken_and_sends_one_reconnect_notice(kind: Kind) -> None:
     async with booking_world(kind, msal=True) as w:
         w.service.connections = ConnectionService(
             users=w.repos.users,

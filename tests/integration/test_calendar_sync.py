@@ -26,7 +26,7 @@ from storage.models import CalendarSubscriptionRow, OutboxRow
 from storage.repositories import Repositories, repositories
 from tests.graph.graph_harness import Emulator, running_emulator
 from tests.integration.harness import HOST_UPN, MONDAY_10, World, booking_world, invitee
-from tests.storage.fixtures import database
+from tests.storage.fixtures import Kind, database
 
 pytestmark = pytest.mark.parametrize("kind", ["sqlite", "postgres"])
 
@@ -69,7 +69,7 @@ def wall(instant: datetime) -> dict[str, str]:
     return {"dateTime": instant.strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"}
 
 
-async def test_outlook_deletes_and_moves_reach_their_bookings_once(kind: str) -> None:
+async def test_outlook_deletes_and_moves_reach_their_bookings_once(kind: Kind) -> None:
     async with booking_world(kind) as w:
         sync = world_sync(w)
         kept = (await w.service.book(w.link, MONDAY_10, invitee("Kim"))).booking
@@ -108,7 +108,7 @@ async def test_outlook_deletes_and_moves_reach_their_bookings_once(kind: str) ->
         assert len(await outbox_of(w, "booking.cancelled")) == 1 and len(await outbox_of(w, "booking.rescheduled")) == 1
 
 
-async def test_a_move_slotwise_has_not_written_yet_is_not_taken_for_an_outlook_move(kind: str) -> None:
+async def test_a_move_slotwise_has_not_written_yet_is_not_taken_for_an_outlook_move(kind: Kind) -> None:
     async with booking_world(kind) as w:
         sync = world_sync(w)
         booking = (await w.service.book(w.link, MONDAY_10, invitee())).booking
@@ -133,7 +133,7 @@ async def test_a_move_slotwise_has_not_written_yet_is_not_taken_for_an_outlook_m
         assert (again.cancelled, again.moved) == ([], [])
 
 
-async def test_an_event_marked_cancelled_cancels_its_booking_found_by_event_id(kind: str) -> None:
+async def test_an_event_marked_cancelled_cancels_its_booking_found_by_event_id(kind: Kind) -> None:
     async with booking_world(kind) as w:
         sync = world_sync(w)
         booking = (await w.service.book(w.link, MONDAY_10, invitee())).booking
@@ -147,7 +147,7 @@ async def test_an_event_marked_cancelled_cancels_its_booking_found_by_event_id(k
         assert (await w.repos.bookings.get(booking.id)).status is BookingStatus.CANCELLED  # type: ignore[union-attr]
 
 
-async def test_a_full_round_finds_an_event_deleted_while_nobody_listened(kind: str) -> None:
+async def test_a_full_round_finds_an_event_deleted_while_nobody_listened(kind: Kind) -> None:
     async with booking_world(kind) as w:
         sync = world_sync(w)
         booking = (await w.service.book(w.link, MONDAY_10, invitee())).booking
@@ -161,7 +161,7 @@ async def test_a_full_round_finds_an_event_deleted_while_nobody_listened(kind: s
 
 @asynccontextmanager
 async def replicas(
-    kind: str, hosts: int
+    kind: Kind, hosts: int
 ) -> AsyncIterator[tuple[Emulator, list[CalendarSyncService], list[User], Repositories]]:
     """Two sync services (each its own engine and Graph client) on one database and one Graph emulator."""
 
@@ -218,7 +218,7 @@ async def replicas(
                 await second.dispose()
 
 
-async def test_two_replicas_renew_each_subscription_once(kind: str) -> None:
+async def test_two_replicas_renew_each_subscription_once(kind: Kind) -> None:
     async with replicas(kind, hosts=4) as (emu, (a, b), users, repos):
         for user in users:
             await a.host_connected(user)

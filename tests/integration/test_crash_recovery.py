@@ -12,6 +12,7 @@ from scheduling.domain import BookingStatus
 from scheduling.errors import HostUnavailable, SlotUnavailable
 from scheduling.ports import EventDraft
 from tests.integration.harness import MONDAY_10, World, booking_world, invitee
+from tests.storage.fixtures import Kind
 
 pytestmark = pytest.mark.parametrize("kind", ["sqlite", "postgres"])
 
@@ -77,7 +78,7 @@ STEPS = ["before reserve", "after reserve", "after create", "after confirm"]
 
 
 @pytest.mark.parametrize("step", STEPS)
-async def test_reconciliation_repairs_a_crash_at_each_step(kind: str, step: str) -> None:
+async def test_reconciliation_repairs_a_crash_at_each_step(kind: Kind, step: str) -> None:
     async with booking_world(kind) as w:
         with pytest.raises(Crash):
             await crashing_service(w, step).book(w.link, MONDAY_10, invitee(), idempotency_key="k")
@@ -105,7 +106,7 @@ async def test_reconciliation_repairs_a_crash_at_each_step(kind: str, step: str)
 
 
 @pytest.mark.parametrize("step", STEPS)
-async def test_an_idempotent_retry_after_a_crash_completes_without_a_second_event(kind: str, step: str) -> None:
+async def test_an_idempotent_retry_after_a_crash_completes_without_a_second_event(kind: Kind, step: str) -> None:
     async with booking_world(kind) as w:
         with pytest.raises(Crash):
             await crashing_service(w, step).book(w.link, MONDAY_10, invitee(), idempotency_key="k")
@@ -115,7 +116,7 @@ async def test_an_idempotent_retry_after_a_crash_completes_without_a_second_even
         await assert_consistent(w)
 
 
-async def test_an_event_that_lands_after_its_booking_was_released_is_cancelled(kind: str) -> None:
+async def test_an_event_that_lands_after_its_booking_was_released_is_cancelled(kind: Kind) -> None:
     async with booking_world(kind) as w:
         with pytest.raises(Crash):
             await crashing_service(w, "after reserve").book(w.link, MONDAY_10, invitee(), idempotency_key="k")
@@ -135,7 +136,7 @@ async def test_an_event_that_lands_after_its_booking_was_released_is_cancelled(k
             await w.service.book(w.link, MONDAY_10, invitee(), idempotency_key="k")
 
 
-async def test_an_outlook_outage_during_create_leaves_a_pending_booking_that_reconciliation_settles(kind: str) -> None:
+async def test_an_outlook_outage_during_create_leaves_a_pending_booking_that_reconciliation_settles(kind: Kind) -> None:
     async with booking_world(kind) as w:
         w.emulator.state.faults.unavailable(count=50, status=503, path="/events")
         outcome = await w.service.book(w.link, MONDAY_10, invitee(), idempotency_key="k")
@@ -148,7 +149,7 @@ async def test_an_outlook_outage_during_create_leaves_a_pending_booking_that_rec
         await assert_consistent(w)
 
 
-async def test_a_definite_refusal_during_create_releases_at_once(kind: str) -> None:
+async def test_a_definite_refusal_during_create_releases_at_once(kind: Kind) -> None:
     async with booking_world(kind) as w:
         w.emulator.state.faults.deny(count=1, path="/events")  # the create is refused (403), reads work
         with pytest.raises(HostUnavailable):

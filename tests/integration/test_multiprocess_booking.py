@@ -9,8 +9,8 @@ from datetime import timedelta
 import pytest
 
 from bench.booking import NOW, audit, run_contention, setup_world
+from bench.support import ServerThread
 from graph.sandbox import EmulatorState, create_graph_app
-from tests.graph.graph_harness import ServerThread
 from tests.storage.fixtures import create_test_database, drop_test_database, require_postgres
 
 

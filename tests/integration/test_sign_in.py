@@ -41,7 +41,7 @@ async def running(tmp_path: Path) -> AsyncIterator[tuple[str, app_module.Service
     settings = Settings(
         _env_file=None,
         SLOTWISE_VAR_DIR=str(tmp_path),
-        SLOTWISE_PORT=port,  # type: ignore[call-arg]
+        SLOTWISE_PORT=port,
         SLOTWISE_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}",
         SLOTWISE_SANDBOX_SEED="false",
         SLOTWISE_OUTBOX_SECONDS="0",
@@ -155,13 +155,15 @@ async def test_mfa_claims_challenge_restarts_the_sign_in_with_the_claims(
 ) -> None:
     base, services = running
     host = await new_host(services)
-    services.emulator.set_token_error(UPN, "mfa_required")  # type: ignore[union-attr]
+    emulator = services.emulator
+    assert emulator is not None
+    emulator.set_token_error(UPN, "mfa_required")
     async with httpx.AsyncClient() as client:
         done = await walk_sign_in(client, base, services.connections.sign_in_path(host))
         assert done.status_code == 302
         again = urlsplit(done.headers["location"])
         assert again.path == "/auth/start" and parse_qs(again.query)["claims"][0]
-        services.emulator.set_token_error(UPN, None)  # the user completes MFA this time
+        emulator.set_token_error(UPN, None)  # the user completes MFA this time
         final = await walk_sign_in(client, base, done.headers["location"])
     assert final.status_code == 200 and "Outlook connected" in final.text
 

@@ -28,4 +28,5 @@ def package_files(package_zip: Path) -> dict[str, bytes]:
 
 @pytest.fixture(scope="session")
 def manifest(package_files: dict[str, bytes]) -> dict[str, Any]:
-    return json.loads(package_files["manifest.json"].decode("utf-8"))
+    loaded: dict[str, Any] = json.loads(package_files["manifest.json"].decode("utf-8"))
+    return loaded

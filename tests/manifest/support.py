@@ -29,4 +29,5 @@ def official_schema(version: str) -> dict[str, Any]:
         if os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"):
             pytest.fail(f"{message} (CI is set, so a missing schema is a failure, not a skip)")
         pytest.skip(message)
-    return json.loads(path.read_text("utf-8"))
+    schema: dict[str, Any] = json.loads(path.read_text("utf-8"))
+    return schema

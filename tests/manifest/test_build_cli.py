@@ -32,7 +32,8 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 def read_manifest(zip_path: Path) -> dict[str, Any]:
     with zipfile.ZipFile(zip_path) as zf:
-        return json.loads(zf.read("manifest.json"))
+        content: dict[str, Any] = json.loads(zf.read("manifest.json"))
+    return content
 
 
 def test_defaults_come_from_the_environment(

@@ -89,9 +89,9 @@ def reference_starts(
         day += timedelta(days=1)
 
     live_bookings = [bk for bk in bookings if bk.expires_at is None or bk.expires_at > now]
-    for b in busy:
-        if b.status in rules.blocking_statuses:
-            mark(blocked, b.start.timestamp(), b.end.timestamp())
+    for interval in busy:
+        if interval.status in rules.blocking_statuses:
+            mark(blocked, interval.start.timestamp(), interval.end.timestamp())
     for bk in live_bookings:
         mark(
             blocked,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import TypedDict
 from zoneinfo import ZoneInfo
 
 from hypothesis import HealthCheck, settings
@@ -177,6 +178,24 @@ _WEEKLY = st.tuples(*[DAY_RANGES] * 7)
 _OVERRIDES = st.dictionaries(st.integers(-2, 3), DAY_RANGES, max_size=3)
 
 
+class SlotQuery(TypedDict):
+    """The keyword arguments ``compute_slots``, ``slot_starts`` and ``reference_starts`` take for a scenario."""
+
+    now: datetime
+    window: Interval
+    busy: tuple[BusyInterval, ...]
+    bookings: tuple[BookedInterval, ...]
+    duration: int
+
+
+class TeamQuery(TypedDict):
+    """The keyword arguments ``round_robin_slots`` and ``collective_slots`` take for a scenario."""
+
+    now: datetime
+    window: Interval
+    duration: int
+
+
 @dataclass(frozen=True)
 class Scenario:
     rules: EventRules
@@ -191,7 +210,7 @@ class Scenario:
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.rules.time_zone)
 
-    def kwargs(self) -> dict[str, object]:
+    def kwargs(self) -> SlotQuery:
         return {
             "now": self.now,
             "window": self.window,

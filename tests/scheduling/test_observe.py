@@ -21,7 +21,7 @@ from scheduling.correlation import (
     sane_request_id,
 )
 from scheduling.errors import HostUnavailable, SlotUnavailable, ValidationFailed
-from scheduling.observe import NO_EVENTS, Action, observed
+from scheduling.observe import NO_EVENTS, Action, BookingEvents, observed
 
 
 @dataclass
@@ -39,7 +39,7 @@ class Outcome:
 
 
 class Service:
-    def __init__(self, events: Heard) -> None:
+    def __init__(self, events: BookingEvents) -> None:
         self.events = events
 
     @observed("book")

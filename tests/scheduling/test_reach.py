@@ -137,7 +137,7 @@ async def test_the_booking_use_cases_refuse_instants_out_of_reach_whoever_calls_
     service = BookingService(
         calendar=nothing, bookings=nothing, users=nothing, event_types=nothing, clock=clock, token_secret=b"k" * 32
     )
-    rules = EventRules(durations=(30,), availability=Availability("UTC", tuple(() for _ in range(7))))
+    rules = EventRules(durations=(30,), availability=Availability("UTC", ((),) * 7))
     link = EventType(id="l", tenant_id="t", slug="s", title="T", rules=rules, owner_user_id="u")
     form = InviteeForm("Ana", "ana@example.org", "UTC")
     for far in (datetime(1, 1, 1, tzinfo=UTC), datetime(9999, 12, 31, 23, 30, tzinfo=UTC)):

@@ -329,7 +329,7 @@ def test_problems_lists_every_problem_at_once() -> None:
         durations=(0,),
         availability=Availability(
             "Nowhere/Special",
-            weekly,  # type: ignore[arg-type]
+            weekly,
             {date(2027, 5, 1): (rng("13:00", "13:00"),)},
         ),
         slot_interval=0,

@@ -49,7 +49,7 @@ def test_subtracting_blockers_handles_nesting_touching_and_spans_crossing_gaps()
 @given(scenarios())
 def test_runs_expand_to_exactly_the_hosts_starts(sc: Scenario) -> None:
     frame = slot_frame(sc.rules, now=sc.now, window=sc.window, minutes=resolve_duration(sc.rules, sc.duration))
-    starts = slot_starts(sc.rules, **sc.kwargs())  # type: ignore[arg-type]
+    starts = slot_starts(sc.rules, **sc.kwargs())
     if frame.empty:
         assert starts == []
         return

@@ -9,6 +9,7 @@ counted from local midnight, in both occurrences of a repeated hour.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -47,12 +48,20 @@ def day_window(day: date, tz: str) -> Interval:
     return Interval(datetime.combine(day, time(0), zi), datetime.combine(day + timedelta(days=1), time(0), zi))
 
 
-def slots_on(r: EventRules, day: date, *, now: datetime = NOW, **kw: object) -> list[tuple[datetime, datetime]]:
-    return [(s.start, s.end) for s in compute_slots(r, now=now, window=day_window(day, r.time_zone), **kw)]  # type: ignore[arg-type]
+def slots_on(
+    r: EventRules,
+    day: date,
+    *,
+    now: datetime = NOW,
+    busy: Sequence[BusyInterval] = (),
+    bookings: Sequence[BookedInterval] = (),
+) -> list[tuple[datetime, datetime]]:
+    window = day_window(day, r.time_zone)
+    return [(s.start, s.end) for s in compute_slots(r, now=now, window=window, busy=busy, bookings=bookings)]
 
 
-def labels(r: EventRules, day: date, **kw: object) -> list[str]:
-    return local_labels([s for s, _ in slots_on(r, day, **kw)], r.time_zone, "%H:%M %Z")
+def labels(r: EventRules, day: date, *, busy: Sequence[BusyInterval] = ()) -> list[str]:
+    return local_labels([s for s, _ in slots_on(r, day, busy=busy)], r.time_zone, "%H:%M %Z")
 
 
 def test_the_2027_change_days_are_the_ones_under_test() -> None:

@@ -21,7 +21,7 @@ from tests.scheduling.strategies import ZONES, Scenario, props, scenarios
 
 
 def offered(sc: Scenario) -> list[Slot]:
-    return compute_slots(sc.rules, **sc.kwargs())  # type: ignore[arg-type]
+    return compute_slots(sc.rules, **sc.kwargs())
 
 
 def padded(sc: Scenario, s: Slot) -> Interval:
@@ -60,9 +60,9 @@ def working_time(sc: Scenario) -> list[Interval]:
 
 def assert_matches_reference(sc: Scenario) -> None:
     slots = offered(sc)
-    assert [int(s.start.timestamp()) for s in slots] == reference_starts(sc.rules, **sc.kwargs())  # type: ignore[arg-type]
+    assert [int(s.start.timestamp()) for s in slots] == reference_starts(sc.rules, **sc.kwargs())
     assert all(s.end - s.start == timedelta(minutes=sc.duration) for s in slots)
-    assert [int(s.start.timestamp()) for s in slots] == slot_starts(sc.rules, **sc.kwargs())  # type: ignore[arg-type]
+    assert [int(s.start.timestamp()) for s in slots] == slot_starts(sc.rules, **sc.kwargs())
 
 
 @props(300)
@@ -181,13 +181,11 @@ def test_the_query_window_only_filters_starts(sc: Scenario, cut_minutes: int, cu
     whole = offered(sc)
     length = sc.window.end - sc.window.start
     cut = sc.window.start + min(length, timedelta(minutes=cut_minutes, seconds=cut_seconds))
-    kw = sc.kwargs()
-    left = compute_slots(sc.rules, **{**kw, "window": Interval(sc.window.start, cut)})  # type: ignore[arg-type]
-    right = compute_slots(sc.rules, **{**kw, "window": Interval(cut, sc.window.end)})  # type: ignore[arg-type]
+    left = compute_slots(sc.rules, **dataclasses.replace(sc, window=Interval(sc.window.start, cut)).kwargs())
+    right = compute_slots(sc.rules, **dataclasses.replace(sc, window=Interval(cut, sc.window.end)).kwargs())
     assert left + right == whole
-    wider = compute_slots(
-        sc.rules, **{**kw, "window": Interval(sc.window.start - timedelta(days=1), sc.window.end + timedelta(days=1))}
-    )  # type: ignore[arg-type]
+    wide = Interval(sc.window.start - timedelta(days=1), sc.window.end + timedelta(days=1))
+    wider = compute_slots(sc.rules, **dataclasses.replace(sc, window=wide).kwargs())
     assert [s for s in wider if sc.window.start <= s.start < sc.window.end] == whole
 
 
@@ -214,7 +212,7 @@ def test_booking_an_offered_slot_removes_everything_it_conflicts_with(sc: Scenar
     chosen = data.draw(st.sampled_from(slots))
     r = sc.rules
     booking = BookedInterval(chosen.start, chosen.end, buffer_before=r.buffer_before, buffer_after=r.buffer_after)
-    after = compute_slots(r, **{**sc.kwargs(), "bookings": (*sc.bookings, booking)})  # type: ignore[arg-type]
+    after = compute_slots(r, **dataclasses.replace(sc, bookings=(*sc.bookings, booking)).kwargs())
     assert chosen not in after
     assert set(after) <= set(slots)
     booked = Interval(chosen.start - timedelta(minutes=r.buffer_before), chosen.end + timedelta(minutes=r.buffer_after))
@@ -251,8 +249,9 @@ def test_empty_busy_time_and_empty_bookings_block_nothing(
     instants = [
         base + timedelta(minutes=m, microseconds=data.draw(st.sampled_from((0, 0, 1, 500_000)))) for m in minutes
     ]
-    empties = dict(
+    empties = dataclasses.replace(
+        sc,
         busy=(*sc.busy, *(BusyInterval(t, t) for t in instants)),
         bookings=(*sc.bookings, *(BookedInterval(t, t, counts_toward_caps=False) for t in instants)),
     )
-    assert compute_slots(sc.rules, **{**sc.kwargs(), **empties}) == offered(sc)  # type: ignore[arg-type]
+    assert compute_slots(sc.rules, **empties.kwargs()) == offered(sc)

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 import pytest
 
 from scheduling.booking import BookingService
 from scheduling.domain import ConnectionStatus, User
 from scheduling.intervals import Interval
-from scheduling.ports import BusyInterval
+from scheduling.ports import BusyInterval, CalendarPort
+from scheduling.stores import BookingStore, BusyCacheStore, EventTypeStore, UserStore
 from scheduling.sync import (
     CachedBusy,
     SyncPolicy,
@@ -136,15 +138,16 @@ HOST = User(
 
 
 def service(cache: Cache, calendar: Calendar) -> BookingService:
+    # the slot view reads only the calendar and the cache; the stores are never reached
     return BookingService(
-        calendar=calendar,
-        bookings=object(),
-        users=object(),
-        event_types=object(),  # type: ignore[arg-type]
+        calendar=cast(CalendarPort, calendar),
+        bookings=cast(BookingStore, object()),
+        users=cast(UserStore, object()),
+        event_types=cast(EventTypeStore, object()),
         clock=Clock(),
         token_secret=b"k" * 32,
-        busy_cache=cache,
-    )  # type: ignore[arg-type]
+        busy_cache=cast(BusyCacheStore, cache),
+    )
 
 
 async def test_a_view_reads_the_fresh_cache_and_no_calendar() -> None:

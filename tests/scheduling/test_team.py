@@ -19,7 +19,17 @@ from scheduling.rules import Availability, BusyStatus, EventRules
 from scheduling.slots import Slot, compute_slots, tighter_cap
 from scheduling.team import TeamMember, TeamSlot, collective_slots, members_free_at, round_robin_slots
 from tests.scheduling.reference import reference_starts
-from tests.scheduling.strategies import ZONES, Scenario, availabilities, hours, local_labels, props, rules, scenarios
+from tests.scheduling.strategies import (
+    ZONES,
+    Scenario,
+    TeamQuery,
+    availabilities,
+    hours,
+    local_labels,
+    props,
+    rules,
+    scenarios,
+)
 
 MON = date(2027, 1, 4)
 NOW = datetime(2027, 1, 1, tzinfo=UTC)
@@ -326,19 +336,19 @@ def teams(draw: st.DrawFn, extras: bool = False) -> tuple[Scenario, list[TeamMem
 @given(teams())
 def test_round_robin_and_collective_match_each_members_reference_slots(team: tuple[Scenario, list[TeamMember]]) -> None:
     sc, members = team
-    kw = {"now": sc.now, "window": sc.window, "duration": sc.duration}
+    kw: TeamQuery = {"now": sc.now, "window": sc.window, "duration": sc.duration}
     per_member = [
         set(reference_starts(sc.rules, busy=m.busy, bookings=m.bookings, availability=m.availability, **kw))
         for m in members
-    ]  # type: ignore[arg-type]
-    rr = round_robin_slots(sc.rules, members, **kw)  # type: ignore[arg-type]
+    ]
+    rr = round_robin_slots(sc.rules, members, **kw)
     union_starts = set().union(*per_member)
     assert [int(s.start.timestamp()) for s in rr] == sorted(union_starts)
     for s in rr:
         t = int(s.start.timestamp())
         assert s.hosts == tuple(m.member_id for m, starts in zip(members, per_member, strict=True) if t in starts)
         assert s.end - s.start == timedelta(minutes=sc.duration)
-    col = collective_slots(sc.rules, members, **kw)  # type: ignore[arg-type]
+    col = collective_slots(sc.rules, members, **kw)
     assert [int(s.start.timestamp()) for s in col] == sorted(set.intersection(*per_member))
     assert [(s.start, s.end) for s in col] == [(s.start, s.end) for s in rr if len(s.hosts) == len(members)]
 
@@ -349,15 +359,15 @@ def test_with_caps_and_unreadable_members_round_robin_is_the_union_and_collectiv
     team: tuple[Scenario, list[TeamMember]],
 ) -> None:
     sc, members = team
-    kw = {"now": sc.now, "window": sc.window, "duration": sc.duration}
+    kw: TeamQuery = {"now": sc.now, "window": sc.window, "duration": sc.duration}
     per_member = [reference_set(sc, m) for m in members]
-    rr = round_robin_slots(sc.rules, members, **kw)  # type: ignore[arg-type]
+    rr = round_robin_slots(sc.rules, members, **kw)
     assert [int(s.start.timestamp()) for s in rr] == sorted(set().union(*per_member))
     for s in rr:
         t = int(s.start.timestamp())
         assert s.hosts == tuple(m.member_id for m, starts in zip(members, per_member, strict=True) if t in starts)
         assert all(m.readable for m in members if m.member_id in s.hosts)
-    col = collective_slots(sc.rules, members, **kw)  # type: ignore[arg-type]
+    col = collective_slots(sc.rules, members, **kw)
     expected = sorted(set.intersection(*per_member)) if all(m.readable for m in members) else []
     assert [int(s.start.timestamp()) for s in col] == expected
 
@@ -403,11 +413,11 @@ def test_members_free_at_agrees_with_the_round_robin_view(
 @given(teams())
 def test_members_on_the_event_types_hours_equal_single_host_slots(team: tuple[Scenario, list[TeamMember]]) -> None:
     sc, members = team
-    kw = {"now": sc.now, "window": sc.window, "duration": sc.duration}
+    kw: TeamQuery = {"now": sc.now, "window": sc.window, "duration": sc.duration}
     for m in members:
         if m.availability is None or m.availability.time_zone == sc.rules.time_zone:
             r = sc.rules if m.availability is None else dataclasses.replace(sc.rules, availability=m.availability)
-            alone = compute_slots(r, busy=m.busy, bookings=m.bookings, **kw)  # type: ignore[arg-type]
-            rr = round_robin_slots(sc.rules, [m], **kw)  # type: ignore[arg-type]
+            alone = compute_slots(r, busy=m.busy, bookings=m.bookings, **kw)
+            rr = round_robin_slots(sc.rules, [m], **kw)
             assert [(s.start, s.end) for s in rr] == [(s.start, s.end) for s in alone]
             assert all(s.hosts == (m.member_id,) for s in rr)

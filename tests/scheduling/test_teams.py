@@ -89,9 +89,10 @@ def test_the_creator_and_the_teams_owners_may_change_a_link_and_nobody_else() ->
 
 
 def test_the_organiser_is_the_creator_when_a_member_else_the_first_by_priority() -> None:
-    assert organiser_of(view(member(2), member(1), created_by="u1")).user.id == "u1"
-    high = view(member(2), member(3, Priority.HIGH), member(4, Priority.HIGH), created_by="u9")
-    assert organiser_of(high).user.id == "u3"
+    creator = organiser_of(view(member(2), member(1), created_by="u1"))
+    assert creator is not None and creator.user.id == "u1"
+    high = organiser_of(view(member(2), member(3, Priority.HIGH), member(4, Priority.HIGH), created_by="u9"))
+    assert high is not None and high.user.id == "u3"
     assert organiser_of(view(created_by="u1")) is None
 
 
@@ -135,7 +136,8 @@ class Reads:
 
 
 async def test_a_team_is_read_once_for_every_view_inside_what_was_read() -> None:
-    reads, clock = Reads(gate=asyncio.Event()), Clock()
+    gate = asyncio.Event()
+    reads, clock = Reads(gate=gate), Clock()
     cache = GroupBusyCache(reads, clock, timedelta(seconds=30))
     people = [person(1), person(2)]
     horizon = Interval(NOW, NOW + timedelta(days=30))
@@ -143,7 +145,7 @@ async def test_a_team_is_read_once_for_every_view_inside_what_was_read() -> None
     # a burst of views costs one read (they wait for the one in flight)
     burst = [asyncio.create_task(cache.busy(people, week, horizon)) for _ in range(20)]
     await asyncio.sleep(0)
-    reads.gate.set()
+    gate.set()
     results = await asyncio.gather(*burst)
     assert len(reads.calls) == 1 and reads.calls[0][1] == horizon  # the whole horizon in one read
     assert all(r == results[0] for r in results)

@@ -137,20 +137,22 @@ async def test_forget_drops_a_hosts_reads_and_a_read_in_flight_is_not_kept() -> 
 
 
 async def test_concurrent_misses_share_one_read_and_a_failure_reaches_all_and_is_not_kept() -> None:
-    calendar, clock = Calendar(gate=asyncio.Event()), Clock()
+    gate = asyncio.Event()
+    calendar, clock = Calendar(gate=gate), Clock()
     busy = cache(calendar, clock)
     windows = [local_days(NOW + timedelta(days=d), 3, tz) for d, tz in zip(range(1, 40, 4), ZONES * 2, strict=False)]
     waiters = [asyncio.ensure_future(busy.busy(HOST, w, HORIZON)) for w in windows]
     await asyncio.sleep(0)
-    calendar.gate.set()
+    gate.set()
     results = await asyncio.gather(*waiters)
     assert len(calendar.reads) == 1 and all(results)
 
-    failing, clock = Calendar(gate=asyncio.Event(), fail=True), Clock()
+    failing_gate = asyncio.Event()
+    failing, clock = Calendar(gate=failing_gate, fail=True), Clock()
     busy = cache(failing, clock)
     waiters = [asyncio.ensure_future(busy.busy(HOST, w, HORIZON)) for w in windows]
     await asyncio.sleep(0)
-    failing.gate.set()
+    failing_gate.set()
     outcomes = await asyncio.gather(*waiters, return_exceptions=True)
     assert all(isinstance(o, HostUnavailable) for o in outcomes) and len(failing.reads) == 1
     failing.gate, failing.fail = None, False

@@ -6,15 +6,16 @@ import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from sqlalchemy import Table, insert, inspect
 
-from scheduling.domain import Booking, EventType, Invitee, User
+from scheduling.domain import Booking, EventType, Invitee, LinkKind, Question, User
+from scheduling.ports import Location
 from scheduling.rules import Availability, EventRules
 from scheduling.serialize import rules_to_dict
 from storage.db import Database
-from storage.models import BookingRow, EventTypeRow, UserRow
+from storage.models import Base, BookingRow, EventTypeRow, UserRow
 from storage.repositories import Repositories
 
 T0 = datetime(2030, 1, 7, 9, 0, tzinfo=UTC)  # a Monday, 09:00 UTC
@@ -69,8 +70,26 @@ async def make_user(
     )
 
 
+class LinkOptions(TypedDict, total=False):
+    """The optional fields of an :class:`EventType` that :func:`make_link` passes on."""
+
+    kind: LinkKind
+    location: Location
+    fallback_location: Location | None
+    questions: tuple[Question, ...]
+    description: str
+    single_use: bool
+    active: bool
+    version: int
+
+
 async def make_link(
-    repos: Repositories, owner: User | None = None, slug: str = "30min", *, team_id: str | None = None, **kw: object
+    repos: Repositories,
+    owner: User | None = None,
+    slug: str = "30min",
+    *,
+    team_id: str | None = None,
+    **kw: Unpack[LinkOptions],
 ) -> EventType:
     link = EventType(
         id=uid("et"),
@@ -81,8 +100,13 @@ async def make_link(
         owner_user_id=owner.id if owner else None,
         team_id=team_id,
         **kw,
-    )  # type: ignore[arg-type]
+    )
     return await repos.event_types.create(link)
+
+
+def table_of(model: type[Base]) -> Table:
+    """``model``'s table (SQLAlchemy types ``Model.__table__`` as a ``FromClause``; it is this ``Table``)."""
+    return Base.metadata.tables[model.__tablename__]
 
 
 def booking(
@@ -140,7 +164,7 @@ async def seed_confirmed_booking(
     now = stamped
     await insert_present(
         db,
-        UserRow.__table__,
+        table_of(UserRow),
         {
             "id": user_id,
             "tenant_id": TENANT,
@@ -160,7 +184,7 @@ async def seed_confirmed_booking(
     )
     await insert_present(
         db,
-        EventTypeRow.__table__,
+        table_of(EventTypeRow),
         {
             "id": link_id,
             "tenant_id": TENANT,
@@ -183,7 +207,7 @@ async def seed_confirmed_booking(
     )
     await insert_present(
         db,
-        BookingRow.__table__,
+        table_of(BookingRow),
         {
             "id": booking_id,
             "tenant_id": TENANT,

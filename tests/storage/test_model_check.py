@@ -84,6 +84,7 @@ async def test_store_accepts_exactly_what_the_model_accepts(repos: Repositories,
             key = f"{action}-{step}"
             try:
                 if action == "hold":
+                    assert entry.expires is not None  # a hold always expires
                     await repos.bookings.place_hold(
                         key,
                         [u.id for u in host_users],
@@ -92,7 +93,7 @@ async def test_store_accepts_exactly_what_the_model_accepts(repos: Repositories,
                         entry.before,
                         entry.after,
                         entry.expires,
-                    )  # type: ignore[arg-type]
+                    )
                 else:
                     minutes = int((entry.end - entry.start).total_seconds() // 60)
                     await repos.bookings.reserve(

@@ -20,7 +20,7 @@ from storage.db import create_database, create_engine_for
 from storage.models import OutboxRow
 from storage.repositories import Repositories, repositories
 from tests.storage.fixtures import Kind, create_test_database, drop_test_database
-from tests.storage.helpers import TENANT, FakeClock, at
+from tests.storage.helpers import TENANT, FakeClock, at, table_of
 
 
 def item(n: int, channel: str = "teams") -> OutboxItem:
@@ -236,7 +236,7 @@ async def test_items_queued_before_0003_survive_the_upgrade_and_are_leased_by_th
     db = create_database(empty_url)
     try:
         async with db.write() as s:
-            await s.execute(insert(OutboxRow.__table__).values(rows))
+            await s.execute(insert(table_of(OutboxRow)).values(rows))
     finally:
         await db.dispose()
 

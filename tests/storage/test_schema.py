@@ -25,7 +25,7 @@ from storage.db import DEFAULT_URL, Database, create_database, normalize_url
 from storage.models import Base, BookingRow, UserRow
 from storage.repositories import Repositories, repositories
 from tests.storage.fixtures import Kind, create_test_database, drop_test_database
-from tests.storage.helpers import at, booking, make_link, make_user
+from tests.storage.helpers import at, booking, make_link, make_user, table_of
 
 ROOT = Path(__file__).resolve().parents[2]
 # The newest migration by its file name ("NNNN_what.py"): the chain must end there, with no branch.
@@ -230,7 +230,7 @@ async def test_bookings_made_before_0002_survive_the_upgrade_and_keep_their_mana
     db = create_database(empty_url)
     try:
         async with db.write() as s:
-            await s.execute(insert(BookingRow.__table__).values(**row))
+            await s.execute(insert(table_of(BookingRow)).values(**row))
     finally:
         await db.dispose()
 

@@ -25,7 +25,7 @@ from storage.repositories import Repositories, repositories
 from storage.teams import SqlTeamStore
 from tests.ports import assert_implements
 from tests.storage.fixtures import Kind, create_test_database, drop_test_database
-from tests.storage.helpers import TENANT, FakeClock, at, booking, make_user, rules
+from tests.storage.helpers import TENANT, FakeClock, at, booking, make_user, rules, table_of
 
 
 def test_the_store_implements_the_team_links_port() -> None:
@@ -213,7 +213,7 @@ async def test_teams_and_team_links_made_before_0006_survive_it(empty_url: str) 
     try:
         async with db.write() as s:
             await s.execute(
-                insert(UserRow.__table__).values(
+                insert(table_of(UserRow)).values(
                     id="u-old",
                     tenant_id=TENANT,
                     aad_object_id="aad-old",
@@ -231,7 +231,7 @@ async def test_teams_and_team_links_made_before_0006_survive_it(empty_url: str) 
                 )
             )
             await s.execute(
-                insert(TeamRow.__table__).values(
+                insert(table_of(TeamRow)).values(
                     id="team-old",
                     tenant_id=TENANT,
                     name="Old team",
@@ -242,12 +242,12 @@ async def test_teams_and_team_links_made_before_0006_survive_it(empty_url: str) 
                 )
             )
             await s.execute(
-                insert(TeamMemberRow.__table__).values(
+                insert(table_of(TeamMemberRow)).values(
                     team_id="team-old", user_id="u-old", position=0, priority=3, weight=40, active=True
                 )
             )
             columns = {c.name for c in EventTypeRow.__table__.columns} - {"reminder_minutes"}  # 0007
-            values = {
+            values: dict[str, object] = {
                 "id": "et-old",
                 "tenant_id": TENANT,
                 "owner_user_id": None,
@@ -267,7 +267,7 @@ async def test_teams_and_team_links_made_before_0006_survive_it(empty_url: str) 
                 "updated_at": stamp,
             }
             assert set(values) == columns
-            await s.execute(insert(EventTypeRow.__table__).values(**values))
+            await s.execute(insert(table_of(EventTypeRow)).values(**values))
     finally:
         await db.dispose()
 

@@ -226,7 +226,7 @@ def sandbox_settings(tmp_path: Path, **extra: Any) -> Settings:
     } | extra
     return Settings(
         _env_file=None,
-        SLOTWISE_VAR_DIR=str(tmp_path),  # type: ignore[call-arg]
+        SLOTWISE_VAR_DIR=str(tmp_path),
         SLOTWISE_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'slotwise.db'}",
         **values,
     )
@@ -310,19 +310,19 @@ def parse_ics(data: bytes) -> list[tuple[str, str, str]]:
             logical.append(text)
     out: list[tuple[str, str, str]] = []
     stack: list[str] = []
-    for line in logical:
-        name = ICS_NAME.match(line)
-        assert name, f"no property name in {line!r}"
-        rest = line[name.end() :]
+    for content in logical:
+        name = ICS_NAME.match(content)
+        assert name, f"no property name in {content!r}"
+        rest = content[name.end() :]
         params = ""
         while rest.startswith(";"):
             param = ICS_PARAM.match(rest)
-            assert param, f"malformed parameter in {line!r}"
+            assert param, f"malformed parameter in {content!r}"
             params += param.group(0)
             rest = rest[param.end() :]
-        assert rest.startswith(":"), f"no ':' after the name and parameters in {line!r}"
+        assert rest.startswith(":"), f"no ':' after the name and parameters in {content!r}"
         value = rest[1:]
-        assert not re.search(r"[\x00-\x08\x0a-\x1f\x7f]", value), f"control character in {line!r}"
+        assert not re.search(r"[\x00-\x08\x0a-\x1f\x7f]", value), f"control character in {content!r}"
         prop = name.group(0).upper()
         if prop == "BEGIN":
             stack.append(value)

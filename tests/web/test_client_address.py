@@ -71,8 +71,8 @@ def test_the_setting_is_parsed_once_and_a_typo_stops_the_start(tmp_path: Path) -
     with pytest.raises(ValueError, match=re.escape("'10.0.0.300'")):
         parse_trusted_proxies("10.0.0.1, 10.0.0.300")
     with pytest.raises(ValidationError, match="SLOTWISE_TRUSTED_PROXIES"):
-        Settings(_env_file=None, SLOTWISE_VAR_DIR=str(tmp_path), SLOTWISE_TRUSTED_PROXIES="localhost")  # type: ignore[call-arg]
-    default = Settings(_env_file=None, SLOTWISE_VAR_DIR=str(tmp_path))  # type: ignore[call-arg]
+        Settings(_env_file=None, SLOTWISE_VAR_DIR=str(tmp_path), SLOTWISE_TRUSTED_PROXIES="localhost")
+    default = Settings(_env_file=None, SLOTWISE_VAR_DIR=str(tmp_path))
     assert default.trusted_proxies == ""
 
 

@@ -3,10 +3,12 @@ slots that might be false."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from aiohttp import ClientResponse
 
 from scheduling.domain import ConnectionStatus
 from scheduling.links import NewLink
@@ -19,7 +21,7 @@ def no_slots(html: str) -> bool:
     return page_slots(html) == [] and 'class="slot"' not in html and "start=" not in html
 
 
-async def slots_query(site: Site, path: str = DEMO_PATH) -> object:
+async def slots_query(site: Site, path: str = DEMO_PATH) -> ClientResponse:
     today = datetime.now(UTC).date()
     return await site.client.get(
         f"{path}/slots",
@@ -44,7 +46,7 @@ async def test_a_switched_off_link_is_410_with_a_clear_message(site: Site) -> No
     )
     assert post.status == 410
     api = await slots_query(site)
-    assert api.status == 410 and (await api.json())["type"] == "urn:slotwise:problem:link_inactive"  # type: ignore[attr-defined]
+    assert api.status == 410 and (await api.json())["type"] == "urn:slotwise:problem:link_inactive"
     booked = await site.book_json(start)
     assert booked.status == 410
 
@@ -117,10 +119,12 @@ async def mailbox_off(site: Site) -> None:
 
 
 @pytest.mark.parametrize("breakage", [disconnect, unreadable, mailbox_off])
-async def test_a_host_whose_calendar_cant_be_read_gets_a_503_page_without_slots(site: Site, breakage: object) -> None:
+async def test_a_host_whose_calendar_cant_be_read_gets_a_503_page_without_slots(
+    site: Site, breakage: Callable[[Site], Awaitable[None]]
+) -> None:
     start = (await site.free_starts())[0]
     _html, csrf = await site.form(DEMO_PATH, start=start)
-    await breakage(site)  # type: ignore[operator]
+    await breakage(site)
     resp = await site.client.get(DEMO_PATH, params={"tz": "Europe/Rome"})
     html = await resp.text()
     assert resp.status == 503, html
@@ -129,7 +133,7 @@ async def test_a_host_whose_calendar_cant_be_read_gets_a_503_page_without_slots(
     assert "Adele Vance" in text and ("try again" in text.lower())
     api = await slots_query(site)
     assert api.status == 503
-    body = await api.json()  # type: ignore[attr-defined]
+    body = await api.json()
     assert body["type"] == "urn:slotwise:problem:host_unavailable" and "slots" not in body
     # booking fails closed too: nothing is written to the calendar
     post = await site.client.post(

@@ -208,7 +208,7 @@ def test_the_text_format_keeps_the_human_line_and_adds_the_request_id() -> None:
 
 def test_configure_logging_redacts_in_both_formats() -> None:
     for fmt in ("json", "text"):
-        with Captured(fmt) as captured:  # type: ignore[arg-type]
+        with Captured(fmt) as captured:
             logging.getLogger("slotwise.test").warning("callback ?code=%s&state=%s", SECRET, SECRET)
         assert captured.text and SECRET not in captured.text, fmt
 
@@ -244,7 +244,7 @@ async def test_each_background_pass_runs_under_a_request_id_of_its_own() -> None
             return False
         return True  # a full batch: the next pass at once
 
-    jobs = Background(leases=NoLeases(), clock=Clock())  # type: ignore[arg-type]
+    jobs = Background(leases=NoLeases(), clock=Clock())
     jobs.add("job", 60, job, at_once=True)
     with request_scope("the-request-that-started-the-app"):
         jobs.start()

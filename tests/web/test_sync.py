@@ -515,11 +515,11 @@ async def test_notifications_are_answered_at_once_and_processed_by_the_worker(sy
 
 
 async def test_subscription_settings_stay_inside_graphs_limits() -> None:
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None)
     assert settings.subscription_minutes == OUTLOOK_EVENT_SUBSCRIPTION_MAX_MINUTES - 10  # just under 10,080
     assert sync_policy(settings).subscription_lifetime == timedelta(minutes=10_070)
     with pytest.raises(ValidationError, match="RENEW_MINUTES"):
-        Settings(_env_file=None, SLOTWISE_SUBSCRIPTION_MINUTES=60)  # type: ignore[call-arg]
+        Settings(_env_file=None, SLOTWISE_SUBSCRIPTION_MINUTES=60)
     for minutes in (44, OUTLOOK_EVENT_SUBSCRIPTION_MAX_MINUTES + 1):
         with pytest.raises(ValidationError):
-            Settings(_env_file=None, SLOTWISE_SUBSCRIPTION_MINUTES=minutes)  # type: ignore[call-arg]
+            Settings(_env_file=None, SLOTWISE_SUBSCRIPTION_MINUTES=minutes)

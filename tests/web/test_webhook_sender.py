@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 
 import pytest
 from aiohttp import web
@@ -16,17 +17,21 @@ from scheduling.webhooks import IPAddress, UnsafeTarget, address_problem, url_pr
 from web.webhooks import HttpWebhookSender, retry_after
 
 
-def resolver(*answers: list[str]):  # type: ignore[no-untyped-def]
+@dataclass
+class Lookups:
     """A resolver answering each lookup with the next list of addresses (the last one from then on)."""
-    calls: list[str] = []
 
-    async def resolve(host: str, port: int) -> list[IPAddress]:
-        calls.append(host)
-        found = answers[min(len(calls), len(answers)) - 1]
+    answers: tuple[list[str], ...]
+    calls: list[str] = field(default_factory=list)
+
+    async def __call__(self, host: str, port: int) -> list[IPAddress]:
+        self.calls.append(host)
+        found = self.answers[min(len(self.calls), len(self.answers)) - 1]
         return [ipaddress.ip_address(a) for a in found]
 
-    resolve.calls = calls  # type: ignore[attr-defined]
-    return resolve
+
+def resolver(*answers: list[str]) -> Lookups:
+    return Lookups(answers)
 
 
 @pytest.fixture
@@ -125,7 +130,7 @@ async def test_sandbox_connects_to_the_checked_address_keeping_the_host_name(
         await sender.aclose()
     assert answer.status == 204
     assert got[0].headers["Host"] == f"receiver.example:{server.port}" and got[0].headers["webhook-id"] == "m"
-    assert lookups.calls == ["receiver.example"]  # type: ignore[attr-defined]
+    assert lookups.calls == ["receiver.example"]
 
 
 async def test_a_name_with_one_bad_address_among_good_ones_is_refused() -> None:
