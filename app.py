@@ -78,7 +78,7 @@ from web.observability import (
     setup_observability,
 )
 from web.pages import setup_pages
-from web.security import HANDLER_ARGS, Csrf, RateLimiter, parse_trusted_proxies, security_middleware
+from web.security import HANDLER_ARGS, Csrf, parse_trusted_proxies, security_middleware
 from web.webhooks import HttpWebhookSender
 
 log = logging.getLogger("slotwise")
@@ -674,11 +674,15 @@ def build_app(settings: Settings) -> web.Application:
             clock=SystemClock(),
             base_url=settings.base_url,
             csrf=Csrf(derive_key(secret, CSRF), secure_cookie=settings.base_url.startswith("https")),
-            booking_limiter=RateLimiter(settings.booking_rate_limit, 60.0),
+            booking_limiter=RateLimitService(store=services.repos.counters, clock=SystemClock()).throttle(
+                RateLimit("booking", settings.booking_rate_limit)  # per client address, shared by replicas
+            ),
             templates=make_templates(),
             connections=services.connections,
             secret=derive_key(secret, SIGN_IN_FLOW),
-            slot_limiter=RateLimiter(settings.slot_read_rate_limit, 60.0),
+            slot_limiter=RateLimitService(store=services.repos.counters, clock=SystemClock()).throttle(
+                RateLimit("slots", settings.slot_read_rate_limit)
+            ),
             trusted_proxies=parse_trusted_proxies(settings.trusted_proxies),
             teams=services.teams,
         )

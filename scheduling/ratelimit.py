@@ -9,8 +9,9 @@ The window slides: counts are kept per fixed window of the rule's length, and th
 current window's count plus the previous window's count weighted by how much of it still lies within one
 window length of now (the common two-bucket approximation): no burst of twice the limit across a window edge,
 two writes at most per event. An event over the limit is not counted (a client that keeps knocking is not
-locked out longer than the limit says). Any rule can use it (the booking and slot-read limits of the web pages
-can move onto it: ``hit(rule, client_ip)``).
+locked out longer than the limit says). Any rule can use it: the REST API's per key (``api``), and the public
+pages' per client address (``booking``: booking submissions and manage actions; ``slots``: slot reads, JSON and
+week views), each handed to its adapter as a :class:`Throttle` (one rule of the service, failing open).
 
 Pure: the time comes from the :class:`~scheduling.ports.Clock`; no I/O but the store.
 """
@@ -54,6 +55,7 @@ class RateDecision:
     limit: int
     remaining: int  # events still allowed right now (0 when refused)
     retry_after: timedelta  # zero when allowed: how long until one more event is allowed
+    failure: Exception | None = None  # Throttle only: the counters failed, the event was let through uncounted
 
 
 class RateLimited(SlotwiseError):
@@ -94,10 +96,32 @@ def wait_for_room(limit: int, previous: int, current: int, elapsed: float) -> fl
     return 1 - elapsed + (1 - (limit - 1) / current) + 1e-6
 
 
+REMEMBERED_WINDOWS = 10_000  # closed windows' counts a service keeps (beyond it, they are read each time)
+
+
 class RateLimitService:
+    """Counts events under rules (see the module docstring). An allowed event costs one conditional upsert: the
+    previous window's count, the one other number the estimate needs, is read once per key and window and then
+    remembered, since a window that has ended no longer changes (bar an event in flight across the edge)."""
+
     def __init__(self, *, store: CounterStore, clock: Clock) -> None:
         self._store = store
         self.clock = clock
+        self._closed: dict[tuple[str, datetime], int] = {}  # (rule:key, window start) -> its final count
+        self._pruned = _EPOCH
+
+    async def _closed_count(self, name: str, start: datetime) -> int:
+        """The count of ``name`` in the window that started at ``start`` and has ended (remembered)."""
+        found = self._closed.get((name, start))
+        if found is not None:
+            return found
+        found = await self._store.counted(name, start)
+        if len(self._closed) >= REMEMBERED_WINDOWS and start > self._pruned:  # forget windows older than this one
+            self._pruned = start
+            self._closed = {k: v for k, v in self._closed.items() if k[1] >= start}
+        if len(self._closed) < REMEMBERED_WINDOWS:
+            self._closed[(name, start)] = found
+        return found
 
     async def hit(self, rule: RateLimit, key: str) -> RateDecision:
         """Count one event of ``key`` under ``rule`` if the limit allows it (see the module docstring)."""
@@ -105,7 +129,7 @@ class RateLimitService:
         start = window_start(now, rule.window)
         name = f"{rule.name}:{key}"
         elapsed = (now - start) / rule.window
-        previous = await self._store.counted(name, start - rule.window)
+        previous = await self._closed_count(name, start - rule.window)
         carried = math.ceil(previous * (1 - elapsed) - 1e-9)
         room = rule.limit - carried
         count = await self._store.take(name, start, limit=room, expires_at=start + 2 * rule.window)
@@ -125,3 +149,31 @@ class RateLimitService:
     async def purge(self) -> int:
         """Forget the counters of windows that can no longer matter; how many were dropped."""
         return await self._store.purge(self.clock.now())
+
+    def throttle(self, rule: RateLimit) -> Throttle:
+        """``rule`` bound to these counters, for an adapter to count its events by key (see :class:`Throttle`)."""
+        return Throttle(self, rule)
+
+
+class Throttle:
+    """One rule of a :class:`RateLimitService`: what an adapter that limits by a key it reads off the wire (the
+    public pages: booking attempts and slot reads per client address) is handed, instead of the service, its
+    store or the rule's numbers. :meth:`hit` counts one event, first thing, before the work it guards.
+
+    Fails open: when the counters can't be read or written (the database down, locked past its busy timeout,
+    refusing the statement), the event is let through uncounted and the decision carries the error in
+    ``failure`` for the adapter to log. The limit guards the pages against floods; an outage of its counters
+    must not turn every page view into an error (whatever the page itself needs from the database fails, or
+    not, on its own).
+    """
+
+    def __init__(self, limits: RateLimitService, rule: RateLimit) -> None:
+        self._limits = limits
+        self.rule = rule
+
+    async def hit(self, key: str) -> RateDecision:
+        """Count one event of ``key`` under the rule if the limit allows it (:meth:`RateLimitService.hit`)."""
+        try:
+            return await self._limits.hit(self.rule, key)
+        except Exception as exc:  # fail open, whatever failed in the counters (see the class docstring)
+            return RateDecision(True, self.rule.limit, self.rule.limit, timedelta(0), failure=exc)

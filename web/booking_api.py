@@ -12,7 +12,8 @@ What is read is checked at the edge (:mod:`web.wire`): a body that is not a JSON
 nests too deep or comes with another media type is refused before anything else; every date and instant
 must lie within the reach of :mod:`scheduling.reach` (400/422 naming it). Every refusal is problem details.
 
-Slot reads are rate-limited per client (429 with ``Retry-After``), like booking attempts.
+Slot reads are rate-limited per client address (429 with ``Retry-After``), like booking attempts, first thing in
+each handler; the counters are in the database, so the limits hold across replicas (``WebContext.over_limit``).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from scheduling.errors import InvalidRule, NotFound, SlotwiseError, ValidationFa
 from scheduling.intervals import Interval
 from scheduling.invitee import InviteeForm, form_errors
 from scheduling.localtime import from_epoch, wall_to_epoch
+from scheduling.ratelimit import RateLimited
 from scheduling.reach import bounded_window, check_date
 from scheduling.slots import resolve_duration
 from scheduling.timezones import zone
@@ -47,8 +49,9 @@ def local_days_window(first: date, last: date, tz_name: str) -> Interval:
     return Interval(from_epoch(wall_to_epoch(first, 0, tz)), from_epoch(wall_to_epoch(last + timedelta(days=1), 0, tz)))
 
 
-def too_many_problem(title: str, detail: str, wait: float) -> web.Response:
-    return problem(429, title, detail, "rate_limited", headers={"Retry-After": str(int(wait) + 1)})
+def too_many_problem(title: str, detail: str, limited: RateLimited) -> web.Response:
+    """The 429 problem details of a rate limit (``WebContext.over_limit``), with ``Retry-After``."""
+    return problem(429, title, detail, "rate_limited", headers={"Retry-After": str(limited.retry_after_seconds)})
 
 
 Resolve = Callable[[], Awaitable[tuple[EventType, User]]]
@@ -76,9 +79,8 @@ async def team_slots_json(request: web.Request) -> web.Response:
 
 
 async def _slots_json(ctx: WebContext, request: web.Request, name: tuple[str, ...], resolve: Resolve) -> web.Response:
-    wait = ctx.slot_limiter.hit(ctx.client_ip(request))
-    if wait is not None:
-        return too_many_problem("Too many slot requests", "Please wait a little before asking for more times.", wait)
+    if (limited := await ctx.over_limit(ctx.slot_limiter, request)) is not None:  # first, before any other work
+        return too_many_problem("Too many slot requests", "Please wait a little before asking for more times.", limited)
     try:
         query = parse_query(SlotsQuery, request.query)
         now = ctx.clock.now()
@@ -161,9 +163,8 @@ async def team_book_json(request: web.Request) -> web.Response:
 
 
 async def _book_json(ctx: WebContext, request: web.Request, resolve: Resolve, *, hosts: bool = False) -> web.Response:
-    wait = ctx.booking_limiter.hit(ctx.client_ip(request))
-    if wait is not None:
-        return too_many_problem("Too many booking attempts", "Please wait a little before trying again.", wait)
+    if (limited := await ctx.over_limit(ctx.booking_limiter, request)) is not None:  # first, before any other work
+        return too_many_problem("Too many booking attempts", "Please wait a little before trying again.", limited)
     try:
         body = await read_json(request, MAX_BODY)
     except WireRefusal as exc:

@@ -1,8 +1,9 @@
-"""What the web handlers share: the booking service, URLs, security helpers and templates."""
+"""What the web handlers share: the booking service, URLs, security helpers, rate limits and templates."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,10 +15,12 @@ from aiohttp import web
 from scheduling.booking import BookingService
 from scheduling.connect import ConnectionService
 from scheduling.ports import Clock
+from scheduling.ratelimit import RateLimited, Throttle
 from scheduling.teams import TeamLinkService
-from web.security import Csrf, Network, RateLimiter, client_ip
+from web.security import Csrf, Network, client_ip
 
-SLOT_READS_PER_MINUTE = 120  # per client: paging through weeks and zones never gets near it
+log = logging.getLogger("slotwise.web")
+
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
 
@@ -69,18 +72,36 @@ class WebContext:
     clock: Clock
     base_url: str
     csrf: Csrf
-    booking_limiter: RateLimiter
+    booking_limiter: Throttle  # booking submissions and manage actions per client address (shared by replicas)
+    slot_limiter: Throttle  # slot reads per client address: the JSON endpoints and the week views
     templates: jinja2.Environment
     reads: SingleFlight = field(default_factory=SingleFlight)
     connections: ConnectionService | None = None
     secret: bytes = b""  # the sign-in flow cookie key: derive_key(secret, scheduling.keys.SIGN_IN_FLOW)
-    slot_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(SLOT_READS_PER_MINUTE, 60.0))
     trusted_proxies: tuple[Network, ...] = ()
     teams: TeamLinkService | None = None  # team links' pages (/book/team/{team}/{slug}); None: not offered
 
     def client_ip(self, request: web.Request) -> str:
         """Who the request comes from, for rate limits (see ``web.security.client_ip``)."""
         return client_ip(request, self.trusted_proxies)
+
+    async def over_limit(self, limiter: Throttle, request: web.Request) -> RateLimited | None:
+        """Count this request under ``limiter`` for its client address: None when allowed, else why not (with the
+        seconds to wait, for ``Retry-After``). Check it before the work it guards. The counters are in the
+        database, shared by every replica; when they fail the request is let through (``Throttle``), logged here.
+        """
+        decision = await limiter.hit(self.client_ip(request))
+        if decision.failure is not None:
+            failure = decision.failure
+            log.warning(
+                "rate limit %s not checked, request let through: %s: %s",
+                limiter.rule.name,
+                type(failure).__name__,
+                failure,
+            )
+        if decision.allowed:
+            return None
+        return RateLimited(decision.retry_after, limiter.rule.limit, limiter.rule.window)
 
     def url(self, path: str) -> str:
         return self.base_url.rstrip("/") + path

@@ -31,6 +31,7 @@ from scheduling.errors import (
 )
 from scheduling.invitee import InviteeForm
 from scheduling.ports import LocationKind
+from scheduling.ratelimit import RateLimited
 from scheduling.reach import bounded_window, check_date
 from scheduling.timezones import is_valid_zone, zone
 from web.booking_api import (
@@ -135,8 +136,11 @@ def _book_base(link_path: str, tz: str) -> str:
     return f"{link_path}?{urlencode({'tz': tz})}"
 
 
-def too_many(ctx: WebContext, request: web.Request, wait: float, heading: str = "Too many attempts") -> web.Response:
-    seconds = int(wait) + 1
+def too_many(
+    ctx: WebContext, request: web.Request, limited: RateLimited, heading: str = "Too many attempts"
+) -> web.Response:
+    """The 429 page of a rate limit (``WebContext.over_limit``), with ``Retry-After``."""
+    seconds = limited.retry_after_seconds
     response = render(
         ctx,
         request,
@@ -152,13 +156,16 @@ def too_many(ctx: WebContext, request: web.Request, wait: float, heading: str = 
 async def book_page(request: web.Request) -> web.Response:
     ctx: WebContext = request.app[WEB]
     handle, slug = request.match_info["handle"], request.match_info["slug"]
+    form = "start" in request.query
+    if not form and (limited := await ctx.over_limit(ctx.slot_limiter, request)) is not None:
+        return too_many(ctx, request, limited, "Too many requests for times")  # counted first, before any read
     try:
         link, owner = await ctx.service.resolve_link(handle, slug)
     except SlotwiseError as exc:
         return message_page(ctx, request, exc)
-    if "start" in request.query:
+    if form:
         return await _form_page(ctx, request, link, owner)
-    return await _slots_page(ctx, request, link, owner)
+    return await _slots_page(ctx, request, link, owner, counted=True)
 
 
 async def _slots_page(
@@ -170,15 +177,16 @@ async def _slots_page(
     alternatives: tuple[datetime, ...] = (),
     status: int = 200,
     path: str | None = None,
+    counted: bool = False,
 ) -> web.Response:
+    """A week of slots; ``counted``: the caller counted this slot read already (else it is counted here)."""
     tz, detected = viewer_zone(request, owner.time_zone)
     try:
         week_start = parse_week(request.query.get("week"), local_today(ctx, tz))
     except InvalidQuery as exc:
         return message_page(ctx, request, exc, heading="That week can't be shown")
-    wait = ctx.slot_limiter.hit(ctx.client_ip(request))
-    if wait is not None:
-        return too_many(ctx, request, wait, "Too many requests for times")
+    if not counted and (limited := await ctx.over_limit(ctx.slot_limiter, request)) is not None:
+        return too_many(ctx, request, limited, "Too many requests for times")
     try:
         week = await _week(ctx, link, tz, week_start, owner=owner)
     except SlotwiseError as exc:
@@ -282,13 +290,13 @@ async def _submit(
         return unreadable(ctx, request, exc)
     if not ctx.csrf.check(request, values.get(CSRF_FIELD), scope):
         return render(ctx, request, "message.html", status=403, heading="Please try again", message=FORBIDDEN_MESSAGE)
+    # counted before anything is read or written (after the CSRF check: another site can't spend the budget)
+    if (limited := await ctx.over_limit(ctx.booking_limiter, request)) is not None:
+        return too_many(ctx, request, limited)
     try:
         link, owner = await resolve()
     except SlotwiseError as exc:
         return message_page(ctx, request, exc)
-    wait = ctx.booking_limiter.hit(ctx.client_ip(request))
-    if wait is not None:
-        return too_many(ctx, request, wait)
     answers = {q.id: values.get(f"answer_{q.id}", "") for q in link.questions}
     if not is_valid_zone(values.get("timeZone", "")):
         # A hidden field (filled from the page or the browser): never an error the visitor can't fix.
@@ -338,6 +346,9 @@ async def manage_page(
 ) -> web.Response:
     ctx: WebContext = request.app[WEB]
     token = request.match_info["token"]
+    reschedule = "reschedule" in request.query
+    if reschedule and (limited := await ctx.over_limit(ctx.slot_limiter, request)) is not None:
+        return too_many(ctx, request, limited, "Too many requests for times")  # a week of slots: counted first
     try:
         booking, link, host = await _managed(ctx, token)
     except SlotwiseError as exc:
@@ -345,14 +356,11 @@ async def manage_page(
     tz, _ = viewer_zone(request, booking.invitee.time_zone)
     week = None
     reschedule_error = ""
-    if booking.status is BookingStatus.CONFIRMED and "reschedule" in request.query:
+    if booking.status is BookingStatus.CONFIRMED and reschedule:
         try:
             week_start = parse_week(request.query.get("week"), local_today(ctx, tz))
         except InvalidQuery as exc:
             return message_page(ctx, request, exc, heading="That week can't be shown")
-        wait = ctx.slot_limiter.hit(ctx.client_ip(request))
-        if wait is not None:
-            return too_many(ctx, request, wait, "Too many requests for times")
         try:
             week = await _week(ctx, link, tz, week_start)
         except SlotwiseError as exc:
@@ -395,9 +403,8 @@ async def manage_action(request: web.Request) -> web.StreamResponse:
         return unreadable(ctx, request, exc)
     if not ctx.csrf.check(request, values.get(CSRF_FIELD), f"/manage/{token}"):
         return render(ctx, request, "message.html", status=403, heading="Please try again", message=FORBIDDEN_MESSAGE)
-    wait = ctx.booking_limiter.hit(ctx.client_ip(request))
-    if wait is not None:
-        return too_many(ctx, request, wait)
+    if (limited := await ctx.over_limit(ctx.booking_limiter, request)) is not None:
+        return too_many(ctx, request, limited)
     tz = values.get("tz") if is_valid_zone(values.get("tz", "")) else "UTC"
     try:
         booking, _link, _host = await _managed(ctx, token)
@@ -470,14 +477,17 @@ async def team_book_page(request: web.Request) -> web.Response:
     """The same page as a personal link's, naming the team (never the members' calendars)."""
     ctx: WebContext = request.app[WEB]
     team_slug, slug = request.match_info["team"], request.match_info["slug"]
+    form = "start" in request.query
+    if not form and (limited := await ctx.over_limit(ctx.slot_limiter, request)) is not None:
+        return too_many(ctx, request, limited, "Too many requests for times")
     try:
         link, face = await resolve_team(ctx, team_slug, slug)
     except SlotwiseError as exc:
         return message_page(ctx, request, exc)
     path = team_path(face.handle, link.slug)
-    if "start" in request.query:
+    if form:
         return await _form_page(ctx, request, link, face, path=path)
-    return await _slots_page(ctx, request, link, face, path=path)
+    return await _slots_page(ctx, request, link, face, path=path, counted=True)
 
 
 async def team_book_submit(request: web.Request) -> web.StreamResponse:

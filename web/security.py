@@ -17,9 +17,9 @@
   aiohttp's default limit (8190 bytes, answered the same way).
 * CSRF: a random per-browser cookie and, in every form, an HMAC of it under the server secret
   (signed double submit). A form POST without a matching pair is refused with 403.
-* Rate limiting: a sliding window per client IP on booking submissions and on slot reads, in process
-  (each replica limits on its own; the load balancer's sticky-free spread makes the effective limit
-  N x replicas).
+* Rate limiting: booking submissions and slot reads are limited per client address by the core's
+  shared limiter (``scheduling.ratelimit``: counters in the database, so every replica counts against
+  one limit), checked first in each handler through ``WebContext.over_limit``.
 * Client address: the socket peer, unless the peer is one of the configured trusted proxies
   (``SLOTWISE_TRUSTED_PROXIES``): then the right-most address of ``X-Forwarded-For`` that is not itself
   a trusted proxy. A header sent by anyone else is ignored, so it cannot buy a fresh rate-limit bucket.
@@ -32,8 +32,6 @@ import hmac
 import ipaddress
 import logging
 import secrets
-import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 
 from aiohttp import web
@@ -167,30 +165,6 @@ class Csrf:
         if not nonce or not submitted or len(nonce) > 100:
             return False
         return hmac.compare_digest(self._sign(nonce, scope).encode(), submitted.encode())
-
-
-class RateLimiter:
-    """At most ``limit`` events per ``window`` seconds per key (sliding window)."""
-
-    def __init__(self, limit: int, window: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.limit = limit
-        self.window = window
-        self._clock = clock
-        self._hits: dict[str, deque[float]] = {}
-
-    def hit(self, key: str) -> float | None:
-        """Record an event; None if allowed, else the seconds until the next one is allowed."""
-        now = self._clock()
-        hits = self._hits.setdefault(key, deque())
-        while hits and hits[0] <= now - self.window:
-            hits.popleft()
-        if len(hits) >= self.limit:
-            return max(0.0, hits[0] + self.window - now)
-        hits.append(now)
-        if len(self._hits) > 10_000:  # forget idle clients
-            for k in [k for k, v in self._hits.items() if not v or v[-1] <= now - self.window][:5000]:
-                del self._hits[k]
-        return None
 
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network

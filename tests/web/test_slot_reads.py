@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from scheduling.ratelimit import RateLimit, RateLimitService
 from tests.web.conftest import DEMO_PATH, Site, running_site, text_of, token_of
 from web.context import WEB
-from web.security import RateLimiter
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -74,10 +74,11 @@ async def test_an_outlook_change_shows_in_slot_views_after_the_cache_expires_and
 async def test_slot_reads_are_rate_limited_per_client_on_the_json_endpoint_and_the_pages(tmp_path: Path) -> None:
     async with running_site(tmp_path, SLOTWISE_SLOT_READ_RATE_LIMIT=3) as site:
         ctx = site.app[WEB]
-        assert ctx.slot_limiter.limit == 3
-        ctx.slot_limiter = RateLimiter(1000, 60.0)
+        assert ctx.slot_limiter.rule == RateLimit("slots", 3)
+        limits = RateLimitService(store=site.services.repos.counters, clock=ctx.clock)
+        ctx.slot_limiter = limits.throttle(RateLimit("setup", 1000))
         token = token_of(await site.book())  # (reads slots to find a free one)
-        ctx.slot_limiter = RateLimiter(3, 60.0)  # from here on: the configured budget, full
+        ctx.slot_limiter = limits.throttle(RateLimit("fresh", 3))  # from here on: the configured budget, full
         today = datetime.now(UTC).date()
         for days in range(3):
             end = today + timedelta(days=days)
@@ -90,7 +91,7 @@ async def test_slot_reads_are_rate_limited_per_client_on_the_json_endpoint_and_t
             params={"start": today.isoformat(), "end": today.isoformat(), "timeZone": "Asia/Tokyo"},
         )
         body = await limited.json()
-        assert limited.status == 429 and 1 <= int(limited.headers["Retry-After"]) <= 60
+        assert limited.status == 429 and 1 <= int(limited.headers["Retry-After"]) <= 120  # sliding: < 2 windows
         assert limited.content_type == "application/problem+json" and body["type"].endswith("rate_limited")
         page = await site.client.get(DEMO_PATH, params={"tz": "Europe/Paris"})
         assert page.status == 429 and "Retry-After" in page.headers
