@@ -5,6 +5,8 @@ Sandbox mode (the default when no Azure bot settings are present) runs everythin
 SQLite, bot authentication off, and the Microsoft Graph emulator (and its sign-in service) mounted under
 /sandbox, seeded with demo people; any Teams user who talks to the bot gets a mailbox there at once. The
 emulator's world is kept in var/sandbox-graph.json across restarts, and /sandbox shows its mailboxes.
+With SLOTWISE_SANDBOX_EMULATOR_URL the emulator is a process of its own (python -m graph.sandbox), shared by
+several replicas: nothing of it is mounted here, and Teams users get their mailboxes through its admin API.
 """
 
 from __future__ import annotations
@@ -32,8 +34,8 @@ from bot.handler import BOT_RUNTIME, create_runtime, setup_bot
 from graph.adapter import GraphCalendar
 from graph.client import GraphClient
 from graph.identity import IdentityConfig, MsalIdentity, sandbox_identity
-from graph.sandbox import EmulatorState, create_graph_app, create_login_app, seed_demo
-from graph.sandbox.connector import SandboxConnector
+from graph.sandbox import EmulatorState, EmUser, create_graph_app, create_login_app, seed_demo
+from graph.sandbox.connector import RemoteSandboxConnector, SandboxConnector, SandboxMailbox
 from graph.sandbox.page import sandbox_page
 from graph.sandbox.persist import StateFile
 from graph.sandbox.seed import SANDBOX_TENANT_ID
@@ -114,6 +116,10 @@ class Settings(BaseSettings):
     secret_key: str = Field("", validation_alias="SLOTWISE_SECRET_KEY")
     emulator: bool | None = Field(None, validation_alias="SLOTWISE_SANDBOX_EMULATOR")
     emulator_latency_ms: int = Field(0, validation_alias="SLOTWISE_SANDBOX_LATENCY_MS")
+    # The Graph emulator as its own process (python -m graph.sandbox --admin-token T), shared by several replicas:
+    # its base URL (http://127.0.0.1:8765) and admin token; sandbox mode only, no emulator in this process then.
+    emulator_url: str = Field("", validation_alias="SLOTWISE_SANDBOX_EMULATOR_URL")
+    emulator_token: str = Field("", validation_alias="SLOTWISE_SANDBOX_EMULATOR_TOKEN")
     seed_demo: bool = Field(True, validation_alias="SLOTWISE_SANDBOX_SEED")
     booking_rate_limit: int = Field(10, validation_alias="SLOTWISE_BOOKING_RATE_LIMIT")
     slot_read_rate_limit: int = Field(120, validation_alias="SLOTWISE_SLOT_READ_RATE_LIMIT")  # per client a minute
@@ -191,6 +197,16 @@ class Settings(BaseSettings):
         return self.sandbox if self.emulator is None else self.emulator
 
     @property
+    def external_emulator(self) -> str:
+        """The base URL of the Graph emulator process this sandbox uses (SLOTWISE_SANDBOX_EMULATOR_URL), or ""
+        when the emulator runs inside this process (or there is none)."""
+        return self.emulator_url.rstrip("/") if self.sandbox and self.emulator_url else ""
+
+    @property
+    def in_process_emulator(self) -> bool:
+        return self.emulator_enabled and not self.external_emulator
+
+    @property
     def local_base_url(self) -> str:
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host  # noqa: S104
         return f"http://{host}:{self.port}"
@@ -215,8 +231,13 @@ class Settings(BaseSettings):
                     "computer: set SLOTWISE_HOST=127.0.0.1 (or ::1, localhost), or configure MicrosoftAppId "
                     "and its production settings to listen on a network."
                 ]
-            return []
+            return self._external_emulator_problems()
         out = []
+        if self.emulator_url:
+            out.append(
+                "SLOTWISE_SANDBOX_EMULATOR_URL is set while MicrosoftAppId is set: the Graph emulator is for "
+                "sandbox mode only. Unset SLOTWISE_SANDBOX_EMULATOR_URL."
+            )
         if self.emulator_enabled:
             out.append(
                 "SLOTWISE_SANDBOX_EMULATOR is on while MicrosoftAppId is set: the Graph emulator is for "
@@ -234,6 +255,27 @@ class Settings(BaseSettings):
             )
         if not self.microsoft_app_password:
             out.append("MicrosoftAppPassword must be set (the app registration's client secret).")
+        return out
+
+    def _external_emulator_problems(self) -> list[str]:
+        if not self.emulator_url:
+            return []
+        parts = urlsplit(self.emulator_url)
+        out = []
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.path.rstrip("/"):
+            out.append(
+                f"SLOTWISE_SANDBOX_EMULATOR_URL is {self.emulator_url!r}: it must be the base URL of a Graph "
+                "emulator process (python -m graph.sandbox), such as http://127.0.0.1:8765."
+            )
+        if not self.emulator_token:
+            out.append(
+                "SLOTWISE_SANDBOX_EMULATOR_URL is set without SLOTWISE_SANDBOX_EMULATOR_TOKEN: set it to the "
+                "emulator's --admin-token (Teams users get their sandbox mailboxes through its admin API)."
+            )
+        if self.emulator is False:
+            out.append(
+                "SLOTWISE_SANDBOX_EMULATOR is off while SLOTWISE_SANDBOX_EMULATOR_URL is set: unset one of them."
+            )
         return out
 
 
@@ -285,6 +327,7 @@ class Services:
     calendar_sync: CalendarSyncService | None = None  # None when SLOTWISE_CALENDAR_SYNC is off
     operations: SqlOperationsStore | None = None  # metrics' database figures and the readiness schema check
     teams: TeamLinkService | None = None  # team links (round-robin and collective, made in channels)
+    remote_emulator: RemoteSandboxConnector | None = None  # the Graph emulator process (SLOTWISE_SANDBOX_EMULATOR_URL)
 
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -325,7 +368,8 @@ async def build_services(
     await upgrade(url)
     db = create_database(url)
     repos = repositories(db)
-    if emulator is not None:
+    external = settings.external_emulator  # the emulator as its own process, shared by the replicas
+    if emulator is not None or external:
         client_id = settings.microsoft_app_id or SANDBOX_CLIENT_ID
         config = IdentityConfig(
             client_id=client_id,
@@ -333,8 +377,12 @@ async def build_services(
             redirect_uri=f"{settings.base_url}/auth/callback",
             admin_consent_redirect_uri=f"{settings.base_url}/auth/consent",
         )
-        identity = sandbox_identity(config, repos.tokens, secret, f"{settings.local_base_url}/sandbox/login")
-        graph_base = settings.graph_base_url or f"{settings.local_base_url}/sandbox/graph/v1.0"
+        # the emulator process's login app for MSAL is at /msal (graph.sandbox.__main__), the mounted one here
+        login_base = f"{external}/msal" if external else f"{settings.local_base_url}/sandbox/login"
+        identity = sandbox_identity(config, repos.tokens, secret, login_base)
+        graph_base = settings.graph_base_url or (
+            f"{external}/v1.0" if external else f"{settings.local_base_url}/sandbox/graph/v1.0"
+        )
     else:
         config = IdentityConfig(
             client_id=settings.microsoft_app_id,
@@ -347,9 +395,12 @@ async def build_services(
         graph_base = settings.graph_base_url or "https://graph.microsoft.com/v1.0"
     graph = GraphClient(graph_base, token_provider=identity.token_provider(), observer=metrics)
     calendar = GraphCalendar(graph)
-    connector: SandboxConnector | ProductionConnector
+    connector: SandboxConnector | RemoteSandboxConnector | ProductionConnector
+    remote: RemoteSandboxConnector | None = None
     if emulator is not None:
         connector = SandboxConnector(emulator, identity, config.client_id, clock.now)
+    elif external:
+        connector = remote = RemoteSandboxConnector(external, settings.emulator_token, identity, config.client_id)
     else:
         connector = ProductionConnector(identity)
     sign_in = MsalSignIn(identity, f"{settings.base_url}/auth/callback")
@@ -428,6 +479,7 @@ async def build_services(
         calendar_sync,
         SqlOperationsStore(db),
         teams=teams,
+        remote_emulator=remote,
     )
 
 
@@ -572,6 +624,8 @@ def bot_deps(services: Services, jobs: Background) -> BotDeps:
 
 async def close_services(services: Services) -> None:
     await services.graph.aclose()
+    if services.remote_emulator is not None:
+        await services.remote_emulator.aclose()
     services.identity.close()
     await services.db.dispose()
 
@@ -593,11 +647,16 @@ DEMO_HOST_UPN = "adele@contoso.example"  # the first of the emulator's demo peop
 
 
 async def bootstrap_sandbox(services: Services) -> Demo:
-    """Sandbox: the first demo person as a connected host with an 'Intro call' link."""
-    emulator = services.emulator
-    if emulator is None:
+    """Sandbox: the first demo person as a connected host with an 'Intro call' link (with an emulator process,
+    only when SLOTWISE_SANDBOX_SEED is on and the emulator has the demo people)."""
+    emulator, remote = services.emulator, services.remote_emulator
+    person: EmUser | SandboxMailbox | None
+    if emulator is not None:
+        person = emulator.get_user(DEMO_HOST_UPN)
+    elif remote is not None and services.settings.seed_demo:
+        person = await remote.find_mailbox(DEMO_HOST_UPN)
+    else:
         return None
-    person = emulator.get_user(DEMO_HOST_UPN)
     if person is None:
         return None
     users = services.repos.users
@@ -639,7 +698,7 @@ def build_app(settings: Settings) -> web.Application:
         app, metrics=metrics, access=MetricsAccess(token=settings.metrics_token, loopback=settings.metrics_loopback)
     )
     emulator: EmulatorState | None = None
-    if settings.emulator_enabled:
+    if settings.in_process_emulator:  # (an emulator process, SLOTWISE_SANDBOX_EMULATOR_URL: nothing mounted here)
         emulator = EmulatorState(tenant_id=SANDBOX_TENANT_ID)
         state_file = StateFile(Path(settings.var_dir) / SANDBOX_STATE_FILE)
         state_file.load(emulator)  # yesterday's mailboxes, meetings, tokens and subscriptions, if any
@@ -744,7 +803,7 @@ def build_app(settings: Settings) -> web.Application:
         jobs.start()
         bootstraps: list[asyncio.Task[Demo]] = []
         tasks: list[asyncio.Task[None]] = []
-        if emulator is not None:
+        if emulator is not None or services.remote_emulator is not None:
             tasks.append(asyncio.create_task(_announce_sandbox(services, bootstraps)))
         yield
         await jobs.stop()  # no new work; deliveries in flight finish (bounded); job leases released
@@ -793,6 +852,8 @@ def guide(settings: Settings, demo: tuple[User, EventType] | None = None) -> str
         f"  sandbox Outlook:     {base}/sandbox   (every mailbox and its coming meetings, read-only)",
         f"  Teams client:        {_playground_line(settings)}",
     ]
+    if settings.external_emulator:  # the emulator is its own process: nothing of it is mounted here
+        lines[4:6] = [f"  Graph emulator:      {settings.external_emulator}/v1.0   (its own process, shared)"]
     if demo is not None:
         host, link = demo
         lines += [

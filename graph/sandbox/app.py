@@ -4,13 +4,15 @@ Mount it under a prefix (``parent.add_subapp("/sandbox/graph", create_graph_app(
 alone; links it returns (``@odata.nextLink``, ``@odata.deltaLink``) are absolute and built from the
 request's own scheme, host and prefix (``X-Forwarded-Proto``/``X-Forwarded-Host`` honoured), so they
 work behind the mount. Path segments are split *before* percent-decoding, so event ids containing
-``/`` must be URL-encoded by the client, as with Graph.
+``/`` must be URL-encoded by the client, as with Graph. Every answer is counted by status
+(``state.faults.statuses``), and an applied write may be answered 504 at ``faults.ghost_write_rate``.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from urllib.parse import parse_qsl, unquote
 
 from aiohttp import web
@@ -25,14 +27,16 @@ from graph.sandbox import (
     routes_subscriptions,
     routes_users,
 )
+from graph.sandbox.errors import service_unavailable
 from graph.sandbox.notifier import Notifier
-from graph.sandbox.pipeline import NO_BODY, GraphRequest, Router, encode_body, serve
+from graph.sandbox.pipeline import JSON_TYPE, NO_BODY, GraphRequest, Router, encode_body, error_response, serve
 from graph.sandbox.state import EmulatorState
 
 STATE_KEY = web.AppKey("graph_sandbox_state", EmulatorState)
 ROUTER_KEY = web.AppKey("graph_sandbox_router", Router)
 NOTIFIER_KEY = web.AppKey("graph_sandbox_notifier", Notifier)
 VERSION = "/v1.0"
+ANSWER_HEADERS = ("request-id", "client-request-id", "x-ms-ags-diagnostic")  # what a ghost-write 504 keeps
 
 
 def build_router() -> Router:
@@ -88,7 +92,14 @@ async def _to_graph_request(request: web.Request) -> GraphRequest:
 async def _handle(request: web.Request) -> web.StreamResponse:
     state, router = request.app[STATE_KEY], request.app[ROUTER_KEY]
     try:
-        response = await serve(state, router, await _to_graph_request(request))
+        graph_request = await _to_graph_request(request)
+        response = await serve(state, router, graph_request)
+        if 200 <= response.status < 300 and state.faults.ghost(request.method):
+            # the write was applied, but the answer is lost at the gateway (faults.py, ghost_write_rate)
+            lost = error_response(service_unavailable(504, None), graph_request, state)
+            kept = {k: v for k, v in response.headers.items() if k.lower() in ANSWER_HEADERS}
+            response = replace(lost, headers={**kept, **lost.headers, "Content-Type": JSON_TYPE})
+        state.faults.statuses[response.status] += 1
     finally:
         if request.method != "GET" or "delta" in request.path:  # reads change nothing but delta rounds
             state.touch()  # events, subscriptions, delta state: what changed is saved (graph.sandbox.persist)

@@ -8,10 +8,27 @@ each with its own ``Retry-After``, as Graph does.
 
 ``latency_ms`` delays every request; ``mailbox_concurrency_limit`` is Outlook's 4-concurrent-requests
 per mailbox (more in flight -> 429 ``ApplicationThrottled`` without innerError; ``None`` disables it).
+
+Random faults (``rate``, 0..1, the emulator process's ``--fault-rate``): every Graph request that passed
+authentication and routing (inner ``$batch`` requests each on their own, never the outer ``$batch``), and
+that no queued rule matched, independently gets with probability ``rate`` one fault drawn evenly from
+:data:`RANDOM_KINDS`: 429 ``TooManyRequests`` with ``Retry-After``, 503 ``serviceNotAvailable`` with
+``Retry-After``, 429 ``ApplicationThrottled`` (MailboxConcurrency, no ``Retry-After``, as Outlook sends it),
+or a latency spike (``spike_ms`` more, then served normally). The draw happens before the handler, so a
+faulted write changes nothing. ``ghost_write_rate`` is the other kind of failure real Graph has: the write
+*is* applied, then the answer is a 504 (:meth:`Faults.ghost`, applied by the Graph app to HTTP requests).
+Draws come from random sources seeded by ``seed`` (:meth:`Faults.reseed`), so a run is reproducible for
+the same sequence of requests.
+
+A spike is handed to the request pipeline through :attr:`Faults.latency_ms`: :meth:`take` notes it for
+the request it was drawn for, and the pipeline reads ``latency_ms`` right after ``take`` in the same
+synchronous step (the next ``take`` clears it).
 """
 
 from __future__ import annotations
 
+import random
+from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass
 
@@ -22,6 +39,10 @@ from graph.sandbox.errors import (
     service_unavailable,
     too_many_requests,
 )
+
+#: The faults a random draw picks from (evenly), by the name ``injected`` counts them under.
+RANDOM_KINDS = ("throttle", "unavailable", "mailboxConcurrency", "latencySpike")
+WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
 
 
 @dataclass(eq=False)
@@ -47,11 +68,33 @@ class FaultRule:
 class Faults:
     """Injected failures and limits; ``clear()`` restores the defaults."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, seed: int | str | None = None) -> None:
         self.rules: list[FaultRule] = []
-        self.latency_ms: float = 0
+        self.base_latency_ms: float = 0
         self.mailbox_concurrency_limit: int | None = 4
         self.concurrency_retry_after: float | None = None
+        self.rate: float = 0.0  # probability of a random fault per Graph request
+        self.ghost_write_rate: float = 0.0  # probability that an applied write is answered 504
+        self.spike_ms: float = 500.0  # a random latency spike
+        self.random_retry_after: float = 1.0  # Retry-After of random 429 TooManyRequests and 503
+        self.injected: Counter[str] = Counter()  # random faults (RANDOM_KINDS), "ghostWrite", "rule"
+        self.statuses: Counter[int] = Counter()  # HTTP answers of the Graph app by status ($batch: once)
+        self._spike = False
+        self.reseed(seed)
+
+    def reseed(self, seed: int | str | None) -> None:
+        """Start the random draws afresh from ``seed`` (None: unpredictable)."""
+        self._rng = random.Random(seed)
+        self._ghost_rng = random.Random(None if seed is None else f"ghost:{seed}")
+
+    @property
+    def latency_ms(self) -> float:
+        """Delay of the request being served: the base latency, plus a spike when one was drawn for it."""
+        return self.base_latency_ms + (self.spike_ms if self._spike else 0)
+
+    @latency_ms.setter
+    def latency_ms(self, value: float) -> None:
+        self.base_latency_ms = value
 
     def throttle(
         self,
@@ -86,9 +129,14 @@ class Faults:
         self.latency_ms = 0
         self.mailbox_concurrency_limit = 4
         self.concurrency_retry_after = None
+        self.rate = 0.0
+        self.ghost_write_rate = 0.0
+        self._spike = False
 
     def take(self, *, identities: Collection[str], path: str, outer_batch: bool) -> FaultRule | None:
-        """Consume and return the first rule matching this request, if any."""
+        """Consume and return the first rule matching this request, if any; else, at ``rate``, a random
+        fault (a latency spike is not returned: it shows in :attr:`latency_ms` for this request)."""
+        self._spike = False
         for rule in self.rules:
             if rule.remaining <= 0:
                 continue
@@ -100,5 +148,27 @@ class Faults:
                 continue
             rule.remaining -= 1
             self.rules = [r for r in self.rules if r.remaining > 0]
+            self.injected["rule"] += 1
             return rule
+        if outer_batch or self.rate <= 0 or self._rng.random() >= self.rate:
+            return None
+        kind = self._rng.choice(RANDOM_KINDS)
+        self.injected[kind] += 1
+        retry = self.random_retry_after
+        if kind == "throttle":
+            return FaultRule("throttle", 0, 429, retry, None, "TooManyRequests", None)
+        if kind == "unavailable":
+            return FaultRule("unavailable", 0, 503, retry, None, "", None)
+        if kind == "mailboxConcurrency":
+            return FaultRule("throttle", 0, 429, None, None, "ApplicationThrottled", None)
+        self._spike = True
         return None
+
+    def ghost(self, method: str) -> bool:
+        """Whether this applied write (POST, PATCH, PUT, DELETE) is answered as if it failed (504)."""
+        if self.ghost_write_rate <= 0 or method.upper() not in WRITE_METHODS:
+            return False
+        if self._ghost_rng.random() >= self.ghost_write_rate:
+            return False
+        self.injected["ghostWrite"] += 1
+        return True
