@@ -29,18 +29,22 @@ from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from background import Background, delivery_job, delivery_pass
-from bot.deps import BotDeps
-from bot.handler import BOT_RUNTIME, create_runtime, setup_bot
-from graph.adapter import GraphCalendar
-from graph.client import GraphClient
-from graph.identity import IdentityConfig, MsalIdentity, sandbox_identity
+from bot import BOT_RUNTIME, BotDeps, create_runtime, setup_bot
+from graph import (
+    OUTLOOK_EVENT_SUBSCRIPTION_MAX_MINUTES,
+    GraphCalendar,
+    GraphChangeTracking,
+    GraphClient,
+    IdentityConfig,
+    MsalIdentity,
+    MsalSignIn,
+    sandbox_identity,
+)
 from graph.sandbox import EmulatorState, EmUser, create_graph_app, create_login_app, seed_demo
 from graph.sandbox.connector import RemoteSandboxConnector, SandboxConnector, SandboxMailbox
 from graph.sandbox.page import sandbox_page
 from graph.sandbox.persist import StateFile
 from graph.sandbox.seed import SANDBOX_TENANT_ID
-from graph.signin import MsalSignIn
-from graph.sync import OUTLOOK_EVENT_SUBSCRIPTION_MAX_MINUTES, GraphChangeTracking
 from scheduling.api import ApiService
 from scheduling.api_keys import ApiKeyService
 from scheduling.booking import BookingService
@@ -60,28 +64,35 @@ from scheduling.sso import sso_resource
 from scheduling.sync import CalendarSyncService, SyncPolicy
 from scheduling.teams import TeamLinkService
 from scheduling.webhooks import SECRET_KEY_PURPOSE, WebhookService
-from storage.api import SqlWebhookStore
-from storage.db import Database, create_database
-from storage.migrate import upgrade
-from storage.operations import SqlOperationsStore
-from storage.repositories import Repositories, repositories
-from web.api import API, ApiContext, setup_api
-from web.auth import setup_auth
-from web.context import WEB, WebContext, make_templates
-from web.graph_notifications import GRAPH_SYNC, setup_graph_notifications
-from web.health import READINESS, Check, Readiness, setup_health
-from web.observability import (
+from storage import Database, Repositories, SqlOperationsStore, SqlWebhookStore, create_database, repositories, upgrade
+from web import (
+    API,
+    GRAPH_SYNC,
+    HANDLER_ARGS,
     OPERATIONS,
+    READINESS,
+    WEB,
+    ApiContext,
+    Check,
+    Csrf,
+    HttpWebhookSender,
     LogFormat,
     Metrics,
     MetricsAccess,
+    Readiness,
+    WebContext,
     configure_logging,
+    make_templates,
+    parse_trusted_proxies,
     request_middleware,
+    security_middleware,
+    setup_api,
+    setup_auth,
+    setup_graph_notifications,
+    setup_health,
     setup_observability,
+    setup_pages,
 )
-from web.pages import setup_pages
-from web.security import HANDLER_ARGS, Csrf, parse_trusted_proxies, security_middleware
-from web.webhooks import HttpWebhookSender
 
 log = logging.getLogger("slotwise")
 

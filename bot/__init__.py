@@ -20,3 +20,8 @@ Map of the package:
 * :mod:`bot.context` (tenant, acting user, viewer zone, conversation references),
   :mod:`bot.errors` (every error -> its card, in one place), :mod:`bot.reply`, :mod:`bot.deps`.
 """
+
+from bot.deps import BotDeps
+from bot.handler import BOT_RUNTIME, create_runtime, setup_bot
+
+__all__ = ["BOT_RUNTIME", "BotDeps", "create_runtime", "setup_bot"]

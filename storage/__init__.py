@@ -3,3 +3,19 @@
 PostgreSQL for several replicas; invariants are enforced by the database. Must not import: graph, bot,
 cards, web.
 """
+
+from storage.api import SqlWebhookStore
+from storage.db import Database, create_database
+from storage.migrate import upgrade
+from storage.operations import SqlOperationsStore
+from storage.repositories import Repositories, repositories
+
+__all__ = [
+    "Database",
+    "Repositories",
+    "SqlOperationsStore",
+    "SqlWebhookStore",
+    "create_database",
+    "repositories",
+    "upgrade",
+]
