@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import StaticPool
@@ -39,6 +39,30 @@ Dialect = Literal["sqlite", "postgresql"]
 
 # The database is down, locked past the busy timeout, or dropped the connection: not the caller's fault.
 _UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout, ConnectionError, OSError)
+# SQLSTATEs of a server going away or not there yet: class 08 (connection exception), and 57P01-57P03
+# (admin_shutdown, crash_shutdown, cannot_connect_now: "the database system is shutting down / starting up").
+_GONE_STATES = frozenset({"57P01", "57P02", "57P03"})
+# asyncpg's own names for a connection that broke under a statement (no SQLSTATE: they happen client-side):
+# "connection was closed in the middle of operation", and the protocol state it leaves behind ("cannot switch to
+# state ...; another operation is in progress"), both seen when PostgreSQL restarts under load.
+_GONE_CLIENT_ERRORS = frozenset({"ConnectionDoesNotExistError", "InternalClientError"})
+
+
+def unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` means the database can't be used right now (a 503 and a retry later), as opposed to a
+    statement the database refused (a bug, or a constraint the caller maps itself)."""
+    if isinstance(exc, _UNAVAILABLE):
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    original = exc.orig
+    state = str(getattr(original, "sqlstate", None) or "")
+    if state.startswith("08") or state in _GONE_STATES:
+        return True
+    causes = {type(original).__name__, type(getattr(original, "__cause__", None)).__name__}
+    return bool(causes & _GONE_CLIENT_ERRORS)
 
 
 def normalize_url(url: str | URL) -> URL:
@@ -182,8 +206,10 @@ class Database:
         try:
             async with self._writer() as session, session.begin():
                 yield session
-        except _UNAVAILABLE as exc:
-            raise StorageUnavailable() from exc
+        except Exception as exc:
+            if unavailable(exc):
+                raise StorageUnavailable() from exc
+            raise
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -191,8 +217,10 @@ class Database:
         try:
             async with self._reader() as session, session.begin():
                 yield session
-        except _UNAVAILABLE as exc:
-            raise StorageUnavailable() from exc
+        except Exception as exc:
+            if unavailable(exc):
+                raise StorageUnavailable() from exc
+            raise
 
     async def dispose(self) -> None:
         """Close every pooled connection. Call once when the app (or test) is done with the database."""

@@ -1,0 +1,64 @@
+"""A database that goes away under a statement is StorageUnavailable (503, retried), never an unhandled error (a
+500): on a real PostgreSQL, the server ends the session's connection as a restart does (pg_terminate_backend sends
+the same 57P01 admin_shutdown as a fast shutdown), and the next transaction reconnects on its own."""
+
+from __future__ import annotations
+
+import asyncpg
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from bench.support import asyncpg_dsn
+from storage.db import unavailable
+from storage.errors import StorageUnavailable
+from tests.storage.fixtures import database
+
+pytestmark = pytest.mark.postgres
+
+
+async def test_a_connection_ended_by_the_server_is_unavailable_and_the_next_transaction_reconnects() -> None:
+    async with database("postgres") as db:
+        for kind in ("read", "write"):
+            with pytest.raises(StorageUnavailable):
+                async with db.read() if kind == "read" else db.write() as s:
+                    pid = await s.scalar(text("select pg_backend_pid()"))
+                    killer = await asyncpg.connect(asyncpg_dsn(db.url))
+                    try:
+                        assert await killer.fetchval("select pg_terminate_backend($1)", pid)
+                    finally:
+                        await killer.close()
+                    await s.execute(text("select 1"))
+            async with db.write() as s:  # the pool hands out a live connection again
+                assert await s.scalar(text("select 1")) == 1
+
+
+def test_a_refused_statement_is_not_mistaken_for_an_outage() -> None:
+    class Refused(Exception):
+        sqlstate = "23505"
+
+    assert not unavailable(IntegrityError("insert", {}, Refused()))
+    assert not unavailable(DBAPIError("select", {}, Refused()))
+    assert not unavailable(ValueError("a bug"))
+
+    class ShuttingDown(Exception):
+        sqlstate = "57P03"
+
+    assert unavailable(DBAPIError("select", {}, ShuttingDown()))
+
+
+def test_what_asyncpg_raises_while_postgresql_restarts_is_unavailable() -> None:
+    """Seen by the fleet harness (bench.fleet) restarting its PostgreSQL under load, each once a 500: the server
+    starting up or shutting down (57P03), a connection closed in the middle of an operation, and the protocol
+    state that leaves behind. tests/fleet restarts a real server; these are the shapes it produced."""
+
+    class Adapted(Exception):  # SQLAlchemy's asyncpg adapter: the driver's error is the cause
+        sqlstate = None
+
+    for cause in (
+        asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed in the middle of operation"),
+        asyncpg.exceptions.InternalClientError("cannot switch to state 11; another operation (2) is in progress"),
+    ):
+        adapted = Adapted(str(cause))
+        adapted.__cause__ = cause
+        assert unavailable(DBAPIError("select", {}, adapted)), cause
