@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from scheduling.errors import IntegrationError
 from scheduling.ports import (
     Clock,
     Delivery,
@@ -234,8 +235,23 @@ class DeliveryService:
             return await self._failed(lease, _describe(exc), exc.retry_after)
         except Exception as exc:  # any other failure of the channel: an attempt to retry by the policy
             return await self._failed(lease, _describe(exc))
-        await self._outbox.mark_delivered(item_id)
+        await self._record_delivered(item_id)
         return Attempt(item_id, kind, Outcome.DELIVERED, number)
+
+    async def _record_delivered(self, item_id: str) -> None:
+        """Mark a sent item delivered, retrying while the database is away (a restart, a dropped connection) for
+        as long as the pass kept for it (``send_timeout``): an item sent but not marked is sent again when its lease
+        runs out, and a chat message can't be taken back. Only a crash in this window still repeats one."""
+        waited, pause = 0.0, 0.25
+        while True:
+            try:
+                await self._outbox.mark_delivered(item_id)
+                return
+            except IntegrationError:
+                if waited + pause > self.send_timeout:
+                    raise
+            await asyncio.sleep(pause)
+            waited, pause = waited + pause, pause * 2
 
     async def _failed(self, lease: LeasedItem, reason: str, retry_after: timedelta | None = None) -> Attempt:
         number = lease.attempts + 1

@@ -19,6 +19,7 @@ from scheduling.domain import OutboxItem, User
 from scheduling.people import PeopleService
 from scheduling.ports import Delivery, NotReachable, Obsolete, RetryLater, Undeliverable
 from storage.db import Database
+from storage.errors import StorageUnavailable
 from storage.models import OutboxRow
 from storage.repositories import Repositories, repositories
 from tests.integration.harness import NOW, TENANT, Clock
@@ -241,3 +242,46 @@ async def test_replicas_deliver_every_item_exactly_once(repos: Repositories, clo
 
     await asyncio.gather(*(replica() for _ in range(4)))
     assert len(delivered) == 60 and len(set(delivered)) == 60
+
+
+class FlakyMarks:
+    """The real outbox store, whose first ``failures`` marks of a delivered item meet a database that is away."""
+
+    def __init__(self, outbox: object, failures: int) -> None:
+        self._outbox = outbox
+        self.failures = failures
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._outbox, name)
+
+    async def mark_delivered(self, item_id: str) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise StorageUnavailable()
+        await self._outbox.mark_delivered(item_id)  # type: ignore[attr-defined]
+
+
+async def test_a_sent_item_is_marked_even_when_the_database_is_away_for_a_moment(
+    repos: Repositories, clock: Clock
+) -> None:
+    """A chat message can't be taken back: a sent item whose mark meets a database restart is marked once the
+    database is back (within the pass's time), not sent again when its lease runs out (bench.fleet found this)."""
+    await repos.outbox.enqueue([notice(1)])
+    teams = Script()
+    flaky = FlakyMarks(repos.outbox, failures=2)
+    report = await service(repos, teams, clock, outbox=flaky).run_once()
+    assert report.ids(Outcome.DELIVERED) == [teams.seen[0].id] and flaky.failures == 0
+    clock.advance(minutes=5)  # long past the lease
+    assert (await service(repos, teams, clock).run_once()).leased == 0
+    assert len(teams.seen) == 1
+
+
+async def test_a_database_away_for_longer_than_the_pass_allows_leaves_the_item_to_its_lease(
+    repos: Repositories, clock: Clock
+) -> None:
+    await repos.outbox.enqueue([notice(1)])
+    teams = Script()
+    with pytest.raises(StorageUnavailable):
+        await service(repos, teams, clock, outbox=FlakyMarks(repos.outbox, failures=99), send_timeout=1.0).run_once()
+    clock.advance(minutes=5)
+    assert (await service(repos, teams, clock).run_once()).leased == 1  # sent again: at least once, not lost
