@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup run playground chromium test check lint types pytest bench migrate package clean
+.PHONY: setup run playground chromium haproxy test check lint types pytest bench migrate package clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,11 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+# HAProxy from Debian, the load balancer in front of the replicas in the fleet harness (bench.fleet, tests/fleet).
+haproxy:
+	@command -v haproxy >/dev/null 2>&1 || test -x /usr/sbin/haproxy || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null; }
+
 setup: $(STAMP)
 
 # The Microsoft 365 Agents Playground (a local Teams-like client), installed when Node.js is present.
@@ -51,7 +56,7 @@ lint: setup
 types: setup
 	$(VENV)/bin/mypy
 
-pytest: setup $(TEAMS_SCHEMA) $(AXE) chromium playground
+pytest: setup $(TEAMS_SCHEMA) $(AXE) chromium haproxy playground
 	$(PY) -m pytest
 
 check: lint types pytest
