@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from scheduling.stores import BookingQueries, EventTypeStore, LinkExpiryStore
 
 MAX_PAGE = 100
+Context = tuple[EventType, User]  # a booking's link and host (BookingService.booking_context)
 DEFAULT_PAGE = 25
 DEFAULT_DURATION = 30
 DEFAULT_NOTICE = 4 * 60
@@ -299,10 +300,19 @@ class ApiService:
 
     # -------------------------------------------------------------- bookings
 
-    async def _booking_resource(self, booking: Booking, user: User) -> dict[str, Any]:
-        try:
-            link, host = await self._booking.booking_context(booking)
-        except NotFound:  # its link was deleted: the booking stays, with what it says itself
+    async def _booking_resource(
+        self, booking: Booking, user: User, contexts: dict[tuple[str, str], Context | None] | None = None
+    ) -> dict[str, Any]:
+        """The booking as the API shows it; ``contexts`` remembers each (link, host) already read for a page."""
+        contexts = {} if contexts is None else contexts
+        key = (booking.event_type_id, booking.organizer_id)
+        if key not in contexts:
+            try:
+                contexts[key] = await self._booking.booking_context(booking)
+            except NotFound:  # its link was deleted: the booking stays, with what it says itself
+                contexts[key] = None
+        context = contexts[key]
+        if context is None:
             return booking_resource(
                 {
                     "bookingId": booking.id,
@@ -324,6 +334,7 @@ class ApiService:
                     "cancelReason": booking.cancel_reason,
                 }
             )
+        link, host = context
         return booking_resource(booking_payload(link, booking, host))
 
     async def book(
@@ -370,7 +381,8 @@ class ApiService:
             limit=limit + 1,
         )
         page, more = found[:limit], len(found) > limit
-        items = [await self._booking_resource(b, p.user) for b in page]
+        contexts: dict[tuple[str, str], Context | None] = {}  # a page's bookings share a few links and hosts
+        items = [await self._booking_resource(b, p.user, contexts) for b in page]
         return Page(items, encode_cursor(page[-1].start, page[-1].id) if more and page else None)
 
     async def reschedule(self, p: ApiPrincipal, booking_id: str, start: datetime) -> dict[str, Any]:
