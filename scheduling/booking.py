@@ -121,6 +121,30 @@ class BookingOutcome:
         return self.booking.status is BookingStatus.CONFIRMED
 
 
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """A booking request that passed :meth:`BookingService.admit`: the invitee, the length, the request's
+    fingerprint and scoped idempotency key, and either the link's validated rules or the ``earlier`` booking made
+    with the same key."""
+
+    invitee: Invitee
+    minutes: int
+    fingerprint: str
+    key: str | None
+    rules: EventRules
+    earlier: Booking | None
+
+
+def check_replay(existing: Booking, fingerprint: str) -> None:
+    """May a request with this ``fingerprint`` have ``existing`` (the booking made with its idempotency key)? Only an
+    identical request gets the booking and its manage token back (IdempotencyKeyReused otherwise: never hand out
+    another client's booking); an attempt that was released is over."""
+    if existing.request_fingerprint is None or not hmac.compare_digest(existing.request_fingerprint, fingerprint):
+        raise IdempotencyKeyReused()
+    if existing.status is BookingStatus.RELEASED:
+        raise SlotUnavailable("That booking attempt didn't go through; please pick a time again.")
+
+
 def cap_checks(rules: EventRules, event_type_id: str, start: datetime) -> list[CapCheck]:
     """The day and ISO-week windows (host-local) a new booking at ``start`` must fit in."""
     tz = rules.availability.tz
@@ -735,6 +759,34 @@ class BookingService:
             key = f"{base}:{n}"
         raise Conflict("You have booked and cancelled this time too often; please pick another time.")
 
+    async def admit(
+        self,
+        link: EventType,
+        start: datetime,
+        form: InviteeForm,
+        *,
+        caller: Caller,
+        duration: int | None,
+        idempotency_key: str | None,
+    ) -> Admission:
+        """What every booking request goes through first, on a personal or a team link: the start within reach,
+        the invitee valid, the length one the link offers, the idempotency key in the caller's namespace (derived
+        for Teams), and then either the earlier booking made with that key (for the caller to replay, or refuse,
+        :func:`check_replay`) or an active link and its validated rules."""
+        check_instant(start, self.clock.now(), "start")
+        invitee = validate_form(form, link.questions)
+        minutes = resolve_duration(link.rules, duration)
+        fingerprint = request_fingerprint(start, minutes, invitee)
+        if idempotency_key is None and caller.kind == "teams":
+            idempotency_key = await self._attempt_key(link, caller, start, invitee, minutes)
+        key = caller.scoped_key(idempotency_key) if idempotency_key is not None else None
+        earlier = await self._bookings.get_by_idempotency_key(link.id, key) if key is not None else None
+        if earlier is not None:
+            return Admission(invitee, minutes, fingerprint, key, link.rules, earlier)
+        if not link.active:
+            raise LinkInactive(used=link.single_use)
+        return Admission(invitee, minutes, fingerprint, key, link.rules.validate(), None)
+
     @observed("book")
     async def book(
         self,
@@ -762,20 +814,18 @@ class BookingService:
             return await team.book(
                 link, start, form, caller=caller, duration=duration, idempotency_key=idempotency_key, hold_id=hold_id
             )
-        check_instant(start, self.clock.now(), "start")
-        invitee = validate_form(form, link.questions)
-        minutes = resolve_duration(link.rules, duration)
-        fingerprint = request_fingerprint(start, minutes, invitee)
-        if idempotency_key is None and caller.kind == "teams":
-            idempotency_key = await self._attempt_key(link, caller, start, invitee, minutes)
-        key = caller.scoped_key(idempotency_key) if idempotency_key is not None else None
-        if key is not None:
-            existing = await self._bookings.get_by_idempotency_key(link.id, key)
-            if existing is not None:
-                return await self._replay(existing, fingerprint)
-        if not link.active:
-            raise LinkInactive(used=link.single_use)
-        rules = link.rules.validate()
+        admitted = await self.admit(
+            link, start, form, caller=caller, duration=duration, idempotency_key=idempotency_key
+        )
+        if admitted.earlier is not None:
+            return await self._replay(admitted.earlier, admitted.fingerprint)
+        invitee, minutes, fingerprint, key, rules = (
+            admitted.invitee,
+            admitted.minutes,
+            admitted.fingerprint,
+            admitted.key,
+            admitted.rules,
+        )
         host = await self.host_of(link)
         end = start + timedelta(minutes=minutes)
         now = self.clock.now()
@@ -832,10 +882,7 @@ class BookingService:
         reuses the booking's transactionId, so it returns the event a first attempt may have made).
         Only an identical request gets the booking and its manage token back; the same key with any other
         request is refused: never hand out another client's booking."""
-        if existing.request_fingerprint is None or not hmac.compare_digest(existing.request_fingerprint, fingerprint):
-            raise IdempotencyKeyReused()
-        if existing.status is BookingStatus.RELEASED:
-            raise SlotUnavailable("That booking attempt didn't go through; please pick a time again.")
+        check_replay(existing, fingerprint)
         token = self._token_of(existing)
         if existing.status is BookingStatus.PENDING:
             link = await self.link_of(existing)

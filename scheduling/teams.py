@@ -65,9 +65,9 @@ from scheduling.booking import (
     BookingOutcome,
     BookingService,
     booking_payload,
+    check_replay,
     hash_token,
     padded,
-    request_fingerprint,
     without_own_event,
 )
 from scheduling.connect import ConnectionService
@@ -86,7 +86,6 @@ from scheduling.domain import (
 )
 from scheduling.errors import (
     Conflict,
-    IdempotencyKeyReused,
     IntegrationError,
     InvalidQuery,
     InvalidRule,
@@ -97,7 +96,7 @@ from scheduling.errors import (
     ValidationFailed,
 )
 from scheduling.intervals import Interval
-from scheduling.invitee import InviteeForm, validate_form
+from scheduling.invitee import InviteeForm
 from scheduling.links import (
     DEFAULT_NOTICE_MINUTES,
     DEFAULT_WINDOW_DAYS,
@@ -110,7 +109,7 @@ from scheduling.links import (
 )
 from scheduling.localtime import from_epoch, wall_to_epoch
 from scheduling.ports import Attendee, BusyResult, CalendarPort, Clock, EventDraft
-from scheduling.reach import bounded_window, check_instant
+from scheduling.reach import bounded_window
 from scheduling.rules import BookingWindow, EventRules, duration_problem
 from scheduling.slots import Slot, resolve_duration, tighter_cap
 from scheduling.stores import BookingStore, EventTypeStore, OutboxStore, UserStore
@@ -840,21 +839,17 @@ class TeamLinkService:
         """Book ``start`` on a team link: ``BookingService.book``'s contract (validation, idempotency by the
         caller's namespace, manage tokens), with the member assigned as the module docstring says."""
         svc = self._booking
+        admitted = await svc.admit(link, start, form, caller=caller, duration=duration, idempotency_key=idempotency_key)
+        if admitted.earlier is not None:
+            return await self._replay(admitted.earlier, admitted.fingerprint)
+        invitee, minutes, fingerprint, key, rules = (
+            admitted.invitee,
+            admitted.minutes,
+            admitted.fingerprint,
+            admitted.key,
+            admitted.rules,
+        )
         now = self.clock.now()
-        check_instant(start, now, "start")
-        invitee = validate_form(form, link.questions)
-        minutes = resolve_duration(link.rules, duration)
-        fingerprint = request_fingerprint(start, minutes, invitee)
-        if idempotency_key is None and caller.kind == "teams":
-            idempotency_key = await svc.attempt_key(link, caller, start, form, minutes)
-        key = caller.scoped_key(idempotency_key) if idempotency_key is not None else None
-        if key is not None:
-            existing = await self._bookings.get_by_idempotency_key(link.id, key)
-            if existing is not None:
-                return await self._replay(existing, fingerprint)
-        if not link.active:
-            raise LinkInactive(used=link.single_use)
-        rules = link.rules.validate()
         end = start + timedelta(minutes=minutes)
         if start.second or start.microsecond:
             raise SlotUnavailable(
@@ -971,10 +966,7 @@ class TeamLinkService:
     async def _replay(self, existing: Booking, fingerprint: str) -> BookingOutcome:
         """An idempotent retry of a team booking (see ``BookingService._replay``): finished with the same event
         when a crash left it PENDING; only an identical request gets it and its manage token back."""
-        if existing.request_fingerprint is None or existing.request_fingerprint != fingerprint:
-            raise IdempotencyKeyReused()
-        if existing.status is BookingStatus.RELEASED:
-            raise SlotUnavailable("That booking attempt didn't go through; please pick a time again.")
+        check_replay(existing, fingerprint)
         token = self._booking.token_of(existing)
         if existing.status is BookingStatus.PENDING:
             link = await self._booking.link_of(existing)
