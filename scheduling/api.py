@@ -309,32 +309,10 @@ class ApiService:
         if key not in contexts:
             try:
                 contexts[key] = await self._booking.booking_context(booking)
-            except NotFound:  # its link was deleted: the booking stays, with what it says itself
+            except NotFound:
                 contexts[key] = None
-        context = contexts[key]
-        if context is None:
-            return booking_resource(
-                {
-                    "bookingId": booking.id,
-                    "eventTypeId": booking.event_type_id,
-                    "title": "",
-                    "hostId": booking.organizer_id,
-                    "hostName": user.display_name if user.id == booking.organizer_id else "",
-                    "hostTimeZone": user.time_zone if user.id == booking.organizer_id else "UTC",
-                    "start": booking.start.isoformat().replace("+00:00", "Z"),
-                    "end": booking.end.isoformat().replace("+00:00", "Z"),
-                    "inviteeName": booking.invitee.name,
-                    "inviteeEmail": booking.invitee.email,
-                    "inviteeTimeZone": booking.invitee.time_zone,
-                    "notes": booking.invitee.notes,
-                    "answers": dict(booking.invitee.answers),
-                    "joinUrl": booking.join_url,
-                    "joinUrlMissing": booking.join_url_missing,
-                    "status": booking.status.value,
-                    "cancelReason": booking.cancel_reason,
-                }
-            )
-        link, host = context
+        context = contexts[key]  # None: its link was deleted; the booking stays, with what it says itself
+        link, host = context if context is not None else (None, user if user.id == booking.organizer_id else None)
         return booking_resource(booking_payload(link, booking, host))
 
     async def book(

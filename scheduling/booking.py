@@ -187,14 +187,16 @@ def without_own_event(busy: Sequence[BusyInterval], booking: Booking) -> list[Bu
     return out
 
 
-def booking_payload(link: EventType, booking: Booking, host: User) -> dict[str, object]:
+def booking_payload(link: EventType | None, booking: Booking, host: User | None) -> dict[str, object]:
+    """What notices, webhooks and the API say of a booking; with no ``link`` (deleted) or ``host`` (unknown), what
+    the booking says of itself."""
     return {
         "bookingId": booking.id,
-        "eventTypeId": link.id,
-        "title": link.title,
-        "hostId": host.id,
-        "hostName": host.display_name,
-        "hostTimeZone": host.time_zone,
+        "eventTypeId": link.id if link is not None else booking.event_type_id,
+        "title": link.title if link is not None else "",
+        "hostId": host.id if host is not None else booking.organizer_id,
+        "hostName": host.display_name if host is not None else "",
+        "hostTimeZone": host.time_zone if host is not None else "UTC",
         "start": booking.start.isoformat().replace("+00:00", "Z"),
         "end": booking.end.isoformat().replace("+00:00", "Z"),
         "inviteeName": booking.invitee.name,

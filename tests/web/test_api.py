@@ -272,6 +272,19 @@ async def test_bookings_are_listed_filtered_paged_moved_and_cancelled(site: Site
     assert got["inviteeEmail"] == "ivy@example.org" and got["eventTypeId"] == link_id
 
 
+async def test_a_booking_outlives_its_deleted_link_in_the_list(site: Site) -> None:
+    headers = await key_for(site)
+    made = await site.client.post("/api/v1/event-types", headers=headers, json={"title": "Short lived"})
+    link = await made.json()
+    (start,) = await first_slots(site, headers, link["id"])
+    booked = await (await book(site, headers, link["id"], start)).json()
+    assert (await site.client.delete(f"/api/v1/event-types/{link['id']}", headers=headers)).status == 204
+    listed = await (await site.client.get("/api/v1/bookings", headers=headers)).json()
+    [kept] = [b for b in listed["data"] if b["id"] == booked["id"]]
+    assert kept["eventTypeId"] == link["id"] and kept["title"] == "" and kept["start"] == start
+    assert kept["hostName"] == booked["hostName"] != ""  # the key's owner hosts it
+
+
 # ------------------------------------------------------------------ webhooks
 
 
