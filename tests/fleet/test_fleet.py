@@ -61,6 +61,8 @@ def test_only_a_repeat_with_the_signature_of_a_killed_sender_is_set_apart() -> N
     other repeat stays an integrity failure."""
     kill = [(100.5, "SIGKILL replica 2")]
     assert set_apart({"expected": 1, "posted_at": [100.0, 160.0]}, kill)
+    assert set_apart({"expected": 1, "posted_at": [100.0, 160.0]}, [(99.9, "SIGKILL replica 2")])  # noted first
+    assert not set_apart({"expected": 1, "posted_at": [100.0, 160.0]}, [(99.0, "SIGKILL replica 2")])
     assert not set_apart({"expected": 1, "posted_at": [100.0, 160.0]}, [(103.0, "SIGKILL replica 2")])
     assert not set_apart({"expected": 1, "posted_at": [100.0, 102.0]}, kill)  # too soon for a lost lease
     assert not set_apart({"expected": 1, "posted_at": [100.0, 160.0, 220.0]}, kill)  # two too many
