@@ -64,7 +64,15 @@ from scheduling.sso import sso_resource
 from scheduling.sync import CalendarSyncService, SyncPolicy
 from scheduling.teams import TeamLinkService
 from scheduling.webhooks import SECRET_KEY_PURPOSE, WebhookService
-from storage import Database, Repositories, SqlOperationsStore, SqlWebhookStore, create_database, repositories, upgrade
+from storage import (
+    Database,
+    Repositories,
+    SqlOperationsStore,
+    SqlWebhookStore,
+    create_database,
+    repositories,
+    upgrade_when_reachable,
+)
 from web import (
     API,
     GRAPH_SYNC,
@@ -376,7 +384,7 @@ async def build_services(
     clock = SystemClock()
     secret = settings.secret_key or sandbox_secret(settings)
     url = _database_url(settings)
-    await upgrade(url)
+    await upgrade_when_reachable(url)  # a replica started while PostgreSQL restarts waits for it
     db = create_database(url)
     repos = repositories(db)
     external = settings.external_emulator  # the emulator as its own process, shared by the replicas

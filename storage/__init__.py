@@ -6,7 +6,7 @@ cards, web.
 
 from storage.api import SqlWebhookStore
 from storage.db import Database, create_database
-from storage.migrate import upgrade
+from storage.migrate import upgrade, upgrade_when_reachable
 from storage.operations import SqlOperationsStore
 from storage.repositories import Repositories, repositories
 
@@ -18,4 +18,5 @@ __all__ = [
     "create_database",
     "repositories",
     "upgrade",
+    "upgrade_when_reachable",
 ]

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from alembic import command
@@ -24,10 +26,11 @@ from sqlalchemy import text
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError
 
-from storage.db import DEFAULT_URL, create_engine_for
+from storage.db import DEFAULT_URL, create_engine_for, unavailable
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # pg_advisory_xact_lock key shared by every Slotwise replica ("slotwise" in ASCII, fits in a bigint).
+log = logging.getLogger("slotwise.storage")
 _PG_MIGRATION_LOCK = 0x736C6F7477697365
 
 
@@ -70,6 +73,27 @@ async def upgrade(url: str | URL | None = None, revision: str = "head") -> str |
             return await connection.run_sync(_current)
     finally:
         await engine.dispose()
+
+
+async def upgrade_when_reachable(
+    url: str | URL | None = None,
+    *,
+    wait_seconds: float = 60.0,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> str | None:
+    """:func:`upgrade`, waiting up to ``wait_seconds`` for a database that is down or still starting (a replica
+    started during a PostgreSQL restart comes up when it is back, instead of exiting). A database that answers
+    and refuses (wrong credentials, a failing migration) is not waited for."""
+    pause, waited = 0.25, 0.0
+    while True:
+        try:
+            return await upgrade(url)
+        except Exception as exc:
+            if not unavailable(exc) or waited + pause > wait_seconds:
+                raise
+            log.warning("the database is not reachable yet (%s); trying again in %.2g s", type(exc).__name__, pause)
+        await sleep(pause)
+        waited, pause = waited + pause, min(pause * 2, 5.0)
 
 
 async def current_revision(url: str | URL | None = None) -> str | None:

@@ -4,15 +4,21 @@ the same 57P01 admin_shutdown as a fast shutdown), and the next transaction reco
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import socket
+
 import asyncpg
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from bench.support import asyncpg_dsn
 from storage.db import unavailable
 from storage.errors import StorageUnavailable
-from tests.storage.fixtures import database
+from storage.migrate import upgrade_when_reachable
+from tests.storage.fixtures import create_test_database, database, drop_test_database
 
 pytestmark = pytest.mark.postgres
 
@@ -62,3 +68,58 @@ def test_what_asyncpg_raises_while_postgresql_restarts_is_unavailable() -> None:
         adapted = Adapted(str(cause))
         adapted.__cause__ = cause
         assert unavailable(DBAPIError("select", {}, adapted)), cause
+
+
+async def test_a_replica_started_while_postgresql_is_down_migrates_once_it_is_back() -> None:
+    """The database's port refuses connections for a while (PostgreSQL restarting), then a real server answers
+    there: the migration at start waits for it instead of the replica exiting (bench.fleet saw the exit)."""
+    url = make_url(await create_test_database("postgres", migrate=False))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    behind = (url.host or "127.0.0.1", url.port or 5432)
+
+    async def forward(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(*behind)
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(ConnectionError):
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            dst.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    waits: list[float] = []
+    server: asyncio.Server | None = None
+
+    async def sleep(seconds: float) -> None:
+        nonlocal server
+        waits.append(seconds)
+        if len(waits) == 3 and server is None:  # the server comes back after a few refused attempts
+            server = await asyncio.start_server(forward, "127.0.0.1", port)
+        await asyncio.sleep(0)
+
+    try:
+        revision = await upgrade_when_reachable(url.set(host="127.0.0.1", port=port), wait_seconds=30, sleep=sleep)
+        assert revision is not None and len(waits) >= 3
+    finally:
+        if server is not None:
+            server.close()
+        await drop_test_database(url.render_as_string(hide_password=False))
+
+
+async def test_a_database_that_answers_and_refuses_is_not_waited_for() -> None:
+    url = make_url(await create_test_database("postgres", migrate=False))
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    try:
+        with pytest.raises(DBAPIError):
+            await upgrade_when_reachable(url.set(database=f"{url.database}_missing"), sleep=sleep)
+        assert waits == []
+    finally:
+        await drop_test_database(url.render_as_string(hide_password=False))
