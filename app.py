@@ -90,6 +90,7 @@ from web import (
     Readiness,
     WebContext,
     configure_logging,
+    escaped_errors,
     make_templates,
     parse_trusted_proxies,
     request_middleware,
@@ -709,8 +710,11 @@ def build_app(settings: Settings) -> web.Application:
     metrics = Metrics()
     observe = request_middleware(metrics=metrics, trusted_proxies=parse_trusted_proxies(settings.trusted_proxies))
     app = web.Application(
-        middlewares=[observe, security_middleware], client_max_size=256 * 1024, handler_args=HANDLER_ARGS
-    )  # request ids, access log and metrics (web.observability) outermost; long request lines reach the 414
+        middlewares=[observe, security_middleware, escaped_errors],
+        client_max_size=256 * 1024,
+        handler_args=HANDLER_ARGS,
+    )  # request ids, access log and metrics (web.observability) outermost; long request lines reach the 414;
+    # innermost, a core error a handler let through is answered as what it is (web.pages.escaped_errors)
     app[SETTINGS] = settings
     setup_health(app)
     setup_observability(

@@ -115,6 +115,9 @@ class BookingOutcome:
     booking: Booking
     manage_token: str  # "" when this answer may not carry it (see BookingService.book)
     replayed: bool = False  # an idempotent retry: the booking already existed
+    # Who hosts it, organiser first, where the use case knows them without another read (team bookings); a
+    # created booking's answer must not depend on a read that can fail after the booking is made.
+    hosts: tuple[User, ...] = ()
 
     @property
     def confirmed(self) -> bool:

@@ -904,7 +904,9 @@ class TeamLinkService:
                 raise SlotUnavailable(exc.message, await self._alternatives(link, start, minutes)) from exc
             if not created:
                 return await self._replay(stored, fingerprint)
-            return await svc.write_event(link, organiser.user, stored, token, self.draft(link, view, stored))
+            outcome = await svc.write_event(link, organiser.user, stored, token, self.draft(link, view, stored))
+            people = {m.user_id: m.user for m in view.members}
+            return replace(outcome, hosts=tuple(people[h] for h in hosts))
 
         settings = view.settings
         period = period_containing(now, rules.time_zone, settings.period)
@@ -935,7 +937,7 @@ class TeamLinkService:
                 continue
             if not created:
                 return await self._replay(stored, fingerprint)
-            return await svc.write_event(link, member.user, stored, token)
+            return replace(await svc.write_event(link, member.user, stored, token), hosts=(member.user,))
         message = refusal.message if refusal is not None else SlotUnavailable().message
         raise SlotUnavailable(message, await self._alternatives(link, start, minutes))
 
@@ -978,8 +980,8 @@ class TeamLinkService:
                 self.draft(link, view, existing) if len(existing.host_ids) > 1 and view.member(organiser.id) else None
             )
             outcome = await self._booking.write_event(link, organiser, existing, token, draft)
-            return replace(outcome, replayed=True)
-        return BookingOutcome(existing, token, replayed=True)
+            return replace(outcome, replayed=True, hosts=tuple(await self.hosts(existing)))
+        return BookingOutcome(existing, token, replayed=True, hosts=tuple(await self.hosts(existing)))
 
     # ------------------------------------------------------------------ rescheduling
 

@@ -20,7 +20,7 @@ from web.observability import (
     request_middleware,
     setup_observability,
 )
-from web.pages import setup_pages
+from web.pages import escaped_errors, setup_pages
 from web.security import HANDLER_ARGS, Csrf, parse_trusted_proxies, security_middleware
 from web.webhooks import HttpWebhookSender
 
@@ -41,6 +41,7 @@ __all__ = [
     "Readiness",
     "WebContext",
     "configure_logging",
+    "escaped_errors",
     "make_templates",
     "parse_trusted_proxies",
     "request_middleware",

@@ -192,7 +192,6 @@ async def _book_json(ctx: WebContext, request: web.Request, resolve: Resolve, *,
         return problem_response(exc)
     status = 201 if outcome.confirmed and not outcome.replayed else 200 if outcome.confirmed else 202
     answer = booking_response(ctx, outcome).wire()
-    if hosts and ctx.teams is not None:
-        people = await ctx.teams.hosts(outcome.booking)
-        answer["hosts"] = [{"name": p.display_name, "email": p.email} for p in people]
+    if hosts:
+        answer["hosts"] = [{"name": p.display_name, "email": p.email} for p in outcome.hosts]
     return web.json_response(answer, status=status)

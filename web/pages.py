@@ -11,6 +11,7 @@ body, a field given twice) is a 415/400 page (:mod:`web.wire`), never a 500.
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
@@ -44,10 +45,30 @@ from web.booking_api import (
 )
 from web.context import STATIC, WEB, WebContext
 from web.ics import booking_ics
-from web.problems import status_and_title, wire_problem
+from web.problems import problem_response, status_and_title, wire_problem
 from web.security import CSRF_FIELD, wants_json
 from web.views import iso_z, time_label, week_view, when_label, zone_choices
 from web.wire import WireRefusal, is_json_type, parse_instant, read_form
+
+log = logging.getLogger(__name__)
+
+
+@web.middleware
+async def escaped_errors(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """A core error that a handler did not answer itself (say, the database going away on a read after its own
+    ``try``) is still answered as what it is: the 503 "can't reach its database" problem or page, a 404, a 409,
+    never the 500 kept for bugs. Logged as a warning: the handler should have answered it."""
+    try:
+        return await handler(request)
+    except SlotwiseError as exc:
+        log.warning("%s escaped the handler of %s %s", type(exc).__name__, request.method, request.path, exc_info=exc)
+        ctx = request.app.get(WEB)
+        if ctx is None or wants_json(request):
+            headers = {"Retry-After": str(exc.retry_after_seconds)} if isinstance(exc, RateLimited) else None
+            return problem_response(exc, headers)
+        return message_page(ctx, request, exc)
 
 
 def render(

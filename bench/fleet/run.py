@@ -238,6 +238,7 @@ class Fleet:
         answered_500 = 0
         tracebacks = 0
         errors: Counter[str] = Counter()
+        first_exceptions: list[str] = []
         for replica in self.replicas:
             with contextlib.suppress(OSError):
                 for line in replica.log_path.read_text(errors="replace").splitlines():
@@ -253,10 +254,17 @@ class Fleet:
                         answered_500 += 1
                     if "exc_info" in entry or "traceback" in entry or "exception" in entry:
                         tracebacks += 1
+                    if "unhandled" in str(entry.get("message", "")) and len(first_exceptions) < 3:
+                        first_exceptions.append(f"{entry.get('message')}\n{entry.get('exception', '')[-2500:]}")
                     if entry.get("level") in ("ERROR", "CRITICAL", "error", "critical"):
                         message = re.sub(r"[0-9a-f]{8,}|\d+", "#", str(entry.get("message", "")))[:160]
                         errors[message] += 1
-        return {"answered_500": answered_500, "tracebacks": tracebacks, "errors": errors.most_common(8)}
+        return {
+            "answered_500": answered_500,
+            "tracebacks": tracebacks,
+            "errors": errors.most_common(8),
+            "unhandled": first_exceptions,
+        }
 
 
 # A chat message can't be taken back and the Bot Connector has no idempotency key: a replica SIGKILLed between
@@ -417,6 +425,8 @@ async def run(opts: Options) -> dict[str, Any]:
         say(f"first {key}: {body}")
     if logs["errors"]:
         say(f"replica log errors (most common): {logs['errors']}")
+    for text in logs["unhandled"]:
+        say(f"unhandled in a replica: {text}")
     if fleet.connector.unknown:
         say(f"connector calls the stand-in does not know: {dict(fleet.connector.unknown)}")
     if opts.keep:

@@ -21,6 +21,7 @@ from botbuilder.schema import Activity
 from bot.commands import CreateTeamLink, parse
 from bot.team import team_of_conversation
 from scheduling.domain import BookingStatus
+from storage.errors import StorageUnavailable
 from tests.bot.harness import DANA, EVE, IVAN, MALLORY, Bot, Person, Sent, fixture, form_values
 from tests.cards.checks import execute_by_title, executes, nodes, unescape
 from tests.cards.checks import texts as escaped_texts
@@ -286,3 +287,35 @@ async def test_joining_without_a_connected_outlook_sends_the_connect_card_privat
     assert teams is not None
     view = await teams.view((await bot.repos.teams.team_links(team.id))[0].id)
     assert [m.user.email for m in view.waiting] == [MALLORY.email]
+
+
+async def test_a_made_team_booking_is_answered_201_with_its_hosts_even_if_the_database_then_goes_away(
+    bot: Bot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by bench.fleet: the answer read the hosts again after the booking was made, and a database restart at
+    that moment answered 500 for a booking that existed. The use case hands back the hosts it assigned; a replay
+    (same Idempotency-Key, same body) names them too."""
+    await installed(bot, DANA)
+    card, _posted = await team_card(bot, "collective 1h link with everyone")
+    await installed(bot, MALLORY)
+    await click(bot, MALLORY, card, "Join")
+    path = link_path(card, bot.base_url)
+    day = (datetime.now(UTC) + timedelta(days=1)).date()
+    resp = await bot.client.get(f"{path}/slots", params={"start": str(day), "end": str(day + timedelta(days=13))})
+    start = (await resp.json())["slots"][0]["start"]
+
+    async def gone(*_args: object) -> object:
+        raise StorageUnavailable()
+
+    teams = bot.runtime.bot.deps.teams
+    assert teams is not None
+    monkeypatch.setattr(type(teams), "hosts", gone)  # the read of the hosts, were it made after the booking
+    body = {"start": start, "name": "Megan Bowen", "email": "megan@fabrikam.example"}
+    resp = await bot.client.post(path, json=body, headers={"Idempotency-Key": "k-1"})
+    made = await resp.json()
+    assert resp.status == 201, made
+    assert [h["email"] for h in made["hosts"]] == [DANA.email, MALLORY.email]  # the organiser first
+    monkeypatch.undo()
+    again = await bot.client.post(path, json=body, headers={"Idempotency-Key": "k-1"})
+    replayed = await again.json()
+    assert again.status == 200 and replayed["id"] == made["id"] and replayed["hosts"] == made["hosts"]

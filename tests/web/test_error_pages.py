@@ -8,11 +8,16 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from aiohttp import ClientResponse
+from aiohttp import ClientResponse, web
+from aiohttp.test_utils import TestClient, TestServer
 
 from scheduling.domain import ConnectionStatus
+from scheduling.errors import NotFound, SlotwiseError
 from scheduling.links import NewLink
+from scheduling.ratelimit import RateLimited
+from storage.errors import StorageUnavailable
 from tests.web.conftest import DEMO_PATH, DEMO_UPN, Site, page_slots, text_of
+from web import WEB, escaped_errors, security_middleware
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -161,3 +166,33 @@ async def test_rescheduling_while_the_calendar_is_unreadable_shows_no_slots(site
     html = await resp.text()
     assert resp.status == 200, "the booking itself is still shown"
     assert "can't be read right now" in text_of(html) and no_slots(html)
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "code"),
+    [
+        (StorageUnavailable(), 503, "storage_unavailable"),
+        (NotFound("There is no such booking."), 404, "not_found"),
+        (RateLimited(timedelta(seconds=7), 10, timedelta(minutes=1)), 429, "rate_limited"),
+    ],
+)
+async def test_a_core_error_a_handler_lets_through_is_answered_as_what_it_is_never_500(
+    site: Site, error: SlotwiseError, status: int, code: str
+) -> None:
+    """bench.fleet found a read made after a handler's own ``try`` (the database restarting just then) answered 500.
+    web.pages.escaped_errors answers any core error that escapes a handler: problem details or the message page."""
+
+    async def handler(_request: web.Request) -> web.Response:
+        raise error
+
+    app = web.Application(middlewares=[security_middleware, escaped_errors])
+    app[WEB] = site.app[WEB]
+    app.router.add_get("/escaped", handler)
+    async with TestClient(TestServer(app)) as client:
+        as_json = await client.get("/escaped", headers={"Accept": "application/json"})
+        problem = await as_json.json()
+        assert as_json.status == status and problem["code"] == code and problem["detail"] == error.message
+        if status == 429:
+            assert as_json.headers["Retry-After"] == "7"
+        page = await client.get("/escaped", headers={"Accept": "text/html"})
+        assert page.status == status and error.message in text_of(await page.text())
