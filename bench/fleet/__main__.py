@@ -24,6 +24,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--fault-rate", type=float, default=0.3, help="Graph faults injected during the load")
     parser.add_argument("--latency-ms", type=int, default=50, help="emulated Graph latency")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--calm",
+        action="store_true",
+        help="a baseline without chaos: no kills, no Graph faults, no database restart (the latency the fleet has "
+        "when nothing fails; the integrity counts still apply)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, configs)")
     parser.add_argument("--debug", action="store_true", help="keep the work folder and log every Graph request")
     args = parser.parse_args(argv)
@@ -32,6 +38,8 @@ def main(argv: list[str] | None = None) -> None:
     opts.fault_rate = args.fault_rate
     opts.latency_ms = args.latency_ms
     opts.seed = args.seed
+    if args.calm:
+        opts.fault_rate, opts.kill_every, opts.pg_restart = 0.0, 0.0, False
     opts.keep = args.keep or args.debug
     opts.debug = args.debug
     for name, value in (

@@ -39,7 +39,8 @@ class Options:
     replicas: int = 4
     hosts: int = 6
     workers: int = 16
-    kill_every: float = 6.0  # seconds between SIGKILLs (jittered)
+    kill_every: float = 6.0  # seconds between SIGKILLs (jittered); 0: none
+    pg_restart: bool = True  # restart PostgreSQL once, half-way through the load
     fault_rate: float = 0.3
     latency_ms: int = 50
     seed: int = 1
@@ -175,10 +176,14 @@ class Fleet:
             await asyncio.sleep(0.5)
 
     async def killer(self, until: float) -> None:
+        if self.opts.kill_every <= 0:
+            return
         while True:
-            await asyncio.sleep(self.opts.kill_every * self.rng.uniform(0.6, 1.4))
-            if time.monotonic() >= until:
+            pause = self.opts.kill_every * self.rng.uniform(0.6, 1.4)
+            if time.monotonic() + pause >= until:  # no kill left in the load: done when it ends, not a pause later
+                await asyncio.sleep(max(0.0, until - time.monotonic()))
                 return
+            await asyncio.sleep(pause)
             alive = [r for r in self.replicas if r.alive and r.index not in self.restarting]
             if not alive:
                 continue
@@ -319,10 +324,9 @@ async def run(opts: Options) -> dict[str, Any]:
                 await fleet.emulator.set_faults(http, opts.fault_rate, opts.latency_ms)
                 load = Load(client, world, seed=opts.seed)
                 until = time.monotonic() + opts.seconds
-                chaos = [
-                    asyncio.create_task(fleet.killer(until - 2)),
-                    asyncio.create_task(fleet.restart_postgres(time.monotonic() + opts.seconds / 2, http)),
-                ]
+                chaos = [asyncio.create_task(fleet.killer(until - 2))]
+                if opts.pg_restart:
+                    chaos.append(asyncio.create_task(fleet.restart_postgres(time.monotonic() + opts.seconds / 2, http)))
                 say(f"load: {opts.workers} clients for {opts.seconds:g} s, faults {opts.fault_rate:.0%}, kills")
                 await load.run(opts.workers, opts.seconds)
                 await asyncio.gather(*chaos)
