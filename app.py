@@ -614,6 +614,7 @@ def build_api(services: Services, secret: str, wake: Callable[[], None]) -> ApiW
         event_types=repos.event_types,
         clock=clock,
         base_url=settings.base_url,
+        teams=services.teams,  # team links the key's owner made: their settings, slots and bookings
     )
     return ApiWiring(service, webhooks, sender, limits)
 

@@ -2,16 +2,21 @@
 requests and writes answers).
 
 Every method takes the :class:`~scheduling.api_keys.ApiPrincipal` acting and goes through the same use cases as the
-bot and the booking pages: links through :class:`~scheduling.links.LinkService` (its owner check: a link that is
-not the principal's is NotFound), slots and bookings through :class:`~scheduling.booking.BookingService` (a booking
-is the principal's when they host it: ``for_host``; booking on a link needs the link to be theirs; idempotency keys
-live in the API key's own namespace, ``Caller.api``), webhook subscriptions through
-:class:`~scheduling.webhooks.WebhookService` (the subscription's owner). Anyone else's resource is answered exactly
+bot and the booking pages: personal links through :class:`~scheduling.links.LinkService` (its owner check: a link
+that is not the principal's is NotFound), team links through :class:`~scheduling.teams.TeamLinkService` (who may
+manage one, :func:`~scheduling.teams.may_manage`: away from Teams no roster can be read, so its creator alone),
+slots and bookings through :class:`~scheduling.booking.BookingService`, which hands team links to their own use
+cases (a booking is the principal's when they host it, ``for_host``, or when it is on a team link they manage,
+``TeamLinkService.managed_booking``; booking on a link needs the link to be theirs; idempotency keys live in the
+API key's own namespace, ``Caller.api``), webhook subscriptions through :class:`~scheduling.webhooks.WebhookService`
+(the subscription's owner). Anyone else's resource, a team link another member made included, is answered exactly
 like one that does not exist.
 
-Links: a change is checked whole (every problem at once, :func:`scheduling.links.link_problems`, the rules of the
-settings card) before anything is saved. A link may have an expiry (``expires_at``, e.g. a single-use link that
-must be used by Friday): it is switched off then by :meth:`ApiService.expire_due`, a background pass.
+Links: a change is checked whole (every problem at once: :func:`scheduling.links.link_problems`, the rules of the
+settings card; for a team link :func:`scheduling.teams.team_link_problems`, those of the team settings card) before
+anything is saved. A team link is made in a team whose rotation the principal is in, with them as its first
+member. A link may have an expiry (``expires_at``, e.g. a single-use link that must be used by Friday): it is
+switched off then by :meth:`ApiService.expire_due`, a background pass.
 """
 
 from __future__ import annotations
@@ -25,8 +30,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from scheduling.api_keys import ApiKeyService, ApiPrincipal
+from scheduling.assignment import AssignmentMode, PeriodUnit
 from scheduling.booking import BookingOutcome, BookingService, booking_payload
-from scheduling.domain import Booking, BookingStatus, EventType, LinkKind, User
+from scheduling.domain import Booking, BookingStatus, EventType, LinkKind, TeamMember, User
 from scheduling.errors import Conflict, InvalidQuery, NotFound, ValidationFailed
 from scheduling.intervals import Interval
 from scheduling.invitee import InviteeForm
@@ -34,9 +40,10 @@ from scheduling.links import LinkService, availability_from_mailbox, default_tit
 from scheduling.ports import Clock, Location
 from scheduling.ratelimit import RateDecision, RateLimit, RateLimitService
 from scheduling.reach import instant_problem
-from scheduling.resources import booking_resource, link_resource
+from scheduling.resources import booking_resource, link_resource, team_link_resource
 from scheduling.rules import Availability, BookingWindow, BusyStatus, DayRanges, EventRules
 from scheduling.slots import Slot
+from scheduling.teams import NotAllowed, TeamLinkService, TeamLinkView, team_link_problems
 from scheduling.webhooks import WebhookService
 
 if TYPE_CHECKING:
@@ -75,7 +82,31 @@ class LinkChanges:
     single_use: bool | None = None
     active: bool | None = None
     expires_at: datetime | None = None
+    kind: LinkKind | None = None
     clear: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class MemberChanges:
+    """What a request sets on one member of a team link's rotation; None keeps a value. ``clear`` names the caps
+    set to "no limit" (``daily_cap``, ``weekly_cap``)."""
+
+    user_id: str
+    priority: int | None = None
+    weight: int | None = None
+    daily_cap: int | None = None
+    weekly_cap: int | None = None
+    clear: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class TeamChanges:
+    """What a request sets in a team link's settings; None keeps a value. ``members``: only those listed change."""
+
+    mode: AssignmentMode | None = None
+    period: PeriodUnit | None = None
+    announce: bool | None = None
+    members: tuple[MemberChanges, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +186,68 @@ def _applied(current: EventType, c: LinkChanges) -> EventType:
         location=c.location if c.location is not None else current.location,
         single_use=c.single_use if c.single_use is not None else current.single_use,
         active=c.active if c.active is not None else current.active,
+        kind=c.kind if c.kind is not None else current.kind,
     )
+
+
+def _rotation(view: TeamLinkView, team: TeamChanges | None) -> tuple[list[TeamMember], dict[str, str]]:
+    """The link's rotation with ``team``'s member changes applied, and what names no member of it (keyed by the
+    request's list index, as a malformed entry is). The core judges the values (:func:`team_link_problems`)."""
+    wanted = {c.user_id: (i, c) for i, c in enumerate(team.members)} if team is not None else {}
+    problems: dict[str, str] = {}
+    seen: set[str] = set()
+    for i, c in enumerate(team.members if team is not None else ()):
+        if c.user_id in seen:
+            problems[f"team_settings.members.{i}.user_id"] = "This person is listed twice."
+        elif view.member(c.user_id) is None:
+            problems[f"team_settings.members.{i}.user_id"] = (
+                "This person is not in the link's rotation (people join it from the team link's card in Teams)."
+            )
+        seen.add(c.user_id)
+    members = []
+    for m in view.members:
+        found = wanted.get(m.user_id)
+        if found is None:
+            members.append(m.member)
+            continue
+        c = found[1]
+        members.append(
+            replace(
+                m.member,
+                priority=c.priority if c.priority is not None else m.member.priority,
+                weight=c.weight if c.weight is not None else m.member.weight,
+                daily_cap=_cap(c, "daily_cap", m.member.daily_cap),
+                weekly_cap=_cap(c, "weekly_cap", m.member.weekly_cap),
+            )
+        )
+    return members, problems
+
+
+def _cap(c: MemberChanges, name: str, current: int | None) -> int | None:
+    if name in c.clear:
+        return None
+    value: int | None = getattr(c, name)
+    return current if value is None else value
+
+
+def _member_keys(problems: Mapping[str, str], team: TeamChanges | None) -> dict[str, str]:
+    """The core's verdict on a rotation (``members.<user id>.<field>``) keyed as the request named the member
+    (``team_settings.members.<index>.<field>``); about a member the request did not name, ``team_settings.members``."""
+    index = {c.user_id: i for i, c in enumerate(team.members)} if team is not None else {}
+    out: dict[str, str] = {}
+    for key, message in problems.items():
+        parts = key.split(".")
+        if parts[0] != "members":
+            out[key] = message
+        elif len(parts) == 3 and parts[1] in index:
+            out[f"team_settings.members.{index[parts[1]]}.{parts[2]}"] = message
+        else:
+            out.setdefault("team_settings.members", message)
+    return out
+
+
+NO_LINK = "No such link."
+NO_BOOKING = "No such booking."
 
 
 class ApiService:
@@ -173,6 +265,7 @@ class ApiService:
         event_types: EventTypeStore,
         clock: Clock,
         base_url: str,
+        teams: TeamLinkService | None = None,
         new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
     ) -> None:
         self.keys = keys
@@ -183,6 +276,7 @@ class ApiService:
         self._limits = limits
         self._links = links
         self._booking = booking
+        self._teams = teams
         self._queries = queries
         self._expiries = expiries
         self._event_types = event_types
@@ -194,16 +288,49 @@ class ApiService:
         decision = await self._limits.check(self.rate, principal.key_id)
         return principal, decision
 
+    # -------------------------------------------------------------- whose links
+
+    async def _managed(self, p: ApiPrincipal, link_id: str) -> TeamLinkView:
+        """A team link the principal may manage (the one they made; no roster is read away from Teams); any other
+        link is NotFound, worded as for a link that does not exist."""
+        if self._teams is None:
+            raise NotFound(NO_LINK)
+        try:
+            return await self._teams.editable(link_id, p.user, owner=None)
+        except (NotFound, NotAllowed):
+            raise NotFound(NO_LINK) from None
+
+    async def _owned(self, p: ApiPrincipal, link_id: str) -> EventType | TeamLinkView:
+        """One of the principal's personal links, or a team link they manage (as its view); NotFound otherwise."""
+        try:
+            return await self._links.get(p.user, link_id)
+        except NotFound:
+            return await self._managed(p, link_id)
+
+    async def _link(self, p: ApiPrincipal, link_id: str) -> EventType:
+        owned = await self._owned(p, link_id)
+        return owned.link if isinstance(owned, TeamLinkView) else owned
+
+    def _resource(self, owned: EventType | TeamLinkView, user: User, expires_at: datetime | None) -> dict[str, Any]:
+        if isinstance(owned, TeamLinkView):
+            return team_link_resource(owned, self.base_url, expires_at)
+        return link_resource(owned, user, self.base_url, expires_at)
+
     # -------------------------------------------------------------- event types
 
     async def event_types(self, p: ApiPrincipal) -> list[dict[str, Any]]:
-        links = await self._links.list(p.user)
-        expiries = await self._expiries.expiries([link.id for link in links])
-        return [link_resource(link, p.user, self.base_url, expiries.get(link.id)) for link in links]
+        """The principal's personal links, then the team links they manage."""
+        owned: list[EventType | TeamLinkView] = [*await self._links.list(p.user)]
+        if self._teams is not None:
+            owned += await self._teams.managed_by(p.user)
+        ids = [o.link.id if isinstance(o, TeamLinkView) else o.id for o in owned]
+        expiries = await self._expiries.expiries(ids)
+        return [self._resource(o, p.user, expiries.get(i)) for o, i in zip(owned, ids, strict=True)]
 
     async def event_type(self, p: ApiPrincipal, link_id: str) -> dict[str, Any]:
-        link = await self._links.get(p.user, link_id)
-        return link_resource(link, p.user, self.base_url, (await self._expiries.expiries([link.id])).get(link.id))
+        owned = await self._owned(p, link_id)
+        link = owned.link if isinstance(owned, TeamLinkView) else owned
+        return self._resource(owned, p.user, (await self._expiries.expiries([link.id])).get(link.id))
 
     def _expiry_problem(self, c: LinkChanges) -> dict[str, str]:
         if c.expires_at is None or "expires_at" in c.clear:
@@ -214,11 +341,20 @@ class ApiService:
         problem = instant_problem(c.expires_at, now, "The expiry")
         return {"expires_at": problem} if problem else {}
 
-    async def create_event_type(self, p: ApiPrincipal, c: LinkChanges, problems: Mapping[str, str]) -> dict[str, Any]:
-        """A new personal link from ``c`` over the defaults a link made in chat gets (the host's Outlook zone and
-        hours, 30 minutes, 4 hours' notice, 60 days ahead). ``problems``: what the adapter already found wrong with
-        the request's shape (reported with the rules' verdict, all at once)."""
+    async def create_event_type(
+        self, p: ApiPrincipal, c: LinkChanges, problems: Mapping[str, str], team_id: str | None = None
+    ) -> dict[str, Any]:
+        """A new link from ``c`` over the defaults a link made in chat gets (the host's Outlook zone and hours, 30
+        minutes, 4 hours' notice, 60 days ahead): a personal link, or with ``team_id`` a team link of that team
+        (round-robin unless ``c.kind`` says collective) with the principal as its first member; a team whose
+        rotation they are not in is NotFound, as one that does not exist. ``problems``: what the adapter already
+        found wrong with the request's shape (reported with the rules' verdict, all at once)."""
         user = p.user
+        team = None
+        if team_id is not None:
+            if self._teams is None:
+                raise NotFound("No such team.")
+            team = await self._teams.team_of_member(team_id, user)
         defaults = await self._links.mailbox_defaults(user)
         duration = c.durations[0] if c.durations else DEFAULT_DURATION
         base = EventType(
@@ -232,15 +368,25 @@ class ApiService:
                 minimum_notice=DEFAULT_NOTICE,
                 window=BookingWindow(rolling_days=DEFAULT_WINDOW_DAYS),
             ),
-            owner_user_id=user.id,
-            kind=LinkKind.SINGLE_HOST,
+            owner_user_id=user.id if team is None else None,
+            team_id=team.id if team is not None else None,
+            kind=LinkKind.SINGLE_HOST if team is None else LinkKind.ROUND_ROBIN,
         )
         draft = _applied(base, c)
-        found = {**link_problems(draft), **self._expiry_problem(c), **problems}
+        if team is None:
+            found = link_problems(draft)
+            if draft.kind is not LinkKind.SINGLE_HOST:
+                found["kind"] = "A personal link is single-host: give a teamId for a round-robin or collective link."
+        else:
+            found = team_link_problems(draft, ())
+        found = {**found, **self._expiry_problem(c), **problems}
         if found:
             raise ValidationFailed(found)
         if c.expires_at is not None:
             await self._expiries.set_expiry(draft.id, c.expires_at)  # before the link: it never lives without it
+        if team is not None and self._teams is not None:
+            view = await self._teams.create_from(user, team, draft)
+            return team_link_resource(view, self.base_url, c.expires_at)
         created = await self._links.create_from(user, draft)
         return link_resource(created, user, self.base_url, c.expires_at)
 
@@ -251,35 +397,98 @@ class ApiService:
         c: LinkChanges,
         problems: Mapping[str, str],
         expected_version: int | None = None,
+        team: TeamChanges | None = None,
     ) -> dict[str, Any]:
-        """Change what ``c`` sets on one of the principal's links: every problem at once, nothing saved unless the
-        whole result is fine; Conflict when ``expected_version`` is given and the link changed since."""
-        current = await self._links.get(p.user, link_id)
+        """Change what ``c`` (and for a team link ``team``) sets on one of the principal's links: every problem at
+        once, nothing saved unless the whole result is fine; Conflict when ``expected_version`` is given and the
+        link changed since."""
+        owned = await self._owned(p, link_id)
+        view = owned if isinstance(owned, TeamLinkView) else None
+        current = owned.link if isinstance(owned, TeamLinkView) else owned
         if expected_version is not None and expected_version != current.version:
             raise Conflict("This link was changed since you read it (its version differs). Read it again.")
         edited = _applied(current, c)
         expiry = (await self._expiries.expiries([current.id])).get(current.id)
         new_expiry = None if "expires_at" in c.clear else c.expires_at or expiry
-        found = {**link_problems(edited), **self._expiry_problem(c), **problems}
+        members: list[TeamMember] = []
+        if view is None:
+            found = link_problems(edited)
+            if edited.kind is not LinkKind.SINGLE_HOST:
+                found["kind"] = "A personal link stays single-host (team links are made in a team)."
+            if team is not None:
+                found["team_settings"] = "Only team links have team settings."
+        else:
+            members, unknown = _rotation(view, team)
+            found = {**_member_keys(team_link_problems(edited, members), team), **unknown}
+        found = {**found, **self._expiry_problem(c), **problems}
         if edited.active and new_expiry is not None and new_expiry <= self.clock.now() and "expires_at" not in found:
             found["active"] = "This link has expired; set a later expiresAt (or none) to switch it on again."
         if found:
             raise ValidationFailed(found)
-        saved = await self._links.update(p.user, edited) if edited != current else current
+        if view is None:
+            saved = await self._links.update(p.user, edited) if edited != current else current
+            resource = link_resource(saved, p.user, self.base_url, new_expiry)
+        else:
+            saved_view = await self._save_team(p, view, edited, members, team)
+            resource = team_link_resource(saved_view, self.base_url, new_expiry)
         if new_expiry != expiry:
-            await self._expiries.set_expiry(saved.id, new_expiry)
-        return link_resource(saved, p.user, self.base_url, new_expiry)
+            await self._expiries.set_expiry(current.id, new_expiry)
+        return resource
+
+    async def _save_team(
+        self,
+        p: ApiPrincipal,
+        view: TeamLinkView,
+        edited: EventType,
+        members: list[TeamMember],
+        team: TeamChanges | None,
+    ) -> TeamLinkView:
+        """Save a team link's checked changes through the team settings' use case (nothing when nothing changes)."""
+        settings = view.settings
+        mode = team.mode if team is not None and team.mode is not None else settings.mode
+        period = team.period if team is not None and team.period is not None else settings.period
+        announce = team.announce if team is not None and team.announce is not None else settings.announce
+        unchanged = (
+            edited == view.link
+            and (mode, period, announce) == (settings.mode, settings.period, settings.announce)
+            and members == [m.member for m in view.members]
+        )
+        if unchanged or self._teams is None:
+            return view
+        try:
+            return await self._teams.save_settings(
+                view.link.id,
+                p.user,
+                owner=None,
+                version=view.link.version,
+                edited=edited,
+                mode=mode,
+                period=period,
+                announce=announce,
+                members=members,
+            )
+        except NotAllowed:
+            raise NotFound(NO_LINK) from None
 
     async def delete_event_type(self, p: ApiPrincipal, link_id: str) -> None:
-        await self._links.delete(p.user, link_id)
+        owned = await self._owned(p, link_id)
+        if isinstance(owned, TeamLinkView):
+            if self._teams is None:
+                raise NotFound(NO_LINK)
+            try:
+                await self._teams.delete(owned.link.id, p.user, owner=None)
+            except NotAllowed:
+                raise NotFound(NO_LINK) from None
+        else:
+            await self._links.delete(p.user, link_id)
         await self._expiries.set_expiry(link_id, None)
 
     async def slots(
         self, p: ApiPrincipal, link_id: str, window: Interval, duration: int | None
     ) -> tuple[int, list[Slot]]:
         """The link's bookable slots in ``window`` (the length they have, and the slots), as the booking page
-        offers them."""
-        link = await self._links.get(p.user, link_id)
+        offers them (a team link's: where its rotation is free)."""
+        link = await self._link(p, link_id)
         found = await self._booking.slots(link, window, duration, owner=p.user)
         return duration or link.rules.duration, found
 
@@ -300,20 +509,28 @@ class ApiService:
 
     # -------------------------------------------------------------- bookings
 
-    async def _booking_resource(
-        self, booking: Booking, user: User, contexts: dict[tuple[str, str], Context | None] | None = None
-    ) -> dict[str, Any]:
-        """The booking as the API shows it; ``contexts`` remembers each (link, host) already read for a page."""
-        contexts = {} if contexts is None else contexts
-        key = (booking.event_type_id, booking.organizer_id)
-        if key not in contexts:
-            try:
-                contexts[key] = await self._booking.booking_context(booking)
-            except NotFound:
-                contexts[key] = None
-        context = contexts[key]  # None: its link was deleted; the booking stays, with what it says itself
-        link, host = context if context is not None else (None, user if user.id == booking.organizer_id else None)
-        return booking_resource(booking_payload(link, booking, host))
+    async def _booking_resources(self, bookings: list[Booking], user: User) -> list[dict[str, Any]]:
+        """The bookings as the API shows them: each (link, host) read once for them all, and the other hosts of
+        collective bookings in one read."""
+        contexts: dict[tuple[str, str], Context | None] = {}
+        for booking in bookings:
+            key = (booking.event_type_id, booking.organizer_id)
+            if key not in contexts:
+                try:
+                    contexts[key] = await self._booking.booking_context(booking)
+                except NotFound:
+                    contexts[key] = None  # its link was deleted; the booking stays, with what it says itself
+        others = [h for b in bookings for h in b.host_ids[1:]]
+        people = dict(await self._teams.people(others)) if others and self._teams is not None else {}
+        out = []
+        for booking in bookings:
+            context = contexts[(booking.event_type_id, booking.organizer_id)]
+            link, host = context if context is not None else (None, user if user.id == booking.organizer_id else None)
+            if host is not None:
+                people[host.id] = host
+            hosts = [people[h] for h in booking.host_ids if h in people]
+            out.append(booking_resource(booking_payload(link, booking, host), hosts))
+        return out
 
     async def book(
         self,
@@ -325,30 +542,49 @@ class ApiService:
         duration: int | None,
         idempotency_key: str,
     ) -> tuple[BookingOutcome, dict[str, Any]]:
-        """Book on one of the principal's links (BookingService.book, with the key in this API key's namespace)."""
-        link = await self._links.get(p.user, link_id)
+        """Book on one of the principal's links, or a team link they manage (BookingService.book, which hands a
+        team link to its own use case, with the key in this API key's namespace). The answer needs no read after
+        the booking: its hosts are the ones the use case assigned."""
+        link = await self._link(p, link_id)
         outcome = await self._booking.book(
             link, start, form, caller=p.caller, duration=duration, idempotency_key=idempotency_key
         )
-        return outcome, await self._booking_resource(outcome.booking, p.user)
+        hosts = list(outcome.hosts) if outcome.hosts else [p.user] if link.owner_user_id == p.user.id else []
+        organiser = hosts[0] if hosts and hosts[0].id == outcome.booking.organizer_id else None
+        return outcome, booking_resource(booking_payload(link, outcome.booking, organiser), hosts)
 
     async def booking_link(self, p: ApiPrincipal, link_id: str) -> EventType:
-        """One of the principal's links (to read a booking request against its questions and lengths)."""
-        return await self._links.get(p.user, link_id)
+        """One of the principal's links, or a team link they manage (to read a booking request against its questions
+        and lengths)."""
+        return await self._link(p, link_id)
+
+    async def _booking_of(self, p: ApiPrincipal, booking_id: str) -> Booking:
+        """A booking the principal hosts, or one on a team link they manage (whoever hosts it); NotFound otherwise."""
+        try:
+            return await self._booking.for_host(p.user.id, booking_id)
+        except NotFound:
+            teams = self._teams
+        try:
+            if teams is None:
+                raise NotFound(NO_BOOKING)
+            return await teams.managed_booking(booking_id, p.user, owner=None)
+        except (NotFound, NotAllowed):
+            raise NotFound(NO_BOOKING) from None
 
     async def booking(self, p: ApiPrincipal, booking_id: str) -> dict[str, Any]:
-        booking = await self._booking.for_host(p.user.id, booking_id)
-        return await self._booking_resource(booking, p.user)
+        booking = await self._booking_of(p, booking_id)
+        return (await self._booking_resources([booking], p.user))[0]
 
     async def bookings(
         self, p: ApiPrincipal, wanted: BookingFilter, cursor: str | None, limit: int = DEFAULT_PAGE
     ) -> Page:
-        """The bookings the principal hosts, by start (then id), ``limit`` at a time; ``cursor`` continues a
-        previous page."""
+        """The bookings the principal hosts and those of the team links they manage, by start (then id), ``limit``
+        at a time; ``cursor`` continues a previous page."""
         limit = max(1, min(limit, MAX_PAGE))
         after = decode_cursor(cursor) if cursor else None
         if wanted.event_type_id is not None:
-            await self._links.get(p.user, wanted.event_type_id)  # someone else's link: NotFound, like a missing one
+            await self._owned(p, wanted.event_type_id)  # someone else's link: NotFound, like a missing one
+        managed = await self._teams.managed_by(p.user) if self._teams is not None else []
         found = await self._queries.hosted_page(
             p.user.id,
             event_type_id=wanted.event_type_id,
@@ -357,18 +593,19 @@ class ApiService:
             start_before=wanted.start_before,
             after=after,
             limit=limit + 1,
+            event_type_ids=[v.link.id for v in managed],
         )
         page, more = found[:limit], len(found) > limit
-        contexts: dict[tuple[str, str], Context | None] = {}  # a page's bookings share a few links and hosts
-        items = [await self._booking_resource(b, p.user, contexts) for b in page]
+        items = await self._booking_resources(page, p.user)  # a page's bookings share a few links and hosts
         return Page(items, encode_cursor(page[-1].start, page[-1].id) if more and page else None)
 
     async def reschedule(self, p: ApiPrincipal, booking_id: str, start: datetime) -> dict[str, Any]:
-        booking = await self._booking.for_host(p.user.id, booking_id)
+        """Move the booking (BookingService.reschedule: a team booking keeps its member, as on the manage page)."""
+        booking = await self._booking_of(p, booking_id)
         moved = await self._booking.reschedule(booking, start, "host")
-        return await self._booking_resource(moved, p.user)
+        return (await self._booking_resources([moved], p.user))[0]
 
     async def cancel(self, p: ApiPrincipal, booking_id: str, reason: str) -> dict[str, Any]:
-        booking = await self._booking.for_host(p.user.id, booking_id)
+        booking = await self._booking_of(p, booking_id)
         cancelled = await self._booking.cancel(booking, reason, "host")
-        return await self._booking_resource(cancelled, p.user)
+        return (await self._booking_resources([cancelled], p.user))[0]

@@ -514,9 +514,11 @@ class BookingQueries(Protocol):
         start_before: datetime | None,
         after: tuple[datetime, str] | None,
         limit: int,
+        event_type_ids: Sequence[str] = (),
     ) -> list[Booking]:
-        """Bookings ``user_id`` holds time for (any status), by (start, id), from just after ``after``; filtered by
-        link, by status (none: all) and by start in [start_from, start_before)."""
+        """Bookings ``user_id`` holds time for (any status), and every booking of the links ``event_type_ids`` (the
+        team links they manage, whoever hosts them), by (start, id), from just after ``after``; filtered by link,
+        by status (none: all) and by start in [start_from, start_before)."""
         ...
 
 

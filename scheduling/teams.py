@@ -13,7 +13,10 @@ The model:
   announced in the channel, and where its card is (so announcements reply in its thread).
 * **Who may change it**: :func:`may_manage`: the link's creator and the team's owners (the adapter reads the
   owner role from the Teams roster and passes ``owner``; None when the roster can't be read: then the
-  creator alone). Anyone else gets :class:`NotAllowed` ("Only … can change this").
+  creator alone). Anyone else gets :class:`NotAllowed` ("Only … can change this"). Away from Teams (the REST
+  API) no roster can be read: a person manages the team links they made (:meth:`TeamLinkService.managed_by`),
+  and their bookings whoever hosts them, and makes team links only in a team whose rotation they are in
+  (:meth:`TeamLinkService.team_of_member`).
 
 Availability (:meth:`TeamLinkService.slots`): every active member is computed with the link's rules and
 their own caps (``scheduling.team``). Busy time comes from the database busy cache where it serves, and for
@@ -104,6 +107,8 @@ from scheduling.links import (
     NewLink,
     availability_from_mailbox,
     default_title,
+    link_created,
+    link_problems,
     slugify,
     title_problem,
 )
@@ -214,8 +219,15 @@ class TeamLinkStore(Protocol):
 
     async def last_booked(self, team_id: str) -> Mapping[str, datetime | None]: ...
 
-    async def create_link(self, link: EventType, settings: TeamLinkSettings) -> EventType:
-        """Insert a team link and its settings in one transaction; Conflict when the slug is taken in the team."""
+    async def create_link(
+        self, link: EventType, settings: TeamLinkSettings, outbox: Sequence[OutboxItem] = ()
+    ) -> EventType:
+        """Insert a team link, its settings and ``outbox`` in one transaction; Conflict when the slug is taken in
+        the team (nothing written)."""
+        ...
+
+    async def links_created_by(self, tenant_id: str, user_id: str) -> list[EventType]:
+        """The team links ``user_id`` made in ``tenant_id``."""
         ...
 
     async def link_settings(self, event_type_id: str) -> TeamLinkSettings | None: ...
@@ -240,6 +252,17 @@ def may_manage(view: TeamLinkView, user: User, *, owner: bool | None) -> bool:
     if user.tenant_id != view.link.tenant_id:
         return False
     return user.id == view.settings.created_by or owner is True
+
+
+def team_link_problems(link: EventType, members: Sequence[TeamMember]) -> dict[str, str]:
+    """Every problem of a team link and its rotation settings at once, keyed by field: a link's rules
+    (:func:`~scheduling.links.link_problems`), its kind, and the members' priority, weight and caps
+    (``members.<user id>.<field>``), whoever edits it (the settings card, the REST API)."""
+    problems = link_problems(link)
+    if link.kind not in TEAM_KINDS:
+        problems["kind"] = "A team link is round-robin or collective."
+    problems.update(member_problems(members))
+    return problems
 
 
 def _refusal(view: TeamLinkView, owner: bool | None) -> NotAllowed:
@@ -504,20 +527,32 @@ class TeamLinkService:
                 rolling_days=DEFAULT_WINDOW_DAYS if request.window_days is None else request.window_days
             ),
         ).validate()
-        base = slugify(title) or "meeting"
+        draft = EventType(
+            id=self._new_id(), tenant_id=team.tenant_id, slug="", title=title, rules=rules, team_id=team.id, kind=kind
+        )
+        return await self.create_from(creator, team, draft)
+
+    async def create_from(self, creator: User, team: Team, draft: EventType) -> TeamLinkView:
+        """``draft`` (a whole team link of ``team``, e.g. from the REST API) as a new link made by ``creator``: every
+        problem at once (ValidationFailed, :func:`team_link_problems`), its slug made from its title and unique in
+        the team, announced to webhooks (``link.created``, written to the outbox in the link's own transaction);
+        the creator joins its rotation."""
+        if creator.tenant_id != team.tenant_id or draft.tenant_id != team.tenant_id or draft.team_id != team.id:
+            raise NotFound("No such team.")
+        problems = team_link_problems(draft, ())
+        if problems:
+            raise ValidationFailed(problems)
+        creator = await self._connected(creator)
+        base = slugify(draft.title) or "meeting"
+        if draft.single_use:
+            base = f"{base}-{self._new_id()[:8]}"
         for attempt in range(50):
             slug = base if attempt == 0 else f"{base}-{attempt + 1}"
-            link = EventType(
-                id=self._new_id(),
-                tenant_id=team.tenant_id,
-                slug=slug,
-                title=title,
-                rules=rules,
-                team_id=team.id,
-                kind=kind,
-            )
+            link = replace(draft, slug=slug, title=draft.title.strip(), owner_user_id=None)
             try:
-                created = await self._teams.create_link(link, TeamLinkSettings(link.id, created_by=creator.id))
+                created = await self._teams.create_link(
+                    link, TeamLinkSettings(link.id, created_by=creator.id), outbox=[link_created(creator, link)]
+                )
             except Conflict:
                 continue
             await self._teams.join(team.id, creator.id, self.clock.now())
@@ -614,21 +649,16 @@ class TeamLinkService:
         view = await self.editable(link_id, user, owner=owner)
         if view.link.version != version:
             raise Conflict("This team link was changed in the meantime. Reload it and try again.")
-        problems: dict[str, str] = {}
-        if (title := title_problem(edited.title)) is not None:
-            problems["title"] = title
-        if edited.kind not in TEAM_KINDS:
-            problems["kind"] = "A team link is round-robin or collective."
-        problems.update(edited.rules.problems())
         current = {m.user_id for m in view.members}
         chosen = [m for m in members if m.user_id in current]
-        problems.update(member_problems(chosen))
+        problems = team_link_problems(edited, chosen)
         if problems:
             raise ValidationFailed(problems)
         saved = await self._event_types.update(
             replace(
                 view.link,
                 title=edited.title.strip(),
+                description=edited.description.strip(),
                 rules=edited.rules,
                 kind=edited.kind,
                 location=edited.location,
@@ -646,6 +676,48 @@ class TeamLinkService:
         view = await self.editable(link_id, user, owner=owner)
         await self._event_types.delete(view.link.tenant_id, view.link.id)
         return view
+
+    # ------------------------------------------------------------------ away from Teams (the REST API)
+
+    async def team_of_member(self, team_id: str, user: User) -> Team:
+        """The team ``team_id`` when ``user`` is in its rotation (in its tenant), to make a team link in it away
+        from its channel; NotFound otherwise, exactly as for a team that does not exist (a team id is no
+        capability: someone who left, or never joined, joins from the team's own conversation)."""
+        team = await self._teams.get(team_id)
+        if (
+            team is None
+            or team.tenant_id != user.tenant_id
+            or not any(m.user_id == user.id and m.active for m in team.members)
+        ):
+            raise NotFound("No such team.")
+        return team
+
+    async def managed_by(self, user: User, *, owner: bool | None = None) -> list[TeamLinkView]:
+        """The team links ``user`` may manage (:func:`may_manage`) among those they made, oldest first; with
+        ``owner`` None (no roster to ask, as away from Teams) that is every team link they made."""
+        out = []
+        for link in await self._teams.links_created_by(user.tenant_id, user.id):
+            try:
+                view = await self.view(link.id)
+            except NotFound:  # deleted meanwhile
+                continue
+            if may_manage(view, user, owner=owner):
+                out.append(view)
+        return out
+
+    async def managed_booking(self, booking_id: str, user: User, *, owner: bool | None) -> Booking:
+        """A booking of a team link ``user`` may manage, whoever of its members hosts it: NotFound when there is
+        no such booking in their tenant or its link is gone or not a team link; NotAllowed (as :meth:`editable`)
+        when they may not manage its link."""
+        booking = await self._bookings.get(booking_id)
+        if booking is None or booking.tenant_id != user.tenant_id:
+            raise NotFound("No such booking.")
+        await self.editable(booking.event_type_id, user, owner=owner)
+        return booking
+
+    async def people(self, user_ids: Sequence[str]) -> Mapping[str, User]:
+        """People by id, in one read (the hosts of team bookings)."""
+        return await self._teams.people(list(dict.fromkeys(user_ids)))
 
     # ------------------------------------------------------------------ the booking page
 

@@ -321,10 +321,13 @@ class SqlBookingQueries:
         start_before: datetime | None,
         after: tuple[datetime, str] | None,
         limit: int,
+        event_type_ids: Sequence[str] = (),
     ) -> list[Booking]:
         b, r = BookingRow, ReservationRow
         hosted = select(r.booking_id).where(r.host_id == user_id, r.booking_id.is_not(None))
-        conditions: list[Any] = [b.id.in_(hosted)]
+        conditions: list[Any] = [
+            or_(b.id.in_(hosted), b.event_type_id.in_(list(event_type_ids))) if event_type_ids else b.id.in_(hosted)
+        ]
         if event_type_id is not None:
             conditions.append(b.event_type_id == event_type_id)
         if statuses:

@@ -8,7 +8,8 @@
 * ``join`` / ``leave`` change one member: a member who leaves keeps their row (inactive, ``left_at``), so
   joining again records the span they were away (the most recent :data:`MAX_AWAY_SPANS`), for the
   calibration of fair assignment, and keeps their settings.
-* ``create_link`` writes a team link and its settings (``team_links``) in one transaction.
+* ``create_link`` writes a team link, its settings (``team_links``) and its ``link.created`` event (the outbox) in
+  one transaction; ``links_created_by`` finds the team links a person made (their settings name the creator).
 * ``assignments`` is the history fair assignment reads: the team's round-robin bookings still holding time
   that were made in a period, with their host and creation time.
 """
@@ -24,11 +25,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scheduling.assignment import AssignmentMode, PastAssignment, PeriodUnit
-from scheduling.domain import EventType, LinkKind, Priority, Team, TeamMember, User
+from scheduling.domain import EventType, LinkKind, OutboxItem, Priority, Team, TeamMember, User
 from scheduling.errors import Conflict, NotFound, ValidationFailed
 from scheduling.intervals import Interval
 from scheduling.teams import Member, TeamLinkSettings
-from storage._sql import Clock, utc, utcnow, violation
+from storage._sql import Clock, enqueue, utc, utcnow, violation
 from storage.db import Database
 from storage.event_types import _columns, _mapped, _validate, to_event_type
 from storage.models import (
@@ -361,9 +362,11 @@ class SqlTeamStore:
 
     # ------------------------------------------------------------------ team links
 
-    async def create_link(self, link: EventType, settings: TeamLinkSettings) -> EventType:
-        """Insert a team link and its settings in one transaction. Conflict when the team already has a link
-        with that slug."""
+    async def create_link(
+        self, link: EventType, settings: TeamLinkSettings, outbox: Sequence[OutboxItem] = ()
+    ) -> EventType:
+        """Insert a team link, its settings and ``outbox`` (its ``link.created`` event) in one transaction.
+        Conflict when the team already has a link with that slug (then nothing is written)."""
         _validate(link)
         if link.team_id is None or link.kind is LinkKind.SINGLE_HOST:
             raise ValidationFailed({"kind": "a team link is round-robin or collective, and belongs to a team"})
@@ -389,6 +392,7 @@ class SqlTeamStore:
                     )
                 )
                 await s.flush()
+                await enqueue(s, outbox, now)
                 return to_event_type(row)
         except IntegrityError as exc:
             raise _mapped(exc, link) from None
@@ -417,6 +421,20 @@ class SqlTeamStore:
             if violation(exc).kind == "foreign_key":
                 raise NotFound("This team link no longer exists.") from None
             raise
+
+    async def links_created_by(self, tenant_id: str, user_id: str) -> list[EventType]:
+        """The team links ``user_id`` made in ``tenant_id`` (their settings name them as creator), oldest first."""
+        et, tl = EventTypeRow, TeamLinkRow
+        async with self._db.read() as s:
+            rows = (
+                await s.scalars(
+                    select(et)
+                    .join(tl, tl.event_type_id == et.id)
+                    .where(et.tenant_id == tenant_id, et.team_id.is_not(None), tl.created_by == user_id)
+                    .order_by(et.created_at, et.id)
+                )
+            ).all()
+            return [to_event_type(row) for row in rows]
 
     async def team_links(self, team_id: str) -> list[EventType]:
         async with self._db.read() as s:

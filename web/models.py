@@ -24,9 +24,10 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
+from scheduling.assignment import MAX_WEIGHT, MIN_WEIGHT, AssignmentMode, PeriodUnit
 from scheduling.booking import MAX_QUERY_DAYS
 from scheduling.correlation import current_request_id
-from scheduling.domain import BookingStatus
+from scheduling.domain import BookingStatus, ConnectionStatus, LinkKind
 from scheduling.invitee import InviteeForm
 from scheduling.ports import LocationKind
 from scheduling.reach import FIRST_DATE, LAST_DATE, instant_problem
@@ -39,6 +40,7 @@ from scheduling.rules import (
     BusyStatus,
     duration_problem,
 )
+from scheduling.teams import MAX_MEMBERS
 from scheduling.timezones import is_valid_zone
 
 #: Everything a request may name lies in this calendar, whatever ``now`` is (no arithmetic overflows).
@@ -368,6 +370,10 @@ LINK_EXAMPLE = "3c1d5e7f9a0b2c4d6e8f0a1b3c5d7e9f"
 BOOKING_EXAMPLE = "0f8e6b1c2d3a4e5f9a8b7c6d5e4f3a2b"
 WEBHOOK_EXAMPLE = "9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b"
 WebhookEvent = Literal["booking.created", "booking.rescheduled", "booking.cancelled", "link.created"]
+#: A team member's priority tier (``scheduling.domain.Priority``) as the API spells it.
+PriorityName = Literal["high", "medium", "low"]
+TEAM_EXAMPLE = "7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d"
+USER_EXAMPLE = "5d4c3b2a1f0e9d8c7b6a5f4e3d2c1b0a"
 
 
 class WeeklyHours(WireModel):
@@ -400,27 +406,8 @@ class LocationModel(WireModel):
     text: str = Field("", max_length=1000, examples=[""])
 
 
-class EventTypeChanges(WireModel):
-    """The fields of an event type a request sets; on create, what is left out takes the defaults a link made in
-    chat gets (the host's Outlook zone and working hours, 30 minutes, 4 hours' notice, 60 days ahead)."""
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "title": "Intro call",
-                    "durations": [30, 60],
-                    "timeZone": "Europe/London",
-                    "weeklyHours": {"monday": [["09:00", "17:00"]], "tuesday": [["09:00", "17:00"]]},
-                    "bufferAfter": 10,
-                    "minimumNotice": 240,
-                    "bookingWindow": {"rollingDays": 30},
-                    "location": {"kind": "teams", "text": ""},
-                    "singleUse": False,
-                }
-            ]
-        }
-    )
+class EventTypeFields(WireModel):
+    """The fields of an event type that creating and changing one set alike."""
 
     title: str | None = Field(None, max_length=1000, description="Shown on the booking page.", examples=["Intro call"])
     description: str | None = Field(None, max_length=5000, examples=["A first conversation."])
@@ -457,13 +444,98 @@ class EventTypeChanges(WireModel):
     expires_at: Instant | None = Field(
         None, description="When the link stops taking bookings (null: never).", examples=["2027-01-31T17:00:00Z"]
     )
+    kind: LinkKind | None = Field(
+        None,
+        description="single (a personal link), or round_robin / collective (a team link: one member, or every "
+        "member, hosts each booking).",
+        examples=[LinkKind.SINGLE_HOST],
+    )
 
 
-class EventTypeUpdate(EventTypeChanges):
+class EventTypeChanges(EventTypeFields):
+    """The fields of a new event type; what is left out takes the defaults a link made in chat gets (the host's
+    Outlook zone and working hours, 30 minutes, 4 hours' notice, 60 days ahead). With ``teamId`` it is a team link
+    of that team (``kind`` round_robin, the default, or collective), made with you as its first member: the team
+    must be one whose rotation you are in (404 otherwise)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "title": "Intro call",
+                    "durations": [30, 60],
+                    "timeZone": "Europe/London",
+                    "weeklyHours": {"monday": [["09:00", "17:00"]], "tuesday": [["09:00", "17:00"]]},
+                    "bufferAfter": 10,
+                    "minimumNotice": 240,
+                    "bookingWindow": {"rollingDays": 30},
+                    "location": {"kind": "teams", "text": ""},
+                    "singleUse": False,
+                }
+            ]
+        }
+    )
+
+    team_id: ResourceId | None = Field(
+        None, description="Make a team link of this team (its id, as event types show it).", examples=[TEAM_EXAMPLE]
+    )
+
+
+class TeamMemberChanges(WireModel):
+    """One member of a team link's rotation, by ``userId``: what changes (a field left out keeps its value). The
+    rotation is the team's: a member's priority, weight and limits hold for every link of the team."""
+
+    user_id: ResourceId = Field(examples=[USER_EXAMPLE])
+    priority: PriorityName | None = Field(
+        None, description="A free member of a higher tier is always assigned first.", examples=["high"]
+    )
+    weight: int | None = Field(
+        None,
+        ge=MIN_WEIGHT,
+        le=MAX_WEIGHT,
+        description="Their share of the bookings, relative to the others.",
+        examples=[100],
+    )
+    daily_cap: int | None = Field(None, ge=1, le=10_000, description="Their own limit (null: none).", examples=[3])
+    weekly_cap: int | None = Field(None, ge=1, le=10_000, description="Their own limit (null: none).", examples=[None])
+
+
+class TeamSettingsChanges(WireModel):
+    """A team link's settings: how round-robin bookings are shared out, whether bookings are announced in the
+    channel, and the members' rotation settings (only the members listed change)."""
+
+    assignment_mode: AssignmentMode | None = Field(
+        None, description="fair: by weight over the period; availability: any free member.", examples=["fair"]
+    )
+    fairness_period: PeriodUnit | None = Field(None, description="How often fairness starts over.", examples=["month"])
+    announce: bool | None = Field(None, description="Announce bookings in the link's channel thread.", examples=[True])
+    members: list[TeamMemberChanges] | None = Field(None, max_length=MAX_MEMBERS)
+
+
+class EventTypeUpdate(EventTypeFields):
     """``PATCH``: only the fields given change. ``version``, when sent, must be the link's current one (409
-    otherwise), so two editors can't overwrite each other."""
+    otherwise), so two editors can't overwrite each other. A team link takes ``teamSettings`` too, and its
+    ``kind`` may switch between round_robin and collective; a personal link stays single."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "title": "Sales demo",
+                    "kind": "round_robin",
+                    "teamSettings": {
+                        "assignmentMode": "fair",
+                        "announce": False,
+                        "members": [{"userId": USER_EXAMPLE, "priority": "high", "weight": 50, "dailyCap": 3}],
+                    },
+                    "version": 3,
+                }
+            ]
+        }
+    )
 
     version: int | None = Field(None, ge=1, le=10**9, examples=[3])
+    team_settings: TeamSettingsChanges | None = Field(None, description="Team links only.")
 
 
 class WeeklyHoursOut(WireModel):
@@ -487,14 +559,44 @@ class LocationOut(WireModel):
     text: str
 
 
+class TeamOut(WireModel):
+    """The team a team link belongs to (a Teams team or group chat)."""
+
+    id: str = Field(examples=[TEAM_EXAMPLE])
+    name: str = Field(examples=["Sales"])
+    slug: str = Field(description="Its part of the links' addresses.", examples=["sales"])
+
+
+class TeamMemberOut(WireModel):
+    """A member of the rotation: their settings, and whether Slotwise can read their calendar (a member who is not
+    connected is never offered or assigned)."""
+
+    user_id: str = Field(examples=[USER_EXAMPLE])
+    name: str = Field(examples=["Megan Bowen"])
+    priority: PriorityName = Field(examples=["medium"])
+    weight: int = Field(examples=[100])
+    daily_cap: int | None = Field(examples=[None])
+    weekly_cap: int | None = Field(examples=[None])
+    connection: ConnectionStatus = Field(examples=[ConnectionStatus.CONNECTED])
+
+
+class TeamSettingsOut(WireModel):
+    created_by: str | None = Field(description="Who made the link (who may change it here).", examples=[USER_EXAMPLE])
+    assignment_mode: AssignmentMode = Field(examples=[AssignmentMode.FAIR])
+    fairness_period: PeriodUnit = Field(examples=[PeriodUnit.MONTH])
+    announce: bool
+    members: list[TeamMemberOut]
+
+
 class EventType(WireModel):
-    """An event type (a booking link) as the API returns it; ``link.created`` webhooks carry the same."""
+    """An event type (a booking link) as the API returns it; ``link.created`` webhooks carry the same. A team link
+    has its ``team`` and ``teamSettings`` (null for a personal link)."""
 
     id: str = Field(examples=[LINK_EXAMPLE])
     slug: str = Field(examples=["intro-call"])
     title: str = Field(examples=["Intro call"])
     description: str
-    kind: str = Field(examples=["single"])
+    kind: LinkKind = Field(examples=[LinkKind.SINGLE_HOST])
     booking_url: str | None = Field(examples=["https://slotwise.example.com/book/adele/intro-call"])
     durations: list[int] = Field(examples=[[30]])
     time_zone: str = Field(examples=["Europe/London"])
@@ -513,14 +615,25 @@ class EventType(WireModel):
     active: bool
     expires_at: datetime | None = Field(examples=[None])
     version: int = Field(examples=[1])
+    team: TeamOut | None = Field(examples=[None])
+    team_settings: TeamSettingsOut | None = Field(examples=[None])
 
 
 class EventTypeList(WireModel):
     data: list[EventType]
 
 
+class BookingHost(WireModel):
+    """Someone hosting a booking: the link's owner, or the team member(s) assigned."""
+
+    id: str = Field(examples=[USER_EXAMPLE])
+    name: str = Field(examples=["Adele Vance"])
+    email: str = Field(examples=["adele@contoso.example"])
+
+
 class Booking(WireModel):
-    """A booking as the API returns it; booking webhooks carry the same (plus what the change adds)."""
+    """A booking as the API returns it; booking webhooks carry the same (plus what the change adds), but for
+    ``hosts``: they name the organiser (``hostId``)."""
 
     id: str = Field(examples=[BOOKING_EXAMPLE])
     event_type_id: str = Field(examples=[LINK_EXAMPLE])
@@ -539,6 +652,10 @@ class Booking(WireModel):
     join_url: str | None = Field(examples=["https://teams.microsoft.com/l/meetup-join/..."])
     join_url_missing: bool
     cancel_reason: str
+    hosts: list[BookingHost] = Field(
+        description="Who hosts it, organiser first: the link's owner, the member a round-robin link assigned, or "
+        "every member of a collective one (those still Slotwise users)."
+    )
 
 
 class BookingList(WireModel):

@@ -1,7 +1,8 @@
 """SqlTeamStore as the team links' store (``scheduling.teams.TeamLinkStore``), on SQLite and PostgreSQL: the team of a
-Teams team, joining and leaving (time away remembered), rotation settings, team links with their settings in one
-transaction, the assignment history, members' own caps enforced by the database, and migration 0006 keeping what
-existed before it."""
+Teams team, joining and leaving (time away remembered), rotation settings, team links with their settings and their
+``link.created`` event in one transaction, the team links a person made, the bookings of the links someone manages
+as the API lists them, the assignment history, members' own caps enforced by the database, and migration 0006
+keeping what existed before it."""
 
 from __future__ import annotations
 
@@ -11,21 +12,32 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
 from scheduling.assignment import AssignmentMode, PastAssignment, PeriodUnit
 from scheduling.domain import BookingStatus, CapCheck, EventType, LinkKind, Priority, Team, TeamMember
 from scheduling.errors import Conflict, NotFound, SlotUnavailable, ValidationFailed
 from scheduling.intervals import Interval
+from scheduling.links import link_created
 from scheduling.teams import TeamLinkSettings, TeamLinkStore
 from storage import migrate
 from storage.db import create_database
-from storage.models import EventTypeRow, TeamMemberRow, TeamRow, UserRow
+from storage.models import EventTypeRow, OutboxRow, TeamMemberRow, TeamRow, UserRow
 from storage.repositories import Repositories, repositories
 from storage.teams import SqlTeamStore
 from tests.ports import assert_implements
 from tests.storage.fixtures import Kind, create_test_database, drop_test_database
-from tests.storage.helpers import TENANT, FakeClock, at, booking, make_user, rules, table_of
+from tests.storage.helpers import (
+    OTHER_TENANT,
+    TENANT,
+    FakeClock,
+    at,
+    booking,
+    make_link,
+    make_user,
+    rules,
+    table_of,
+)
 
 
 def test_the_store_implements_the_team_links_port() -> None:
@@ -143,6 +155,82 @@ async def test_a_team_link_and_its_settings_are_written_together(repos: Reposito
     assert await repos.teams.link_settings(link.id) is None  # gone with its link
     with pytest.raises(NotFound):
         await repos.teams.save_link_settings(saved)
+
+
+async def test_a_team_links_link_created_event_is_written_with_it_and_only_with_it(repos: Repositories) -> None:
+    """link.created goes in the team link's own transaction: a crash between the two can't lose it, and a link
+    that was refused (its slug taken in the team) announces nothing."""
+    sales = await team(repos)
+    creator = await make_user(repos, "a@contoso.com")
+    first = team_link(sales.id)
+    await repos.teams.create_link(first, TeamLinkSettings(first.id, created_by=creator.id))
+    taken = replace(first, id="et-taken")
+    with pytest.raises(Conflict):
+        await repos.teams.create_link(
+            taken, TeamLinkSettings(taken.id, created_by=creator.id), outbox=[link_created(creator, taken)]
+        )
+    assert await _outbox_keys(repos) == []
+    made = replace(first, id="et-made", slug="demo-2")
+    await repos.teams.create_link(
+        made, TeamLinkSettings(made.id, created_by=creator.id), outbox=[link_created(creator, made)]
+    )
+    assert await _outbox_keys(repos) == [f"webhook:link.created:{made.id}"]
+
+
+async def _outbox_keys(repos: Repositories) -> list[str]:
+    async with repos.db.read() as s:
+        return list((await s.scalars(select(OutboxRow.dedupe_key))).all())
+
+
+async def test_the_team_links_a_person_made_are_found_in_their_tenant_only(repos: Repositories) -> None:
+    sales = await team(repos)
+    a = await make_user(repos, "a@contoso.com")
+    b = await make_user(repos, "b@contoso.com")
+    mine = await repos.teams.create_link(team_link(sales.id), TeamLinkSettings("x", created_by=a.id))
+    await repos.teams.create_link(team_link(sales.id, "theirs"), TeamLinkSettings("y", created_by=b.id))
+    later = await repos.teams.create_link(team_link(sales.id, "more"), TeamLinkSettings("z", created_by=a.id))
+    await make_link(repos, a, "personal")  # a personal link is no team link
+    far = await repos.teams.create_team(
+        Team(id="team-far", tenant_id=OTHER_TENANT, name="Far", slug="far", external_id="19:far")
+    )
+    forged = replace(team_link(far.id, "far"), tenant_id=OTHER_TENANT)
+    await repos.teams.create_link(forged, TeamLinkSettings("w", created_by=a.id))  # names a, in another tenant
+    assert [x.id for x in await repos.teams.links_created_by(TENANT, a.id)] == [mine.id, later.id]
+    assert [x.id for x in await repos.teams.links_created_by(OTHER_TENANT, a.id)] == [forged.id]
+    assert await repos.teams.links_created_by(TENANT, "nobody") == []
+
+
+async def test_the_api_lists_the_bookings_someone_hosts_and_those_of_the_links_they_manage(
+    repos: Repositories,
+) -> None:
+    """``hosted_page`` with ``event_type_ids``: the bookings of those links whoever hosts them, besides the ones the
+    person hosts; no other booking, and the link filter still applies."""
+    sales = await team(repos)
+    a = await make_user(repos, "a@contoso.com")
+    b = await make_user(repos, "b@contoso.com")
+    managed = await repos.teams.create_link(team_link(sales.id), TeamLinkSettings("x", created_by=a.id))
+    other = await repos.teams.create_link(team_link(sales.id, "other"), TeamLinkSettings("y", created_by=b.id))
+    by_b = (await repos.bookings.reserve(booking(managed, [b], at(10))))[0]  # on a's link, b hosts
+    by_a = (await repos.bookings.reserve(booking(other, [a], at(11))))[0]  # on b's link, a hosts
+    (await repos.bookings.reserve(booking(other, [b], at(12))))[0]  # neither a's link nor a's booking
+
+    async def page(event_type_ids: list[str], event_type_id: str | None = None) -> list[str]:
+        found = await repos.booking_queries.hosted_page(
+            a.id,
+            event_type_id=event_type_id,
+            statuses=[],
+            start_from=None,
+            start_before=None,
+            after=None,
+            limit=10,
+            event_type_ids=event_type_ids,
+        )
+        return [x.id for x in found]
+
+    assert await page([]) == [by_a.id]
+    assert await page([managed.id]) == [by_b.id, by_a.id]
+    assert await page([managed.id], managed.id) == [by_b.id]
+    assert await page([managed.id], other.id) == [by_a.id]
 
 
 async def test_the_assignment_history_is_the_teams_round_robin_bookings_of_the_period(

@@ -218,6 +218,8 @@ async def test_bookings_need_an_idempotency_key_and_replay_it(site: Site) -> Non
     first = await book(site, headers, link_id, start, key="order-1")
     assert first.status == 201, await first.text()
     booking = await first.json()
+    host = await site.host()
+    assert booking["hosts"] == [{"id": host.id, "name": host.display_name, "email": host.email}]  # the link's owner
     again = await book(site, headers, link_id, start, key="order-1")
     assert again.status == 200 and (await again.json())["id"] == booking["id"]
     other_key_holder = await key_for(site)  # another key of the same person: its own namespace
@@ -283,6 +285,7 @@ async def test_a_booking_outlives_its_deleted_link_in_the_list(site: Site) -> No
     [kept] = [b for b in listed["data"] if b["id"] == booked["id"]]
     assert kept["eventTypeId"] == link["id"] and kept["title"] == "" and kept["start"] == start
     assert kept["hostName"] == booked["hostName"] != ""  # the key's owner hosts it
+    assert kept["hosts"] == booked["hosts"] != []
 
 
 # ------------------------------------------------------------------ webhooks
@@ -387,6 +390,24 @@ async def test_the_openapi_document_is_generated_from_the_route_table(shared_sit
     assert "eventTypeId" in schemas["ApiBookingRequest"]["properties"]  # the very models that read requests
     assert schemas["EventTypeChanges"]["properties"]["bufferBefore"]["anyOf"][0]["maximum"] == 1440
     assert "429" in create["responses"] and "Retry-After" in create["responses"]["429"]["headers"]
+    # team links: made with teamId and kind, changed with teamSettings, shown with their team and settings
+    assert {"teamId", "kind"} <= set(schemas["EventTypeChanges"]["properties"])
+    assert {"teamSettings", "kind", "version"} <= set(schemas["EventTypeUpdate"]["properties"])
+    assert "teamId" not in schemas["EventTypeUpdate"]["properties"]  # a link never moves to another team
+    assert schemas["LinkKind"]["enum"] == ["single", "round_robin", "collective"]
+    shown = schemas["EventType"]
+    assert {"team", "teamSettings", "kind"} <= set(shown["required"])
+    assert set(schemas["TeamMemberOut"]["properties"]) == {
+        "userId",
+        "name",
+        "priority",
+        "weight",
+        "dailyCap",
+        "weeklyCap",
+        "connection",
+    }
+    assert "hosts" in schemas["Booking"]["required"]
+    assert "404" in doc["paths"]["/api/v1/event-types"]["post"]["responses"]  # a team the key isn't in
 
 
 async def test_webhook_events_on_the_wire_are_the_cores() -> None:
@@ -396,3 +417,15 @@ async def test_webhook_events_on_the_wire_are_the_cores() -> None:
     from web.models import WebhookEvent
 
     assert set(get_args(WebhookEvent)) == set(EVENTS)
+
+
+async def test_team_settings_on_the_wire_are_the_cores() -> None:
+    from typing import get_args
+
+    from scheduling.assignment import MAX_WEIGHT, MIN_WEIGHT
+    from scheduling.domain import Priority
+    from web.models import PriorityName, TeamMemberChanges
+
+    assert set(get_args(PriorityName)) == {p.name.lower() for p in Priority}
+    weight = TeamMemberChanges.model_json_schema(by_alias=True)["properties"]["weight"]["anyOf"][0]
+    assert (weight["minimum"], weight["maximum"]) == (MIN_WEIGHT, MAX_WEIGHT)

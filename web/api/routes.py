@@ -20,8 +20,9 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 from pydantic.alias_generators import to_camel
 
-from scheduling.api import BookingFilter, LinkChanges
+from scheduling.api import BookingFilter, LinkChanges, MemberChanges, TeamChanges
 from scheduling.api_keys import ApiPrincipal, InvalidApiKey
+from scheduling.domain import Priority
 from scheduling.errors import SlotwiseError, ValidationFailed
 from scheduling.ports import Location
 from scheduling.ratelimit import RateDecision, RateLimited
@@ -39,6 +40,7 @@ from web.models import (
     CancelRequest,
     EventType,
     EventTypeChanges,
+    EventTypeFields,
     EventTypeList,
     EventTypeUpdate,
     RescheduleRequest,
@@ -46,6 +48,7 @@ from web.models import (
     SlotOut,
     SlotsQuery,
     SlotsResponse,
+    TeamSettingsChanges,
     Webhook,
     WebhookCreate,
     WebhookDelivery,
@@ -151,7 +154,7 @@ def _ranges(value: list[list[str]], key: str, problems: dict[str, str]) -> tuple
     return tuple(out)
 
 
-def link_changes(m: EventTypeChanges | None) -> tuple[LinkChanges, dict[str, str]]:
+def link_changes(m: EventTypeFields | None) -> tuple[LinkChanges, dict[str, str]]:
     """What an event type request sets, as the core's LinkChanges, and what can't be read from it (snake keys)."""
     if m is None:
         return LinkChanges(), {}
@@ -203,10 +206,31 @@ def link_changes(m: EventTypeChanges | None) -> tuple[LinkChanges, dict[str, str
             single_use=m.single_use,
             active=m.active,
             expires_at=m.expires_at,
+            kind=m.kind,
             clear=clear,
         ),
         problems,
     )
+
+
+def team_changes(m: TeamSettingsChanges | None) -> TeamChanges | None:
+    """What a request sets in a team link's settings, as the core's TeamChanges (None: nothing)."""
+    if m is None:
+        return None
+    members = tuple(
+        MemberChanges(
+            user_id=c.user_id,
+            priority=int(Priority[c.priority.upper()]) if c.priority is not None else None,
+            weight=c.weight,
+            daily_cap=c.daily_cap,
+            weekly_cap=c.weekly_cap,
+            clear=frozenset(
+                name for name in ("daily_cap", "weekly_cap") if name in c.model_fields_set and getattr(c, name) is None
+            ),
+        )
+        for c in m.members or ()
+    )
+    return TeamChanges(mode=m.assignment_mode, period=m.fairness_period, announce=m.announce, members=members)
 
 
 def _json(model: WireModel, status: int = 200, headers: Mapping[str, str] | None = None) -> web.Response:
@@ -229,7 +253,10 @@ async def create_event_type(request: web.Request, p: ApiPrincipal, ctx: ApiConte
     model, problems = _partial(EventTypeChanges, await _body(request), {"now": _now(ctx)})
     changes, unreadable = link_changes(model)
     resource = await ctx.api.create_event_type(
-        p, changes, {**unreadable, **{snake_key(k): v for k, v in problems.items()}}
+        p,
+        changes,
+        {**unreadable, **{snake_key(k): v for k, v in problems.items()}},
+        team_id=model.team_id if isinstance(model, EventTypeChanges) else None,
     )
     ctx.wake()
     return _json(EventType.model_validate(resource), 201, {"Location": f"{PREFIX}/event-types/{resource['id']}"})
@@ -248,6 +275,7 @@ async def update_event_type(request: web.Request, p: ApiPrincipal, ctx: ApiConte
         changes,
         {**unreadable, **{snake_key(k): v for k, v in problems.items()}},
         expected_version=model.version if isinstance(model, EventTypeUpdate) else None,
+        team=team_changes(model.team_settings) if isinstance(model, EventTypeUpdate) else None,
     )
     return _json(EventType.model_validate(resource))
 
@@ -443,10 +471,12 @@ IDEMPOTENCY = Header(
 
 ROUTES: tuple[Route, ...] = (
     Route("GET", _ET, "listEventTypes", "List your event types", "Event types", list_event_types,
-          {200: ("Your event types.", EventTypeList)}, errors=(401, 429)),
+          {200: ("Your personal links, then the team links you made.", EventTypeList)}, errors=(401, 429)),
     Route("POST", _ET, "createEventType", "Create an event type", "Event types", create_event_type,
           {201: ("Created (announced to link.created webhooks).", EventType)}, body=EventTypeChanges,
-          errors=(400, 401, 409, 415, 422, 429)),
+          errors=(400, 401, 404, 409, 415, 422, 429),
+          description="A personal link, or with teamId a team link (round-robin or collective) of a team whose "
+                      "rotation you are in, with you as its first member."),
     Route("GET", _ET + "/{eventTypeId}", "getEventType", "Get an event type", "Event types", get_event_type,
           {200: ("The event type.", EventType)}, errors=(401, 404, 429)),
     Route("PATCH", _ET + "/{eventTypeId}", "updateEventType", "Change an event type", "Event types",
