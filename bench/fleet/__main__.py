@@ -11,6 +11,8 @@ from bench.fleet.run import Options, run
 
 # the make-test variant: the same fleet (4 replicas, the balancer, kills, faults, a database restart), less time
 SHORT = replace(Options(), seconds=25.0, kill_every=8.0, workers=12, hosts=4, settle_seconds=110.0)
+# the latency targets' conditions (issue 15): Graph at 50 ms, replicas killed, a steady load users bring (open loop)
+LATENCY = replace(Options(), seconds=120.0, fault_rate=0.0, pg_restart=False, rate=12.0)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -30,12 +32,23 @@ def main(argv: list[str] | None = None) -> None:
         help="a baseline without chaos: no kills, no Graph faults, no database restart (the latency the fleet has "
         "when nothing fails; the integrity counts still apply)",
     )
+    parser.add_argument(
+        "--rate",
+        type=float,
+        help="open loop: sessions arriving per second at random (default: --clients back to back, closed loop)",
+    )
+    parser.add_argument(
+        "--latency",
+        action="store_true",
+        help="the latency targets' conditions: 50 ms Graph latency, replicas killed, no injected faults, no "
+        f"database restart, {LATENCY.rate:g} sessions/s arriving (open loop), {LATENCY.seconds:g} s",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, configs)")
     parser.add_argument("--debug", action="store_true", help="keep the work folder and log every Graph request")
     args = parser.parse_args(argv)
-    opts = replace(SHORT) if args.short else Options()
+    opts = replace(SHORT) if args.short else replace(LATENCY) if args.latency else Options()
     opts.replicas = args.replicas
-    opts.fault_rate = args.fault_rate
+    opts.fault_rate = 0.0 if args.latency else args.fault_rate
     opts.latency_ms = args.latency_ms
     opts.seed = args.seed
     if args.calm:
@@ -47,6 +60,7 @@ def main(argv: list[str] | None = None) -> None:
         ("hosts", args.hosts),
         ("workers", args.clients),
         ("kill_every", args.kill_every),
+        ("rate", args.rate),
     ):
         if value is not None:
             setattr(opts, name, value)

@@ -55,6 +55,7 @@ ZONES = (
 )
 WEIGHTS = {"slots": 36, "book": 26, "reschedule": 8, "cancel": 5, "api": 12, "chat": 13}
 CHAT_TEXTS = ("upcoming", "my links", "help")
+MAX_IN_FLIGHT = 256  # open loop: sessions running at once before arrivals are shed (and counted)
 CSRF_COOKIE = "sw_csrf"
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 _START = re.compile(r'name="start" value="([^"]+)"')
@@ -100,6 +101,8 @@ class Stats:
     examples: dict[str, str] = field(default_factory=dict)  # "kind status" -> the first such answer (not 2xx/3xx)
     balancer: Counter[int] = field(default_factory=Counter)  # answers made by HAProxy itself (no request id)
     bookings: int = 0  # 201/202 answers to a booking
+    arrivals: int = 0  # open loop: sessions started at their arrival time
+    shed: int = 0  # open loop: arrivals dropped because MAX_IN_FLIGHT sessions were still running
     reschedules: int = 0
     cancels: int = 0
     first: float = 0.0
@@ -360,19 +363,45 @@ class Load:
         index = self.rng.randrange(len(self.world.hosts))
         return index, self.world.hosts[index]
 
-    async def run(self, workers: int, seconds: float) -> None:
+    async def run(self, workers: int, seconds: float, rate: float | None = None) -> None:
+        """``workers`` clients back to back (closed loop: as much as the fleet serves, so latencies are those of a
+        saturated fleet), or with ``rate`` sessions arriving at random (Poisson) at that mean rate per second,
+        each started on time whatever the others are doing (open loop: the latencies a user sees at that load)."""
         stop = time.monotonic() + seconds
         self.client.recording = True
         self.stats.first = time.monotonic()
-        await asyncio.gather(*(self._worker(stop) for _ in range(workers)))
+        if rate:
+            await self._open_loop(rate, stop)
+        else:
+            await asyncio.gather(*(self._worker(stop) for _ in range(workers)))
         self.stats.last = time.monotonic()
         self.client.recording = False
 
     async def _worker(self, stop: float) -> None:
-        kinds, weights = list(WEIGHTS), list(WEIGHTS.values())
         while time.monotonic() < stop:
-            kind = self.rng.choices(kinds, weights)[0]
-            await getattr(self, f"_{kind}")()
+            await self._session()
+
+    async def _session(self) -> None:
+        kinds, weights = list(WEIGHTS), list(WEIGHTS.values())
+        kind = self.rng.choices(kinds, weights)[0]
+        await getattr(self, f"_{kind}")()
+
+    async def _open_loop(self, rate: float, stop: float) -> None:
+        running: set[asyncio.Task[None]] = set()
+        due = time.monotonic()
+        while True:
+            due += self.rng.expovariate(rate)
+            if due >= stop:
+                break
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+            self.stats.arrivals += 1
+            if len(running) >= MAX_IN_FLIGHT:
+                self.stats.shed += 1
+                continue
+            task = asyncio.create_task(self._session())
+            running.add(task)
+            task.add_done_callback(running.discard)
+        await asyncio.gather(*running, return_exceptions=True)
 
     async def _slot_starts(self, host: Host, first: date, days: int, kind: str = "slots") -> list[str] | None:
         start, end = _days(first, days)

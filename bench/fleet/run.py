@@ -41,6 +41,7 @@ class Options:
     workers: int = 16
     kill_every: float = 6.0  # seconds between SIGKILLs (jittered); 0: none
     pg_restart: bool = True  # restart PostgreSQL once, half-way through the load
+    rate: float | None = None  # open loop: sessions arriving per second (None: ``workers`` back to back)
     fault_rate: float = 0.3
     latency_ms: int = 50
     seed: int = 1
@@ -327,8 +328,10 @@ async def run(opts: Options) -> dict[str, Any]:
                 chaos = [asyncio.create_task(fleet.killer(until - 2))]
                 if opts.pg_restart:
                     chaos.append(asyncio.create_task(fleet.restart_postgres(time.monotonic() + opts.seconds / 2, http)))
-                say(f"load: {opts.workers} clients for {opts.seconds:g} s, faults {opts.fault_rate:.0%}, kills")
-                await load.run(opts.workers, opts.seconds)
+                shape = f"{opts.rate:g} sessions/s arriving" if opts.rate else f"{opts.workers} clients back to back"
+                kills = f"a kill every ~{opts.kill_every:g} s" if opts.kill_every > 0 else "no kills"
+                say(f"load: {shape} for {opts.seconds:g} s, faults {opts.fault_rate:.0%}, {kills}")
+                await load.run(opts.workers, opts.seconds, opts.rate)
                 await asyncio.gather(*chaos)
                 say(
                     f"load done: {stats.requests} requests, {stats.bookings} bookings, {fleet.chaos.kills} kills; "
@@ -391,7 +394,9 @@ async def run(opts: Options) -> dict[str, Any]:
         "seconds": opts.seconds,
         "replicas": opts.replicas,
         "hosts": opts.hosts,
-        "clients": opts.workers,
+        "clients": opts.workers if not opts.rate else None,
+        "arrival_rate_per_s": opts.rate,  # open loop (None: closed loop, ``clients`` back to back)
+        "sessions_shed": stats.shed,
         "requests": stats.requests,
         "requests_per_s": round(stats.requests / wall, 1),
         "bookings": stats.bookings,
