@@ -598,6 +598,7 @@ def build_api(services: Services, secret: str, wake: Callable[[], None]) -> ApiW
         sender=sender,
         clock=clock,
         base_url=settings.base_url,
+        team_links=services.teams.view if services.teams is not None else None,  # link.created, who manages
         sandbox=settings.sandbox,
         on_work=wake,
     )

@@ -192,12 +192,14 @@ def without_own_event(busy: Sequence[BusyInterval], booking: Booking) -> list[Bu
 
 def booking_payload(link: EventType | None, booking: Booking, host: User | None) -> dict[str, object]:
     """What notices, webhooks and the API say of a booking; with no ``link`` (deleted) or ``host`` (unknown), what
-    the booking says of itself."""
+    the booking says of itself. ``hostId`` is its organiser (``host``), ``hostIds`` every host, organiser first
+    (every member of a collective booking): whose webhooks it goes to, and whom its ``hosts`` name."""
     return {
         "bookingId": booking.id,
         "eventTypeId": link.id if link is not None else booking.event_type_id,
         "title": link.title if link is not None else "",
         "hostId": host.id if host is not None else booking.organizer_id,
+        "hostIds": list(booking.host_ids),
         "hostName": host.display_name if host is not None else "",
         "hostTimeZone": host.time_zone if host is not None else "UTC",
         "start": booking.start.isoformat().replace("+00:00", "Z"),

@@ -68,10 +68,10 @@ def booking_resource(payload: Mapping[str, Any], hosts: Sequence[User] | None = 
     return out
 
 
-def booking_event_data(payload: Mapping[str, Any]) -> dict[str, Any]:
-    """A booking webhook's ``data``: the booking as the API returns it, and what the change adds (``source``:
-    ``outlook`` when the host changed it in Outlook, else ``slotwise``)."""
-    data = booking_resource(payload)
+def booking_event_data(payload: Mapping[str, Any], hosts: Sequence[User]) -> dict[str, Any]:
+    """A booking webhook's ``data``: the booking as the API returns it (``hosts`` too), and what the change adds
+    (``source``: ``outlook`` when the host changed it in Outlook, else ``slotwise``)."""
+    data = booking_resource(payload, hosts)
     for key in EVENT_CONTEXT:
         if key in payload:
             data[key] = payload[key]

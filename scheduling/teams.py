@@ -187,6 +187,13 @@ class TeamLinkView:
         """Members whose Outlook is not connected yet (left out of every view until they connect)."""
         return tuple(m for m in self.members if not m.connected)
 
+    @property
+    def managers_without_roster(self) -> tuple[User, ...]:
+        """Who manages the link where no Teams roster can be read (the REST API, and so its webhooks):
+        :func:`may_manage` with ``owner`` None, its creator while a person of the link's tenant."""
+        creator = self.creator
+        return (creator,) if creator is not None and may_manage(self, creator, owner=None) else ()
+
 
 class TeamLinkStore(Protocol):
     """Teams, their rotation and their team links (``storage.teams.SqlTeamStore``)."""

@@ -11,20 +11,32 @@ secret is rotated, the old one signs too, for :data:`ROTATION_OVERLAP` (two sign
 How an event becomes deliveries (the fan-out):
 
 1. the use case that changes something writes one outbox item on the ``webhook`` channel in the same transaction
-   as the change (:func:`announce`; the booking use cases write it beside the Teams item), or right after it
-   (``link.created``, which the link store can't write with the link);
+   as the change (:func:`announce`; the booking use cases write it beside the Teams item; ``link.created``,
+   ``scheduling.links.link_created``, is written with the link, personal or team);
 2. the webhook channel's delivery (``scheduling.delivery``, row leases with SKIP LOCKED) hands that *event item*
-   to :meth:`WebhookService.deliver`, which finds the subscriptions that want it (the owner's, by event type) and
-   writes one *delivery item* per subscription (``dedupe_key`` = ``whd:<subscription>:<event>``) with its
-   delivery record, in one transaction; the event item is then done. Repeating this step (a crash before the
-   event item was marked done) writes nothing new: the dedupe keys already exist. So each (subscription, event)
-   is one outbox item, created once, whose id is the ``webhook-id``; the change itself never waits for anyone's
-   subscriptions, and a subscription made after the event is not sent it.
+   to :meth:`WebhookService.deliver`, which finds the subscriptions that want it (its audience's, by event type, in
+   the event's tenant), renders the event's ``data`` and writes one *delivery item* per subscription
+   (``dedupe_key`` = ``whd:<subscription>:<event>``) with its delivery record, in one transaction; the event item
+   is then done. Repeating this step (a crash before the event item was marked done) writes nothing new: the
+   dedupe keys already exist. So each (subscription, event) is one outbox item, created once, whose id is the
+   ``webhook-id``; the change itself never waits for anyone's subscriptions, and a subscription made after the
+   event is not sent it.
 3. each delivery item is sent by the same channel: 2xx within :data:`SEND_TIMEOUT` is delivered; 410 disables
    the subscription at once; anything else is retried with exponential back-off and jitter by the channel's
    retry policy (``WEBHOOK_RETRY``: up to 24 hours, no sooner than a receiver's ``Retry-After``). When the policy
    gives up and nothing reached the subscription since the event (24 hours of failures), the subscription is
    disabled and its owner is told in chat (an outbox item of the Teams channel, written with the change).
+
+Who an event goes to (its audience, :meth:`WebhookService._audience`): whoever sees the booking or link through
+the API. A booking event goes to every host of the booking (``hostIds``: the organiser, and every member of a
+collective booking), to its link's owner, and for a team link to who manages it away from Teams
+(``TeamLinkView.managers_without_roster``: its creator), whichever member hosts it; ``link.created`` goes to who
+made the link. Nobody else: not the other members of a team's rotation, never anyone of another tenant.
+
+What an event carries: a booking event the booking as ``GET /api/v1/bookings/{id}`` returns it (with its
+``hosts``, those still Slotwise users, organiser first) and what the change adds; ``link.created`` the event type as
+``GET /api/v1/event-types/{id}`` returns it (a team link's with its team and team settings, read through the
+``team_links`` port, ``TeamLinkService.view``).
 
 Delivery is at least once: a worker that dies between a send and its record sends again, with the same
 ``webhook-id``, once its lease runs out.
@@ -45,7 +57,7 @@ import ipaddress
 import json
 import secrets
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -53,14 +65,19 @@ from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 from scheduling.delivery import WEBHOOK, WEBHOOK_RETRY, RetryPolicy
-from scheduling.domain import OutboxItem, User
+from scheduling.domain import EventType, OutboxItem, User
 from scheduling.errors import Conflict, NotFound, SchedulingError, ValidationFailed
 from scheduling.invitee import has_control
 from scheduling.ports import Clock, Delivery, Obsolete, RetryLater, Undeliverable
-from scheduling.resources import booking_event_data, iso_z, link_resource
+from scheduling.resources import booking_event_data, iso_z, link_resource, team_link_resource
 
 if TYPE_CHECKING:
     from scheduling.stores import EventTypeStore, LinkExpiryStore, UserStore, WebhookStore
+    from scheduling.teams import TeamLinkView
+
+#: A team link with its team, settings, rotation and creator (``TeamLinkService.view``; NotFound when the link is
+#: gone or no team link): what ``link.created`` of a team link carries, and who manages it (booking events' audience).
+TeamLinkReader = Callable[[str], Awaitable["TeamLinkView"]]
 
 BOOKING_CREATED = "booking.created"
 BOOKING_RESCHEDULED = "booking.rescheduled"
@@ -299,6 +316,17 @@ def _nothing() -> None:
     return None
 
 
+def _host_ids(payload: Mapping[str, Any]) -> list[str]:
+    """Who hosts a booking event's booking, organiser first: ``hostIds`` (``scheduling.booking.booking_payload``),
+    or the organiser alone (``hostId``) in an event written before bookings named every host."""
+    hosts = payload.get("hostIds")
+    organiser = payload.get("hostId")
+    ids = [organiser] if isinstance(organiser, str) else []
+    if isinstance(hosts, list):
+        ids += [h for h in hosts if isinstance(h, str)]
+    return [h for h in dict.fromkeys(ids) if h]
+
+
 # ------------------------------------------------------------------ the use cases
 
 
@@ -316,6 +344,7 @@ class WebhookService:
         sender: WebhookSender,
         clock: Clock,
         base_url: str,
+        team_links: TeamLinkReader | None = None,
         sandbox: bool = False,
         policy: RetryPolicy = WEBHOOK_RETRY,
         new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
@@ -326,6 +355,7 @@ class WebhookService:
         self._users = users
         self._expiries = expiries
         self._sender = sender
+        self._team_links = team_links  # None: no team links (their link.created is not sent)
         self.clock = clock
         self.base_url = base_url
         self.sandbox = sandbox
@@ -469,14 +499,15 @@ class WebhookService:
         item = delivery.item
         if item.kind not in EVENTS:
             raise Undeliverable(f"there is no webhook event '{item.kind}'")
-        data = await self._event_data(item)
-        audience = await self._audience(item)
+        link = await self._link_of(item)
+        team = await self._team_of(link)
+        audience = self._audience(item, link, team)
         if not audience:
             return
         subscriptions = await self._store.audience(item.tenant_id, sorted(audience), item.kind)
         if not subscriptions:
             return
-        body = event_body(item.kind, delivery.enqueued_at, data)
+        body = event_body(item.kind, delivery.enqueued_at, await self._event_data(item, link, team))
         written = await self._store.fan_out(
             [
                 NewDelivery(
@@ -495,34 +526,58 @@ class WebhookService:
         if written:
             self.on_work()
 
-    async def _event_data(self, item: OutboxItem) -> dict[str, Any]:
+    async def _link_of(self, item: OutboxItem) -> EventType | None:
+        """The event's link, in the event's tenant (None: deleted, or never a link of that tenant)."""
+        link_id = item.payload.get("eventTypeId")
+        link = await self._event_types.get(link_id) if isinstance(link_id, str) and link_id else None
+        return link if link is not None and link.tenant_id == item.tenant_id else None
+
+    async def _team_of(self, link: EventType | None) -> TeamLinkView | None:
+        """A team link's view (team, settings, rotation, creator); None for a personal link, and for a team link
+        that is gone (with its team) or when no team links are wired."""
+        if link is None or link.team_id is None or self._team_links is None:
+            return None
+        try:
+            view = await self._team_links(link.id)
+        except NotFound:
+            return None
+        return view if view.link.tenant_id == link.tenant_id else None
+
+    async def _event_data(self, item: OutboxItem, link: EventType | None, team: TeamLinkView | None) -> dict[str, Any]:
+        """The event's ``data``: the booking (with its hosts) or the link, as the API returns it."""
         payload = item.payload
         if item.kind != LINK_CREATED:
-            return booking_event_data(payload)
-        link_id = payload.get("eventTypeId")
-        link = await self._event_types.get(link_id) if isinstance(link_id, str) else None
-        if link is None or link.tenant_id != item.tenant_id:
+            return booking_event_data(payload, await self._hosts(item))
+        if link is None or (link.team_id is not None and team is None):
             raise Obsolete("the link was deleted before its webhooks went out")
-        owner = await self._users.get(link.owner_user_id) if link.owner_user_id else None
         expires = (await self._expiries.expiries([link.id])).get(link.id)
+        if team is not None:
+            return team_link_resource(team, self.base_url, expires)
+        owner = await self._users.get(link.owner_user_id) if link.owner_user_id else None
         return link_resource(link, owner, self.base_url, expires)
 
-    async def _audience(self, item: OutboxItem) -> set[str]:
-        """Whose subscriptions an event goes to: the booking's hosts and its link's owner, or the link's owner."""
+    async def _hosts(self, item: OutboxItem) -> list[User]:
+        """The people hosting the event's booking, organiser first (those still Slotwise users, as the API's
+        booking names them)."""
+        out = []
+        for host_id in _host_ids(item.payload):
+            user = await self._users.get(host_id)
+            if user is not None and user.tenant_id == item.tenant_id:
+                out.append(user)
+        return out
+
+    def _audience(self, item: OutboxItem, link: EventType | None, team: TeamLinkView | None) -> set[str]:
+        """Whose subscriptions an event goes to (the module docstring): a booking's hosts, its link's owner, and
+        who manages its team link; a new link's maker. The store keeps to the event's tenant."""
         payload = item.payload
-        people: set[str] = set()
-        for key in ("hostId", "ownerId"):
-            value = payload.get(key)
-            if isinstance(value, str) and value:
-                people.add(value)
-        hosts = payload.get("hostIds")
-        if isinstance(hosts, list):
-            people |= {h for h in hosts if isinstance(h, str) and h}
-        link_id = payload.get("eventTypeId")
-        if item.kind != LINK_CREATED and isinstance(link_id, str):
-            link = await self._event_types.get(link_id)
-            if link is not None and link.tenant_id == item.tenant_id and link.owner_user_id:
-                people.add(link.owner_user_id)
+        if item.kind == LINK_CREATED:
+            owner = payload.get("ownerId")
+            return {owner} if isinstance(owner, str) and owner else set()
+        people = set(_host_ids(payload))
+        if link is not None and link.owner_user_id:
+            people.add(link.owner_user_id)
+        if team is not None:
+            people |= {u.id for u in team.managers_without_roster}
         return people
 
     async def _send(self, delivery: Delivery, subscription_id: str) -> None:

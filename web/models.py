@@ -632,8 +632,8 @@ class BookingHost(WireModel):
 
 
 class Booking(WireModel):
-    """A booking as the API returns it; booking webhooks carry the same (plus what the change adds), but for
-    ``hosts``: they name the organiser (``hostId``)."""
+    """A booking as the API returns it; booking webhooks carry the same, ``hosts`` included (plus what the change
+    adds)."""
 
     id: str = Field(examples=[BOOKING_EXAMPLE])
     event_type_id: str = Field(examples=[LINK_EXAMPLE])

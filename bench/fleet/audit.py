@@ -17,7 +17,8 @@ The counts (each must be 0):
   notice. What each booking should have caused comes from its row: "created" once it was confirmed (it has an
   Outlook event id), "rescheduled" once per move (``version`` counts moves and the cancel), "cancelled" when
   cancelled; each for every host of the booking;
-* ``webhooks_missing`` / ``webhook_events_duplicated``: the same changes of the subscribed host's bookings, against
+* ``webhooks_missing`` / ``webhook_events_duplicated``: the same changes of the bookings the subscribed host sees
+  (those they host, and every booking of the team link they made), against
   the verified deliveries by distinct ``webhook-id`` (a repeated id is a redelivery the receiver drops, counted as
   ``webhook_redeliveries``, which at-least-once delivery allows); ``webhook_ids_missing``: delivery items in the
   outbox whose ``webhook-id`` never reached the receiver.
@@ -172,6 +173,7 @@ async def audit(
             " invitee_name, calendar_sync, event_type_id FROM bookings"
         )
         team_link_ids = {r["id"] for r in await conn.fetch("SELECT id FROM event_types WHERE team_id IS NOT NULL")}
+        made_by = {r["event_type_id"]: r["created_by"] for r in await conn.fetch("SELECT * FROM team_links")}
         users = await conn.fetch("SELECT id, aad_object_id, email FROM users")
         outbox = await conn.fetch(
             "SELECT id, kind, channel, payload, dedupe_key, delivered_at, dead, held_for FROM outbox"
@@ -298,11 +300,12 @@ async def audit(
         "undelivered": sum(1 for o in teams_items if o["delivered_at"] is None),
     }
 
-    # webhooks (the subscribed host's bookings)
+    # webhooks (the bookings the subscribed host sees through the API: those they host, and every booking of the
+    # team links they made, whoever of the rotation hosts it)
     subscriber = user_by_aad.get(world.hosts[0].person.aad, {}).get("id")
     hook_expected: Counter[tuple[str, str]] = Counter()
     for b in bookings:
-        if subscriber in b["host_ids"]:
+        if subscriber in b["host_ids"] or made_by.get(b["event_type_id"]) == subscriber:
             for kind, n in _expected_changes(b).items():
                 hook_expected[(b["id"], kind)] += n
     hook_received: Counter[tuple[str, str]] = Counter(

@@ -3,7 +3,10 @@ delivery fans it out and POSTs it (the real sender, over HTTP, to a receiver on 
 Webhooks; every delivered webhook is verified with the PyPI ``standardwebhooks`` library, across a secret rotation
 too. A receiver that fails 5 times and then recovers gets each event once per webhook-id; a delivery killed
 mid-send is sent again by the next worker, nothing lost; 410 disables at once; 24 hours of failures disable the
-subscription and tell its owner in chat; Outlook-side cancellations carry ``"source": "outlook"``."""
+subscription and tell its owner in chat; Outlook-side cancellations carry ``"source": "outlook"``. A team link's
+webhooks (through ``TeamLinkService``, as ``app.py`` wires it): every host of a collective booking and the link's
+maker get its booking events, with the booking's hosts, and nobody else (another person of the tenant, another
+tenant's); its ``link.created`` carries the team link as the API returns it."""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ import asyncio
 import itertools
 import json
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,13 +25,17 @@ from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from scheduling.booking import booking_payload
 from scheduling.delivery import WEBHOOK, WEBHOOK_RETRY, DeliveryService, Outcome, RetryPolicy
-from scheduling.domain import BookingStatus, User
+from scheduling.domain import BookingStatus, LinkKind, User
+from scheduling.intervals import Interval
 from scheduling.links import LinkService, NewLink
+from scheduling.resources import EVENT_CONTEXT, booking_resource, team_link_resource
 from scheduling.webhooks import WEBHOOK_DISABLED, DeliveryStatus, WebhookService
 from storage.api import SqlWebhookStore
 from storage.models import OutboxRow, WebhookSubscriptionRow
 from tests.integration.harness import World, booking_world, invitee
+from tests.integration.test_team_links import team_world
 from tests.storage.fixtures import KINDS, Kind, require_postgres
 from web.webhooks import HttpWebhookSender
 
@@ -359,3 +366,56 @@ async def _teams_items(hooks: Hooks, kind: str) -> list[dict[str, Any]]:
     async with hooks.world.db.read() as s:
         rows = await s.scalars(select(OutboxRow).where(OutboxRow.kind == kind, OutboxRow.channel == "teams"))
         return [dict(r.payload) for r in rows.all()]
+
+
+async def test_a_team_links_webhooks_reach_every_host_and_its_maker_and_nobody_else(kind: Kind) -> None:
+    async with team_world(kind, LinkKind.COLLECTIVE, size=2) as world, AsyncExitStack() as stack:
+        world.clock.current = datetime.now(UTC).replace(microsecond=0)  # signatures are checked against real time
+        sender = HttpWebhookSender(sandbox=True)
+        stack.push_async_callback(sender.aclose)
+        repos = world.repos
+        service = WebhookService(
+            store=SqlWebhookStore(world.db, secret_key=SECRET_KEY, clock=world.clock.now),
+            event_types=repos.event_types,
+            users=repos.users,
+            expiries=repos.link_expiries,
+            sender=sender,
+            clock=world.clock,
+            base_url="https://slotwise.test",
+            team_links=world.teams.view,
+            sandbox=True,
+            policy=FAST,
+        )
+        delivery = DeliveryService(outbox=repos.outbox, notifier=service, channel=WEBHOOK, clock=world.clock)
+        maker, member = world.members  # Harriet made the link (and organises its meetings); Ian is in its rotation
+        outsider = await repos.users.upsert(replace(member, id="u-out", aad_object_id="oid-out", email="o@x.example"))
+        far = await repos.users.upsert(replace(outsider, id="u-far", tenant_id="tenant-far", aad_object_id="oid-far"))
+        people = {"maker": maker, "member": member, "outsider": outsider, "far": far}
+        receivers = {name: await stack.enter_async_context(receiving(Receiver())) for name in people}
+        secrets = {
+            name: (await service.create(user, receivers[name].url, ["booking.created", "link.created"])).secret
+            for name, user in people.items()
+        }
+
+        view = await world.teams.create_link(maker, world.view.team, NewLink(title="Panel"), LinkKind.COLLECTIVE)
+        now = world.clock.now()
+        start = (await world.booking.slots(world.link, Interval(now, now + timedelta(days=7))))[0].start
+        outcome = await world.booking.book(world.link, start, invitee())
+        assert outcome.confirmed and outcome.booking.host_ids == (maker.id, member.id)
+        for _ in range(10):
+            if not (await delivery.run_once()).leased:
+                break
+
+        got = {name: [verified(secrets[name], h, b) for h, b in receivers[name].acknowledged()] for name in people}
+        assert got["outsider"] == [] and got["far"] == []  # neither hosts nor manages it
+        # the booking as the API returns it: its hosts, organiser first
+        api = booking_resource(booking_payload(world.link, outcome.booking, maker), [maker, member])
+        for name in ("maker", "member"):
+            sent = {e["type"]: e["data"] for e in got[name]}
+            assert {k: v for k, v in sent["booking.created"].items() if k not in EVENT_CONTEXT} == api, name
+            assert [h["id"] for h in sent["booking.created"]["hosts"]] == [maker.id, member.id]
+        assert [e["type"] for e in got["member"]] == ["booking.created"]  # link.created: its maker's alone
+        (created,) = [e["data"] for e in got["maker"] if e["type"] == "link.created"]
+        assert created == team_link_resource(await world.teams.view(view.link.id), "https://slotwise.test")
+        assert created["bookingUrl"] == "https://slotwise.test/book/team/sales/panel"
+        assert created["team"]["slug"] == "sales" and created["teamSettings"]["createdBy"] == maker.id
