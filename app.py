@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import ipaddress
 import logging
 import secrets
@@ -912,7 +913,17 @@ def main() -> None:
     except SystemExit as exc:
         print(exc, file=sys.stderr)
         raise
+    app.on_startup.append(_freeze_what_startup_built)  # after the services are built (cleanup_ctx runs first)
     web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)
+
+
+async def _freeze_what_startup_built(_app: web.Application) -> None:
+    """What start-up built (modules, services, SQLAlchemy's and pydantic's tables: some 200,000 objects) lives as
+    long as the process: move it out of the garbage collector's sight (``gc.freeze``), so that a full collection
+    scans only what requests made since. A full collection over everything took ~90 ms, a pause for every request
+    in flight on the replica, every few hundred requests (found with ``python -m bench.fleet --latency``)."""
+    gc.collect()
+    gc.freeze()
 
 
 if __name__ == "__main__":

@@ -500,10 +500,10 @@ class BookingService:
 
     async def resolve_link(self, handle: str, slug: str) -> tuple[EventType, User]:
         """The link at /book/{handle}/{slug} and its owner; LinkInactive when switched off or used."""
-        owner = await self._users.get_by_handle(handle)
-        link = await self._event_types.get_by_owner_slug(owner.id, slug) if owner else None
-        if owner is None or link is None:
+        found = await self._event_types.get_by_handle_slug(handle, slug)
+        if found is None:
             raise NotFound("There is no booking link at this address. Check it with the person who sent it.")
+        link, owner = found
         return _open(link), owner
 
     async def public_link(self, link_id: str) -> tuple[EventType, User]:

@@ -16,14 +16,15 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
-from scheduling.domain import EventType, LinkKind, OutboxItem, Question
+from scheduling.domain import EventType, LinkKind, OutboxItem, Question, User
 from scheduling.errors import Conflict, NotFound, ValidationFailed
 from scheduling.ports import Location, LocationKind
 from scheduling.rules import EventRules
 from scheduling.serialize import rules_from_dict, rules_to_dict
 from storage._sql import Clock, enqueue, utcnow, violation
 from storage.db import Database
-from storage.models import EventTypeRow
+from storage.models import EventTypeRow, UserRow
+from storage.users import to_user
 
 
 def location_to_dict(location: Location) -> dict[str, Any]:
@@ -180,6 +181,19 @@ class SqlEventTypeStore:
                 select(EventTypeRow).where(EventTypeRow.owner_user_id == owner_user_id, EventTypeRow.slug == slug)
             )
             return to_event_type(row) if row else None
+
+    async def get_by_handle_slug(self, handle: str, slug: str) -> tuple[EventType, User] | None:
+        """The personal link at ``/book/{handle}/{slug}`` and its owner, in one statement (every page view, slot
+        read and booking starts here)."""
+        async with self._db.read() as s:
+            found = (
+                await s.execute(
+                    select(EventTypeRow, UserRow)
+                    .join(UserRow, UserRow.id == EventTypeRow.owner_user_id)
+                    .where(UserRow.handle == handle.strip().lower(), EventTypeRow.slug == slug)
+                )
+            ).first()
+            return (to_event_type(found[0]), to_user(found[1])) if found else None
 
     async def get_by_team_slug(self, team_id: str, slug: str) -> EventType | None:
         async with self._db.read() as s:

@@ -148,3 +148,14 @@ async def test_listing_and_deleting_are_tenant_scoped(repos: Repositories) -> No
     with pytest.raises(NotFound):
         await repos.event_types.delete(owner.tenant_id, first.id)
     assert await repos.event_types.list_for_owner(owner.tenant_id, owner.id) == [second]
+
+
+async def test_a_link_is_found_with_its_owner_by_handle_and_slug_in_one_read(repos: Repositories) -> None:
+    owner = await make_user(repos)
+    other = await make_user(repos, "alex@contoso.com", name="Alex Wilber")
+    link = await make_link(repos, owner, "intro")
+    await make_link(repos, other, "team-sync")
+    assert await repos.event_types.get_by_handle_slug(owner.handle, "intro") == (link, owner)
+    assert await repos.event_types.get_by_handle_slug(f" {owner.handle.upper()} ", "intro") == (link, owner)
+    assert await repos.event_types.get_by_handle_slug(owner.handle, "team-sync") is None  # another owner's slug
+    assert await repos.event_types.get_by_handle_slug("nobody", "intro") is None
