@@ -239,6 +239,13 @@ class TeamLinkStore(Protocol):
 
     async def link_settings(self, event_type_id: str) -> TeamLinkSettings | None: ...
 
+    async def link_view(
+        self, event_type_id: str
+    ) -> tuple[EventType | None, Team | None, TeamLinkSettings | None, list[Member]]:
+        """A team link, its team, settings and rotation in one read; the link None when it is gone (or no team
+        link), the team None when it is gone."""
+        ...
+
     async def save_link_settings(self, settings: TeamLinkSettings) -> TeamLinkSettings: ...
 
     async def team_links(self, team_id: str) -> list[EventType]: ...
@@ -567,15 +574,14 @@ class TeamLinkService:
         raise Conflict("This team already has many links with this name; please choose another name.")
 
     async def view(self, link_id: str) -> TeamLinkView:
-        """A team link with its team, settings, rotation and creator; NotFound when it is gone."""
-        link = await self._event_types.get(link_id)
+        """A team link with its team, settings, rotation and creator (one read); NotFound when it is gone."""
+        link, team, found, roster = await self._teams.link_view(link_id)
         if link is None or link.team_id is None:
             raise NotFound("This team link no longer exists.")
-        team = await self._teams.get(link.team_id)
         if team is None:
             raise NotFound("This team link's team no longer exists.")
-        settings = await self._teams.link_settings(link.id) or TeamLinkSettings(link.id)
-        members = tuple(await self._teams.roster(team.id))
+        settings = found or TeamLinkSettings(link.id)
+        members = tuple(roster)
         creator = None
         if settings.created_by is not None:
             creator = next((m.user for m in members if m.user.id == settings.created_by), None)

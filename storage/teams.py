@@ -256,15 +256,36 @@ class SqlTeamStore:
     async def roster(self, team_id: str) -> list[Member]:
         """The active members, in rotation order, with who they are and the spans they were away (one query)."""
         async with self._db.read() as s:
-            rows = (
-                await s.execute(
-                    select(TeamMemberRow, UserRow)
-                    .join(UserRow, UserRow.id == TeamMemberRow.user_id)
-                    .where(TeamMemberRow.team_id == team_id, TeamMemberRow.active.is_(True))
-                    .order_by(TeamMemberRow.position, TeamMemberRow.user_id)
-                )
-            ).all()
-            return [Member(to_member(m), to_user(u), _spans(m.away)) for m, u in rows]
+            return await self._roster(s, team_id)
+
+    async def _roster(self, s: AsyncSession, team_id: str) -> list[Member]:
+        rows = (
+            await s.execute(
+                select(TeamMemberRow, UserRow)
+                .join(UserRow, UserRow.id == TeamMemberRow.user_id)
+                .where(TeamMemberRow.team_id == team_id, TeamMemberRow.active.is_(True))
+                .order_by(TeamMemberRow.position, TeamMemberRow.user_id)
+            )
+        ).all()
+        return [Member(to_member(m), to_user(u), _spans(m.away)) for m, u in rows]
+
+    async def link_view(
+        self, event_type_id: str
+    ) -> tuple[EventType | None, Team | None, TeamLinkSettings | None, list[Member]]:
+        """A team link, its team, its settings and the team's rotation, read in one transaction (one snapshot, one
+        round of BEGIN and COMMIT: every team slot view and booking starts here). (None, None, None, []) when the
+        link is gone or no team link; the team None when it is gone."""
+        async with self._db.read() as s:
+            row = await s.get(EventTypeRow, event_type_id)
+            if row is None or row.team_id is None:
+                return None, None, None, []
+            link = to_event_type(row)
+            team_row = await s.get(TeamRow, row.team_id)
+            if team_row is None:
+                return link, None, None, []
+            team = await self._load(s, team_row)
+            settings = await s.get(TeamLinkRow, event_type_id)
+            return link, team, to_settings(settings) if settings is not None else None, await self._roster(s, team.id)
 
     async def join(self, team_id: str, user_id: str, at: datetime) -> bool:
         """Add ``user_id`` to the rotation (or bring them back, recording the span they were away); False when they

@@ -157,6 +157,22 @@ async def test_a_team_link_and_its_settings_are_written_together(repos: Reposito
         await repos.teams.save_link_settings(saved)
 
 
+async def test_a_team_links_view_is_read_whole_in_one_go(repos: Repositories, clock: FakeClock) -> None:
+    sales = await team(repos)
+    creator = await make_user(repos, "a@contoso.com")
+    other = await make_user(repos, "b@contoso.com")
+    link = await repos.teams.create_link(team_link(sales.id), TeamLinkSettings("ignored", created_by=creator.id))
+    await repos.teams.join(sales.id, creator.id, clock.now_value)
+    await repos.teams.join(sales.id, other.id, clock.now_value)
+    got_link, got_team, settings, members = await repos.teams.link_view(link.id)
+    assert got_link == link and got_team == await repos.teams.get(sales.id)
+    assert settings == await repos.teams.link_settings(link.id)
+    assert members == await repos.teams.roster(sales.id) and [m.user.id for m in members] == [creator.id, other.id]
+    assert await repos.teams.link_view("et-nope") == (None, None, None, [])
+    solo = await make_link(repos, creator, "solo")
+    assert await repos.teams.link_view(solo.id) == (None, None, None, [])  # a personal link is no team link
+
+
 async def test_a_team_links_link_created_event_is_written_with_it_and_only_with_it(repos: Repositories) -> None:
     """link.created goes in the team link's own transaction: a crash between the two can't lose it, and a link
     that was refused (its slug taken in the team) announces nothing."""
