@@ -175,10 +175,9 @@ class SqlCounterStore:
         if limit < 1:
             return None
         start, expires = utc(window_start, "window"), utc(expires_at, "expires_at")
-        if self._db.is_postgres:
-            async with self._db.write() as s:
-                found = (await s.execute(self._upsert(key, start, limit, expires))).scalar()
-                return int(found) if found is not None else None
+        if self._db.is_postgres:  # one conditional upsert, atomic by itself: no transaction around it
+            found = await self._db.one_statement(self._upsert(key, start, limit, expires))
+            return int(found) if found is not None else None
         answer: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
         self._queue.append(_Take(key, start, limit, expires, answer))
         if self._writer is None or self._writer.done():

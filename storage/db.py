@@ -25,6 +25,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import StaticPool
+from sqlalchemy.sql import Executable
 
 from storage.errors import StorageUnavailable
 
@@ -206,6 +207,22 @@ class Database:
         try:
             async with self._writer() as session, session.begin():
                 yield session
+        except Exception as exc:
+            if unavailable(exc):
+                raise StorageUnavailable() from exc
+            raise
+
+    async def one_statement(self, statement: Executable) -> Any:
+        """Run one statement that needs no transaction around it (a single upsert is atomic by itself) and return
+        its first column of its first row (None for no row): on PostgreSQL in autocommit, one round trip instead of
+        BEGIN, the statement and COMMIT; on SQLite inside :meth:`write` (its write lock is the transaction)."""
+        if self.is_sqlite:
+            async with self.write() as s:
+                return (await s.execute(statement)).scalar()
+        try:
+            async with self.engine.connect() as connection:
+                auto = await connection.execution_options(isolation_level="AUTOCOMMIT")
+                return (await auto.execute(statement)).scalar()
         except Exception as exc:
             if unavailable(exc):
                 raise StorageUnavailable() from exc

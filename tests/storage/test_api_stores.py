@@ -116,3 +116,17 @@ async def test_link_expiries_are_due_once(db: Database) -> None:  # noqa: F811
     assert set(await store.expiries(["l1", "l2", "l3"])) == {"l1", "l2"}
     await store.set_expiry("l2", None)
     assert await store.due_expiries(T0 + timedelta(days=4), 10) == ["l1"]
+
+
+async def test_one_statement_runs_without_a_transaction_around_it_and_commits(db: Database) -> None:  # noqa: F811
+    """The rate-limit upsert on PostgreSQL is one autocommitted statement (one round trip, not three); what it
+    wrote is there for every other connection at once, and on SQLite it runs in a write transaction."""
+    store = SqlCounterStore(db)
+    start = window_start(T0, timedelta(minutes=1))
+    statement = store._upsert("one", start, 5, start + timedelta(minutes=2))
+    assert await db.one_statement(statement) == 1
+    assert await db.one_statement(statement) == 2
+    assert await store.counted("one", start) == 2  # another connection sees it: committed
+    over = store._upsert("one", start, 2, start + timedelta(minutes=2))
+    assert await db.one_statement(over) is None  # refused by the upsert's condition: no row back, nothing counted
+    assert await store.counted("one", start) == 2

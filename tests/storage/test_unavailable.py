@@ -123,3 +123,20 @@ async def test_a_database_that_answers_and_refuses_is_not_waited_for() -> None:
         assert waits == []
     finally:
         await drop_test_database(url.render_as_string(hide_password=False))
+
+
+async def test_one_statement_on_a_connection_the_server_ended_is_unavailable_and_the_next_reconnects() -> None:
+    async with database("postgres") as db:
+        pid = await db.one_statement(text("select pg_backend_pid()"))
+        killer = await asyncpg.connect(asyncpg_dsn(db.url))
+        try:
+            assert await killer.fetchval("select pg_terminate_backend($1)", pid)
+        finally:
+            await killer.close()
+        outcomes = []
+        for _ in range(3):  # the pool may hand out the dead connection first (pre-ping catches most)
+            try:
+                outcomes.append(await db.one_statement(text("select 1")))
+            except StorageUnavailable:
+                outcomes.append("unavailable")
+        assert outcomes[-1] == 1 and set(outcomes) <= {1, "unavailable"}
