@@ -8,6 +8,8 @@ partial index ``ix_outbox_due``), and the schema revision is one row of ``alembi
 
 from __future__ import annotations
 
+import contextlib
+
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import column, func, not_, select, table
 from sqlalchemy.exc import DBAPIError
@@ -52,12 +54,9 @@ class SqlOperationsStore:
         One plain ``SELECT`` of ``alembic_version`` (the probe runs every second on every replica; building
         Alembic's migration context each time cost a table inspection and two log lines); only when that fails
         (no such table, or the database is away) does Alembic's own reader decide."""
-        try:
+        with contextlib.suppress(StorageUnavailable, DBAPIError):
             async with self._db.read() as s:
                 versions = sorted((await s.scalars(select(_ALEMBIC_VERSION.c.version_num))).all())
-        except (StorageUnavailable, DBAPIError):
-            pass
-        else:
             return " ".join(versions) if versions else None  # several heads never equal the one expected
 
         def read(session: Session) -> str | None:

@@ -136,7 +136,7 @@ def _error(status: int, code: str, message: str, headers: dict[str, str] | None 
 
 
 class _BadRequest(Exception):
-    pass
+    """An admin request the emulator can't act on: answered 400 with this message."""
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
