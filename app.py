@@ -361,6 +361,7 @@ RENEW_JOB = "calendar_sync.subscriptions"
 REMINDER_JOB = "reminders"
 WEBHOOK_WORKERS = 8  # webhook delivery passes per replica (each leases its own items)
 WEBHOOK_BATCH = 4  # items a pass leases: small, so the passes share a burst instead of queueing it behind one
+WEBHOOK_SPILL_SECONDS = 60.0  # how often the extra webhook passes look on their own (they are woken by a full batch)
 
 
 def sandbox_secret(settings: Settings) -> str:
@@ -772,11 +773,10 @@ def build_app(settings: Settings) -> web.Application:
             teams=services.teams,
         )
         jobs = app[BACKGROUND] = Background(leases=services.repos.job_leases, clock=SystemClock())
-        webhook_jobs = [delivery_job(WEBHOOK)] + [f"{delivery_job(WEBHOOK)}.{n}" for n in range(2, WEBHOOK_WORKERS + 1)]
+        webhook_spill = [f"{delivery_job(WEBHOOK)}.{n}" for n in range(2, WEBHOOK_WORKERS + 1)]
 
         def wake_webhooks() -> None:
-            for name in webhook_jobs:
-                jobs.wake(name)
+            jobs.wake(delivery_job(WEBHOOK))  # its pass wakes the others when it finds a full batch
 
         api = app[API_WIRING] = build_api(services, secret, wake=wake_webhooks)
         app[API] = ApiContext(api.service, wake=wake_webhooks)
@@ -804,8 +804,12 @@ def build_app(settings: Settings) -> web.Application:
                 send_timeout=15,
                 batch=WEBHOOK_BATCH,
             )
-            for name in webhook_jobs:  # a few passes side by side: a slow receiver never holds up the others
-                jobs.add(name, settings.webhook_interval, delivery_pass(hooks, jobs), at_once=True)
+            # A few passes side by side, so a slow receiver never holds up the others: the first polls the outbox,
+            # the rest run when a pass finds a full batch (and poll rarely, in case a wake was lost).
+            webhooks = delivery_pass(hooks, jobs, spill_to=webhook_spill)
+            jobs.add(delivery_job(WEBHOOK), settings.webhook_interval, webhooks, at_once=True)
+            for name in webhook_spill:
+                jobs.add(name, max(settings.webhook_interval, WEBHOOK_SPILL_SECONDS), webhooks)
         jobs.add("api.rate_counters", 600.0, api.limits.purge, exclusive=True)  # forget old rate-limit windows
         jobs.add("links.expire", 15.0, api.service.expire_due, exclusive=True)  # links past their expiry: off
         if settings.reconcile_interval > 0:

@@ -31,7 +31,7 @@ import logging
 import os
 import secrets
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -229,15 +229,21 @@ class Background:
 # ------------------------------------------------------------------ outbox delivery
 
 
-def delivery_pass(service: DeliveryService, jobs: Background) -> Pass:
+def delivery_pass(service: DeliveryService, jobs: Background, *, spill_to: Sequence[str] = ()) -> Pass:
     """The pass of a channel's delivery job: one :meth:`DeliveryService.run_once` (giving back what it can't
     start once ``jobs`` is stopping), each item's outcome logged once (a held item only when it is held: it is
-    not leased again until its recipient can be reached); True when a full batch came (more may be due)."""
+    not leased again until its recipient can be reached); True when a full batch came (more may be due).
+
+    ``spill_to``: jobs woken when a full batch came, so passes side by side share a burst while only one pass
+    polls an idle outbox (extra passes that polled too would each cost the database a write every interval)."""
 
     async def run() -> bool:
         report = await service.run_once(stop=jobs.stopping)
         for attempt in report.attempts:
             _log_attempt(report.channel, attempt)
+        if report.more:
+            for name in spill_to:
+                jobs.wake(name)
         return report.more
 
     return run

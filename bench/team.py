@@ -15,7 +15,8 @@ emulated Graph latency per request, calendar sync off (every view reads Graph wh
 * ``graph_requests``: Graph requests of the first, cold slot view of 20 members x 30 days through the JSON endpoint
   ``/book/team/{team}/{slug}/slots`` (target 1: one ``getSchedule`` of the 20, with one member's token);
 * ``slots_p95_ms``: the same endpoint under 50 concurrent clients, each reading one week of the 30 days at a time
-  (the weeks rotate, as visitors page through them), after that first read (target < 150);
+  (the weeks rotate, as visitors page through them), after that first read (target < 150); ``month_slots_p95_ms``:
+  the same clients each reading all 30 days at once (target < 150 too);
 * ``assignment_p95_ms``: 200 bookings through ``POST /book/team/{team}/{slug}`` one after another, each the whole
   pipeline: everyone's free/busy for the slot (one ``getSchedule``), the assignment, the chosen member's calendar
   read again live, the reservation, the Outlook event and its read-back (target < 450).
@@ -234,22 +235,27 @@ async def pipeline_figures(
             requests = [r for r in log[before:] if not r.path.startswith("$batch:")]
             offered = [s["start"] for s in body["slots"]]
 
-            latencies: list[float] = []
             errors: list[str] = []
 
-            async def client(index: int) -> None:
-                for i in range(per_client):
-                    params = {**weeks[(index + i) % len(weeks)], "timeZone": "Europe/London"}
-                    t = time.perf_counter()
-                    async with session.get(f"{base}{path}/slots", params=params) as answer:
-                        await answer.read()
-                        if answer.status != 200:
-                            errors.append(str(answer.status))
-                    latencies.append((time.perf_counter() - t) * 1000)
+            async def views(windows: list[dict[str, str]]) -> tuple[list[float], float]:
+                latencies: list[float] = []
 
-            t0 = time.perf_counter()
-            await asyncio.gather(*(client(i) for i in range(clients)))
-            wall = time.perf_counter() - t0
+                async def client(index: int) -> None:
+                    for i in range(per_client):
+                        params = {**windows[(index + i) % len(windows)], "timeZone": "Europe/London"}
+                        t = time.perf_counter()
+                        async with session.get(f"{base}{path}/slots", params=params) as answer:
+                            await answer.read()
+                            if answer.status != 200:
+                                errors.append(str(answer.status))
+                        latencies.append((time.perf_counter() - t) * 1000)
+
+                t0 = time.perf_counter()
+                await asyncio.gather(*(client(i) for i in range(clients)))
+                return latencies, time.perf_counter() - t0
+
+            latencies, wall = await views(weeks)
+            whole, _ = await views([month])
 
             booked: list[float] = []
             assigned: Counter[str] = Counter()
@@ -274,7 +280,9 @@ async def pipeline_figures(
         "view_slots": len(offered),
         "slots_p50_ms": round(statistics.median(latencies), 1),
         "slots_p95_ms": round(percentile(latencies, 0.95), 1),
-        "slot_reads": len(latencies),
+        "month_slots_p50_ms": round(statistics.median(whole), 1),
+        "month_slots_p95_ms": round(percentile(whole, 0.95), 1),
+        "slot_reads": len(latencies) + len(whole),
         "slot_errors": len(errors),
         "requests_per_s": round(len(latencies) / wall, 1),
         "assignment_p50_ms": round(statistics.median(booked), 1),
@@ -316,9 +324,10 @@ def main() -> None:
     print(
         f"pipeline       : cold view of {PIPELINE_MEMBERS} members x {PIPELINE_DAYS} days: {pipe['graph_requests']} "
         f"Graph request(s) {pipe['graph_requests_paths']} in {pipe['cold_view_ms']:.0f} ms "
-        f"(target {TARGET_GRAPH_REQUESTS}); {pipe['clients']} clients, {pipe['slot_reads']} week views: "
-        f"p50 {pipe['slots_p50_ms']:.1f} ms, p95 {pipe['slots_p95_ms']:.1f} ms (target < {TARGET_SLOTS_P95_MS:.0f}), "
-        f"{pipe['slot_errors']} errors"
+        f"(target {TARGET_GRAPH_REQUESTS}); {pipe['clients']} clients, {pipe['slot_reads'] // 2} week views: "
+        f"p50 {pipe['slots_p50_ms']:.1f} ms, p95 {pipe['slots_p95_ms']:.1f} ms (target < {TARGET_SLOTS_P95_MS:.0f}); "
+        f"the same clients viewing all {PIPELINE_DAYS} days: p50 {pipe['month_slots_p50_ms']:.1f} ms, "
+        f"p95 {pipe['month_slots_p95_ms']:.1f} ms; {pipe['slot_errors']} errors"
     )
     print(
         f"bookings       : {pipe['bookings_made']} made, {pipe['bookings_refused']} refused, over "
@@ -331,6 +340,7 @@ def main() -> None:
         **{k: v for k, v in pipe.items() if k != "graph_requests_paths"},
         "targets_met": pipe["graph_requests"] <= TARGET_GRAPH_REQUESTS
         and pipe["slots_p95_ms"] < TARGET_SLOTS_P95_MS
+        and pipe["month_slots_p95_ms"] < TARGET_SLOTS_P95_MS
         and pipe["assignment_p95_ms"] < TARGET_ASSIGNMENT_P95_MS
         and not pipe["slot_errors"],
     }

@@ -15,6 +15,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -223,6 +224,45 @@ async def test_stopping_lets_a_delivery_in_flight_finish_and_gives_the_rest_back
     assert len(sent) == 1  # the one in flight finished and was recorded ...
     again = await repos.outbox.lease(datetime.now(UTC), 10, 60, channel=TEAMS)
     assert len(again) == 3 and sent[0].id not in {x.id for x in again}  # ... the rest is due at once elsewhere
+
+
+async def test_only_the_first_delivery_pass_polls_the_others_run_when_it_finds_a_full_batch(
+    repos: Repositories,
+) -> None:
+    sent: list[str] = []
+    leased_by: list[str] = []
+
+    class Chat:
+        async def deliver(self, delivery: Delivery) -> None:
+            await asyncio.sleep(0.01)
+            sent.append(delivery.id)
+
+    delivery = DeliveryService(outbox=repos.outbox, notifier=Chat(), channel=TEAMS, clock=WallClock(), batch=2)
+    jobs = replica(repos, "one")
+    spill = ["extra.2", "extra.3"]
+    passes = delivery_pass(delivery, jobs, spill_to=spill)
+
+    def named(name: str) -> Callable[[], Awaitable[object]]:
+        async def run() -> object:
+            leased_by.append(name)
+            return await passes()
+
+        return run
+
+    jobs.add(delivery_job(TEAMS), 0.05, named("first"), at_once=True)
+    for name in spill:
+        jobs.add(name, 60, named(name))
+    jobs.start()
+    await asyncio.sleep(0.5)  # an idle outbox: only the first pass looks, every 50 ms
+    assert leased_by and set(leased_by) == {"first"}
+    await repos.outbox.enqueue([OutboxItem("booking.created", "t1", {"n": n}, f"k{n}") for n in range(12)])
+    for _ in range(200):
+        if len(sent) == 12:
+            break
+        await asyncio.sleep(0.02)
+    await jobs.stop()
+    assert sorted(sent) == sorted(set(sent)) and len(sent) == 12  # each item once
+    assert set(leased_by) == {"first", *spill}  # a full batch woke the others, which shared the burst
 
 
 async def test_stopping_is_bounded_when_a_pass_hangs(repos: Repositories, caplog: pytest.LogCaptureFixture) -> None:

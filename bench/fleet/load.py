@@ -95,6 +95,7 @@ class Booked:
 @dataclass
 class Stats:
     latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    timed_at: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))  # when each latency ended
     statuses: dict[str, Counter[int]] = field(default_factory=lambda: defaultdict(Counter))
     errors: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     server_errors: list[dict[str, Any]] = field(default_factory=list)  # answered 500
@@ -112,12 +113,11 @@ class Stats:
         """One answer. Latencies are those of the app's answers (every status): an error HAProxy made itself
         (no replica to send it to, or one that died mid-request) is counted in ``balancer``, not timed."""
         self.statuses[kind][resp.status_code] += 1
-        if "X-Request-Id" in resp.headers:
-            self.latencies[kind].append(ms)
-        elif resp.status_code >= 500:
+        if "X-Request-Id" not in resp.headers and resp.status_code >= 500:
             self.balancer[resp.status_code] += 1
         else:
             self.latencies[kind].append(ms)
+            self.timed_at[kind].append(time.monotonic())
         if resp.status_code >= 400 and f"{kind} {resp.status_code}" not in self.examples:
             self.examples[f"{kind} {resp.status_code}"] = resp.text[:300]
         if resp.status_code == 500:

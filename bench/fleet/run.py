@@ -296,14 +296,19 @@ def repeated_after_kill_of_its_sender(dup: dict[str, Any], events: list[tuple[fl
 
 
 def summarise(stats: Stats) -> dict[str, Any]:
+    """p50/p95 per request kind, and the p95 of each half of the load (calendars fill as a run goes on)."""
     kinds = {}
+    middle = (stats.first + stats.last) / 2
     for kind, values in sorted(stats.latencies.items()):
         if kind == "setup":
             continue
+        ended = stats.timed_at[kind]
+        halves = [[v for v, t in zip(values, ended, strict=True) if (t < middle) is early] for early in (True, False)]
         kinds[kind] = {
             "n": len(values),
             "p50": round(percentile(values, 0.5), 1),
             "p95": round(percentile(values, 0.95), 1),
+            "p95_by_half": [round(percentile(half, 0.95), 1) if half else None for half in halves],
         }
     return kinds
 
