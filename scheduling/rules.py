@@ -140,7 +140,7 @@ class Availability:
             if msg:
                 out[f"{prefix}weekly_hours.{WEEKDAY_NAMES[d]}"] = msg
         for day, ranges in self.overrides.items():
-            msg = _day_problem(ranges)
+            msg = calendar_date_problem(day) or _day_problem(ranges)
             if msg:
                 out[f"{prefix}date_overrides.{day.isoformat()}"] = msg
         return out

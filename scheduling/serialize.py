@@ -12,6 +12,7 @@ from datetime import date
 from typing import Any
 
 from scheduling.errors import InvalidRule
+from scheduling.reach import calendar_date_problem
 from scheduling.rules import (
     DEFAULT_BLOCKING_STATUSES,
     DEFAULT_REMINDER,
@@ -70,6 +71,10 @@ def availability_from_dict(data: Mapping[str, Any]) -> Availability:
             day = date.fromisoformat(key)
         except (TypeError, ValueError) as exc:
             raise InvalidRule("date_overrides", f"{key!r} is not a date like 2027-01-31.") from exc
+        if calendar_date_problem(day) is not None:
+            # Stored before the calendar was checked (the API took any date): no slot can fall on it, and
+            # keeping it would make the rules fail validation. Dropped, so the link works as it always did.
+            continue
         overrides[day] = _ranges_in(ranges, f"date_overrides.{key}")
     return Availability(tz, weekly, overrides)  # type: ignore[arg-type]
 

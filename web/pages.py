@@ -45,7 +45,7 @@ from web.booking_api import (
 )
 from web.context import STATIC, WEB, WebContext
 from web.ics import booking_ics
-from web.problems import problem_response, status_and_title, wire_problem
+from web.problems import problem, problem_response, status_and_title, wire_problem
 from web.security import CSRF_FIELD, wants_json
 from web.views import iso_z, time_label, week_view, when_label, zone_choices
 from web.wire import WireRefusal, is_json_type, parse_instant, read_form
@@ -283,6 +283,20 @@ def _usable_key(key: str | None) -> bool:
 
 
 FORBIDDEN_MESSAGE = "Your session expired or the form was sent from another site. Reload the page and try again."
+FORBIDDEN_DETAIL = (
+    "This address takes the page's form, which must carry the form's CSRF token ('csrf_token') and the cookie the "
+    "page set with it; this request has no matching pair."
+)
+BOOK_AS_JSON = "To book from a program, send the booking as JSON (Content-Type: application/json)."
+
+
+def forbidden(ctx: WebContext, request: web.Request, json_alternative: str = "") -> web.Response:
+    """The 403 of a form post without a matching CSRF pair: the "Please try again" page for a browser; problem
+    details naming ``csrf_token`` for a client that asked for JSON (``json_alternative``: what it can do instead)."""
+    if wants_json(request):
+        detail = f"{FORBIDDEN_DETAIL} {json_alternative}".strip()
+        return problem(403, "CSRF check failed", detail, "csrf_failed", parameter=CSRF_FIELD)
+    return render(ctx, request, "message.html", status=403, heading="Please try again", message=FORBIDDEN_MESSAGE)
 
 
 async def book_submit(request: web.Request) -> web.StreamResponse:
@@ -310,7 +324,7 @@ async def _submit(
     except WireRefusal as exc:
         return unreadable(ctx, request, exc)
     if not ctx.csrf.check(request, values.get(CSRF_FIELD), scope):
-        return render(ctx, request, "message.html", status=403, heading="Please try again", message=FORBIDDEN_MESSAGE)
+        return forbidden(ctx, request, BOOK_AS_JSON)
     # counted before anything is read or written (after the CSRF check: another site can't spend the budget)
     if (limited := await ctx.over_limit(ctx.booking_limiter, request)) is not None:
         return too_many(ctx, request, limited)
@@ -423,7 +437,7 @@ async def manage_action(request: web.Request) -> web.StreamResponse:
     except WireRefusal as exc:
         return unreadable(ctx, request, exc)
     if not ctx.csrf.check(request, values.get(CSRF_FIELD), f"/manage/{token}"):
-        return render(ctx, request, "message.html", status=403, heading="Please try again", message=FORBIDDEN_MESSAGE)
+        return forbidden(ctx, request)
     if (limited := await ctx.over_limit(ctx.booking_limiter, request)) is not None:
         return too_many(ctx, request, limited)
     tz = values.get("tz") if is_valid_zone(values.get("tz", "")) else "UTC"

@@ -10,13 +10,18 @@
 * Request size: a request target (path and query) longer than :data:`MAX_TARGET` is answered 414 with
   problem details before routing does anything with it. aiohttp itself reads a request line only up
   to its ``max_line_size`` and answers anything longer on its own, before any handler or middleware
-  runs (a bare ``400`` whose text quotes the line's start; aiohttp has no hook for it, aio-libs/aiohttp
-  #3287), so the app raises that limit to :data:`MAX_REQUEST_LINE` (:data:`HANDLER_ARGS`, passed to
-  ``web.Application``): every target between our limit and aiohttp's gets the clean 414, and only a
-  line over 64 KiB meets aiohttp's own answer, still a 4xx without a traceback. Header lines keep
-  aiohttp's default limit (8190 bytes, answered the same way).
+  runs (a bare ``400 text/plain`` quoting the line's first 100 bytes; aiohttp 3.14 has no supported hook
+  for that answer, aio-libs/aiohttp#3287), so the app raises that limit to :data:`MAX_REQUEST_LINE` (1 MiB,
+  :data:`HANDLER_ARGS`, passed to ``web.Application`` and so used however the app is served: ``run_app``,
+  ``AppRunner``, the tests' ``TestServer``): every target between our limit and 1 MiB gets the clean 414.
+  Only a line over 1 MiB (no browser sends one; a proxy in front refuses it first) meets aiohttp's own
+  answer, still a 4xx. Header lines keep aiohttp's limit (8190 bytes, answered the same way). aiohttp logs
+  each such refusal as ``ERROR`` with the parser's traceback and the request's start in the message: the
+  server logger of :data:`HANDLER_ARGS` (:data:`SERVER_LOG`, with :class:`RefusedRequestFilter`) writes it
+  as one ``WARNING`` line naming the kind of error and the peer, without traceback or request text.
 * CSRF: a random per-browser cookie and, in every form, an HMAC of it under the server secret
-  (signed double submit). A form POST without a matching pair is refused with 403.
+  (signed double submit). A form POST without a matching pair is refused with 403: the "Please try again"
+  page, or problem details naming ``csrf_token`` for a client that asks for JSON (``web.pages.forbidden``).
 * Rate limiting: booking submissions and slot reads are limited per client address by the core's
   shared limiter (``scheduling.ratelimit``: counters in the database, so every replica counts against
   one limit), checked first in each handler through ``WebContext.over_limit``.
@@ -33,8 +38,10 @@ import ipaddress
 import logging
 import secrets
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import BadHttpMessage, LineTooLong
 
 from scheduling.correlation import current_request_id, error_reference
 
@@ -52,8 +59,34 @@ CSRF_FIELD = "csrf_token"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 MAX_TARGET = 8 * 1024  # the longest path-and-query we serve (ours are under 300 characters)
-MAX_REQUEST_LINE = 64 * 1024  # how much of a request line aiohttp reads before refusing it on its own
-HANDLER_ARGS: dict[str, int] = {"max_line_size": MAX_REQUEST_LINE}  # web.Application(handler_args=...)
+MAX_REQUEST_LINE = 1024 * 1024  # how much of a request line aiohttp reads before refusing it on its own
+
+
+class RefusedRequestFilter(logging.Filter):
+    """aiohttp's server logs a request it could not parse (``BadHttpMessage``: a line over its limit, bytes that
+    are not HTTP) as ``ERROR`` with a traceback, and the parser's message quotes the request's first 100 bytes.
+    That is the client's mistake, answered 400: rewritten here as one ``WARNING`` line with the error's kind, its
+    limit and the peer, and nothing the client sent. Any other record (a real bug in a handler) passes as is."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, BadHttpMessage):
+            peer = record.args[0] if isinstance(record.args, tuple) and record.args else None
+            what = f"a line longer than {exc.args[1]} bytes" if isinstance(exc, LineTooLong) else "not valid HTTP"
+            if record.levelno > logging.WARNING:
+                record.levelno, record.levelname = logging.WARNING, logging.getLevelName(logging.WARNING)
+            record.msg = "refused a request from %s: %s (%s, answered %s)"
+            record.args = (peer, what, type(exc).__name__, exc.code)
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+SERVER_LOG = logging.getLogger("slotwise.web.server")  # aiohttp's server messages for our app (not aiohttp.server)
+SERVER_LOG.addFilter(RefusedRequestFilter())
+HANDLER_ARGS: dict[str, Any] = {  # web.Application(handler_args=...): what every RequestHandler is made with
+    "max_line_size": MAX_REQUEST_LINE,
+    "logger": SERVER_LOG,
+}
 
 
 def wants_json(request: web.Request) -> bool:

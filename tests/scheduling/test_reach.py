@@ -3,6 +3,7 @@ window the core computes on inside it (so no date arithmetic can leave Python's 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,7 +26,8 @@ from scheduling.reach import (
     instant_problem,
     reach,
 )
-from scheduling.rules import BookingWindow
+from scheduling.rules import Availability, BookingWindow, EventRules
+from scheduling.serialize import rules_from_dict, rules_to_dict
 from tests.scheduling.strategies import props
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -158,3 +160,13 @@ async def test_the_booking_use_cases_refuse_instants_out_of_reach_whoever_calls_
         )
         with pytest.raises(InvalidQuery):
             await service.reschedule(booking, far, "invitee")
+
+
+def test_a_date_override_outside_the_calendar_is_refused_and_one_stored_before_is_dropped_on_load() -> None:
+    rules = EventRules((30,), Availability.business_hours("UTC"))
+    far = replace(rules.availability, overrides={date(1, 1, 1): (), date(2027, 5, 3): ()})
+    assert set(replace(rules, availability=far).problems()) == {"date_overrides.0001-01-01"}
+    stored = rules_to_dict(rules) | {"availability": {**rules_to_dict(rules)["availability"]}}
+    stored["availability"]["date_overrides"] = {"0001-01-01": [], "9999-12-31": [], "2027-05-03": []}
+    loaded = rules_from_dict(stored)  # what the API took before it checked the calendar
+    assert set(loaded.availability.overrides) == {date(2027, 5, 3)} and loaded.validate() == loaded

@@ -6,13 +6,16 @@ duration, a key given twice. The classes are generated in test_hostile_input.py;
 from __future__ import annotations
 
 import json
+import logging
+import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from aiohttp import FormData
 
 from tests.web.conftest import DEMO_PATH, DEMO_UPN, Site, text_of, token_of
-from web.security import MAX_REQUEST_LINE, MAX_TARGET
+from web.security import MAX_REQUEST_LINE, MAX_TARGET, SERVER_LOG, RefusedRequestFilter
 from web.wire import MAX_JSON_DEPTH
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -251,7 +254,7 @@ async def test_an_end_that_agrees_books(site: Site) -> None:
 # ------------------------------------------------------------------------------------- request lines
 
 
-@pytest.mark.parametrize("length", [MAX_TARGET + 1, 9_000, 40_000, MAX_REQUEST_LINE - 100])
+@pytest.mark.parametrize("length", [MAX_TARGET + 1, 9_000, 40_000, 100 * 1024, MAX_REQUEST_LINE - 100])
 async def test_a_long_path_is_a_414_problem(shared_site: Site, length: int) -> None:
     resp = await shared_site.client.get("/book/" + "a" * (length - len("/book/")))
     body = await problem_of(resp, 414)
@@ -263,12 +266,86 @@ async def test_a_long_query_is_a_414_problem_too(shared_site: Site) -> None:
     assert (await problem_of(resp, 414))["code"] == "uri_too_long"
 
 
-async def test_a_request_line_past_aiohttps_limit_gets_its_short_400(shared_site: Site) -> None:
-    """Past MAX_REQUEST_LINE aiohttp answers before any handler runs (web.security): still a 4xx, one line,
-    no traceback."""
-    resp = await shared_site.client.get("/book/" + "a" * (MAX_REQUEST_LINE + 10))
-    text = await resp.text()
+async def test_a_100_kib_path_is_a_414_and_logs_no_error(shared_site: Site, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO):
+        resp = await shared_site.client.get("/book/" + "a" * (100 * 1024))
+        assert (await problem_of(resp, 414))["code"] == "uri_too_long"
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+
+
+@pytest.mark.parametrize("where", ["line", "header"])
+async def test_past_aiohttps_limits_a_short_400_and_one_warning_line(
+    shared_site: Site, caplog: pytest.LogCaptureFixture, where: str
+) -> None:
+    """Past MAX_REQUEST_LINE (or aiohttp's 8190-byte header line) aiohttp answers before any handler runs
+    (web.security): still a 4xx, one short line; logged as one WARNING without traceback or request text."""
+    with caplog.at_level(logging.INFO):
+        if where == "line":
+            resp = await shared_site.client.get("/book/" + "a" * (MAX_REQUEST_LINE + 10))
+        else:
+            resp = await shared_site.client.get(DEMO_PATH, headers={"X-Long": "a" * 9000})
+        text = await resp.text()
     assert resp.status == 400 and "Traceback" not in text and len(text) < 400
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info or r.exc_text]
+    refused = [r for r in caplog.records if r.name == SERVER_LOG.name]
+    assert len(refused) == 1 and refused[0].levelno == logging.WARNING, [r.getMessage() for r in refused]
+    line = refused[0].getMessage()
+    assert "LineTooLong" in line and "aaaa" not in line and "\n" not in line, line
+
+
+async def test_the_server_log_filter_leaves_other_errors_alone() -> None:
+    """Only a request aiohttp could not parse is quietened: a bug elsewhere keeps its ERROR and traceback."""
+    try:
+        raise RuntimeError("a bug")
+    except RuntimeError:
+        record = logging.LogRecord("x", logging.ERROR, __file__, 1, "Unhandled exception", (), sys.exc_info())
+    assert RefusedRequestFilter().filter(record) and record.levelno == logging.ERROR and record.exc_info
+
+
+# ------------------------------------------------------------------------------------- form posts from programs
+
+
+def _form_body(multipart: bool) -> Any:
+    fields = {"start": "2030-01-01T09:00:00Z", "name": "Pat Program", "email": "pat@example.org", "timeZone": "UTC"}
+    if not multipart:
+        return fields
+    data = FormData()
+    for name, value in fields.items():
+        data.add_field(name, value)
+    return data
+
+
+@pytest.mark.parametrize("multipart", [False, True])
+@pytest.mark.parametrize("accept", ["application/json", "application/problem+json, application/json;q=0.9"])
+async def test_a_form_post_from_a_json_client_without_csrf_is_a_403_problem(
+    shared_site: Site, multipart: bool, accept: str
+) -> None:
+    before = tagged(shared_site)
+    resp = await shared_site.client.post(DEMO_PATH, data=_form_body(multipart), headers={"Accept": accept})
+    body = await problem_of(resp, 403)
+    assert body["code"] == "csrf_failed" and body["parameter"] == "csrf_token", body
+    assert "application/json" in body["detail"] and "csrf_token" in body["detail"], body
+    assert tagged(shared_site) == before
+
+
+@pytest.mark.parametrize("multipart", [False, True])
+async def test_a_browser_form_post_without_csrf_keeps_the_page(shared_site: Site, multipart: bool) -> None:
+    browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+    resp = await shared_site.client.post(DEMO_PATH, data=_form_body(multipart), headers={"Accept": browser})
+    assert resp.status == 403 and resp.content_type == "text/html"
+    assert "Please try again" in text_of(await resp.text())
+
+
+async def test_a_manage_form_post_from_a_json_client_without_csrf_is_a_403_problem(site: Site) -> None:
+    token = token_of(await site.book())
+    booking = await site.services.booking.by_manage_token(token)
+    resp = await site.client.post(
+        f"/manage/{token}/cancel", data={"reason": "x"}, headers={"Accept": "application/json"}
+    )
+    body = await problem_of(resp, 403)
+    assert body["parameter"] == "csrf_token" and body["code"] == "csrf_failed"
+    after = await site.services.booking.by_manage_token(token)
+    assert (after.status, after.version) == (booking.status, booking.version)
 
 
 async def test_a_path_just_within_the_limit_is_routed(shared_site: Site) -> None:
