@@ -41,11 +41,19 @@ from graph import (
     MsalSignIn,
     sandbox_identity,
 )
-from graph.sandbox import EmulatorState, EmUser, create_graph_app, create_login_app, seed_demo
-from graph.sandbox.connector import RemoteSandboxConnector, SandboxConnector, SandboxMailbox
-from graph.sandbox.page import sandbox_page
-from graph.sandbox.persist import StateFile
-from graph.sandbox.seed import SANDBOX_TENANT_ID
+from graph.sandbox import (
+    SANDBOX_TENANT_ID,
+    EmulatorState,
+    EmUser,
+    RemoteSandboxConnector,
+    SandboxConnector,
+    SandboxMailbox,
+    StateFile,
+    create_graph_app,
+    create_login_app,
+    sandbox_page,
+    seed_demo,
+)
 from scheduling.api import ApiService
 from scheduling.api_keys import ApiKeyService
 from scheduling.booking import BookingService
@@ -484,6 +492,8 @@ async def build_services(
             clock=clock,
             policy=policy,
             endpoint=tracking.notification_url,
+            connections=connections,  # a host who must sign in again is marked broken, as a live read does
+            outbox=repos.outbox,  # the host is told of an Outlook move Slotwise could not apply
         )
         connections.sync = calendar_sync  # connect subscribes, disconnect unsubscribes
     return Services(

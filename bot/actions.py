@@ -33,7 +33,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
-from cards.verbs import TIME_ZONE_INPUT, Verb, is_verb
+from cards import TIME_ZONE_INPUT, Verb, is_verb
 from scheduling.errors import SlotwiseError
 from scheduling.reach import FIRST_DATE, LAST_DATE, instant_problem
 from scheduling.rules import MAX_DURATION, MIN_DURATION

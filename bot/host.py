@@ -20,27 +20,25 @@ from bot.context import Turn
 from bot.deps import BotDeps
 from bot.reply import Json, Private, Reply, SignIn, sign_in_private, sso_oauth_card
 from cards import (
+    CALENDAR_INPUTS,
+    FORM_ERROR,
+    PROFILE_CONFLICTS,
+    PROFILE_HOURS,
+    PROFILE_TIME_ZONE,
+    PROFILE_WRITE,
+    booking_url,
     connect_prompt,
     consent_blocked,
     first_run,
     link_created,
     links_list,
+    parse_calendar_choice,
     parse_profile,
     parse_settings,
     reconnect_required,
     settings_editor,
     upcoming_bookings,
 )
-from cards.help import (
-    CALENDAR_INPUTS,
-    PROFILE_CONFLICTS,
-    PROFILE_HOURS,
-    PROFILE_TIME_ZONE,
-    PROFILE_WRITE,
-    parse_calendar_choice,
-)
-from cards.links import booking_url
-from cards.settings import FORM_ERROR
 from scheduling.domain import Booking, ConnectionStatus, EventType, LinkKind, User
 from scheduling.errors import Conflict, HostUnavailable, NotFound, SignInRequired
 from scheduling.links import NewLink, availability_from_mailbox

@@ -7,6 +7,9 @@ or on their messages) with ``continue_conversation``. Kinds:
 
 * ``booking.created`` / ``booking.rescheduled`` / ``booking.cancelled`` (written by the booking use
   cases in the same transaction as the change): the host_notification card;
+* ``booking.outlook_move_refused`` (the host moved a booked meeting in Outlook onto another booking, and
+  Slotwise kept the old time; written by calendar sync, once per such move): the outlook_move_refused card,
+  unless the booking was changed or cancelled meanwhile (then it is obsolete);
 * ``host.reconnect`` (the calendar connection broke; at most one a day): the reconnect card with a fresh
   sign-in link, unless the host has reconnected meanwhile (then it is obsolete);
 * ``host.connected`` (the web sign-in finished): the first-run card with the detected zone and hours;
@@ -37,12 +40,20 @@ from bot.host import sign_in_reply
 from bot.private import PRIVATE_KIND, SIGN_IN_KIND, reply_from_payload
 from bot.reply import Json, Reply, message_activity
 from bot.team import deliver_announcement
-from cards import consent_blocked, first_run, host_notification, reconnect_required, reminder_card
-from cards.bookings import NotificationKind
-from cards.help import connect_prompt
-from cards.team import unreadable_card
-from cards.webhooks import webhook_disabled
-from scheduling.domain import Booking, ConnectionStatus, OutboxItem, User
+from cards import (
+    NotificationKind,
+    connect_prompt,
+    consent_blocked,
+    first_run,
+    host_notification,
+    outlook_move_refused,
+    reconnect_required,
+    reminder_card,
+    unreadable_card,
+    webhook_disabled,
+)
+from scheduling.booking import OUTLOOK_MOVE_REFUSED
+from scheduling.domain import Booking, BookingStatus, ConnectionStatus, OutboxItem, User
 from scheduling.errors import HostUnavailable, NotFound
 from scheduling.links import availability_from_mailbox
 from scheduling.ports import Delivery, NotReachable, Obsolete, Undeliverable
@@ -139,6 +150,9 @@ class TeamsNotifier:
             )
             questions = link.questions if link is not None else ()
             return host_notification(kind, item.payload, host.time_zone, questions)
+        if item.kind == OUTLOOK_MOVE_REFUSED:
+            await self.still_as_told(item, host)
+            return outlook_move_refused(item.payload, host.time_zone)
         if item.kind == "host.reconnect":
             if host.connection_status is ConnectionStatus.CONNECTED:
                 raise Obsolete("the host has reconnected")
@@ -166,6 +180,19 @@ class TeamsNotifier:
         if item.kind == WEBHOOK_DISABLED:  # one of the host's webhook subscriptions was switched off
             return webhook_disabled(item.payload, deps.url("/api/v1/openapi.json"))
         raise Undeliverable(f"there is no Teams message for '{item.kind}'")
+
+    async def still_as_told(self, item: OutboxItem, host: User) -> None:
+        """Obsolete when the booking an Outlook-move notice is about was cancelled or changed since it was
+        written (the notice's ``version``): what it says would no longer hold."""
+        booking_id = item.payload.get("bookingId")
+        try:
+            booking = await self.deps.booking.for_host(host.id, booking_id) if isinstance(booking_id, str) else None
+        except NotFound:
+            booking = None
+        if booking is None or booking.status is not BookingStatus.CONFIRMED:
+            raise Obsolete("the booking is gone or cancelled")
+        if booking.version != item.payload.get("version"):
+            raise Obsolete("the booking was changed since")
 
     async def reminder_for(self, item: OutboxItem, host: User) -> Json:
         """The reminder card, drawn from the booking as it stands now: Obsolete when it was cancelled or moved

@@ -25,11 +25,17 @@ from typing import Literal
 
 from bot.context import Turn
 from bot.reply import Json, Reply
-from cards import booked, confirm_booking, confirm_reschedule, host_notification, slot_picker
-from cards.format import utc_iso
-from cards.links import booking_url
-from cards.slots import week_start_of
-from cards.verbs import cancel_reason_input_id
+from cards import (
+    booked,
+    booking_url,
+    cancel_reason_input_id,
+    confirm_booking,
+    confirm_reschedule,
+    host_notification,
+    slot_picker,
+    utc_iso,
+    week_start_of,
+)
 from scheduling.booking import booking_payload
 from scheduling.domain import Booking, BookingStatus, Caller, EventType, User
 from scheduling.errors import Conflict, InvalidQuery

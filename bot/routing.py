@@ -50,8 +50,7 @@ from bot.actions import (
 )
 from bot.context import Turn
 from bot.reply import Reply
-from cards import help_card
-from cards.verbs import Verb
+from cards import Verb, help_card
 from scheduling.domain import User
 from scheduling.links import NewLink
 

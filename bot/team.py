@@ -32,8 +32,14 @@ from bot.commands import CreateTeamLink
 from bot.context import Turn, conversation_reference, is_personal, stored_reference
 from bot.deps import BotDeps
 from bot.reply import Reply, message_activity
-from cards.links import team_booking_url
-from cards.team import announcement_text, parse_team_settings, team_link_card, team_links_list, team_settings_card
+from cards import (
+    announcement_text,
+    parse_team_settings,
+    team_booking_url,
+    team_link_card,
+    team_links_list,
+    team_settings_card,
+)
 from scheduling.domain import ConnectionStatus, LinkKind, OutboxItem, User
 from scheduling.errors import Conflict, NotFound
 from scheduling.links import NewLink
@@ -273,12 +279,14 @@ async def save(turn: Turn, link_id: str, version: int, values: Mapping[str, obje
             period=settings.period,
             announce=settings.announce,
             members=settings.members,
+            remove=settings.remove,
         )
     except Conflict:
         latest = await teams.editable(link_id, user, owner=owner)
         return Reply(card=team_settings_card(latest, {"form": STALE}, values))
     await _update_posted(turn, saved)
-    return Reply(card=_card(turn, saved, user, heading="Saved"))
+    removed = [m.user.display_name for m in current.members if m.user.id in settings.remove]
+    return Reply(card=_card(turn, saved, user, heading="Saved", removed=removed))
 
 
 async def preview(turn: Turn, link_id: str) -> Reply:

@@ -21,9 +21,15 @@ from urllib.parse import unquote, urlsplit
 from bot.context import Turn, UnknownSender, client_zone
 from bot.invokes import BadInvoke, link_query_of
 from bot.reply import ADAPTIVE_CARD, Json
-from cards import slot_picker_unfurl, unfurl_notice, unfurl_preview, unfurl_response
-from cards.format import durations_label
-from cards.links import booking_url, team_booking_url
+from cards import (
+    booking_url,
+    durations_label,
+    slot_picker_unfurl,
+    team_booking_url,
+    unfurl_notice,
+    unfurl_preview,
+    unfurl_response,
+)
 from scheduling.errors import HostUnavailable, IntegrationError, LinkInactive, NotFound, SlotwiseError
 from scheduling.intervals import Interval
 

@@ -17,7 +17,14 @@ no ``$data`` binding is used. Text typed by people (titles, names, notes, answer
 """
 
 from cards.apikeys import api_key_created, api_key_offer, api_keys_list
-from cards.bookings import booked, confirm_reschedule, host_notification, upcoming_bookings
+from cards.bookings import (
+    NotificationKind,
+    booked,
+    confirm_reschedule,
+    host_notification,
+    outlook_move_refused,
+    upcoming_bookings,
+)
 from cards.elements import escape_markdown
 from cards.errors import (
     consent_blocked,
@@ -27,27 +34,58 @@ from cards.errors import (
     request_refused,
     slot_taken,
 )
-from cards.help import connect_prompt, first_run, help_card, parse_profile
+from cards.format import durations_label, utc_iso
+from cards.help import (
+    CALENDAR_INPUTS,
+    PROFILE_CONFLICTS,
+    PROFILE_HOURS,
+    PROFILE_TIME_ZONE,
+    PROFILE_WRITE,
+    connect_prompt,
+    first_run,
+    help_card,
+    parse_calendar_choice,
+    parse_profile,
+)
 from cards.links import booking_url, link_created, links_list, team_booking_url
 from cards.reminders import reminder_card
-from cards.settings import parse_settings, settings_editor
-from cards.slots import confirm_booking, slot_picker
+from cards.settings import FORM_ERROR, parse_settings, settings_editor
+from cards.slots import confirm_booking, slot_picker, week_start_of
+from cards.team import (
+    announcement_text,
+    parse_team_settings,
+    team_link_card,
+    team_links_list,
+    team_settings_card,
+    unreadable_card,
+)
 from cards.unfurl import slot_picker_unfurl, unfurl_notice, unfurl_preview, unfurl_response
-from cards.verbs import ALL_VERBS, Verb, is_verb
+from cards.verbs import ALL_VERBS, TIME_ZONE_INPUT, Verb, cancel_reason_input_id, is_verb
 from cards.webhooks import webhook_disabled
 
 __all__ = [
     "ALL_VERBS",
+    "CALENDAR_INPUTS",
+    "FORM_ERROR",
+    "PROFILE_CONFLICTS",
+    "PROFILE_HOURS",
+    "PROFILE_TIME_ZONE",
+    "PROFILE_WRITE",
+    "TIME_ZONE_INPUT",
+    "NotificationKind",
     "Verb",
+    "announcement_text",
     "api_key_created",
     "api_key_offer",
     "api_keys_list",
     "booked",
     "booking_url",
+    "cancel_reason_input_id",
     "confirm_booking",
     "confirm_reschedule",
     "connect_prompt",
     "consent_blocked",
+    "durations_label",
     "escape_markdown",
     "first_run",
     "generic_error",
@@ -57,8 +95,11 @@ __all__ = [
     "link_created",
     "link_inactive",
     "links_list",
+    "outlook_move_refused",
+    "parse_calendar_choice",
     "parse_profile",
     "parse_settings",
+    "parse_team_settings",
     "reconnect_required",
     "reminder_card",
     "request_refused",
@@ -67,9 +108,15 @@ __all__ = [
     "slot_picker_unfurl",
     "slot_taken",
     "team_booking_url",
+    "team_link_card",
+    "team_links_list",
+    "team_settings_card",
     "unfurl_notice",
     "unfurl_preview",
     "unfurl_response",
+    "unreadable_card",
     "upcoming_bookings",
+    "utc_iso",
     "webhook_disabled",
+    "week_start_of",
 ]

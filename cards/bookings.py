@@ -277,6 +277,61 @@ def host_notification(
     return card(body, actions, fallback_text=heading)
 
 
+def outlook_move_refused(payload: Mapping[str, object], host_time_zone: str) -> Json:
+    """The host's notice that a meeting they moved in Outlook could not be moved in Slotwise: the new time
+    overlaps another Slotwise booking (or its buffers), and the database never holds two overlapping bookings
+    of one host. ``payload`` is what :meth:`scheduling.booking.BookingService.outlook_move_refused` wrote: the
+    booking as Slotwise holds it, ``requestedStart``/``requestedEnd`` (the time in Outlook) and ``conflict``
+    (the booking it overlaps; empty when none was found, e.g. a booking being made right then)."""
+    invitee = _str(payload, "inviteeName") or "Someone"
+    booking_id = _str(payload, "bookingId")
+    start, end = _instant(payload, "start"), _instant(payload, "end")
+    wanted, wanted_end = _instant(payload, "requestedStart"), _instant(payload, "requestedEnd")
+    heading = f"The meeting with {user_text(invitee, 100)} was moved in Outlook, but not in Slotwise"
+    pairs: list[tuple[str, str]] = [
+        ("Meeting", user_text(_str(payload, "title"), 200, empty="Untitled link")),
+    ]
+    if wanted and wanted_end:
+        pairs.append(("Moved in Outlook to", when_label(wanted, wanted_end, host_time_zone)))
+    raw = payload.get("conflict")
+    conflict: Mapping[str, object] = raw if isinstance(raw, Mapping) else {}
+    other_start, other_end = _instant(conflict, "start"), _instant(conflict, "end")
+    other_title, other_invitee, other_host = (
+        _str(conflict, "title"),
+        _str(conflict, "inviteeName"),
+        _str(conflict, "hostName"),
+    )
+    if other_invitee:
+        other = f"{user_text(other_title, 200, empty='Untitled link')} with {user_text(other_invitee, 100)}"
+    elif other_host:
+        other = f"a Slotwise meeting of {user_text(other_host, 100)}"
+    else:
+        other = "another Slotwise booking"
+    if other_start and other_end:
+        other = f"{other}, {when_label(other_start, other_end, host_time_zone)}"
+    pairs.append(("Overlaps", other))
+    if start and end:
+        pairs.append(
+            ("Slotwise still holds", f"{when_label(start, end, host_time_zone)} ({user_text(host_time_zone, 60)})")
+        )
+    body: list[Json] = [
+        text(heading, weight="bolder", size="medium", color="attention", wrap=True),
+        facts(pairs),
+        text(
+            "The new time overlaps another booking (or the buffer around it), so Slotwise kept the old time for "
+            "this meeting: it is still blocked there, and your Outlook calendar now disagrees with it. Move one of "
+            "them: move this meeting back in Outlook or to a free time (Reschedule), or move or cancel the other "
+            "booking and then move this one again in Outlook.",
+            wrap=True,
+        ),
+    ]
+    actions: list[Json] = []
+    if booking_id:
+        actions.append(execute("Reschedule", "booking.reschedule", {"bookingId": booking_id, "tz": host_time_zone}))
+    actions.append(execute("Upcoming", "bookings.upcoming"))
+    return card(body, actions, fallback_text=heading)
+
+
 # --------------------------------------------------------------------------- upcoming list
 
 

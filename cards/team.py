@@ -10,7 +10,8 @@ posted (no viewer) shows both.
 
 The **settings card** (:func:`team_settings_card`) is the personal link's settings editor
 (:func:`cards.settings.settings_editor`: every personal rule) plus the team's own inputs: kind, assignment
-mode, fairness period, announcing in the channel, and per member priority, weight and daily / weekly caps.
+mode, fairness period, announcing in the channel, and per member priority, weight, daily / weekly caps and
+"Remove from the rotation" (the member is taken out as if they had pressed Leave; their bookings stay theirs).
 :func:`parse_team_settings` reads everything with the personal card's per-field parsers and the ones here,
 then the core's rules judge the whole (``EventRules.problems`` through ``parse_settings``,
 ``scheduling.assignment.member_problems`` for the members): every problem at once, keyed by input id (a
@@ -55,7 +56,7 @@ KIND: Final = "team.kind"
 MODE: Final = "team.mode"
 PERIOD: Final = "team.period"
 ANNOUNCE: Final = "team.announce"
-MEMBER_FIELDS: Final = ("priority", "weight", "daily_cap", "weekly_cap")
+MEMBER_FIELDS: Final = ("priority", "weight", "daily_cap", "weekly_cap", "remove")
 TEAM_INPUT_IDS: Final = (KIND, MODE, PERIOD, ANNOUNCE)
 
 KIND_TITLES: Final = {
@@ -93,9 +94,11 @@ def team_link_card(
     viewer_id: str | None = None,
     heading: str = "Team link",
     note: str = "",
+    removed: Sequence[str] = (),
 ) -> Json:
     """The team link card; ``viewer_id``: the person it is drawn for (Join or Leave for them), None for the
-    card as posted in the channel (both)."""
+    card as posted in the channel (both); ``removed``: the names of members its settings just took out of the
+    rotation (confirmed on the card)."""
     link = view.link
     members = view.members
     body: list[Json] = [
@@ -110,6 +113,9 @@ def team_link_card(
     ]
     if note:
         body.append(text(user_text(note, 300), color="attention"))
+    gone = [user_text(name, 80) for name in removed]
+    if gone:
+        body.append(text(f"Removed {_names(gone)} from the rotation; their bookings stay theirs.", color="good"))
     if not link.active:
         body.append(text("**Off**: nobody can book this link until it is turned back on.", color="warning"))
     rows: list[Json] = []
@@ -197,6 +203,7 @@ def team_values(view: TeamLinkView) -> dict[str, str]:
         out[member_input(m.user.id, "weight")] = str(member.weight)
         out[member_input(m.user.id, "daily_cap")] = "" if member.daily_cap is None else str(member.daily_cap)
         out[member_input(m.user.id, "weekly_cap")] = "" if member.weekly_cap is None else str(member.weekly_cap)
+        out[member_input(m.user.id, "remove")] = "false"
     return out
 
 
@@ -224,6 +231,15 @@ def _number(value: str) -> float | None:
     except ValueError:
         return None
     return int(n) if n.is_integer() else n
+
+
+def _remove_toggle(user_id: str, on: bool) -> Json:
+    """A member's "Remove from the rotation" switch, spare (20 of them must fit the card's size budget): off
+    unless set, ``"true"``/``"false"`` as submitted values (Adaptive Cards' defaults)."""
+    out: Json = {"type": "Input.Toggle", "id": member_input(user_id, "remove"), "title": "Remove from the rotation"}
+    if on:
+        out["value"] = "true"
+    return out
 
 
 def team_settings_card(
@@ -300,6 +316,7 @@ def team_settings_card(
                 minimum=1,
             )
         )
+        add(_remove_toggle(uid, v[member_input(uid, "remove")].lower() == "true"))
     data = {"linkId": view.link.id}
     actions = [
         execute("Save", "team.save", {"linkId": view.link.id, "version": view.link.version}),
@@ -322,6 +339,7 @@ class TeamSettings:
     period: PeriodUnit
     announce: bool
     members: tuple[TeamMember, ...]
+    remove: tuple[str, ...] = ()  # user ids taken out of the rotation
 
 
 def parse_kind(value: str) -> LinkKind:
@@ -365,6 +383,12 @@ def parse_weight(value: str) -> int:
     return weight
 
 
+def parse_removal(value: str) -> bool:
+    """A member's "Remove from the rotation" switch: ``"true"`` / ``"false"``; blank (a client that sends no value
+    for a switch left off) is off."""
+    return parse_flag(value) if value.strip() else False
+
+
 def parse_team_settings(values: Mapping[str, object], view: TeamLinkView) -> tuple[TeamSettings | None, dict[str, str]]:
     """Submitted settings -> (the settings, {}) or (None, every problem keyed by input id). Pure."""
     edited, errors = parse_settings(values, view.link)
@@ -383,8 +407,12 @@ def parse_team_settings(values: Mapping[str, object], view: TeamLinkView) -> tup
     period = read(PERIOD, parse_period, view.settings.period)
     announce = read(ANNOUNCE, parse_flag, view.settings.announce)
     members = []
+    remove = []
     for m in view.members:
         uid, current = m.user.id, m.member
+        if read(member_input(uid, "remove"), parse_removal, False):
+            remove.append(uid)  # out of the rotation: their other settings no longer matter
+            continue
         members.append(
             replace(
                 current,
@@ -398,7 +426,7 @@ def parse_team_settings(values: Mapping[str, object], view: TeamLinkView) -> tup
         errors.setdefault(key, message)
     if errors or edited is None:
         return None, errors or {FORM_ERROR: "Please check the settings."}
-    return TeamSettings(replace(edited, kind=kind), mode, period, announce, tuple(members)), {}
+    return TeamSettings(replace(edited, kind=kind), mode, period, announce, tuple(members), tuple(remove)), {}
 
 
 # --------------------------------------------------------------------------- messages

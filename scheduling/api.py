@@ -97,6 +97,7 @@ class MemberChanges:
     daily_cap: int | None = None
     weekly_cap: int | None = None
     clear: frozenset[str] = frozenset()
+    remove: bool = False  # out of the team's rotation (as Leave): the other fields are not judged
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +212,8 @@ def _rotation(view: TeamLinkView, team: TeamChanges | None) -> tuple[list[TeamMe
             members.append(m.member)
             continue
         c = found[1]
+        if c.remove:
+            continue
         members.append(
             replace(
                 m.member,
@@ -448,10 +451,12 @@ class ApiService:
         mode = team.mode if team is not None and team.mode is not None else settings.mode
         period = team.period if team is not None and team.period is not None else settings.period
         announce = team.announce if team is not None and team.announce is not None else settings.announce
+        remove = {c.user_id for c in team.members if c.remove} if team is not None else set()
         unchanged = (
             edited == view.link
             and (mode, period, announce) == (settings.mode, settings.period, settings.announce)
             and members == [m.member for m in view.members]
+            and not remove
         )
         if unchanged or self._teams is None:
             return view
@@ -466,6 +471,7 @@ class ApiService:
                 period=period,
                 announce=announce,
                 members=members,
+                remove=remove,
             )
         except NotAllowed:
             raise NotFound(NO_LINK) from None

@@ -24,7 +24,9 @@ The order, best first:
    one of their ``away`` intervals) is credited, for each booking the team took meanwhile, with the share
    they would have had at the period's average, ``w(m) / (total weight of the members present then)``. So a
    newcomer starts level with the team's average instead of at zero, and does not take every booking
-   until they have caught up with members who were there all along.
+   until they have caught up with members who were there all along. Time away is Leave to Join in the
+   rotation, and Outlook's out-of-office (:func:`out_of_office`: the ``oof`` stretches of the member's free/busy
+   in the part of the period that matters, read with the same call that checks who is free for the slot).
 3. **Least recently booked** (``last_booked``, which may lie before the period; never booked counts as
    longest ago), then the order the members were given.
 
@@ -45,8 +47,10 @@ from fractions import Fraction
 
 from scheduling.domain import Priority, TeamMember
 from scheduling.errors import InvalidRule
-from scheduling.intervals import Interval
+from scheduling.intervals import Interval, union_spans
 from scheduling.localtime import from_epoch, wall_to_epoch
+from scheduling.ports import BusyInterval
+from scheduling.rules import BusyStatus
 from scheduling.timezones import zone
 
 MIN_WEIGHT = 1
@@ -114,6 +118,21 @@ def period_containing(now: datetime, time_zone: str, unit: PeriodUnit = PeriodUn
         first = today.replace(day=1)
         after = date(first.year + first.month // 12, first.month % 12 + 1, 1)
     return Interval(from_epoch(wall_to_epoch(first, 0, tz)), from_epoch(wall_to_epoch(after, 0, tz)))
+
+
+def calibration_start(history: Iterable[PastAssignment], period: Interval) -> datetime | None:
+    """From when time away can matter to calibration in ``period``: the first assignment in it (a member is
+    credited only for bookings the team took while they were away); None when the period has none yet."""
+    return min((r.at for r in history if period.start <= r.at < period.end), default=None)
+
+
+def out_of_office(busy: Iterable[BusyInterval], within: Interval) -> tuple[Interval, ...]:
+    """The stretches of ``within`` a member's free/busy shows them out of office (Graph's ``oof``), merged, in
+    order: time away for calibration, like time out of the rotation."""
+    spans = union_spans(
+        (max(b.start, within.start), min(b.end, within.end)) for b in busy if b.status is BusyStatus.OOF
+    )
+    return tuple(Interval(start, end) for start, end in spans)
 
 
 def member_problems(members: Sequence[TeamMember]) -> dict[str, str]:

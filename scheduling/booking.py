@@ -83,6 +83,8 @@ from scheduling.webhooks import announce
 MAX_QUERY_DAYS = 62
 MAX_REBOOKS = 20  # how often one Teams user may book, cancel and book the same time again
 MAX_CANCEL_REASON = 500
+#: The host's chat notice that a move made in Outlook could not be applied (it overlaps another booking).
+OUTLOOK_MOVE_REFUSED = "booking.outlook_move_refused"
 Actor = Literal["invitee", "host"]
 PUBLIC = Caller.public()
 _MANAGE_TOKEN_CONTEXT = b"slotwise/manage-token/v1\x00"
@@ -188,6 +190,10 @@ def without_own_event(busy: Sequence[BusyInterval], booking: Booking) -> list[Bu
             del out[i]
             break
     return out
+
+
+def _iso(instant: datetime) -> str:
+    return instant.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def booking_payload(link: EventType | None, booking: Booking, host: User | None) -> dict[str, object]:
@@ -472,7 +478,7 @@ class BookingService:
         self._bookings = bookings
         self._users = users
         self._event_types = event_types
-        self.connections = connections
+        self._connections = connections
         self.clock = clock
         self._token_secret = token_secret
         self._new_id = new_id
@@ -574,8 +580,8 @@ class BookingService:
         )
         if host is None:
             raise NotFound("This link's host no longer exists.")
-        if host.connection_status is not ConnectionStatus.CONNECTED and self.connections is not None:
-            host = await self.connections.ensure_connected(host) or host
+        if host.connection_status is not ConnectionStatus.CONNECTED and self._connections is not None:
+            host = await self._connections.ensure_connected(host) or host
         if host.connection_status is not ConnectionStatus.CONNECTED:
             raise HostUnavailable(
                 f"{host.display_name} can't take bookings right now: their calendar is "
@@ -594,10 +600,10 @@ class BookingService:
             return await self._calendar.busy(host.host_calendar(), window)
         except IntegrationError as exc:
             reconnect = bool(getattr(exc, "reconnect_required", False))
-            if reconnect and self.connections is not None:
-                await self.connections.mark_broken(host.id, exc.message)
+            if reconnect and self._connections is not None:
+                await self._connections.mark_broken(host.id, exc.message)
                 broken = replace(host, connection_status=ConnectionStatus.BROKEN)
-                again = await self.connections.ensure_connected(broken)
+                again = await self._connections.ensure_connected(broken)
                 if again is not None:
                     try:
                         return await self._calendar.busy(again.host_calendar(), window)
@@ -1175,9 +1181,10 @@ class BookingService:
         offer is still recorded (the host chose it), with ``"outsideRules": true`` so the host is told.
         Outlook already has the time, so nothing is sent back.
 
-        None when nothing was changed: the booking is not CONFIRMED and in sync, already has these times,
-        changed meanwhile, or the new time overlaps another Slotwise booking of the host (the database never
-        holds two overlapping reservations of one host; the booking keeps its old time)."""
+        None when nothing was changed: the booking is not CONFIRMED and in sync, already has these times, or
+        changed meanwhile. SlotUnavailable when the new time (with the link's buffers) overlaps another Slotwise
+        booking or hold of a host: the database never holds two overlapping reservations of one host, so the
+        booking keeps its old time (the caller tells the host: :meth:`outlook_move_refused`)."""
         if (
             booking.status is not BookingStatus.CONFIRMED
             or booking.calendar_sync is not CalendarSync.IN_SYNC
@@ -1214,11 +1221,68 @@ class BookingService:
                     replace(booking, start=start, end=end),
                 ),
             )
-        except (Conflict, SlotUnavailable):
+        except Conflict:
             return None
         await self._bookings.mark_synced(moved.id, moved.version)
         self.forget_busy(moved.host_ids)
         return await self._bookings.get(moved.id) or moved
+
+    async def outlook_move_refused(self, booking: Booking, start: datetime, end: datetime) -> OutboxItem:
+        """The organiser's chat notice that their Outlook move of ``booking`` to ``start``-``end`` was not applied
+        (:meth:`moved_in_outlook` raised SlotUnavailable): the time Outlook shows, the booking it overlaps (when
+        one is found; its title and invitee only when the organiser hosts it too), and that Slotwise still holds
+        the old time. Its dedupe key names the booking, its version and the new time: told once per such move,
+        however many delta rounds see it again."""
+        link, host = await self.booking_context(booking)
+        wanted = padded(link.rules, start, end)
+        other = await self._overlapping(booking, wanted)
+        conflict: dict[str, object] = {}
+        if other is not None:
+            found, other_link, holder = other
+            mine = booking.organizer_id in found.host_ids
+            conflict = {
+                "bookingId": found.id if mine else "",
+                "title": other_link.title if mine and other_link is not None else "",
+                "inviteeName": found.invitee.name if mine else "",
+                "hostName": holder.display_name if holder is not None and not mine else "",
+                "start": _iso(found.start),
+                "end": _iso(found.end),
+            }
+        payload = booking_payload(link, booking, host) | {
+            "by": "outlook",
+            "source": "outlook",
+            "version": booking.version,
+            "requestedStart": _iso(start),
+            "requestedEnd": _iso(end),
+            "conflict": conflict,
+        }
+        key = f"{OUTLOOK_MOVE_REFUSED}:{booking.id}:{booking.version}:{_iso(start)}:{_iso(end)}"
+        return OutboxItem(OUTLOOK_MOVE_REFUSED, link.tenant_id, payload, key)
+
+    async def _overlapping(
+        self, booking: Booking, wanted: Interval
+    ) -> tuple[Booking, EventType | None, User | None] | None:
+        """Another booking of one of ``booking``'s hosts whose padded interval overlaps ``wanted``, its link and
+        that host (None: only a hold, or nothing found)."""
+        links: dict[str, EventType | None] = {}
+        for host_id in booking.host_ids:
+            candidates = await self._bookings.upcoming_for_host(
+                booking.tenant_id, host_id, wanted.start - _DAY, limit=50
+            )
+            for other in candidates:
+                if other.id == booking.id or other.start >= wanted.end + _DAY:
+                    continue
+                if other.event_type_id not in links:
+                    links[other.event_type_id] = await self._event_types.get(other.event_type_id)
+                other_link = links[other.event_type_id]
+                around = (
+                    padded(other_link.rules, other.start, other.end)
+                    if other_link is not None
+                    else Interval(other.start, other.end)
+                )
+                if around.overlaps(wanted):
+                    return other, other_link, await self._users.get(host_id)
+        return None
 
     async def sync_calendar(self, booking: Booking) -> bool:
         """Bring the Outlook event in line with a moved or cancelled booking. False: left for later."""

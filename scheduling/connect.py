@@ -65,6 +65,10 @@ class CalendarSyncHooks(Protocol):
 
     async def host_disconnected(self, user: User) -> None: ...
 
+    async def host_left_rotation(self, user: User) -> bool:
+        """The user left a team's rotation: their subscription goes when nothing else needs it."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class SignInStart:
@@ -144,11 +148,11 @@ class ConnectionService:
         state_secret: bytes = b"",
         sync: CalendarSyncHooks | None = None,
     ) -> None:
-        self.users = users
+        self._users = users
         self.connector = connector
         self.calendar = calendar
         self.sign_in = sign_in
-        self.outbox = outbox
+        self._outbox = outbox
         self.clock = clock
         self._secret = state_secret
         self.sync = sync  # set once calendar sync is built (it needs the booking service, which needs us)
@@ -183,14 +187,14 @@ class ConnectionService:
 
     async def mark_connected(self, user: User) -> User:
         """Record a new connection and take the time zone from the mailbox settings."""
-        await self.users.set_connection(user.id, ConnectionStatus.CONNECTED)
+        await self._users.set_connection(user.id, ConnectionStatus.CONNECTED)
         fresh = replace(user, connection_status=ConnectionStatus.CONNECTED, connection_error="")
         try:
             defaults = await self.calendar.mailbox_defaults(fresh.host_calendar())
         except IntegrationError:
             defaults = None
         if defaults is not None and defaults.time_zone and defaults.time_zone != user.time_zone:
-            fresh = await self.users.upsert(replace(fresh, time_zone=defaults.time_zone))
+            fresh = await self._users.upsert(replace(fresh, time_zone=defaults.time_zone))
         if self.sync is not None:
             # (on failure, the sync job's periodic check subscribes connected hosts that have no subscription)
             with contextlib.suppress(IntegrationError):
@@ -203,18 +207,18 @@ class ConnectionService:
             with contextlib.suppress(IntegrationError):
                 await self.sync.host_disconnected(user)
         await self.connector.disconnect(user)
-        await self.users.set_connection(user.id, ConnectionStatus.NOT_CONNECTED)
+        await self._users.set_connection(user.id, ConnectionStatus.NOT_CONNECTED)
 
     async def mark_broken(self, user_id: str, reason: str) -> None:
         """Mark the connection broken; the first time (per day) the host is sent a reconnect notice."""
-        user = await self.users.get(user_id)
+        user = await self._users.get(user_id)
         if user is None:
             return
-        await self.users.set_connection(user_id, ConnectionStatus.BROKEN, reason)
-        if self.outbox is None or self.clock is None or user.connection_status is ConnectionStatus.BROKEN:
+        await self._users.set_connection(user_id, ConnectionStatus.BROKEN, reason)
+        if self._outbox is None or self.clock is None or user.connection_status is ConnectionStatus.BROKEN:
             return
         day = self.clock.now().date().isoformat()
-        await self.outbox.enqueue(
+        await self._outbox.enqueue(
             [
                 OutboxItem(
                     "host.reconnect",
@@ -284,7 +288,7 @@ class ConnectionService:
         """The Teams user a state was issued to; NotFound when forged, expired or unknown."""
         problem = NotFound("This sign-in link is not valid any more. Ask the bot to 'connect' again.")
         user_id = self._state_user_id(state, _SIGN_IN)
-        user = await self.users.get(user_id) if user_id is not None else None
+        user = await self._users.get(user_id) if user_id is not None else None
         if user is None:
             raise problem
         return user
@@ -314,8 +318,8 @@ class ConnectionService:
         require_own_account(user, signed_in)  # someone else finished the sign-in: nothing is stored
         await signed_in.keep()
         connected = await self.mark_connected(user)
-        if self.outbox is not None:
-            await self.outbox.enqueue(
+        if self._outbox is not None:
+            await self._outbox.enqueue(
                 [
                     OutboxItem(
                         "host.connected",
@@ -342,11 +346,11 @@ class ConnectionService:
             return AdminConsent(False, tenant, error=code if _ERROR_CODE.match(code) else "")
         state = params.get("state", "")
         user_id = self._state_user_id(state, _CONSENT)
-        host = await self.users.get(user_id) if user_id is not None else None
+        host = await self._users.get(user_id) if user_id is not None else None
         if host is None or not _same_id(tenant, host.tenant_id):
             return AdminConsent(True, tenant)
-        if self.outbox is not None:
-            await self.outbox.enqueue(
+        if self._outbox is not None:
+            await self._outbox.enqueue(
                 [
                     OutboxItem(
                         "host.consent_granted",

@@ -137,14 +137,14 @@ class LinkService:
         calendar: CalendarPort,
         new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
     ) -> None:
-        self.event_types = event_types
-        self.calendar = calendar
+        self._event_types = event_types
+        self._calendar = calendar
         self._new_id = new_id
 
     async def mailbox_defaults(self, host: User) -> MailboxDefaults:
         """The host's Outlook time zone and working hours; their stored zone and 9-5 if unreadable."""
         try:
-            return await self.calendar.mailbox_defaults(host.host_calendar())
+            return await self._calendar.mailbox_defaults(host.host_calendar())
         except IntegrationError:
             return MailboxDefaults(time_zone=host.time_zone or "UTC")
 
@@ -193,7 +193,7 @@ class LinkService:
         for attempt in range(50):
             slug = base if attempt == 0 else f"{base}-{attempt + 1}"
             try:
-                return await self.event_types.create(
+                return await self._event_types.create(
                     replace(draft, slug=slug, title=draft.title.strip()), outbox=[link_created(host, draft)]
                 )
             except Conflict:
@@ -201,10 +201,10 @@ class LinkService:
         raise Conflict("You already have many links with this name; please choose another name.")
 
     async def list(self, host: User) -> list[EventType]:
-        return await self.event_types.list_for_owner(host.tenant_id, host.id)
+        return await self._event_types.list_for_owner(host.tenant_id, host.id)
 
     async def get(self, host: User, link_id: str) -> EventType:
-        link = await self.event_types.get(link_id)
+        link = await self._event_types.get(link_id)
         if link is None or link.owner_user_id != host.id or link.tenant_id != host.tenant_id:
             raise NotFound("No such link.")
         return link
@@ -228,8 +228,8 @@ class LinkService:
             raise NotFound("No such link.")
         title = _checked_title(link.title)
         link.rules.validate()
-        return await self.event_types.update(replace(link, title=title))
+        return await self._event_types.update(replace(link, title=title))
 
     async def delete(self, host: User, link_id: str) -> None:
         link = await self.get(host, link_id)
-        await self.event_types.delete(host.tenant_id, link.id)
+        await self._event_types.delete(host.tenant_id, link.id)

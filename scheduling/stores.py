@@ -359,9 +359,15 @@ class SubscriptionStore(Protocol):
         """Subscriptions made for another notification address than ``endpoint``, that have no queued work."""
         ...
 
+    async def needs_subscription(self, host_id: str) -> bool:
+        """The rule of :meth:`scheduling.sync.CalendarSyncService.needs_subscription`: the user's calendar is
+        connected and they have an active personal link or are in a team's rotation."""
+        ...
+
     async def hosts_out_of_step(self, limit: int) -> list[str]:
-        """Candidates for :func:`scheduling.sync.wants_subscription` to decide on: users whose calendar is
-        connected but who have no subscription row, and users with a subscription whose calendar is not."""
+        """Candidates for :meth:`scheduling.sync.CalendarSyncService.needs_subscription` to decide on: users who
+        need a subscription (:meth:`needs_subscription`) but have no subscription row and no queued work, and
+        users with a subscription whose calendar is not connected."""
         ...
 
 

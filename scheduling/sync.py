@@ -1,10 +1,13 @@
 """Two-way sync with Outlook: Graph subscriptions per host, a busy cache kept by delta, and Outlook-side
 changes to booked events applied to their bookings. The use cases, written against ports.
 
-Who is subscribed: :func:`wants_subscription` is the one rule (every host whose calendar is connected;
-team-link members are such hosts too). A host gets a subscription on connect (:meth:`host_connected`
-queues it), loses it on disconnect (:meth:`host_disconnected`), and :meth:`CalendarSyncService.maintain`
-repairs whatever drifted (a connected host without one, a subscription of a host no longer connected).
+Who is subscribed: :meth:`CalendarSyncService.needs_subscription` is the rule: a host whose calendar is
+connected (:func:`wants_subscription`) and who has an active personal link or is in a team's rotation. A host
+gets a subscription on connect (:meth:`host_connected` queues it), loses it on disconnect
+(:meth:`host_disconnected`) and on leaving a team's rotation when nothing else needs it
+(:meth:`host_left_rotation`); :meth:`CalendarSyncService.maintain` repairs whatever drifted (a host who needs
+one without one, a subscription of a host no longer connected) and deletes, instead of renewing, a due
+subscription nobody needs any more (links deleted or switched off, a member taken out by a team manager).
 
 Notifications (:meth:`accept`): the web adapter parses Graph's POST into :class:`ChangeNotice` values and
 answers 202 at once; here each one is matched by ``subscriptionId`` against the stored subscriptions and
@@ -18,7 +21,10 @@ round (:meth:`~scheduling.ports.CalendarSyncPort.busy_changes`): the first round
 or a horizon that moved replaces the cache; otherwise the changes are applied to it. The same round's
 changed and removed events are compared with the host's confirmed bookings: an event deleted or cancelled
 in Outlook cancels its booking, an event moved there reschedules it (``"by": "outlook"`` in the outbox
-item, which is the host's chat notice and later the webhook). Slotwise's own moves and cancels come back
+item, which is the host's chat notice and later the webhook). A move onto another Slotwise booking (or its
+buffers) is not applied (no two reservations of a host overlap): the booking keeps its old time and the host
+gets a chat notice saying so, once per such move (``booking.outlook_move_refused``, deduplicated by its key).
+Slotwise's own moves and cancels come back
 as notifications too: they are recognised because the booking already has the event's times (or is not
 confirmed and in sync any more), and every change is made with the booking's version, so a race loses
 cleanly.
@@ -47,13 +53,21 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
 from scheduling.domain import Booking, BookingStatus, CalendarSync, ConnectionStatus, User
-from scheduling.errors import IntegrationError, NotFound
+from scheduling.errors import IntegrationError, NotFound, SlotUnavailable
 from scheduling.intervals import Interval
 from scheduling.ports import BusyChanges, BusyInterval, CalendarEvent, CalendarPort, CalendarSyncPort, Clock
 
 if TYPE_CHECKING:
     from scheduling.booking import BookingService
-    from scheduling.stores import BusyCacheStore, OutlookBookingIndex, SubscriptionStore, SyncWorkQueue, UserStore
+    from scheduling.connect import ConnectionService
+    from scheduling.stores import (
+        BusyCacheStore,
+        OutboxStore,
+        OutlookBookingIndex,
+        SubscriptionStore,
+        SyncWorkQueue,
+        UserStore,
+    )
 
 LifecycleEvent = Literal["reauthorizationRequired", "subscriptionRemoved", "missed"]
 LIFECYCLE_EVENTS: tuple[str, ...] = ("reauthorizationRequired", "subscriptionRemoved", "missed")
@@ -64,8 +78,9 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def wants_subscription(user: User) -> bool:
-    """The one rule of who gets a Graph subscription (and so a busy cache): every host whose calendar is
-    connected. Members of team links are hosts with their own connection, so the rule covers them too."""
+    """The part of who gets a Graph subscription (and so a busy cache) that the user alone tells: their calendar
+    is connected. The rest (an active personal link, or a place in a team's rotation) is in the database: see
+    :meth:`CalendarSyncService.needs_subscription`."""
     return user.connection_status is ConnectionStatus.CONNECTED
 
 
@@ -229,6 +244,7 @@ class SyncReport:
     unsubscribed: list[str] = field(default_factory=list)
     cancelled: list[str] = field(default_factory=list)  # bookings cancelled in Outlook
     moved: list[str] = field(default_factory=list)  # bookings moved in Outlook
+    refused: list[str] = field(default_factory=list)  # moved in Outlook onto another booking: the host was told
     failed: list[tuple[str, str]] = field(default_factory=list)  # (host id, why)
 
 
@@ -260,6 +276,8 @@ class CalendarSyncService:
         policy: SyncPolicy | None = None,
         endpoint: str = "",
         new_secret: Callable[[], str] = lambda: secrets.token_urlsafe(48),
+        connections: ConnectionService | None = None,
+        outbox: OutboxStore | None = None,
     ) -> None:
         self._sync = sync
         self._calendar = calendar
@@ -273,6 +291,8 @@ class CalendarSyncService:
         self.policy = policy or SyncPolicy()
         self.endpoint = endpoint
         self._new_secret = new_secret
+        self._connections = connections  # a host who must sign in again is marked broken (None: left as is)
+        self._outbox = outbox  # the host's notice of an Outlook move Slotwise could not apply (None: not told)
         self.on_work: Callable[[], None] | None = None
 
     # ------------------------------------------------------------------ connect / disconnect hooks
@@ -286,15 +306,33 @@ class CalendarSyncService:
     async def host_disconnected(self, user: User) -> None:
         """A host disconnects: forget their subscription, cache and queued work here, then delete the
         subscription at Graph (while their tokens still exist; one already gone is fine)."""
+        await self._unsubscribe(user)
+
+    async def host_left_rotation(self, user: User) -> bool:
+        """``user`` left a team's rotation: when nothing needs their subscription any more (no active personal
+        link, no other rotation), it is deleted with their busy cache, as on disconnect. True when deleted."""
+        if await self.needs_subscription(user):
+            return False
+        return await self._unsubscribe(user)
+
+    async def needs_subscription(self, user: User) -> bool:
+        """The rule of who has a Graph subscription: a connected host with an active personal link, or in a
+        team's rotation (the database answers the second part, :meth:`SubscriptionStore.needs_subscription`)."""
+        return wants_subscription(user) and await self._subscriptions.needs_subscription(user.id)
+
+    async def _unsubscribe(self, user: User) -> bool:
+        """Forget the host's subscription, cache and queued work here, then delete the subscription at Graph.
+        True when there was a subscription."""
         removed = await self._subscriptions.delete_subscription(user.id)
         await self._queue.forget_work(user.id)
         await self._cache.drop_cache(user.id)
         self._bookings.forget_busy([user.id])
-        if removed is not None:
-            try:
-                await self._sync.unsubscribe(user.host_calendar(), removed.subscription_id)
-            except IntegrationError:
-                return  # Graph lets it expire; notifications for it no longer match anything here
+        if removed is None:
+            return False
+        # (on failure Graph lets it expire; notifications for it no longer match anything here)
+        with contextlib.suppress(IntegrationError):
+            await self._sync.unsubscribe(user.host_calendar(), removed.subscription_id)
+        return True
 
     # ------------------------------------------------------------------ notifications
 
@@ -479,8 +517,9 @@ class CalendarSyncService:
         report.renewed.append(user.id)
 
     async def maintain(self) -> SyncReport:
-        """The periodic job: renew subscriptions that are due (each leased by one replica), queue a
-        subscription for connected hosts without one, drop those of hosts no longer connected, queue new ones
+        """The periodic job: renew subscriptions that are due (each leased by one replica; one nobody needs any
+        more is deleted instead), queue a subscription for hosts who need one and have none, drop those of
+        hosts no longer connected, queue new ones
         for subscriptions made for another notification address, and a new full round for caches whose
         window fell behind."""
         report = SyncReport()
@@ -497,9 +536,12 @@ class CalendarSyncService:
         for sub in due:
             user = await self._users.get(sub.host_id)
             try:
-                if user is None or not wants_subscription(user):
+                if user is None or not await self.needs_subscription(user):
                     if user is not None:
-                        await self.host_disconnected(user)
+                        await self._unsubscribe(user)
+                    else:
+                        await self._subscriptions.delete_subscription(sub.host_id)
+                        await self._cache.drop_cache(sub.host_id)
                     report.unsubscribed.append(sub.host_id)
                     continue
                 await self._renew(user, sub, report)
@@ -508,7 +550,7 @@ class CalendarSyncService:
                 await self._connection_failed(sub.host_id, exc)
         for host_id in await self._subscriptions.hosts_out_of_step(limit=500):
             user = await self._users.get(host_id)
-            if user is not None and wants_subscription(user):
+            if user is not None and await self.needs_subscription(user):
                 await self._request(host_id, SyncRequest(subscribe=True, delta=True))
             elif user is not None:
                 await self.host_disconnected(user)
@@ -528,9 +570,8 @@ class CalendarSyncService:
     async def _connection_failed(self, host_id: str, exc: IntegrationError) -> None:
         """A Graph call for the host failed because they must sign in again: mark the connection broken (the
         host gets the once-a-day reconnect notice, their links stop offering times), as a live read does."""
-        connections = self._bookings.connections
-        if getattr(exc, "reconnect_required", False) and connections is not None:
-            await connections.mark_broken(host_id, exc.message)
+        if getattr(exc, "reconnect_required", False) and self._connections is not None:
+            await self._connections.mark_broken(host_id, exc.message)
 
     # ------------------------------------------------------------------ delta rounds and the cache
 
@@ -616,12 +657,23 @@ class CalendarSyncService:
             if event is None or event.is_cancelled:
                 if await self._bookings.cancelled_in_outlook(booking) is not None:
                     report.cancelled.append(booking.id)
-            elif (event.start, event.end) != (booking.start, booking.end) and await self._bookings.moved_in_outlook(
-                booking, event.start, event.end
-            ) is not None:
-                report.moved.append(booking.id)
+            elif (event.start, event.end) != (booking.start, booking.end):
+                await self._moved(booking, event, report)
         except NotFound:
             return  # the link or host is gone: reconciliation's business
+
+    async def _moved(self, booking: Booking, event: CalendarEvent, report: SyncReport) -> None:
+        """Reschedule the booking to the time Outlook shows; when that time overlaps another booking (or its
+        buffers), the booking keeps its old time and the host is told, once per move (the notice's dedupe key)."""
+        try:
+            if await self._bookings.moved_in_outlook(booking, event.start, event.end) is not None:
+                report.moved.append(booking.id)
+        except SlotUnavailable:
+            if self._outbox is None:
+                return
+            notice = await self._bookings.outlook_move_refused(booking, event.start, event.end)
+            if await self._outbox.enqueue([notice]):
+                report.refused.append(booking.id)
 
     # ------------------------------------------------------------------ reads for slot views and tests
 

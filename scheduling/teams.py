@@ -28,9 +28,11 @@ left out (never free); the link's creator is told once a day which members could
 
 Booking (:meth:`TeamLinkService.book`), the same pipeline as a personal link's (``scheduling.booking``):
 
-* round-robin: every member's free/busy for the padded slot is read fresh (one ``busy_many``), the members
-  free for it are ordered by :func:`~scheduling.assignment.assignment_order` (priority tier, fair share by
-  weight over the period with calibration, least recently booked); the first candidate's calendar is read
+* round-robin: every member's free/busy for the padded slot is read fresh (one ``busy_many``, which also reaches
+  back to the fairness period's first booking: the stretches a member was out of office in Outlook are time
+  away, calibrated like time out of the rotation), the members free for the slot are ordered by
+  :func:`~scheduling.assignment.assignment_order` (priority tier, fair share by weight over the period with
+  calibration, least recently booked); the first candidate's calendar is read
   once more, live, and the slot is reserved for them in the database (the store refuses a member who is
   booked meanwhile, or over a cap); on any refusal the next candidate is tried;
 * collective: every member must be free; one Outlook event in the organiser's calendar (the link's creator
@@ -46,7 +48,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
@@ -57,7 +59,9 @@ from scheduling.assignment import (
     PastAssignment,
     PeriodUnit,
     assignment_order,
+    calibration_start,
     member_problems,
+    out_of_office,
     period_containing,
     reschedule_order,
 )
@@ -437,10 +441,17 @@ class GroupBusyCache:
 
 @dataclass(frozen=True, slots=True)
 class _Views:
-    """Every member as the availability computation sees them, and who could not be read."""
+    """Every member as the availability computation sees them, who could not be read, and (a live read asked to
+    look back) the stretches each member was out of office since then."""
 
     views: list[MemberView]
     unreadable: list[Member] = field(default_factory=list)
+    out_of_office: dict[str, tuple[Interval, ...]] = field(default_factory=dict)
+
+    def away(self, members: Iterable[Member]) -> dict[str, tuple[Interval, ...]]:
+        """Each member's time away for calibration: out of the rotation (Leave to Join) and out of office."""
+        out = {m.user_id: (*m.away, *self.out_of_office.get(m.user_id, ())) for m in members}
+        return {user_id: spans for user_id, spans in out.items() if spans}
 
 
 class TeamLinkService:
@@ -620,10 +631,15 @@ class TeamLinkService:
         return await self._connections.ensure_connected(user) or user
 
     async def leave(self, link_id: str, user: User) -> TeamLinkView:
-        """Take ``user`` out of the rotation (their bookings stay theirs)."""
+        """Take ``user`` out of the rotation (their bookings stay theirs). Their Graph subscription and busy cache
+        go too when nothing needs them any more (no active personal link, no other rotation: calendar sync's
+        rule, ``scheduling.sync``)."""
         view = await self.view_for(link_id, user)
-        await self._teams.leave(view.team.id, user.id, self.clock.now())
+        left = await self._teams.leave(view.team.id, user.id, self.clock.now())
         self.forget_busy([user.id])
+        sync = self._connections.sync if self._connections is not None else None
+        if left and sync is not None:
+            await sync.host_left_rotation(user)  # (a deletion Graph refuses: the subscription expires on its own)
         return await self.view(link_id)
 
     async def remember_card(self, link_id: str, thread: Mapping[str, object], activity_id: str) -> None:
@@ -655,15 +671,22 @@ class TeamLinkService:
         period: PeriodUnit,
         announce: bool,
         members: Sequence[TeamMember],
+        remove: Collection[str] = (),
     ) -> TeamLinkView:
         """Save a team link's rules, kind, assignment settings and its members' rotation settings, all checked
         at once (ValidationFailed naming every problem, nothing saved); Conflict when the link changed since
-        ``version`` was read."""
+        ``version`` was read.
+
+        ``remove``: members taken out of the team's rotation by whoever may change the link (its creator, the
+        team's owners), exactly as when they press Leave themselves (:meth:`leave`: their bookings stay theirs,
+        and their time out of the rotation is remembered); their other settings are not judged. An id that is
+        no longer in the rotation is already out."""
         view = await self.editable(link_id, user, owner=owner)
         if view.link.version != version:
             raise Conflict("This team link was changed in the meantime. Reload it and try again.")
-        current = {m.user_id for m in view.members}
-        chosen = [m for m in members if m.user_id in current]
+        leaving = [m for m in view.members if m.user_id in set(remove)]
+        staying = {m.user_id for m in view.members} - {m.user_id for m in leaving}
+        chosen = [m for m in members if m.user_id in staying]
         problems = team_link_problems(edited, chosen)
         if problems:
             raise ValidationFailed(problems)
@@ -680,6 +703,8 @@ class TeamLinkService:
             )
         )
         await self._teams.update_members(view.team.id, chosen)
+        for m in leaving:
+            await self.leave(view.link.id, m.user)
         await self._teams.save_link_settings(replace(view.settings, mode=mode, period=period, announce=announce))
         self.forget_busy([m.user_id for m in view.members])
         return await self.view(saved.id)
@@ -779,12 +804,30 @@ class TeamLinkService:
             return {h.id: exc for h in hosts}
 
     async def _member_views(
-        self, view: TeamLinkView, needed: Interval, reach: Interval, *, horizon: Interval | None, live: bool
+        self,
+        view: TeamLinkView,
+        needed: Interval,
+        reach: Interval,
+        *,
+        horizon: Interval | None,
+        live: bool,
+        since: datetime | None = None,
     ) -> _Views:
         """Each member with their busy time in ``needed`` (the database busy cache where it serves, the rest in
         one ``busy_many``: live for booking, through :class:`GroupBusyCache` for views), their bookings around
-        ``reach`` and their caps; unconnected or unreadable members are ``readable=False``."""
+        ``reach`` and their caps; unconnected or unreadable members are ``readable=False``.
+
+        ``since`` (live reads): the same ``busy_many`` reads from then (no earlier than one call's span before the
+        end of ``needed``: still one Graph request) and each member's out-of-office stretches from then until now
+        are returned for calibration; the views keep the busy time of ``needed`` alone."""
         members = view.members
+        out = _Views([])
+        read, past = needed, None
+        if live and since is not None:
+            now = self.clock.now()
+            first = max(since, needed.end - VIEW_READ_SPAN)
+            if first < min(now, needed.start):
+                read, past = Interval(first, needed.end), Interval(first, now)
         connected = [m for m in members if m.connected]
         busy: dict[str, BusyResult] = {}
         rest: list[User] = []
@@ -796,14 +839,20 @@ class TeamLinkService:
                 rest.append(m.user)
         if rest and not needed.is_empty:
             if live:
-                busy.update(await self._read_group(rest, needed))
+                got = await self._read_group(rest, read)
+                if past is not None:
+                    for user_id, found in got.items():
+                        spans = out_of_office(found, past) if isinstance(found, list) else ()
+                        if spans:
+                            out.out_of_office[user_id] = spans
+                    got = _clip(got, needed)
+                busy.update(got)
             else:
                 busy.update(await self._viewing.busy(rest, needed, horizon))
         widened = Interval(reach.start - timedelta(days=8), reach.end + timedelta(days=8))
         booked = await self._bookings.host_bookings(
             [m.user_id for m in members], widened, caps_event_type_id=view.link.id
         )
-        out = _Views([])
         for m in members:
             result = busy.get(m.user_id, []) if m.connected else None
             readable = isinstance(result, list)
@@ -942,7 +991,15 @@ class TeamLinkService:
             )
         view = await self.view(link.id)
         interval = padded(rules, start, end)
-        views = await self._member_views(view, interval, interval, horizon=None, live=True)
+        settings = view.settings
+        period = period_containing(now, rules.time_zone, settings.period)
+        history: list[PastAssignment] = []
+        since = None
+        if link.kind is LinkKind.ROUND_ROBIN and settings.mode is AssignmentMode.FAIR:
+            # who was out of office comes with the same read (calibration), from the period's first booking
+            history = await self._teams.assignments(view.team.id, period)
+            since = calibration_start(history, period)
+        views = await self._member_views(view, interval, interval, horizon=None, live=True, since=since)
         free = members_free_at(rules, views.views, start, now=now, duration=minutes)
 
         def booking_for(host_ids: tuple[str, ...]) -> tuple[Booking, str]:
@@ -993,16 +1050,14 @@ class TeamLinkService:
             people = {m.user_id: m.user for m in view.members}
             return replace(outcome, hosts=tuple(people[h] for h in hosts))
 
-        settings = view.settings
-        period = period_containing(now, rules.time_zone, settings.period)
         order = assignment_order(
             [m.member for m in view.members],
             free,
-            history=await self._teams.assignments(view.team.id, period),
+            history=history,
             period=period,
             last_booked=await self._teams.last_booked(view.team.id),
             mode=settings.mode,
-            away={m.user_id: m.away for m in view.members if m.away},
+            away=views.away(view.members),
         )
         refusal: SlotUnavailable | None = None
         for candidate in order:
@@ -1083,7 +1138,14 @@ class TeamLinkService:
         duration = minutes if minutes in rules.durations else rules.duration
         view = await self.view(link.id)
         interval = padded(rules, new_start, new_end)
-        views = await self._member_views(view, interval, interval, horizon=None, live=True)
+        period = period_containing(now, rules.time_zone, view.settings.period)
+        history: list[PastAssignment] = []
+        since = None
+        if link.kind is LinkKind.ROUND_ROBIN:
+            history = await self._teams.assignments(view.team.id, period, exclude_booking_id=booking.id)
+            if view.settings.mode is AssignmentMode.FAIR:
+                since = calibration_start(history, period)
+        views = await self._member_views(view, interval, interval, horizon=None, live=True, since=since)
         hosts = set(booking.host_ids)
         fixed: list[MemberView] = []
         for v in views.views:
@@ -1109,16 +1171,15 @@ class TeamLinkService:
             fixed.append(MemberView(host, busy, booked.get(host, []), readable=readable))
         free = members_free_at(rules, fixed, new_start, now=now, duration=duration)
         if link.kind is LinkKind.ROUND_ROBIN:
-            period = period_containing(now, rules.time_zone, view.settings.period)
             order = reschedule_order(
                 [m.member for m in view.members],
                 booking.organizer_id,
                 free,
-                history=await self._teams.assignments(view.team.id, period, exclude_booking_id=booking.id),
+                history=history,
                 period=period,
                 last_booked=await self._teams.last_booked(view.team.id),
                 mode=view.settings.mode,
-                away={m.user_id: m.away for m in view.members if m.away},
+                away=views.away(view.members),
             )
             keeps = bool(order) and order[0] == booking.organizer_id
         else:

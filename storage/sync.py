@@ -38,7 +38,9 @@ from storage.models import (
     BusyCacheEventRow,
     BusyCacheRow,
     CalendarSubscriptionRow,
+    EventTypeRow,
     SyncWorkRow,
+    TeamMemberRow,
     UserRow,
 )
 
@@ -69,6 +71,15 @@ def _subscription(row: CalendarSubscriptionRow) -> HostSubscription:
 def _positive(lease_seconds: int) -> None:
     if lease_seconds <= 0:
         raise ValidationFailed({"lease_seconds": "a lease must last at least one second"})
+
+
+def _has_links_or_rotation(user_id: Any) -> Any:
+    """The part of :func:`scheduling.sync.needs_subscription` kept in the database: the person has an active
+    personal link, or is in a team's rotation."""
+    e, m = EventTypeRow, TeamMemberRow
+    personal = select(e.id).where(e.owner_user_id == user_id, e.team_id.is_(None), e.active.is_(True)).exists()
+    rotation = select(m.user_id).where(m.user_id == user_id, m.active.is_(True)).exists()
+    return or_(personal, rotation)
 
 
 class SqlCalendarSyncStore:
@@ -212,6 +223,14 @@ class SqlCalendarSyncStore:
         async with self._db.read() as s:
             return [_subscription(r) for r in (await s.scalars(query)).all()]
 
+    async def needs_subscription(self, host_id: str) -> bool:
+        u = UserRow
+        query = select(u.id).where(
+            u.id == host_id, u.connection_status == ConnectionStatus.CONNECTED.value, _has_links_or_rotation(u.id)
+        )
+        async with self._db.read() as s:
+            return (await s.scalar(query)) is not None
+
     async def hosts_out_of_step(self, limit: int) -> list[str]:
         u, c, w = UserRow, CalendarSubscriptionRow, SyncWorkRow
         connected = ConnectionStatus.CONNECTED.value
@@ -219,7 +238,7 @@ class SqlCalendarSyncStore:
         missing = (
             select(u.id)
             .outerjoin(c, c.host_id == u.id)
-            .where(u.connection_status == connected, c.host_id.is_(None), not_(queued))
+            .where(u.connection_status == connected, c.host_id.is_(None), not_(queued), _has_links_or_rotation(u.id))
             .order_by(u.id)
             .limit(limit)
         )

@@ -498,6 +498,12 @@ class TeamMemberChanges(WireModel):
     )
     daily_cap: int | None = Field(None, ge=1, le=10_000, description="Their own limit (null: none).", examples=[3])
     weekly_cap: int | None = Field(None, ge=1, le=10_000, description="Their own limit (null: none).", examples=[None])
+    remove: bool = Field(
+        False,
+        description="true takes them out of the team's rotation, as Leave in Teams does (their bookings stay "
+        "theirs); their other fields are then ignored.",
+        examples=[False],
+    )
 
 
 class TeamSettingsChanges(WireModel):

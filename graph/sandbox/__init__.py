@@ -17,24 +17,36 @@ Usage::
     token = state.issue_token("adele@contoso.example")
 
 Must not import: storage, bot, cards, web, or the Graph client (``graph.client`` and friends); it may
-resolve zone names with ``graph.sandbox.zones`` (the emulator stands alone, like Graph).
+resolve zone names with ``graph.sandbox.zones`` (the emulator stands alone, like Graph). The one bridge is
+sandbox mode's wiring, exported here for ``app.py``: the connectors (``connector``: a Teams user gets a mailbox
+and is signed in through ``graph.identity``), the saved world (``StateFile``) and the ``/sandbox`` page.
 """
 
 from graph.sandbox.app import create_graph_app
+from graph.sandbox.connector import RemoteSandboxConnector, SandboxConnector, SandboxMailbox, sandbox_sso_token
 from graph.sandbox.faults import Faults
 from graph.sandbox.login import create_login_app
 from graph.sandbox.model import EmUser, NotificationRecord, RequestRecord
-from graph.sandbox.seed import seed_demo, seed_mailbox
+from graph.sandbox.page import sandbox_page
+from graph.sandbox.persist import StateFile
+from graph.sandbox.seed import SANDBOX_TENANT_ID, seed_demo, seed_mailbox
 from graph.sandbox.state import EmulatorState
 
 __all__ = [
+    "SANDBOX_TENANT_ID",
     "EmUser",
     "EmulatorState",
     "Faults",
     "NotificationRecord",
+    "RemoteSandboxConnector",
     "RequestRecord",
+    "SandboxConnector",
+    "SandboxMailbox",
+    "StateFile",
     "create_graph_app",
     "create_login_app",
+    "sandbox_page",
+    "sandbox_sso_token",
     "seed_demo",
     "seed_mailbox",
 ]

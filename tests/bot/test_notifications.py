@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from app import SERVICES
+from scheduling.booking import OUTLOOK_MOVE_REFUSED
 from scheduling.delivery import Outcome
 from scheduling.domain import OutboxItem
 from scheduling.ports import Clock
@@ -231,3 +233,22 @@ async def test_notices_that_no_longer_apply_or_are_unknown_are_not_sent(bot: Bot
     runner.clock = Later(runner.clock, timedelta(days=1))
     assert (await runner.run_once()).leased == 0  # neither is leased again: one done, one dead
     assert headings(bot) == []
+
+
+async def test_an_outlook_move_onto_another_booking_is_told_once_and_not_after_the_booking_changed(bot: Bot) -> None:
+    await book(bot, await shared_picker(bot))
+    await bot.delivery.run_once()
+    services = bot.app[SERVICES]
+    host = await bot.repos.users.get_by_aad(DANA.tenant, DANA.aad)
+    [booking], _links = await services.booking.upcoming(host)
+    later = booking.start + timedelta(days=1)
+    notice = await services.booking.outlook_move_refused(booking, later, later + (booking.end - booking.start))
+    assert notice.kind == OUTLOOK_MOVE_REFUSED and notice.payload["hostId"] == host.id
+    assert await bot.repos.outbox.enqueue([notice, notice]) == 1  # its key: one notice per move
+    await bot.delivery.run_once()
+    assert headings(bot)[-1] == "The meeting with Ivan Invitee was moved in Outlook, but not in Slotwise"
+    told = len(notifications(bot))
+    stale = replace(notice, payload={**notice.payload, "version": booking.version - 1}, dedupe_key="stale")
+    await bot.repos.outbox.enqueue([stale])  # the booking changed since: nothing to say any more
+    report = await bot.delivery.run_once()
+    assert [a.outcome for a in report.attempts] == [Outcome.OBSOLETE] and len(notifications(bot)) == told

@@ -20,7 +20,8 @@ from botbuilder.schema import Activity
 
 from bot.commands import CreateTeamLink, parse
 from bot.team import team_of_conversation
-from scheduling.domain import BookingStatus
+from scheduling.domain import BookingStatus, User
+from scheduling.teams import MAX_MEMBERS
 from storage.errors import StorageUnavailable
 from tests.bot.harness import DANA, EVE, IVAN, MALLORY, Bot, Person, Sent, fixture, form_values
 from tests.cards.checks import execute_by_title, executes, nodes, unescape
@@ -319,3 +320,149 @@ async def test_a_made_team_booking_is_answered_201_with_its_hosts_even_if_the_da
     again = await bot.client.post(path, json=body, headers={"Idempotency-Key": "k-1"})
     replayed = await again.json()
     assert again.status == 200 and replayed["id"] == made["id"] and replayed["hosts"] == made["hosts"]
+
+
+# ------------------------------------------------------------------------------------------ booking from Teams
+
+
+def times(card: Json) -> list[Json]:
+    return [a for a in executes(card) if a["verb"] == "slots.pick"]
+
+
+async def booked_from_the_preview(bot: Bot, card: Json) -> Json:
+    """Dana presses Preview on the team link card in the channel; Ivan's client refreshes the slot picker for him,
+    he picks the first time and confirms: the card he gets back."""
+    shared = await click(bot, DANA, card, "Preview")
+    assert "with Team · " in card_text(shared) and times(shared)
+    assert "Dana Host" not in card_text(shared)  # the team's name, never a member's calendar
+    mine = await bot.execute(IVAN, shared["refresh"]["action"], trigger="automatic", conversation=CHANNEL)
+    assert any(t.startswith("Times in America/New_York") for t in texts(mine))
+    form = await bot.execute(IVAN, times(mine)[0], conversation=CHANNEL)
+    answer = await bot.execute(IVAN, execute_by_title(form, "Confirm booking"), form_values(form), conversation=CHANNEL)
+    assert texts(answer)[0] == "You're booked", card_text(answer)
+    return answer
+
+
+async def test_preview_on_the_team_link_card_then_booking_from_that_picker(bot: Bot) -> None:
+    await installed(bot, DANA, MALLORY)
+    card, _posted = await team_card(bot)
+    await click(bot, MALLORY, card, "Join")
+    booked = await booked_from_the_preview(bot, card)
+    team = await bot.repos.teams.get_by_external(DANA.tenant, "19:team0123@thread.tacv2")
+    [link] = await bot.repos.teams.team_links(team.id)
+    [booking] = [
+        b
+        for p in (DANA, MALLORY)
+        for b in await bot.repos.bookings.upcoming_for_host(
+            DANA.tenant, (await bot.repos.users.get_by_aad(p.tenant, p.aad)).id, datetime.now(UTC)
+        )
+    ]
+    assert booking.event_type_id == link.id and booking.status is BookingStatus.CONFIRMED
+    host = await bot.repos.users.get(booking.organizer_id)
+    assigned = next(p for p in (DANA, MALLORY) if host is not None and host.email == p.email)
+    [event] = [e for e in bot.emulator.events(assigned.email) if e.get("transactionId") == booking.id]
+    assert [a["emailAddress"]["address"] for a in event["attendees"]] == [IVAN.email]
+    assert "Manage booking" in {a["title"] for a in nodes(booked, "Action.OpenUrl")}
+    # the assigned member is told in their personal chat; the card's thread hears it
+    before = len(bot.connector.sent)
+    await delivered(bot)
+    fresh = bot.connector.sent[before:]
+    assert [card_text(s.cards[0]).split("\n")[0] for s in fresh if s.conversation_id == assigned.chat] == [
+        "New booking from Ivan Invitee"
+    ]
+    [announced] = [s for s in fresh if s.conversation_id == CHANNEL]
+    assert announced.body["text"].startswith(f"Ivan Invitee booked 30-minute meeting with {assigned.name}, ")
+
+
+async def test_a_team_bookings_cancellation_is_announced_in_the_thread_and_every_host_is_told(bot: Bot) -> None:
+    await installed(bot, DANA, MALLORY)
+    card, _posted = await team_card(bot, "collective 1h link with everyone")
+    await click(bot, MALLORY, card, "Join")
+    booked = await booked_from_the_preview(bot, card)
+    await delivered(bot)
+    before = len(bot.connector.sent)
+    cancel = next(a for a in executes(booked) if a["verb"] == "booking.cancel")
+    cancelled = await bot.execute(
+        IVAN, cancel, {cancel["data"]["reasonInputId"]: "Something came up"}, conversation=CHANNEL
+    )
+    assert "cancel" in card_text(cancelled).lower()
+    await delivered(bot)
+    fresh = bot.connector.sent[before:]
+    for host in (DANA, MALLORY):  # every host of the collective booking, in their personal chat
+        told = [card_text(c) for s in fresh if s.conversation_id == host.chat for c in s.cards]
+        assert len(told) == 1 and told[0].startswith("Ivan Invitee cancelled"), (host.name, told)
+        assert "Something came up" in told[0]
+    [announced] = [s for s in fresh if s.conversation_id == CHANNEL]
+    text = announced.body["text"]
+    assert text.startswith("Ivan Invitee's 1-hour meeting with Dana Host and Mallory Meddler on ")
+    assert text.endswith(" was cancelled.")
+    # it replies in the thread of the team link's card
+    team = await bot.repos.teams.get_by_external(DANA.tenant, "19:team0123@thread.tacv2")
+    [link] = await bot.repos.teams.team_links(team.id)
+    settings = await bot.repos.teams.link_settings(link.id)
+    assert announced.path.startswith(f"/v3/conversations/{settings.thread['reference']['conversation']['id']}")
+
+
+async def test_the_21st_join_is_refused_with_a_clear_message(bot: Bot) -> None:
+    card, _posted = await team_card(bot)
+    team = await bot.repos.teams.get_by_external(DANA.tenant, "19:team0123@thread.tacv2")
+    [link] = await bot.repos.teams.team_links(team.id)
+    teams = bot.runtime.bot.deps.teams
+    assert teams is not None
+    for n in range(19):  # Dana and 19 more: the rotation is full
+        user = await bot.repos.users.upsert(
+            User(
+                id=f"u-member-{n}",
+                tenant_id=DANA.tenant,
+                aad_object_id=f"aad-member-{n}",
+                display_name=f"Member {n}",
+                email=f"member{n}@contoso.example",
+            )
+        )
+        await teams.join(link.id, user)
+    assert len(await bot.repos.teams.roster(team.id)) == MAX_MEMBERS == 20
+    answer = await refused(bot, MALLORY, card, "Join")
+    assert "This team's rotation is full (20 people" in answer and "Someone has to leave" in answer
+    assert MALLORY.email not in [m.user.email for m in await bot.repos.teams.roster(team.id)]
+    # a member pressing Join again is no 21st; once someone leaves, there is room
+    assert "rotation is full" not in card_text(await click(bot, DANA, card, "Join"))
+    await teams.leave(link.id, await bot.repos.users.get("u-member-0"))
+    mine = await click(bot, MALLORY, card, "Join")
+    assert "Mallory Meddler (you)" in card_text(mine)
+
+
+# ------------------------------------------------------------------------------------------ removing a member
+
+
+async def test_only_the_creator_and_owners_remove_a_member_from_the_settings_card(bot: Bot) -> None:
+    """The attack first: Mallory (a member, no owner) submits the settings card's Save with Dana's and Ivan's
+    "Remove from the rotation" on: refused ("Only Dana Host ..."), nobody removed. Dana removes Mallory: the card
+    confirms it, the rotation no longer has her, and her booking stays hers."""
+    await installed(bot, DANA, MALLORY)
+    card, _posted = await team_card(bot)
+    await click(bot, MALLORY, card, "Join")
+    await click(bot, IVAN, card, "Join")
+    team = await bot.repos.teams.get_by_external(DANA.tenant, "19:team0123@thread.tacv2")
+    ids = {p.email: (await bot.repos.users.get_by_aad(p.tenant, p.aad)).id for p in (DANA, MALLORY, IVAN)}
+    editor = await click(bot, DANA, card, "Settings")
+    removing = {f"members.{ids[DANA.email]}.remove": "true", f"members.{ids[IVAN.email]}.remove": "true"}
+    attack = await bot.execute(
+        MALLORY, execute_by_title(editor, "Save"), form_values(editor, **removing), conversation=CHANNEL
+    )
+    assert "Only Dana Host" in card_text(attack)
+    roster = [m.user.email for m in await bot.repos.teams.roster(team.id)]
+    assert roster == [DANA.email, MALLORY.email, IVAN.email]
+
+    mallory = ids[MALLORY.email]
+    saved = await bot.execute(
+        DANA,
+        execute_by_title(editor, "Save"),
+        form_values(editor, **{f"members.{mallory}.remove": "true", f"members.{mallory}.weight": "0"}),
+        conversation=CHANNEL,
+    )
+    text = card_text(saved)
+    assert "Saved" in text and "Removed Mallory Meddler from the rotation; their bookings stay theirs." in text
+    assert "Mallory Meddler · connected" not in text
+    assert [m.user.email for m in await bot.repos.teams.roster(team.id)] == [DANA.email, IVAN.email]
+    again = await click(bot, DANA, card, "Settings")
+    assert f"members.{mallory}.remove" not in json.dumps(again)

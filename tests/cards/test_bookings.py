@@ -14,6 +14,7 @@ from cards.bookings import (
     booked,
     confirm_reschedule,
     host_notification,
+    outlook_move_refused,
     upcoming_bookings,
 )
 from cards.verbs import cancel_reason_input_id
@@ -148,6 +149,37 @@ def test_host_notification_for_changes_the_host_made_in_outlook() -> None:
     cancelled = check_card(host_notification("booking.cancelled", payload("booking.cancelled") | outlook, "UTC"))
     assert "The meeting with Priya Patel was cancelled in Outlook" in texts(cancelled)
     assert [a["title"] for a in executes(cancelled)] == ["Upcoming"]
+
+
+def test_a_move_in_outlook_onto_another_booking_says_what_happened_and_what_to_do() -> None:
+    notice = payload("booking.rescheduled") | {
+        "by": "outlook",
+        "version": 1,
+        "requestedStart": "2026-12-21T09:15:00Z",
+        "requestedEnd": "2026-12-21T09:45:00Z",
+        "conflict": {
+            "bookingId": "bk_other",
+            "title": "Demo *call*",
+            "inviteeName": "Ola Other",
+            "hostName": "",
+            "start": "2026-12-21T09:00:00Z",
+            "end": "2026-12-21T09:30:00Z",
+        },
+    }
+    card = check_card(outlook_move_refused(notice, "UTC"))
+    shown = " ".join(texts(card))
+    assert "The meeting with Priya Patel was moved in Outlook, but not in Slotwise" in shown
+    facts = _facts(card)
+    assert set(facts) >= {"Meeting", "Moved in Outlook to", "Overlaps", "Slotwise still holds"}
+    assert "Ola Other" in facts["Overlaps"] and "\\*call\\*" in facts["Overlaps"]  # escaped like every name
+    assert "kept the old time" in shown and "Move one of them" in shown
+    assert [a["title"] for a in executes(card)] == ["Reschedule", "Upcoming"]
+    assert data_of(execute_by_title(card, "Reschedule"))["bookingId"] == notice["bookingId"]
+    # another member's meeting is named by its host only; none found: "another Slotwise booking"
+    theirs = notice | {"conflict": {"hostName": "Ian Second", "start": "2026-12-21T09:00:00Z"}}
+    assert "a Slotwise meeting of Ian Second" in _facts(check_card(outlook_move_refused(theirs, "UTC")))["Overlaps"]
+    unknown = check_card(outlook_move_refused(notice | {"conflict": {}}, "UTC"))
+    assert _facts(unknown)["Overlaps"] == "another Slotwise booking"
 
 
 def test_host_notification_survives_a_sparse_payload() -> None:

@@ -33,6 +33,7 @@ from cards import (
     link_created,
     link_inactive,
     links_list,
+    outlook_move_refused,
     reconnect_required,
     reminder_card,
     request_refused,
@@ -241,6 +242,24 @@ def _catalog() -> dict[str, Callable[[], dict[str, Any]]]:
             ),
             "Asia/Kolkata",
         )
+    moved = {"requestedStart": "2026-12-09T15:00:00Z", "requestedEnd": "2026-12-09T15:30:00Z"}
+    out["outlook_move_refused"] = lambda: outlook_move_refused(
+        payload("booking.rescheduled")
+        | moved
+        | {
+            "conflict": {
+                "title": "Demo",
+                "inviteeName": "Bo",
+                "start": "2026-12-09T15:15:00Z",
+                "end": "2026-12-09T15:45:00Z",
+            }
+        },
+        "Europe/London",
+    )
+    out["outlook_move_refused/hostile-no-conflict"] = lambda: outlook_move_refused(
+        payload("booking.rescheduled", invitee_name=HOSTILE_TEXT) | moved | {"title": HOSTILE_TEXT, "conflict": "x"},
+        "Asia/Kolkata",
+    )
     for zone_name in ZONES:
         out[f"slot_picker/{zone_name}"] = lambda z=zone_name: slot_picker(
             link(),
@@ -376,6 +395,15 @@ def test_catalog_covers_every_public_builder() -> None:
             "team_booking_url",
             "unfurl_response",
             "Verb",
+            # helpers the bot uses beside the cards (text, ids, labels, parsers), not cards
+            "NotificationKind",
+            "announcement_text",
+            "cancel_reason_input_id",
+            "durations_label",
+            "parse_calendar_choice",
+            "parse_team_settings",
+            "utc_iso",
+            "week_start_of",
         )
     }
     covered = {name.split("/")[0] for name in CATALOG}

@@ -149,6 +149,39 @@ def test_settings_are_read_and_judged_all_at_once() -> None:
     assert input_by_id(redrawn, member_input(second, "priority"))["value"] == "2"  # an unknown choice is not kept
 
 
+def test_a_member_is_removed_from_the_rotation_with_the_rest_of_the_settings_and_confirmed_on_the_card() -> None:
+    team = view()
+    first, second, third = (m.user.id for m in team.members)
+    card = check_card(team_settings_card(team))
+    switch = input_by_id(card, member_input(second, "remove"))
+    assert switch["type"] == "Input.Toggle" and switch["title"] == "Remove from the rotation"
+    assert "value" not in switch  # off (the submitted values are Adaptive Cards' "true" / "false")
+    # removed: their other inputs are not judged, the others are
+    values = {
+        **team_values(team),
+        member_input(second, "remove"): "true",
+        member_input(second, "weight"): "0",
+        member_input(third, "daily_cap"): "3",
+    }
+    settings, errors = parse_team_settings(values, team)
+    assert errors == {} and settings is not None
+    assert settings.remove == (second,)
+    assert [m.user_id for m in settings.members] == [first, third] and settings.members[1].daily_cap == 3
+    # a problem elsewhere: nothing is saved, and the switch stays on when the card is drawn again
+    settings, errors = parse_team_settings({**values, member_input(first, "weight"): "0"}, team)
+    assert settings is None and set(errors) == {member_input(first, "weight")}
+    redrawn = check_card(team_settings_card(team, errors, {**values, member_input(first, "weight"): "0"}))
+    assert input_by_id(redrawn, member_input(second, "remove"))["value"] == "true"
+    settings, errors = parse_team_settings({member_input(third, "remove"): "maybe"}, team)
+    assert settings is None and member_input(third, "remove") in errors
+    unchanged, _ = parse_team_settings({**team_values(team), member_input(first, "remove"): ""}, team)
+    assert unchanged is not None and unchanged.remove == ()  # a switch left off, sent blank
+    # the saved card confirms it
+    done = check_card(team_link_card(team, URL, viewer_id=first, heading="Saved", removed=["Person *2*"]))
+    assert "Removed Person *2* from the rotation; their bookings stay theirs." in read(done)
+    assert "Removed" not in read(check_card(team_link_card(team, URL)))
+
+
 def test_the_announcement_names_the_invitee_the_hosts_and_the_time_in_the_links_zone() -> None:
     payload = {
         "change": "booking.created",

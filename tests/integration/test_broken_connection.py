@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 
+from scheduling.booking import BookingService
 from scheduling.connect import ConnectionService
 from scheduling.domain import ConnectionStatus, User
 from scheduling.errors import HostUnavailable
@@ -29,24 +30,32 @@ class ProductionLikeConnector:
 @pytest.mark.parametrize("kind", ["sqlite"])
 async def test_revoked_sign_in_marks_the_host_broken_and_sends_one_reconnect_notice(kind: Kind) -> None:
     async with booking_world(kind, msal=True) as w:
-        w.service.connections = ConnectionService(
-            users=w.repos.users,
-            connector=ProductionLikeConnector(),
+        service = BookingService(  # the world's service, with the connection use cases (as app.py wires it)
             calendar=w.calendar,
-            outbox=w.repos.outbox,
+            bookings=w.repos.bookings,
+            users=w.repos.users,
+            event_types=w.repos.event_types,
             clock=w.clock,
-            state_secret=b"x" * 32,
+            token_secret=b"s" * 32,
+            connections=ConnectionService(
+                users=w.repos.users,
+                connector=ProductionLikeConnector(),
+                calendar=w.calendar,
+                outbox=w.repos.outbox,
+                clock=w.clock,
+                state_secret=b"x" * 32,
+            ),
         )
-        assert await w.service.slots(w.link, Interval(NOW, NOW + timedelta(days=1)))  # works while valid
+        assert await service.slots(w.link, Interval(NOW, NOW + timedelta(days=1)))  # works while valid
         w.emulator.state.revoke_refresh_tokens(HOST_UPN)
         w.emulator.state.expire_tokens(HOST_UPN)
-        w.service.forget_busy()  # slot views may reuse a Graph answer for 30 s; start from a cold cache
+        service.forget_busy()  # slot views may reuse a Graph answer for 30 s; start from a cold cache
         for _ in range(3):
             with pytest.raises(HostUnavailable) as err:
-                await w.service.slots(w.link, Interval(NOW, NOW + timedelta(days=1)))
+                await service.slots(w.link, Interval(NOW, NOW + timedelta(days=1)))
             assert err.value.reconnect_required and "can't" in err.value.message
         with pytest.raises(HostUnavailable):
-            await w.service.book(w.link, MONDAY_10, invitee())
+            await service.book(w.link, MONDAY_10, invitee())
         host = await w.repos.users.get(w.host.id)
         assert host is not None and host.connection_status is ConnectionStatus.BROKEN
         notices = [x.item for x in await w.repos.outbox.lease(NOW, 50, 60)]

@@ -273,6 +273,41 @@ async def test_a_member_busy_at_confirmation_is_skipped_and_own_caps_hold(kind: 
 
 
 @pytest.mark.parametrize("kind", KINDS)
+async def test_a_member_back_from_out_of_office_in_outlook_is_calibrated_with_no_more_graph_requests(
+    kind: Kind,
+) -> None:
+    """Jo is out of office in Outlook (``showAs: oof``) Monday to Wednesday: Harriet and Ian take the six bookings
+    made then. Back on Thursday, Jo takes her share of what follows (one of the next three), not all of it: the
+    confirmation's one ``getSchedule`` of the team reaches back to the period's first booking, so the out-of-office
+    time is calibrated like time out of the rotation; every booking still makes two ``getSchedule`` calls (the
+    team's, then the chosen member's live re-check), with history in the period or without."""
+    async with team_world(kind) as world:
+        harriet, ian, jo = world.members
+        back = NOW.replace(hour=0) + timedelta(days=3)  # Thursday 00:00 UTC
+        world.emulator.state.add_event(jo.email, "Out of office", NOW - timedelta(days=1), back, show_as="oof")
+        during = [s.start for s in await world.slots(3) if s.end <= back]
+        made = []
+        for n, start in enumerate(during[::6][:6]):
+            before = world.schedules()
+            made.append((await world.booking.book(world.link, start, form(n))).booking)
+            assert world.schedules() == before + 2
+            world.clock.current += timedelta(minutes=20)
+        assert len(made) == 6 and Counter(b.organizer_id for b in made) == {harriet.id: 3, ian.id: 3}
+        world.clock.current = back + timedelta(hours=7)  # Thursday 07:00: Jo is back
+        world.teams.forget_busy()
+        now = world.clock.current
+        later = [s.start for s in await world.booking.slots(world.link, Interval(now, now + timedelta(days=2)))]
+        after = []
+        for n, start in enumerate(later[::6][:3]):
+            before = world.schedules()
+            after.append((await world.booking.book(world.link, start, form(10 + n))).booking.organizer_id)
+            assert world.schedules() == before + 2  # the look back costs no request
+            world.clock.current += timedelta(minutes=20)
+        assert after[0] == jo.id  # level with the others and waited longest...
+        assert Counter(after) == {harriet.id: 1, ian.id: 1, jo.id: 1}  # ...but one of three, not every booking
+
+
+@pytest.mark.parametrize("kind", KINDS)
 async def test_a_rescheduled_booking_keeps_its_member_while_they_are_free(kind: Kind) -> None:
     async with team_world(kind) as world:
         starts = [s.start for s in await world.slots(2)]
@@ -382,3 +417,73 @@ async def test_only_the_creator_and_the_teams_owners_change_a_team_link(kind: Ki
                 announce=True,
                 members=[],
             )
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_only_the_creator_and_the_teams_owners_remove_a_member_as_leave_does(
+    kind: Kind, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The attack first: Ian (a member, no owner; the roster unread or saying so) saves the settings taking Jo and
+    Harriet out of the rotation: refused, nobody removed. Harriet (the creator) removes Jo: Jo is out of the
+    rotation exactly as if she had pressed Leave (the Leave use case runs), her booking stays hers, and the
+    rotation settings of the others are saved in the same go; an owner may remove someone too."""
+    async with team_world(kind) as world:
+        harriet, ian, jo = world.members
+        link_id = world.link.id
+        left: list[str] = []
+        leave = TeamLinkService.leave
+
+        async def spied(self: TeamLinkService, link_id: str, user: User) -> TeamLinkView:
+            left.append(user.id)
+            return await leave(self, link_id, user)
+
+        monkeypatch.setattr(TeamLinkService, "leave", spied)
+
+        async def save(by: User, owner: bool | None, remove: list[str], weight: int = 100) -> TeamLinkView:
+            view = await world.teams.view(link_id)
+            return await world.teams.save_settings(
+                link_id,
+                by,
+                owner=owner,
+                version=view.link.version,
+                edited=view.link,
+                mode=view.settings.mode,
+                period=view.settings.period,
+                announce=view.settings.announce,
+                members=[replace(m.member, weight=weight) for m in view.members],
+                remove=remove,
+            )
+
+        for owner in (False, None):
+            with pytest.raises(NotAllowed):
+                await save(ian, owner, [jo.id, harriet.id])
+        assert [m.user_id for m in (await world.teams.view(link_id)).members] == [harriet.id, ian.id, jo.id]
+        assert left == []
+
+        # Jo has a booking; Harriet removes her (and weights the others 40): Leave's own logic runs
+        starts = [s.start for s in await world.slots(2)]
+        mine = None
+        for n, start in enumerate(starts[::4][:3]):
+            made = (await world.booking.book(world.link, start, form(n))).booking
+            mine = made if made.organizer_id == jo.id else mine
+        assert mine is not None
+        # judged with the rest: a problem anywhere and nobody is removed
+        with pytest.raises(ValidationFailed) as invalid:
+            await save(harriet, None, [jo.id], weight=0)
+        assert set(invalid.value.fields) == {f"members.{harriet.id}.weight", f"members.{ian.id}.weight"}
+        assert left == [] and len((await world.teams.view(link_id)).members) == 3
+        saved = await save(harriet, None, [jo.id, "u-nobody"], weight=40)
+        assert left == [jo.id]
+        assert [(m.user_id, m.member.weight) for m in saved.members] == [(harriet.id, 40), (ian.id, 40)]
+        kept = await world.repos.bookings.get(mine.id)
+        assert kept is not None and kept.status is BookingStatus.CONFIRMED and kept.host_ids == (jo.id,)
+        # she is no longer offered or assigned: with the two others busy, a slot can't be booked
+        slot = starts[-1]
+        for member in (harriet, ian):
+            world.emulator.state.add_event(member.email, "Busy", slot, slot + timedelta(minutes=30))
+        world.teams.forget_busy()
+        with pytest.raises(SlotUnavailable):
+            await world.booking.book(world.link, slot, form(9))
+        # a team owner may remove a member too (here Harriet, the creator herself)
+        after = await save(ian, True, [harriet.id])
+        assert [m.user_id for m in after.members] == [ian.id] and left == [jo.id, harriet.id]

@@ -328,6 +328,21 @@ async def test_outlook_cancellations_and_new_links_reach_webhooks(kind: Kind) ->
         assert created["id"] == link.id and created["durations"] == [45] and created["title"] == "Deep dive"
 
 
+async def test_an_outlook_move_reaches_webhooks_as_rescheduled_with_source_outlook(kind: Kind) -> None:
+    async with webhook_world(kind) as hooks, receiving(Receiver()) as receiver:
+        world = hooks.world
+        made = await hooks.service.create(world.host, receiver.url, ["booking.rescheduled"])
+        booking = await book_one(world)
+        later = booking.start + timedelta(days=1)
+        moved = await world.service.moved_in_outlook(booking, later, later + (booking.end - booking.start))
+        assert moved is not None and moved.start == later
+        await hooks.drain()
+        [event] = [verified(made.secret, h, b) for h, b in receiver.acknowledged()]
+        data = event["data"]
+        assert event["type"] == "booking.rescheduled" and data["id"] == booking.id
+        assert data["source"] == "outlook" and data["start"] == later.isoformat().replace("+00:00", "Z")
+
+
 async def test_a_fan_out_repeated_after_a_crash_writes_each_delivery_once(kind: Kind) -> None:
     async with webhook_world(kind) as hooks, receiving(Receiver()) as receiver:
         world = hooks.world

@@ -22,7 +22,9 @@ from scheduling.assignment import (
     PastAssignment,
     PeriodUnit,
     assignment_order,
+    calibration_start,
     member_problems,
+    out_of_office,
     period_containing,
     reschedule_order,
     standings,
@@ -31,7 +33,8 @@ from scheduling.domain import Priority
 from scheduling.domain import TeamMember as Member
 from scheduling.errors import InvalidRule, UnknownTimeZone
 from scheduling.intervals import Interval
-from scheduling.ports import BookedInterval
+from scheduling.ports import BookedInterval, BusyInterval
+from scheduling.rules import BusyStatus
 from scheduling.team import TeamMember as MemberView
 from scheduling.team import members_free_at, round_robin_slots
 from tests.scheduling.strategies import props, rules, utc
@@ -181,6 +184,66 @@ def test_a_member_back_from_out_of_office_is_calibrated_for_the_time_away() -> N
     assert standings(team.members, team.history, period=PERIOD)["c"].shortfall == 30
     after = [team.book() for _ in range(60)]
     assert 18 <= after.count("c") <= 22  # ...so they get a third of what follows, not the next 30 in a row
+
+
+def test_out_of_office_in_outlook_for_the_first_half_of_the_period_is_calibrated_like_time_away() -> None:
+    """c is out of office in Outlook for the first half of the month (not free, so a and b take everything). Back,
+    with the ``oof`` stretches of c's free/busy as time away, c stands level with the members who were there
+    and takes a third of what follows; without them, c would take every following booking."""
+    half = PERIOD.start + PERIOD.duration / 2
+    calendar = [
+        BusyInterval(START - timedelta(days=3), half, BusyStatus.OOF),  # from before the period began
+        BusyInterval(half + timedelta(hours=2), half + timedelta(hours=3), BusyStatus.BUSY),  # a meeting: not away
+        BusyInterval(half + timedelta(hours=5), half + timedelta(hours=6), BusyStatus.TENTATIVE),
+    ]
+
+    def first_half() -> Team:
+        team = Team([Member("a"), Member("b"), Member("c")])
+        step = (half - START) / 120
+        for i in range(120):
+            team.clock = START + step * i
+            team.book(free=["a", "b"])  # c is out of office
+        team.clock = half + timedelta(hours=8)  # c is back
+        return team
+
+    team = first_half()
+    since = calibration_start(team.history, PERIOD)
+    assert since == START + timedelta(minutes=7)
+    team.away["c"] = list(out_of_office(calendar, Interval(since or START, team.clock)))
+    assert team.away["c"] == [Interval(START + timedelta(minutes=7), half)]
+    table = standings(team.members, team.history, period=PERIOD, away=team.away)
+    assert (table["a"].bookings, table["b"].bookings, table["c"].bookings) == (60, 60, 0)
+    assert table["c"].calibration == 60  # 120 bookings shared by the 2 who were there
+    assert table["c"].shortfall == table["a"].shortfall == table["b"].shortfall == 0  # level with a and b
+    after = [team.book() for _ in range(90)]
+    assert Counter(after) == {"a": 30, "b": 30, "c": 30}  # like a member who was present all along
+    assert "ccc" not in "".join(c or "-" for c in after)
+    # Without the out-of-office time, c is owed 40 bookings and takes the next 40 in a row.
+    uncalibrated = first_half()
+    assert [uncalibrated.book() for _ in range(40)] == ["c"] * 40
+
+
+def test_out_of_office_is_the_oof_stretches_of_a_calendar_merged_and_clipped() -> None:
+    within = Interval(at(0), at(600))
+    busy = [
+        BusyInterval(at(-60), at(30), BusyStatus.OOF),
+        BusyInterval(at(30), at(90), BusyStatus.OOF),  # touches the one before: one stretch
+        BusyInterval(at(100), at(200), BusyStatus.BUSY),
+        BusyInterval(at(150), at(170), BusyStatus.OOF),
+        BusyInterval(at(300), at(400), BusyStatus.WORKING_ELSEWHERE),
+        BusyInterval(at(550), at(900), BusyStatus.OOF),
+        BusyInterval(at(700), at(800), BusyStatus.OOF),  # outside
+    ]
+    assert out_of_office(busy, within) == (
+        Interval(at(0), at(90)),
+        Interval(at(150), at(170)),
+        Interval(at(550), at(600)),
+    )
+    assert out_of_office([BusyInterval(at(0), at(60), BusyStatus.BUSY)], within) == ()
+    # from the period's first booking: time away before it credits nothing
+    assert calibration_start([], PERIOD) is None
+    history = [PastAssignment("a", START - timedelta(days=1)), PastAssignment("b", at(90)), PastAssignment("a", at(30))]
+    assert calibration_start(history, PERIOD) == at(30)
 
 
 def test_only_the_period_and_the_active_members_count() -> None:

@@ -14,7 +14,7 @@ import pytest
 from alembic import command
 from sqlalchemy import Connection, delete, inspect, text
 
-from scheduling.domain import ConnectionStatus
+from scheduling.domain import ConnectionStatus, Team
 from scheduling.intervals import Interval
 from scheduling.ports import BusyInterval
 from scheduling.rules import BusyStatus
@@ -89,12 +89,37 @@ async def test_hosts_out_of_step_are_connected_without_one_or_subscribed_without
     store = repos.calendar_sync
     now = clock()
     missing, fine, gone, queued = [await make_user(repos, f"{n}@contoso.com") for n in ("m", "f", "g", "q")]
-    for user in (missing, fine, queued):
+    linkless = await make_user(repos, "l@contoso.com")  # connected, but nothing needs a subscription
+    for user in (missing, fine, queued, linkless):
         await repos.users.set_connection(user.id, ConnectionStatus.CONNECTED)
+    for user in (missing, fine, queued):
+        await make_link(repos, user)
     await store.save_subscription(sub(fine.id, "fine", now + timedelta(days=7), now))
     await store.save_subscription(sub(gone.id, "gone", now + timedelta(days=7), now))
     await store.request_work(queued.id, SyncRequest(subscribe=True), due_at=now, now=now)  # already on its way
     assert sorted(await store.hosts_out_of_step(limit=10)) == sorted([missing.id, gone.id])
+
+
+async def test_a_connected_host_needs_a_subscription_with_an_active_personal_link_or_a_place_in_a_rotation(
+    repos: Repositories,
+) -> None:
+    store = repos.calendar_sync
+    host, member, idle, away = [await make_user(repos, f"{n}@contoso.com") for n in ("h", "mb", "i", "a")]
+    for user in (host, member, idle):
+        await repos.users.set_connection(user.id, ConnectionStatus.CONNECTED)
+    link = await make_link(repos, host)
+    await make_link(repos, away)  # a link, but the calendar is not connected
+    await make_link(repos, idle, "off", active=False)  # switched off: needs nothing
+    team = await repos.teams.create_team(Team(id="team-1", tenant_id=host.tenant_id, name="Sales", slug="sales"))
+    await make_link(repos, None, "team-demo", team_id=team.id)  # a team link is nobody's personal link
+    await repos.teams.join(team.id, member.id, clock_now := at(9))
+    needs = {u.email: await store.needs_subscription(u.id) for u in (host, member, idle, away)}
+    assert needs == {"h@contoso.com": True, "mb@contoso.com": True, "i@contoso.com": False, "a@contoso.com": False}
+    assert not await store.needs_subscription("nobody")
+    await repos.teams.leave(team.id, member.id, clock_now + timedelta(hours=1))
+    await repos.event_types.delete(host.tenant_id, link.id)
+    assert not await store.needs_subscription(member.id) and not await store.needs_subscription(host.id)
+    assert sorted(await store.hosts_out_of_step(limit=10)) == []  # nobody connected needs one
 
 
 async def test_subscriptions_made_for_another_address_are_found_unless_already_queued(

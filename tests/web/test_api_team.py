@@ -310,6 +310,34 @@ async def test_a_team_link_is_changed_as_its_settings_card_changes_it_every_prob
     assert next(m for m in members if m["userId"] == world.megan.id)["dailyCap"] is None
 
 
+async def test_the_links_maker_takes_a_member_out_of_the_rotation_as_leave_does_and_no_one_else_can(
+    site: Site,
+) -> None:
+    world = await sales(site)
+    path = f"/api/v1/event-types/{world.mine.link.id}"
+    megans = await key_for(site, world.megan)  # in the rotation, but she did not make Adele's link
+    attack = await site.client.patch(
+        path, headers=megans, json={"teamSettings": {"members": [{"userId": world.adele.id, "remove": True}]}}
+    )
+    assert same_refusal(await refusal(attack))["status"] == 404
+    assert (await teams_of(site).view(world.mine.link.id)).member(world.adele.id) is not None
+
+    removal = {"userId": world.megan.id, "remove": True, "weight": 100}  # her other fields are not judged
+    resp = await site.client.patch(
+        path, headers=await key_for(site), json={"version": 1, "teamSettings": {"members": [removal]}}
+    )
+    assert resp.status == 200, await resp.text()
+    assert world.megan.id not in {m["userId"] for m in (await resp.json())["teamSettings"]["members"]}
+    view = await teams_of(site).view(world.mine.link.id)
+    assert view.member(world.megan.id) is None and view.member(world.adele.id) is not None
+    again = await site.client.patch(
+        path,
+        headers=await key_for(site),
+        json={"teamSettings": {"members": [{"userId": world.megan.id, "remove": True}]}},
+    )
+    assert again.status == 422 and set((await again.json())["errors"]) == {"teamSettings.members.0.userId"}
+
+
 async def test_a_personal_link_takes_no_team_settings_and_stays_single(site: Site) -> None:
     headers = await key_for(site)
     link = await site.link()

@@ -314,6 +314,26 @@ async def test_a_missed_notification_is_repaired_by_the_next_delta(synced: Site)
     await eventually(both_hidden)  # the delta for the second change brought the first one too
 
 
+async def test_a_booking_is_refused_live_while_a_warm_cache_still_offers_the_slot(synced: Site) -> None:
+    site = synced
+    notifier = site.emulator.notifier
+    site.services.booking.forget_busy()
+    first = sorted(await offered(site))[0]
+    notifier.state.remove_listener(notifier.on_change)  # Outlook has it; Slotwise is not told (yet)
+    try:
+        site.emulator.add_event(DEMO_UPN, "Unnoticed", utc(first), utc(first) + timedelta(minutes=30))
+    finally:
+        notifier.state.add_listener(notifier.on_change)
+    assert first in await offered(site), "the warm cache still offers it"
+    before = len(site.emulator.request_log)
+    resp = await site.book_via_form(first)
+    assert resp.status != 303, "the live re-check of the exact interval refused it"
+    assert any("getSchedule" in c for c in graph_calls(site, before))
+    async with site.services.repos.db.read() as s:
+        rows = (await s.scalars(select(OutboxRow).where(OutboxRow.kind == "booking.created"))).all()
+    assert not [r for r in rows if r.payload.get("start") == first]
+
+
 async def test_missed_marks_the_cache_stale_until_a_delta_round_repairs_it(synced: Site) -> None:
     site = synced
     notifier = site.emulator.notifier

@@ -224,6 +224,7 @@ def team_changes(m: TeamSettingsChanges | None) -> TeamChanges | None:
             weight=c.weight,
             daily_cap=c.daily_cap,
             weekly_cap=c.weekly_cap,
+            remove=c.remove,
             clear=frozenset(
                 name for name in ("daily_cap", "weekly_cap") if name in c.model_fields_set and getattr(c, name) is None
             ),
