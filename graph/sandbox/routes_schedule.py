@@ -45,6 +45,24 @@ def _span(ev: StoredEvent, owner: EmUser) -> tuple[datetime, datetime]:
     return ev.start, ev.end
 
 
+def availability_view(
+    spans: list[tuple[datetime, datetime, str]], start: datetime, end: datetime, interval: int
+) -> str:
+    """One digit per ``interval`` minutes from ``start`` to ``end``: the strongest status of the ``spans``
+    (start, end, showAs) overlapping that slot. Each span marks only the slots it covers, so a long window
+    costs its slots plus its spans' lengths, not slots times spans."""
+    step = timedelta(minutes=interval)
+    slots = math.ceil((end - start) / step)
+    strongest = ["free"] * slots
+    for s, e, status in spans:
+        first = max(0, math.floor((s - start) / step))
+        last = min(slots, math.ceil((e - start) / step))
+        for i in range(first, last):
+            if STRENGTH[status] > STRENGTH[strongest[i]]:
+                strongest[i] = status
+    return "".join(DIGITS[status] for status in strongest)
+
+
 def _error_entry(schedule_id: str, code: str, message: str) -> dict[str, Any]:
     entry: dict[str, Any] = {"scheduleId": schedule_id}
     if code == "5016":
@@ -91,19 +109,9 @@ def _schedule(
                 item["location"] = ev.location.get("displayName", "")
         item.update(status=ev.show_as, start=to_dttz(s, zone_name), end=to_dttz(e, zone_name))
         items.append(item)
-    slots = math.ceil((end - start) / timedelta(minutes=interval))
-    view = []
-    for i in range(slots):
-        slot_start = start + timedelta(minutes=interval * i)
-        slot_end = min(slot_start + timedelta(minutes=interval), end)
-        strongest = "free"
-        for s, e, ev in spans:
-            if s < slot_end and e > slot_start and STRENGTH[ev.show_as] > STRENGTH[strongest]:
-                strongest = ev.show_as
-        view.append(DIGITS[strongest])
     return {
         "scheduleId": sid,
-        "availabilityView": "".join(view),
+        "availabilityView": availability_view([(s, e, ev.show_as) for s, e, ev in spans], start, end, interval),
         "scheduleItems": items,
         "workingHours": render_working_hours(user),
     }

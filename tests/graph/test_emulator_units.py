@@ -1,7 +1,9 @@
-"""Unit tests of the emulator's pure parts: recurrence expansion, wire time formats, ids, faults."""
+"""Unit tests of the emulator's pure parts: recurrence expansion, wire time formats, ids, faults, getSchedule's
+availabilityView."""
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -12,6 +14,7 @@ from graph.sandbox.errors import GraphError, format_retry_after
 from graph.sandbox.faults import Faults
 from graph.sandbox.ids import IdFactory, decode_event_id, occurrence_id
 from graph.sandbox.recurrence import WEEKDAYS, Recurrence, RecurrenceError, occurrence_dates, parse_recurrence
+from graph.sandbox.routes_schedule import DIGITS, STRENGTH, availability_view
 from graph.sandbox.timefmt import (
     fmt_stamp,
     fmt_wall,
@@ -206,3 +209,36 @@ def test_retry_after_format_and_fault_rules() -> None:
     assert faults.take(identities={"adele@contoso.example"}, path="/me", outer_batch=True) is None
     assert faults.take(identities={"adele@contoso.example"}, path="/me", outer_batch=False) is not None
     assert faults.rules == []
+
+
+def _view_slot_by_slot(spans: list[tuple[datetime, datetime, str]], start: datetime, end: datetime, every: int) -> str:
+    """availabilityView as its definition reads: each slot, the strongest status of the spans overlapping it."""
+    step = timedelta(minutes=every)
+    out = []
+    for i in range(math.ceil((end - start) / step)):
+        slot_start, slot_end = start + i * step, min(start + (i + 1) * step, end)
+        strongest = "free"
+        for s, e, status in spans:
+            if s < slot_end and e > slot_start and STRENGTH[status] > STRENGTH[strongest]:
+                strongest = status
+        out.append(DIGITS[strongest])
+    return "".join(out)
+
+
+@given(
+    offset=st.integers(0, 2000),
+    length=st.integers(1, 3000),
+    every=st.sampled_from([5, 7, 15, 30, 60, 1440]),
+    raw=st.lists(
+        st.tuples(st.integers(-500, 6000), st.integers(0, 4000), st.sampled_from(sorted(STRENGTH))), max_size=12
+    ),
+)
+@settings(max_examples=300, derandomize=True, database=None)
+def test_availability_view_marks_each_slot_with_the_strongest_status_overlapping_it(
+    offset: int, length: int, every: int, raw: list[tuple[int, int, str]]
+) -> None:
+    base = datetime(2027, 1, 1, tzinfo=UTC)
+    start, end = base + timedelta(minutes=offset), base + timedelta(minutes=offset + length)
+    spans = sorted((base + timedelta(minutes=s), base + timedelta(minutes=s + d), status) for s, d, status in raw)
+    spans = [t for t in spans if (t[0] < end and t[1] > start) or (t[0] == t[1] and start <= t[0] < end)]
+    assert availability_view(spans, start, end, every) == _view_slot_by_slot(spans, start, end, every)
