@@ -27,7 +27,7 @@ from app import Settings, build_app
 from graph.sandbox import EmulatorState
 from scheduling.domain import EventType, User
 from scheduling.sync import SyncRequest
-from storage.models import SyncWorkRow
+from storage.models import BookingRow, CalendarConnectionRow, EventTypeRow, SyncWorkRow, UserRow
 
 DEMO_PATH = "/book/adele/intro-call"
 DEMO_UPN = "adele@contoso.example"
@@ -349,3 +349,18 @@ def ics_text(value: str) -> str:
     """An iCalendar TEXT value unescaped (RFC 5545 3.3.11); unescaped ';' or ',' is an error."""
     assert not re.search(r"(?<!\\)(?:\\\\)*[;,]", value), f"unescaped ; or , in {value!r}"
     return re.sub(r"\\([\\;,nN])", lambda m: "\n" if m.group(1) in "nN" else m.group(1), value)
+
+
+async def world_state(site: Site) -> tuple[Any, ...]:
+    """Every booking (status, times, version), link (version, active), user (connection) and calendar
+    connection, and Outlook's events: what a refused request must leave as it was."""
+    b, e, u, c = BookingRow, EventTypeRow, UserRow, CalendarConnectionRow
+    async with site.services.repos.db.read() as s:
+        bookings = (await s.execute(select(b.id, b.status, b.start_at, b.end_at, b.version).order_by(b.id))).all()
+        links = (await s.execute(select(e.id, e.version, e.active).order_by(e.id))).all()
+        users = (await s.execute(select(u.id, u.connection_status).order_by(u.id))).all()
+        connections = (await s.execute(select(c.user_id, c.status, c.updated_at).order_by(c.user_id))).all()
+    events = sorted(
+        (v["id"], v["start"]["dateTime"], bool(v.get("isCancelled"))) for v in site.emulator.events(DEMO_UPN)
+    )
+    return (*(tuple(map(tuple, rows)) for rows in (bookings, links, users, connections)), tuple(events))

@@ -21,12 +21,10 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import select
 
 from app import API_WIRING
-from storage.models import BookingRow, EventTypeRow
 from tests.scheduling.strategies import props
-from tests.web.conftest import DEMO_UPN, Site, running_site
+from tests.web.conftest import Site, running_site, world_state
 from tests.web.threaded import Answer, Threaded, threaded
 
 PROBLEM = "application/problem+json"
@@ -196,29 +194,7 @@ class Api:
         return self.app.request(method, path, headers=self.headers | (headers or {}), **options)
 
     def state(self) -> tuple[Any, ...]:
-        """Every booking (status, times, version), every event type (version, active), Outlook's events."""
-        site = self.app.site
-
-        async def read() -> tuple[Any, ...]:
-            async with site.services.repos.db.read() as s:
-                bookings = (
-                    await s.execute(
-                        select(
-                            BookingRow.id, BookingRow.status, BookingRow.start_at, BookingRow.end_at, BookingRow.version
-                        ).order_by(BookingRow.id)
-                    )
-                ).all()
-                links = (
-                    await s.execute(
-                        select(EventTypeRow.id, EventTypeRow.version, EventTypeRow.active).order_by(EventTypeRow.id)
-                    )
-                ).all()
-            return tuple(map(tuple, bookings)), tuple(map(tuple, links))
-
-        events = sorted(
-            (e["id"], e["start"]["dateTime"], bool(e.get("isCancelled"))) for e in site.emulator.events(DEMO_UPN)
-        )
-        return (*self.app.call(read()), tuple(events))
+        return self.app.call(world_state(self.app.site))
 
     def refused(self, method: str, path: str, parameter: str, **options: Any) -> dict[str, Any]:
         """Send; the answer must be a 400/422 problem naming ``parameter`` (or a key under it), and nothing

@@ -22,11 +22,9 @@ import pytest
 from aiohttp import FormData
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import select
 
-from storage.models import BookingRow, CalendarConnectionRow, EventTypeRow, UserRow
 from tests.scheduling.strategies import props
-from tests.web.conftest import DEMO_PATH, DEMO_UPN, Site, csrf_of, running_site, token_of
+from tests.web.conftest import DEMO_PATH, Site, csrf_of, running_site, token_of, world_state
 from tests.web.threaded import Answer, Threaded, threaded
 from web.security import MAX_REQUEST_LINE, MAX_TARGET
 
@@ -266,45 +264,7 @@ class Hostile:
         self.manage_csrf = csrf_of(manage.text)
 
     def state(self) -> tuple[Any, ...]:
-        """Every booking (status, times, version), link (version, active), user (connection) and calendar
-        connection, and Outlook's events."""
-        site = self.app.site
-
-        async def read() -> tuple[Any, ...]:
-            async with site.services.repos.db.read() as s:
-                bookings = (
-                    await s.execute(
-                        select(
-                            BookingRow.id, BookingRow.status, BookingRow.start_at, BookingRow.end_at, BookingRow.version
-                        ).order_by(BookingRow.id)
-                    )
-                ).all()
-                links = (
-                    await s.execute(
-                        select(EventTypeRow.id, EventTypeRow.version, EventTypeRow.active).order_by(EventTypeRow.id)
-                    )
-                ).all()
-                users = (await s.execute(select(UserRow.id, UserRow.connection_status).order_by(UserRow.id))).all()
-                connections = (
-                    await s.execute(
-                        select(
-                            CalendarConnectionRow.user_id,
-                            CalendarConnectionRow.status,
-                            CalendarConnectionRow.updated_at,
-                        ).order_by(CalendarConnectionRow.user_id)
-                    )
-                ).all()
-            return (
-                tuple(map(tuple, bookings)),
-                tuple(map(tuple, links)),
-                tuple(map(tuple, users)),
-                tuple(map(tuple, connections)),
-            )
-
-        events = sorted(
-            (e["id"], e["start"]["dateTime"], bool(e.get("isCancelled"))) for e in site.emulator.events(DEMO_UPN)
-        )
-        return (*self.app.call(read()), tuple(events))
+        return self.app.call(world_state(self.app.site))
 
     def send(self, method: str, path: str, **options: Any) -> Answer:
         """The request; asserts it is never a 5xx and, when refused, changed nothing."""
