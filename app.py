@@ -33,6 +33,7 @@ from background import Background, delivery_job, delivery_pass
 from bot import BOT_RUNTIME, BotDeps, create_runtime, setup_bot
 from graph import (
     OUTLOOK_EVENT_SUBSCRIPTION_MAX_MINUTES,
+    OUTLOOK_EVENT_SUBSCRIPTION_SAFE_MINUTES,
     GraphCalendar,
     GraphChangeTracking,
     GraphClient,
@@ -170,9 +171,10 @@ class Settings(BaseSettings):
     calendar_sync: bool = Field(True, validation_alias="SLOTWISE_CALENDAR_SYNC")
     sync_interval: float = Field(1.0, gt=0, validation_alias="SLOTWISE_SYNC_SECONDS")  # worker poll (woken at once)
     subscription_check_interval: float = Field(300.0, gt=0, validation_alias="SLOTWISE_SUBSCRIPTION_CHECK_SECONDS")
-    # Graph allows 10,080 minutes for Outlook events today (and raises anything under 45 to 45)
+    # Graph allows 10,080 minutes for Outlook events by its current table, 4,230 by its older pages (asking for
+    # more than a tenant's limit fails): the default is valid under both; anything under 45 is raised to 45
     subscription_minutes: int = Field(
-        OUTLOOK_EVENT_SUBSCRIPTION_MAX_MINUTES - 10,
+        OUTLOOK_EVENT_SUBSCRIPTION_SAFE_MINUTES,
         ge=45,
         le=OUTLOOK_EVENT_SUBSCRIPTION_MAX_MINUTES,
         validation_alias="SLOTWISE_SUBSCRIPTION_MINUTES",

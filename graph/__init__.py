@@ -7,10 +7,15 @@ from graph.adapter import GraphCalendar
 from graph.client import GraphClient
 from graph.identity import IdentityConfig, MsalIdentity, sandbox_identity
 from graph.signin import MsalSignIn
-from graph.sync import OUTLOOK_EVENT_SUBSCRIPTION_MAX_MINUTES, GraphChangeTracking
+from graph.sync import (
+    OUTLOOK_EVENT_SUBSCRIPTION_MAX_MINUTES,
+    OUTLOOK_EVENT_SUBSCRIPTION_SAFE_MINUTES,
+    GraphChangeTracking,
+)
 
 __all__ = [
     "OUTLOOK_EVENT_SUBSCRIPTION_MAX_MINUTES",
+    "OUTLOOK_EVENT_SUBSCRIPTION_SAFE_MINUTES",
     "GraphCalendar",
     "GraphChangeTracking",
     "GraphClient",

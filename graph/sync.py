@@ -35,8 +35,12 @@ from scheduling.ports import BusyChanges, BusyInterval, CalendarEvent, EventSubs
 
 log = logging.getLogger("slotwise.graph")
 
-#: Graph's maximum lifetime of a subscription on Outlook events without resource data (minutes).
+#: Graph's maximum lifetime of a subscription on Outlook events without resource data (minutes), as the current
+#: table on learn.microsoft.com is quoted; asking for more fails.
 OUTLOOK_EVENT_SUBSCRIPTION_MAX_MINUTES = 10080
+#: The maximum Microsoft documented before (and some of its pages still state): 4,230 minutes. A lifetime under
+#: both figures is valid whichever one a tenant's Graph applies; the default asks for just under it.
+OUTLOOK_EVENT_SUBSCRIPTION_SAFE_MINUTES = 4230 - 10
 #: Graph raises a requested expiry sooner than this to it (minutes).
 SUBSCRIPTION_MIN_MINUTES = 45
 EVENTS_RESOURCE = "me/events"
