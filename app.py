@@ -498,6 +498,7 @@ async def build_services(
             outbox=repos.outbox,  # the host is told of an Outlook move Slotwise could not apply
         )
         connections.sync = calendar_sync  # connect subscribes, disconnect unsubscribes
+        links.sync = calendar_sync  # a first link after the subscription was dropped subscribes again
     return Services(
         settings,
         db,

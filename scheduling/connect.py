@@ -69,6 +69,10 @@ class CalendarSyncHooks(Protocol):
         """The user left a team's rotation: their subscription goes when nothing else needs it."""
         ...
 
+    async def host_became_bookable(self, user: User) -> bool:
+        """The user made a link or joined a rotation: a subscription is queued if they have none."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class SignInStart:

@@ -4,11 +4,13 @@ find by name or slug, update (all-or-nothing validation) and delete.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import unicodedata
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from scheduling.delivery import WEBHOOK
 from scheduling.domain import EventType, LinkKind, OutboxItem, User
@@ -17,6 +19,9 @@ from scheduling.invitee import has_control
 from scheduling.ports import CalendarPort, Location, LocationKind, MailboxDefaults
 from scheduling.rules import Availability, BookingWindow, EventRules, LocalRange, duration_problem
 from scheduling.stores import EventTypeStore
+
+if TYPE_CHECKING:
+    from scheduling.connect import CalendarSyncHooks
 
 #: The longest title a link may have, in characters. The settings card's input, the chat parser and
 #: :class:`LinkService` all use this one limit; a longer title is refused (:func:`title_problem`), never cut.
@@ -140,6 +145,7 @@ class LinkService:
         self._event_types = event_types
         self._calendar = calendar
         self._new_id = new_id
+        self.sync: CalendarSyncHooks | None = None  # set once calendar sync is built (app.py)
 
     async def mailbox_defaults(self, host: User) -> MailboxDefaults:
         """The host's Outlook time zone and working hours; their stored zone and 9-5 if unreadable."""
@@ -193,11 +199,15 @@ class LinkService:
         for attempt in range(50):
             slug = base if attempt == 0 else f"{base}-{attempt + 1}"
             try:
-                return await self._event_types.create(
+                created = await self._event_types.create(
                     replace(draft, slug=slug, title=draft.title.strip()), outbox=[link_created(host, draft)]
                 )
             except Conflict:
                 continue
+            if self.sync is not None:
+                with contextlib.suppress(IntegrationError):  # (else the subscription job's next pass queues it)
+                    await self.sync.host_became_bookable(host)
+            return created
         raise Conflict("You already have many links with this name; please choose another name.")
 
     async def list(self, host: User) -> list[EventType]:

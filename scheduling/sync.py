@@ -315,6 +315,15 @@ class CalendarSyncService:
             return False
         return await self._unsubscribe(user)
 
+    async def host_became_bookable(self, user: User) -> bool:
+        """``user`` made a personal link or joined a team's rotation: when they need a subscription and have none
+        (it was dropped while nothing needed it), one is queued now rather than at the next :meth:`maintain`.
+        True when queued."""
+        if not wants_subscription(user) or await self._subscriptions.subscription_of(user.id) is not None:
+            return False
+        await self._request(user.id, SyncRequest(subscribe=True, delta=True))
+        return True
+
     async def needs_subscription(self, user: User) -> bool:
         """The rule of who has a Graph subscription: a connected host with an active personal link, or in a
         team's rotation (the database answers the second part, :meth:`SubscriptionStore.needs_subscription`)."""

@@ -47,6 +47,7 @@ members' notices are outbox items added to each booking change (:meth:`TeamLinkS
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -581,6 +582,7 @@ class TeamLinkService:
             except Conflict:
                 continue
             await self._teams.join(team.id, creator.id, self.clock.now())
+            await self._became_bookable(creator)
             return await self.view(created.id)
         raise Conflict("This team already has many links with this name; please choose another name.")
 
@@ -619,10 +621,18 @@ class TeamLinkService:
                 f"This team's rotation is full ({MAX_MEMBERS} people, whose calendars are read together). "
                 "Someone has to leave before you can join."
             )
-        await self._connected(user)
+        joiner = await self._connected(user)
         await self._teams.join(view.team.id, user.id, self.clock.now())
         self.forget_busy([user.id])
+        await self._became_bookable(joiner)
         return await self.view(link_id)
+
+    async def _became_bookable(self, user: User) -> None:
+        """``user`` is now in a rotation: calendar sync queues their subscription if they have none."""
+        sync = self._connections.sync if self._connections is not None else None
+        if sync is not None:
+            with contextlib.suppress(IntegrationError):  # (else the subscription job's next pass queues it)
+                await sync.host_became_bookable(user)
 
     async def _connected(self, user: User) -> User:
         """``user``, connected silently when that needs nothing from them (always in sandbox mode)."""

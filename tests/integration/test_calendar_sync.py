@@ -22,7 +22,7 @@ from scheduling.booking import OUTLOOK_MOVE_REFUSED, BookingService
 from scheduling.connect import ConnectionService
 from scheduling.domain import BookingStatus, CalendarSync, ConnectionStatus, EventType, LinkKind, User
 from scheduling.intervals import Interval
-from scheduling.links import LinkService
+from scheduling.links import LinkService, NewLink
 from scheduling.ports import Location
 from scheduling.sync import CalendarSyncService, SyncReport
 from scheduling.teams import ANNOUNCEMENT, TeamLinkService
@@ -408,8 +408,15 @@ async def test_leaving_a_team_rotation_deletes_the_subscription_unless_something
             async with tw.db.read() as s:
                 assert (await s.scalars(select(BusyCacheRow.host_id))).all() == [kept.id]
             assert await sync.subscription_of(kept.id) is not None  # personal-link sync goes on
-            await teams.join(tw.link.id, left)  # back in the rotation: the renewal job subscribes them again
-            await sync.maintain()
+            await teams.join(tw.link.id, left)  # back in the rotation: subscribed again at once, not at maintain()
+            await sync.run_due()
+            back = await sync.subscription_of(left.id)
+            assert back is not None and back.subscription_id in tw.emulator.state.subscriptions
+            await teams.leave(tw.link.id, left)
+            assert await sync.subscription_of(left.id) is None
+            links = LinkService(event_types=tw.repos.event_types, calendar=GraphCalendar(graph))
+            links.sync = sync
+            await links.create(left, NewLink(duration=30, title="Jo's own"))  # a first personal link: the same
             await sync.run_due()
             assert await sync.subscription_of(left.id) is not None
         finally:
