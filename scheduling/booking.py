@@ -74,6 +74,7 @@ from scheduling.ports import (
     LocationKind,
 )
 from scheduling.reach import bounded_window, check_instant
+from scheduling.resources import iso_z
 from scheduling.rules import EventRules
 from scheduling.slots import Slot, booking_window_bounds, compute_slots, is_bookable, resolve_duration
 from scheduling.stores import BookingStore, BusyCacheStore, EventTypeStore, UserStore
@@ -190,10 +191,6 @@ def without_own_event(busy: Sequence[BusyInterval], booking: Booking) -> list[Bu
             del out[i]
             break
     return out
-
-
-def _iso(instant: datetime) -> str:
-    return instant.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def booking_payload(link: EventType | None, booking: Booking, host: User | None) -> dict[str, object]:
@@ -1245,18 +1242,18 @@ class BookingService:
                 "title": other_link.title if mine and other_link is not None else "",
                 "inviteeName": found.invitee.name if mine else "",
                 "hostName": holder.display_name if holder is not None and not mine else "",
-                "start": _iso(found.start),
-                "end": _iso(found.end),
+                "start": iso_z(found.start),
+                "end": iso_z(found.end),
             }
         payload = booking_payload(link, booking, host) | {
             "by": "outlook",
             "source": "outlook",
             "version": booking.version,
-            "requestedStart": _iso(start),
-            "requestedEnd": _iso(end),
+            "requestedStart": iso_z(start),
+            "requestedEnd": iso_z(end),
             "conflict": conflict,
         }
-        key = f"{OUTLOOK_MOVE_REFUSED}:{booking.id}:{booking.version}:{_iso(start)}:{_iso(end)}"
+        key = f"{OUTLOOK_MOVE_REFUSED}:{booking.id}:{booking.version}:{iso_z(start)}:{iso_z(end)}"
         return OutboxItem(OUTLOOK_MOVE_REFUSED, link.tenant_id, payload, key)
 
     async def _overlapping(

@@ -78,7 +78,7 @@ from scheduling.booking import (
     padded,
     without_own_event,
 )
-from scheduling.connect import ConnectionService
+from scheduling.connect import CalendarSyncHooks, ConnectionService
 from scheduling.domain import (
     Booking,
     BookingStatus,
@@ -627,10 +627,13 @@ class TeamLinkService:
         await self._became_bookable(joiner)
         return await self.view(link_id)
 
+    def _sync_hooks(self) -> CalendarSyncHooks | None:
+        """Calendar sync's hooks, reached through the connection service (None: sync is off)."""
+        return self._connections.sync if self._connections is not None else None
+
     async def _became_bookable(self, user: User) -> None:
         """``user`` is now in a rotation: calendar sync queues their subscription if they have none."""
-        sync = self._connections.sync if self._connections is not None else None
-        if sync is not None:
+        if (sync := self._sync_hooks()) is not None:
             with contextlib.suppress(IntegrationError):  # (else the subscription job's next pass queues it)
                 await sync.host_became_bookable(user)
 
@@ -647,8 +650,7 @@ class TeamLinkService:
         view = await self.view_for(link_id, user)
         left = await self._teams.leave(view.team.id, user.id, self.clock.now())
         self.forget_busy([user.id])
-        sync = self._connections.sync if self._connections is not None else None
-        if left and sync is not None:
+        if left and (sync := self._sync_hooks()) is not None:
             await sync.host_left_rotation(user)  # (a deletion Graph refuses: the subscription expires on its own)
         return await self.view(link_id)
 

@@ -10,7 +10,7 @@ import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from html import unescape
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,15 @@ from storage.models import BookingRow, CalendarConnectionRow, EventTypeRow, Sync
 
 DEMO_PATH = "/book/adele/intro-call"
 DEMO_UPN = "adele@contoso.example"
+#: UTC offsets at and near the edges of what an instant may carry (for generated dates).
+OFFSETS = [
+    UTC,
+    timezone(timedelta(hours=23, minutes=59)),
+    timezone(-timedelta(hours=23, minutes=59)),
+    timezone(timedelta(hours=14)),
+    timezone(timedelta(hours=-12)),
+    timezone(timedelta(minutes=30)),
+]
 HOST_TZ = "America/Los_Angeles"  # the demo mailbox's zone, taken over by the host on connecting
 
 

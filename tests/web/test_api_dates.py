@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from app import API_WIRING
 from tests.scheduling.strategies import props
-from tests.web.conftest import Site, running_site, world_state
+from tests.web.conftest import OFFSETS, Site, running_site, world_state
 from tests.web.threaded import Answer, Threaded, threaded
 
 PROBLEM = "application/problem+json"
@@ -35,14 +35,6 @@ PAST_YEAR, FUTURE_YEAR = NOW.year - 3, NOW.year + 7
 
 # ------------------------------------------------------------------------------------------ strategies
 
-OFFSETS = [
-    UTC,
-    timezone(timedelta(hours=23, minutes=59)),
-    timezone(-timedelta(hours=23, minutes=59)),
-    timezone(timedelta(hours=14)),
-    timezone(timedelta(hours=-12)),
-    timezone(timedelta(minutes=30)),
-]
 #: Offsets no instant can have (a day or more, a minute past 59): attached to times within reach.
 BAD_OFFSETS = ["+24:00", "-24:00", "+99:00", "+23:60", "-99:59", "+24:00:01", "Z+01:00", "++01:00", "+01:00Z"]
 JUNK = [

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -24,7 +24,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.scheduling.strategies import props
-from tests.web.conftest import DEMO_PATH, Site, csrf_of, running_site, token_of, world_state
+from tests.web.conftest import DEMO_PATH, OFFSETS, Site, csrf_of, running_site, token_of, world_state
 from tests.web.threaded import Answer, Threaded, threaded
 from web.security import MAX_REQUEST_LINE, MAX_TARGET
 
@@ -32,14 +32,6 @@ PROBLEM = "application/problem+json"
 
 # ------------------------------------------------------------------------------------------ strategies
 
-OFFSETS = [
-    UTC,
-    timezone(timedelta(hours=23, minutes=59)),
-    timezone(-timedelta(hours=23, minutes=59)),
-    timezone(timedelta(hours=14)),
-    timezone(timedelta(hours=-12)),
-    timezone(timedelta(minutes=30)),
-]
 EDGE_DATES = [
     date.min,
     date(1, 1, 2),
